@@ -1,0 +1,81 @@
+"""Command line: `productlane-slack [run|check|outbox]` (also `python -m bot`)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from bot import __version__
+from bot.settings import Settings, SettingsError, load_settings
+
+# Exit statuses: 0 fine, 1 a check or command failed, 2 the configuration is unusable.
+EXIT_BAD_SETTINGS = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="productlane-slack",
+        description="Turn Slack messages into Productlane feedback threads.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command")
+    commands.add_parser("run", help="run the bot (the default): socket mode if SLACK_APP_TOKEN is set")
+    commands.add_parser("check", help="prove the set-up: Slack tokens, scopes, Productlane key")
+    outbox = commands.add_parser("outbox", help="list or re-queue submissions waiting for Productlane")
+    outbox.add_argument("--all", action="store_true", help="include delivered items")
+    outbox.add_argument("--show-text", action="store_true", help="include message bodies")
+    outbox_commands = outbox.add_subparsers(dest="outbox_command")
+    retry = outbox_commands.add_parser("retry", help="re-queue one item, or every failed one")
+    target = retry.add_mutually_exclusive_group(required=True)
+    target.add_argument("item_id", nargs="?", help="the id shown by `productlane-slack outbox`")
+    target.add_argument("--failed", action="store_true", help="re-queue every failed item")
+    return parser
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    # slack_sdk logs whole request bodies at DEBUG; keep them out unless asked for explicitly.
+    if level != "DEBUG":
+        logging.getLogger("slack_sdk").setLevel(logging.WARNING)
+        logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except SettingsError as error:
+        print(error.report(), file=sys.stderr)
+        return EXIT_BAD_SETTINGS
+    configure_logging(settings.log_level)
+    return _dispatch(args, settings)
+
+
+def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    if args.command == "check":
+        from bot.check import run_checks
+
+        return run_checks(settings)
+    if args.command == "outbox":
+        from bot.delivery.commands import run_outbox_command
+
+        return run_outbox_command(
+            settings,
+            retry_id=getattr(args, "item_id", None),
+            retry_failed=bool(getattr(args, "failed", False)),
+            include_delivered=args.all,
+            show_text=args.show_text,
+        )
+    from bot.runtime import run_bot
+
+    return run_bot(settings)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,106 @@
+"""The factory: build the Bolt app and the delivery worker from settings and collaborators.
+
+Tests build the bot against loopback fakes by passing their own clients; production passes none.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from slack_bolt import App
+from slack_sdk import WebClient
+
+from bot.delivery.intake import Intake
+from bot.delivery.outbox import Outbox
+from bot.delivery.worker import DeliveryWorker
+from bot.feedback.submission import DraftStore, MemoryDraftStore
+from bot.listeners import Services, actions, commands, shortcuts, views
+from bot.productlane import PainLevel, ProductlaneClient
+from bot.settings import Settings
+from bot.slack.lookups import SlackLookups
+from bot.slack.modals import BotIdentity, FeedbackModals, FormDefaults
+from bot.slack.notifier import SlackComposer, SlackNotifier
+from bot.slack.replies import SlackMessenger
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Bot:
+    """A built bot: the Bolt app, and the worker that delivers what it accepts."""
+
+    app: App
+    worker: DeliveryWorker
+    outbox: Outbox
+    productlane: ProductlaneClient
+    identity: BotIdentity
+    workspace_name: str | None
+
+    def close(self) -> None:
+        self.worker.stop()
+        self.productlane.close()
+        self.outbox.close()
+
+
+def slack_client(settings: Settings) -> WebClient:
+    return WebClient(
+        token=settings.slack_bot_token.get_secret_value(),
+        base_url=settings.slack_api_base_url(),
+        timeout=10,
+    )
+
+
+def build_bot(
+    settings: Settings,
+    *,
+    web_client: WebClient | None = None,
+    productlane: ProductlaneClient | None = None,
+    outbox: Outbox | None = None,
+    drafts: DraftStore | None = None,
+) -> Bot:
+    client = web_client or slack_client(settings)
+    # Who the bot is: needed to refuse its own messages. A bad token fails here, at start.
+    auth = client.auth_test()
+    identity = BotIdentity(
+        user_id=auth.get("user_id"), bot_id=auth.get("bot_id"), team_id=auth.get("team_id")
+    )
+    productlane = productlane or ProductlaneClient(
+        settings.productlane_api_key.get_secret_value(), settings.productlane_api_url
+    )
+    outbox = outbox or Outbox(settings.database_url)
+    drafts = drafts or MemoryDraftStore()
+    lookups = SlackLookups(client)
+    worker = DeliveryWorker(
+        outbox,
+        productlane,
+        SlackComposer(lookups),
+        SlackNotifier(SlackMessenger(client, lookups)),
+        settings.thread_url,
+        # One write budget per Productlane key, shared by all replicas on this database.
+        limiter_key=f"productlane:{identity.team_id}",
+    )
+    defaults = FormDefaults(
+        pain_level=PainLevel(settings.default_pain_level),
+        notify_slack=settings.default_notify_slack,
+        notify_email=settings.default_notify_email,
+    )
+    services = Services(
+        modals=FeedbackModals(client, lookups, drafts, defaults, identity),
+        drafts=drafts,
+        intake=Intake(outbox, worker.wake),
+        default_pain=defaults.pain_level,
+    )
+    app = App(
+        client=client,
+        signing_secret=(
+            settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
+        ),
+        # Ack functions answer Slack the moment they return; slow work runs in lazy listeners.
+        process_before_response=True,
+        token_verification_enabled=False,  # auth.test already ran above
+        request_verification_enabled=not settings.socket_mode,
+    )
+    for listeners in (shortcuts, commands, views, actions):
+        listeners.register(app, services)
+    return Bot(app, worker, outbox, productlane, identity, auth.get("team"))

@@ -1,0 +1,179 @@
+"""`productlane-slack check`: prove a set-up before first use.
+
+Each check talks to one outside system and turns what it learns into a `CheckResult`; rendering the
+checklist is a pure function of those results.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.productlane import ProductlaneClient, ProductlaneError
+from bot.settings import Settings
+from bot.slack.ids import REQUIRED_BOT_SCOPES
+
+Outcome = Literal["pass", "fail", "skip"]
+MARKS: dict[Outcome, str] = {"pass": "✓", "fail": "✗", "skip": "–"}
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    title: str
+    outcome: Outcome
+    detail: str = ""
+    fix: str = ""
+
+
+def _slack_error_text(error: Exception) -> str:
+    if isinstance(error, SlackApiError):
+        return str(error.response.get("error") or "unknown_error")
+    return type(error).__name__
+
+
+def check_slack_bot(client: WebClient) -> list[CheckResult]:
+    """auth.test proves the bot token; its `x-oauth-scopes` header shows what was granted."""
+    title = "Slack bot token (auth.test)"
+    try:
+        response = client.auth_test()
+    except SlackApiError as error:
+        code = _slack_error_text(error)
+        return [
+            CheckResult(
+                title,
+                "fail",
+                f"Slack refused the token: {code}",
+                "Copy the Bot User OAuth Token (xoxb-…) from OAuth & Permissions into "
+                "SLACK_BOT_TOKEN; reinstall the app if it was revoked.",
+            ),
+            CheckResult("Bot scopes", "skip", "needs a valid bot token"),
+        ]
+    except Exception as error:  # network: the host is unreachable, DNS, TLS
+        return [
+            CheckResult(
+                title,
+                "fail",
+                f"could not reach Slack ({type(error).__name__})",
+                "Check the network and SLACK_API_URL.",
+            ),
+            CheckResult("Bot scopes", "skip", "needs Slack to answer"),
+        ]
+    workspace = f"{response.get('team')} ({response.get('team_id')})"
+    bot_user = f"@{response.get('user')} ({response.get('user_id')})"
+    results = [CheckResult(title, "pass", f"workspace {workspace}, bot user {bot_user}")]
+    results.append(scope_result(_granted_scopes(response.headers)))
+    return results
+
+
+def _granted_scopes(headers: dict[str, object]) -> set[str] | None:
+    for name, value in headers.items():
+        if name.lower() == "x-oauth-scopes":
+            text = value[0] if isinstance(value, list) and value else value
+            return {scope.strip() for scope in str(text).split(",") if scope.strip()}
+    return None
+
+
+def scope_result(granted: set[str] | None, required: Sequence[str] = REQUIRED_BOT_SCOPES) -> CheckResult:
+    title = "Bot scopes cover manifest.yml"
+    if granted is None:
+        return CheckResult(title, "fail", "Slack did not say which scopes the token has")
+    missing = [scope for scope in required if scope not in granted]
+    if missing:
+        return CheckResult(
+            title,
+            "fail",
+            "missing: " + ", ".join(missing),
+            "Add them under OAuth & Permissions → Bot Token Scopes (or update the app from "
+            "manifest.yml), then reinstall the app to the workspace.",
+        )
+    return CheckResult(title, "pass", f"all {len(required)} granted")
+
+
+def check_socket_mode(client: WebClient, app_token: str | None) -> CheckResult:
+    title = "Socket mode (apps.connections.open)"
+    if app_token is None:
+        return CheckResult(title, "skip", "SLACK_APP_TOKEN is not set: the bot runs in HTTP mode")
+    try:
+        client.apps_connections_open(app_token=app_token)
+    except SlackApiError as error:
+        return CheckResult(
+            title,
+            "fail",
+            f"Slack refused the app token: {_slack_error_text(error)}",
+            "Create an App-Level Token with connections:write (Basic Information → App-Level "
+            "Tokens) into SLACK_APP_TOKEN, and enable Socket Mode for the app.",
+        )
+    except Exception as error:
+        return CheckResult(
+            title, "fail", f"could not reach Slack ({type(error).__name__})", "Check the network."
+        )
+    return CheckResult(title, "pass", "a socket-mode connection can be opened")
+
+
+def check_productlane(client: ProductlaneClient) -> CheckResult:
+    title = "Productlane API key (GET /me)"
+    try:
+        me = client.me()
+    except ProductlaneError as error:
+        return CheckResult(title, "fail", error.user_message, _productlane_fix(error))
+    if not me.has_scope("threads:write"):
+        return CheckResult(
+            title,
+            "fail",
+            f"the key lacks threads:write (granted: {', '.join(me.scopes) or 'none'})",
+            "Create a Productlane API key with the threads:write scope into PRODUCTLANE_API_KEY.",
+        )
+    return CheckResult(title, "pass", f"workspace {me.workspace_id}, threads:write granted")
+
+
+def _productlane_fix(error: ProductlaneError) -> str:
+    if error.status in (401, 403, 410):
+        return "Create a v2 API key (pl_v2_…) with threads:write into PRODUCTLANE_API_KEY."
+    return "Check the network and PRODUCTLANE_API_URL, then run check again."
+
+
+def render_checklist(results: Sequence[CheckResult]) -> str:
+    lines: list[str] = []
+    for result in results:
+        line = f"{MARKS[result.outcome]} {result.title}"
+        if result.detail:
+            line += f": {result.detail}"
+        lines.append(line)
+        if result.outcome == "fail" and result.fix:
+            lines.append(f"    fix: {result.fix}")
+    failed = sum(result.outcome == "fail" for result in results)
+    lines.append("All checks passed." if not failed else f"{failed} check(s) failed.")
+    return "\n".join(lines)
+
+
+def run_checks(
+    settings: Settings,
+    *,
+    web_client: WebClient | None = None,
+    productlane: ProductlaneClient | None = None,
+    echo: Callable[[str], None] = print,
+) -> int:
+    """Run every check, print the checklist, and return the process exit status."""
+    web_client = web_client or WebClient(
+        token=settings.slack_bot_token.get_secret_value(),
+        base_url=settings.slack_api_base_url(),
+        timeout=10,
+    )
+    app_token = settings.slack_app_token.get_secret_value() if settings.slack_app_token else None
+    results = check_slack_bot(web_client)
+    results.append(check_socket_mode(web_client, app_token))
+    owns_client = productlane is None
+    productlane = productlane or ProductlaneClient(
+        settings.productlane_api_key.get_secret_value(), settings.productlane_api_url
+    )
+    try:
+        results.append(check_productlane(productlane))
+    finally:
+        if owns_client:
+            productlane.close()
+    echo(render_checklist(results))
+    return 1 if any(result.outcome == "fail" for result in results) else 0

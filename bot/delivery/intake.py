@@ -1,0 +1,36 @@
+"""The ack path's one job: persist an accepted submission before Slack hears "ok"."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from pydantic import ValidationError
+
+from bot.delivery.outbox import Outbox
+from bot.feedback.submission import Submission
+
+KIND = "create_thread"
+
+
+class Intake:
+    """Writes submissions to the outbox and nudges the worker. Nothing here waits on a network."""
+
+    def __init__(self, outbox: Outbox, wake: Callable[[], None] = lambda: None) -> None:
+        self._outbox = outbox
+        self._wake = wake
+
+    def accept(self, submission: Submission) -> str:
+        """Persist the submission (once, however often Slack retries it); returns its outbox id."""
+        added = self._outbox.add(submission.key, KIND, submission.model_dump(mode="json"))
+        if added.created:
+            self._wake()
+        return added.id
+
+    def submission(self, item_id: str) -> Submission | None:
+        item = self._outbox.get(item_id)
+        if item is None:
+            return None
+        try:
+            return Submission.model_validate(item.payload)
+        except ValidationError:
+            return None

@@ -1,0 +1,103 @@
+"""Compose: a validated form (and the message it came from) → Productlane's create-thread request.
+
+Pure: names and Slack facts arrive already looked up, in `SlackContext` and a `NameResolver`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from html import escape
+
+from bot.feedback.form import FeedbackForm, rich_text_is_empty
+from bot.feedback.source import SourceMessage
+from bot.productlane.models import CreateThread, Notify, ThreadOrigin
+from bot.slack.message_html import message_to_html, rich_text_to_html, sanitize_html
+from bot.slack.names import NameResolver
+from bot.slack.plain_text import message_to_plain_text, rich_text_to_plain_text, title_from_text
+
+from .form import TITLE_MAX
+
+FALLBACK_TITLE = "Feedback from Slack"
+
+
+@dataclass(frozen=True)
+class SlackContext:
+    """Facts about the source looked up from Slack (any may be unknown)."""
+
+    permalink: str | None = None
+    channel_name: str | None = None
+    channel_is_shared: bool = False  # a Slack Connect channel, shared with another organization
+    author_name: str | None = None
+    submitter_name: str | None = None
+
+
+def _person(name: str | None, user_id: str | None) -> str:
+    return f"@{name}" if name else (f"@{user_id}" if user_id else "someone")
+
+
+def _attribution(source: SourceMessage | None, submitter_id: str, slack: SlackContext) -> str:
+    submitter = escape(_person(slack.submitter_name, submitter_id))
+    if source is None:
+        return f"<p>Sent from Slack by {submitter}</p>"
+    channel = escape(f"#{slack.channel_name or source.channel_name or source.channel_id}")
+    where = f'<a href="{escape(slack.permalink)}">{channel}</a>' if slack.permalink else channel
+    author = escape(_person(slack.author_name, source.author_id or source.bot_id))
+    return f"<p>From Slack: {where} · message by {author} · sent by {submitter}</p>"
+
+
+def thread_html(
+    form: FeedbackForm,
+    source: SourceMessage | None,
+    submitter_id: str,
+    slack: SlackContext,
+    names: NameResolver,
+) -> str:
+    """The thread body: the message (or the typed feedback), the note, and a link back."""
+    parts: list[str] = []
+    if source is not None:
+        parts.append(message_to_html(source.content, names))
+    elif form.feedback is not None:
+        parts.append(rich_text_to_html(form.feedback, names))
+    if not rich_text_is_empty(form.note) and form.note is not None:
+        submitter = escape(_person(slack.submitter_name, submitter_id))
+        parts.append(f"<p><strong>Note from {submitter}:</strong></p>")
+        parts.append(rich_text_to_html(form.note, names))
+    parts.append(_attribution(source, submitter_id, slack))
+    return sanitize_html("".join(parts))
+
+
+def thread_title(form: FeedbackForm, source: SourceMessage | None, names: NameResolver) -> str:
+    if form.title.strip():
+        return form.title.strip()[:TITLE_MAX]
+    if source is not None:
+        text = message_to_plain_text(source.content, names)
+    elif form.feedback is not None:
+        text = rich_text_to_plain_text(form.feedback, names)
+    else:
+        text = ""
+    return title_from_text(text, 80) or FALLBACK_TITLE
+
+
+def thread_origin(source: SourceMessage | None, slack: SlackContext) -> ThreadOrigin:
+    if slack.channel_is_shared or (source is not None and source.author_is_external):
+        return ThreadOrigin.slack_connect
+    return ThreadOrigin.slack
+
+
+def compose_thread(
+    form: FeedbackForm,
+    source: SourceMessage | None,
+    submitter_id: str,
+    slack: SlackContext,
+    names: NameResolver,
+) -> CreateThread:
+    """The POST /v2/threads body for a validated form."""
+    return CreateThread(
+        text=thread_html(form, source, submitter_id, slack, names),
+        title=thread_title(form, source, names),
+        pain_level=form.pain_level,
+        contact_email=form.contact_email.strip(),
+        contact_name=form.contact_name.strip() or None,
+        origin=thread_origin(source, slack),
+        notify=Notify(slack=form.notify_slack, email=form.notify_email),
+    )

@@ -1,0 +1,74 @@
+"""What the person entered in the feedback modal, and whether it can be sent."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+from pydantic.networks import validate_email
+from pydantic_core import PydanticCustomError
+
+from bot.productlane.models import PainLevel
+from bot.slack.names import NO_NAMES
+from bot.slack.plain_text import rich_text_to_plain_text
+
+TITLE_MAX = 512  # Productlane's limit on a thread title
+
+
+class Field(StrEnum):
+    """The modal's fields; a validation problem names the one it belongs on."""
+
+    TITLE = "title"
+    FEEDBACK = "feedback"
+    NOTE = "note"
+    PAIN_LEVEL = "pain_level"
+    CONTACT_EMAIL = "contact_email"
+    CONTACT_NAME = "contact_name"
+    NOTIFY = "notify"
+
+
+class FeedbackForm(BaseModel):
+    """The modal's values. Also what "Edit and resend" reopens the modal with."""
+
+    model_config = ConfigDict(frozen=True)
+
+    title: str = ""
+    # A rich_text block: the feedback itself when there is no source message…
+    feedback: dict[str, Any] | None = None
+    # …or the submitter's note, added under the source message.
+    note: dict[str, Any] | None = None
+    pain_level: PainLevel = PainLevel.UNKNOWN
+    contact_email: str = ""
+    contact_name: str = ""
+    notify_slack: bool = False
+    notify_email: bool = False
+
+
+def rich_text_is_empty(block: dict[str, Any] | None) -> bool:
+    return block is None or not rich_text_to_plain_text(block, NO_NAMES).strip()
+
+
+def _email_problem(email: str) -> str | None:
+    if not email.strip():
+        return "Enter the customer's email: Productlane files feedback under a contact."
+    try:
+        validate_email(email.strip())
+    except (PydanticCustomError, ValueError):
+        return f"“{email.strip()[:80]}” isn't a valid email address. Use one like jane@customer.com."
+    return None
+
+
+def validate_form(form: FeedbackForm, *, has_source: bool) -> dict[Field, str]:
+    """Every problem with the form, on the field it belongs to. Empty when it can be sent."""
+    problems: dict[Field, str] = {}
+    if len(form.title.strip()) > TITLE_MAX:
+        problems[Field.TITLE] = (
+            f"Keep the title to {TITLE_MAX} characters; it has {len(form.title.strip())}."
+        )
+    if not has_source and rich_text_is_empty(form.feedback):
+        problems[Field.FEEDBACK] = "Write the feedback you want to send."
+    email_problem = _email_problem(form.contact_email)
+    if email_problem:
+        problems[Field.CONTACT_EMAIL] = email_problem
+    return problems

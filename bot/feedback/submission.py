@@ -1,0 +1,65 @@
+"""A feedback modal's life: the draft it was opened with, and the submission it becomes."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from datetime import datetime
+from typing import Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+from bot.feedback.form import FeedbackForm
+from bot.feedback.source import SourceMessage
+
+
+class Draft(BaseModel):
+    """What a modal was opened on. Kept by the bot, so private_metadata only holds `draft_id`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    draft_id: str
+    submitter_id: str
+    source: SourceMessage | None = None
+    # Where /feedback was typed: the confirmation goes there, to the submitter only.
+    confirm_channel_id: str | None = None
+
+
+class Submission(BaseModel):
+    """An accepted modal: everything needed to create the thread and tell people about it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    # The view id and hash: Slack retrying the same submission yields the same key.
+    key: str
+    submitter_id: str
+    form: FeedbackForm
+    source: SourceMessage | None = None
+    confirm_channel_id: str | None = None
+    submitted_at: datetime
+
+
+class DraftStore(Protocol):
+    def put(self, draft: Draft) -> None: ...
+
+    def get(self, draft_id: str) -> Draft | None: ...
+
+
+class MemoryDraftStore:
+    """Drafts in memory, the oldest dropped past `max_drafts`."""
+
+    def __init__(self, max_drafts: int = 5_000) -> None:
+        self._drafts: OrderedDict[str, Draft] = OrderedDict()
+        self._max = max_drafts
+        self._lock = threading.Lock()
+
+    def put(self, draft: Draft) -> None:
+        with self._lock:
+            self._drafts[draft.draft_id] = draft
+            self._drafts.move_to_end(draft.draft_id)
+            while len(self._drafts) > self._max:
+                self._drafts.popitem(last=False)
+
+    def get(self, draft_id: str) -> Draft | None:
+        with self._lock:
+            return self._drafts.get(draft_id)

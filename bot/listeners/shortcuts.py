@@ -1,0 +1,28 @@
+"""The message shortcut ("Send to Productlane") and the global shortcut ("New feedback")."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt import Ack, App
+
+from bot.feedback.source import source_from_message_shortcut
+from bot.listeners import Services
+from bot.slack.ids import GLOBAL_SHORTCUT, MESSAGE_SHORTCUT
+
+
+def acknowledge(ack: Ack) -> None:
+    ack()
+
+
+def register(app: App, services: Services) -> None:
+    def open_for_message(body: dict[str, Any]) -> None:
+        services.modals.open_for_message(
+            body["trigger_id"], body["user"]["id"], source_from_message_shortcut(body)
+        )
+
+    def open_blank(body: dict[str, Any]) -> None:
+        services.modals.open_blank(body["trigger_id"], body["user"]["id"])
+
+    app.shortcut(MESSAGE_SHORTCUT)(ack=acknowledge, lazy=[open_for_message])
+    app.shortcut(GLOBAL_SHORTCUT)(ack=acknowledge, lazy=[open_blank])

@@ -1,0 +1,39 @@
+"""The feedback modal's submission: validate, persist, then ack — all before Slack's 3 seconds."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt import Ack, App
+
+from bot.feedback.form import Field
+from bot.listeners import Services
+from bot.slack.ids import FEEDBACK_MODAL
+from bot.slack.submissions import read_submission
+from bot.slack.views import errors_response
+
+log = logging.getLogger(__name__)
+
+NOT_SAVED = "Your feedback could not be saved just now. Please press Send again."
+
+
+def register(app: App, services: Services) -> None:
+    def submit(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        outcome = read_submission(
+            view, body["user"]["id"], services.drafts, default_pain=services.default_pain
+        )
+        if isinstance(outcome, dict):
+            ack(response_action="errors", errors=outcome)
+            return
+        try:
+            item_id = services.intake.accept(outcome)
+        except Exception:
+            # The modal stays open with everything typed in it: nothing is lost.
+            log.exception("could not persist submission %s", outcome.key)
+            ack(response_action="errors", errors=errors_response({Field.TITLE: NOT_SAVED}))
+            return
+        log.info("submission %s accepted as outbox item %s", outcome.key, item_id)
+        ack()
+
+    app.view_submission(FEEDBACK_MODAL)(submit)

@@ -1,0 +1,71 @@
+"""Running the bot: socket mode when SLACK_APP_TOKEN is set (local), else HTTP (production)."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from types import FrameType
+
+from slack_bolt.adapter.socket_mode import SocketModeHandler
+from slack_sdk.errors import SlackApiError
+
+from bot.app import Bot, build_bot
+from bot.settings import Settings
+
+log = logging.getLogger("bot")
+
+
+def _stop_on_signals(stop: threading.Event) -> None:
+    def handle(signum: int, frame: FrameType | None) -> None:
+        log.info("received %s; stopping", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGINT, handle)
+    signal.signal(signal.SIGTERM, handle)
+
+
+def run_bot(settings: Settings, stop: threading.Event | None = None) -> int:
+    stop = stop or threading.Event()
+    try:
+        bot = build_bot(settings)
+    except SlackApiError as error:
+        log.error(
+            "Slack refused the bot token (%s). Run `productlane-slack check` for details.",
+            error.response.get("error"),
+        )
+        return 1
+    bot.worker.start()
+    try:
+        if settings.socket_mode:
+            return _run_socket_mode(bot, settings, stop)
+        return _run_http(bot, settings)
+    finally:
+        bot.close()
+        log.info("stopped")
+
+
+def _connected_line(bot: Bot, mode: str) -> str:
+    return (
+        f"connected to Slack workspace {bot.workspace_name} ({bot.identity.team_id}) "
+        f"as bot user {bot.identity.user_id}, {mode}"
+    )
+
+
+def _run_socket_mode(bot: Bot, settings: Settings, stop: threading.Event) -> int:
+    assert settings.slack_app_token is not None  # noqa: S101 - socket_mode implies it
+    handler = SocketModeHandler(bot.app, settings.slack_app_token.get_secret_value())
+    if threading.current_thread() is threading.main_thread():
+        _stop_on_signals(stop)
+    handler.connect()
+    log.info(_connected_line(bot, "socket mode"))
+    stop.wait()
+    # No new envelopes from here; every acked submission is already in the outbox.
+    handler.close()
+    return 0
+
+
+def _run_http(bot: Bot, settings: Settings) -> int:
+    log.info(_connected_line(bot, f"HTTP mode on port {settings.port} (/slack/events)"))
+    bot.app.start(port=settings.port)
+    return 0

@@ -1,0 +1,219 @@
+"""The bot's configuration: read once from the environment and `.env`, then passed in explicitly.
+
+Environment variables win over `.env`. Secrets are `SecretStr`, so they never show up in a repr,
+a log line or an error message.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlparse
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PainLevelName = Literal["UNKNOWN", "LOW", "MEDIUM", "HIGH"]
+LogLevelName = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+
+# Where each variable comes from, shown next to any problem with it.
+WHERE_TO_GET: dict[str, str] = {
+    "SLACK_BOT_TOKEN": "Slack app settings → OAuth & Permissions → Bot User OAuth Token (xoxb-…)",
+    "SLACK_APP_TOKEN": (
+        "Slack app settings → Basic Information → App-Level Tokens, "
+        "a token with the connections:write scope (xapp-…)"
+    ),
+    "SLACK_SIGNING_SECRET": "Slack app settings → Basic Information → App Credentials → Signing Secret",
+    "SLACK_API_URL": "leave unset for Slack itself (https://slack.com/api/)",
+    "PRODUCTLANE_API_KEY": (
+        "Productlane → Settings → API → create a v2 key (pl_v2_…) with the threads:write scope"
+    ),
+    "PRODUCTLANE_API_URL": "leave unset for Productlane itself (https://productlane.com/api/v2)",
+    "PRODUCTLANE_THREAD_URL": "a link template containing {id}, e.g. https://productlane.com/feedback/{id}",
+    "DEFAULT_PAIN_LEVEL": "one of UNKNOWN, LOW, MEDIUM, HIGH",
+    "DEFAULT_NOTIFY_SLACK": "true or false",
+    "DEFAULT_NOTIFY_EMAIL": "true or false",
+    "LOG_LEVEL": "one of DEBUG, INFO, WARNING, ERROR",
+    "DATABASE_URL": "sqlite:///productlane-slack.db, or postgresql+psycopg://user:pass@host/db",
+    "PORT": "the HTTP port for production (HTTP) mode, e.g. 3000",
+}
+
+
+def _is_http_url(value: str) -> bool:
+    parsed = urlparse(value)
+    return parsed.scheme in ("http", "https") and bool(parsed.netloc)
+
+
+class Settings(BaseSettings):
+    """Everything the bot needs from its environment."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+        # Never echo a value back in an error: tokens may be among them.
+        hide_input_in_errors=True,
+    )
+
+    slack_bot_token: SecretStr
+    slack_app_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_api_url: str = "https://slack.com/api/"
+    productlane_api_key: SecretStr
+    productlane_api_url: str = "https://productlane.com/api/v2"
+    # Productlane documents no URL for a thread; this default is what third-party tools link to.
+    productlane_thread_url: str = "https://productlane.com/feedback/{id}"
+    default_pain_level: PainLevelName = "UNKNOWN"
+    default_notify_slack: bool = False
+    default_notify_email: bool = False
+    log_level: LogLevelName = "INFO"
+    database_url: str = "sqlite:///productlane-slack.db"
+    port: int = Field(default=3000, ge=1, le=65535)
+
+    @field_validator("default_pain_level", "log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("slack_bot_token")
+    @classmethod
+    def _bot_token_shape(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value().startswith("xoxb-"):
+            raise ValueError("must be a bot token starting with xoxb-")
+        return value
+
+    @field_validator("slack_app_token")
+    @classmethod
+    def _app_token_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        if not value.get_secret_value().startswith("xapp-"):
+            raise ValueError("must be an app-level token starting with xapp-")
+        return value
+
+    @field_validator("slack_signing_secret")
+    @classmethod
+    def _empty_secret_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
+        return value if value is not None and value.get_secret_value() else None
+
+    @field_validator("productlane_api_key")
+    @classmethod
+    def _api_key_present(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value().strip():
+            raise ValueError("is empty")
+        return value
+
+    @field_validator("slack_api_url", "productlane_api_url")
+    @classmethod
+    def _url_shape(cls, value: str) -> str:
+        if not _is_http_url(value):
+            raise ValueError("must be an http(s) URL")
+        return value
+
+    @field_validator("productlane_thread_url")
+    @classmethod
+    def _thread_url_shape(cls, value: str) -> str:
+        if not _is_http_url(value.replace("{id}", "x")):
+            raise ValueError("must be an http(s) URL")
+        if "{id}" not in value:
+            raise ValueError("must contain {id}, where the thread id goes")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url_shape(cls, value: str) -> str:
+        if not value.startswith(("sqlite:", "postgresql")):
+            raise ValueError("must be a sqlite:/// or postgresql+psycopg:// URL")
+        return value
+
+    @model_validator(mode="after")
+    def _has_a_way_to_reach_slack(self) -> Settings:
+        if self.slack_app_token is None and self.slack_signing_secret is None:
+            raise ValueError(
+                "set SLACK_APP_TOKEN for socket mode (local), or SLACK_SIGNING_SECRET for HTTP mode"
+            )
+        return self
+
+    @property
+    def socket_mode(self) -> bool:
+        return self.slack_app_token is not None
+
+    def slack_api_base_url(self) -> str:
+        # slack_sdk joins method names onto the base URL, so it must end with a slash.
+        return self.slack_api_url if self.slack_api_url.endswith("/") else self.slack_api_url + "/"
+
+    def thread_url(self, thread_id: str) -> str:
+        return self.productlane_thread_url.replace("{id}", thread_id)
+
+
+@dataclass(frozen=True)
+class SettingsProblem:
+    variable: str
+    problem: str
+
+    def describe(self) -> str:
+        where = WHERE_TO_GET.get(self.variable)
+        return f"{self.variable} {self.problem}" + (f" — {where}" if where else "")
+
+
+class SettingsError(Exception):
+    """The environment cannot run the bot; `problems` names each variable at fault."""
+
+    def __init__(self, problems: list[SettingsProblem]) -> None:
+        self.problems = problems
+        super().__init__(self.report())
+
+    def report(self) -> str:
+        lines = ["productlane-slack cannot start; fix these settings (in the environment or .env):"]
+        lines += [f"  ✗ {problem.describe()}" for problem in self.problems]
+        return "\n".join(lines)
+
+
+class _SlackModeVariables(BaseSettings):
+    """Only the two variables that choose how Slack reaches the bot, read without validation so
+    that their absence is reported alongside every other problem, not after them."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
+
+    slack_app_token: str = ""
+    slack_signing_secret: str = ""
+
+
+_NO_SLACK_MODE = SettingsProblem(
+    "SLACK_APP_TOKEN or SLACK_SIGNING_SECRET",
+    "is not set: set SLACK_APP_TOKEN for socket mode (local), "
+    "or SLACK_SIGNING_SECRET for HTTP mode (production)",
+)
+
+
+def _problems_from(error: ValidationError) -> list[SettingsProblem]:
+    problems: list[SettingsProblem] = []
+    for detail in error.errors(include_input=False, include_url=False):
+        location = detail.get("loc") or ()
+        if not location:
+            continue  # the model-wide check; load_settings reports it on its own
+        variable = str(location[0]).upper()
+        if detail["type"] == "missing":
+            text = "is not set"
+        else:
+            text = str(detail["msg"]).removeprefix("Value error, ")
+            text = text if text.startswith(("must", "is ")) else f"is invalid: {text}"
+        problems.append(SettingsProblem(variable, text))
+    return problems
+
+
+def load_settings(env_file: Path | str | None = ".env") -> Settings:
+    """Read the settings once; raise SettingsError naming every problem (and no secret value)."""
+    problems: list[SettingsProblem] = []
+    mode = _SlackModeVariables(_env_file=env_file)
+    if not mode.slack_app_token.strip() and not mode.slack_signing_secret.strip():
+        problems.append(_NO_SLACK_MODE)
+    try:
+        settings = Settings(_env_file=env_file)
+    except ValidationError as error:
+        problems += _problems_from(error)
+    if problems:
+        raise SettingsError(problems)
+    return settings

@@ -1,0 +1,26 @@
+"""Identifiers shared by the Slack app manifest and the listeners that answer them.
+
+`tests/test_manifest.py` fails when `manifest.yml` and these drift apart.
+"""
+
+MESSAGE_SHORTCUT = "send_to_productlane"
+GLOBAL_SHORTCUT = "new_feedback"
+FEEDBACK_COMMAND = "/feedback"
+FEEDBACK_MODAL = "productlane_feedback"
+EDIT_AND_RESEND_ACTION = "productlane_edit_and_resend"
+SEND_AGAIN_ACTION = "productlane_send_again"
+
+# What the bot's features need, and nothing more:
+REQUIRED_BOT_SCOPES: tuple[str, ...] = (
+    "commands",  # the message shortcut, the global shortcut and /feedback
+    "chat:write",  # the reply in the source message's thread, ephemeral confirmations, DMs
+    "users:read",  # the author's and mentioned people's names
+    "users:read.email",  # the author's email, prefilled as the Productlane contact
+    "usergroups:read",  # @handles of mentioned user groups
+    "channels:read",  # a public channel's name, and whether it is shared (Slack Connect)
+    "groups:read",  # the same for private channels the bot is in
+    "im:read",  # whether a conversation is a DM
+    "mpim:read",  # whether a conversation is a group DM
+    "channels:join",  # join a public channel to reply in its thread
+    "im:write",  # open a DM with the submitter when the thread can't be replied to
+)

@@ -1,0 +1,189 @@
+"""Cached Slack lookups: people, channels, user groups, permalinks.
+
+A modal must open within Slack's 3-second trigger window, and one message can mention the same person
+many times, so each answer is remembered for a while. A failed lookup is remembered briefly too, so a
+missing scope or a deleted user does not cost a round trip per mention. It also backs the converter's
+NameResolver: unknown ids still render (as `@U0123`) when Slack does not answer.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+_MISSING = object()
+
+
+@dataclass(frozen=True)
+class SlackUser:
+    id: str
+    name: str  # what a person would call them: display name, real name, or handle
+    real_name: str | None
+    email: str | None  # only when Slack shares it (users:read.email, and not hidden)
+    team_id: str | None
+    is_bot: bool
+
+
+@dataclass(frozen=True)
+class SlackChannel:
+    id: str
+    name: str | None
+    is_private: bool
+    is_im: bool
+    is_mpim: bool
+    is_shared: bool  # shared with another organization (Slack Connect)
+    is_member: bool
+
+
+class TTLCache(Generic[T]):
+    """A small thread-safe cache whose entries expire; enough for a bot's lookups."""
+
+    def __init__(self, ttl: float, max_entries: int = 10_000, clock: Callable[[], float] = time.monotonic) -> None:
+        self._ttl, self._max, self._clock = ttl, max_entries, clock
+        self._entries: dict[str, tuple[float, T | None]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> T | None | object:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None or entry[0] < self._clock():
+                return _MISSING
+            return entry[1]
+
+    def put(self, key: str, value: T | None, ttl: float | None = None) -> None:
+        with self._lock:
+            if len(self._entries) >= self._max:
+                self._entries.pop(next(iter(self._entries)))
+            self._entries[key] = (self._clock() + (self._ttl if ttl is None else ttl), value)
+
+
+def _user_from(data: dict[str, Any]) -> SlackUser:
+    profile = data.get("profile") or {}
+    display = profile.get("display_name") or ""
+    real = profile.get("real_name") or data.get("real_name") or None
+    return SlackUser(
+        id=str(data.get("id")),
+        name=display or real or str(data.get("name") or data.get("id")),
+        real_name=real,
+        email=profile.get("email") or None,
+        team_id=data.get("team_id"),
+        is_bot=bool(data.get("is_bot")),
+    )
+
+
+def _channel_from(data: dict[str, Any]) -> SlackChannel:
+    return SlackChannel(
+        id=str(data.get("id")),
+        name=data.get("name"),
+        is_private=bool(data.get("is_private")),
+        is_im=bool(data.get("is_im")),
+        is_mpim=bool(data.get("is_mpim")),
+        is_shared=bool(data.get("is_ext_shared") or data.get("is_shared")),
+        is_member=bool(data.get("is_member")),
+    )
+
+
+class SlackLookups:
+    """Slack facts the bot needs, each fetched once per TTL."""
+
+    NEGATIVE_TTL = 60.0
+
+    def __init__(self, client: WebClient, ttl: float = 600.0) -> None:
+        self._client = client
+        self.users: TTLCache[SlackUser] = TTLCache(ttl)
+        self.channels: TTLCache[SlackChannel] = TTLCache(ttl)
+        self.permalinks: TTLCache[str] = TTLCache(24 * 3600)
+        self.usergroups: TTLCache[dict[str, str]] = TTLCache(ttl)
+
+    @staticmethod
+    def cached(cache: TTLCache[T], key: str) -> T | None:
+        """What is cached for key, without asking Slack."""
+        hit = cache.get(key)
+        return None if hit is _MISSING else hit  # type: ignore[return-value]
+
+    def _cached(self, cache: TTLCache[T], key: str, fetch: Callable[[], T]) -> T | None:
+        hit = cache.get(key)
+        if hit is not _MISSING:
+            return hit  # type: ignore[return-value]
+        try:
+            value: T | None = fetch()
+        except SlackApiError as error:
+            log.info("Slack lookup %s failed: %s", key, error.response.get("error"))
+            cache.put(key, None, self.NEGATIVE_TTL)
+            return None
+        except Exception as error:  # a network failure: don't remember it
+            log.warning("Slack lookup %s failed: %s", key, type(error).__name__)
+            return None
+        cache.put(key, value)
+        return value
+
+    def user(self, user_id: str) -> SlackUser | None:
+        def fetch() -> SlackUser:
+            return _user_from(self._client.users_info(user=user_id)["user"])
+
+        return self._cached(self.users, user_id, fetch)
+
+    def channel(self, channel_id: str) -> SlackChannel | None:
+        def fetch() -> SlackChannel:
+            return _channel_from(self._client.conversations_info(channel=channel_id)["channel"])
+
+        return self._cached(self.channels, channel_id, fetch)
+
+    def permalink(self, channel_id: str, ts: str) -> str | None:
+        def fetch() -> str:
+            return str(self._client.chat_getPermalink(channel=channel_id, message_ts=ts)["permalink"])
+
+        return self._cached(self.permalinks, f"{channel_id}/{ts}", fetch)
+
+    def forget_channel(self, channel_id: str) -> None:
+        """After the bot joins a channel its membership changed: look again next time."""
+        self.channels.put(channel_id, None, ttl=0)
+
+    def _usergroup_handles(self) -> dict[str, str] | None:
+        def fetch() -> dict[str, str]:
+            groups = self._client.usergroups_list()["usergroups"] or []
+            return {str(group["id"]): str(group.get("handle") or group.get("name")) for group in groups}
+
+        return self._cached(self.usergroups, "all", fetch)
+
+    # NameResolver, for the HTML and plain-text converters:
+    def user_name(self, user_id: str) -> str | None:
+        user = self.user(user_id)
+        return user.name if user else None
+
+    def channel_name(self, channel_id: str) -> str | None:
+        channel = self.channel(channel_id)
+        return channel.name if channel else None
+
+    def usergroup_handle(self, usergroup_id: str) -> str | None:
+        handles = self._usergroup_handles()
+        return handles.get(usergroup_id) if handles else None
+
+
+class CachedNames:
+    """A NameResolver that reads only what is already cached: for the ack path, which must not wait."""
+
+    def __init__(self, lookups: SlackLookups) -> None:
+        self._lookups = lookups
+
+    def user_name(self, user_id: str) -> str | None:
+        user = self._lookups.cached(self._lookups.users, user_id)
+        return user.name if user else None
+
+    def channel_name(self, channel_id: str) -> str | None:
+        channel = self._lookups.cached(self._lookups.channels, channel_id)
+        return channel.name if channel else None
+
+    def usergroup_handle(self, usergroup_id: str) -> str | None:
+        handles = self._lookups.cached(self._lookups.usergroups, "all")
+        return handles.get(usergroup_id) if handles else None

@@ -1,0 +1,191 @@
+"""Opening the feedback modal within Slack's 3-second trigger window, then filling in slow facts.
+
+`views.open` goes out first, built only from the payload and what is already cached. The author's
+email and name, the permalink and the channel are looked up afterwards and added with `views.update`,
+guarded by the view's hash. The block and action ids stay the same, so Slack keeps whatever the
+person has typed meanwhile.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.feedback.form import FeedbackForm
+from bot.feedback.source import SourceMessage, why_not_feedback
+from bot.feedback.submission import Draft, DraftStore
+from bot.productlane.models import PainLevel
+from bot.slack.lookups import CachedNames, SlackLookups
+from bot.slack.names import NameResolver
+from bot.slack.plain_text import message_to_plain_text, title_from_text
+from bot.slack.rich_text_value import mrkdwn_to_rich_text
+from bot.slack.views import ModalContent, feedback_modal, message_modal
+
+log = logging.getLogger(__name__)
+
+LOOKING_UP = ":hourglass_flowing_sand: Looking up the author's details…"
+TITLE_PREFILL_MAX = 120
+
+
+@dataclass(frozen=True)
+class BotIdentity:
+    user_id: str | None
+    bot_id: str | None
+    team_id: str | None
+
+
+@dataclass(frozen=True)
+class FormDefaults:
+    pain_level: PainLevel
+    notify_slack: bool
+    notify_email: bool
+
+    def blank_form(self, **values: Any) -> FeedbackForm:
+        return FeedbackForm(
+            pain_level=self.pain_level,
+            notify_slack=self.notify_slack,
+            notify_email=self.notify_email,
+            **values,
+        )
+
+
+def source_label(source: SourceMessage, names: NameResolver) -> str:
+    author = source.author_id and names.user_name(source.author_id)
+    channel = names.channel_name(source.channel_id) or source.channel_name
+    who = f"@{author}" if author else "a bot" if source.bot_id and not source.author_id else "someone"
+    where = f" in #{channel}" if channel else ""
+    external = " (external)" if source.author_is_external else ""
+    return f"Message from {who}{external}{where}"
+
+
+def message_content(
+    draft: Draft, form: FeedbackForm, names: NameResolver, notices: tuple[str, ...] = ()
+) -> ModalContent:
+    source = draft.source
+    return ModalContent(
+        draft_id=draft.draft_id,
+        form=form,
+        has_source=source is not None,
+        source_label=source_label(source, names) if source else None,
+        preview=message_to_plain_text(source.content, names) if source else None,
+        notices=notices,
+    )
+
+
+class FeedbackModals:
+    """Opens and refreshes the feedback modal."""
+
+    def __init__(
+        self,
+        client: WebClient,
+        lookups: SlackLookups,
+        drafts: DraftStore,
+        defaults: FormDefaults,
+        identity: BotIdentity,
+        already_sent: Callable[[SourceMessage], str | None] = lambda source: None,
+    ) -> None:
+        self._client = client
+        self._lookups = lookups
+        self._drafts = drafts
+        self._defaults = defaults
+        self._identity = identity
+        self._already_sent = already_sent
+
+    def _new_draft(self, submitter_id: str, **values: Any) -> Draft:
+        draft = Draft(draft_id=uuid.uuid4().hex, submitter_id=submitter_id, **values)
+        self._drafts.put(draft)
+        return draft
+
+    def _open(self, trigger_id: str, content: ModalContent) -> dict[str, Any] | None:
+        response = self._client.views_open(trigger_id=trigger_id, view=feedback_modal(content))
+        view = response.get("view")
+        return view if isinstance(view, dict) else None
+
+    def _form_from(self, source: SourceMessage, names: NameResolver) -> FeedbackForm:
+        author = self._lookups.cached(self._lookups.users, source.author_id) if source.author_id else None
+        title = title_from_text(message_to_plain_text(source.content, names), TITLE_PREFILL_MAX)
+        return self._defaults.blank_form(
+            title=title,
+            contact_email=(author.email or "") if author else "",
+            contact_name=(author.real_name or author.name or "") if author else "",
+        )
+
+    def open_for_message(self, trigger_id: str, submitter_id: str, source: SourceMessage) -> None:
+        reason = why_not_feedback(
+            source, bot_user_id=self._identity.user_id, bot_id=self._identity.bot_id
+        )
+        if reason:
+            self._client.views_open(
+                trigger_id=trigger_id, view=message_modal("Can't send this", reason)
+            )
+            return
+        draft = self._new_draft(submitter_id, source=source)
+        cached = CachedNames(self._lookups)
+        author_known = not source.author_id or self._lookups.cached(
+            self._lookups.users, source.author_id
+        )
+        notices = self._notices(source) + (() if author_known else (LOOKING_UP,))
+        form = self._form_from(source, cached)
+        view = self._open(trigger_id, message_content(draft, form, cached, notices))
+        if view is None:
+            return
+        # Everything below may be slow; the modal is already on the person's screen.
+        self._fill_in(view, draft, source, form)
+
+    def _notices(self, source: SourceMessage) -> tuple[str, ...]:
+        already = self._already_sent(source)
+        return (already,) if already else ()
+
+    def _fill_in(
+        self, view: dict[str, Any], draft: Draft, source: SourceMessage, form: FeedbackForm
+    ) -> None:
+        author = self._lookups.user(source.author_id) if source.author_id else None
+        self._lookups.channel(source.channel_id)
+        self._lookups.permalink(source.channel_id, source.ts)
+        if author is not None:
+            form = replace_form(
+                form,
+                contact_email=form.contact_email or author.email or "",
+                contact_name=form.contact_name or author.real_name or author.name,
+            )
+        content = message_content(draft, form, self._lookups, self._notices(source))
+        try:
+            self._client.views_update(
+                view_id=view.get("id"), hash=view.get("hash"), view=feedback_modal(content)
+            )
+        except SlackApiError as error:
+            # hash_conflict: the view changed meanwhile; the person's own input wins.
+            log.info("views.update skipped: %s", error.response.get("error"))
+
+    def open_blank(
+        self, trigger_id: str, submitter_id: str, text: str = "", channel_id: str | None = None
+    ) -> None:
+        draft = self._new_draft(submitter_id, confirm_channel_id=channel_id)
+        feedback = mrkdwn_to_rich_text(text) if text.strip() else None
+        form = self._defaults.blank_form(feedback=feedback)
+        self._open(trigger_id, message_content(draft, form, CachedNames(self._lookups)))
+
+    def open_again(
+        self,
+        trigger_id: str,
+        submitter_id: str,
+        form: FeedbackForm,
+        source: SourceMessage | None,
+        confirm_channel_id: str | None,
+    ) -> None:
+        """Reopen the modal with everything the person entered before (Edit and resend)."""
+        draft = self._new_draft(submitter_id, source=source, confirm_channel_id=confirm_channel_id)
+        self._open(trigger_id, message_content(draft, form, self._lookups))
+
+
+def replace_form(form: FeedbackForm, **changes: Any) -> FeedbackForm:
+    return form.model_copy(update=changes)
+
+
+__all__ = ["BotIdentity", "FeedbackModals", "FormDefaults", "replace"]

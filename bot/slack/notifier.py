@@ -1,0 +1,105 @@
+"""Telling people in Slack how their feedback fared: the in-thread reply, a delay, a refusal."""
+
+from __future__ import annotations
+
+import logging
+
+from bot.feedback.compose import SlackContext, compose_thread
+from bot.feedback.submission import Submission
+from bot.productlane.models import CreateThread
+from bot.slack.lookups import SlackLookups
+from bot.slack.replies import (
+    Confirmation,
+    SlackMessenger,
+    confirmation_reply,
+    delayed_reply,
+    failure_reply,
+)
+from bot.slack.views import PAIN_LABELS
+
+log = logging.getLogger(__name__)
+
+
+class SlackComposer:
+    """Looks up what compose needs from Slack (permalink, channel, names), then composes."""
+
+    def __init__(self, lookups: SlackLookups) -> None:
+        self._lookups = lookups
+
+    def slack_context(self, submission: Submission) -> SlackContext:
+        source = submission.source
+        submitter = self._lookups.user(submission.submitter_id)
+        if source is None:
+            return SlackContext(submitter_name=submitter.name if submitter else None)
+        channel = self._lookups.channel(source.channel_id)
+        author = self._lookups.user(source.author_id) if source.author_id else None
+        return SlackContext(
+            permalink=self._lookups.permalink(source.channel_id, source.ts),
+            channel_name=channel.name if channel else None,
+            channel_is_shared=bool(channel and channel.is_shared),
+            author_name=author.name if author else None,
+            submitter_name=submitter.name if submitter else None,
+        )
+
+    def compose(self, submission: Submission) -> CreateThread:
+        return compose_thread(
+            submission.form,
+            submission.source,
+            submission.submitter_id,
+            self.slack_context(submission),
+            self._lookups,
+        )
+
+
+def _contact(request: CreateThread) -> str:
+    email = str(request.contact_email)
+    return f"{request.contact_name} <{email}>" if request.contact_name else email
+
+
+class SlackNotifier:
+    """Where each kind of news goes. Every path ends in a DM to the submitter if all else fails."""
+
+    def __init__(self, messenger: SlackMessenger) -> None:
+        self._messenger = messenger
+
+    def delivered(self, submission: Submission, request: CreateThread, thread_url: str) -> None:
+        reply = confirmation_reply(
+            Confirmation(
+                thread_url=thread_url,
+                title=request.title or "",
+                pain_label=PAIN_LABELS[request.pain_level],
+                contact=_contact(request),
+                submitter_id=submission.submitter_id,
+            )
+        )
+        source = submission.source
+        if source is not None and self._messenger.in_thread(
+            source.channel_id, source.thread_ts, reply
+        ):
+            return
+        # No source message (/feedback, global shortcut), or its thread is out of the bot's reach.
+        if not self._messenger.to_person(
+            submission.submitter_id, reply, submission.confirm_channel_id
+        ):
+            log.error("could not tell %s about their delivered feedback", submission.submitter_id)
+
+    def _where_they_acted(self, submission: Submission) -> str | None:
+        if submission.source is not None:
+            return submission.source.channel_id
+        return submission.confirm_channel_id
+
+    def delayed(self, submission: Submission) -> None:
+        reply = delayed_reply(submission.form.title or "your feedback")
+        self._messenger.to_person(
+            submission.submitter_id, reply, self._where_they_acted(submission)
+        )
+
+    def failed(self, submission: Submission, item_id: str, problem: str) -> None:
+        reply = failure_reply(submission.form.title or "your feedback", problem, item_id)
+        # A DM stays, so the "Edit and resend" button is still there after a reload.
+        if not self._messenger.direct(submission.submitter_id, reply):
+            self._messenger.ephemeral(
+                self._where_they_acted(submission) or submission.submitter_id,
+                submission.submitter_id,
+                reply,
+            )

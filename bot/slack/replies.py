@@ -1,0 +1,193 @@
+"""What the bot says back in Slack, and getting it there: the thread, else a DM — never silence.
+
+Rendering is pure (Block Kit models in, nothing sent). `SlackMessenger` posts, with fallbacks for the
+places a bot often cannot post (not in the channel, a private channel, a DM it isn't part of).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ContextBlock,
+    MarkdownTextObject,
+    SectionBlock,
+)
+
+from bot.slack.ids import EDIT_AND_RESEND_ACTION
+from bot.slack.lookups import SlackLookups
+
+log = logging.getLogger(__name__)
+
+SECTION_MAX = 2900
+
+
+def mrkdwn_escape(text: str) -> str:
+    """Slack text is data: &, < and > are the only characters mrkdwn needs escaped."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _link(url: str, label: str) -> str:
+    # A label may not contain "|" or ">" inside <url|label>; the URL is ours (the template + an id).
+    safe_label = mrkdwn_escape(label).replace("|", "¦") or url
+    return f"<{url}|{safe_label}>"
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """A delivered thread, as the reply describes it."""
+
+    thread_url: str
+    title: str
+    pain_label: str
+    contact: str  # "Jane Doe <jane@…>" or the email alone
+    submitter_id: str
+
+
+@dataclass(frozen=True)
+class SlackReply:
+    text: str  # the notification / fallback text
+    blocks: list[Block]
+
+    def blocks_json(self) -> list[dict[str, Any]]:
+        return [block.to_dict() for block in self.blocks]
+
+
+def confirmation_reply(confirmation: Confirmation) -> SlackReply:
+    title = confirmation.title[:200]
+    text = f"Sent to Productlane by <@{confirmation.submitter_id}>: {mrkdwn_escape(title)}"
+    body = (
+        f":white_check_mark: Sent to Productlane by <@{confirmation.submitter_id}>: "
+        f"*{_link(confirmation.thread_url, title)}*"
+    )
+    details = (
+        f"Pain level: {mrkdwn_escape(confirmation.pain_label)} · "
+        f"Contact: {mrkdwn_escape(confirmation.contact)}"
+    )
+    return SlackReply(
+        text=text,
+        blocks=[
+            SectionBlock(text=MarkdownTextObject(text=body[:SECTION_MAX])),
+            ContextBlock(elements=[MarkdownTextObject(text=details[:1900])]),
+        ],
+    )
+
+
+def delayed_reply(title: str) -> SlackReply:
+    text = (
+        f":hourglass_flowing_sand: Your feedback “{mrkdwn_escape(title[:200])}” is saved. "
+        "Productlane isn't answering right now, so it will be sent as soon as Productlane is "
+        "reachable — you'll get the link then. Nothing to do."
+    )
+    return SlackReply(text=text, blocks=[SectionBlock(text=MarkdownTextObject(text=text))])
+
+
+def failure_reply(title: str, problem: str, item_id: str) -> SlackReply:
+    text = (
+        f":warning: Productlane didn't accept your feedback “{mrkdwn_escape(title[:200])}”: "
+        f"{mrkdwn_escape(problem)}"
+    )
+    return SlackReply(
+        text=text,
+        blocks=[
+            SectionBlock(text=MarkdownTextObject(text=text[:SECTION_MAX])),
+            ActionsBlock(
+                elements=[
+                    ButtonElement(
+                        text="Edit and resend",
+                        action_id=EDIT_AND_RESEND_ACTION,
+                        value=item_id,
+                        style="primary",
+                    )
+                ]
+            ),
+        ],
+    )
+
+
+def notice_reply(text: str) -> SlackReply:
+    return SlackReply(text=text, blocks=[SectionBlock(text=MarkdownTextObject(text=text[:SECTION_MAX]))])
+
+
+def _error_code(error: SlackApiError) -> str:
+    return str(error.response.get("error") or "unknown_error")
+
+
+class SlackMessenger:
+    """Posts the bot's replies where they belong, falling back so that someone always hears."""
+
+    def __init__(self, client: WebClient, lookups: SlackLookups) -> None:
+        self._client = client
+        self._lookups = lookups
+
+    def in_thread(self, channel_id: str, thread_ts: str, reply: SlackReply) -> bool:
+        """Reply in a message's thread, joining a public channel if needed. False if impossible."""
+        try:
+            self._post(channel_id, reply, thread_ts)
+            return True
+        except SlackApiError as error:
+            code = _error_code(error)
+            if code != "not_in_channel" or not self._join_if_public(channel_id):
+                log.info("cannot reply in %s: %s", channel_id, code)
+                return False
+        try:
+            self._post(channel_id, reply, thread_ts)
+            return True
+        except SlackApiError as error:
+            log.info("cannot reply in %s after joining: %s", channel_id, _error_code(error))
+            return False
+
+    def _join_if_public(self, channel_id: str) -> bool:
+        channel = self._lookups.channel(channel_id)
+        if channel is None or channel.is_private or channel.is_im or channel.is_mpim:
+            return False
+        try:
+            self._client.conversations_join(channel=channel_id)
+        except SlackApiError as error:
+            log.info("cannot join %s: %s", channel_id, _error_code(error))
+            return False
+        self._lookups.forget_channel(channel_id)
+        return True
+
+    def _post(self, channel: str, reply: SlackReply, thread_ts: str | None = None) -> None:
+        self._client.chat_postMessage(
+            channel=channel,
+            thread_ts=thread_ts,
+            text=reply.text,
+            blocks=reply.blocks_json(),
+            unfurl_links=False,
+            unfurl_media=False,
+        )
+
+    def direct(self, user_id: str, reply: SlackReply) -> bool:
+        """A DM from the bot to one person."""
+        try:
+            opened = self._client.conversations_open(users=user_id)
+            self._post(str(opened["channel"]["id"]), reply)
+            return True
+        except SlackApiError as error:
+            log.warning("cannot DM %s: %s", user_id, _error_code(error))
+            return False
+
+    def ephemeral(self, channel_id: str, user_id: str, reply: SlackReply) -> bool:
+        try:
+            self._client.chat_postEphemeral(
+                channel=channel_id, user=user_id, text=reply.text, blocks=reply.blocks_json()
+            )
+            return True
+        except SlackApiError as error:
+            log.info("cannot post ephemeral in %s: %s", channel_id, _error_code(error))
+            return False
+
+    def to_person(self, user_id: str, reply: SlackReply, channel_id: str | None = None) -> bool:
+        """Tell one person: only them in the channel they were in, else by DM."""
+        if channel_id and self.ephemeral(channel_id, user_id, reply):
+            return True
+        return self.direct(user_id, reply)

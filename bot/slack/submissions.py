@@ -1,0 +1,38 @@
+"""A view_submission → a Submission ready for the outbox, or the errors to show on the modal."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from bot.feedback.form import Field, validate_form
+from bot.feedback.submission import DraftStore, Submission
+from bot.productlane.models import PainLevel
+from bot.slack.views import errors_response, form_from_state
+
+EXPIRED = (
+    "This form has expired (the bot was restarted). Copy what you wrote, close it and use the "
+    "shortcut again."
+)
+
+
+def read_submission(
+    view: Mapping[str, Any], user_id: str, drafts: DraftStore, *, default_pain: PainLevel
+) -> Submission | dict[str, str]:
+    draft = drafts.get(str(view.get("private_metadata") or ""))
+    if draft is None:
+        return errors_response({Field.TITLE: EXPIRED})
+    values = (view.get("state") or {}).get("values") or {}
+    form = form_from_state(values, default_pain=default_pain)
+    problems = validate_form(form, has_source=draft.source is not None)
+    if problems:
+        return errors_response(problems)
+    return Submission(
+        key=f"{view.get('id')}:{view.get('hash')}",
+        submitter_id=user_id,
+        form=form,
+        source=draft.source,
+        confirm_channel_id=draft.confirm_channel_id,
+        submitted_at=datetime.now(UTC),
+    )

@@ -1,0 +1,114 @@
+"""Settings: read from the environment and .env; every problem named at once, no secret echoed."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.settings import SettingsError, load_settings
+
+VARIABLES = (
+    "SLACK_BOT_TOKEN",
+    "SLACK_APP_TOKEN",
+    "SLACK_SIGNING_SECRET",
+    "SLACK_API_URL",
+    "PRODUCTLANE_API_KEY",
+    "PRODUCTLANE_API_URL",
+    "PRODUCTLANE_THREAD_URL",
+    "DEFAULT_PAIN_LEVEL",
+    "DEFAULT_NOTIFY_SLACK",
+    "DEFAULT_NOTIFY_EMAIL",
+    "LOG_LEVEL",
+    "DATABASE_URL",
+    "PORT",
+)
+GOOD = {
+    "SLACK_BOT_TOKEN": "xoxb-good-bot-token",
+    "SLACK_APP_TOKEN": "xapp-good-app-token",
+    "PRODUCTLANE_API_KEY": "pl_v2_secret_key",
+}
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+
+
+def test_reads_dotenv_and_environment_wins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / ".env").write_text(
+        "SLACK_BOT_TOKEN=xoxb-from-file\nSLACK_APP_TOKEN=xapp-from-file\n"
+        "PRODUCTLANE_API_KEY=pl_v2_file\nDEFAULT_PAIN_LEVEL=high\nLOG_LEVEL=debug\n"
+    )
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-from-env")
+    settings = load_settings()
+    assert settings.slack_bot_token.get_secret_value() == "xoxb-from-env"
+    assert settings.productlane_api_key.get_secret_value() == "pl_v2_file"
+    assert settings.default_pain_level == "HIGH"
+    assert settings.log_level == "DEBUG"
+    assert settings.socket_mode
+
+
+def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in GOOD.items():
+        monkeypatch.setenv(name, value)
+    settings = load_settings()
+    assert settings.slack_api_base_url() == "https://slack.com/api/"
+    assert settings.productlane_api_url == "https://productlane.com/api/v2"
+    assert settings.thread_url("th_1") == "https://productlane.com/feedback/th_1"
+    assert settings.default_pain_level == "UNKNOWN"
+    assert not settings.default_notify_slack
+    assert settings.database_url == "sqlite:///productlane-slack.db"
+
+
+def test_every_problem_is_named_and_no_secret_is_echoed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxp-user-token-secret")
+    monkeypatch.setenv("SLACK_API_URL", "not a url")
+    monkeypatch.setenv("PRODUCTLANE_THREAD_URL", "https://productlane.com/feedback/")
+    monkeypatch.setenv("DEFAULT_PAIN_LEVEL", "EXTREME")
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    report = caught.value.report()
+    for expected in (
+        "SLACK_BOT_TOKEN must be a bot token starting with xoxb-",
+        "OAuth & Permissions",
+        "SLACK_API_URL must be an http(s) URL",
+        "PRODUCTLANE_API_KEY is not set",
+        "PRODUCTLANE_THREAD_URL must contain {id}",
+        "DEFAULT_PAIN_LEVEL",
+        "SLACK_APP_TOKEN or SLACK_SIGNING_SECRET is not set",
+    ):
+        assert expected in report
+    assert "xoxp-user-token-secret" not in report
+    assert "Traceback" not in report
+
+
+def test_http_mode_needs_only_the_signing_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-1")
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", "shh")
+    monkeypatch.setenv("PRODUCTLANE_API_KEY", "pl_v2_1")
+    settings = load_settings()
+    assert not settings.socket_mode
+    assert "shh" not in repr(settings)
+
+
+def test_the_command_exits_2_with_a_readable_message(tmp_path: Path) -> None:
+    env = {"PATH": "/usr/bin:/bin", "SLACK_BOT_TOKEN": "xoxa-secret-value-123"}
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "check"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "SLACK_BOT_TOKEN must be a bot token starting with xoxb-" in result.stderr
+    assert "PRODUCTLANE_API_KEY is not set" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "xoxa-secret-value-123" not in result.stderr + result.stdout
