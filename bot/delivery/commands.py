@@ -1,0 +1,72 @@
+"""Operator commands: `productlane-slack outbox [--all] [--show-text]` and `outbox retry <id>|--failed`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from bot.delivery.outbox import Outbox, OutboxItem
+from bot.settings import Settings
+
+WAITING = ("pending", "sending", "failed")
+ALL = (*WAITING, "delivered")
+
+
+def _when(value: Any) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S") if value is not None else "-"
+
+
+def describe_item(item: OutboxItem, *, show_text: bool) -> str:
+    """One item, without message bodies unless asked: bodies are customers' words."""
+    payload = item.payload if isinstance(item.payload, dict) else {}
+    source = payload.get("source") or {}
+    where = f"{source.get('channel_id')}/{source.get('ts')}" if source else "(no source message)"
+    lines = [
+        f"{item.id}  {item.status:<9}  attempts={item.attempts}  created={_when(item.created_at)}"
+        f"  next={_when(item.next_attempt_at)}",
+        f"    submitter={payload.get('submitter_id')}  source={where}",
+    ]
+    if item.last_error:
+        lines.append(f"    last error: {item.last_error}")
+    result = item.result or {}
+    if result.get("url"):
+        lines.append(f"    thread: {result['url']}")
+    if show_text:
+        form = payload.get("form") or {}
+        lines.append(f"    title: {form.get('title') or '(from the message)'}")
+        content = source.get("content") or {}
+        text = content.get("text") or ""
+        if text:
+            lines.append("    text: " + text.replace("\n", "\n          "))
+    return "\n".join(lines)
+
+
+def run_outbox_command(
+    settings: Settings,
+    *,
+    retry_id: str | None,
+    retry_failed: bool,
+    include_delivered: bool,
+    show_text: bool,
+    echo: Callable[[str], None] = print,
+    outbox: Outbox | None = None,
+) -> int:
+    outbox = outbox or Outbox(settings.database_url)
+    try:
+        if retry_failed:
+            echo(f"re-queued {outbox.requeue_failed()} failed item(s)")
+            return 0
+        if retry_id:
+            if outbox.requeue(retry_id):
+                echo(f"re-queued {retry_id}")
+                return 0
+            echo(f"no pending or failed item {retry_id} (see `productlane-slack outbox --all`)")
+            return 1
+        items = outbox.list_items(statuses=ALL if include_delivered else WAITING)
+        counts = outbox.counts()
+        echo(" · ".join(f"{status}: {counts.get(status, 0)}" for status in ALL))
+        for item in items:
+            echo(describe_item(item, show_text=show_text))
+        return 0
+    finally:
+        outbox.close()
