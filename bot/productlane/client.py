@@ -1,0 +1,437 @@
+"""HTTP client for the Productlane API v2 (httpx, synchronous, thread-safe).
+
+Retry policy, in one place:
+
+* **Reads** (``GET``) are idempotent and are retried inside the client, up to ``max_get_attempts``
+  in all, on 429 (waiting exactly ``Retry-After``; if that exceeds ``max_retry_after`` the
+  :class:`RateLimitedError` is raised at once), on 5xx, on an unreadable 5xx page from a proxy,
+  and on network errors and timeouts (exponential backoff with jitter).
+* **Writes** (``POST``) are sent **at most once per call**; the client never re-sends one. A failure
+  is classified for the caller, which owns retries (the delivery layer persists and re-sends):
+
+  - :class:`NetworkError`: the request certainly did not reach Productlane (DNS, refused, connect
+    timeout, pool timeout): safe to send again.
+  - :class:`RateLimitedError`: 429; Productlane did not create anything. The shared
+    :class:`WriteLimiter` is paused for ``retry_after``, then sending again is safe.
+  - :class:`OutcomeUnknownError`: sent, but no usable answer (read/write timeout, dropped
+    connection, 5xx, unreadable 2xx): the thread may exist. Settle before re-sending.
+  - 4xx errors (:class:`ValidationError`, :class:`AuthenticationError`, …): not created; sending the
+    same request again will fail the same way.
+
+Every write waits for the :class:`WriteLimiter` first (``acquire()`` blocks), so call writes from a
+worker, never from a Slack listener.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any, TypeVar
+
+import httpx
+import pydantic
+
+from bot import __version__
+from bot.productlane.errors import (
+    NetworkError,
+    NotFoundError,
+    OutcomeUnknownError,
+    ProductlaneError,
+    RateLimitedError,
+    ServerError,
+    UnexpectedResponseError,
+    error_from_response,
+)
+from bot.productlane.models import (
+    Contact,
+    CreateThread,
+    Me,
+    PainLevel,
+    Thread,
+    ThreadOrigin,
+    ThreadPage,
+    ThreadStatus,
+)
+from bot.productlane.ratelimit import WriteLimiter
+
+__all__ = ["DEFAULT_BASE_URL", "USER_AGENT", "ProductlaneClient"]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_BASE_URL = "https://productlane.com/api/v2"
+USER_AGENT = f"productlane-slack/{__version__}"
+
+_ModelT = TypeVar("_ModelT", bound=pydantic.BaseModel)
+
+# The request never left this machine: safe to send again, even a write.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.ProxyError)
+# Misconfiguration (bad URL scheme, invalid header): nothing was sent, and retrying will not help.
+_CONFIG = (httpx.UnsupportedProtocol, httpx.LocalProtocolError, httpx.InvalidURL)
+
+
+class ProductlaneClient:
+    """A Productlane API v2 client for one API key.
+
+    ``transport`` replaces httpx's network transport (tests); ``sleep`` and ``rng`` drive the GET
+    backoff (tests inject them to assert the waits). ``write_limiter`` should be shared by every
+    client using the same key in this process; ``None`` gives this client a private default one.
+    """
+
+    def __init__(
+        self,
+        api_key: str,
+        base_url: str = DEFAULT_BASE_URL,
+        *,
+        timeout: float = 10.0,
+        write_limiter: WriteLimiter | None = None,
+        transport: httpx.BaseTransport | None = None,
+        max_get_attempts: int = 4,
+        sleep: Callable[[float], None] = time.sleep,
+        backoff_base: float = 0.5,
+        backoff_max: float = 30.0,
+        max_retry_after: float = 60.0,
+        rng: Callable[[], float] = random.random,
+    ) -> None:
+        if not api_key or not api_key.strip():
+            raise ValueError("api_key is empty")
+        if max_get_attempts < 1:
+            raise ValueError("max_get_attempts must be at least 1")
+        self.base_url = base_url.rstrip("/")
+        self.write_limiter = write_limiter if write_limiter is not None else WriteLimiter()
+        self.max_get_attempts = max_get_attempts
+        self._sleep = sleep
+        self._backoff_base = backoff_base
+        self._backoff_max = backoff_max
+        self._max_retry_after = max_retry_after
+        self._rng = rng
+        self._http = httpx.Client(
+            base_url=self.base_url + "/",
+            headers={
+                "Authorization": f"Bearer {api_key.strip()}",
+                "User-Agent": USER_AGENT,
+                "Accept": "application/json",
+            },
+            timeout=httpx.Timeout(timeout),
+            transport=transport,
+            follow_redirects=False,
+        )
+
+    def __repr__(self) -> str:
+        return f"ProductlaneClient(base_url={self.base_url!r})"
+
+    # -- lifecycle
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> ProductlaneClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- endpoints
+
+    def me(self) -> Me:
+        """``GET /me``: the key's workspace and scopes (needs no scope; proves the key)."""
+        return self._parse(Me, self._get("me"), "GET", "me")
+
+    def create_thread(self, request: CreateThread) -> Thread:
+        """``POST /threads``: create a thread. Waits for the write limiter, sends at most once.
+
+        Raises :class:`NetworkError` / :class:`RateLimitedError` (safe to send again),
+        :class:`OutcomeUnknownError` (may have been created) or a 4xx error (not created).
+        """
+        path = "threads"
+        self.write_limiter.acquire()
+        response = self._post(path, request.to_json())
+        try:
+            return self._parse(Thread, response, "POST", path)
+        except UnexpectedResponseError as exc:
+            raise OutcomeUnknownError(
+                "Productlane accepted the thread but its answer could not be read.",
+                reason="unreadable_response",
+                status=exc.status,
+                request_id=exc.request_id,
+                method="POST",
+                path=self._path(path),
+            ) from exc
+
+    def list_threads(
+        self,
+        *,
+        status: ThreadStatus | str | None = None,
+        assignee_id: str | None = None,
+        contact_id: str | None = None,
+        company_id: str | None = None,
+        tag_id: str | None = None,
+        pain_level: PainLevel | str | None = None,
+        origin: ThreadOrigin | str | None = None,
+        issue_id: str | None = None,
+        project_id: str | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+        updated_after: datetime | None = None,
+        updated_before: datetime | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> ThreadPage:
+        """``GET /threads``: one page of threads matching the filters (``limit`` ≤ 200)."""
+        raw: dict[str, Any] = {
+            "status": status,
+            "assignee_id": assignee_id,
+            "contact_id": contact_id,
+            "company_id": company_id,
+            "tag_id": tag_id,
+            "pain_level": pain_level,
+            "origin": origin,
+            "issue_id": issue_id,
+            "project_id": project_id,
+            "created_after": created_after,
+            "created_before": created_before,
+            "updated_after": updated_after,
+            "updated_before": updated_before,
+            "limit": limit,
+            "cursor": cursor,
+        }
+        params = {key: _param(value) for key, value in raw.items() if value is not None}
+        return self._parse(ThreadPage, self._get("threads", params), "GET", "threads")
+
+    def iter_threads(self, **filters: Any) -> Iterator[Thread]:
+        """Every thread matching ``filters`` (as :meth:`list_threads`), following the cursor."""
+        filters.pop("cursor", None)
+        cursor: str | None = None
+        while True:
+            page = self.list_threads(cursor=cursor, **filters)
+            yield from page.data
+            if not page.page.has_more or not page.page.cursor:
+                return
+            cursor = page.page.cursor
+
+    def find_contact_by_email(self, email: str) -> Contact | None:
+        """``GET /contacts/by-email``: the contact with this email, or ``None`` if there is none."""
+        try:
+            response = self._get("contacts/by-email", {"email": email})
+        except NotFoundError:
+            return None
+        body = _json(response)
+        if isinstance(body, Mapping) and isinstance(body.get("data"), Mapping):
+            body = body["data"]  # tolerate a {"data": {...}} wrapper
+        return self._validate(Contact, body, response, "GET", "contacts/by-email")
+
+    # -- plumbing
+
+    def _path(self, path: str) -> str:
+        return httpx.URL(self.base_url + "/" + path).path
+
+    def _get(self, path: str, params: Mapping[str, str] | None = None) -> httpx.Response:
+        attempt = 1
+        while True:
+            try:
+                return self._send("GET", path, params=params)
+            except ProductlaneError as exc:
+                wait = self._get_retry_wait(exc, attempt)
+                if wait is None:
+                    raise
+                logger.info(
+                    "productlane GET %s: retrying in %.2fs (attempt %d/%d) after %s",
+                    self._path(path),
+                    wait,
+                    attempt + 1,
+                    self.max_get_attempts,
+                    type(exc).__name__,
+                )
+                self._sleep(wait)
+                attempt += 1
+
+    def _get_retry_wait(self, exc: ProductlaneError, attempt: int) -> float | None:
+        """Seconds to wait before the next GET attempt, or ``None`` to give up."""
+        if attempt >= self.max_get_attempts:
+            return None
+        if isinstance(exc, RateLimitedError):
+            if exc.retry_after is not None:
+                return exc.retry_after if exc.retry_after <= self._max_retry_after else None
+            return self._backoff(attempt)
+        if isinstance(exc, ServerError | NetworkError) or (
+            isinstance(exc, UnexpectedResponseError) and exc.retryable
+        ):
+            return self._backoff(attempt)
+        return None
+
+    def _backoff(self, attempt: int) -> float:
+        """Exponential backoff with jitter: a value in [d/2, d], d = base·2^(attempt-1) ≤ max."""
+        ceiling = min(self._backoff_max, self._backoff_base * (2.0 ** (attempt - 1)))
+        return float(ceiling * (0.5 + 0.5 * self._rng()))
+
+    def _post(self, path: str, body: Mapping[str, Any]) -> httpx.Response:
+        try:
+            return self._send("POST", path, json=body)
+        except RateLimitedError as exc:
+            if exc.retry_after is not None:
+                self.write_limiter.pause(exc.retry_after)
+            raise
+        except (ServerError, UnexpectedResponseError) as exc:
+            if isinstance(exc, UnexpectedResponseError) and not exc.retryable:
+                raise  # a 4xx page from a proxy: refused, not created
+            raise OutcomeUnknownError(
+                "Productlane answered the write with a server error; it may have been applied.",
+                reason="server_error",
+                status=exc.status,
+                code=exc.code,
+                details=exc.details,
+                request_id=exc.request_id,
+                method="POST",
+                path=exc.path,
+            ) from exc
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        json: Mapping[str, Any] | None = None,
+    ) -> httpx.Response:
+        """One HTTP exchange. Returns a 2xx response or raises a :class:`ProductlaneError`.
+
+        A read (GET) that times out or loses its connection raises :class:`NetworkError` (nothing
+        can have changed); a write in that situation raises :class:`OutcomeUnknownError`.
+        """
+        idempotent = method == "GET"
+        url_path = self._path(path)
+        started = time.monotonic()
+        try:
+            response = self._http.request(method, path, params=params, json=json)
+        except _NOT_SENT as exc:
+            self._log_failure(method, url_path, started, exc)
+            raise NetworkError(
+                f"Could not connect to Productlane: {type(exc).__name__}.",
+                method=method,
+                path=url_path,
+            ) from exc
+        except _CONFIG as exc:
+            self._log_failure(method, url_path, started, exc)
+            raise ProductlaneError(
+                f"Request not sent, check the base URL: {type(exc).__name__}: {exc}",
+                method=method,
+                path=url_path,
+            ) from exc
+        except httpx.TimeoutException as exc:  # read/write timeout: the request went out
+            self._log_failure(method, url_path, started, exc)
+            if idempotent:
+                raise NetworkError(
+                    f"No answer from Productlane in time ({type(exc).__name__}).",
+                    method=method,
+                    path=url_path,
+                ) from exc
+            raise OutcomeUnknownError(
+                f"No answer from Productlane in time ({type(exc).__name__}).",
+                reason="timeout",
+                method=method,
+                path=url_path,
+            ) from exc
+        except httpx.TransportError as exc:  # dropped connection, read/write error
+            self._log_failure(method, url_path, started, exc)
+            if idempotent:
+                raise NetworkError(
+                    f"Connection to Productlane lost ({type(exc).__name__}).",
+                    method=method,
+                    path=url_path,
+                ) from exc
+            raise OutcomeUnknownError(
+                f"Connection to Productlane lost before an answer ({type(exc).__name__}).",
+                reason="connection_lost",
+                method=method,
+                path=url_path,
+            ) from exc
+
+        elapsed = time.monotonic() - started
+        request_id = response.headers.get("x-request-id")
+        level = logging.INFO if response.is_success else logging.WARNING
+        logger.log(
+            level,
+            "productlane %s %s -> %d request_id=%s elapsed=%.3fs",
+            method,
+            url_path,
+            response.status_code,
+            request_id,
+            elapsed,
+            extra={
+                "productlane_method": method,
+                "productlane_path": url_path,
+                "productlane_status": response.status_code,
+                "productlane_request_id": request_id,
+                "productlane_elapsed": elapsed,
+            },
+        )
+        if response.is_success:
+            return response
+        raise error_from_response(response, method=method, path=url_path)
+
+    @staticmethod
+    def _log_failure(method: str, url_path: str, started: float, exc: Exception) -> None:
+        logger.warning(
+            "productlane %s %s -> %s elapsed=%.3fs",
+            method,
+            url_path,
+            type(exc).__name__,
+            time.monotonic() - started,
+        )
+
+    def _parse(
+        self, model: type[_ModelT], response: httpx.Response, method: str, path: str
+    ) -> _ModelT:
+        return self._validate(model, _json(response), response, method, path)
+
+    def _validate(
+        self, model: type[_ModelT], body: Any, response: httpx.Response, method: str, path: str
+    ) -> _ModelT:
+        if body is _NO_JSON:
+            raise UnexpectedResponseError(
+                f"Success answer is not JSON ({response.headers.get('content-type', '?')}).",
+                body_excerpt=response.text[:200],
+                status=response.status_code,
+                request_id=response.headers.get("x-request-id"),
+                method=method,
+                path=self._path(path),
+            )
+        try:
+            return model.model_validate(body)
+        except pydantic.ValidationError as exc:
+            raise UnexpectedResponseError(
+                f"Success answer does not match {model.__name__}: "
+                f"{exc.error_count()} problem(s), first at "
+                f"{'.'.join(str(p) for p in exc.errors()[0]['loc']) or '(root)'}.",
+                status=response.status_code,
+                request_id=response.headers.get("x-request-id"),
+                method=method,
+                path=self._path(path),
+            ) from exc
+
+
+_NO_JSON = object()
+
+
+def _json(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return _NO_JSON
+
+
+def _param(value: Any) -> str:
+    if isinstance(value, datetime):
+        moment: datetime = value if value.tzinfo else value.replace(tzinfo=UTC)  # naive = UTC
+        return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)

@@ -1,0 +1,281 @@
+"""Typed models of the Productlane API v2, field by field from the API reference.
+
+Requests are strict (``extra="forbid"``, documented limits enforced) so that a bad request fails
+here, before it is queued, rather than at Productlane. Responses are lenient (``extra="allow"``,
+nullable wherever the API may send null, open strings where the API may add values) so that a new
+field or a new enum value in an answer never turns a created thread into an error.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, field_serializer
+
+__all__ = [
+    "Assignee",
+    "Company",
+    "CompanyOwner",
+    "Contact",
+    "CreateThread",
+    "CustomerNeed",
+    "ExternalIds",
+    "Me",
+    "Notify",
+    "PageInfo",
+    "PainLevel",
+    "Person",
+    "Reporter",
+    "Tag",
+    "Thread",
+    "ThreadOrigin",
+    "ThreadPage",
+    "ThreadStatus",
+    "ThreadTab",
+]
+
+TITLE_MAX_LENGTH = 512
+
+
+# Member names are the wire values (``ThreadOrigin.slack``, ``PainLevel.HIGH``), so
+# ``value in Enum.__members__`` and ``Enum[value]`` work ("needs-response": ``needs_response``).
+
+
+class PainLevel(StrEnum):
+    UNKNOWN = "UNKNOWN"
+    LOW = "LOW"
+    MEDIUM = "MEDIUM"
+    HIGH = "HIGH"
+
+
+class ThreadStatus(StrEnum):
+    open = "open"
+    snoozed = "snoozed"
+    done = "done"
+
+
+class ThreadTab(StrEnum):
+    open = "open"
+    new = "new"
+    needs_response = "needs-response"
+    my = "my"
+    snoozed = "snoozed"
+    done = "done"
+
+
+class ThreadOrigin(StrEnum):
+    in_app = "in_app"
+    portal = "portal"
+    support_portal = "support_portal"
+    email = "email"
+    slack = "slack"
+    slack_connect = "slack_connect"
+    intercom = "intercom"
+    intercom_attachment = "intercom_attachment"
+    zendesk = "zendesk"
+    zendesk_attachment = "zendesk_attachment"
+    front_attachment = "front_attachment"
+    zapier = "zapier"
+    hubspot = "hubspot"
+    plain = "plain"
+    productboard = "productboard"
+    api = "api"
+    live_chat = "live_chat"
+
+
+# --------------------------------------------------------------------------- request
+
+
+class Notify(BaseModel):
+    """Side-channel notifications Productlane fires alongside the write."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    slack: bool = False
+    email: bool = False
+
+
+class CreateThread(BaseModel):
+    """Body of ``POST /v2/threads``.
+
+    Send it as :meth:`to_json` (``model_dump(mode="json", exclude_none=True)``): optional fields
+    that are ``None`` are left out, ``pain_level`` is always sent, datetimes go out in UTC
+    with a ``Z``.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(min_length=1, description="Thread body (HTML).")
+    pain_level: PainLevel = PainLevel.UNKNOWN
+    contact_email: EmailStr
+    title: str | None = Field(default=None, max_length=TITLE_MAX_LENGTH)
+    status: ThreadStatus | None = None
+    origin: ThreadOrigin | None = None
+    contact_name: str | None = None
+    assignee_id: str | None = None
+    company_id: str | None = None
+    project_id: str | None = None
+    issue_id: str | None = None
+    created_at: AwareDatetime | None = None
+    updated_at: AwareDatetime | None = None
+    notify: Notify | None = None
+
+    @field_serializer("created_at", "updated_at", when_used="json-unless-none")
+    def _utc(self, value: datetime) -> str:
+        # RFC 3339 in UTC with "Z": the most widely accepted date-time spelling.
+        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON body to send."""
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+# --------------------------------------------------------------------------- responses
+
+
+class _Response(BaseModel):
+    """Base of every answer model: unknown fields are kept, never an error."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class ExternalIds(_Response):
+    intercom: str | None = None
+    front: str | None = None
+    zendesk: str | None = None
+    hubspot: str | None = None
+    plain: str | None = None
+    productboard: str | None = None
+    slack_channel: str | None = None
+
+
+class Contact(_Response):
+    id: str
+    email: str | None = None
+    name: str | None = None
+    image_url: str | None = None
+    company_id: str | None = None
+    is_subscribed: bool | None = None
+    external_ids: ExternalIds | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+class CompanyOwner(_Response):
+    id: str
+    name: str | None = None
+    avatar_url: str | None = None
+
+
+class Company(_Response):
+    id: str
+    name: str | None = None
+    logo_url: str | None = None
+    domains: list[str] = Field(default_factory=list)
+    size: int | float | None = None
+    revenue: int | float | None = None
+    status_id: str | None = None
+    status_name: str | None = None
+    tier_id: str | None = None
+    tier_name: str | None = None
+    owner: CompanyOwner | None = None
+    external_ids: ExternalIds | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+class Person(_Response):
+    """A workspace user as it appears in ``assignee`` and ``reporter``."""
+
+    id: str
+    name: str | None = None
+    email: str | None = None
+    image_url: str | None = None
+
+
+Assignee = Person
+Reporter = Person
+
+
+class Tag(_Response):
+    id: str
+    name: str | None = None
+    color: str | None = None
+    icon: str | None = None
+    tag_group_id: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+class CustomerNeed(_Response):
+    id: str
+    thread_id: str | None = None
+    project_id: str | None = None
+    issue_id: str | None = None
+    priority: int | float | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+class Thread(_Response):
+    """A Productlane thread (the answer of ``POST /threads`` and the items of ``GET /threads``).
+
+    ``id``, ``created_at``, ``updated_at`` and ``text`` are required; documented enums accept values
+    added later as plain strings (tried as the enum first); everything else may be null or missing.
+    """
+
+    id: str
+    created_at: datetime
+    updated_at: datetime
+    text: str
+    title: str | None = None
+    pain_level: PainLevel | str | None = Field(default=None, union_mode="left_to_right")
+    origin: str | None = None
+    status: ThreadStatus | str | None = Field(default=None, union_mode="left_to_right")
+    tab: ThreadTab | str | None = Field(default=None, union_mode="left_to_right")
+    snoozed_until: datetime | None = None
+    last_inbound_message_at: datetime | None = None
+    last_outbound_message_at: datetime | None = None
+    last_state_change_at: datetime | None = None
+    is_read: bool | None = None
+    contact: Contact | None = None
+    company: Company | None = None
+    assignee: Person | None = None
+    reporter: Person | None = None
+    tags: list[Tag] = Field(default_factory=list)
+    customer_needs: list[CustomerNeed] = Field(default_factory=list)
+    external_ids: ExternalIds | None = None
+    ai_draft_html: str | None = None
+    ai_draft_sources: list[Any] | None = None
+    ai_draft_generated_at: datetime | None = None
+    ai_draft_started_at: datetime | None = None
+    ai_draft_error_at: datetime | None = None
+
+
+class Me(_Response):
+    """``GET /me``: what the key is and what it may do."""
+
+    workspace_id: str
+    api_key_id: str
+    scopes: list[str] = Field(default_factory=list)
+    linear_team_ids: list[str] = Field(default_factory=list)
+    default_linear_team_id: str | None = None
+
+    def has_scope(self, scope: str) -> bool:
+        """Whether the key was granted ``scope`` (exact match, e.g. ``"threads:write"``)."""
+        return scope in self.scopes
+
+
+class PageInfo(_Response):
+    cursor: str | None = None
+    has_more: bool = False
+    limit: int
+
+
+class ThreadPage(_Response):
+    """One page of ``GET /threads``."""
+
+    data: list[Thread]
+    page: PageInfo
