@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from bot.delivery.outbox import Outbox, OutboxItem
+from bot.delivery.outbox import Outbox, OutboxItem, Status
 from bot.settings import Settings
 
 WAITING = ("pending", "sending", "failed")
@@ -57,14 +57,14 @@ def run_outbox_command(
             echo(f"re-queued {outbox.requeue_failed()} failed item(s)")
             return 0
         if retry_id:
-            if outbox.requeue(retry_id):
+            if retry_id.isdigit() and outbox.requeue(int(retry_id)):
                 echo(f"re-queued {retry_id}")
                 return 0
             echo(f"no pending or failed item {retry_id} (see `productlane-slack outbox --all`)")
             return 1
         items = outbox.list_items(statuses=ALL if include_delivered else WAITING)
         counts = outbox.counts()
-        echo(" · ".join(f"{status}: {counts.get(status, 0)}" for status in ALL))
+        echo(" · ".join(f"{status}: {counts.get(Status(status), 0)}" for status in ALL))
         for item in items:
             echo(describe_item(item, show_text=show_text))
         return 0

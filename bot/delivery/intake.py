@@ -24,10 +24,13 @@ class Intake:
         added = self._outbox.add(submission.key, KIND, submission.model_dump(mode="json"))
         if added.created:
             self._wake()
-        return added.id
+        return str(added.id)
 
     def submission(self, item_id: str) -> Submission | None:
-        item = self._outbox.get(item_id)
+        """The submission behind an outbox id (from an "Edit and resend" button's value)."""
+        if not item_id.isdigit():
+            return None
+        item = self._outbox.get(int(item_id))
         if item is None:
             return None
         try:

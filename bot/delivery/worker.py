@@ -57,7 +57,7 @@ class Notifier(Protocol):
 
 def backoff_seconds(attempts: int, rng: Callable[[], float] = random.random) -> float:
     """Exponential backoff with full jitter in [base/2, base]: 2 s, 4 s, 8 s … capped at 5 min."""
-    base = min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** max(0, attempts - 1))
+    base = min(BACKOFF_MAX, BACKOFF_FIRST * 2.0 ** max(0, attempts - 1))
     return base / 2 + base / 2 * rng()
 
 
@@ -177,7 +177,9 @@ class DeliveryWorker:
                 return
         if not self._wait_for_write_slot(item):
             return
-        self._outbox.mark_attempt(item.id, self.owner)
+        if not self._outbox.mark_attempt(item.id, self.owner, lease_seconds=self._lease):
+            log.warning("item %s: lease lost before sending; another worker has it", item.id)
+            return
         try:
             thread = self._productlane.create_thread(request)
         except RateLimitedError as error:
@@ -259,7 +261,7 @@ class DeliveryWorker:
         log.warning("item %s refused by Productlane: %s", item.id, problem)
         self._outbox.mark_failed(item.id, self.owner, problem[:500])
         try:
-            self._notifier.failed(submission, item.id, problem)
+            self._notifier.failed(submission, str(item.id), problem)
         except Exception:
             log.exception("item %s: could not tell the submitter about the refusal", item.id)
 

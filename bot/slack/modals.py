@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from slack_sdk import WebClient
@@ -127,8 +127,8 @@ class FeedbackModals:
             return
         draft = self._new_draft(submitter_id, source=source)
         cached = CachedNames(self._lookups)
-        author_known = not source.author_id or self._lookups.cached(
-            self._lookups.users, source.author_id
+        author_known = source.author_id is None or (
+            self._lookups.cached(self._lookups.users, source.author_id) is not None
         )
         notices = self._notices(source) + (() if author_known else (LOOKING_UP,))
         form = self._form_from(source, cached)
@@ -187,5 +187,3 @@ class FeedbackModals:
 def replace_form(form: FeedbackForm, **changes: Any) -> FeedbackForm:
     return form.model_copy(update=changes)
 
-
-__all__ = ["BotIdentity", "FeedbackModals", "FormDefaults", "replace"]

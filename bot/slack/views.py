@@ -223,7 +223,7 @@ def form_from_state(values: Mapping[str, Any], *, default_pain: PainLevel) -> Fe
     """Read a view_submission's `view.state.values` into a FeedbackForm."""
     selected = _value(values, Field.PAIN_LEVEL).get("selected_option") or {}
     pain_value = selected.get("value") if isinstance(selected, Mapping) else None
-    pain = PainLevel(pain_value) if pain_value in PainLevel.__members__ else default_pain
+    pain = PainLevel(str(pain_value)) if pain_value in PainLevel.__members__ else default_pain
     checked = _value(values, Field.NOTIFY).get("selected_options") or []
     notify = {option.get("value") for option in checked if isinstance(option, Mapping)}
     return FeedbackForm(

@@ -1,0 +1,550 @@
+"""A durable outbox: requests are saved before Slack gets its ack, then sent by a worker.
+
+This module knows nothing of Slack or Productlane: an item is a ``kind`` and an opaque JSON
+``payload``, deduplicated by a caller-chosen ``dedupe_key``. It works on SQLite (one machine,
+zero set-up; WAL, so `add` is cheap) and on PostgreSQL (several replicas).
+
+Life of an item::
+
+    add ──▶ pending ──claim──▶ sending ──mark_delivered──▶ delivered
+               ▲                 │ │
+               └─schedule_retry──┘ └──mark_failed──▶ failed ──requeue──▶ pending
+
+A worker claims due items under a lease (`claim`), calls `mark_attempt` just *before* each
+POST (so ``first_sent_at`` tells a later attempt that a thread may already exist), then records
+the outcome. Only the lease owner can change a claimed item; an item whose lease ran out (its
+worker died) is claimable again. Owners must be unique per worker (e.g. host-pid-uuid).
+
+`reserve_write_slot` / `pause_writes` form a send-rate limiter shared by every process using
+the same database (GCRA, a token bucket kept as one row per key, updated under a row lock).
+
+All times are timezone-aware UTC datetimes; every method takes an optional ``now`` for tests.
+Create one `Outbox` per process (after any fork); it is safe to share between threads.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, NamedTuple
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+
+from bot.delivery.schema import items, to_micros, upgrade, write_limits
+
+__all__ = ["AddResult", "Outbox", "OutboxItem", "Status"]
+
+MAX_ERROR_CHARS = 500
+_READ_ONLY = "outbox_read_only"  # execution option: a plain (deferred) BEGIN on SQLite
+
+
+class Status(enum.StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
+class AddResult(NamedTuple):
+    id: int
+    created: bool
+    """False when an item with the same dedupe_key already existed (its id is returned)."""
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    id: int
+    dedupe_key: str
+    kind: str
+    payload: dict[str, Any]
+    status: Status
+    attempts: int
+    created_at: datetime
+    updated_at: datetime
+    next_attempt_at: datetime
+    lease_owner: str | None
+    lease_until: datetime | None
+    first_sent_at: datetime | None
+    """When the first send attempt began; set means a thread may exist even if no reply came."""
+    last_error: str | None
+    result: dict[str, Any] | None
+    delayed_notice_sent: bool
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _short(error: str) -> str:
+    return error if len(error) <= MAX_ERROR_CHARS else error[: MAX_ERROR_CHARS - 1] + "…"
+
+
+def _item(row: sa.Row[Any]) -> OutboxItem:
+    m = row._mapping
+    return OutboxItem(
+        id=int(m["id"]),
+        dedupe_key=m["dedupe_key"],
+        kind=m["kind"],
+        payload=m["payload"],
+        status=Status(m["status"]),
+        attempts=int(m["attempts"]),
+        created_at=m["created_at"],
+        updated_at=m["updated_at"],
+        next_attempt_at=m["next_attempt_at"],
+        lease_owner=m["lease_owner"],
+        lease_until=m["lease_until"],
+        first_sent_at=m["first_sent_at"],
+        last_error=m["last_error"],
+        result=m["result"],
+        delayed_notice_sent=bool(m["delayed_notice_sent"]),
+    )
+
+
+def _sqlite_engine(database_url: str, synchronous: str, busy_timeout_ms: int) -> Engine:
+    engine = sa.create_engine(database_url)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # SQLAlchemy emits BEGIN itself (below); the driver must not start transactions.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute(f"PRAGMA synchronous = {synchronous}")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        # Writers take the write lock up front, so a read-then-write transaction can never
+        # fail half-way on a lock upgrade; busy_timeout makes the next writer wait its turn.
+        if conn.get_execution_options().get(_READ_ONLY):
+            conn.exec_driver_sql("BEGIN DEFERRED")
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+class Outbox:
+    """The outbox store. See the module docstring for the life of an item."""
+
+    def __init__(
+        self,
+        database_url: str,
+        *,
+        clock: Callable[[], datetime] = _utc_now,
+        sqlite_synchronous: str = "NORMAL",
+        sqlite_busy_timeout_ms: int = 10_000,
+    ) -> None:
+        """Open (and create or migrate) the outbox at ``database_url``.
+
+        ``sqlite:///path.db`` or ``postgresql+psycopg://user:pass@host:port/db``.
+        ``sqlite_synchronous="FULL"`` also survives power loss, at the cost of an fsync per add;
+        NORMAL (the default) survives any crash of the process.
+        """
+        url = sa.make_url(database_url)
+        self._clock = clock
+        self._dialect = url.get_backend_name()
+        if self._dialect == "sqlite":
+            if sqlite_synchronous.upper() not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
+                raise ValueError(f"unknown SQLite synchronous mode {sqlite_synchronous!r}")
+            self._engine = _sqlite_engine(
+                database_url, sqlite_synchronous.upper(), sqlite_busy_timeout_ms
+            )
+        elif self._dialect == "postgresql":
+            self._engine = sa.create_engine(database_url, pool_pre_ping=True)
+        else:
+            raise ValueError(
+                f"unsupported outbox database {url.drivername!r}: use sqlite or postgresql"
+            )
+        with self._write() as conn:
+            self.schema_version = upgrade(conn)
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def __enter__(self) -> Outbox:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    # -- plumbing -----------------------------------------------------------------------------
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        with self._engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with self._engine.connect() as conn:
+            conn.execution_options(**{_READ_ONLY: True})
+            with conn.begin():
+                yield conn
+
+    def _now(self, now: datetime | None) -> datetime:
+        value = self._clock() if now is None else now
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError("naive datetime: pass a timezone-aware datetime (UTC)")
+        return value.astimezone(UTC)
+
+    def _insert(self, table: sa.Table) -> Any:
+        if self._dialect == "postgresql":
+            return postgresql.insert(table)
+        return sqlite.insert(table)
+
+    def _owned(self, item_id: int, owner: str) -> sa.ColumnElement[bool]:
+        return sa.and_(
+            items.c.id == item_id,
+            items.c.status == Status.SENDING.value,
+            items.c.lease_owner == owner,
+        )
+
+    def _update(self, where: sa.ColumnElement[bool], **values: Any) -> int:
+        with self._write() as conn:
+            return int(conn.execute(sa.update(items).where(where).values(**values)).rowcount)
+
+    # -- adding -------------------------------------------------------------------------------
+
+    def add(
+        self, dedupe_key: str, kind: str, payload: dict[str, Any], *, now: datetime | None = None
+    ) -> AddResult:
+        """Save a new pending item, due at once; the same ``dedupe_key`` again returns the
+        existing item's id with ``created=False`` and changes nothing."""
+        if not dedupe_key or len(dedupe_key) > 255:
+            raise ValueError("dedupe_key must be 1..255 characters (hash longer keys)")
+        if not kind or len(kind) > 64:
+            raise ValueError("kind must be 1..64 characters")
+        if not isinstance(payload, dict):
+            raise TypeError("payload must be a JSON object (dict)")
+        at = self._now(now)
+        stmt = (
+            self._insert(items)
+            .values(
+                dedupe_key=dedupe_key,
+                kind=kind,
+                payload=payload,
+                status=Status.PENDING.value,
+                attempts=0,
+                created_at=at,
+                updated_at=at,
+                next_attempt_at=at,
+                delayed_notice_sent=False,
+            )
+            .on_conflict_do_nothing(index_elements=[items.c.dedupe_key])
+            .returning(items.c.id)
+        )
+        with self._write() as conn:
+            new_id = conn.execute(stmt).scalar_one_or_none()
+            if new_id is not None:
+                return AddResult(int(new_id), True)
+            existing = conn.execute(
+                sa.select(items.c.id).where(items.c.dedupe_key == dedupe_key)
+            ).scalar_one()
+            return AddResult(int(existing), False)
+
+    # -- the worker's side --------------------------------------------------------------------
+
+    def claim(
+        self, owner: str, limit: int, lease_seconds: float, *, now: datetime | None = None
+    ) -> list[OutboxItem]:
+        """Take up to ``limit`` due items for ``owner`` until ``now + lease_seconds``.
+
+        Due: pending with ``next_attempt_at <= now``, or sending whose lease has run out (its
+        worker died; check ``first_sent_at`` before sending again). Oldest due first. Each item
+        is handed to one claimer only: PostgreSQL locks the chosen rows with
+        ``FOR UPDATE SKIP LOCKED``; SQLite runs the whole claim in a ``BEGIN IMMEDIATE``
+        transaction (one writer at a time), and the update re-checks the condition.
+        """
+        if not owner:
+            raise ValueError("owner must not be empty")
+        if limit < 1 or lease_seconds <= 0:
+            raise ValueError("limit must be >= 1 and lease_seconds > 0")
+        at = self._now(now)
+        due = sa.or_(
+            sa.and_(items.c.status == Status.PENDING.value, items.c.next_attempt_at <= at),
+            sa.and_(items.c.status == Status.SENDING.value, items.c.lease_until <= at),
+        )
+        pick = (
+            sa.select(items.c.id)
+            .where(due)
+            .order_by(items.c.next_attempt_at, items.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        with self._write() as conn:
+            ids = list(conn.execute(pick).scalars())
+            if not ids:
+                return []
+            rows = conn.execute(
+                sa.update(items)
+                .where(items.c.id.in_(ids), due)
+                .values(
+                    status=Status.SENDING.value,
+                    lease_owner=owner,
+                    lease_until=at + timedelta(seconds=lease_seconds),
+                    updated_at=at,
+                )
+                .returning(*items.c)
+            ).all()
+        claimed = [_item(row) for row in rows]
+        claimed.sort(key=lambda item: (item.next_attempt_at, item.id))
+        return claimed
+
+    def mark_attempt(
+        self,
+        item_id: int,
+        owner: str,
+        *,
+        lease_seconds: float | None = None,
+        now: datetime | None = None,
+    ) -> bool:
+        """Record that a send is about to start: ``attempts + 1``, ``first_sent_at`` if unset.
+
+        Call it *before* the request goes out. False (send nothing) unless ``owner`` holds an
+        unexpired lease; ``lease_seconds`` also renews the lease from ``now``.
+        """
+        at = self._now(now)
+        values: dict[str, Any] = {
+            "attempts": items.c.attempts + 1,
+            "first_sent_at": sa.func.coalesce(
+                items.c.first_sent_at, sa.literal(at, type_=items.c.first_sent_at.type)
+            ),
+            "updated_at": at,
+        }
+        if lease_seconds is not None:
+            values["lease_until"] = at + timedelta(seconds=lease_seconds)
+        return (
+            self._update(sa.and_(self._owned(item_id, owner), items.c.lease_until > at), **values)
+            == 1
+        )
+
+    def renew_lease(
+        self, item_id: int, owner: str, lease_seconds: float, *, now: datetime | None = None
+    ) -> bool:
+        """Extend an unexpired lease to ``now + lease_seconds`` (e.g. while waiting for a slot)."""
+        at = self._now(now)
+        return (
+            self._update(
+                sa.and_(self._owned(item_id, owner), items.c.lease_until > at),
+                lease_until=at + timedelta(seconds=lease_seconds),
+                updated_at=at,
+            )
+            == 1
+        )
+
+    def mark_delivered(
+        self,
+        item_id: int,
+        owner: str,
+        result: dict[str, Any] | None = None,
+        *,
+        now: datetime | None = None,
+    ) -> bool:
+        """Sent: keep ``result`` (e.g. the thread id and link). Only the lease owner may."""
+        at = self._now(now)
+        return (
+            self._update(
+                self._owned(item_id, owner),
+                status=Status.DELIVERED.value,
+                result=result,
+                lease_owner=None,
+                lease_until=None,
+                updated_at=at,
+            )
+            == 1
+        )
+
+    def schedule_retry(
+        self,
+        item_id: int,
+        owner: str,
+        at: datetime,
+        error: str,
+        *,
+        now: datetime | None = None,
+    ) -> bool:
+        """Back to pending, due at ``at``; releases the lease. Only the lease owner may."""
+        when = self._now(at)
+        return (
+            self._update(
+                self._owned(item_id, owner),
+                status=Status.PENDING.value,
+                next_attempt_at=when,
+                last_error=_short(error),
+                lease_owner=None,
+                lease_until=None,
+                updated_at=self._now(now),
+            )
+            == 1
+        )
+
+    def mark_failed(
+        self, item_id: int, owner: str, error: str, *, now: datetime | None = None
+    ) -> bool:
+        """Given up (an operator can `requeue` it). Only the lease owner may."""
+        return (
+            self._update(
+                self._owned(item_id, owner),
+                status=Status.FAILED.value,
+                last_error=_short(error),
+                lease_owner=None,
+                lease_until=None,
+                updated_at=self._now(now),
+            )
+            == 1
+        )
+
+    def mark_delayed_notice_sent(self, item_id: int, *, now: datetime | None = None) -> bool:
+        """Set the once-only "saved, will be sent later" flag; True only for the call that set
+        it, so concurrent workers tell the submitter once."""
+        return (
+            self._update(
+                sa.and_(items.c.id == item_id, items.c.delayed_notice_sent == sa.false()),
+                delayed_notice_sent=True,
+                updated_at=self._now(now),
+            )
+            == 1
+        )
+
+    # -- looking and operator commands --------------------------------------------------------
+
+    def get(self, item_id: int) -> OutboxItem | None:
+        with self._read() as conn:
+            row = conn.execute(sa.select(items).where(items.c.id == item_id)).one_or_none()
+        return None if row is None else _item(row)
+
+    def list_items(
+        self, statuses: Iterable[Status | str] | None = None, limit: int = 100
+    ) -> list[OutboxItem]:
+        """Items oldest first, optionally only those in ``statuses``."""
+        query = sa.select(items).order_by(items.c.id).limit(limit)
+        if statuses is not None:
+            query = query.where(items.c.status.in_([Status(s).value for s in statuses]))
+        with self._read() as conn:
+            return [_item(row) for row in conn.execute(query)]
+
+    def counts(self) -> dict[Status, int]:
+        """How many items are in each status (every status present, zeros included)."""
+        query = sa.select(items.c.status, sa.func.count()).group_by(items.c.status)
+        result = dict.fromkeys(Status, 0)
+        with self._read() as conn:
+            for status, count in conn.execute(query):
+                result[Status(status)] = int(count)
+        return result
+
+    def requeue(self, item_id: int, *, now: datetime | None = None) -> bool:
+        """Make a failed (or waiting pending) item due now with a fresh attempt count.
+
+        ``first_sent_at`` and ``last_error`` are kept: a thread may exist from earlier attempts.
+        Sending and delivered items are left alone (False).
+        """
+        return self._requeue(items.c.id == item_id, now) == 1
+
+    def requeue_failed(self, *, now: datetime | None = None) -> int:
+        """`requeue` every failed item; returns how many."""
+        return self._requeue(items.c.status == Status.FAILED.value, now)
+
+    def _requeue(self, where: sa.ColumnElement[bool], now: datetime | None) -> int:
+        at = self._now(now)
+        return self._update(
+            sa.and_(where, items.c.status.in_([Status.FAILED.value, Status.PENDING.value])),
+            status=Status.PENDING.value,
+            next_attempt_at=at,
+            attempts=0,
+            lease_owner=None,
+            lease_until=None,
+            updated_at=at,
+        )
+
+    def purge_delivered(self, before: datetime) -> int:
+        """Delete delivered items last changed before ``before``; returns how many.
+
+        Their dedupe keys go with them, so purge only well after Slack could retry.
+        """
+        cutoff = self._now(before)
+        with self._write() as conn:
+            return int(
+                conn.execute(
+                    sa.delete(items).where(
+                        items.c.status == Status.DELIVERED.value, items.c.updated_at < cutoff
+                    )
+                ).rowcount
+            )
+
+    # -- the shared write-rate limiter --------------------------------------------------------
+
+    def reserve_write_slot(
+        self,
+        key: str,
+        rate_per_minute: float = 60,
+        burst: int = 10,
+        *,
+        now: datetime | None = None,
+    ) -> float:
+        """0.0 when the caller may send now (the slot is taken), else seconds to wait first.
+
+        A GCRA token bucket per ``key`` (use a non-secret name for the API key, never the key):
+        ``burst`` sends at once, then one every ``60 / rate_per_minute`` s, so any window of
+        ``w`` seconds holds at most ``burst + w * rate_per_minute / 60`` sends, counted over all
+        processes: the bucket is one row, read and written under a row lock
+        (``SELECT … FOR UPDATE`` on PostgreSQL, a ``BEGIN IMMEDIATE`` transaction on SQLite).
+        After a `pause_writes`, sending resumes one at a time, not in a burst.
+        """
+        if rate_per_minute <= 0 or burst < 1:
+            raise ValueError("rate_per_minute must be > 0 and burst >= 1")
+        interval = math.ceil(60_000_000 / rate_per_minute)  # microseconds between sends
+        tolerance = (burst - 1) * interval
+        with self._write() as conn:
+            row = self._limit_row(conn, key)
+            # The time is read once the lock is held, so the row sees its writers in order.
+            now_us = to_micros(self._now(now))
+            tat = max(int(row.tat_us), now_us, int(row.paused_until_us) + tolerance)
+            if tat - now_us > tolerance:
+                return (tat - now_us - tolerance) / 1_000_000
+            conn.execute(
+                sa.update(write_limits)
+                .where(write_limits.c.key == key)
+                .values(tat_us=tat + interval)
+            )
+            return 0.0
+
+    def pause_writes(self, key: str, until: datetime) -> None:
+        """No slot for ``key`` before ``until`` in any process (e.g. after a 429 Retry-After)."""
+        until_us = to_micros(self._now(until))
+        with self._write() as conn:
+            row = self._limit_row(conn, key)
+            if until_us > int(row.paused_until_us):
+                conn.execute(
+                    sa.update(write_limits)
+                    .where(write_limits.c.key == key)
+                    .values(paused_until_us=until_us)
+                )
+
+    def _limit_row(self, conn: Connection, key: str) -> sa.Row[Any]:
+        if not key or len(key) > 255:
+            raise ValueError("key must be 1..255 characters")
+        query = sa.select(write_limits).where(write_limits.c.key == key).with_for_update()
+        row = conn.execute(query).one_or_none()
+        if row is None:
+            conn.execute(
+                self._insert(write_limits)
+                .values(key=key, tat_us=0, paused_until_us=0)
+                .on_conflict_do_nothing(index_elements=[write_limits.c.key])
+            )
+            row = conn.execute(query).one()
+        return row

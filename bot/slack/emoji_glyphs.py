@@ -1,0 +1,56 @@
+"""Emoji as Slack names them (`unicode` hex, `:shortcode:`, skin tones) → the glyph itself."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+import emoji
+
+_HEX_PART = re.compile(r"[0-9a-fA-F]{1,6}")
+_NAME = re.compile(r"[a-z0-9_+'\-]{1,64}")
+_SKIN_TONE_BASE = 0x1F3FB  # Slack's skin-tone-2 … skin-tone-6 are U+1F3FB … U+1F3FF
+_VARIATION_SELECTOR = "\ufe0f"
+
+
+def _printable(code_point: int) -> bool:
+    # No controls, surrogates or bidi controls may come in through an emoji either.
+    return (
+        0x20 <= code_point <= 0x10FFFF
+        and not 0x7F <= code_point <= 0x9F
+        and not 0xD800 <= code_point <= 0xDFFF
+        and not 0x202A <= code_point <= 0x202E
+        and not 0x2066 <= code_point <= 0x2069
+    )
+
+
+def glyph_from_hex(code: str) -> str | None:
+    """Slack's `unicode` field ("1f44d-1f3fb": code points joined by `-`) → "👍🏻"; None if malformed."""
+    parts = code.split("-")
+    if len(parts) > 16:
+        return None
+    glyph = []
+    for part in parts:
+        if not _HEX_PART.fullmatch(part):
+            return None
+        code_point = int(part, 16)
+        if not _printable(code_point):
+            return None
+        glyph.append(chr(code_point))
+    return "".join(glyph)
+
+
+@lru_cache(maxsize=4096)
+def glyph_from_shortcode(name: str, skin_tone: int = 0) -> str | None:
+    """`pray` → "🙏", with Slack's skin tone 2–6 applied; None for custom or unknown emoji."""
+    if not _NAME.fullmatch(name):
+        return None
+    for candidate in (name, name.replace("-", "_")):
+        glyph = emoji.emojize(f":{candidate}:", language="alias")
+        if glyph != f":{candidate}:":
+            break
+    else:
+        return None
+    if 2 <= skin_tone <= 6:
+        glyph = glyph.removesuffix(_VARIATION_SELECTOR) + chr(_SKIN_TONE_BASE + skin_tone - 2)
+    return glyph

@@ -1,0 +1,146 @@
+"""`productlane-slack check`: a checklist of ✓/✗ with fixes, against loopback Slack and Productlane."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from slack_sdk import WebClient
+
+from bot.check import run_checks
+from bot.productlane import ProductlaneClient
+from bot.settings import Settings
+from tests.fakes.productlane import FakeProductlane
+from tests.fakes.slack import DEFAULT_SCOPES, FakeSlack
+
+pytestmark = pytest.mark.timeout(60)
+
+
+@pytest.fixture
+def slack() -> Iterator[FakeSlack]:
+    with FakeSlack() as fake:
+        yield fake
+
+
+@pytest.fixture
+def productlane() -> Iterator[FakeProductlane]:
+    with FakeProductlane() as fake:
+        yield fake
+
+
+def settings_for(slack: FakeSlack, productlane: FakeProductlane, **changes: str) -> Settings:
+    values = {
+        "slack_bot_token": slack.bot_token,
+        "slack_app_token": slack.app_token,
+        "slack_api_url": slack.api_url,
+        "productlane_api_key": productlane.api_key,
+        "productlane_api_url": productlane.url,
+        **changes,
+    }
+    return Settings(_env_file=None, **values)  # type: ignore[arg-type]
+
+
+def run(settings: Settings) -> tuple[int, str]:
+    lines: list[str] = []
+    status = run_checks(settings, echo=lines.append)
+    return status, "\n".join(lines)
+
+
+def test_a_good_setup_passes_every_check(slack: FakeSlack, productlane: FakeProductlane) -> None:
+    status, output = run(settings_for(slack, productlane))
+    assert status == 0, output
+    assert "✓ Slack bot token (auth.test): workspace Acme (T0ACME0001)" in output
+    assert "✓ Bot scopes cover manifest.yml" in output
+    assert "✓ Socket mode (apps.connections.open)" in output
+    assert "✓ Productlane API key (GET /me)" in output
+    assert "All checks passed." in output
+    assert "✗" not in output
+
+
+def test_a_missing_scope_is_named_with_the_fix(slack: FakeSlack, productlane: FakeProductlane) -> None:
+    slack.web.scopes = [scope for scope in DEFAULT_SCOPES if scope != "users:read.email"]
+    status, output = run(settings_for(slack, productlane))
+    assert status == 1
+    assert "✗ Bot scopes cover manifest.yml: missing: users:read.email" in output
+    assert "reinstall the app" in output
+
+
+def test_a_revoked_bot_token_fails_with_the_fix(slack: FakeSlack, productlane: FakeProductlane) -> None:
+    status, output = run(settings_for(slack, productlane, slack_bot_token="xoxb-revoked"))
+    assert status == 1
+    assert "✗ Slack bot token (auth.test): Slack refused the token: invalid_auth" in output
+    assert "Bot User OAuth Token" in output
+    assert "xoxb-revoked" not in output
+
+
+def test_a_bad_app_token_fails_socket_mode(slack: FakeSlack, productlane: FakeProductlane) -> None:
+    status, output = run(settings_for(slack, productlane, slack_app_token="xapp-wrong"))
+    assert status == 1
+    assert "✗ Socket mode (apps.connections.open)" in output
+    assert "connections:write" in output
+
+
+def test_http_mode_skips_the_socket_check(slack: FakeSlack, productlane: FakeProductlane) -> None:
+    settings = settings_for(slack, productlane, slack_app_token="", slack_signing_secret="shh")
+    status, output = run(settings)
+    assert status == 0, output
+    assert "– Socket mode (apps.connections.open): SLACK_APP_TOKEN is not set" in output
+
+
+def test_a_key_without_threads_write_fails(slack: FakeSlack, productlane: FakeProductlane) -> None:
+    productlane.set_scopes(["threads:read"])
+    status, output = run(settings_for(slack, productlane))
+    assert status == 1
+    assert "✗ Productlane API key (GET /me): the key lacks threads:write" in output
+
+
+def test_a_wrong_productlane_key_fails(slack: FakeSlack, productlane: FakeProductlane) -> None:
+    status, output = run(settings_for(slack, productlane, productlane_api_key="pl_v2_wrong"))
+    assert status == 1
+    assert "✗ Productlane API key (GET /me)" in output
+    assert "pl_v2_wrong" not in output
+
+
+def test_unreachable_services_fail_without_a_traceback(productlane: FakeProductlane) -> None:
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        slack_bot_token="xoxb-x",
+        slack_app_token="xapp-x",
+        slack_api_url="http://127.0.0.1:9/api/",
+        productlane_api_key="pl_v2_x",
+        productlane_api_url="http://127.0.0.1:9/api/v2",
+    )
+    lines: list[str] = []
+    web = WebClient(token="xoxb-x", base_url="http://127.0.0.1:9/api/", timeout=2)
+    client = ProductlaneClient("pl_v2_x", "http://127.0.0.1:9/api/v2", max_get_attempts=1)
+    status = run_checks(settings, web_client=web, productlane=client, echo=lines.append)
+    assert status == 1
+    assert "could not reach Slack" in "\n".join(lines)
+
+
+def test_the_check_command_runs_from_the_environment(
+    slack: FakeSlack, productlane: FakeProductlane, tmp_path: Path
+) -> None:
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "SLACK_BOT_TOKEN": slack.bot_token,
+        "SLACK_APP_TOKEN": slack.app_token,
+        "SLACK_API_URL": slack.api_url,
+        "PRODUCTLANE_API_KEY": productlane.api_key,
+        "PRODUCTLANE_API_URL": productlane.url,
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "check"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "All checks passed." in result.stdout
