@@ -311,17 +311,14 @@ def test_productlane_refusing_offers_edit_and_resend_with_everything_entered(wor
         predicate=lambda c: since(mark)(c) and EDIT_AND_RESEND_ACTION in str(c.params.get("blocks")),
     )
     assert "didn't accept" in str(refusal.params.get("text"))
-    button = next(
-        element
-        for block in refusal.params["blocks"]
-        if block["type"] == "actions"
-        for element in block["elements"]
-    )
-
+    message = {"ts": refusal.response["ts"], "text": refusal.params["text"]}
+    message["blocks"] = refusal.params["blocks"]
     again = time.monotonic()
     interact(
         world,
-        world.slack.block_actions_payload(EDIT_AND_RESEND_ACTION, value=button["value"]),
+        world.slack.block_actions_payload(
+            EDIT_AND_RESEND_ACTION, message=message, channel=refusal.params["channel"]
+        ),
     )
     reopened = opened_view(world, again)
     blocks = {block.get("block_id"): block for block in reopened["blocks"]}
