@@ -79,6 +79,7 @@ def build_bot(
         settings.thread_url,
         # One write budget per Productlane key, shared by all replicas on this database.
         limiter_key=f"productlane:{identity.team_id}",
+        lease_seconds=settings.delivery_lease_seconds,
     )
     defaults = FormDefaults(
         pain_level=PainLevel(settings.default_pain_level),

@@ -37,6 +37,7 @@ WHERE_TO_GET: dict[str, str] = {
     "LOG_LEVEL": "one of DEBUG, INFO, WARNING, ERROR",
     "DATABASE_URL": "sqlite:///productlane-slack.db, or postgresql+psycopg://user:pass@host/db",
     "PORT": "the HTTP port for production (HTTP) mode, e.g. 3000",
+    "DELIVERY_LEASE_SECONDS": "seconds, between 1 and 600 (default 20)",
 }
 
 
@@ -71,6 +72,9 @@ class Settings(BaseSettings):
     log_level: LogLevelName = "INFO"
     database_url: str = "sqlite:///productlane-slack.db"
     port: int = Field(default=3000, ge=1, le=65535)
+    # How long a replica may hold a submission it is sending before another may take it over
+    # (after a crash). Longer than Productlane's slowest answer; shorter means faster recovery.
+    delivery_lease_seconds: float = Field(default=20.0, ge=1.0, le=600.0)
 
     @field_validator("default_pain_level", "log_level", mode="before")
     @classmethod

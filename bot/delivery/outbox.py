@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import enum
 import math
+import sqlite3
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -107,6 +109,23 @@ def _item(row: sa.Row[Any]) -> OutboxItem:
     )
 
 
+def _enable_wal(cursor: Any, timeout_s: float) -> None:
+    """``PRAGMA journal_mode = WAL``, retried while another process holds the file.
+
+    Switching a new file to WAL needs an exclusive lock and SQLite may answer "database is
+    locked" at once, without waiting for busy_timeout, when replicas start together.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.005)
+
+
 def _sqlite_engine(database_url: str, synchronous: str, busy_timeout_ms: int) -> Engine:
     engine = sa.create_engine(database_url)
 
@@ -117,7 +136,7 @@ def _sqlite_engine(database_url: str, synchronous: str, busy_timeout_ms: int) ->
         cursor = dbapi_connection.cursor()
         try:
             cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-            cursor.execute("PRAGMA journal_mode = WAL")
+            _enable_wal(cursor, busy_timeout_ms / 1000)
             cursor.execute(f"PRAGMA synchronous = {synchronous}")
         finally:
             cursor.close()

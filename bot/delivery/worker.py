@@ -86,9 +86,10 @@ class DeliveryWorker:
         senders: int = 4,
         rate_per_minute: int = 60,
         burst: int = 10,
-        lease_seconds: float = 120.0,
+        lease_seconds: float = 20.0,
         poll_interval: float = 1.0,
         owner: str | None = None,
+        backoff: Callable[[int], float] = backoff_seconds,
     ) -> None:
         self._outbox = outbox
         self._productlane = productlane
@@ -101,6 +102,7 @@ class DeliveryWorker:
         self._burst = burst
         self._lease = lease_seconds
         self._poll = poll_interval
+        self._backoff = backoff
         self.owner = owner or f"worker-{uuid.uuid4().hex[:8]}"
         self._wake = threading.Event()
         self._stopping = threading.Event()
@@ -247,7 +249,7 @@ class DeliveryWorker:
         delay: float | None = None,
         error: ProductlaneError | None = None,
     ) -> None:
-        wait = delay if delay is not None else backoff_seconds(item.attempts + 1)
+        wait = delay if delay is not None else self._backoff(item.attempts + 1)
         log.info("item %s: %s; retrying in %.1f s", item.id, reason, wait)
         self._outbox.schedule_retry(item.id, self.owner, _now() + timedelta(seconds=wait), reason)
         if notify and not item.delayed_notice_sent:

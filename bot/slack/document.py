@@ -1,4 +1,4 @@
-"""The small document model every Slack format is read into, and the HTML and plain text written from.
+"""The small document model Slack formats are read into, and the HTML and plain text written from.
 
 Readers (rich_text, mrkdwn, Block Kit, attachments, files) only build these nodes; writers only walk
 them. So the two outputs agree on what a message says, and the safety rules live in one place:
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Final, NamedTuple
 
 
@@ -127,3 +128,19 @@ def as_int(value: Any, default: int, low: int, high: int) -> int:
 
 def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
+
+
+def date_text(timestamp: Any) -> str:
+    """A Slack date's timestamp as UTC text, for when Slack sent no fallback to show."""
+    if isinstance(timestamp, bool) or not isinstance(timestamp, int | float | str):
+        return ""
+    try:
+        moment = datetime.fromtimestamp(float(timestamp), tz=UTC)
+    except (ValueError, OverflowError, OSError):
+        return ""
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def is_blank(inlines: list[Inline]) -> bool:
+    """No words at all: nothing but whitespace (a link always has words)."""
+    return not any(node.text.strip() for node in inlines)

@@ -25,7 +25,7 @@ def _printable(code_point: int) -> bool:
 
 
 def glyph_from_hex(code: str) -> str | None:
-    """Slack's `unicode` field ("1f44d-1f3fb": code points joined by `-`) → "👍🏻"; None if malformed."""
+    """Slack's `unicode` ("1f44d-1f3fb": code points joined by `-`) → "👍🏻"; None if malformed."""
     parts = code.split("-")
     if len(parts) > 16:
         return None
@@ -54,3 +54,18 @@ def glyph_from_shortcode(name: str, skin_tone: int = 0) -> str | None:
     if 2 <= skin_tone <= 6:
         glyph = glyph.removesuffix(_VARIATION_SELECTOR) + chr(_SKIN_TONE_BASE + skin_tone - 2)
     return glyph
+
+
+_SHORTCODE = re.compile(r":([a-z0-9_+'\-]{1,64}):(?::skin-tone-([2-6]):)?")
+
+
+def emojize_shortcodes(raw: str) -> str:
+    """Every known `:shortcode:` in `raw` → its glyph; custom and unknown ones stay as typed."""
+    if ":" not in raw:
+        return raw
+    return _SHORTCODE.sub(
+        lambda match: (
+            glyph_from_shortcode(match.group(1), int(match.group(2) or 0)) or match.group(0)
+        ),
+        raw,
+    )

@@ -379,6 +379,7 @@ class FakeProductlane:
         create_status: int = 201,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
+        port: int = 0,
     ) -> None:
         self.api_key = api_key
         self.v1_keys = set(v1_keys)
@@ -409,7 +410,7 @@ class FakeProductlane:
         self.rate_limited_count = 0  # 429 answers sent (enforced or injected)
 
         handler = type("FakeProductlaneHandler", (_Handler,), {"fake": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), handler)
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
 

@@ -1,0 +1,253 @@
+"""The delivery worker against a fake Productlane that fails in every documented way.
+
+Every accepted submission must end as exactly one thread in Productlane, or as a refusal the
+submitter hears about; never as nothing, never as two.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from bot.delivery.intake import Intake
+from bot.delivery.outbox import Outbox, Status
+from bot.delivery.worker import DeliveryWorker, backoff_seconds
+from bot.feedback.form import FeedbackForm
+from bot.feedback.submission import Submission
+from bot.productlane import CreateThread, PainLevel, ProductlaneClient, ThreadOrigin
+from tests.fakes.productlane import FakeProductlane
+
+pytestmark = pytest.mark.timeout(60)
+
+
+class TitleComposer:
+    """Compose without Slack: the form's title and email are all this worker test needs."""
+
+    def compose(self, submission: Submission) -> CreateThread:
+        return CreateThread(
+            text=f"<p>{submission.form.title}</p>",
+            title=submission.form.title,
+            pain_level=submission.form.pain_level,
+            contact_email=submission.form.contact_email,
+            origin=ThreadOrigin.slack,
+        )
+
+
+@dataclass
+class RecordingNotifier:
+    delivered_urls: list[str] = field(default_factory=list)
+    delayed_titles: list[str] = field(default_factory=list)
+    failures: list[tuple[str, str]] = field(default_factory=list)
+
+    def delivered(self, submission: Submission, request: CreateThread, thread_url: str) -> None:
+        self.delivered_urls.append(thread_url)
+
+    def delayed(self, submission: Submission) -> None:
+        self.delayed_titles.append(submission.form.title)
+
+    def failed(self, submission: Submission, item_id: str, problem: str) -> None:
+        self.failures.append((item_id, problem))
+
+
+def submission(title: str, email: str = "jane@customer.example") -> Submission:
+    return Submission(
+        key=f"V-{title}",
+        submitter_id="U0CSM0002",
+        form=FeedbackForm(title=title, contact_email=email, pain_level=PainLevel.HIGH),
+        submitted_at=datetime.now(UTC),
+    )
+
+
+@dataclass
+class Rig:
+    outbox: Outbox
+    productlane: FakeProductlane
+    client: ProductlaneClient
+    notifier: RecordingNotifier
+    worker: DeliveryWorker
+    intake: Intake
+
+    def wait_settled(self, count: int, timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            counts = self.outbox.counts()
+            if counts.get(Status.DELIVERED, 0) + counts.get(Status.FAILED, 0) >= count:
+                return
+            time.sleep(0.02)
+        raise AssertionError(f"not settled: {self.outbox.counts()}")
+
+
+def make_rig(tmp_path: Path, productlane: FakeProductlane, **worker_options: object) -> Rig:
+    outbox = Outbox(f"sqlite:///{tmp_path / 'outbox.db'}")
+    client = ProductlaneClient(productlane.api_key, productlane.url, timeout=1.0)
+    notifier = RecordingNotifier()
+    options: dict[str, object] = {"backoff": lambda attempts: 0.05, "poll_interval": 0.05}
+    options.update(worker_options)
+    worker = DeliveryWorker(
+        outbox,
+        client,
+        TitleComposer(),
+        notifier,
+        lambda thread_id: f"https://productlane.test/feedback/{thread_id}",
+        limiter_key="test",
+        **options,  # type: ignore[arg-type]
+    )
+    return Rig(outbox, productlane, client, notifier, worker, Intake(outbox, worker.wake))
+
+
+@pytest.fixture
+def rig(tmp_path: Path) -> Iterator[Rig]:
+    with FakeProductlane() as productlane:
+        rig = make_rig(tmp_path, productlane)
+        rig.worker.start()
+        yield rig
+        rig.worker.stop(timeout=5)
+        rig.client.close()
+        rig.outbox.close()
+
+
+def titles(productlane: FakeProductlane) -> list[str]:
+    return [thread["title"] for thread in productlane.threads]
+
+
+def test_a_submission_is_delivered_and_the_reply_carries_the_link(rig: Rig) -> None:
+    rig.intake.accept(submission("Export times out"))
+    rig.wait_settled(1)
+    assert titles(rig.productlane) == ["Export times out"]
+    assert rig.notifier.delivered_urls == [
+        f"https://productlane.test/feedback/{rig.productlane.threads[0]['id']}"
+    ]
+    assert rig.notifier.delayed_titles == []
+
+
+def test_slack_retrying_a_submission_does_not_create_a_second_item(rig: Rig) -> None:
+    first = rig.intake.accept(submission("Once"))
+    again = rig.intake.accept(submission("Once"))
+    assert first == again
+    rig.wait_settled(1)
+    time.sleep(0.2)
+    assert titles(rig.productlane) == ["Once"]
+
+
+def test_server_errors_are_retried_and_the_submitter_hears_once(rig: Rig) -> None:
+    rig.productlane.fail_next(500, n=3, method="POST", path="/threads")
+    rig.intake.accept(submission("Outage"))
+    rig.wait_settled(1)
+    assert titles(rig.productlane) == ["Outage"]
+    assert rig.notifier.delayed_titles == ["Outage"]
+    assert len(rig.notifier.delivered_urls) == 1
+
+
+def test_a_timeout_after_the_thread_was_created_does_not_duplicate_it(rig: Rig) -> None:
+    rig.productlane.timeout_after_create(seconds=2.0)
+    rig.intake.accept(submission("Slow answer"))
+    rig.wait_settled(1)
+    time.sleep(0.3)
+    assert titles(rig.productlane) == ["Slow answer"]
+    assert rig.productlane.post_count == 1
+    assert len(rig.notifier.delivered_urls) == 1
+
+
+def test_a_dropped_answer_after_creation_does_not_duplicate_it(rig: Rig) -> None:
+    rig.productlane.drop_next(method="POST", path="/threads", after_create=True)
+    rig.intake.accept(submission("Lost answer"))
+    rig.wait_settled(1)
+    assert titles(rig.productlane) == ["Lost answer"]
+    assert rig.productlane.post_count == 1
+
+
+def test_a_5xx_after_creation_does_not_duplicate_it(rig: Rig) -> None:
+    rig.productlane.fail_next(502, method="POST", path="/threads", after_create=True)
+    rig.intake.accept(submission("Gateway hiccup"))
+    rig.wait_settled(1)
+    assert titles(rig.productlane) == ["Gateway hiccup"]
+
+
+def test_retry_after_is_honoured(rig: Rig) -> None:
+    rig.productlane.fail_next(429, retry_after=1, method="POST", path="/threads")
+    started = time.monotonic()
+    rig.intake.accept(submission("Busy"))
+    rig.wait_settled(1)
+    posts = rig.productlane.requests_to("POST", "/threads")
+    assert [request.status for request in posts] == [429, 201]
+    assert posts[1].time - posts[0].time >= 0.95
+    assert time.monotonic() - started >= 0.95
+
+
+def test_a_refusal_is_not_retried_and_the_submitter_is_told(rig: Rig) -> None:
+    rig.productlane.fail_next(400, method="POST", path="/threads")
+    item_id = rig.intake.accept(submission("Refused"))
+    rig.wait_settled(1)
+    assert rig.productlane.post_count == 1
+    assert rig.outbox.counts().get(Status.FAILED) == 1
+    assert rig.notifier.failures[0][0] == item_id
+    assert "contact_email" in rig.notifier.failures[0][1] or rig.notifier.failures[0][1]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_productlane_unreachable_for_a_while_then_back(tmp_path: Path) -> None:
+    port = free_port()
+    later = FakeProductlane(port=port)
+    # The worker points at the port before anything listens there: connection refused.
+    rig = make_rig(tmp_path, later)
+    rig.worker.start()
+    try:
+        rig.intake.accept(submission("Down then up"))
+        deadline = time.monotonic() + 5
+        while not rig.notifier.delayed_titles and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert rig.notifier.delayed_titles == ["Down then up"]
+        later.start()
+        rig.wait_settled(1)
+        assert titles(later) == ["Down then up"]
+    finally:
+        rig.worker.stop(timeout=5)
+        later.stop()
+
+
+def test_writes_stay_within_the_shared_limit(tmp_path: Path) -> None:
+    with FakeProductlane(enforce_rate_limit=True) as productlane:
+        rig = make_rig(tmp_path, productlane, rate_per_minute=600, burst=3, senders=4)
+        for index in range(12):
+            rig.intake.accept(submission(f"Burst {index}"))
+        rig.worker.start()
+        try:
+            rig.wait_settled(12)
+        finally:
+            rig.worker.stop(timeout=5)
+        assert sorted(titles(productlane)) == sorted(f"Burst {index}" for index in range(12))
+        posts = sorted(request.time for request in productlane.requests_to("POST", "/threads"))
+        # 3 at once, then one every 0.1 s: 12 sends take at least 0.9 s.
+        assert posts[-1] - posts[0] >= 0.85
+
+
+def test_backoff_grows_and_is_capped() -> None:
+    assert backoff_seconds(1, rng=lambda: 1.0) == 2.0
+    assert backoff_seconds(3, rng=lambda: 1.0) == 8.0
+    assert backoff_seconds(30, rng=lambda: 1.0) == 300.0
+    assert backoff_seconds(3, rng=lambda: 0.0) == 4.0
+
+
+def test_stopping_waits_for_a_send_in_flight(tmp_path: Path) -> None:
+    with FakeProductlane() as productlane:
+        productlane.delay(0.5, method="POST", path="/threads")
+        rig = make_rig(tmp_path, productlane)
+        rig.worker.start()
+        rig.intake.accept(submission("In flight"))
+        productlane.wait_for(lambda fake: fake.post_count == 1, timeout=5)
+        stopper = threading.Thread(target=rig.worker.stop)
+        stopper.start()
+        stopper.join(10)
+        assert rig.outbox.counts().get(Status.DELIVERED) == 1
