@@ -1,0 +1,78 @@
+"""Restart safety: `kill -9` the bot while it delivers a batch, start it again, and every acked
+submission ends up in Productlane exactly once."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from bot.slack.ids import GLOBAL_SHORTCUT
+from tests.fakes.productlane import FakeProductlane
+from tests.fakes.slack import FakeSlack
+from tests.test_e2e import ENTRY_POINT, World, bot_environment, interact, opened_view, submit, wait_until
+
+pytestmark = pytest.mark.timeout(180)
+
+BATCH = 12
+
+
+def start_bot(slack: FakeSlack, productlane: FakeProductlane, home: Path, log_name: str) -> World:
+    env = bot_environment(slack, productlane, home / "outbox.db")
+    env["DELIVERY_LEASE_SECONDS"] = "2"
+    log = home / log_name
+    with log.open("wb") as output:
+        bot = subprocess.Popen(
+            [str(ENTRY_POINT)],
+            env=env,
+            cwd=home,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+    world = World(slack, productlane, bot, log)
+    wait_until(lambda: "connected to Slack" in world.log_text(), "the bot to connect", timeout=30)
+    return world
+
+
+def test_sigkill_mid_batch_then_restart_delivers_each_submission_once(tmp_path: Path) -> None:
+    with FakeSlack() as slack, FakeProductlane() as productlane:
+        # Slow answers, so that the kill lands while requests are in flight.
+        productlane.delay(0.4, method="POST", path="/threads")
+        first = start_bot(slack, productlane, tmp_path, "first.log")
+        try:
+            for index in range(BATCH):
+                mark = time.monotonic()
+                interact(first, slack.global_shortcut_payload(GLOBAL_SHORTCUT))
+                view = opened_view(first, mark)
+                ack = submit(
+                    first,
+                    view,
+                    {"feedback": f"Item {index}", "contact_email": "jane@customer.example"},
+                )
+                assert not ack.get("payload"), ack
+            wait_until(lambda: productlane.post_count >= 3, "a few deliveries to start")
+        finally:
+            first.bot.send_signal(signal.SIGKILL)
+            first.bot.wait(timeout=10)
+        delivered_before_kill = productlane.created_count
+        assert delivered_before_kill < BATCH, "the kill came too late to prove anything"
+
+        second = start_bot(slack, productlane, tmp_path, "second.log")
+        try:
+            wait_until(
+                lambda: {thread["title"] for thread in productlane.threads}
+                >= {f"Item {index}" for index in range(BATCH)},
+                "every submission to be delivered",
+                timeout=60,
+            )
+            time.sleep(1.0)  # anything that would send a duplicate has had time to do so
+        finally:
+            second.bot.send_signal(signal.SIGTERM)
+            second.bot.wait(timeout=30)
+        titles = sorted(thread["title"] for thread in productlane.threads)
+        assert titles == sorted(f"Item {index}" for index in range(BATCH))
+        assert second.bot.returncode == 0
