@@ -1,0 +1,32 @@
+"""A bare Bolt app with Bolt's defaults that only acks: the baseline for bench_ack."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from typing import Any
+
+from slack_bolt import App
+from slack_bolt.adapter.socket_mode import SocketModeHandler
+from slack_sdk import WebClient
+
+
+def main() -> None:
+    client = WebClient(token=os.environ["SLACK_BOT_TOKEN"], base_url=os.environ["SLACK_API_URL"])
+    app = App(client=client, token_verification_enabled=False, signing_secret="unused")
+
+    @app.view_submission("productlane_feedback")
+    def only_ack(ack: Any) -> None:
+        ack()
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    handler = SocketModeHandler(app, os.environ["SLACK_APP_TOKEN"])
+    handler.connect()  # type: ignore[no-untyped-call]
+    stop.wait()
+    handler.close()  # type: ignore[no-untyped-call]
+
+
+if __name__ == "__main__":
+    main()
