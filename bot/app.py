@@ -6,6 +6,7 @@ Tests build the bot against loopback fakes by passing their own clients; product
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from slack_bolt import App
@@ -13,13 +14,15 @@ from slack_sdk import WebClient
 
 from bot.delivery.intake import Intake
 from bot.delivery.outbox import Outbox
+from bot.delivery.sent import find_sent
 from bot.delivery.worker import DeliveryWorker
+from bot.feedback.source import SourceMessage
 from bot.feedback.submission import DraftStore, MemoryDraftStore
 from bot.listeners import Services, actions, commands, shortcuts, views
 from bot.productlane import PainLevel, ProductlaneClient
 from bot.settings import Settings
 from bot.slack.lookups import SlackLookups
-from bot.slack.modals import BotIdentity, FeedbackModals, FormDefaults
+from bot.slack.modals import BotIdentity, FeedbackModals, FormDefaults, already_sent_notice
 from bot.slack.notifier import SlackComposer, SlackNotifier
 from bot.slack.replies import SlackMessenger
 
@@ -49,6 +52,18 @@ def slack_client(settings: Settings) -> WebClient:
         base_url=settings.slack_api_base_url(),
         timeout=10,
     )
+
+
+def already_sent(outbox: Outbox) -> Callable[[SourceMessage], str | None]:
+    """The duplicate guard: a notice for the modal when the message was delivered before."""
+
+    def notice(source: SourceMessage) -> str | None:
+        record = find_sent(outbox, source.channel_id, source.ts)
+        if record is None:
+            return None
+        return already_sent_notice(record.thread_url, record.submitter_id, record.delivered_at)
+
+    return notice
 
 
 def build_bot(
@@ -87,7 +102,7 @@ def build_bot(
         notify_email=settings.default_notify_email,
     )
     services = Services(
-        modals=FeedbackModals(client, lookups, drafts, defaults, identity),
+        modals=FeedbackModals(client, lookups, drafts, defaults, identity, already_sent=already_sent(outbox)),
         drafts=drafts,
         intake=Intake(outbox, worker.wake),
         default_pain=defaults.pain_level,

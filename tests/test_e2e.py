@@ -1,6 +1,6 @@
-"""End to end: the bot runs as a user runs it — the `productlane-slack` command, configured only by
-environment variables — against loopback Slack (Web API + socket mode) and Productlane, and is driven
-by the socket-mode frames Slack would send.
+"""End to end: the bot runs as a user runs it — the `productlane-slack` command, configured
+only by environment variables — against loopback Slack (Web API + socket mode) and Productlane,
+driven by the socket-mode frames Slack would send.
 """
 
 from __future__ import annotations
@@ -102,7 +102,7 @@ def since(mark: float) -> Callable[[Call], bool]:
 
 
 def interact(world: World, payload: dict[str, Any], kind: str = "interactive") -> dict[str, Any]:
-    envelope = world.slack.socket.send_envelope(kind, payload)  # type: ignore[arg-type]
+    envelope = world.slack.socket.send_envelope(kind, payload)
     return world.slack.socket.wait_ack(envelope, timeout=5)
 
 
@@ -111,7 +111,9 @@ def opened_view(world: World, mark: float, *, refreshed: bool = False) -> dict[s
     view_id = opened.response["view"]["id"]
     if refreshed:  # wait for the views.update that fills in the author's details
         world.slack.web.wait_for_call(
-            "views.update", timeout=10, predicate=lambda c: since(mark)(c) and c.params.get("view_id") == view_id
+            "views.update",
+            timeout=10,
+            predicate=lambda c: since(mark)(c) and c.params.get("view_id") == view_id,
         )
     return dict(world.slack.web.views[view_id])
 
@@ -266,7 +268,9 @@ def test_a_bad_email_is_flagged_on_its_field_and_nothing_is_sent(world: World) -
 # --- no source message --------------------------------------------------------------------------
 
 
-def test_feedback_command_prefills_the_text_and_confirms_to_the_submitter_only(world: World) -> None:
+def test_feedback_command_prefills_the_text_and_confirms_to_the_submitter_only(
+    world: World,
+) -> None:
     mark = time.monotonic()
     command = load_fixture("slash_command")
     payload = world.slack.slash_command_payload(FEEDBACK_COMMAND, command["text"])
@@ -329,3 +333,28 @@ def test_productlane_refusing_offers_edit_and_resend_with_everything_entered(wor
     submit(world, reopened, {})
     posted(world, again, channel="C0FEEDBACK", thread_ts="1764252900.000100")
     assert world.productlane.threads[-1]["title"] == "Please keep this title"
+
+
+# --- the duplicate guard ------------------------------------------------------------------------
+
+
+def test_a_message_already_sent_says_so_and_can_be_sent_again(world: World) -> None:
+    mark = time.monotonic()
+    payload = message_shortcut(world, ts="1764259999.000900")
+    interact(world, payload)
+    submit(world, opened_view(world, mark, refreshed=True), {})
+    first = posted(world, mark, channel="C0FEEDBACK", thread_ts="1764259999.000900")
+    assert first
+
+    again = time.monotonic()
+    interact(world, message_shortcut(world, ts="1764259999.000900"))
+    view = opened_view(world, again)
+    notice = str(view["blocks"][0])
+    assert "Already sent" in notice
+    assert THREAD_URL.format(id=world.productlane.threads[-1]["id"]) in notice
+    assert "<@U0CSM0002>" in notice
+
+    before = world.productlane.created_count
+    submit(world, view, {})
+    posted(world, again, channel="C0FEEDBACK", thread_ts="1764259999.000900")
+    assert world.productlane.created_count == before + 1

@@ -12,6 +12,7 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from slack_sdk import WebClient
@@ -53,6 +54,15 @@ class FormDefaults:
             notify_email=self.notify_email,
             **values,
         )
+
+
+def already_sent_notice(thread_url: str | None, submitter_id: str | None, delivered_at: datetime) -> str:
+    """Shown on the modal of a message that is already in Productlane; sending again stays possible."""
+    link = f"<{thread_url}|in Productlane>" if thread_url else "to Productlane"
+    who = f" by <@{submitter_id}>" if submitter_id else ""
+    epoch = int(delivered_at.timestamp())
+    when = f"<!date^{epoch}^{{date_short_pretty}} at {{time}}|{delivered_at:%Y-%m-%d %H:%M} UTC>"
+    return f":warning: Already sent {link}{who} on {when}. Send it again only if you mean to."
 
 
 def source_label(source: SourceMessage, names: NameResolver) -> str:
@@ -117,13 +127,9 @@ class FeedbackModals:
         )
 
     def open_for_message(self, trigger_id: str, submitter_id: str, source: SourceMessage) -> None:
-        reason = why_not_feedback(
-            source, bot_user_id=self._identity.user_id, bot_id=self._identity.bot_id
-        )
+        reason = why_not_feedback(source, bot_user_id=self._identity.user_id, bot_id=self._identity.bot_id)
         if reason:
-            self._client.views_open(
-                trigger_id=trigger_id, view=message_modal("Can't send this", reason)
-            )
+            self._client.views_open(trigger_id=trigger_id, view=message_modal("Can't send this", reason))
             return
         draft = self._new_draft(submitter_id, source=source)
         cached = CachedNames(self._lookups)
@@ -142,9 +148,7 @@ class FeedbackModals:
         already = self._already_sent(source)
         return (already,) if already else ()
 
-    def _fill_in(
-        self, view: dict[str, Any], draft: Draft, source: SourceMessage, form: FeedbackForm
-    ) -> None:
+    def _fill_in(self, view: dict[str, Any], draft: Draft, source: SourceMessage, form: FeedbackForm) -> None:
         author = self._lookups.user(source.author_id) if source.author_id else None
         self._lookups.channel(source.channel_id)
         self._lookups.permalink(source.channel_id, source.ts)
@@ -186,4 +190,3 @@ class FeedbackModals:
 
 def replace_form(form: FeedbackForm, **changes: Any) -> FeedbackForm:
     return form.model_copy(update=changes)
-
