@@ -176,15 +176,11 @@ class Outbox:
         if self._dialect == "sqlite":
             if sqlite_synchronous.upper() not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
                 raise ValueError(f"unknown SQLite synchronous mode {sqlite_synchronous!r}")
-            self._engine = _sqlite_engine(
-                database_url, sqlite_synchronous.upper(), sqlite_busy_timeout_ms
-            )
+            self._engine = _sqlite_engine(database_url, sqlite_synchronous.upper(), sqlite_busy_timeout_ms)
         elif self._dialect == "postgresql":
             self._engine = sa.create_engine(database_url, pool_pre_ping=True)
         else:
-            raise ValueError(
-                f"unsupported outbox database {url.drivername!r}: use sqlite or postgresql"
-            )
+            raise ValueError(f"unsupported outbox database {url.drivername!r}: use sqlite or postgresql")
         with self._write() as conn:
             self.schema_version = upgrade(conn)
 
@@ -347,10 +343,7 @@ class Outbox:
         }
         if lease_seconds is not None:
             values["lease_until"] = at + timedelta(seconds=lease_seconds)
-        return (
-            self._update(sa.and_(self._owned(item_id, owner), items.c.lease_until > at), **values)
-            == 1
-        )
+        return self._update(sa.and_(self._owned(item_id, owner), items.c.lease_until > at), **values) == 1
 
     def renew_lease(
         self, item_id: int, owner: str, lease_seconds: float, *, now: datetime | None = None
@@ -412,9 +405,7 @@ class Outbox:
             == 1
         )
 
-    def mark_failed(
-        self, item_id: int, owner: str, error: str, *, now: datetime | None = None
-    ) -> bool:
+    def mark_failed(self, item_id: int, owner: str, error: str, *, now: datetime | None = None) -> bool:
         """Given up (an operator can `requeue` it). Only the lease owner may."""
         return (
             self._update(
@@ -536,9 +527,7 @@ class Outbox:
             if tat - now_us > tolerance:
                 return (tat - now_us - tolerance) / 1_000_000
             conn.execute(
-                sa.update(write_limits)
-                .where(write_limits.c.key == key)
-                .values(tat_us=tat + interval)
+                sa.update(write_limits).where(write_limits.c.key == key).values(tat_us=tat + interval)
             )
             return 0.0
 
@@ -549,9 +538,7 @@ class Outbox:
             row = self._limit_row(conn, key)
             if until_us > int(row.paused_until_us):
                 conn.execute(
-                    sa.update(write_limits)
-                    .where(write_limits.c.key == key)
-                    .values(paused_until_us=until_us)
+                    sa.update(write_limits).where(write_limits.c.key == key).values(paused_until_us=until_us)
                 )
 
     def _limit_row(self, conn: Connection, key: str) -> sa.Row[Any]:

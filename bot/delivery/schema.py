@@ -92,9 +92,7 @@ items = sa.Table(
     sa.Column("last_error", sa.String(500), nullable=True),
     sa.Column("result", _JSON, nullable=True),
     sa.Column("delayed_notice_sent", sa.Boolean, nullable=False),
-    sa.CheckConstraint(
-        "status IN ('pending', 'sending', 'delivered', 'failed')", name="outbox_items_status"
-    ),
+    sa.CheckConstraint("status IN ('pending', 'sending', 'delivered', 'failed')", name="outbox_items_status"),
     sa.Index("outbox_items_due", "status", "next_attempt_at"),
     sa.Index("outbox_items_lease", "status", "lease_until"),
 )
@@ -123,9 +121,7 @@ def add_column_if_missing(conn: Connection, table: str, column: str, ddl_type: s
     if column in present:
         return
     prep = conn.dialect.identifier_preparer
-    conn.exec_driver_sql(
-        f"ALTER TABLE {prep.quote(table)} ADD COLUMN {prep.quote(column)} {ddl_type}"
-    )
+    conn.exec_driver_sql(f"ALTER TABLE {prep.quote(table)} ADD COLUMN {prep.quote(column)} {ddl_type}")
 
 
 def upgrade(conn: Connection) -> int:
@@ -156,7 +152,5 @@ def upgrade(conn: Connection) -> int:
         log.info("outbox schema: migrating to version %d", step)
         MIGRATIONS[step](conn)
     if version != SCHEMA_VERSION:
-        conn.execute(
-            sa.update(schema_version).where(schema_version.c.id == 1).values(version=SCHEMA_VERSION)
-        )
+        conn.execute(sa.update(schema_version).where(schema_version.c.id == 1).values(version=SCHEMA_VERSION))
     return SCHEMA_VERSION

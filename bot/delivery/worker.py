@@ -115,9 +115,7 @@ class DeliveryWorker:
 
     def start(self) -> None:
         for index in range(self._senders):
-            thread = threading.Thread(
-                target=self._run, name=f"delivery-{index}", daemon=True
-            )
+            thread = threading.Thread(target=self._run, name=f"delivery-{index}", daemon=True)
             thread.start()
             self._threads.append(thread)
 
@@ -252,8 +250,8 @@ class DeliveryWorker:
         wait = delay if delay is not None else self._backoff(item.attempts + 1)
         log.info("item %s: %s; retrying in %.1f s", item.id, reason, wait)
         self._outbox.schedule_retry(item.id, self.owner, _now() + timedelta(seconds=wait), reason)
-        if notify and not item.delayed_notice_sent:
-            self._outbox.mark_delayed_notice_sent(item.id)
+        # Only the one worker whose call sets the flag tells the submitter, so they hear it once.
+        if notify and not item.delayed_notice_sent and self._outbox.mark_delayed_notice_sent(item.id):
             try:
                 self._notifier.delayed(submission)
             except Exception:
