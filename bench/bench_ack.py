@@ -56,11 +56,9 @@ def open_views(slack: FakeSlack, count: int) -> list[str]:
     view_ids: list[str] = []
     for _ in range(count):
         before = len(slack.web.calls("views.open"))
-        envelope = slack.socket.send_envelope(
-            "interactive", slack.global_shortcut_payload(GLOBAL_SHORTCUT)
-        )
+        envelope = slack.socket.send_envelope("interactive", slack.global_shortcut_payload(GLOBAL_SHORTCUT))
         slack.socket.wait_ack(envelope)
-        wait_until(lambda: len(slack.web.calls("views.open")) > before, 10, "views.open")
+        wait_until(lambda n=before: len(slack.web.calls("views.open")) > n, 10, "views.open")
         view_ids.append(slack.web.calls("views.open")[before].response["view"]["id"])
     return view_ids
 
@@ -159,7 +157,9 @@ def main() -> None:
             bot.wait(timeout=60)
 
     ceiling = max(0.0, (total - BURST_ALLOWANCE) / WRITE_RATE_PER_S) + args.productlane_delay
-    print(f"productlane delay {args.productlane_delay} s per request; {args.row} in a row, then {args.burst} at once")
+    print(
+        f"Productlane answers in {args.productlane_delay} s; {args.row} in a row, then {args.burst} at once"
+    )
     print(summary("bare Bolt app, one at a time", bare_row))
     print(summary("our bot, one at a time", ours_row))
     print(summary("bare Bolt app, burst", bare_burst))

@@ -1,4 +1,4 @@
-"""`productlane-slack check`: a checklist of ✓/✗ with fixes, against loopback Slack and Productlane."""
+"""`productlane-slack check`: a ✓/✗ checklist with fixes, against loopback Slack and Productlane."""
 
 from __future__ import annotations
 
@@ -107,7 +107,7 @@ def test_a_wrong_productlane_key_fails(slack: FakeSlack, productlane: FakeProduc
 
 def test_unreachable_services_fail_without_a_traceback(productlane: FakeProductlane) -> None:
     settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
         slack_bot_token="xoxb-x",
         slack_app_token="xapp-x",
         slack_api_url="http://127.0.0.1:9/api/",

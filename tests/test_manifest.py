@@ -39,7 +39,7 @@ class RecordingApp:
 def registered() -> dict[str, set[str]]:
     app = RecordingApp()
     for module in (shortcuts, commands, views, actions):
-        module.register(app, services=None)  # type: ignore[arg-type]
+        module.register(app, services=None)
     return app.registered
 
 

@@ -64,8 +64,10 @@ def test_sigkill_mid_batch_then_restart_delivers_each_submission_once(tmp_path: 
         second = start_bot(slack, productlane, tmp_path, "second.log")
         try:
             wait_until(
-                lambda: {thread["title"] for thread in productlane.threads}
-                >= {f"Item {index}" for index in range(BATCH)},
+                lambda: (
+                    {thread["title"] for thread in productlane.threads}
+                    >= {f"Item {index}" for index in range(BATCH)}
+                ),
                 "every submission to be delivered",
                 timeout=60,
             )

@@ -63,9 +63,7 @@ def validate_form(form: FeedbackForm, *, has_source: bool) -> dict[Field, str]:
     """Every problem with the form, on the field it belongs to. Empty when it can be sent."""
     problems: dict[Field, str] = {}
     if len(form.title.strip()) > TITLE_MAX:
-        problems[Field.TITLE] = (
-            f"Keep the title to {TITLE_MAX} characters; it has {len(form.title.strip())}."
-        )
+        problems[Field.TITLE] = f"Keep the title to {TITLE_MAX} characters; it has {len(form.title.strip())}."
     if not has_source and rich_text_is_empty(form.feedback):
         problems[Field.FEEDBACK] = "Write the feedback you want to send."
     email_problem = _email_problem(form.contact_email)

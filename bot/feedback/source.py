@@ -54,9 +54,7 @@ class SourceMessage(BaseModel):
     def author_is_external(self) -> bool:
         """A Slack Connect author belongs to another organization's workspace."""
         return bool(
-            self.author_team_id
-            and self.workspace_team_id
-            and self.author_team_id != self.workspace_team_id
+            self.author_team_id and self.workspace_team_id and self.author_team_id != self.workspace_team_id
         )
 
 
@@ -85,15 +83,10 @@ def source_from_message_shortcut(payload: Mapping[str, Any]) -> SourceMessage:
     )
 
 
-def why_not_feedback(
-    source: SourceMessage, *, bot_user_id: str | None, bot_id: str | None
-) -> str | None:
+def why_not_feedback(source: SourceMessage, *, bot_user_id: str | None, bot_id: str | None) -> str | None:
     """Why this message cannot become feedback, in words for the person who tried; else None."""
     if (bot_id and source.bot_id == bot_id) or (bot_user_id and source.author_id == bot_user_id):
-        return (
-            "That's one of my own messages. Use *Send to Productlane* on the customer's "
-            "message instead."
-        )
+        return "That's one of my own messages. Use *Send to Productlane* on the customer's message instead."
     if source.subtype in SYSTEM_SUBTYPES:
         return "That's a message Slack wrote itself, so there is no feedback in it to send."
     if not source.content:

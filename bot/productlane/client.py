@@ -387,9 +387,7 @@ class ProductlaneClient:
             time.monotonic() - started,
         )
 
-    def _parse(
-        self, model: type[_ModelT], response: httpx.Response, method: str, path: str
-    ) -> _ModelT:
+    def _parse(self, model: type[_ModelT], response: httpx.Response, method: str, path: str) -> _ModelT:
         return self._validate(model, _json(response), response, method, path)
 
     def _validate(

@@ -63,8 +63,7 @@ class WriteLimiter:
 
     def __repr__(self) -> str:
         return (
-            f"WriteLimiter(rate_per_minute={self.rate_per_minute}, burst={self.burst}, "
-            f"window={self.window})"
+            f"WriteLimiter(rate_per_minute={self.rate_per_minute}, burst={self.burst}, window={self.window})"
         )
 
     def _refill(self, now: float) -> None:

@@ -8,7 +8,6 @@ from functools import lru_cache
 import emoji
 
 _HEX_PART = re.compile(r"[0-9a-fA-F]{1,6}")
-_NAME = re.compile(r"[a-z0-9_+'\-]{1,64}")
 _SKIN_TONE_BASE = 0x1F3FB  # Slack's skin-tone-2 … skin-tone-6 are U+1F3FB … U+1F3FF
 _VARIATION_SELECTOR = "\ufe0f"
 
@@ -40,16 +39,28 @@ def glyph_from_hex(code: str) -> str | None:
     return "".join(glyph)
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=1)
+def _glyphs_by_name() -> dict[str, str]:
+    # The same answers as emoji.emojize(language="alias") (its aliases win over English names, only
+    # fully-qualified glyphs), built once: emojize scans every emoji for each unknown name, which
+    # costs ~0.4 ms, and a message full of custom emoji would cost seconds.
+    fully_qualified = emoji.STATUS["fully_qualified"]
+    english: dict[str, str] = {}
+    aliases: dict[str, str] = {}
+    for glyph, data in emoji.EMOJI_DATA.items():
+        if data["status"] > fully_qualified:
+            continue
+        english.setdefault(data["en"], glyph)
+        for alias in data.get("alias", ()):
+            aliases.setdefault(alias, glyph)
+    return {**english, **aliases}
+
+
 def glyph_from_shortcode(name: str, skin_tone: int = 0) -> str | None:
     """`pray` → "🙏", with Slack's skin tone 2–6 applied; None for custom or unknown emoji."""
-    if not _NAME.fullmatch(name):
-        return None
-    for candidate in (name, name.replace("-", "_")):
-        glyph = emoji.emojize(f":{candidate}:", language="alias")
-        if glyph != f":{candidate}:":
-            break
-    else:
+    glyphs = _glyphs_by_name()
+    glyph = glyphs.get(f":{name}:") or glyphs.get(f":{name.replace('-', '_')}:")
+    if glyph is None:
         return None
     if 2 <= skin_tone <= 6:
         glyph = glyph.removesuffix(_VARIATION_SELECTOR) + chr(_SKIN_TONE_BASE + skin_tone - 2)
@@ -64,8 +75,6 @@ def emojize_shortcodes(raw: str) -> str:
     if ":" not in raw:
         return raw
     return _SHORTCODE.sub(
-        lambda match: (
-            glyph_from_shortcode(match.group(1), int(match.group(2) or 0)) or match.group(0)
-        ),
+        lambda match: glyph_from_shortcode(match.group(1), int(match.group(2) or 0)) or match.group(0),
         raw,
     )

@@ -48,12 +48,14 @@ class SlackChannel:
 class TTLCache(Generic[T]):
     """A small thread-safe cache whose entries expire; enough for a bot's lookups."""
 
-    def __init__(self, ttl: float, max_entries: int = 10_000, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, ttl: float, max_entries: int = 10_000, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._ttl, self._max, self._clock = ttl, max_entries, clock
         self._entries: dict[str, tuple[float, T | None]] = {}
         self._lock = threading.Lock()
 
-    def get(self, key: str) -> T | None | object:
+    def get(self, key: str) -> object:
         with self._lock:
             entry = self._entries.get(key)
             if entry is None or entry[0] < self._clock():

@@ -61,8 +61,7 @@ def block_kit_blocks(blocks: Any, names: NameResolver) -> list[Block]:
                 out.extend(_text_object_blocks(field, names))
         elif kind == "header":
             title = [
-                node._replace(style=node.style | Style.BOLD)
-                for node in _inlines(block.get("text"), names)
+                node._replace(style=node.style | Style.BOLD) for node in _inlines(block.get("text"), names)
             ]
             out.append(Paragraph(title))
         elif kind == "context":

@@ -74,7 +74,11 @@ _CLEANER: Final = nh3.Cleaner(
 
 
 def sanitize_html(html: str) -> str:
-    """`html` with only the allowlisted tags, attributes and URL schemes left; idempotent."""
+    """`html` with only the allowlisted tags, attributes and URL schemes left.
+
+    A second pass changes nothing on well-formed HTML such as the converters' (and joins of it);
+    badly misnested HTML may still be rearranged by the parser, safely, on each pass.
+    """
 
     def clean() -> str:
         # Text is cleaned before (nh3 cannot take lone surrogates) and after (entities like
@@ -139,9 +143,7 @@ def _blocks(blocks: list[Block], out: list[str]) -> None:
             code = "".join(body)
             if code.strip():
                 # See sanitize_html: a leading newline needs a second one to survive parsing.
-                out.append(
-                    "<pre>\n" + code + "</pre>" if code.startswith("\n") else f"<pre>{code}</pre>"
-                )
+                out.append("<pre>\n" + code + "</pre>" if code.startswith("\n") else f"<pre>{code}</pre>")
         elif isinstance(block, Quote):
             inner: list[str] = []
             _blocks(block.blocks, inner)
@@ -197,9 +199,7 @@ def _inlines(inlines: list[Inline], out: list[str], pre: bool) -> None:
             index += 1
             continue
         end = index + 1
-        while (
-            end < count and not isinstance(inlines[end], Link) and inlines[end].style == node.style
-        ):
+        while end < count and not isinstance(inlines[end], Link) and inlines[end].style == node.style:
             end += 1
         raw = node.text if end == index + 1 else "".join(part.text for part in inlines[index:end])
         if raw:

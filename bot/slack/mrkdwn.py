@@ -119,7 +119,7 @@ class _Mark:
     role: int = 0  # +1 opens, -1 closes, 0 literal
 
 
-_Atom = str | _Mark | Text | Inline  # str: raw (still encoded) text
+_Atom = str | _Mark | Inline  # str: raw (still encoded) text
 
 
 def _line_inlines(line: str, names: NameResolver) -> list[Inline]:

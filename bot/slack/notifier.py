@@ -73,14 +73,10 @@ class SlackNotifier:
             )
         )
         source = submission.source
-        if source is not None and self._messenger.in_thread(
-            source.channel_id, source.thread_ts, reply
-        ):
+        if source is not None and self._messenger.in_thread(source.channel_id, source.thread_ts, reply):
             return
         # No source message (/feedback, global shortcut), or its thread is out of the bot's reach.
-        if not self._messenger.to_person(
-            submission.submitter_id, reply, submission.confirm_channel_id
-        ):
+        if not self._messenger.to_person(submission.submitter_id, reply, submission.confirm_channel_id):
             log.error("could not tell %s about their delivered feedback", submission.submitter_id)
 
     def _where_they_acted(self, submission: Submission) -> str | None:
@@ -90,9 +86,7 @@ class SlackNotifier:
 
     def delayed(self, submission: Submission) -> None:
         reply = delayed_reply(submission.form.title or "your feedback")
-        self._messenger.to_person(
-            submission.submitter_id, reply, self._where_they_acted(submission)
-        )
+        self._messenger.to_person(submission.submitter_id, reply, self._where_they_acted(submission))
 
     def failed(self, submission: Submission, item_id: str, problem: str) -> None:
         reply = failure_reply(submission.form.title or "your feedback", problem, item_id)

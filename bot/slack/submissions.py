@@ -12,8 +12,7 @@ from bot.productlane.models import PainLevel
 from bot.slack.views import errors_response, form_from_state
 
 EXPIRED = (
-    "This form has expired (the bot was restarted). Copy what you wrote, close it and use the "
-    "shortcut again."
+    "This form has expired (the bot was restarted). Copy what you wrote, close it and use the shortcut again."
 )
 
 

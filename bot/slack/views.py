@@ -86,9 +86,7 @@ def _notify_initial(form: FeedbackForm) -> list[Option] | None:
 def _source_blocks(content: ModalContent) -> list[Block]:
     blocks: list[Block] = []
     if content.source_label:
-        blocks.append(
-            ContextBlock(elements=[PlainTextObject(text=clip(content.source_label, CONTEXT_MAX))])
-        )
+        blocks.append(ContextBlock(elements=[PlainTextObject(text=clip(content.source_label, CONTEXT_MAX))]))
     preview = (content.preview or "").strip() or "(no text: files or attachments only)"
     blocks.append(SectionBlock(block_id="preview", text=PlainTextObject(text=clip(preview, PREVIEW_MAX))))
     return blocks

@@ -104,9 +104,7 @@ _EMAIL = re.compile(
     re.IGNORECASE,
 )
 # RFC 3339 date-time (string<date-time>): a time zone is mandatory.
-_DATETIME = re.compile(
-    r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$", re.IGNORECASE
-)
+_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$", re.IGNORECASE)
 
 DEFAULT_ERRORS: dict[int, tuple[str, str]] = {
     400: ("validation_failed", "Validation failed."),
@@ -605,9 +603,7 @@ class FakeProductlane:
 
     # -- data
 
-    def seed_thread(
-        self, body: dict[str, Any], *, created_at: float | None = None
-    ) -> dict[str, Any]:
+    def seed_thread(self, body: dict[str, Any], *, created_at: float | None = None) -> dict[str, Any]:
         """Store a thread as if created earlier (``created_at`` in unix seconds), bypassing HTTP
         and validation. Returns its JSON."""
         with self._lock:
@@ -792,9 +788,7 @@ class FakeProductlane:
             return self._scope(scopes, "contacts:read") or self._contact_by_email(record)
         return self._error(404, message=f"No route for {method} {path}.")
 
-    def _post_thread(
-        self, h: _Handler, record: RecordedRequest, scopes: list[str]
-    ) -> _Reply | None:
+    def _post_thread(self, h: _Handler, record: RecordedRequest, scopes: list[str]) -> _Reply | None:
         denied = self._scope(scopes, "threads:write")
         if denied is not None:
             return denied
@@ -806,9 +800,7 @@ class FakeProductlane:
         if details:
             first = details[0]
             where = f"{first['path']}: " if first["path"] else ""
-            return self._error(
-                400, message=f"Validation failed: {where}{first['message']}.", details=details
-            )
+            return self._error(400, message=f"Validation failed: {where}{first['message']}.", details=details)
         with self._changed:
             thread = self._create(record.json)
             self.created_count += 1
@@ -869,10 +861,7 @@ class FakeProductlane:
                 and (contact["email"] or "").lower() != query["contact_email"].lower()
             ):
                 return False
-            if (
-                "assignee_id" in query
-                and (thread["assignee"] or {}).get("id") != query["assignee_id"]
-            ):
+            if "assignee_id" in query and (thread["assignee"] or {}).get("id") != query["assignee_id"]:
                 return False
             if "company_id" in query and (thread["company"] or {}).get("id") != query["company_id"]:
                 return False
@@ -892,9 +881,7 @@ class FakeProductlane:
 
         with self._lock:
             matching = [
-                (i, self._public(t))
-                for i, t in reversed(list(enumerate(self._threads)))
-                if keep(i, t)
+                (i, self._public(t)) for i, t in reversed(list(enumerate(self._threads))) if keep(i, t)
             ]
         page = matching[:limit]
         has_more = len(matching) > limit

@@ -86,9 +86,7 @@ DEFAULT_SCOPES: tuple[str, ...] = (
 )
 
 # Form fields slack_sdk sends as JSON strings; the record decodes them to objects.
-JSON_FORM_FIELDS = frozenset(
-    {"view", "blocks", "attachments", "metadata", "unfurls", "user_auth_blocks"}
-)
+JSON_FORM_FIELDS = frozenset({"view", "blocks", "attachments", "metadata", "unfurls", "user_auth_blocks"})
 
 # Limits Slack enforces on views (https://docs.slack.dev/reference/views/modal-views).
 MAX_VIEW_BLOCKS = 100
@@ -111,9 +109,7 @@ def load_fixture(name: str) -> Any:
 
 
 def _new_trigger_id() -> str:
-    return (
-        f"{secrets.randbelow(10**10):010d}.{secrets.randbelow(10**10):010d}.{secrets.token_hex(16)}"
-    )
+    return f"{secrets.randbelow(10**10):010d}.{secrets.randbelow(10**10):010d}.{secrets.token_hex(16)}"
 
 
 def _now_ts() -> str:
@@ -353,9 +349,7 @@ class FakeSlackWebAPI:
         self.app_token = app_token
         self.scopes: list[str] = list(scopes)
         self.users: dict[str, JSONDict] = dict(users) if users is not None else _default_users()
-        self.channels: dict[str, JSONDict] = (
-            dict(channels) if channels is not None else _default_channels()
-        )
+        self.channels: dict[str, JSONDict] = dict(channels) if channels is not None else _default_channels()
         self.usergroups: list[JSONDict] = (
             list(usergroups) if usergroups is not None else _default_usergroups()
         )
@@ -516,9 +510,7 @@ class FakeSlackWebAPI:
                 result: Call = _wait(self._cond, find, timeout, "")
             except TimeoutError:
                 seen = [c.method for c in self._calls]
-                raise TimeoutError(
-                    f"no {method} call within {timeout}s; calls so far: {seen}"
-                ) from None
+                raise TimeoutError(f"no {method} call within {timeout}s; calls so far: {seen}") from None
             return result
 
     def clear(self) -> None:
@@ -604,9 +596,7 @@ class FakeSlackWebAPI:
             self._closing.wait(delay)
         self._send(request, status, answer, headers)
 
-    def _send(
-        self, request: _Handler, status: int, body: JSONDict, headers: Mapping[str, str]
-    ) -> None:
+    def _send(self, request: _Handler, status: int, body: JSONDict, headers: Mapping[str, str]) -> None:
         data = json.dumps(body).encode("utf-8")
         try:
             request.send_response(status)
@@ -686,9 +676,7 @@ class FakeSlackWebAPI:
     def _dm_channel_for(self, user_id: str) -> str:
         channel_id = "D" + user_id[1:]
         if channel_id not in self.channels:
-            self.channels[channel_id] = make_channel(
-                channel_id, "", is_im=True, is_member=True, user=user_id
-            )
+            self.channels[channel_id] = make_channel(channel_id, "", is_im=True, is_member=True, user=user_id)
         return channel_id
 
     def _channel_for_posting(self, call: Call) -> str:
@@ -783,9 +771,7 @@ class FakeSlackWebAPI:
             return {"ok": True, "channel": {"id": self._dm_channel_for(users[0])}}
         self._need_scope("mpim:write")
         channel_id = self._next_id("G")
-        self.channels[channel_id] = make_channel(
-            channel_id, "mpdm-" + "--".join(users), is_mpim=True
-        )
+        self.channels[channel_id] = make_channel(channel_id, "mpdm-" + "--".join(users), is_mpim=True)
         return {"ok": True, "channel": {"id": channel_id}}
 
     def _chat_get_permalink(self, call: Call) -> JSONDict:
@@ -802,9 +788,7 @@ class FakeSlackWebAPI:
         text = call.params.get("text")
         if not (text or blocks or call.params.get("attachments")):
             raise _SlackError("no_text")
-        if blocks is not None and (
-            not isinstance(blocks, list) or len(blocks) > MAX_MESSAGE_BLOCKS
-        ):
+        if blocks is not None and (not isinstance(blocks, list) or len(blocks) > MAX_MESSAGE_BLOCKS):
             raise _SlackError("invalid_blocks")
         if isinstance(text, str) and len(text) > MAX_TEXT_CHARS:
             raise _SlackError("msg_too_long")
@@ -894,14 +878,11 @@ class FakeSlackWebAPI:
                     problems.append("missing required field: title [json-pointer:/view/title]")
                 if len(text) > MAX_TITLE_CHARS:
                     problems.append(
-                        f"must be less than {MAX_TITLE_CHARS + 1} characters "
-                        f"[json-pointer:/view/{key}/text]"
+                        f"must be less than {MAX_TITLE_CHARS + 1} characters [json-pointer:/view/{key}/text]"
                     )
             has_input = any(b.get("type") == "input" for b in blocks if isinstance(b, dict))
             if has_input and not view.get("submit"):
-                problems.append(
-                    "must provide submit if view has input blocks [json-pointer:/view/submit]"
-                )
+                problems.append("must provide submit if view has input blocks [json-pointer:/view/submit]")
         if len(blocks) > MAX_VIEW_BLOCKS:
             problems.append(f"must contain at most {MAX_VIEW_BLOCKS} blocks")
         if len(view.get("private_metadata") or "") > MAX_PRIVATE_METADATA_CHARS:
@@ -1191,9 +1172,7 @@ class FakeSocketModeServer:
             "envelope_id": envelope_id,
             "type": type,
             "accepts_response_payload": (
-                type != "events_api"
-                if accepts_response_payload is None
-                else accepts_response_payload
+                type != "events_api" if accepts_response_payload is None else accepts_response_payload
             ),
             "payload": payload,
         }
@@ -1387,8 +1366,7 @@ def _option(element: Mapping[str, Any], value: Any) -> JSONDict:
     if element.get("type") in ("external_select", "multi_external_select"):
         return {"text": {"type": "plain_text", "text": str(value)}, "value": value}
     raise ValueError(
-        f"{value!r} is not an option of {element.get('action_id')!r}: "
-        f"{[o.get('value') for o in options]}"
+        f"{value!r} is not an option of {element.get('action_id')!r}: {[o.get('value') for o in options]}"
     )
 
 
@@ -1416,9 +1394,7 @@ def state_value(element: Mapping[str, Any] | None, value: Any) -> JSONDict:
         if isinstance(value, str):
             rich = {
                 "type": "rich_text",
-                "elements": [
-                    {"type": "rich_text_section", "elements": [{"type": "text", "text": value}]}
-                ],
+                "elements": [{"type": "rich_text_section", "elements": [{"type": "text", "text": value}]}],
             }
         return {"type": kind, "rich_text_value": rich}
     return {"type": kind, "value": value}
@@ -1453,16 +1429,14 @@ def build_state_values(
         for block in blocks:
             if block.get("type") == "input" and block.get("block_id"):
                 for element in _elements(block):
-                    state.setdefault(block["block_id"], {})[element.get("action_id")] = (
-                        initial_state_value(element)
+                    state.setdefault(block["block_id"], {})[element.get("action_id")] = initial_state_value(
+                        element
                     )
     for block_id, actions in values.items():
         for action_id, value in actions.items():
             found_block, target = _find_element(blocks, action_id, block_id)
             if found_block is None or target is None:
-                known = [
-                    (b.get("block_id"), e.get("action_id")) for b in blocks for e in _elements(b)
-                ]
+                known = [(b.get("block_id"), e.get("action_id")) for b in blocks for e in _elements(b)]
                 raise KeyError(f"no element {block_id}/{action_id} in the view; it has {known}")
             state.setdefault(block_id, {})[action_id] = state_value(target, value)
     return state
@@ -1637,9 +1611,7 @@ class FakeSlack:
         """
         resolved = self._resolve_view(view)
         resolved["state"] = {
-            "values": build_state_values(
-                resolved.get("blocks", []), values, fill_inputs=fill_inputs
-            )
+            "values": build_state_values(resolved.get("blocks", []), values, fill_inputs=fill_inputs)
         }
         payload: JSONDict = load_fixture("view_submission")
         payload["view"] = resolved
@@ -1718,13 +1690,9 @@ class FakeSlack:
             payload["response_url"] = self.web.new_response_url("actions")
         return payload
 
-    def events_api_payload(
-        self, event: Mapping[str, Any], *, event_id: str | None = None
-    ) -> JSONDict:
+    def events_api_payload(self, event: Mapping[str, Any], *, event_id: str | None = None) -> JSONDict:
         """An `event_callback` wrapping `event` (the envelope's payload for events_api)."""
-        payload: JSONDict = copy.deepcopy(
-            load_fixture("socket_mode_envelopes")["events_api"]["payload"]
-        )
+        payload: JSONDict = copy.deepcopy(load_fixture("socket_mode_envelopes")["events_api"]["payload"])
         payload["event"] = copy.deepcopy(dict(event))
         payload["event_id"] = event_id or f"Ev{secrets.token_hex(5).upper()}"
         payload["event_time"] = int(time.time())

@@ -88,9 +88,7 @@ def client(slack: FakeSlack) -> WebClient:
 # ------------------------------------------------------------------------------ Web API
 
 
-def test_auth_test_answers_the_bot_identity_and_granted_scopes(
-    slack: FakeSlack, client: WebClient
-) -> None:
+def test_auth_test_answers_the_bot_identity_and_granted_scopes(slack: FakeSlack, client: WebClient) -> None:
     response = client.auth_test()
 
     assert response["ok"] is True
@@ -225,9 +223,7 @@ def test_configured_status_headers_and_callable_body(slack: FakeSlack, client: W
     assert answered["user"] == {"id": "U0ANYONE"}
 
 
-def test_configured_delay_holds_the_answer_but_not_the_record(
-    slack: FakeSlack, client: WebClient
-) -> None:
+def test_configured_delay_holds_the_answer_but_not_the_record(slack: FakeSlack, client: WebClient) -> None:
     slack.web.respond("users.info", {"ok": True, "user": {"id": "U1"}}, delay=0.4, times=1)
 
     started = time.monotonic()
@@ -248,9 +244,7 @@ def test_short_client_timeout_against_a_slow_answer(slack: FakeSlack) -> None:
         impatient.users_info(user="U1")
 
 
-def test_form_encoded_json_fields_are_decoded_in_the_record(
-    slack: FakeSlack, client: WebClient
-) -> None:
+def test_form_encoded_json_fields_are_decoded_in_the_record(slack: FakeSlack, client: WebClient) -> None:
     view_json = json.dumps(MODAL)
 
     client.api_call(
@@ -268,9 +262,7 @@ def test_wait_for_call_with_predicate_and_clear(slack: FakeSlack, client: WebCli
     client.chat_postMessage(channel="C0FEEDBACK", text="one")
     client.chat_postMessage(channel="C0FEEDBACK", text="two")
 
-    second = slack.web.wait_for_call(
-        "chat.postMessage", predicate=lambda c: c.params["text"] == "two"
-    )
+    second = slack.web.wait_for_call("chat.postMessage", predicate=lambda c: c.params["text"] == "two")
     slack.web.clear()
 
     assert second.params["text"] == "two"

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from bot.feedback.compose import SlackContext, compose_thread
 from bot.feedback.form import FeedbackForm
-from bot.feedback.source import source_from_message_shortcut
+from bot.feedback.source import SourceMessage, source_from_message_shortcut
 from bot.productlane.models import PainLevel, ThreadOrigin
 from bot.slack.names import StaticNames
 from bot.slack.rich_text_value import mrkdwn_to_rich_text
@@ -17,12 +18,12 @@ NAMES = StaticNames(users={"U0CSM0001": "Sam", "U0CUST0003": "Jane Doe", "U0CSM0
 PERMALINK = "https://acme.slack.com/archives/C0FEEDBACK/p1764252900000100"
 
 
-def source():
+def source() -> SourceMessage:
     return source_from_message_shortcut(json.loads((FIXTURES / "message_shortcut.json").read_text()))
 
 
-def context(**changes) -> SlackContext:
-    values = {
+def context(**changes: Any) -> SlackContext:
+    values: dict[str, Any] = {
         "permalink": PERMALINK,
         "channel_name": "customer-feedback",
         "author_name": "Jane Doe",
@@ -31,8 +32,8 @@ def context(**changes) -> SlackContext:
     return SlackContext(**{**values, **changes})
 
 
-def form(**changes) -> FeedbackForm:
-    values = {
+def form(**changes: Any) -> FeedbackForm:
+    values: dict[str, Any] = {
         "title": "Export to CSV times out",
         "pain_level": PainLevel.HIGH,
         "contact_email": " jane@customer.example ",
@@ -85,7 +86,11 @@ def test_an_empty_title_comes_from_the_first_line() -> None:
 def test_feedback_without_a_source_is_the_typed_text_and_who_sent_it() -> None:
     typed = mrkdwn_to_rich_text("Customer wants SSO via Okta &amp; SCIM (<https://okta.com|Okta>)")
     request = compose_thread(
-        form(title="", feedback=typed), None, "U0CSM0002", SlackContext(submitter_name="dana"), NAMES
+        form(title="", feedback=typed),
+        None,
+        "U0CSM0002",
+        SlackContext(submitter_name="dana"),
+        NAMES,
     )
     assert "Customer wants SSO via Okta &amp; SCIM" in request.text
     assert 'href="https://okta.com"' in request.text
@@ -97,9 +102,7 @@ def test_feedback_without_a_source_is_the_typed_text_and_who_sent_it() -> None:
 
 def test_slack_text_never_becomes_markup() -> None:
     hostile = form(title="<script>", note=mrkdwn_to_rich_text('<b onclick="x">hi</b>'))
-    request = compose_thread(
-        hostile, source(), "U0CSM0002", context(author_name='"><img src=x>'), NAMES
-    )
+    request = compose_thread(hostile, source(), "U0CSM0002", context(author_name='"><img src=x>'), NAMES)
     assert "<b " not in request.text
     assert "<img" not in request.text
     assert "&lt;b onclick" in request.text

@@ -30,9 +30,7 @@ from bot.productlane import (
 )
 from bot.productlane.errors import parse_retry_after
 
-ERRORS = json.loads(
-    (Path(__file__).parent.parent / "fixtures" / "productlane" / "errors.json").read_text()
-)
+ERRORS = json.loads((Path(__file__).parent.parent / "fixtures" / "productlane" / "errors.json").read_text())
 BASE = "https://productlane.test/api/v2"
 KEY = "pl_v2_secret_key_do_not_log_1234"
 
@@ -163,9 +161,7 @@ def test_request_id_falls_back_to_header():
     assert "req_from_header" in exc.user_message
 
 
-@pytest.mark.parametrize(
-    ("status", "retryable"), [(502, True), (503, True), (403, False), (404, False)]
-)
+@pytest.mark.parametrize(("status", "retryable"), [(502, True), (503, True), (403, False), (404, False)])
 def test_html_from_a_proxy_is_unexpected(status, retryable):
     html = "<html><body><h1>502 Bad Gateway</h1></body></html>"
     exc = error_from_response(
@@ -279,9 +275,7 @@ def test_every_user_message_says_what_to_do_and_not_the_key():
 @respx.mock
 def test_client_maps_respx_envelopes_and_accepts_200_for_create():
     thread = json.loads(
-        (
-            Path(__file__).parent.parent / "fixtures" / "productlane" / "thread_created.json"
-        ).read_text()
+        (Path(__file__).parent.parent / "fixtures" / "productlane" / "thread_created.json").read_text()
     )
     route = respx.post(BASE + "/threads").mock(
         side_effect=[
@@ -323,9 +317,7 @@ def test_client_2xx_body_that_does_not_parse():
 
 @respx.mock
 def test_client_post_with_html_4xx_is_not_an_unknown_outcome():
-    respx.post(BASE + "/threads").mock(
-        return_value=httpx.Response(403, text="<html>Blocked by WAF</html>")
-    )
+    respx.post(BASE + "/threads").mock(return_value=httpx.Response(403, text="<html>Blocked by WAF</html>"))
     with (
         ProductlaneClient(KEY, BASE) as client,
         pytest.raises(UnexpectedResponseError) as info,

@@ -25,9 +25,7 @@ def fake():
 
 @pytest.fixture
 def http(fake):
-    with httpx.Client(
-        base_url=fake.url + "/", headers={"Authorization": f"Bearer {fake.api_key}"}
-    ) as client:
+    with httpx.Client(base_url=fake.url + "/", headers={"Authorization": f"Bearer {fake.api_key}"}) as client:
         yield client
 
 
@@ -72,9 +70,7 @@ def test_invalid_bodies(body, path, message):
 
 
 def test_non_object_body():
-    assert validate_create_thread([1]) == [
-        {"path": "", "message": "Expected object, received array"}
-    ]
+    assert validate_create_thread([1]) == [{"path": "", "message": "Expected object, received array"}]
 
 
 def test_answers_400_with_the_documented_envelope(fake, http):
@@ -89,9 +85,7 @@ def test_answers_400_with_the_documented_envelope(fake, http):
 
 
 def test_invalid_json_body(http):
-    response = http.post(
-        "threads", content=b"{not json", headers={"Content-Type": "application/json"}
-    )
+    response = http.post("threads", content=b"{not json", headers={"Content-Type": "application/json"})
     assert response.status_code == 400
 
 
@@ -191,9 +185,7 @@ def test_html_and_drop_and_reset(fake, http):
 
 def test_v1_key_and_wrong_key(fake):
     fake.v1_keys.add("pl_v1_x")
-    assert (
-        httpx.get(fake.url + "/me", headers={"Authorization": "Bearer pl_v1_x"}).status_code == 410
-    )
+    assert httpx.get(fake.url + "/me", headers={"Authorization": "Bearer pl_v1_x"}).status_code == 410
     assert httpx.get(fake.url + "/me", headers={"Authorization": "Bearer nope"}).status_code == 401
     assert httpx.get(fake.url + "/me", headers={"Authorization": "Basic x"}).status_code == 401
 
@@ -240,9 +232,7 @@ def test_rate_limit_enforcement_with_a_fake_clock():
     clock = FakeClock()
     with (
         FakeProductlane(enforce_rate_limit=True, clock=clock) as fake,
-        httpx.Client(
-            base_url=fake.url + "/", headers={"Authorization": f"Bearer {fake.api_key}"}
-        ) as http,
+        httpx.Client(base_url=fake.url + "/", headers={"Authorization": f"Bearer {fake.api_key}"}) as http,
     ):
         statuses = [http.post("threads", json=VALID).status_code for _ in range(21)]
         assert statuses == [201] * 20 + [429]
