@@ -29,7 +29,7 @@ from tests.fakes.slack import FakeSlack
 ENTRY_POINT = Path(sys.executable).parent / "productlane-slack"
 BARE_APP = Path(__file__).with_name("bare_app.py")
 WRITE_RATE_PER_S = 1.0  # Productlane: 60 writes a minute
-BURST_ALLOWANCE = 10  # what our limiter sends at once before settling to the rate
+BURST_ALLOWANCE = 1  # the worker sends at a steady 1/s, no burst
 
 
 def percentile(values: list[float], share: float) -> float:
