@@ -1,0 +1,213 @@
+"""Each listener, dispatched in-process through the Bolt app the factory builds, against the loopback
+Slack Web API and Productlane: what the person sees, and what Slack gets back as the ack."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from slack_bolt.request import BoltRequest
+from slack_bolt.response import BoltResponse
+from slack_sdk import WebClient
+
+from bot.app import Bot, build_bot
+from bot.delivery.outbox import Outbox, Status
+from bot.productlane import ProductlaneClient
+from bot.settings import Settings
+from bot.slack.ids import (
+    EDIT_AND_RESEND_ACTION,
+    FEEDBACK_COMMAND,
+    GLOBAL_SHORTCUT,
+    MESSAGE_SHORTCUT,
+)
+from tests.fakes.productlane import FakeProductlane
+from tests.fakes.slack import FakeSlack
+
+pytestmark = pytest.mark.timeout(60)
+
+
+@dataclass
+class Rig:
+    slack: FakeSlack
+    productlane: FakeProductlane
+    bot: Bot
+
+    def dispatch(self, payload: dict[str, Any]) -> BoltResponse:
+        return self.bot.app.dispatch(BoltRequest(body=payload, mode="socket_mode"))
+
+    def view(self, view_id: str) -> dict[str, Any]:
+        return dict(self.slack.web.views[view_id])
+
+
+@pytest.fixture
+def rig(tmp_path: Path) -> Iterator[Rig]:
+    with FakeSlack() as slack, FakeProductlane() as productlane:
+        settings = Settings(
+            _env_file=None,  # type: ignore[call-arg]
+            slack_bot_token=slack.bot_token,
+            slack_app_token=slack.app_token,
+            slack_api_url=slack.api_url,
+            productlane_api_key=productlane.api_key,
+            productlane_api_url=productlane.url,
+            default_pain_level="MEDIUM",
+            default_notify_email=True,
+        )
+        bot = build_bot(
+            settings,
+            web_client=WebClient(token=slack.bot_token, base_url=slack.api_url),
+            productlane=ProductlaneClient(productlane.api_key, productlane.url),
+            outbox=Outbox(f"sqlite:///{tmp_path / 'outbox.db'}"),
+        )
+        yield Rig(slack, productlane, bot)
+        bot.close()
+
+
+def blocks_by_id(view: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {block["block_id"]: block for block in view["blocks"] if "block_id" in block}
+
+
+# --- shortcuts ----------------------------------------------------------------------------------
+
+
+def test_message_shortcut_acks_at_once_and_opens_the_modal_prefilled(rig: Rig) -> None:
+    response = rig.dispatch(rig.slack.message_shortcut_payload(MESSAGE_SHORTCUT))
+    assert response.status == 200
+    opened = rig.slack.web.wait_for_call("views.open")
+    updated = rig.slack.web.wait_for_call("views.update")
+    view = blocks_by_id(rig.view(updated.params["view_id"]))
+    assert view["contact_email"]["element"]["initial_value"] == "jane@customer.example"
+    assert view["pain_level"]["element"]["initial_option"]["value"] == "MEDIUM"
+    assert [o["value"] for o in view["notify"]["element"]["initial_options"]] == ["email"]
+    assert updated.params["hash"] == opened.response["view"]["hash"]
+
+
+def test_the_modal_opens_before_slow_lookups_answer(rig: Rig) -> None:
+    rig.slack.web.respond(
+        "users.info",
+        lambda call: {"ok": True, "user": rig.slack.web.users[call.params["user"]]},
+        delay=2.5,
+    )
+    started = time.monotonic()
+    rig.dispatch(rig.slack.message_shortcut_payload(MESSAGE_SHORTCUT))
+    opened = rig.slack.web.wait_for_call("views.open", timeout=5)
+    assert opened.time - started < 1.0  # well inside Slack's 3-second trigger window
+    first = blocks_by_id(opened.params["view"])
+    assert "initial_value" not in first["contact_email"]["element"]
+    assert "Looking up" in json.dumps(opened.params["view"])
+    updated = rig.slack.web.wait_for_call("views.update", timeout=10)
+    assert updated.time - started >= 2.5
+    filled = blocks_by_id(updated.params["view"])
+    assert filled["contact_email"]["element"]["initial_value"] == "jane@customer.example"
+    assert "Looking up" not in json.dumps(updated.params["view"])
+
+
+def test_a_second_shortcut_on_the_same_author_uses_the_cache(rig: Rig) -> None:
+    rig.dispatch(rig.slack.message_shortcut_payload(MESSAGE_SHORTCUT))
+    rig.slack.web.wait_for_call("views.update")
+    rig.dispatch(rig.slack.message_shortcut_payload(MESSAGE_SHORTCUT))
+    second = rig.slack.web.wait_for_call(
+        "views.open", predicate=lambda call: call is not rig.slack.web.calls("views.open")[0]
+    )
+    prefilled = blocks_by_id(second.params["view"])
+    assert prefilled["contact_email"]["element"]["initial_value"] == "jane@customer.example"
+    time.sleep(0.3)
+    author_lookups = [c for c in rig.slack.web.calls("users.info") if c.params["user"] == "U0CUST0003"]
+    assert len(author_lookups) == 1
+
+
+def test_global_shortcut_opens_a_modal_with_a_required_feedback_field(rig: Rig) -> None:
+    rig.dispatch(rig.slack.global_shortcut_payload(GLOBAL_SHORTCUT))
+    opened = rig.slack.web.wait_for_call("views.open")
+    feedback = blocks_by_id(opened.params["view"])["feedback"]
+    assert feedback["element"]["type"] == "rich_text_input"
+    assert not feedback.get("optional")
+
+
+# --- commands -----------------------------------------------------------------------------------
+
+
+def test_feedback_command_prefills_links_and_decoded_text(rig: Rig) -> None:
+    text = "Wants SSO &amp; SCIM, see <https://okta.com|Okta> cc <@U0CSM0001>"
+    rig.dispatch(rig.slack.slash_command_payload(FEEDBACK_COMMAND, text))
+    opened = rig.slack.web.wait_for_call("views.open")
+    elements = blocks_by_id(opened.params["view"])["feedback"]["element"]["initial_value"]["elements"][0][
+        "elements"
+    ]
+    assert {"type": "text", "text": "Wants SSO & SCIM, see "} in elements
+    assert {"type": "link", "url": "https://okta.com", "text": "Okta"} in elements
+    assert {"type": "user", "user_id": "U0CSM0001"} in elements
+
+
+# --- the submission -----------------------------------------------------------------------------
+
+
+def open_modal(rig: Rig) -> dict[str, Any]:
+    rig.dispatch(rig.slack.message_shortcut_payload(MESSAGE_SHORTCUT))
+    updated = rig.slack.web.wait_for_call("views.update")
+    return rig.view(updated.params["view_id"])
+
+
+def test_a_valid_submission_is_in_the_outbox_when_the_ack_returns(rig: Rig) -> None:
+    rig.bot.worker.stop()  # nothing sends: the ack alone must have persisted it
+    view = open_modal(rig)
+    response = rig.dispatch(rig.slack.view_submission_payload(view["id"], {}))
+    assert response.status == 200
+    assert not response.body
+    assert rig.bot.outbox.counts()[Status.PENDING] == 1
+    # Slack retrying the same submission does not add a second item.
+    rig.dispatch(rig.slack.view_submission_payload(view["id"], {}))
+    assert rig.bot.outbox.counts()[Status.PENDING] == 1
+
+
+def test_bad_fields_come_back_on_their_blocks(rig: Rig) -> None:
+    view = open_modal(rig)
+    payload = rig.slack.view_submission_payload(
+        view["id"],
+        {"contact_email": {"contact_email": "not-an-email"}, "title": {"title": "x" * 512}},
+    )
+    response = rig.dispatch(payload)
+    body = json.loads(response.body)
+    assert body["response_action"] == "errors"
+    assert set(body["errors"]) == {"contact_email"}
+    assert sum(rig.bot.outbox.counts().values()) == 0
+
+
+def test_a_submission_whose_draft_is_gone_says_so_on_the_form(rig: Rig) -> None:
+    view = open_modal(rig)
+    view["private_metadata"] = "unknown-draft"
+    rig.slack.web.views[view["id"]] = view
+    body = json.loads(rig.dispatch(rig.slack.view_submission_payload(view["id"], {})).body)
+    assert "expired" in body["errors"]["title"]
+
+
+# --- actions ------------------------------------------------------------------------------------
+
+
+def test_edit_and_resend_for_an_unknown_submission_explains_by_dm(rig: Rig) -> None:
+    message = {
+        "ts": "1.0",
+        "text": "x",
+        "blocks": [
+            {
+                "type": "actions",
+                "elements": [
+                    {
+                        "type": "button",
+                        "action_id": EDIT_AND_RESEND_ACTION,
+                        "text": {"type": "plain_text", "text": "Edit and resend"},
+                        "value": "424242",
+                    }
+                ],
+            }
+        ],
+    }
+    rig.dispatch(
+        rig.slack.block_actions_payload(EDIT_AND_RESEND_ACTION, message=message, channel="D0CSM0002")
+    )
+    posted = rig.slack.web.wait_for_call("chat.postMessage")
+    assert "can no longer be found" in posted.params["text"]
