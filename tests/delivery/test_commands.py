@@ -21,7 +21,7 @@ PAYLOAD = {
 
 def settings(database: Path) -> Settings:
     return Settings(
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
         slack_bot_token="xoxb-x",
         slack_app_token="xapp-x",
         productlane_api_key="pl_v2_x",

@@ -48,7 +48,7 @@ class Rig:
 def rig(tmp_path: Path) -> Iterator[Rig]:
     with FakeSlack() as slack, FakeProductlane() as productlane:
         settings = Settings(
-            _env_file=None,  # type: ignore[call-arg]
+            _env_file=None,
             slack_bot_token=slack.bot_token,
             slack_app_token=slack.app_token,
             slack_api_url=slack.api_url,
