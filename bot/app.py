@@ -12,12 +12,13 @@ from dataclasses import dataclass
 from slack_bolt import App
 from slack_sdk import WebClient
 
+from bot.delivery.drafts import SqlDraftStore
 from bot.delivery.intake import Intake
 from bot.delivery.outbox import Outbox
 from bot.delivery.sent import find_sent
 from bot.delivery.worker import DeliveryWorker
 from bot.feedback.source import SourceMessage
-from bot.feedback.submission import DraftStore, MemoryDraftStore
+from bot.feedback.submission import DraftStore
 from bot.listeners import Services, actions, commands, shortcuts, views
 from bot.productlane import PainLevel, ProductlaneClient
 from bot.settings import Settings
@@ -84,7 +85,7 @@ def build_bot(
         settings.productlane_api_key.get_secret_value(), settings.productlane_api_url
     )
     outbox = outbox or Outbox(settings.database_url)
-    drafts = drafts or MemoryDraftStore()
+    drafts = drafts or SqlDraftStore(outbox)
     lookups = SlackLookups(client)
     worker = DeliveryWorker(
         outbox,

@@ -107,6 +107,18 @@ write_limits = sa.Table(
     sa.Column("paused_until_us", sa.BigInteger, nullable=False),
 )
 
+# What each open feedback modal was opened on (private_metadata holds only the id), so that a
+# restart between opening a modal and pressing Send loses nothing. A new table needs no migration
+# step: `create_all` adds missing tables on every start.
+modal_drafts = sa.Table(
+    "modal_drafts",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("payload", _JSON, nullable=False),
+    sa.Column("created_at", UtcMicros, nullable=False),
+    sa.Index("modal_drafts_created", "created_at"),
+)
+
 schema_version = sa.Table(
     "outbox_schema_version",
     metadata,

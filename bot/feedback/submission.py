@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from datetime import datetime
 from typing import Protocol
 
@@ -43,23 +41,3 @@ class DraftStore(Protocol):
     def put(self, draft: Draft) -> None: ...
 
     def get(self, draft_id: str) -> Draft | None: ...
-
-
-class MemoryDraftStore:
-    """Drafts in memory, the oldest dropped past `max_drafts`."""
-
-    def __init__(self, max_drafts: int = 5_000) -> None:
-        self._drafts: OrderedDict[str, Draft] = OrderedDict()
-        self._max = max_drafts
-        self._lock = threading.Lock()
-
-    def put(self, draft: Draft) -> None:
-        with self._lock:
-            self._drafts[draft.draft_id] = draft
-            self._drafts.move_to_end(draft.draft_id)
-            while len(self._drafts) > self._max:
-                self._drafts.popitem(last=False)
-
-    def get(self, draft_id: str) -> Draft | None:
-        with self._lock:
-            return self._drafts.get(draft_id)

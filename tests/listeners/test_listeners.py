@@ -44,25 +44,32 @@ class Rig:
         return dict(self.slack.web.views[view_id])
 
 
+def settings_for(slack: FakeSlack, productlane: FakeProductlane) -> Settings:
+    return Settings(
+        _env_file=None,
+        slack_bot_token=slack.bot_token,
+        slack_app_token=slack.app_token,
+        slack_api_url=slack.api_url,
+        productlane_api_key=productlane.api_key,
+        productlane_api_url=productlane.url,
+        default_pain_level="MEDIUM",
+        default_notify_email=True,
+    )
+
+
+def bot_for(slack: FakeSlack, productlane: FakeProductlane, database: Path) -> Bot:
+    return build_bot(
+        settings_for(slack, productlane),
+        web_client=WebClient(token=slack.bot_token, base_url=slack.api_url),
+        productlane=ProductlaneClient(productlane.api_key, productlane.url),
+        outbox=Outbox(f"sqlite:///{database}"),
+    )
+
+
 @pytest.fixture
 def rig(tmp_path: Path) -> Iterator[Rig]:
     with FakeSlack() as slack, FakeProductlane() as productlane:
-        settings = Settings(
-            _env_file=None,
-            slack_bot_token=slack.bot_token,
-            slack_app_token=slack.app_token,
-            slack_api_url=slack.api_url,
-            productlane_api_key=productlane.api_key,
-            productlane_api_url=productlane.url,
-            default_pain_level="MEDIUM",
-            default_notify_email=True,
-        )
-        bot = build_bot(
-            settings,
-            web_client=WebClient(token=slack.bot_token, base_url=slack.api_url),
-            productlane=ProductlaneClient(productlane.api_key, productlane.url),
-            outbox=Outbox(f"sqlite:///{tmp_path / 'outbox.db'}"),
-        )
+        bot = bot_for(slack, productlane, tmp_path / "outbox.db")
         yield Rig(slack, productlane, bot)
         bot.close()
 
@@ -211,3 +218,15 @@ def test_edit_and_resend_for_an_unknown_submission_explains_by_dm(rig: Rig) -> N
     )
     posted = rig.slack.web.wait_for_call("chat.postMessage")
     assert "can no longer be found" in posted.params["text"]
+
+
+def test_a_modal_opened_before_a_restart_can_still_be_sent_after_it(rig: Rig, tmp_path: Path) -> None:
+    view = open_modal(rig)
+    rig.bot.close()  # the bot restarts while the person is still typing
+    restarted = Rig(rig.slack, rig.productlane, bot_for(rig.slack, rig.productlane, tmp_path / "outbox.db"))
+    restarted.bot.worker.start()
+    response = restarted.dispatch(rig.slack.view_submission_payload(view["id"], {}))
+    assert not response.body
+    restarted.productlane.wait_for(lambda fake: fake.created_count == 1, timeout=10)
+    assert "Export to CSV times out" in restarted.productlane.threads[0]["text"]
+    restarted.bot.close()
