@@ -65,7 +65,17 @@ def _run_socket_mode(bot: Bot, settings: Settings, stop: threading.Event) -> int
     return 0
 
 
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
 def _run_http(bot: Bot, settings: Settings) -> int:
+    if threading.current_thread() is threading.main_thread():
+        # Bolt's server stops on KeyboardInterrupt; SIGTERM would otherwise skip the clean-up.
+        signal.signal(signal.SIGTERM, _interrupt)
     log.info(_connected_line(bot, f"HTTP mode on port {settings.port} (/slack/events)"))
-    bot.app.start(port=settings.port)
+    try:
+        bot.app.start(port=settings.port)
+    except KeyboardInterrupt:
+        log.info("stopping")
     return 0

@@ -136,19 +136,27 @@ class FeedbackModals:
         author_known = source.author_id is None or (
             self._lookups.cached(self._lookups.users, source.author_id) is not None
         )
-        notices = self._notices(source) + (() if author_known else (LOOKING_UP,))
+        already = self._notices(source)
+        notices = already + (() if author_known else (LOOKING_UP,))
         form = self._form_from(source, cached)
         view = self._open(trigger_id, message_content(draft, form, cached, notices))
         if view is None:
             return
         # Everything below may be slow; the modal is already on the person's screen.
-        self._fill_in(view, draft, source, form)
+        self._fill_in(view, draft, source, form, already)
 
     def _notices(self, source: SourceMessage) -> tuple[str, ...]:
         already = self._already_sent(source)
         return (already,) if already else ()
 
-    def _fill_in(self, view: dict[str, Any], draft: Draft, source: SourceMessage, form: FeedbackForm) -> None:
+    def _fill_in(
+        self,
+        view: dict[str, Any],
+        draft: Draft,
+        source: SourceMessage,
+        form: FeedbackForm,
+        notices: tuple[str, ...],
+    ) -> None:
         author = self._lookups.user(source.author_id) if source.author_id else None
         self._lookups.channel(source.channel_id)
         self._lookups.permalink(source.channel_id, source.ts)
@@ -158,7 +166,7 @@ class FeedbackModals:
                 contact_email=form.contact_email or author.email or "",
                 contact_name=form.contact_name or author.real_name or author.name,
             )
-        content = message_content(draft, form, self._lookups, self._notices(source))
+        content = message_content(draft, form, self._lookups, notices)
         try:
             self._client.views_update(
                 view_id=view.get("id"), hash=view.get("hash"), view=feedback_modal(content)

@@ -91,9 +91,6 @@ class SlackNotifier:
     def failed(self, submission: Submission, item_id: str, problem: str) -> None:
         reply = failure_reply(submission.form.title or "your feedback", problem, item_id)
         # A DM stays, so the "Edit and resend" button is still there after a reload.
-        if not self._messenger.direct(submission.submitter_id, reply):
-            self._messenger.ephemeral(
-                self._where_they_acted(submission) or submission.submitter_id,
-                submission.submitter_id,
-                reply,
-            )
+        channel = self._where_they_acted(submission)
+        if not self._messenger.direct(submission.submitter_id, reply) and channel:
+            self._messenger.ephemeral(channel, submission.submitter_id, reply)
