@@ -56,6 +56,7 @@ def test_signed_requests_are_served_and_unsigned_ones_refused(tmp_path: Path) ->
             body = urlencode({"payload": json.dumps(slack.global_shortcut_payload(GLOBAL_SHORTCUT))}).encode()
             timestamp = str(int(time.time()))
             signature = SignatureVerifier(SIGNING_SECRET).generate_signature(timestamp=timestamp, body=body)
+            assert signature is not None
             form = {"Content-Type": "application/x-www-form-urlencoded"}
             signed = form | {
                 "X-Slack-Request-Timestamp": timestamp,
