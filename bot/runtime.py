@@ -9,6 +9,7 @@ from types import FrameType
 
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_sdk.errors import SlackApiError
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.app import Bot, build_bot
 from bot.settings import Settings
@@ -33,6 +34,17 @@ def run_bot(settings: Settings, stop: threading.Event | None = None) -> int:
         log.error(
             "Slack refused the bot token (%s). Run `productlane-slack check` for details.",
             error.response.get("error"),
+        )
+        return 1
+    except SQLAlchemyError as error:
+        # The message would carry the database URL; name only the kind of failure.
+        cause = type(getattr(error, "orig", None) or error).__name__
+        log.error("could not open the outbox database in DATABASE_URL (%s); is it reachable?", cause)
+        return 1
+    except OSError as error:
+        log.error(
+            "could not reach Slack at SLACK_API_URL (%s). Run `productlane-slack check`.",
+            type(error).__name__,
         )
         return 1
     bot.worker.start()
