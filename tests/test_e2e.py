@@ -197,8 +197,10 @@ def test_a_slack_connect_channel_is_origin_slack_connect(world: World) -> None:
     payload["channel"] = {"id": "C0SHARED01", "name": "acme-customer"}
     interact(world, payload)
     submit(world, opened_view(world, mark, refreshed=True), {})
-    posted(world, mark, channel="C0SHARED01")
+    reply = posted(world, mark, channel="C0SHARED01")
     assert world.productlane.requests_to("POST", "/threads")[-1].json["origin"] == "slack_connect"
+    # The customer reads this thread: the reply keeps their contact details out.
+    assert "jane@customer.example" not in str(reply.params.get("blocks"))
 
 
 def test_bot_not_in_a_public_channel_joins_and_replies(world: World) -> None:

@@ -61,13 +61,17 @@ def backoff_seconds(attempts: int, rng: Callable[[], float] = random.random) -> 
     return base / 2 + base / 2 * rng()
 
 
-def same_thread(thread: Thread, request: CreateThread) -> bool:
-    """Is this thread the one an earlier, unconfirmed attempt of `request` created?"""
+def same_thread(thread: Thread, request: CreateThread, reference: str) -> bool:
+    """Is this thread the one an earlier, unconfirmed attempt of `request` created?
+
+    Title and contact alone are not enough (two messages may both start "Hi team,"): the body
+    carries the submission's reference, which no other submission has.
+    """
     email = thread.contact.email if thread.contact else None
     return (
-        (thread.title or "") == (request.title or "")
+        reference in (thread.text or "")
+        and (thread.title or "") == (request.title or "")
         and (email or "").lower() == str(request.contact_email).lower()
-        and (request.origin is None or thread.origin == request.origin.value)
     )
 
 
@@ -88,7 +92,7 @@ class DeliveryWorker:
         # Steady 1/s, no burst: Productlane counts a rolling minute, and a burst of 10 on top of
         # 60/min lets 70 through in the first minute (429s measured by bench_ack).
         burst: int = 1,
-        lease_seconds: float = 20.0,
+        lease_seconds: float = 60.0,
         poll_interval: float = 1.0,
         owner: str | None = None,
         backoff: Callable[[int], float] = backoff_seconds,
@@ -141,9 +145,14 @@ class DeliveryWorker:
                 self._wake.wait(self._poll)
                 self._wake.clear()
 
+    def _claimer(self) -> str:
+        # Leases belong to one sender thread, not the worker: two threads of one worker must never
+        # both hold an item (one whose lease ran out, one that claimed it afterwards).
+        return f"{self.owner}/{threading.current_thread().name}"
+
     def deliver_due(self, limit: int = 10) -> int:
         """Claim up to `limit` due items and settle each. Returns how many were claimed."""
-        items = self._outbox.claim(self.owner, limit=limit, lease_seconds=self._lease)
+        items = self._outbox.claim(self._claimer(), limit=limit, lease_seconds=self._lease)
         for item in items:
             self._settle(item)
         return len(items)
@@ -154,7 +163,7 @@ class DeliveryWorker:
             submission = Submission.model_validate(item.payload)
         except ModelValidationError:
             log.error("outbox item %s is unreadable; marking it failed", item.id)
-            self._outbox.mark_failed(item.id, self.owner, "unreadable payload")
+            self._outbox.mark_failed(item.id, self._claimer(), "unreadable payload")
             return
         try:
             request = self._composer.compose(submission)
@@ -164,14 +173,14 @@ class DeliveryWorker:
             return
         except Exception:
             log.exception("composing item %s failed; will retry", item.id)
-            self._retry(item, submission, "compose failed", notify=False)
+            self._retry(item, submission, "compose failed", notify=_age(item) > 60, before_send=True)
             return
         if item.first_sent_at is not None:
             # An earlier attempt may have created the thread: look before sending again.
             try:
-                existing = self._find_existing(request, item.first_sent_at)
+                existing = self._find_existing(request, submission.reference, item.first_sent_at)
             except ProductlaneError as error:
-                self._retry(item, submission, f"search: {error.code}", notify=True, error=error)
+                self._retry(item, submission, f"search: {error.code}", notify=True, before_send=True)
                 return
             if existing is not None:
                 log.info("item %s: found thread %s from an earlier attempt", item.id, existing.id)
@@ -179,7 +188,7 @@ class DeliveryWorker:
                 return
         if not self._wait_for_write_slot(item):
             return
-        if not self._outbox.mark_attempt(item.id, self.owner, lease_seconds=self._lease):
+        if not self._outbox.mark_attempt(item.id, self._claimer(), lease_seconds=self._lease):
             log.warning("item %s: lease lost before sending; another worker has it", item.id)
             return
         try:
@@ -189,7 +198,7 @@ class DeliveryWorker:
             self._outbox.pause_writes(self._limiter_key, _now() + timedelta(seconds=wait))
             self._retry(item, submission, "rate_limited", notify=item.attempts >= 3, delay=wait)
         except (NetworkError, OutcomeUnknownError, ServerError) as error:
-            self._retry(item, submission, error.code or type(error).__name__, notify=True, error=error)
+            self._retry(item, submission, error.code or type(error).__name__, notify=True)
         except ProductlaneError as error:
             self._fail(item, submission, error.user_message)
         else:
@@ -205,12 +214,12 @@ class DeliveryWorker:
                 return True
             if wait > self._lease / 2 or self._stopping.is_set():
                 self._outbox.schedule_retry(
-                    item.id, self.owner, _now() + timedelta(seconds=wait), "waiting for rate limit"
+                    item.id, self._claimer(), _now() + timedelta(seconds=wait), "waiting for rate limit"
                 )
                 return False
             time.sleep(wait)
 
-    def _find_existing(self, request: CreateThread, first_sent_at: datetime) -> Thread | None:
+    def _find_existing(self, request: CreateThread, reference: str, first_sent_at: datetime) -> Thread | None:
         cursor: str | None = None
         for _ in range(SEARCH_PAGES):
             page = self._productlane.list_threads(
@@ -220,7 +229,7 @@ class DeliveryWorker:
                 cursor=cursor,
             )
             for thread in page.data:
-                if same_thread(thread, request):
+                if same_thread(thread, request, reference):
                     return thread
             if not page.page.has_more or not page.page.cursor:
                 return None
@@ -231,7 +240,7 @@ class DeliveryWorker:
         self, item: OutboxItem, submission: Submission, request: CreateThread, thread: Thread
     ) -> None:
         url = self._thread_url(thread.id)
-        if not self._outbox.mark_delivered(item.id, self.owner, {"thread_id": thread.id, "url": url}):
+        if not self._outbox.mark_delivered(item.id, self._claimer(), {"thread_id": thread.id, "url": url}):
             log.warning("item %s: lease lost before it was marked delivered", item.id)
         log.info("item %s delivered as thread %s", item.id, thread.id)
         try:
@@ -247,11 +256,17 @@ class DeliveryWorker:
         *,
         notify: bool,
         delay: float | None = None,
-        error: ProductlaneError | None = None,
+        before_send: bool = False,
     ) -> None:
-        wait = delay if delay is not None else self._backoff(item.attempts + 1)
+        if delay is not None:
+            wait = delay
+        elif before_send:
+            # No attempt was counted, so back off by how long the item has waited instead.
+            wait = min(BACKOFF_MAX, max(BACKOFF_FIRST, _age(item) / 4))
+        else:
+            wait = self._backoff(item.attempts + 1)
         log.info("item %s: %s; retrying in %.1f s", item.id, reason, wait)
-        self._outbox.schedule_retry(item.id, self.owner, _now() + timedelta(seconds=wait), reason)
+        self._outbox.schedule_retry(item.id, self._claimer(), _now() + timedelta(seconds=wait), reason)
         # Only the one worker whose call sets the flag tells the submitter, so they hear it once.
         if notify and not item.delayed_notice_sent and self._outbox.mark_delayed_notice_sent(item.id):
             try:
@@ -261,7 +276,7 @@ class DeliveryWorker:
 
     def _fail(self, item: OutboxItem, submission: Submission, problem: str) -> None:
         log.warning("item %s refused by Productlane: %s", item.id, problem)
-        self._outbox.mark_failed(item.id, self.owner, problem[:500])
+        self._outbox.mark_failed(item.id, self._claimer(), problem[:500])
         try:
             self._notifier.failed(submission, str(item.id), problem)
         except Exception:
@@ -270,3 +285,7 @@ class DeliveryWorker:
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _age(item: OutboxItem) -> float:
+    return (_now() - item.created_at).total_seconds()

@@ -35,14 +35,18 @@ def _person(name: str | None, user_id: str | None) -> str:
     return f"@{name}" if name else (f"@{user_id}" if user_id else "someone")
 
 
-def _attribution(source: SourceMessage | None, submitter_id: str, slack: SlackContext) -> str:
+def _attribution(
+    source: SourceMessage | None, submitter_id: str, slack: SlackContext, reference: str | None
+) -> str:
     submitter = escape(_person(slack.submitter_name, submitter_id))
+    # The reference lets delivery recognise this thread after an answer was lost.
+    ref = f" · ref {escape(reference)}" if reference else ""
     if source is None:
-        return f"<p>Sent from Slack by {submitter}</p>"
+        return f"<p>Sent from Slack by {submitter}{ref}</p>"
     channel = escape(f"#{slack.channel_name or source.channel_name or source.channel_id}")
     where = f'<a href="{escape(slack.permalink)}">{channel}</a>' if slack.permalink else channel
     author = escape(_person(slack.author_name, source.author_id or source.bot_id))
-    return f"<p>From Slack: {where} · message by {author} · sent by {submitter}</p>"
+    return f"<p>From Slack: {where} · message by {author} · sent by {submitter}{ref}</p>"
 
 
 def thread_html(
@@ -51,6 +55,7 @@ def thread_html(
     submitter_id: str,
     slack: SlackContext,
     names: NameResolver,
+    reference: str | None = None,
 ) -> str:
     """The thread body: the message (or the typed feedback), the note, and a link back."""
     parts: list[str] = []
@@ -62,7 +67,7 @@ def thread_html(
         submitter = escape(_person(slack.submitter_name, submitter_id))
         parts.append(f"<p><strong>Note from {submitter}:</strong></p>")
         parts.append(rich_text_to_html(form.note, names))
-    parts.append(_attribution(source, submitter_id, slack))
+    parts.append(_attribution(source, submitter_id, slack, reference))
     return sanitize_html("".join(parts))
 
 
@@ -90,10 +95,11 @@ def compose_thread(
     submitter_id: str,
     slack: SlackContext,
     names: NameResolver,
+    reference: str | None = None,
 ) -> CreateThread:
     """The POST /v2/threads body for a validated form."""
     return CreateThread(
-        text=thread_html(form, source, submitter_id, slack, names),
+        text=thread_html(form, source, submitter_id, slack, names, reference),
         title=thread_title(form, source, names),
         pain_level=form.pain_level,
         contact_email=form.contact_email.strip(),

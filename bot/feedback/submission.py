@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from typing import Protocol
 
@@ -35,6 +36,11 @@ class Submission(BaseModel):
     source: SourceMessage | None = None
     confirm_channel_id: str | None = None
     submitted_at: datetime
+
+    @property
+    def reference(self) -> str:
+        """A short id shown in the thread: it tells this submission's thread from any other's."""
+        return hashlib.sha256(self.key.encode()).hexdigest()[:10]
 
 
 class DraftStore(Protocol):

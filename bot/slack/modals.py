@@ -193,7 +193,8 @@ class FeedbackModals:
     ) -> None:
         """Reopen the modal with everything the person entered before (Edit and resend)."""
         draft = self._new_draft(submitter_id, source=source, confirm_channel_id=confirm_channel_id)
-        self._open(trigger_id, message_content(draft, form, self._lookups))
+        # Only cached names: the trigger expires in 3 seconds, lookups could take longer.
+        self._open(trigger_id, message_content(draft, form, CachedNames(self._lookups)))
 
 
 def replace_form(form: FeedbackForm, **changes: Any) -> FeedbackForm:

@@ -6,7 +6,7 @@ import logging
 
 from bot.feedback.compose import SlackContext, compose_thread
 from bot.feedback.submission import Submission
-from bot.productlane.models import CreateThread
+from bot.productlane.models import CreateThread, ThreadOrigin
 from bot.slack.lookups import SlackLookups
 from bot.slack.replies import (
     Confirmation,
@@ -48,6 +48,7 @@ class SlackComposer:
             submission.submitter_id,
             self.slack_context(submission),
             self._lookups,
+            submission.reference,
         )
 
 
@@ -68,7 +69,8 @@ class SlackNotifier:
                 thread_url=thread_url,
                 title=request.title or "",
                 pain_label=PAIN_LABELS[request.pain_level],
-                contact=_contact(request),
+                # In a Slack Connect channel the customer reads the thread: keep their details out.
+                contact=None if request.origin is ThreadOrigin.slack_connect else _contact(request),
                 submitter_id=submission.submitter_id,
             )
         )

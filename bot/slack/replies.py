@@ -47,7 +47,7 @@ class Confirmation:
     thread_url: str
     title: str
     pain_label: str
-    contact: str  # "Jane Doe <jane@…>" or the email alone
+    contact: str | None  # "Jane Doe <jane@…>"; None where the customer could read the reply
     submitter_id: str
 
 
@@ -67,10 +67,9 @@ def confirmation_reply(confirmation: Confirmation) -> SlackReply:
         f":white_check_mark: Sent to Productlane by <@{confirmation.submitter_id}>: "
         f"*{_link(confirmation.thread_url, title)}*"
     )
-    details = (
-        f"Pain level: {mrkdwn_escape(confirmation.pain_label)} · "
-        f"Contact: {mrkdwn_escape(confirmation.contact)}"
-    )
+    details = f"Pain level: {mrkdwn_escape(confirmation.pain_label)}"
+    if confirmation.contact:
+        details += f" · Contact: {mrkdwn_escape(confirmation.contact)}"
     return SlackReply(
         text=text,
         blocks=[
@@ -116,8 +115,11 @@ def notice_reply(text: str) -> SlackReply:
     return SlackReply(text=text, blocks=[SectionBlock(text=MarkdownTextObject(text=text[:SECTION_MAX]))])
 
 
-def _error_code(error: SlackApiError) -> str:
-    return str(error.response.get("error") or "unknown_error")
+def _error_code(error: Exception) -> str:
+    # A network failure counts like a refusal: the caller falls back to the next place.
+    if isinstance(error, SlackApiError):
+        return str(error.response.get("error") or "unknown_error")
+    return type(error).__name__
 
 
 class SlackMessenger:
@@ -132,7 +134,7 @@ class SlackMessenger:
         try:
             self._post(channel_id, reply, thread_ts)
             return True
-        except SlackApiError as error:
+        except (SlackApiError, OSError) as error:
             code = _error_code(error)
             if code != "not_in_channel" or not self._join_if_public(channel_id):
                 log.info("cannot reply in %s: %s", channel_id, code)
@@ -140,7 +142,7 @@ class SlackMessenger:
         try:
             self._post(channel_id, reply, thread_ts)
             return True
-        except SlackApiError as error:
+        except (SlackApiError, OSError) as error:
             log.info("cannot reply in %s after joining: %s", channel_id, _error_code(error))
             return False
 
@@ -150,7 +152,7 @@ class SlackMessenger:
             return False
         try:
             self._client.conversations_join(channel=channel_id)
-        except SlackApiError as error:
+        except (SlackApiError, OSError) as error:
             log.info("cannot join %s: %s", channel_id, _error_code(error))
             return False
         self._lookups.forget_channel(channel_id)
@@ -172,7 +174,7 @@ class SlackMessenger:
             opened = self._client.conversations_open(users=user_id)
             self._post(str(opened["channel"]["id"]), reply)
             return True
-        except SlackApiError as error:
+        except (SlackApiError, OSError) as error:
             log.warning("cannot DM %s: %s", user_id, _error_code(error))
             return False
 
@@ -182,7 +184,7 @@ class SlackMessenger:
                 channel=channel_id, user=user_id, text=reply.text, blocks=reply.blocks_json()
             )
             return True
-        except SlackApiError as error:
+        except (SlackApiError, OSError) as error:
             log.info("cannot post ephemeral in %s: %s", channel_id, _error_code(error))
             return False
 

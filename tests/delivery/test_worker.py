@@ -32,7 +32,7 @@ class TitleComposer:
 
     def compose(self, submission: Submission) -> CreateThread:
         return CreateThread(
-            text=f"<p>{submission.form.title}</p>",
+            text=f"<p>{submission.form.title}</p><p>ref {submission.reference}</p>",
             title=submission.form.title,
             pain_level=submission.form.pain_level,
             contact_email=submission.form.contact_email,
@@ -161,6 +161,18 @@ def test_a_dropped_answer_after_creation_does_not_duplicate_it(rig: Rig) -> None
     rig.wait_settled(1)
     assert titles(rig.productlane) == ["Lost answer"]
     assert rig.productlane.post_count == 1
+
+
+def test_a_lost_send_is_not_mistaken_for_an_earlier_thread_with_the_same_title(rig: Rig) -> None:
+    rig.intake.accept(submission("Hi team,"))
+    rig.wait_settled(1)
+    # The second one's request is cut before Productlane creates anything: outcome unknown.
+    rig.productlane.drop_next(method="POST", path="/threads")
+    second = submission("Hi team,").model_copy(update={"key": "V-second"})
+    rig.intake.accept(second)
+    rig.wait_settled(2)
+    assert titles(rig.productlane) == ["Hi team,", "Hi team,"]
+    assert len(set(rig.notifier.delivered_urls)) == 2
 
 
 def test_a_5xx_after_creation_does_not_duplicate_it(rig: Rig) -> None:
