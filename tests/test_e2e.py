@@ -24,6 +24,7 @@ from bot.slack.ids import (
     GLOBAL_SHORTCUT,
     MESSAGE_SHORTCUT,
 )
+from bot.slack.views import field_of
 from tests.fakes.productlane import FakeProductlane
 from tests.fakes.slack import Call, FakeSlack, load_fixture, make_channel
 
@@ -118,8 +119,15 @@ def opened_view(world: World, mark: float, *, refreshed: bool = False) -> dict[s
     return dict(world.slack.web.views[view_id])
 
 
+def by_field(view: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The view's blocks by the field they hold (a block id may carry a suffix; see views.py)."""
+    return {field_of(b["block_id"]): b for b in view["blocks"] if "block_id" in b}
+
+
 def submit(world: World, view: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
-    state = {block: {block: value} for block, value in values.items()}
+    """Submit `view` with {field: value}; untouched fields keep what the bot prefilled."""
+    ids = {field: block["block_id"] for field, block in by_field(view).items()}
+    state = {ids.get(field, field): {field: value} for field, value in values.items()}
     return interact(world, world.slack.view_submission_payload(view["id"], state))
 
 
@@ -155,7 +163,7 @@ def test_message_shortcut_to_thread_reply(world: World) -> None:
     view = opened_view(world, mark, refreshed=True)
     assert view["callback_id"] == FEEDBACK_MODAL
     assert len(view["private_metadata"]) <= 3000
-    blocks = {block.get("block_id"): block for block in view["blocks"]}
+    blocks = by_field(view)
     assert blocks["title"]["element"]["initial_value"].startswith("Export to CSV times out")
     assert "Export to CSV times out" in blocks["preview"]["text"]["text"]
     # Filled in by views.update once users.info answered:
@@ -262,7 +270,7 @@ def test_a_bad_email_is_flagged_on_its_field_and_nothing_is_sent(world: World) -
     view = opened_view(world, mark, refreshed=True)
     ack = submit(world, view, {"contact_email": "jane@", "title": "x" * 10})
     assert ack["payload"]["response_action"] == "errors"
-    assert set(ack["payload"]["errors"]) == {"contact_email"}
+    assert set(ack["payload"]["errors"]) == {by_field(view)["contact_email"]["block_id"]}
     time.sleep(0.5)
     assert world.productlane.post_count == before
 
@@ -327,7 +335,7 @@ def test_productlane_refusing_offers_edit_and_resend_with_everything_entered(wor
         ),
     )
     reopened = opened_view(world, again)
-    blocks = {block.get("block_id"): block for block in reopened["blocks"]}
+    blocks = by_field(reopened)
     assert blocks["title"]["element"]["initial_value"] == "Please keep this title"
     assert blocks["pain_level"]["element"]["initial_option"]["value"] == "MEDIUM"
     assert blocks["contact_email"]["element"]["initial_value"] == "jane@customer.example"

@@ -11,14 +11,14 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.feedback.form import FeedbackForm
+from bot.feedback.form import FeedbackForm, Field
 from bot.feedback.source import SourceMessage, why_not_feedback
 from bot.feedback.submission import Draft, DraftStore
 from bot.productlane.models import PainLevel
@@ -160,13 +160,22 @@ class FeedbackModals:
         author = self._lookups.user(source.author_id) if source.author_id else None
         self._lookups.channel(source.channel_id)
         self._lookups.permalink(source.channel_id, source.ts)
+        opened = form
         if author is not None:
             form = replace_form(
                 form,
                 contact_email=form.contact_email or author.email or "",
                 contact_name=form.contact_name or author.real_name or author.name,
             )
-        content = message_content(draft, form, self._lookups, notices)
+        filled_later = frozenset(
+            field
+            for field, before, after in (
+                (Field.CONTACT_EMAIL, opened.contact_email, form.contact_email),
+                (Field.CONTACT_NAME, opened.contact_name, form.contact_name),
+            )
+            if not before and after
+        )
+        content = replace(message_content(draft, form, self._lookups, notices), filled_later=filled_later)
         try:
             self._client.views_update(
                 view_id=view.get("id"), hash=view.get("hash"), view=feedback_modal(content)

@@ -21,12 +21,12 @@ def read_submission(
 ) -> Submission | dict[str, str]:
     draft = drafts.get(str(view.get("private_metadata") or ""))
     if draft is None:
-        return errors_response({Field.TITLE: EXPIRED})
+        return errors_response({Field.TITLE: EXPIRED}, view)
     values = (view.get("state") or {}).get("values") or {}
     form = form_from_state(values, default_pain=default_pain)
     problems = validate_form(form, has_source=draft.source is not None)
     if problems:
-        return errors_response(problems)
+        return errors_response(problems, view)
     return Submission(
         key=f"{view.get('id')}:{view.get('hash')}",
         submitter_id=user_id,

@@ -41,6 +41,7 @@ PAIN_LABELS: dict[PainLevel, str] = {
     PainLevel.HIGH: "High",
 }
 NOTIFY_SLACK, NOTIFY_EMAIL = "slack", "email"
+FILLED_SUFFIX = ".filled"
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,14 @@ class ModalContent:
     source_label: str | None = None  # e.g. "Message from @Jane Doe in #customer-feedback"
     preview: str | None = None  # the source message as plain text
     notices: tuple[str, ...] = ()  # e.g. "Looking up the author's details…"
+    # Fields whose value arrived after the modal opened. Slack keeps an input's state across
+    # views.update while its block_id stays the same, ignoring a new initial_value; a new block_id
+    # makes the looked-up value show. Only fields that were empty at open are renamed, so
+    # nothing a person typed is replaced.
+    filled_later: frozenset[Field] = frozenset()
+
+    def block_id(self, field: Field) -> str:
+        return f"{field.value}{FILLED_SUFFIX}" if field in self.filled_later else field.value
 
 
 def clip(text: str, limit: int) -> str:
@@ -147,7 +156,7 @@ def feedback_modal(content: ModalContent) -> View:
             ),
         ),
         InputBlock(
-            block_id=Field.CONTACT_EMAIL,
+            block_id=content.block_id(Field.CONTACT_EMAIL),
             label="Contact email",
             hint="The customer this feedback is from. Productlane files it under this contact.",
             element=EmailInputElement(
@@ -157,7 +166,7 @@ def feedback_modal(content: ModalContent) -> View:
             ),
         ),
         InputBlock(
-            block_id=Field.CONTACT_NAME,
+            block_id=content.block_id(Field.CONTACT_NAME),
             label="Contact name",
             optional=True,
             hint="Used when Productlane creates a new contact.",
@@ -199,8 +208,12 @@ def message_modal(title: str, text: str) -> View:
     )
 
 
+def field_of(block_id: str) -> str:
+    return block_id.removesuffix(FILLED_SUFFIX)
+
+
 def _value(values: Mapping[str, Any], field: Field) -> Mapping[str, Any]:
-    block = values.get(field.value)
+    block = values.get(field.value) or values.get(f"{field.value}{FILLED_SUFFIX}")
     if not isinstance(block, Mapping):
         return {}
     action = block.get(field.value)
@@ -236,6 +249,8 @@ def form_from_state(values: Mapping[str, Any], *, default_pain: PainLevel) -> Fe
     )
 
 
-def errors_response(problems: Mapping[Field, str]) -> dict[str, str]:
-    """`response_action: errors` wants {block_id: message}; our block ids are the field names."""
-    return {field.value: clip(message, 150) for field, message in problems.items()}
+def errors_response(problems: Mapping[Field, str], view: Mapping[str, Any] | None = None) -> dict[str, str]:
+    """`response_action: errors` wants {block_id: message}, with the block ids the view has."""
+    blocks = (view or {}).get("blocks") or []
+    ids = {field_of(str(b.get("block_id"))): str(b.get("block_id")) for b in blocks if isinstance(b, Mapping)}
+    return {ids.get(field.value, field.value): clip(message, 150) for field, message in problems.items()}

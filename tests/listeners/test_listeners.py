@@ -25,6 +25,7 @@ from bot.slack.ids import (
     GLOBAL_SHORTCUT,
     MESSAGE_SHORTCUT,
 )
+from bot.slack.views import field_of
 from tests.fakes.productlane import FakeProductlane
 from tests.fakes.slack import FakeSlack
 
@@ -75,7 +76,8 @@ def rig(tmp_path: Path) -> Iterator[Rig]:
 
 
 def blocks_by_id(view: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {block["block_id"]: block for block in view["blocks"] if "block_id" in block}
+    """Blocks by the field they hold: a block id may carry views.FILLED_SUFFIX."""
+    return {field_of(block["block_id"]): block for block in view["blocks"] if "block_id" in block}
 
 
 # --- shortcuts ----------------------------------------------------------------------------------
@@ -110,6 +112,10 @@ def test_the_modal_opens_before_slow_lookups_answer(rig: Rig) -> None:
     assert updated.time - started >= 2.5
     filled = blocks_by_id(updated.params["view"])
     assert filled["contact_email"]["element"]["initial_value"] == "jane@customer.example"
+    # Empty at open, so it gets a new block id: Slack shows a new block's initial_value, while it
+    # keeps the state of an unchanged one. Fields the person may have typed in keep their ids.
+    assert filled["contact_email"]["block_id"] != "contact_email"
+    assert filled["title"]["block_id"] == "title"
     assert "Looking up" not in json.dumps(updated.params["view"])
 
 
@@ -175,12 +181,15 @@ def test_bad_fields_come_back_on_their_blocks(rig: Rig) -> None:
     view = open_modal(rig)
     payload = rig.slack.view_submission_payload(
         view["id"],
-        {"contact_email": {"contact_email": "not-an-email"}, "title": {"title": "x" * 512}},
+        {
+            blocks_by_id(view)["contact_email"]["block_id"]: {"contact_email": "not-an-email"},
+            "title": {"title": "x" * 512},
+        },
     )
     response = rig.dispatch(payload)
     body = json.loads(response.body)
     assert body["response_action"] == "errors"
-    assert set(body["errors"]) == {"contact_email"}
+    assert set(body["errors"]) == {blocks_by_id(view)["contact_email"]["block_id"]}
     assert sum(rig.bot.outbox.counts().values()) == 0
 
 
