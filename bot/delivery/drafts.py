@@ -21,12 +21,12 @@ class SqlDraftStore:
     """The DraftStore the app uses: one row per opened modal."""
 
     def __init__(self, outbox: Outbox) -> None:
-        self._engine = outbox.engine
+        self._outbox = outbox
         self._puts = itertools.count(1)
 
     def put(self, draft: Draft) -> None:
         now = datetime.now(UTC)
-        with self._engine.begin() as connection:
+        with self._outbox.writing() as connection:
             connection.execute(
                 sa.insert(modal_drafts).values(
                     id=draft.draft_id, payload=draft.model_dump(mode="json"), created_at=now
@@ -36,7 +36,8 @@ class SqlDraftStore:
                 connection.execute(sa.delete(modal_drafts).where(modal_drafts.c.created_at < now - KEEP_FOR))
 
     def get(self, draft_id: str) -> Draft | None:
-        with self._engine.connect() as connection:
+        # On the submission's ack path: a read that takes no write lock.
+        with self._outbox.reading() as connection:
             payload = connection.execute(
                 sa.select(modal_drafts.c.payload).where(modal_drafts.c.id == draft_id)
             ).scalar_one_or_none()

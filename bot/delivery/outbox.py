@@ -29,7 +29,7 @@ import math
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
@@ -203,6 +203,15 @@ class Outbox:
     def _write(self) -> Iterator[Connection]:
         with self._engine.begin() as conn:
             yield conn
+
+    def reading(self) -> AbstractContextManager[Connection]:
+        """A read-only transaction for queries beside the outbox's own (drafts, the duplicate
+        guard): on SQLite it takes no write lock, so it never delays an ack's `add`."""
+        return self._read()
+
+    def writing(self) -> AbstractContextManager[Connection]:
+        """A write transaction on the outbox's database, for tables beside the outbox's own."""
+        return self._write()
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:

@@ -35,7 +35,7 @@ def find_sent(outbox: Outbox, channel_id: str, ts: str) -> SentRecord | None:
         .order_by(items.c.updated_at.desc())
         .limit(1)
     )
-    with outbox.engine.connect() as connection:
+    with outbox.reading() as connection:
         row = connection.execute(query).first()
     if row is None:
         return None
