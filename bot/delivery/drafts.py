@@ -22,6 +22,10 @@ class SqlDraftStore:
 
     def __init__(self, outbox: Outbox) -> None:
         self._outbox = outbox
+        # Read on the submission's ack path: the statement is built once.
+        self._get_statement = sa.select(modal_drafts.c.payload).where(
+            modal_drafts.c.id == sa.bindparam("draft_id")
+        )
         self._puts = itertools.count(1)
 
     def put(self, draft: Draft) -> None:
@@ -38,9 +42,7 @@ class SqlDraftStore:
     def get(self, draft_id: str) -> Draft | None:
         # On the submission's ack path: a read that takes no write lock.
         with self._outbox.reading() as connection:
-            payload = connection.execute(
-                sa.select(modal_drafts.c.payload).where(modal_drafts.c.id == draft_id)
-            ).scalar_one_or_none()
+            payload = connection.execute(self._get_statement, {"draft_id": draft_id}).scalar_one_or_none()
         if not isinstance(payload, dict):
             return None
         try:

@@ -183,6 +183,28 @@ class Outbox:
             raise ValueError(f"unsupported outbox database {url.drivername!r}: use sqlite or postgresql")
         with self._write() as conn:
             self.schema_version = upgrade(conn)
+        # `add` runs on Slack's ack path: its statement is built once, not per call.
+        self._add_statement = (
+            self._insert(items)
+            .values(
+                {
+                    column: sa.bindparam(column)
+                    for column in (
+                        "dedupe_key",
+                        "kind",
+                        "payload",
+                        "status",
+                        "attempts",
+                        "created_at",
+                        "updated_at",
+                        "next_attempt_at",
+                        "delayed_notice_sent",
+                    )
+                }
+            )
+            .on_conflict_do_nothing(index_elements=[items.c.dedupe_key])
+            .returning(items.c.id)
+        )
 
     @property
     def engine(self) -> Engine:
@@ -256,24 +278,19 @@ class Outbox:
         if not isinstance(payload, dict):
             raise TypeError("payload must be a JSON object (dict)")
         at = self._now(now)
-        stmt = (
-            self._insert(items)
-            .values(
-                dedupe_key=dedupe_key,
-                kind=kind,
-                payload=payload,
-                status=Status.PENDING.value,
-                attempts=0,
-                created_at=at,
-                updated_at=at,
-                next_attempt_at=at,
-                delayed_notice_sent=False,
-            )
-            .on_conflict_do_nothing(index_elements=[items.c.dedupe_key])
-            .returning(items.c.id)
-        )
+        values = {
+            "dedupe_key": dedupe_key,
+            "kind": kind,
+            "payload": payload,
+            "status": Status.PENDING.value,
+            "attempts": 0,
+            "created_at": at,
+            "updated_at": at,
+            "next_attempt_at": at,
+            "delayed_notice_sent": False,
+        }
         with self._write() as conn:
-            new_id = conn.execute(stmt).scalar_one_or_none()
+            new_id = conn.execute(self._add_statement, values).scalar_one_or_none()
             if new_id is not None:
                 return AddResult(int(new_id), True)
             existing = conn.execute(
