@@ -22,9 +22,10 @@ from bot.feedback.submission import DraftStore
 from bot.listeners import Services, actions, commands, shortcuts, views
 from bot.productlane import PainLevel, ProductlaneClient
 from bot.settings import Settings
+from bot.slack.composer import SlackComposer
 from bot.slack.lookups import SlackLookups
 from bot.slack.modals import BotIdentity, FeedbackModals, FormDefaults, already_sent_notice
-from bot.slack.notifier import SlackComposer, SlackNotifier
+from bot.slack.notifier import SlackNotifier
 from bot.slack.replies import SlackMessenger
 
 log = logging.getLogger(__name__)

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from slack_bolt import Ack
+
 from bot.delivery.intake import Intake
 from bot.feedback.submission import DraftStore
 from bot.productlane.models import PainLevel
@@ -20,3 +22,8 @@ class Services:
     drafts: DraftStore
     intake: Intake
     default_pain: PainLevel
+
+
+def acknowledge(ack: Ack) -> None:
+    """The ack function of every listener whose work happens after Slack has its answer."""
+    ack()

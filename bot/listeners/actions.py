@@ -4,15 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from slack_bolt import Ack, App
+from slack_bolt import App
 
-from bot.listeners import Services
+from bot.listeners import Services, acknowledge
 from bot.slack.ids import EDIT_AND_RESEND_ACTION
 from bot.slack.replies import notice_reply
-
-
-def acknowledge(ack: Ack) -> None:
-    ack()
 
 
 def register(app: App, services: Services) -> None:

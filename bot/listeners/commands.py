@@ -4,14 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from slack_bolt import Ack, App
+from slack_bolt import App
 
-from bot.listeners import Services
+from bot.listeners import Services, acknowledge
 from bot.slack.ids import FEEDBACK_COMMAND
-
-
-def acknowledge(ack: Ack) -> None:
-    ack()
 
 
 def register(app: App, services: Services) -> None:

@@ -4,15 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from slack_bolt import Ack, App
+from slack_bolt import App
 
 from bot.feedback.source import source_from_message_shortcut
-from bot.listeners import Services
+from bot.listeners import Services, acknowledge
 from bot.slack.ids import GLOBAL_SHORTCUT, MESSAGE_SHORTCUT
-
-
-def acknowledge(ack: Ack) -> None:
-    ack()
 
 
 def register(app: App, services: Services) -> None:

@@ -1,0 +1,40 @@
+"""Compose with what Slack knows: permalink, channel, names — looked up, then handed to the pure step."""
+
+from __future__ import annotations
+
+from bot.feedback.compose import SlackContext, compose_thread
+from bot.feedback.submission import Submission
+from bot.productlane.models import CreateThread
+from bot.slack.lookups import SlackLookups
+
+
+class SlackComposer:
+    """Looks up what compose needs from Slack (permalink, channel, names), then composes."""
+
+    def __init__(self, lookups: SlackLookups) -> None:
+        self._lookups = lookups
+
+    def slack_context(self, submission: Submission) -> SlackContext:
+        source = submission.source
+        submitter = self._lookups.user(submission.submitter_id)
+        if source is None:
+            return SlackContext(submitter_name=submitter.name if submitter else None)
+        channel = self._lookups.channel(source.channel_id)
+        author = self._lookups.user(source.author_id) if source.author_id else None
+        return SlackContext(
+            permalink=self._lookups.permalink(source.channel_id, source.ts),
+            channel_name=channel.name if channel else None,
+            channel_is_shared=bool(channel and channel.is_shared),
+            author_name=author.name if author else None,
+            submitter_name=submitter.name if submitter else None,
+        )
+
+    def compose(self, submission: Submission) -> CreateThread:
+        return compose_thread(
+            submission.form,
+            submission.source,
+            submission.submitter_id,
+            self.slack_context(submission),
+            self._lookups,
+            submission.reference,
+        )
