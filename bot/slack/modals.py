@@ -22,7 +22,7 @@ from bot.feedback.form import FeedbackForm, Field
 from bot.feedback.source import SourceMessage, why_not_feedback
 from bot.feedback.submission import Draft, DraftStore
 from bot.productlane.models import PainLevel
-from bot.slack.lookups import CachedNames, SlackLookups
+from bot.slack.lookups import CachedNames, SlackLookups, SlackUser
 from bot.slack.names import NameResolver
 from bot.slack.plain_text import message_to_plain_text, title_from_text
 from bot.slack.rich_text_value import mrkdwn_to_rich_text
@@ -117,14 +117,11 @@ class FeedbackModals:
         view = response.get("view")
         return view if isinstance(view, dict) else None
 
-    def _form_from(self, source: SourceMessage, names: NameResolver) -> FeedbackForm:
-        author = self._lookups.cached(self._lookups.users, source.author_id) if source.author_id else None
+    def _form_from(
+        self, source: SourceMessage, author: SlackUser | None, names: NameResolver
+    ) -> FeedbackForm:
         title = title_from_text(message_to_plain_text(source.content, names), TITLE_PREFILL_MAX)
-        return self._defaults.blank_form(
-            title=title,
-            contact_email=(author.email or "") if author else "",
-            contact_name=(author.real_name or author.name or "") if author else "",
-        )
+        return with_author_contact(self._defaults.blank_form(title=title), author)
 
     def open_for_message(self, trigger_id: str, submitter_id: str, source: SourceMessage) -> None:
         reason = why_not_feedback(source, bot_user_id=self._identity.user_id, bot_id=self._identity.bot_id)
@@ -133,21 +130,16 @@ class FeedbackModals:
             return
         draft = self._new_draft(submitter_id, source=source)
         cached = CachedNames(self._lookups)
-        author_known = source.author_id is None or (
-            self._lookups.cached(self._lookups.users, source.author_id) is not None
-        )
-        already = self._notices(source)
-        notices = already + (() if author_known else (LOOKING_UP,))
-        form = self._form_from(source, cached)
+        author = self._lookups.cached(self._lookups.users, source.author_id) if source.author_id else None
+        already_sent = self._already_sent(source)
+        already = (already_sent,) if already_sent else ()
+        notices = already + ((LOOKING_UP,) if source.author_id and author is None else ())
+        form = self._form_from(source, author, cached)
         view = self._open(trigger_id, message_content(draft, form, cached, notices))
         if view is None:
             return
         # Everything below may be slow; the modal is already on the person's screen.
         self._fill_in(view, draft, source, form, already)
-
-    def _notices(self, source: SourceMessage) -> tuple[str, ...]:
-        already = self._already_sent(source)
-        return (already,) if already else ()
 
     def _fill_in(
         self,
@@ -161,12 +153,7 @@ class FeedbackModals:
         self._lookups.channel(source.channel_id)
         self._lookups.permalink(source.channel_id, source.ts)
         opened = form
-        if author is not None:
-            form = replace_form(
-                form,
-                contact_email=form.contact_email or author.email or "",
-                contact_name=form.contact_name or author.real_name or author.name,
-            )
+        form = with_author_contact(form, author)
         filled_later = frozenset(
             field
             for field, before, after in (
@@ -206,5 +193,13 @@ class FeedbackModals:
         self._open(trigger_id, message_content(draft, form, CachedNames(self._lookups)))
 
 
-def replace_form(form: FeedbackForm, **changes: Any) -> FeedbackForm:
-    return form.model_copy(update=changes)
+def with_author_contact(form: FeedbackForm, author: SlackUser | None) -> FeedbackForm:
+    """The message's author as the contact, where the form has none yet."""
+    if author is None:
+        return form
+    return form.model_copy(
+        update={
+            "contact_email": form.contact_email or author.email or "",
+            "contact_name": form.contact_name or author.real_name or author.name,
+        }
+    )
