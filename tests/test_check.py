@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +15,7 @@ from bot.productlane import ProductlaneClient
 from bot.settings import Settings
 from tests.fakes.productlane import FakeProductlane
 from tests.fakes.slack import DEFAULT_SCOPES, FakeSlack
+from tests.running_bot import run_command
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -133,14 +133,6 @@ def test_the_check_command_runs_from_the_environment(
         "PRODUCTLANE_API_KEY": productlane.api_key,
         "PRODUCTLANE_API_URL": productlane.url,
     }
-    result = subprocess.run(
-        [sys.executable, "-m", "bot", "check"],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_command([sys.executable, "-m", "bot", "check"], env, tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "All checks passed." in result.stdout

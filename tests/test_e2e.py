@@ -5,14 +5,9 @@ driven by the socket-mode frames Slack would send.
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -24,57 +19,31 @@ from bot.slack.ids import (
     GLOBAL_SHORTCUT,
     MESSAGE_SHORTCUT,
 )
-from bot.slack.views import field_of
 from tests.fakes.productlane import FakeProductlane
 from tests.fakes.slack import Call, FakeSlack, load_fixture, make_channel
+from tests.running_bot import (
+    THREAD_URL,
+    World,
+    bot_environment,
+    by_field,
+    interact,
+    opened_view,
+    since,
+    start_bot,
+    submit,
+    wait_until,
+)
 
 pytestmark = pytest.mark.timeout(120)
-
-THREAD_URL = "https://productlane.test/feedback/{id}"
-ENTRY_POINT = Path(sys.executable).parent / "productlane-slack"
-
-
-@dataclass
-class World:
-    slack: FakeSlack
-    productlane: FakeProductlane
-    bot: subprocess.Popen[bytes]
-    log: Path
-
-    def log_text(self) -> str:
-        return self.log.read_text(errors="replace")
-
-
-def bot_environment(slack: FakeSlack, productlane: FakeProductlane, database: Path) -> dict[str, str]:
-    keep = {name: os.environ[name] for name in ("PATH", "HOME", "LANG") if name in os.environ}
-    return {
-        **keep,
-        "SLACK_BOT_TOKEN": slack.bot_token,
-        "SLACK_APP_TOKEN": slack.app_token,
-        "SLACK_API_URL": slack.api_url,
-        "PRODUCTLANE_API_KEY": productlane.api_key,
-        "PRODUCTLANE_API_URL": productlane.url,
-        "PRODUCTLANE_THREAD_URL": THREAD_URL,
-        "DATABASE_URL": f"sqlite:///{database}",
-        "LOG_LEVEL": "INFO",
-    }
 
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     home = tmp_path_factory.mktemp("bot")
     with FakeSlack() as slack, FakeProductlane() as productlane:
-        log = home / "bot.log"
-        with log.open("wb") as output:
-            bot = subprocess.Popen(
-                [str(ENTRY_POINT)],
-                env=bot_environment(slack, productlane, home / "outbox.db"),
-                cwd=home,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-            )
-        world = World(slack, productlane, bot, log)
+        env = bot_environment(slack, productlane, home / "outbox.db")
+        world = start_bot(slack, productlane, env, home, home / "bot.log")
+        bot = world.bot
         try:
             slack.socket.wait_connected(timeout=30)
             wait_until(lambda: "connected to Slack" in world.log_text(), "the connected line")
@@ -86,49 +55,6 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     assert bot.returncode == 0, world.log_text()
     secrets = (slack.bot_token, slack.app_token, productlane.api_key)
     assert not [secret for secret in secrets if secret in world.log_text()]
-
-
-def wait_until(condition: Callable[[], Any], what: str, timeout: float = 15.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def since(mark: float) -> Callable[[Call], bool]:
-    return lambda call: call.time >= mark
-
-
-def interact(world: World, payload: dict[str, Any], kind: str = "interactive") -> dict[str, Any]:
-    envelope = world.slack.socket.send_envelope(kind, payload)
-    return world.slack.socket.wait_ack(envelope, timeout=5)
-
-
-def opened_view(world: World, mark: float, *, refreshed: bool = False) -> dict[str, Any]:
-    opened = world.slack.web.wait_for_call("views.open", timeout=10, predicate=since(mark))
-    view_id = opened.response["view"]["id"]
-    if refreshed:  # wait for the views.update that fills in the author's details
-        world.slack.web.wait_for_call(
-            "views.update",
-            timeout=10,
-            predicate=lambda c: since(mark)(c) and c.params.get("view_id") == view_id,
-        )
-    return dict(world.slack.web.views[view_id])
-
-
-def by_field(view: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """The view's blocks by the field they hold (a block id may carry a suffix; see views.py)."""
-    return {field_of(b["block_id"]): b for b in view["blocks"] if "block_id" in b}
-
-
-def submit(world: World, view: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
-    """Submit `view` with {field: value}; untouched fields keep what the bot prefilled."""
-    ids = {field: block["block_id"] for field, block in by_field(view).items()}
-    state = {ids.get(field, field): {field: value} for field, value in values.items()}
-    return interact(world, world.slack.view_submission_payload(view["id"], state))
 
 
 def posted(world: World, mark: float, method: str = "chat.postMessage", **match: Any) -> Call:

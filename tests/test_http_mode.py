@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import signal
 import socket
-import subprocess
 import time
 from pathlib import Path
 from urllib.error import HTTPError
@@ -18,7 +17,7 @@ from slack_sdk.signature import SignatureVerifier
 from bot.slack.ids import GLOBAL_SHORTCUT
 from tests.fakes.productlane import FakeProductlane
 from tests.fakes.slack import FakeSlack
-from tests.test_e2e import ENTRY_POINT, bot_environment, wait_until
+from tests.running_bot import bot_environment, start_bot, wait_until
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -47,10 +46,7 @@ def test_signed_requests_are_served_and_unsigned_ones_refused(tmp_path: Path) ->
         del env["SLACK_APP_TOKEN"]
         env |= {"SLACK_SIGNING_SECRET": SIGNING_SECRET, "PORT": str(port)}
         log = tmp_path / "bot.log"
-        with log.open("wb") as output:
-            bot = subprocess.Popen(
-                [str(ENTRY_POINT)], env=env, cwd=tmp_path, stdout=output, stderr=subprocess.STDOUT
-            )
+        bot = start_bot(slack, productlane, env, tmp_path, log).bot
         try:
             wait_until(lambda: "HTTP mode on port" in log.read_text(), "the bot to listen", 30)
             body = urlencode({"payload": json.dumps(slack.global_shortcut_payload(GLOBAL_SHORTCUT))}).encode()

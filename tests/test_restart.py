@@ -4,7 +4,6 @@ submission ends up in Productlane exactly once."""
 from __future__ import annotations
 
 import signal
-import subprocess
 import time
 from pathlib import Path
 
@@ -13,27 +12,17 @@ import pytest
 from bot.slack.ids import GLOBAL_SHORTCUT
 from tests.fakes.productlane import FakeProductlane
 from tests.fakes.slack import FakeSlack
-from tests.test_e2e import ENTRY_POINT, World, bot_environment, interact, opened_view, submit, wait_until
+from tests.running_bot import World, bot_environment, interact, opened_view, start_bot, submit, wait_until
 
 pytestmark = pytest.mark.timeout(180)
 
 BATCH = 12
 
 
-def start_bot(slack: FakeSlack, productlane: FakeProductlane, home: Path, log_name: str) -> World:
+def start_connected(slack: FakeSlack, productlane: FakeProductlane, home: Path, log_name: str) -> World:
     env = bot_environment(slack, productlane, home / "outbox.db")
     env["DELIVERY_LEASE_SECONDS"] = "2"
-    log = home / log_name
-    with log.open("wb") as output:
-        bot = subprocess.Popen(
-            [str(ENTRY_POINT)],
-            env=env,
-            cwd=home,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
-    world = World(slack, productlane, bot, log)
+    world = start_bot(slack, productlane, env, home, home / log_name)
     wait_until(lambda: "connected to Slack" in world.log_text(), "the bot to connect", timeout=30)
     return world
 
@@ -42,7 +31,7 @@ def test_sigkill_mid_batch_then_restart_delivers_each_submission_once(tmp_path: 
     with FakeSlack() as slack, FakeProductlane() as productlane:
         # Slow answers, so that the kill lands while requests are in flight.
         productlane.delay(0.4, method="POST", path="/threads")
-        first = start_bot(slack, productlane, tmp_path, "first.log")
+        first = start_connected(slack, productlane, tmp_path, "first.log")
         try:
             for index in range(BATCH):
                 mark = time.monotonic()
@@ -61,7 +50,7 @@ def test_sigkill_mid_batch_then_restart_delivers_each_submission_once(tmp_path: 
         delivered_before_kill = productlane.created_count
         assert delivered_before_kill < BATCH, "the kill came too late to prove anything"
 
-        second = start_bot(slack, productlane, tmp_path, "second.log")
+        second = start_connected(slack, productlane, tmp_path, "second.log")
         try:
             wait_until(
                 lambda: (

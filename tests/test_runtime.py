@@ -2,29 +2,22 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from tests.fakes.productlane import FakeProductlane
 from tests.fakes.slack import FakeSlack
-from tests.test_e2e import ENTRY_POINT, bot_environment
+from tests.running_bot import ENTRY_POINT, bot_environment, run_command
 
 pytestmark = pytest.mark.timeout(60)
-
-
-def run_bot(env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(ENTRY_POINT)], env=env, cwd=cwd, capture_output=True, text=True, timeout=45, check=False
-    )
 
 
 def test_an_unreachable_database_is_named_without_its_password(tmp_path: Path) -> None:
     with FakeSlack() as slack, FakeProductlane() as productlane:
         env = bot_environment(slack, productlane, tmp_path / "unused.db")
         env["DATABASE_URL"] = "postgresql+psycopg://bot:hunter2secret@127.0.0.1:9/feedback"
-        result = run_bot(env, tmp_path)
+        result = run_command([str(ENTRY_POINT)], env, tmp_path)
     assert result.returncode == 1
     assert "could not open the outbox database in DATABASE_URL" in result.stderr
     assert "hunter2secret" not in result.stderr + result.stdout
@@ -35,7 +28,7 @@ def test_a_revoked_bot_token_points_to_check(tmp_path: Path) -> None:
     with FakeSlack() as slack, FakeProductlane() as productlane:
         env = bot_environment(slack, productlane, tmp_path / "outbox.db")
         env["SLACK_BOT_TOKEN"] = "xoxb-revoked"
-        result = run_bot(env, tmp_path)
+        result = run_command([str(ENTRY_POINT)], env, tmp_path)
     assert result.returncode == 1
     assert "Slack refused the bot token (invalid_auth)" in result.stderr
     assert "productlane-slack check" in result.stderr

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
 from bot.settings import SettingsError, load_settings
+from tests.running_bot import run_command
 
 VARIABLES = (
     "SLACK_BOT_TOKEN",
@@ -98,15 +98,7 @@ def test_http_mode_needs_only_the_signing_secret(monkeypatch: pytest.MonkeyPatch
 
 def test_the_command_exits_2_with_a_readable_message(tmp_path: Path) -> None:
     env = {"PATH": "/usr/bin:/bin", "SLACK_BOT_TOKEN": "xoxa-secret-value-123"}
-    result = subprocess.run(
-        [sys.executable, "-m", "bot", "check"],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_command([sys.executable, "-m", "bot", "check"], env, tmp_path)
     assert result.returncode == 2
     assert "SLACK_BOT_TOKEN must be a bot token starting with xoxb-" in result.stderr
     assert "PRODUCTLANE_API_KEY is not set" in result.stderr

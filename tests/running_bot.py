@@ -1,0 +1,116 @@
+"""The bot as a user runs it: the `productlane-slack` command in its own process, configured only by
+environment variables, pointed at the loopback fakes; and the socket-mode moves that drive it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bot.slack.views import field_of
+from tests.fakes.productlane import FakeProductlane
+from tests.fakes.slack import Call, FakeSlack
+
+THREAD_URL = "https://productlane.test/feedback/{id}"
+ENTRY_POINT = Path(sys.executable).parent / "productlane-slack"
+
+
+@dataclass
+class World:
+    """A running bot, the fakes it talks to, and where its output goes."""
+
+    slack: FakeSlack
+    productlane: FakeProductlane
+    bot: subprocess.Popen[bytes]
+    log: Path
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+def bot_environment(slack: FakeSlack, productlane: FakeProductlane, database: Path) -> dict[str, str]:
+    keep = {name: os.environ[name] for name in ("PATH", "HOME", "LANG") if name in os.environ}
+    return {
+        **keep,
+        "SLACK_BOT_TOKEN": slack.bot_token,
+        "SLACK_APP_TOKEN": slack.app_token,
+        "SLACK_API_URL": slack.api_url,
+        "PRODUCTLANE_API_KEY": productlane.api_key,
+        "PRODUCTLANE_API_URL": productlane.url,
+        "PRODUCTLANE_THREAD_URL": THREAD_URL,
+        "DATABASE_URL": f"sqlite:///{database}",
+        "LOG_LEVEL": "INFO",
+    }
+
+
+def start_bot(
+    slack: FakeSlack, productlane: FakeProductlane, env: Mapping[str, str], cwd: Path, log: Path
+) -> World:
+    """Start the bot in the background, its output to `log`."""
+    with log.open("wb") as output:
+        bot = subprocess.Popen(
+            [str(ENTRY_POINT)],
+            env=dict(env),
+            cwd=cwd,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+    return World(slack, productlane, bot, log)
+
+
+def run_command(argv: Sequence[str], env: Mapping[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run a command to the end, as a person at a terminal would, and capture what it printed."""
+    return subprocess.run(
+        list(argv), env=dict(env), cwd=cwd, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def wait_until(condition: Callable[[], Any], what: str, timeout: float = 15.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def since(mark: float) -> Callable[[Call], bool]:
+    return lambda call: call.time >= mark
+
+
+def interact(world: World, payload: dict[str, Any], kind: str = "interactive") -> dict[str, Any]:
+    """Send Slack's envelope over the socket and return the bot's ack."""
+    envelope = world.slack.socket.send_envelope(kind, payload)
+    return world.slack.socket.wait_ack(envelope, timeout=5)
+
+
+def opened_view(world: World, mark: float, *, refreshed: bool = False) -> dict[str, Any]:
+    """The modal the bot opened after `mark` (after its views.update, when `refreshed`)."""
+    opened = world.slack.web.wait_for_call("views.open", timeout=10, predicate=since(mark))
+    view_id = opened.response["view"]["id"]
+    if refreshed:
+        world.slack.web.wait_for_call(
+            "views.update",
+            timeout=10,
+            predicate=lambda c: since(mark)(c) and c.params.get("view_id") == view_id,
+        )
+    return dict(world.slack.web.views[view_id])
+
+
+def by_field(view: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The view's blocks by the field they hold (a block id may carry a suffix; see views.py)."""
+    return {field_of(b["block_id"]): b for b in view["blocks"] if "block_id" in b}
+
+
+def submit(world: World, view: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
+    """Submit `view` with {field: value}; untouched fields keep what the bot prefilled."""
+    ids = {field: block["block_id"] for field, block in by_field(view).items()}
+    state = {ids.get(field, field): {field: value} for field, value in values.items()}
+    return interact(world, world.slack.view_submission_payload(view["id"], state))
