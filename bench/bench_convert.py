@@ -12,9 +12,9 @@ import statistics
 import time
 from typing import Any
 
-from bot.slack.message_html import message_to_html
-from bot.slack.names import StaticNames
-from bot.slack.plain_text import message_to_plain_text
+from bot.render.message_html import message_to_html
+from bot.render.names import StaticNames
+from bot.render.plain_text import message_to_plain_text
 
 TARGET_CHARS = 40_000
 TARGET_ELEMENTS = 2_000

@@ -42,6 +42,15 @@ class Bot:
     identity: BotIdentity
     workspace_name: str | None
 
+    def readiness_problems(self) -> list[str]:
+        """Why this replica should not get traffic now (empty: ready): the database, the worker."""
+        try:
+            self.outbox.ping()
+        except Exception as error:
+            # The message would carry the database URL; name only the kind of failure.
+            return [f"the outbox database is unreachable ({type(error).__name__})"]
+        return self.worker.problems()
+
     def close(self) -> None:
         self.worker.stop()
         self.productlane.close()

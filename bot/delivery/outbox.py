@@ -213,6 +213,11 @@ class Outbox:
     def close(self) -> None:
         self._engine.dispose()
 
+    def ping(self) -> None:
+        """A trivial read: raises (SQLAlchemyError) when the database cannot be reached."""
+        with self._read() as conn:
+            conn.execute(sa.select(1))
+
     def __enter__(self) -> Outbox:
         return self
 

@@ -134,6 +134,14 @@ class DeliveryWorker:
             thread.join(max(0.0, deadline - time.monotonic()))
         self._threads.clear()
 
+    def problems(self) -> list[str]:
+        """What keeps delivery from working right now, for /readyz and `check` (empty: all well)."""
+        if self._threads and not all(thread.is_alive() for thread in self._threads):
+            return ["the delivery worker has stopped; restart the bot"]
+        if not self._threads and not self._stopping.is_set():
+            return ["the delivery worker is not running"]
+        return []
+
     def _run(self) -> None:
         while not self._stopping.is_set():
             try:

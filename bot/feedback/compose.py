@@ -11,9 +11,9 @@ from html import escape
 from bot.feedback.form import FeedbackForm, rich_text_is_empty
 from bot.feedback.source import SourceMessage
 from bot.productlane.models import CreateThread, Notify, ThreadOrigin
-from bot.slack.message_html import message_to_html, rich_text_to_html, sanitize_html
-from bot.slack.names import NameResolver
-from bot.slack.plain_text import message_to_plain_text, rich_text_to_plain_text, title_from_text
+from bot.render.message_html import message_to_html, rich_text_to_html, sanitize_html
+from bot.render.names import NameResolver
+from bot.render.plain_text import message_to_plain_text, rich_text_to_plain_text, title_from_text
 
 from .form import TITLE_MAX
 

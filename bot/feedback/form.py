@@ -10,8 +10,8 @@ from pydantic.networks import validate_email
 from pydantic_core import PydanticCustomError
 
 from bot.productlane.models import PainLevel
-from bot.slack.names import NO_NAMES
-from bot.slack.plain_text import rich_text_to_plain_text
+from bot.render.names import NO_NAMES
+from bot.render.plain_text import rich_text_to_plain_text
 
 TITLE_MAX = 512  # Productlane's limit on a thread title
 

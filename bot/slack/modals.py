@@ -22,10 +22,10 @@ from bot.feedback.form import FeedbackForm, Field
 from bot.feedback.source import SourceMessage, why_not_feedback
 from bot.feedback.submission import Draft, DraftStore
 from bot.productlane.models import PainLevel
+from bot.render.names import NameResolver
+from bot.render.plain_text import message_to_plain_text, title_from_text
+from bot.render.rich_text_value import mrkdwn_to_rich_text
 from bot.slack.lookups import CachedNames, SlackLookups, SlackUser
-from bot.slack.names import NameResolver
-from bot.slack.plain_text import message_to_plain_text, title_from_text
-from bot.slack.rich_text_value import mrkdwn_to_rich_text
 from bot.slack.views import ModalContent, feedback_modal, message_modal
 
 log = logging.getLogger(__name__)

@@ -10,8 +10,8 @@ from bot.feedback.compose import SlackContext, compose_thread
 from bot.feedback.form import FeedbackForm
 from bot.feedback.source import SourceMessage, source_from_message_shortcut
 from bot.productlane.models import PainLevel, ThreadOrigin
-from bot.slack.names import StaticNames
-from bot.slack.rich_text_value import mrkdwn_to_rich_text
+from bot.render.names import StaticNames
+from bot.render.rich_text_value import mrkdwn_to_rich_text
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "slack"
 NAMES = StaticNames(users={"U0CSM0001": "Sam", "U0CUST0003": "Jane Doe", "U0CSM0002": "dana"})

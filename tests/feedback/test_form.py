@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.feedback.form import FeedbackForm, Field, validate_form
-from bot.slack.rich_text_value import mrkdwn_to_rich_text
+from bot.render.rich_text_value import mrkdwn_to_rich_text
 
 
 def test_a_complete_form_has_no_problems() -> None:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bot.slack.message_html import mrkdwn_to_html, rich_text_to_html
-from bot.slack.names import NO_NAMES, NameResolver, StaticNames
+from bot.render.message_html import mrkdwn_to_html, rich_text_to_html
+from bot.render.names import NO_NAMES, NameResolver, StaticNames
 
 from .helpers import one_section
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from bot.slack.document import (
+from bot.render.document import (
     Block,
     Inline,
     ListBlock,
@@ -25,10 +25,10 @@ from bot.slack.document import (
     link,
     text,
 )
-from bot.slack.emoji_glyphs import emojize_shortcodes
-from bot.slack.mrkdwn import decode_entities, mrkdwn_blocks, mrkdwn_inlines
-from bot.slack.names import NameResolver
-from bot.slack.rich_text import rich_text_blocks
+from bot.render.emoji_glyphs import emojize_shortcodes
+from bot.render.mrkdwn import decode_entities, mrkdwn_blocks, mrkdwn_inlines
+from bot.render.names import NameResolver
+from bot.render.rich_text import rich_text_blocks
 
 _IMAGE_TYPES = frozenset({"png", "jpg", "jpeg", "gif", "webp", "heic", "bmp", "svg", "tiff"})
 

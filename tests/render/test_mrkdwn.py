@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.slack.message_html import mrkdwn_to_html, rich_text_to_html
-from bot.slack.names import NO_NAMES, StaticNames
+from bot.render.message_html import mrkdwn_to_html, rich_text_to_html
+from bot.render.names import NO_NAMES, StaticNames
 
 from .helpers import fixture, one_section, txt
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from bot.slack.document import (
+from bot.render.document import (
     Block,
     Inline,
     ListBlock,
@@ -19,11 +19,11 @@ from bot.slack.document import (
     clean_text,
     is_blank,
 )
-from bot.slack.fallback import converted
-from bot.slack.message import message_blocks
-from bot.slack.mrkdwn import decode_entities, mrkdwn_blocks
-from bot.slack.names import NameResolver
-from bot.slack.rich_text import rich_text_blocks
+from bot.render.fallback import converted
+from bot.render.message import message_blocks
+from bot.render.mrkdwn import decode_entities, mrkdwn_blocks
+from bot.render.names import NameResolver
+from bot.render.rich_text import rich_text_blocks
 
 ELLIPSIS = "…"
 _LIST_INDENT = "  "

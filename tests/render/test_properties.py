@@ -10,14 +10,14 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.slack.message_html import (
+from bot.render.message_html import (
     message_to_html,
     mrkdwn_to_html,
     rich_text_to_html,
     sanitize_html,
 )
-from bot.slack.names import StaticNames
-from bot.slack.plain_text import (
+from bot.render.names import StaticNames
+from bot.render.plain_text import (
     message_to_plain_text,
     mrkdwn_to_plain_text,
     rich_text_to_plain_text,

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from bot.slack.document import (
+from bot.render.document import (
     Block,
     Inline,
     ListBlock,
@@ -25,8 +25,8 @@ from bot.slack.document import (
     link,
     text,
 )
-from bot.slack.emoji_glyphs import glyph_from_hex, glyph_from_shortcode
-from bot.slack.names import NameResolver, channel_mention, user_mention, usergroup_mention
+from bot.render.emoji_glyphs import glyph_from_hex, glyph_from_shortcode
+from bot.render.names import NameResolver, channel_mention, user_mention, usergroup_mention
 
 _STYLES = (
     ("bold", Style.BOLD),

@@ -98,7 +98,7 @@ def no_fallbacks() -> Iterator[list[logging.LogRecord]]:
         def emit(self, record: logging.LogRecord) -> None:
             records.append(record)
 
-    logger = logging.getLogger("bot.slack.fallback")
+    logger = logging.getLogger("bot.render.fallback")
     handler = Keep(level=logging.WARNING)
     logger.addHandler(handler)
     try:

@@ -8,9 +8,9 @@ import pytest
 
 from bench.bench_convert import NAMES as BENCH_NAMES
 from bench.bench_convert import build_message
-from bot.slack.message_html import message_to_html, mrkdwn_to_html, rich_text_to_html
-from bot.slack.names import NO_NAMES, StaticNames
-from bot.slack.plain_text import message_to_plain_text, mrkdwn_to_plain_text
+from bot.render.message_html import message_to_html, mrkdwn_to_html, rich_text_to_html
+from bot.render.names import NO_NAMES, StaticNames
+from bot.render.plain_text import message_to_plain_text, mrkdwn_to_plain_text
 
 from .helpers import (
     BIDI_CONTROLS,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.slack.message_html import sanitize_html
+from bot.render.message_html import sanitize_html
 
 from .helpers import assert_safe
 

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from bot.slack.message_html import rich_text_to_html
-from bot.slack.names import NO_NAMES, StaticNames
+from bot.render.message_html import rich_text_to_html
+from bot.render.names import NO_NAMES, StaticNames
 
 from .helpers import fixture, one_section, rich, rich_list, section, txt
 

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.slack.names import NO_NAMES, StaticNames
-from bot.slack.plain_text import (
+from bot.render.names import NO_NAMES, StaticNames
+from bot.render.plain_text import (
     message_to_plain_text,
     mrkdwn_to_plain_text,
     rich_text_to_plain_text,

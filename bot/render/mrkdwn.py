@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from bot.slack.document import (
+from bot.render.document import (
     Block,
     Inline,
     Paragraph,
@@ -22,8 +22,8 @@ from bot.slack.document import (
     link,
     text,
 )
-from bot.slack.emoji_glyphs import glyph_from_shortcode
-from bot.slack.names import NameResolver, channel_mention, user_mention, usergroup_mention
+from bot.render.emoji_glyphs import glyph_from_shortcode
+from bot.render.names import NameResolver, channel_mention, user_mention, usergroup_mention
 
 _ENTITY = re.compile(r"&(amp|lt|gt);")
 _ENTITIES = {"amp": "&", "lt": "<", "gt": ">"}

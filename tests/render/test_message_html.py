@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bot.slack.message_html import message_to_html
-from bot.slack.names import NO_NAMES, StaticNames
+from bot.render.message_html import message_to_html
+from bot.render.names import NO_NAMES, StaticNames
 
 from .helpers import fixture, one_section, txt
 

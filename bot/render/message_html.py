@@ -14,7 +14,7 @@ from typing import Any, Final
 
 import nh3
 
-from bot.slack.document import (
+from bot.render.document import (
     Block,
     Inline,
     Link,
@@ -27,11 +27,11 @@ from bot.slack.document import (
     clean_text,
     is_blank,
 )
-from bot.slack.fallback import converted
-from bot.slack.message import message_blocks
-from bot.slack.mrkdwn import decode_entities, mrkdwn_blocks
-from bot.slack.names import NameResolver
-from bot.slack.rich_text import rich_text_blocks
+from bot.render.fallback import converted
+from bot.render.message import message_blocks
+from bot.render.mrkdwn import decode_entities, mrkdwn_blocks
+from bot.render.names import NameResolver
+from bot.render.rich_text import rich_text_blocks
 
 __all__ = [
     "ALLOWED_ATTRIBUTES",
