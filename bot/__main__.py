@@ -31,6 +31,10 @@ def _parser() -> argparse.ArgumentParser:
     target = retry.add_mutually_exclusive_group(required=True)
     target.add_argument("item_id", nargs="?", help="the id shown by `productlane-slack outbox`")
     target.add_argument("--failed", action="store_true", help="re-queue every failed item")
+    purge = outbox_commands.add_parser(
+        "purge", help="delete delivered items and drafts older than OUTBOX_RETENTION_DAYS now"
+    )
+    purge.add_argument("--days", type=int, help="override OUTBOX_RETENTION_DAYS for this run")
     return parser
 
 
@@ -69,6 +73,11 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             settings,
             retry_id=getattr(args, "item_id", None),
             retry_failed=bool(getattr(args, "failed", False)),
+            purge_days=(
+                (getattr(args, "days", None) or settings.outbox_retention_days)
+                if getattr(args, "outbox_command", None) == "purge"
+                else None
+            ),
             include_delivered=args.all,
             show_text=args.show_text,
         )

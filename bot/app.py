@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 from slack_bolt import App
 from slack_sdk import WebClient
@@ -15,6 +16,7 @@ from slack_sdk import WebClient
 from bot.delivery.drafts import SqlDraftStore
 from bot.delivery.intake import Intake
 from bot.delivery.outbox import Outbox
+from bot.delivery.retention import RetentionJanitor
 from bot.delivery.sent import find_sent
 from bot.delivery.worker import DeliveryWorker
 from bot.feedback.source import SourceMessage
@@ -41,6 +43,12 @@ class Bot:
     productlane: ProductlaneClient
     identity: BotIdentity
     workspace_name: str | None
+    janitor: RetentionJanitor
+
+    def start(self) -> None:
+        """Start the background work: delivery, and purging what is past its retention."""
+        self.worker.start()
+        self.janitor.start()
 
     def readiness_problems(self) -> list[str]:
         """Why this replica should not get traffic now (empty: ready): the database, the worker."""
@@ -52,6 +60,7 @@ class Bot:
         return self.worker.problems()
 
     def close(self) -> None:
+        self.janitor.stop()
         self.worker.stop()
         self.productlane.close()
         self.outbox.close()
@@ -130,4 +139,5 @@ def build_bot(
     )
     for listeners in (shortcuts, commands, views, actions):
         listeners.register(app, services)
-    return Bot(app, worker, outbox, productlane, identity, auth.get("team"))
+    janitor = RetentionJanitor(outbox, timedelta(days=settings.outbox_retention_days))
+    return Bot(app, worker, outbox, productlane, identity, auth.get("team"), janitor)

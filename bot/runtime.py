@@ -47,7 +47,7 @@ def run_bot(settings: Settings, stop: threading.Event | None = None) -> int:
             type(error).__name__,
         )
         return 1
-    bot.worker.start()
+    bot.start()
     try:
         if settings.socket_mode:
             return _run_socket_mode(bot, settings, stop)

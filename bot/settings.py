@@ -38,6 +38,7 @@ WHERE_TO_GET: dict[str, str] = {
     "DATABASE_URL": "sqlite:///productlane-slack.db, or postgresql+psycopg://user:pass@host/db",
     "PORT": "the HTTP port for production (HTTP) mode, e.g. 3000",
     "DELIVERY_LEASE_SECONDS": "seconds, between 1 and 600 (default 20)",
+    "OUTBOX_RETENTION_DAYS": "whole days, at least 1 (default 90)",
 }
 
 
@@ -75,6 +76,8 @@ class Settings(BaseSettings):
     # How long a replica may hold a submission it is sending before another may take it over
     # (after a crash). Longer than Productlane's slowest answer; shorter means faster recovery.
     delivery_lease_seconds: float = Field(default=20.0, ge=1.0, le=600.0)
+    # Delivered submissions (customers' words) are deleted this many days after delivery.
+    outbox_retention_days: int = Field(default=90, ge=1)
 
     @field_validator("default_pain_level", "log_level", mode="before")
     @classmethod

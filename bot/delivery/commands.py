@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from bot.delivery.outbox import Outbox, OutboxItem, Status
+from bot.delivery.retention import purge
 from bot.settings import Settings
 
 WAITING = ("pending", "sending", "failed")
@@ -48,11 +50,22 @@ def run_outbox_command(
     retry_failed: bool,
     include_delivered: bool,
     show_text: bool,
+    purge_days: int | None = None,
     echo: Callable[[str], None] = print,
     outbox: Outbox | None = None,
 ) -> int:
     outbox = outbox or Outbox(settings.database_url)
     try:
+        if purge_days is not None:
+            if purge_days < 1:
+                echo("--days must be at least 1")
+                return 2
+            result = purge(outbox, timedelta(days=purge_days))
+            echo(
+                f"purged {result.delivered_items} delivered item(s) older than {purge_days} day(s) "
+                f"and {result.drafts} unsubmitted draft(s); failed and pending items are kept"
+            )
+            return 0
         if retry_failed:
             echo(f"re-queued {outbox.requeue_failed()} failed item(s)")
             return 0

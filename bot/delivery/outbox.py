@@ -36,7 +36,6 @@ from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from bot.delivery.schema import items, to_micros, upgrade, write_limits
@@ -185,7 +184,7 @@ class Outbox:
             self.schema_version = upgrade(conn)
         # `add` runs on Slack's ack path: its statement is built once, not per call.
         self._add_statement = (
-            self._insert(items)
+            self.insert_for(items)
             .values(
                 {
                     column: sa.bindparam(column)
@@ -253,9 +252,15 @@ class Outbox:
             raise ValueError("naive datetime: pass a timezone-aware datetime (UTC)")
         return value.astimezone(UTC)
 
-    def _insert(self, table: sa.Table) -> Any:
+    def insert_for(self, table: sa.Table) -> Any:
+        """An INSERT for ``table`` in this database's dialect (it has ``on_conflict_do_…``)."""
+        # Each dialect's module is imported only for the database in use.
         if self._dialect == "postgresql":
+            from sqlalchemy.dialects import postgresql
+
             return postgresql.insert(table)
+        from sqlalchemy.dialects import sqlite
+
         return sqlite.insert(table)
 
     def _owned(self, item_id: int, owner: str) -> sa.ColumnElement[bool]:
@@ -512,20 +517,27 @@ class Outbox:
             updated_at=at,
         )
 
-    def purge_delivered(self, before: datetime) -> int:
+    def purge_delivered(self, before: datetime, *, batch: int = 500) -> int:
         """Delete delivered items last changed before ``before``; returns how many.
 
-        Their dedupe keys go with them, so purge only well after Slack could retry.
+        Their dedupe keys go with them, so purge only well after Slack could retry. Deletes go in
+        small transactions: on SQLite each holds the write lock, and an ack's `add` must not wait
+        behind a purge of a million rows.
         """
         cutoff = self._now(before)
-        with self._write() as conn:
-            return int(
-                conn.execute(
-                    sa.delete(items).where(
-                        items.c.status == Status.DELIVERED.value, items.c.updated_at < cutoff
-                    )
-                ).rowcount
-            )
+        chosen = (
+            sa.select(items.c.id)
+            .where(items.c.status == Status.DELIVERED.value, items.c.updated_at < cutoff)
+            .limit(batch)
+            .scalar_subquery()
+        )
+        total = 0
+        while True:
+            with self._write() as conn:
+                deleted = int(conn.execute(sa.delete(items).where(items.c.id.in_(chosen))).rowcount)
+            total += deleted
+            if deleted < batch:
+                return total
 
     # -- the shared write-rate limiter --------------------------------------------------------
 
@@ -579,7 +591,7 @@ class Outbox:
         row = conn.execute(query).one_or_none()
         if row is None:
             conn.execute(
-                self._insert(write_limits)
+                self.insert_for(write_limits)
                 .values(key=key, tat_us=0, paused_until_us=0)
                 .on_conflict_do_nothing(index_elements=[write_limits.c.key])
             )

@@ -19,12 +19,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection, Dialect
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """The version this code writes; an existing database is migrated up to it on start."""
 
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {}
@@ -68,7 +67,24 @@ class UtcMicros(sa.TypeDecorator[datetime]):
 
 
 _ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")  # INTEGER PRIMARY KEY = rowid
-_JSON = sa.JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
+
+
+class _Json(sa.TypeDecorator[Any]):
+    """JSON on SQLite, JSONB on PostgreSQL. The PostgreSQL dialect is imported only when a
+    PostgreSQL database is used, so a SQLite bot never loads it (start-up time, memory)."""
+
+    impl = sa.JSON(none_as_null=True)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> sa.types.TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import JSONB
+
+            return dialect.type_descriptor(JSONB(none_as_null=True))
+        return dialect.type_descriptor(sa.JSON(none_as_null=True))
+
+
+_JSON = _Json()
 
 STATUSES = ("pending", "sending", "delivered", "failed")
 
@@ -95,6 +111,8 @@ items = sa.Table(
     sa.CheckConstraint("status IN ('pending', 'sending', 'delivered', 'failed')", name="outbox_items_status"),
     sa.Index("outbox_items_due", "status", "next_attempt_at"),
     sa.Index("outbox_items_lease", "status", "lease_until"),
+    # Retention: settled items by age (see bot/delivery/retention.py).
+    sa.Index("outbox_items_settled", "status", "updated_at"),
 )
 
 write_limits = sa.Table(
@@ -119,6 +137,21 @@ modal_drafts = sa.Table(
     sa.Index("modal_drafts_created", "created_at"),
 )
 
+# The duplicate guard's memory: which Slack message became which thread. One slim row per source
+# message (no message text), looked up by its key before a modal opens, and kept after the outbox
+# item itself is purged, so "already sent" stays true for as long as people would expect.
+sent_messages = sa.Table(
+    "sent_messages",
+    metadata,
+    sa.Column("channel_id", sa.String(64), primary_key=True),
+    sa.Column("ts", sa.String(32), primary_key=True),
+    sa.Column("thread_id", sa.String(255), nullable=True),
+    sa.Column("thread_url", sa.String(2048), nullable=True),
+    sa.Column("submitter_id", sa.String(64), nullable=True),
+    sa.Column("delivered_at", UtcMicros, nullable=False),
+    sa.Index("sent_messages_delivered", "delivered_at"),
+)
+
 schema_version = sa.Table(
     "outbox_schema_version",
     metadata,
@@ -134,6 +167,42 @@ def add_column_if_missing(conn: Connection, table: str, column: str, ddl_type: s
         return
     prep = conn.dialect.identifier_preparer
     conn.exec_driver_sql(f"ALTER TABLE {prep.quote(table)} ADD COLUMN {prep.quote(column)} {ddl_type}")
+
+
+def _v2_sent_messages(conn: Connection) -> None:
+    """Version 2: the duplicate guard reads `sent_messages` (an indexed key) instead of scanning
+    delivered items' JSON; fill it from what was delivered before, and index settled items by age."""
+    conn.exec_driver_sql(
+        "CREATE INDEX IF NOT EXISTS outbox_items_settled ON outbox_items (status, updated_at)"
+    )
+    latest: dict[tuple[str, str], dict[str, Any]] = {}
+    query = (
+        sa.select(items.c.payload, items.c.result, items.c.updated_at)
+        .where(items.c.status == "delivered")
+        .order_by(items.c.updated_at)
+    )
+    for payload, result, updated_at in conn.execute(query):
+        source = (payload or {}).get("source") if isinstance(payload, dict) else None
+        if not isinstance(source, dict) or not source.get("channel_id") or not source.get("ts"):
+            continue
+        result = result if isinstance(result, dict) else {}
+        latest[(str(source["channel_id"]), str(source["ts"]))] = {
+            "thread_id": result.get("thread_id"),
+            "thread_url": result.get("url"),
+            "submitter_id": payload.get("submitter_id"),
+            "delivered_at": updated_at,
+        }
+    present = {tuple(row) for row in conn.execute(sa.select(sent_messages.c.channel_id, sent_messages.c.ts))}
+    rows = [
+        {"channel_id": channel, "ts": ts, **values}
+        for (channel, ts), values in latest.items()
+        if (channel, ts) not in present
+    ]
+    if rows:
+        conn.execute(sa.insert(sent_messages), rows)
+
+
+MIGRATIONS[2] = _v2_sent_messages
 
 
 def upgrade(conn: Connection) -> int:

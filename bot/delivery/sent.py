@@ -1,14 +1,19 @@
-"""Has this Slack message already been sent to Productlane? Read from the outbox's delivered items."""
+"""Has this Slack message already been sent to Productlane? The duplicate guard's own small table.
+
+One row per source message (channel, ts), written when its thread is created and read before a
+modal opens: a primary-key lookup, however many submissions the outbox has seen. The rows hold no
+message text, so they outlive the outbox items (see bot/delivery/retention.py).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
-from bot.delivery.outbox import Outbox, Status
-from bot.delivery.schema import items
+from bot.delivery.outbox import Outbox
+from bot.delivery.schema import sent_messages
 
 
 @dataclass(frozen=True)
@@ -18,27 +23,46 @@ class SentRecord:
     delivered_at: datetime
 
 
-def find_sent(outbox: Outbox, channel_id: str, ts: str) -> SentRecord | None:
-    """The latest delivery of the message at channel/ts, if any.
+_FIND = sa.select(
+    sent_messages.c.thread_url, sent_messages.c.submitter_id, sent_messages.c.delivered_at
+).where(sent_messages.c.channel_id == sa.bindparam("channel_id"), sent_messages.c.ts == sa.bindparam("ts"))
 
-    It reads the JSON payload, so it scans delivered items; fine for the volumes of feedback a
-    team sends (an index on the source would be the next step for very large outboxes).
-    """
-    source = items.c.payload["source"]
-    query = (
-        sa.select(items.c.result, items.c.payload["submitter_id"].as_string(), items.c.updated_at)
-        .where(
-            items.c.status == Status.DELIVERED.value,
-            source["channel_id"].as_string() == channel_id,
-            source["ts"].as_string() == ts,
-        )
-        .order_by(items.c.updated_at.desc())
-        .limit(1)
-    )
+
+def find_sent(outbox: Outbox, channel_id: str, ts: str) -> SentRecord | None:
+    """The latest delivery of the message at channel/ts, if any."""
     with outbox.reading() as connection:
-        row = connection.execute(query).first()
+        row = connection.execute(_FIND, {"channel_id": channel_id, "ts": ts}).first()
     if row is None:
         return None
-    result = row[0] if isinstance(row[0], dict) else {}
-    delivered_at = row[2] if isinstance(row[2], datetime) else datetime.fromisoformat(str(row[2]))
-    return SentRecord(thread_url=result.get("url"), submitter_id=row[1], delivered_at=delivered_at)
+    return SentRecord(thread_url=row[0], submitter_id=row[1], delivered_at=row[2])
+
+
+def record_sent(
+    outbox: Outbox,
+    channel_id: str,
+    ts: str,
+    *,
+    thread_id: str,
+    thread_url: str,
+    submitter_id: str,
+    delivered_at: datetime | None = None,
+) -> None:
+    """Remember that the message at channel/ts is in Productlane (the latest delivery wins)."""
+    values = {
+        "channel_id": channel_id,
+        "ts": ts,
+        "thread_id": thread_id,
+        "thread_url": thread_url,
+        "submitter_id": submitter_id,
+        "delivered_at": delivered_at or datetime.now(UTC),
+    }
+    statement = outbox.insert_for(sent_messages).values(values)
+    statement = statement.on_conflict_do_update(
+        index_elements=[sent_messages.c.channel_id, sent_messages.c.ts],
+        set_={
+            name: statement.excluded[name]
+            for name in ("thread_id", "thread_url", "submitter_id", "delivered_at")
+        },
+    )
+    with outbox.writing() as connection:
+        connection.execute(statement)

@@ -21,6 +21,7 @@ from typing import Protocol
 from pydantic import ValidationError as ModelValidationError
 
 from bot.delivery.outbox import Outbox, OutboxItem
+from bot.delivery.sent import record_sent
 from bot.feedback.submission import Submission
 from bot.productlane import (
     CreateThread,
@@ -250,6 +251,16 @@ class DeliveryWorker:
         url = self._thread_url(thread.id)
         if not self._outbox.mark_delivered(item.id, self._claimer(), {"thread_id": thread.id, "url": url}):
             log.warning("item %s: lease lost before it was marked delivered", item.id)
+        if submission.source is not None:
+            # The duplicate guard's record: the next person to point at this message is told.
+            record_sent(
+                self._outbox,
+                submission.source.channel_id,
+                submission.source.ts,
+                thread_id=thread.id,
+                thread_url=url,
+                submitter_id=submission.submitter_id,
+            )
         log.info("item %s delivered as thread %s", item.id, thread.id)
         try:
             self._notifier.delivered(submission, request, url)

@@ -5,8 +5,6 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-import emoji
-
 _HEX_PART = re.compile(r"[0-9a-fA-F]{1,6}")
 _SKIN_TONE_BASE = 0x1F3FB  # Slack's skin-tone-2 … skin-tone-6 are U+1F3FB … U+1F3FF
 _VARIATION_SELECTOR = "\ufe0f"
@@ -44,6 +42,9 @@ def _glyphs_by_name() -> dict[str, str]:
     # The same answers as emoji.emojize(language="alias") (its aliases win over English names, only
     # fully-qualified glyphs), built once: emojize scans every emoji for each unknown name, which
     # costs ~0.4 ms, and a message full of custom emoji would cost seconds.
+    # The emoji package's table is large: imported on first use, not at start-up.
+    import emoji
+
     fully_qualified = emoji.STATUS["fully_qualified"]
     english: dict[str, str] = {}
     aliases: dict[str, str] = {}

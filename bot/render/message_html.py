@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from functools import lru_cache
 from html import escape
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-import nh3
+if TYPE_CHECKING:
+    import nh3
 
 from bot.render.document import (
     Block,
@@ -62,15 +63,21 @@ def _numeric_start(tag: str, attribute: str, value: str) -> str | None:
     return value
 
 
-_CLEANER: Final = nh3.Cleaner(
-    tags=set(ALLOWED_TAGS),
-    attributes={tag: set(names) for tag, names in ALLOWED_ATTRIBUTES.items()},
-    attribute_filter=_numeric_start,
-    url_schemes=set(ALLOWED_URL_SCHEMES),
-    url_relative="deny",  # only whole http(s)/mailto URLs; a relative one means nothing there
-    link_rel=LINK_REL,
-    strip_comments=True,
-)
+@lru_cache(maxsize=1)
+def _cleaner() -> nh3.Cleaner:
+    # Built on first use, not at import: the bot's idle memory and start-up stay lean until
+    # something is actually sent.
+    import nh3
+
+    return nh3.Cleaner(
+        tags=set(ALLOWED_TAGS),
+        attributes={tag: set(names) for tag, names in ALLOWED_ATTRIBUTES.items()},
+        attribute_filter=_numeric_start,
+        url_schemes=set(ALLOWED_URL_SCHEMES),
+        url_relative="deny",  # only whole http(s)/mailto URLs; a relative one means nothing there
+        link_rel=LINK_REL,
+        strip_comments=True,
+    )
 
 
 def sanitize_html(html: str) -> str:
@@ -83,7 +90,7 @@ def sanitize_html(html: str) -> str:
     def clean() -> str:
         # Text is cleaned before (nh3 cannot take lone surrogates) and after (entities like
         # &#x202e; decode to bidi controls); removing characters from text never makes markup.
-        cleaned = clean_text(_CLEANER.clean(clean_text(html if isinstance(html, str) else "")))
+        cleaned = clean_text(_cleaner().clean(clean_text(html if isinstance(html, str) else "")))
         # An HTML parser drops one newline right after <pre>; doubling it keeps a code block
         # that starts with an empty line intact, and a second pass stable.
         return cleaned.replace("<pre>\n", "<pre>\n\n")

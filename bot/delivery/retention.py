@@ -1,0 +1,83 @@
+"""How long the outbox keeps what it has settled, and the janitor that purges the rest.
+
+Delivered items hold customers' words (the message, the form); once their thread exists in
+Productlane they are only history. They are deleted `OUTBOX_RETENTION_DAYS` after delivery, and
+unsubmitted modal drafts after a week (or the retention, if shorter). Failed and pending items are
+never purged: they still need someone. The duplicate guard's records (`sent_messages`: channel,
+message ts, thread link, who sent it and when — no text) are kept, so "already sent" stays true.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import sqlalchemy as sa
+
+from bot.delivery.drafts import KEEP_FOR as DRAFTS_KEEP_FOR
+from bot.delivery.outbox import Outbox
+from bot.delivery.schema import modal_drafts
+
+log = logging.getLogger(__name__)
+
+DEFAULT_RETENTION_DAYS = 90
+PURGE_EVERY = timedelta(hours=6)
+FIRST_PURGE_AFTER = timedelta(minutes=1)  # not during start-up, when the first acks arrive
+
+
+@dataclass(frozen=True)
+class PurgeResult:
+    delivered_items: int
+    drafts: int
+
+
+def purge(outbox: Outbox, retention: timedelta, *, now: datetime | None = None) -> PurgeResult:
+    """Delete delivered items older than `retention`, and stale drafts; returns how many."""
+    at = now or datetime.now(UTC)
+    delivered = outbox.purge_delivered(at - retention)
+    drafts_before = at - min(retention, DRAFTS_KEEP_FOR)
+    with outbox.writing() as connection:
+        drafts = int(
+            connection.execute(
+                sa.delete(modal_drafts).where(modal_drafts.c.created_at < drafts_before)
+            ).rowcount
+        )
+    return PurgeResult(delivered, drafts)
+
+
+class RetentionJanitor:
+    """Purges once a minute after start, then every six hours. Every replica may run one: a purge
+    that finds nothing to delete costs one indexed query."""
+
+    def __init__(self, outbox: Outbox, retention: timedelta) -> None:
+        self._outbox = outbox
+        self._retention = retention
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="retention", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        wait = FIRST_PURGE_AFTER
+        while not self._stop.wait(wait.total_seconds()):
+            try:
+                result = purge(self._outbox, self._retention)
+            except Exception:
+                log.exception("purging old outbox items failed; trying again later")
+            else:
+                if result.delivered_items or result.drafts:
+                    log.info(
+                        "purged %d delivered item(s) and %d draft(s) older than the retention period",
+                        result.delivered_items,
+                        result.drafts,
+                    )
+            wait = PURGE_EVERY
