@@ -26,13 +26,13 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import httpx
 import pydantic
 
 from bot import __version__
@@ -58,6 +58,9 @@ from bot.productlane.models import (
 )
 from bot.productlane.ratelimit import WriteLimiter
 
+if TYPE_CHECKING:
+    import httpx
+
 __all__ = ["DEFAULT_BASE_URL", "USER_AGENT", "ProductlaneClient"]
 
 logger = logging.getLogger(__name__)
@@ -66,11 +69,6 @@ DEFAULT_BASE_URL = "https://productlane.com/api/v2"
 USER_AGENT = f"productlane-slack/{__version__}"
 
 _ModelT = TypeVar("_ModelT", bound=pydantic.BaseModel)
-
-# The request never left this machine: safe to send again, even a write.
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.ProxyError)
-# Misconfiguration (bad URL scheme, invalid header): nothing was sent, and retrying will not help.
-_CONFIG = (httpx.UnsupportedProtocol, httpx.LocalProtocolError, httpx.InvalidURL)
 
 
 class ProductlaneClient:
@@ -108,25 +106,57 @@ class ProductlaneClient:
         self._backoff_max = backoff_max
         self._max_retry_after = max_retry_after
         self._rng = rng
-        self._http = httpx.Client(
-            base_url=self.base_url + "/",
-            headers={
-                "Authorization": f"Bearer {api_key.strip()}",
-                "User-Agent": USER_AGENT,
-                "Accept": "application/json",
-            },
-            timeout=httpx.Timeout(timeout),
-            transport=transport,
-            follow_redirects=False,
-        )
+
+        def make_http() -> httpx.Client:
+            # httpx is imported here, on the first request, not at start-up: ~1 MB that a bot which
+            # has sent nothing yet does not need. (Python caches imports: later ones are a lookup.)
+            import httpx
+
+            return httpx.Client(
+                base_url=self.base_url + "/",
+                headers={
+                    "Authorization": f"Bearer {api_key.strip()}",
+                    "User-Agent": USER_AGENT,
+                    "Accept": "application/json",
+                },
+                timeout=httpx.Timeout(timeout),
+                transport=transport,
+                follow_redirects=False,
+            )
+
+        self._make_http = make_http
+        # The HTTP client (its TLS context holds the CA bundle, ~2 MB) is made on the first
+        # request: a bot that has sent nothing yet stays small.
+        self._http_client: httpx.Client | None = None
+        self._http_lock = threading.Lock()
+        self._closed = False
 
     def __repr__(self) -> str:
         return f"ProductlaneClient(base_url={self.base_url!r})"
 
     # -- lifecycle
 
+    @property
+    def _http(self) -> httpx.Client:
+        client = self._http_client
+        if client is None:
+            with self._http_lock:
+                if self._closed:
+                    raise RuntimeError("the Productlane client is closed")
+                if self._http_client is None:
+                    self._http_client = self._make_http()
+                client = self._http_client
+        return client
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
     def close(self) -> None:
-        self._http.close()
+        with self._http_lock:
+            self._closed = True
+            if self._http_client is not None:
+                self._http_client.close()
 
     def __enter__(self) -> ProductlaneClient:
         return self
@@ -231,6 +261,8 @@ class ProductlaneClient:
     # -- plumbing
 
     def _path(self, path: str) -> str:
+        import httpx
+
         return httpx.URL(self.base_url + "/" + path).path
 
     def _get(self, path: str, params: Mapping[str, str] | None = None) -> httpx.Response:
@@ -306,19 +338,25 @@ class ProductlaneClient:
         A read (GET) that times out or loses its connection raises :class:`NetworkError` (nothing
         can have changed); a write in that situation raises :class:`OutcomeUnknownError`.
         """
+        import httpx
+
+        # Nothing left this machine: safe to send again, even a write.
+        not_sent = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.ProxyError)
+        # Misconfiguration (bad URL scheme, invalid header): nothing was sent; retrying will not help.
+        misconfigured = (httpx.UnsupportedProtocol, httpx.LocalProtocolError, httpx.InvalidURL)
         idempotent = method == "GET"
         url_path = self._path(path)
         started = time.monotonic()
         try:
             response = self._http.request(method, path, params=params, json=json)
-        except _NOT_SENT as exc:
+        except not_sent as exc:
             self._log_failure(method, url_path, started, exc)
             raise NetworkError(
                 f"Could not connect to Productlane: {type(exc).__name__}.",
                 method=method,
                 path=url_path,
             ) from exc
-        except _CONFIG as exc:
+        except misconfigured as exc:
             self._log_failure(method, url_path, started, exc)
             raise ProductlaneError(
                 f"Request not sent, check the base URL: {type(exc).__name__}: {exc}",

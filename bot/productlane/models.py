@@ -91,7 +91,7 @@ class ThreadOrigin(StrEnum):
 class Notify(BaseModel):
     """Side-channel notifications Productlane fires alongside the write."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
 
     slack: bool = False
     email: bool = False
@@ -105,7 +105,7 @@ class CreateThread(BaseModel):
     with a ``Z``.
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     text: str = Field(min_length=1, description="Thread body (HTML).")
     pain_level: PainLevel = PainLevel.UNKNOWN
@@ -138,7 +138,7 @@ class CreateThread(BaseModel):
 class _Response(BaseModel):
     """Base of every answer model: unknown fields are kept, never an error."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
 
 class ExternalIds(_Response):

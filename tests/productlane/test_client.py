@@ -452,6 +452,8 @@ def test_close_and_empty_key(fake):
     client = ProductlaneClient(fake.api_key, fake.url)
     with client:
         pass
-    assert client._http.is_closed
+    assert client.closed
+    with pytest.raises(RuntimeError, match="closed"):
+        client.me()
     with pytest.raises(ValueError, match="api_key"):
         ProductlaneClient("  ", fake.url)
