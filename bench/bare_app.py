@@ -11,6 +11,8 @@ from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_sdk import WebClient
 
+RECEIVE_BUFFER_BYTES = 64 * 1024
+
 
 def main() -> None:
     client = WebClient(token=os.environ["SLACK_BOT_TOKEN"], base_url=os.environ["SLACK_API_URL"])
@@ -22,7 +24,10 @@ def main() -> None:
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    handler = SocketModeHandler(app, os.environ["SLACK_APP_TOKEN"])
+    # Bolt's default receive buffer (1 KiB) crashes slack_sdk's built-in client under a burst of
+    # whole-view submissions (RecursionError in its frame reader: one level per buffer read while
+    # data is waiting); the bot reads 64 KiB at a time, and so does the baseline.
+    handler = SocketModeHandler(app, os.environ["SLACK_APP_TOKEN"], receive_buffer_size=RECEIVE_BUFFER_BYTES)
     handler.connect()  # type: ignore[no-untyped-call]
     stop.wait()
     handler.close()  # type: ignore[no-untyped-call]

@@ -16,6 +16,11 @@ from bot.settings import Settings
 
 log = logging.getLogger("bot")
 
+# slack_sdk's socket-mode client reads frames recursively, one level per read of this size while
+# data waits: Bolt's default (1 KiB) hits Python's recursion limit under a burst of whole-view
+# submissions (a few MB queued), and the envelopes are lost. 64 KiB keeps it a few levels deep.
+RECEIVE_BUFFER_BYTES = 64 * 1024
+
 
 def _stop_on_signals(stop: threading.Event) -> None:
     def handle(signum: int, frame: FrameType | None) -> None:
@@ -66,7 +71,12 @@ def _connected_line(bot: Bot, mode: str) -> str:
 
 def _run_socket_mode(bot: Bot, settings: Settings, stop: threading.Event) -> int:
     assert settings.slack_app_token is not None  # noqa: S101 - socket_mode implies it
-    handler = SocketModeHandler(bot.app, settings.slack_app_token.get_secret_value())
+    handler = SocketModeHandler(
+        bot.app,
+        settings.slack_app_token.get_secret_value(),
+        receive_buffer_size=RECEIVE_BUFFER_BYTES,
+        concurrency=4,
+    )
     if threading.current_thread() is threading.main_thread():
         _stop_on_signals(stop)
     handler.connect()  # type: ignore[no-untyped-call]

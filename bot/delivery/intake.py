@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from pydantic import ValidationError
 
-from bot.delivery.outbox import Outbox
+from bot.delivery.outbox import EncodedJson, Outbox
 from bot.feedback.submission import Submission
 
 KIND = "create_thread"
@@ -21,7 +21,7 @@ class Intake:
 
     def accept(self, submission: Submission) -> str:
         """Persist the submission (once, however often Slack retries it); returns its outbox id."""
-        added = self._outbox.add(submission.key, KIND, submission.model_dump(mode="json"))
+        added = self._outbox.add(submission.key, KIND, EncodedJson(submission.model_dump_json()))
         if added.created:
             self._wake()
         return str(added.id)

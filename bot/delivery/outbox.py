@@ -25,11 +25,13 @@ Create one `Outbox` per process (after any fork); it is safe to share between th
 from __future__ import annotations
 
 import enum
+import json
 import math
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
@@ -40,7 +42,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from bot.delivery.schema import items, to_micros, upgrade, write_limits
 
-__all__ = ["AddResult", "Outbox", "OutboxItem", "Status"]
+__all__ = ["AddResult", "EncodedJson", "Outbox", "OutboxItem", "Status"]
 
 MAX_ERROR_CHARS = 500
 _READ_ONLY = "outbox_read_only"  # execution option: a plain (deferred) BEGIN on SQLite
@@ -77,6 +79,15 @@ class OutboxItem:
     last_error: str | None
     result: dict[str, Any] | None
     delayed_notice_sent: bool
+
+
+class EncodedJson(str):
+    """A payload already encoded as a JSON object (e.g. by pydantic's `model_dump_json`, in Rust):
+    stored as it is, not decoded and encoded again on the ack path."""
+
+
+def _encode_json(value: Any) -> str:
+    return value if isinstance(value, EncodedJson) else json.dumps(value)
 
 
 def _utc_now() -> datetime:
@@ -126,7 +137,7 @@ def _enable_wal(cursor: Any, timeout_s: float) -> None:
 
 
 def _sqlite_engine(database_url: str, synchronous: str, busy_timeout_ms: int) -> Engine:
-    engine = sa.create_engine(database_url)
+    engine = sa.create_engine(database_url, json_serializer=_encode_json)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -171,13 +182,19 @@ class Outbox:
         """
         url = sa.make_url(database_url)
         self._clock = clock
+        # SQLite has one writer at a time. Threads of this process queue here for it, and each
+        # wakes the moment the previous one commits; without this they would meet in SQLite's busy
+        # handler, which polls with sleeps of up to 100 ms (what made acks slow in a burst). Other
+        # processes on the same file still wait in the busy handler. PostgreSQL needs no queue.
+        self._writers: AbstractContextManager[Any] = nullcontext()
         self._dialect = url.get_backend_name()
         if self._dialect == "sqlite":
             if sqlite_synchronous.upper() not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
                 raise ValueError(f"unknown SQLite synchronous mode {sqlite_synchronous!r}")
             self._engine = _sqlite_engine(database_url, sqlite_synchronous.upper(), sqlite_busy_timeout_ms)
+            self._writers = threading.Lock()
         elif self._dialect == "postgresql":
-            self._engine = sa.create_engine(database_url, pool_pre_ping=True)
+            self._engine = sa.create_engine(database_url, pool_pre_ping=True, json_serializer=_encode_json)
         else:
             raise ValueError(f"unsupported outbox database {url.drivername!r}: use sqlite or postgresql")
         with self._write() as conn:
@@ -227,7 +244,7 @@ class Outbox:
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
-        with self._engine.begin() as conn:
+        with self._writers, self._engine.begin() as conn:
             yield conn
 
     def reading(self) -> AbstractContextManager[Connection]:
@@ -277,16 +294,24 @@ class Outbox:
     # -- adding -------------------------------------------------------------------------------
 
     def add(
-        self, dedupe_key: str, kind: str, payload: dict[str, Any], *, now: datetime | None = None
+        self,
+        dedupe_key: str,
+        kind: str,
+        payload: dict[str, Any] | EncodedJson,
+        *,
+        now: datetime | None = None,
     ) -> AddResult:
         """Save a new pending item, due at once; the same ``dedupe_key`` again returns the
-        existing item's id with ``created=False`` and changes nothing."""
+        existing item's id with ``created=False`` and changes nothing. ``payload`` is a JSON
+        object: a dict, or the `EncodedJson` text of one."""
         if not dedupe_key or len(dedupe_key) > 255:
             raise ValueError("dedupe_key must be 1..255 characters (hash longer keys)")
         if not kind or len(kind) > 64:
             raise ValueError("kind must be 1..64 characters")
-        if not isinstance(payload, dict):
-            raise TypeError("payload must be a JSON object (dict)")
+        if not isinstance(payload, dict) and not (
+            isinstance(payload, EncodedJson) and payload.startswith("{")
+        ):
+            raise TypeError("payload must be a JSON object (a dict, or EncodedJson of one)")
         at = self._now(now)
         values = {
             "dedupe_key": dedupe_key,
