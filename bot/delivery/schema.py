@@ -24,15 +24,15 @@ from sqlalchemy.engine import Connection, Dialect
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """The version this code writes; an existing database is migrated up to it on start."""
 
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {}
 """Step ``n`` brings a database from version ``n - 1`` to ``n``; each step must be idempotent.
 
-Example for a later version 2::
+Example for a later version 3::
 
-    MIGRATIONS[2] = lambda conn: add_column_if_missing(conn, "outbox_items", "note", "TEXT")
+    MIGRATIONS[3] = lambda conn: add_column_if_missing(conn, "outbox_items", "note", "TEXT")
 """
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -92,6 +92,10 @@ items = sa.Table(
     sa.Column("last_error", sa.String(500), nullable=True),
     sa.Column("result", _JSON, nullable=True),
     sa.Column("delayed_notice_sent", sa.Boolean, nullable=False),
+    # Set when "Edit and resend" sent an edited copy of this item (the id of that copy): the item
+    # is then superseded and never sent. Kept beside the status rather than as a new status,
+    # because SQLite cannot change the status CHECK constraint of an existing table in place.
+    sa.Column("superseded_by", sa.BigInteger, nullable=True),
     sa.CheckConstraint("status IN ('pending', 'sending', 'delivered', 'failed')", name="outbox_items_status"),
     sa.Index("outbox_items_due", "status", "next_attempt_at"),
     sa.Index("outbox_items_lease", "status", "lease_until"),
@@ -105,6 +109,21 @@ write_limits = sa.Table(
     sa.Column("tat_us", sa.BigInteger, nullable=False),
     # No send before this (a 429's Retry-After), microseconds since the epoch; 0 = none.
     sa.Column("paused_until_us", sa.BigInteger, nullable=False),
+)
+
+# Productlane refused the API key itself (revoked, a v1 key, threads:write missing): no write
+# can succeed until an operator fixes the key, so every replica pauses writes while a row exists
+# for its limiter key, and one of them probes GET /me at `probe_at_us` to learn when it works
+# again. A new table needs no migration step (see `modal_drafts`).
+key_problems = sa.Table(
+    "outbox_key_problems",
+    metadata,
+    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("code", sa.String(64), nullable=False),
+    # What the operator must fix, in words; never any key material.
+    sa.Column("message", sa.String(500), nullable=False),
+    sa.Column("since_us", sa.BigInteger, nullable=False),
+    sa.Column("probe_at_us", sa.BigInteger, nullable=False),
 )
 
 # What each open feedback modal was opened on (private_metadata holds only the id), so that a
@@ -134,6 +153,13 @@ def add_column_if_missing(conn: Connection, table: str, column: str, ddl_type: s
         return
     prep = conn.dialect.identifier_preparer
     conn.exec_driver_sql(f"ALTER TABLE {prep.quote(table)} ADD COLUMN {prep.quote(column)} {ddl_type}")
+
+
+def _add_superseded_by(conn: Connection) -> None:
+    add_column_if_missing(conn, "outbox_items", "superseded_by", "BIGINT")
+
+
+MIGRATIONS[2] = _add_superseded_by
 
 
 def upgrade(conn: Connection) -> int:

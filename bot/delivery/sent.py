@@ -28,7 +28,8 @@ def find_sent(outbox: Outbox, channel_id: str, ts: str) -> SentRecord | None:
     query = (
         sa.select(items.c.result, items.c.payload["submitter_id"].as_string(), items.c.updated_at)
         .where(
-            items.c.status == Status.DELIVERED.value,
+            # Delivered, or its thread created and only the confirmation in Slack still to post.
+            sa.or_(items.c.status == Status.DELIVERED.value, items.c.result.is_not(None)),
             source["channel_id"].as_string() == channel_id,
             source["ts"].as_string() == ts,
         )
