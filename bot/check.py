@@ -8,11 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
+import sqlalchemy as sa
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.delivery.outbox import Outbox, Status
+from bot.delivery.worker import KEY_PROBE_SECONDS
 from bot.productlane import ProductlaneClient, ProductlaneError
 from bot.settings import Settings
 from bot.slack.ids import REQUIRED_BOT_SCOPES
@@ -136,6 +140,46 @@ def _productlane_fix(error: ProductlaneError) -> str:
     return "Check the network and PRODUCTLANE_API_URL, then run check again."
 
 
+DELIVERY = "Delivery (outbox)"
+
+
+def check_delivery(outbox: Outbox) -> CheckResult:
+    """Is delivery paused because Productlane refused the key? The running bot stored it there."""
+    counts = outbox.counts()
+    waiting = counts[Status.PENDING] + counts[Status.SENDING]
+    paused = outbox.key_problems()
+    if paused:
+        problem = paused[0]
+        return CheckResult(
+            DELIVERY,
+            "fail",
+            f"paused: {waiting} submission(s) waiting because Productlane refused the API key "
+            f"({problem.code})",
+            f"{problem.message} A running bot checks the key every {KEY_PROBE_SECONDS:.0f} s and "
+            "resumes by itself once it works; a restart with a working key resumes at once. "
+            "Nothing needs `outbox retry`.",
+        )
+    return CheckResult(DELIVERY, "pass", f"{waiting} waiting, {counts[Status.FAILED]} failed")
+
+
+def _open_outbox(database_url: str) -> Outbox | CheckResult:
+    url = sa.make_url(database_url)
+    if url.get_backend_name() == "sqlite" and url.database and not Path(url.database).exists():
+        # `check` runs before first use: do not create the database the bot will create.
+        return CheckResult(DELIVERY, "skip", "no outbox yet (the bot creates it when it starts)")
+    try:
+        return Outbox(database_url)
+    except Exception as error:
+        # The message would carry the database URL; name only the kind of failure.
+        cause = type(getattr(error, "orig", None) or error).__name__
+        return CheckResult(
+            DELIVERY,
+            "fail",
+            f"could not open the outbox ({cause})",
+            "Check DATABASE_URL and that the database is reachable.",
+        )
+
+
 def render_checklist(results: Sequence[CheckResult]) -> str:
     lines: list[str] = []
     for result in results:
@@ -155,6 +199,7 @@ def run_checks(
     *,
     web_client: WebClient | None = None,
     productlane: ProductlaneClient | None = None,
+    outbox: Outbox | None = None,
     echo: Callable[[str], None] = print,
 ) -> int:
     """Run every check, print the checklist, and return the process exit status."""
@@ -175,5 +220,14 @@ def run_checks(
     finally:
         if owns_client:
             productlane.close()
+    opened = outbox if outbox is not None else _open_outbox(settings.database_url)
+    if isinstance(opened, CheckResult):
+        results.append(opened)
+    else:
+        try:
+            results.append(check_delivery(opened))
+        finally:
+            if outbox is None:
+                opened.close()
     echo(render_checklist(results))
     return 1 if any(result.outcome == "fail" for result in results) else 0

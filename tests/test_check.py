@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from slack_sdk import WebClient
 
 from bot.check import run_checks
+from bot.delivery.outbox import Outbox
 from bot.productlane import ProductlaneClient
 from bot.settings import Settings
 from tests.fakes.productlane import FakeProductlane
@@ -136,3 +138,46 @@ def test_the_check_command_runs_from_the_environment(
     result = run_command([sys.executable, "-m", "bot", "check"], env, tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "All checks passed." in result.stdout
+
+
+def test_a_delivery_paused_for_the_key_is_shown_with_the_fix(
+    slack: FakeSlack, productlane: FakeProductlane, tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'outbox.db'}"
+    with Outbox(url) as outbox:
+        for key in ("V1:h", "V2:h"):
+            outbox.add(key, "create_thread", {})
+        outbox.record_key_problem(
+            "productlane:T0ACME0001",
+            "unsupported_key_version",
+            "Productlane refused the API key (unsupported_key_version: a v1 key): create a v2 API key.",
+            probe_at=datetime.now(UTC),
+        )
+    status, output = run(settings_for(slack, productlane, database_url=url))
+    assert status == 1
+    assert (
+        "✗ Delivery (outbox): paused: 2 submission(s) waiting because Productlane refused the API key "
+        "(unsupported_key_version)"
+    ) in output
+    assert "    fix: Productlane refused the API key (unsupported_key_version: a v1 key)" in output
+    assert "resumes by itself" in output
+
+
+def test_delivery_passes_when_nothing_is_paused(
+    slack: FakeSlack, productlane: FakeProductlane, tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'outbox.db'}"
+    Outbox(url).close()
+    status, output = run(settings_for(slack, productlane, database_url=url))
+    assert status == 0, output
+    assert "✓ Delivery (outbox): 0 waiting, 0 failed" in output
+
+
+def test_check_does_not_create_the_outbox(
+    slack: FakeSlack, productlane: FakeProductlane, tmp_path: Path
+) -> None:
+    database = tmp_path / "never.db"
+    status, output = run(settings_for(slack, productlane, database_url=f"sqlite:///{database}"))
+    assert status == 0, output
+    assert "– Delivery (outbox): no outbox yet" in output
+    assert not database.exists()

@@ -11,7 +11,7 @@ from bot.delivery.retention import purge
 from bot.settings import Settings
 
 WAITING = ("pending", "sending", "failed")
-ALL = (*WAITING, "delivered")
+ALL = (*WAITING, "superseded", "delivered")
 
 
 def _when(value: Any) -> str:
@@ -28,11 +28,14 @@ def describe_item(item: OutboxItem, *, show_text: bool) -> str:
         f"  next={_when(item.next_attempt_at)}",
         f"    submitter={payload.get('submitter_id')}  source={where}",
     ]
+    if item.superseded_by is not None:
+        lines.append(f"    superseded by {item.superseded_by} (Edit and resend): never sent")
     if item.last_error:
         lines.append(f"    last error: {item.last_error}")
     result = item.result or {}
     if result.get("url"):
-        lines.append(f"    thread: {result['url']}")
+        waiting = "" if item.status is Status.DELIVERED else " (the confirmation in Slack is still to post)"
+        lines.append(f"    thread: {result['url']}{waiting}")
     if show_text:
         form = payload.get("form") or {}
         lines.append(f"    title: {form.get('title') or '(from the message)'}")
@@ -41,6 +44,30 @@ def describe_item(item: OutboxItem, *, show_text: bool) -> str:
         if text:
             lines.append("    text: " + text.replace("\n", "\n          "))
     return "\n".join(lines)
+
+
+def pause_lines(outbox: Outbox) -> list[str]:
+    """Say so when delivery is paused because Productlane refuses the API key."""
+    return [
+        f"Delivery is paused: {problem.message} Items wait as pending and are sent by themselves "
+        "once the key works; `retry` is not needed."
+        for problem in outbox.key_problems()
+    ]
+
+
+def _retry_one(outbox: Outbox, retry_id: str, echo: Callable[[str], None]) -> int:
+    if retry_id.isdigit() and outbox.requeue(int(retry_id)):
+        echo(f"re-queued {retry_id}")
+        return 0
+    item = outbox.get(int(retry_id)) if retry_id.isdigit() else None
+    if item is not None and item.superseded_by is not None:
+        echo(
+            f"not re-queued: {retry_id} was replaced by {item.superseded_by} (Edit and resend), "
+            "so sending it would send the feedback twice"
+        )
+        return 1
+    echo(f"no pending or failed item {retry_id} (see `productlane-slack outbox --all`)")
+    return 1
 
 
 def run_outbox_command(
@@ -66,15 +93,16 @@ def run_outbox_command(
                 f"and {result.drafts} unsubmitted draft(s); failed and pending items are kept"
             )
             return 0
+        for line in pause_lines(outbox):
+            echo(line)
         if retry_failed:
-            echo(f"re-queued {outbox.requeue_failed()} failed item(s)")
+            requeued = outbox.requeue_failed()
+            superseded = outbox.counts()[Status.SUPERSEDED]
+            skipped = f"; {superseded} superseded by an edited resend left alone" if superseded else ""
+            echo(f"re-queued {requeued} failed item(s){skipped}")
             return 0
         if retry_id:
-            if retry_id.isdigit() and outbox.requeue(int(retry_id)):
-                echo(f"re-queued {retry_id}")
-                return 0
-            echo(f"no pending or failed item {retry_id} (see `productlane-slack outbox --all`)")
-            return 1
+            return _retry_one(outbox, retry_id, echo)
         items = outbox.list_items(statuses=ALL if include_delivered else WAITING)
         counts = outbox.counts()
         echo(" · ".join(f"{status}: {counts.get(Status(status), 0)}" for status in ALL))

@@ -20,8 +20,17 @@ class Intake:
         self._wake = wake
 
     def accept(self, submission: Submission) -> str:
-        """Persist the submission (once, however often Slack retries it); returns its outbox id."""
-        added = self._outbox.add(submission.key, KIND, EncodedJson(submission.model_dump_json()))
+        """Persist the submission (once, however often Slack retries it); returns its outbox id.
+
+        An edited copy from "Edit and resend" supersedes the refused item in the same write.
+        """
+        replaces = submission.replaces_item_id
+        added = self._outbox.add(
+            submission.key,
+            KIND,
+            EncodedJson(submission.model_dump_json()),
+            supersedes=int(replaces) if replaces and replaces.isdigit() else None,
+        )
         if added.created:
             self._wake()
         return str(added.id)

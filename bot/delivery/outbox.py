@@ -9,14 +9,24 @@ Life of an item::
     add ──▶ pending ──claim──▶ sending ──mark_delivered──▶ delivered
                ▲                 │ │
                └─schedule_retry──┘ └──mark_failed──▶ failed ──requeue──▶ pending
+                                                       │
+                          add(supersedes=this item) ───┴──▶ superseded (never sent)
 
 A worker claims due items under a lease (`claim`), calls `mark_attempt` just *before* each
 POST (so ``first_sent_at`` tells a later attempt that a thread may already exist), then records
 the outcome. Only the lease owner can change a claimed item; an item whose lease ran out (its
 worker died) is claimable again. Owners must be unique per worker (e.g. host-pid-uuid).
 
+Once the thread exists the worker keeps it in ``result`` (`record_thread`) before telling the
+submitter. If that reply has to wait (Slack rate-limited it, an outage), the item goes back to
+pending *with* its result: the next claim only posts the reply, and never creates the thread
+again. ``superseded`` is stored as failed with ``superseded_by`` set (SQLite cannot change the
+status column's CHECK constraint in place), and reported as its own `Status`.
+
 `reserve_write_slot` / `pause_writes` form a send-rate limiter shared by every process using
 the same database (GCRA, a token bucket kept as one row per key, updated under a row lock).
+`record_key_problem` … `clear_key_problem` keep a "the API key itself is refused" pause per key,
+shared the same way, so every replica stops writing until an operator fixes the key.
 
 All times are timezone-aware UTC datetimes; every method takes an optional ``now`` for tests.
 Create one `Outbox` per process (after any fork); it is safe to share between threads.
@@ -40,9 +50,9 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
-from bot.delivery.schema import items, to_micros, upgrade, write_limits
+from bot.delivery.schema import from_micros, items, key_problems, to_micros, upgrade, write_limits
 
-__all__ = ["AddResult", "EncodedJson", "Outbox", "OutboxItem", "Status"]
+__all__ = ["AddResult", "EncodedJson", "KeyProblem", "Outbox", "OutboxItem", "Status"]
 
 MAX_ERROR_CHARS = 500
 _READ_ONLY = "outbox_read_only"  # execution option: a plain (deferred) BEGIN on SQLite
@@ -53,6 +63,8 @@ class Status(enum.StrEnum):
     SENDING = "sending"
     DELIVERED = "delivered"
     FAILED = "failed"
+    SUPERSEDED = "superseded"
+    """Replaced by an edited copy ("Edit and resend"); stored as failed + ``superseded_by``."""
 
 
 class AddResult(NamedTuple):
@@ -78,7 +90,10 @@ class OutboxItem:
     """When the first send attempt began; set means a thread may exist even if no reply came."""
     last_error: str | None
     result: dict[str, Any] | None
+    """What delivery produced: ``thread_id`` and ``url`` once the thread exists, ``reply`` once the
+    submitter was told (where the message landed). A pending item with a result only needs its reply."""
     delayed_notice_sent: bool
+    superseded_by: int | None = None
 
 
 class EncodedJson(str):
@@ -98,14 +113,28 @@ def _short(error: str) -> str:
     return error if len(error) <= MAX_ERROR_CHARS else error[: MAX_ERROR_CHARS - 1] + "…"
 
 
+@dataclass(frozen=True, slots=True)
+class KeyProblem:
+    """Productlane refuses the API key itself: writes for ``key`` are paused until it works."""
+
+    key: str
+    code: str
+    message: str
+    """What the operator must fix, in words (never key material)."""
+    since: datetime
+    probe_at: datetime
+    """When the next check of the key (GET /me) is due."""
+
+
 def _item(row: sa.Row[Any]) -> OutboxItem:
     m = row._mapping
+    superseded_by = m["superseded_by"]
     return OutboxItem(
         id=int(m["id"]),
         dedupe_key=m["dedupe_key"],
         kind=m["kind"],
         payload=m["payload"],
-        status=Status(m["status"]),
+        status=Status.SUPERSEDED if superseded_by is not None else Status(m["status"]),
         attempts=int(m["attempts"]),
         created_at=m["created_at"],
         updated_at=m["updated_at"],
@@ -116,7 +145,29 @@ def _item(row: sa.Row[Any]) -> OutboxItem:
         last_error=m["last_error"],
         result=m["result"],
         delayed_notice_sent=bool(m["delayed_notice_sent"]),
+        superseded_by=None if superseded_by is None else int(superseded_by),
     )
+
+
+def _key_problem(row: sa.Row[Any]) -> KeyProblem:
+    m = row._mapping
+    return KeyProblem(
+        key=m["key"],
+        code=m["code"],
+        message=m["message"],
+        since=from_micros(int(m["since_us"])),
+        probe_at=from_micros(int(m["probe_at_us"])),
+    )
+
+
+def _in_status(status: Status | str) -> sa.ColumnElement[bool]:
+    """Rows whose reported `Status` is ``status`` (superseded is failed + superseded_by)."""
+    wanted = Status(status)
+    if wanted is Status.SUPERSEDED:
+        return items.c.superseded_by.is_not(None)
+    if wanted is Status.FAILED:
+        return sa.and_(items.c.status == Status.FAILED.value, items.c.superseded_by.is_(None))
+    return items.c.status == wanted.value
 
 
 def _enable_wal(cursor: Any, timeout_s: float) -> None:
@@ -299,11 +350,17 @@ class Outbox:
         kind: str,
         payload: dict[str, Any] | EncodedJson,
         *,
+        supersedes: int | None = None,
         now: datetime | None = None,
     ) -> AddResult:
         """Save a new pending item, due at once; the same ``dedupe_key`` again returns the
         existing item's id with ``created=False`` and changes nothing. ``payload`` is a JSON
-        object: a dict, or the `EncodedJson` text of one."""
+        object: a dict, or the `EncodedJson` text of one.
+
+        ``supersedes``: the new item is an edited copy of that one ("Edit and resend"). In the
+        same transaction, that item becomes superseded if it is failed or still pending, so a
+        later `requeue` can never send both. One being sent right now is left alone.
+        """
         if not dedupe_key or len(dedupe_key) > 255:
             raise ValueError("dedupe_key must be 1..255 characters (hash longer keys)")
         if not kind or len(kind) > 64:
@@ -327,6 +384,22 @@ class Outbox:
         with self._write() as conn:
             new_id = conn.execute(self._add_statement, values).scalar_one_or_none()
             if new_id is not None:
+                if supersedes is not None and supersedes != new_id:
+                    conn.execute(
+                        sa.update(items)
+                        .where(
+                            items.c.id == supersedes,
+                            items.c.status.in_([Status.FAILED.value, Status.PENDING.value]),
+                            items.c.superseded_by.is_(None),
+                        )
+                        .values(
+                            status=Status.FAILED.value,
+                            superseded_by=int(new_id),
+                            lease_owner=None,
+                            lease_until=None,
+                            updated_at=at,
+                        )
+                    )
                 return AddResult(int(new_id), True)
             existing = conn.execute(
                 sa.select(items.c.id).where(items.c.dedupe_key == dedupe_key)
@@ -336,9 +409,18 @@ class Outbox:
     # -- the worker's side --------------------------------------------------------------------
 
     def claim(
-        self, owner: str, limit: int, lease_seconds: float, *, now: datetime | None = None
+        self,
+        owner: str,
+        limit: int,
+        lease_seconds: float,
+        *,
+        replies_only: bool = False,
+        now: datetime | None = None,
     ) -> list[OutboxItem]:
         """Take up to ``limit`` due items for ``owner`` until ``now + lease_seconds``.
+
+        ``replies_only``: only items whose thread already exists (a result, the reply still to
+        post), e.g. while writes to Productlane are paused.
 
         Due: pending with ``next_attempt_at <= now``, or sending whose lease has run out (its
         worker died; check ``first_sent_at`` before sending again). Oldest due first. Each item
@@ -355,6 +437,8 @@ class Outbox:
             sa.and_(items.c.status == Status.PENDING.value, items.c.next_attempt_at <= at),
             sa.and_(items.c.status == Status.SENDING.value, items.c.lease_until <= at),
         )
+        if replies_only:
+            due = sa.and_(due, items.c.result.is_not(None))
         pick = (
             sa.select(items.c.id)
             .where(due)
@@ -420,6 +504,13 @@ class Outbox:
             == 1
         )
 
+    def record_thread(
+        self, item_id: int, owner: str, result: dict[str, Any], *, now: datetime | None = None
+    ) -> bool:
+        """The thread exists: keep ``result`` (its id and link) while the reply is being posted,
+        so no later attempt creates it again. The item stays claimed. Only the lease owner may."""
+        return self._update(self._owned(item_id, owner), result=result, updated_at=self._now(now)) == 1
+
     def mark_delivered(
         self,
         item_id: int,
@@ -449,22 +540,30 @@ class Outbox:
         at: datetime,
         error: str,
         *,
+        result: dict[str, Any] | None = None,
+        nothing_sent: bool = False,
         now: datetime | None = None,
     ) -> bool:
-        """Back to pending, due at ``at``; releases the lease. Only the lease owner may."""
+        """Back to pending, due at ``at``; releases the lease. Only the lease owner may.
+
+        ``result`` replaces the stored result (None keeps it). ``nothing_sent``: the only attempt
+        so far was refused for certain, so no thread can exist: ``first_sent_at`` is cleared and
+        the next attempt sends without looking for one first.
+        """
         when = self._now(at)
-        return (
-            self._update(
-                self._owned(item_id, owner),
-                status=Status.PENDING.value,
-                next_attempt_at=when,
-                last_error=_short(error),
-                lease_owner=None,
-                lease_until=None,
-                updated_at=self._now(now),
-            )
-            == 1
-        )
+        values: dict[str, Any] = {
+            "status": Status.PENDING.value,
+            "next_attempt_at": when,
+            "last_error": _short(error),
+            "lease_owner": None,
+            "lease_until": None,
+            "updated_at": self._now(now),
+        }
+        if result is not None:
+            values["result"] = result
+        if nothing_sent:
+            values["first_sent_at"] = None
+        return self._update(self._owned(item_id, owner), **values) == 1
 
     def mark_failed(self, item_id: int, owner: str, error: str, *, now: datetime | None = None) -> bool:
         """Given up (an operator can `requeue` it). Only the lease owner may."""
@@ -492,6 +591,12 @@ class Outbox:
             == 1
         )
 
+    def forget_delayed_notice(self, item_ids: Iterable[int], *, now: datetime | None = None) -> None:
+        """Unset the once-only notice flag (the notice could not be posted): a later pass tells them."""
+        ids = list(item_ids)
+        if ids:
+            self._update(items.c.id.in_(ids), delayed_notice_sent=False, updated_at=self._now(now))
+
     # -- looking and operator commands --------------------------------------------------------
 
     def get(self, item_id: int) -> OutboxItem | None:
@@ -505,35 +610,40 @@ class Outbox:
         """Items oldest first, optionally only those in ``statuses``."""
         query = sa.select(items).order_by(items.c.id).limit(limit)
         if statuses is not None:
-            query = query.where(items.c.status.in_([Status(s).value for s in statuses]))
+            query = query.where(sa.or_(sa.false(), *(_in_status(s) for s in statuses)))
         with self._read() as conn:
             return [_item(row) for row in conn.execute(query)]
 
     def counts(self) -> dict[Status, int]:
         """How many items are in each status (every status present, zeros included)."""
-        query = sa.select(items.c.status, sa.func.count()).group_by(items.c.status)
+        superseded = items.c.superseded_by.is_not(None)
+        query = sa.select(items.c.status, superseded, sa.func.count()).group_by(items.c.status, superseded)
         result = dict.fromkeys(Status, 0)
         with self._read() as conn:
-            for status, count in conn.execute(query):
-                result[Status(status)] = int(count)
+            for status, is_superseded, count in conn.execute(query):
+                result[Status.SUPERSEDED if is_superseded else Status(status)] += int(count)
         return result
 
     def requeue(self, item_id: int, *, now: datetime | None = None) -> bool:
         """Make a failed (or waiting pending) item due now with a fresh attempt count.
 
         ``first_sent_at`` and ``last_error`` are kept: a thread may exist from earlier attempts.
-        Sending and delivered items are left alone (False).
+        Sending, delivered and superseded items are left alone (False).
         """
         return self._requeue(items.c.id == item_id, now) == 1
 
     def requeue_failed(self, *, now: datetime | None = None) -> int:
-        """`requeue` every failed item; returns how many."""
+        """`requeue` every failed item (not the superseded ones); returns how many."""
         return self._requeue(items.c.status == Status.FAILED.value, now)
 
     def _requeue(self, where: sa.ColumnElement[bool], now: datetime | None) -> int:
         at = self._now(now)
         return self._update(
-            sa.and_(where, items.c.status.in_([Status.FAILED.value, Status.PENDING.value])),
+            sa.and_(
+                where,
+                items.c.status.in_([Status.FAILED.value, Status.PENDING.value]),
+                items.c.superseded_by.is_(None),
+            ),
             status=Status.PENDING.value,
             next_attempt_at=at,
             attempts=0,
@@ -563,6 +673,109 @@ class Outbox:
             total += deleted
             if deleted < batch:
                 return total
+
+    def hold_for_operator(self, reason: str, *, now: datetime | None = None) -> list[OutboxItem]:
+        """While writes are paused for an operator: note ``reason`` on every pending item that
+        still needs its thread, and set the once-only notice flag of those not yet told.
+
+        Returns the items whose flag this call set: tell exactly those submitters, once each,
+        even when several replicas run this at the same moment.
+        """
+        at = self._now(now)
+        waiting = sa.and_(items.c.status == Status.PENDING.value, items.c.result.is_(None))
+        with self._write() as conn:
+            conn.execute(
+                sa.update(items)
+                .where(waiting, sa.or_(items.c.last_error.is_(None), items.c.last_error != _short(reason)))
+                .values(last_error=_short(reason))
+            )
+            rows = conn.execute(
+                sa.update(items)
+                .where(waiting, items.c.delayed_notice_sent == sa.false())
+                .values(delayed_notice_sent=True, updated_at=at)
+                .returning(*items.c)
+            ).all()
+        return sorted((_item(row) for row in rows), key=lambda item: item.id)
+
+    def waiting_count(self) -> int:
+        """Pending and sending items: submissions not yet delivered (their reply included)."""
+        query = sa.select(sa.func.count()).where(
+            items.c.status.in_([Status.PENDING.value, Status.SENDING.value])
+        )
+        with self._read() as conn:
+            return int(conn.execute(query).scalar_one())
+
+    # -- "the API key itself is refused": a pause shared by every replica --------------------
+
+    def record_key_problem(
+        self, key: str, code: str, message: str, *, probe_at: datetime, now: datetime | None = None
+    ) -> bool:
+        """Pause writes for ``key`` until `clear_key_problem`. True when this call started the
+        pause; a pause already there gets the newer code and message, and keeps its probe time."""
+        at = self._now(now)
+        values = {"code": code[:64], "message": _short(message)}
+        with self._write() as conn:
+            created = conn.execute(
+                self.insert_for(key_problems)
+                .values(key=key, since_us=to_micros(at), probe_at_us=to_micros(self._now(probe_at)), **values)
+                .on_conflict_do_nothing(index_elements=[key_problems.c.key])
+                .returning(key_problems.c.key)
+            ).scalar_one_or_none()
+            if created is None:
+                conn.execute(sa.update(key_problems).where(key_problems.c.key == key).values(**values))
+        return created is not None
+
+    def update_key_problem(self, key: str, code: str, message: str) -> None:
+        """A newer reason for a pause that is still there (it is not brought back if lifted)."""
+        with self._write() as conn:
+            conn.execute(
+                sa.update(key_problems)
+                .where(key_problems.c.key == key)
+                .values(code=code[:64], message=_short(message))
+            )
+
+    def key_problem(self, key: str) -> KeyProblem | None:
+        """The pause for ``key``, if writes are paused."""
+        with self._read() as conn:
+            row = conn.execute(sa.select(key_problems).where(key_problems.c.key == key)).one_or_none()
+        return None if row is None else _key_problem(row)
+
+    def key_problems(self) -> list[KeyProblem]:
+        """Every pause (for `check`, which does not know the limiter key)."""
+        with self._read() as conn:
+            return [_key_problem(row) for row in conn.execute(sa.select(key_problems))]
+
+    def claim_key_probe(
+        self, key: str, every_seconds: float, *, force: bool = False, now: datetime | None = None
+    ) -> bool:
+        """True for the one caller that should check the key now; the next check is then due in
+        ``every_seconds``. ``force`` ignores the schedule (a process that has just started)."""
+        at = self._now(now)
+        due = key_problems.c.key == key
+        if not force:
+            due = sa.and_(due, key_problems.c.probe_at_us <= to_micros(at))
+        with self._write() as conn:
+            claimed = conn.execute(
+                sa.update(key_problems)
+                .where(due)
+                .values(probe_at_us=to_micros(at + timedelta(seconds=every_seconds)))
+            ).rowcount
+        return int(claimed) == 1
+
+    def defer_key_probe(self, key: str, until: datetime) -> None:
+        """No check of the key before ``until`` (e.g. GET /me answered 429 Retry-After)."""
+        until_us = to_micros(self._now(until))
+        with self._write() as conn:
+            conn.execute(
+                sa.update(key_problems)
+                .where(key_problems.c.key == key, key_problems.c.probe_at_us < until_us)
+                .values(probe_at_us=until_us)
+            )
+
+    def clear_key_problem(self, key: str) -> bool:
+        """The key works again: every replica resumes writing. True if a pause was lifted."""
+        with self._write() as conn:
+            return int(conn.execute(sa.delete(key_problems).where(key_problems.c.key == key)).rowcount) == 1
 
     # -- the shared write-rate limiter --------------------------------------------------------
 

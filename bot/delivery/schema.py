@@ -29,9 +29,9 @@ SCHEMA_VERSION = 2
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {}
 """Step ``n`` brings a database from version ``n - 1`` to ``n``; each step must be idempotent.
 
-Example for a later version 2::
+Example for a later version 3::
 
-    MIGRATIONS[2] = lambda conn: add_column_if_missing(conn, "outbox_items", "note", "TEXT")
+    MIGRATIONS[3] = lambda conn: add_column_if_missing(conn, "outbox_items", "note", "TEXT")
 """
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -108,6 +108,10 @@ items = sa.Table(
     sa.Column("last_error", sa.String(500), nullable=True),
     sa.Column("result", _JSON, nullable=True),
     sa.Column("delayed_notice_sent", sa.Boolean, nullable=False),
+    # Set when "Edit and resend" sent an edited copy of this item (the id of that copy): the item
+    # is then superseded and never sent. Kept beside the status rather than as a new status,
+    # because SQLite cannot change the status CHECK constraint of an existing table in place.
+    sa.Column("superseded_by", sa.BigInteger, nullable=True),
     sa.CheckConstraint("status IN ('pending', 'sending', 'delivered', 'failed')", name="outbox_items_status"),
     sa.Index("outbox_items_due", "status", "next_attempt_at"),
     sa.Index("outbox_items_lease", "status", "lease_until"),
@@ -123,6 +127,21 @@ write_limits = sa.Table(
     sa.Column("tat_us", sa.BigInteger, nullable=False),
     # No send before this (a 429's Retry-After), microseconds since the epoch; 0 = none.
     sa.Column("paused_until_us", sa.BigInteger, nullable=False),
+)
+
+# Productlane refused the API key itself (revoked, a v1 key, threads:write missing): no write
+# can succeed until an operator fixes the key, so every replica pauses writes while a row exists
+# for its limiter key, and one of them probes GET /me at `probe_at_us` to learn when it works
+# again. A new table needs no migration step (see `modal_drafts`).
+key_problems = sa.Table(
+    "outbox_key_problems",
+    metadata,
+    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("code", sa.String(64), nullable=False),
+    # What the operator must fix, in words; never any key material.
+    sa.Column("message", sa.String(500), nullable=False),
+    sa.Column("since_us", sa.BigInteger, nullable=False),
+    sa.Column("probe_at_us", sa.BigInteger, nullable=False),
 )
 
 # What each open feedback modal was opened on (private_metadata holds only the id), so that a
@@ -202,7 +221,17 @@ def _v2_sent_messages(conn: Connection) -> None:
         conn.execute(sa.insert(sent_messages), rows)
 
 
-MIGRATIONS[2] = _v2_sent_messages
+def _add_superseded_by(conn: Connection) -> None:
+    add_column_if_missing(conn, "outbox_items", "superseded_by", "BIGINT")
+
+
+def _v2(conn: Connection) -> None:
+    """Version 2: "Edit and resend" supersedes the refused item; the duplicate guard's own table."""
+    _add_superseded_by(conn)
+    _v2_sent_messages(conn)
+
+
+MIGRATIONS[2] = _v2
 
 
 def upgrade(conn: Connection) -> int:

@@ -5,6 +5,15 @@
   an acked submission is never dropped. Stops on refusals retrying cannot fix, and tells the submitter.
 - Productlane has no idempotency key, so after an attempt whose outcome is unknown (a timeout or 5xx
   after the request was sent, or a crash mid-send) it looks for the thread before sending again.
+- Once the thread exists it is recorded before the confirmation goes to Slack. A confirmation Slack
+  cannot take now (rate limited, an error on its side) is posted again later, honouring
+  Retry-After; the item then only waits for its reply, so the thread is never created twice.
+- When Productlane refuses the API key itself (401 unauthenticated, 410 unsupported_key_version,
+  403 scope_required) no submission is at fault and "Edit and resend" cannot help. Writes pause on
+  every replica (a row in the outbox's database), items stay pending, each submitter hears once
+  that their feedback is saved, the log says what to fix at most once a minute, and one replica
+  checks the key (GET /me) every `key_probe_seconds`: once it works, delivery resumes by itself.
+  A process checks at once when it starts, so a restart with a fixed key resumes straight away.
 """
 
 from __future__ import annotations
@@ -16,22 +25,26 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from pydantic import ValidationError as ModelValidationError
 
-from bot.delivery.outbox import Outbox, OutboxItem
+from bot.delivery.outbox import KeyProblem, Outbox, OutboxItem
 from bot.delivery.sent import record_sent
+from bot.feedback.posted import PostedMessage, PostLater
 from bot.feedback.submission import Submission
 from bot.productlane import (
+    AuthenticationError,
     CreateThread,
     NetworkError,
     OutcomeUnknownError,
     ProductlaneClient,
     ProductlaneError,
     RateLimitedError,
+    ScopeError,
     ServerError,
     Thread,
+    UnsupportedKeyVersionError,
 )
 
 log = logging.getLogger(__name__)
@@ -42,6 +55,11 @@ BACKOFF_MAX = 300.0
 # How far before our first attempt a thread Productlane created may be stamped (clock skew).
 SEARCH_MARGIN = timedelta(minutes=5)
 SEARCH_PAGES = 5
+WRITE_SCOPE = "threads:write"
+KEY_PROBE_SECONDS = 30.0
+ALERT_EVERY_SECONDS = 60.0
+# After Slack refused a "saved, will be sent" notice for now, when no Retry-After says how long.
+NOTICE_PAUSE_SECONDS = 30.0
 
 
 class Composer(Protocol):
@@ -49,11 +67,54 @@ class Composer(Protocol):
 
 
 class Notifier(Protocol):
-    def delivered(self, submission: Submission, request: CreateThread, thread_url: str) -> None: ...
+    def delivered(
+        self, submission: Submission, request: CreateThread, thread_url: str
+    ) -> PostedMessage | None:
+        """Confirm to the submitter; where it landed (None: nowhere would take it). Raises
+        `PostLater` when the confirmation cannot be posted now but can be later."""
+        ...
 
     def delayed(self, submission: Submission) -> None: ...
 
+    def waiting_for_operator(self, submission: Submission) -> None:
+        """Saved, and sent once the bot's Productlane key is fixed. May raise `PostLater`."""
+        ...
+
     def failed(self, submission: Submission, item_id: str, problem: str) -> None: ...
+
+
+_NEW_KEY = (
+    "create a v2 API key (pl_v2_…) with threads:write in Productlane → Settings → API, "
+    "put it in PRODUCTLANE_API_KEY and restart the bot"
+)
+
+
+def key_problem(error: ProductlaneError) -> tuple[str, str] | None:
+    """``(code, what the operator must fix)`` when Productlane refused the bot's API key itself,
+    which no submitter can fix; None for a refusal of the submission (or anything else)."""
+    if isinstance(error, UnsupportedKeyVersionError):
+        return (
+            error.code or "unsupported_key_version",
+            "Productlane refused the API key (unsupported_key_version: a v1 key, which API v2 "
+            f"no longer accepts): {_NEW_KEY}.",
+        )
+    if isinstance(error, AuthenticationError):
+        return (
+            error.code or "unauthenticated",
+            f"Productlane refused the API key (unauthenticated: missing, invalid or revoked): {_NEW_KEY}.",
+        )
+    if isinstance(error, ScopeError) and error.code == "scope_required":
+        return "scope_required", missing_scope_message(error.required or [WRITE_SCOPE], error.granted)
+    return None
+
+
+def missing_scope_message(required: list[str], granted: list[str]) -> str:
+    needed = ", ".join(required)
+    return (
+        f"Productlane refused the API key (scope_required: it lacks {needed}; it has "
+        f"{', '.join(granted) or 'none'}): give the key {needed} in Productlane, or "
+        f"{_NEW_KEY.replace('threads:write', needed)}."
+    )
 
 
 def backoff_seconds(attempts: int, rng: Callable[[], float] = random.random) -> float:
@@ -97,6 +158,8 @@ class DeliveryWorker:
         poll_interval: float = 1.0,
         owner: str | None = None,
         backoff: Callable[[int], float] = backoff_seconds,
+        key_probe_seconds: float = KEY_PROBE_SECONDS,
+        alert_every_seconds: float = ALERT_EVERY_SECONDS,
     ) -> None:
         self._outbox = outbox
         self._productlane = productlane
@@ -114,6 +177,14 @@ class DeliveryWorker:
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
+        # While the key is refused: one sender thread at a time tends the pause.
+        self._probe_every = key_probe_seconds
+        self._alert_every = alert_every_seconds
+        self._pause_lock = threading.Lock()
+        self._just_started = True  # check a stored pause at once: the key may have been replaced
+        self._alerted_at: float | None = None
+        self._held_at = 0.0
+        self._notices_after = 0.0
 
     # --- running -------------------------------------------------------------------------------
     def wake(self) -> None:
@@ -137,11 +208,23 @@ class DeliveryWorker:
 
     def problems(self) -> list[str]:
         """What keeps delivery from working right now, for /readyz and `check` (empty: all well)."""
+        found: list[str] = []
         if self._threads and not all(thread.is_alive() for thread in self._threads):
-            return ["the delivery worker has stopped; restart the bot"]
-        if not self._threads and not self._stopping.is_set():
-            return ["the delivery worker is not running"]
-        return []
+            found.append("the delivery worker has stopped; restart the bot")
+        elif not self._threads and not self._stopping.is_set():
+            found.append("the delivery worker is not running")
+        try:
+            paused = self.key_problem()
+        except Exception:  # the database: the caller reports it (see Bot.readiness_problems)
+            log.debug("could not read the delivery pause", exc_info=True)
+            paused = None
+        if paused is not None:
+            found.append(f"delivery is paused: {paused.message}")
+        return found
+
+    def key_problem(self) -> KeyProblem | None:
+        """The pause of every replica's writes while Productlane refuses the API key, if any."""
+        return self._outbox.key_problem(self._limiter_key)
 
     def _run(self) -> None:
         while not self._stopping.is_set():
@@ -160,11 +243,132 @@ class DeliveryWorker:
         return f"{self.owner}/{threading.current_thread().name}"
 
     def deliver_due(self, limit: int = 10) -> int:
-        """Claim up to `limit` due items and settle each. Returns how many were claimed."""
-        items = self._outbox.claim(self._claimer(), limit=limit, lease_seconds=self._lease)
+        """Claim up to `limit` due items and settle each. Returns how many were claimed.
+
+        While the key is refused, only confirmations of threads that already exist are claimed.
+        """
+        paused = self.key_problem()
+        if paused is None:
+            self._just_started = False
+        else:
+            paused = self._while_paused(paused)
+        items = self._outbox.claim(
+            self._claimer(), limit=limit, lease_seconds=self._lease, replies_only=paused is not None
+        )
         for item in items:
             self._settle(item)
         return len(items)
+
+    # --- the key refused: pause, tell, probe ----------------------------------------------------
+    def _while_paused(self, paused: KeyProblem) -> KeyProblem | None:
+        """Tend the pause; the pause still in force afterwards (None: the key works again)."""
+        if not self._pause_lock.acquire(blocking=False):
+            return paused  # another sender thread of this process is at it
+        try:
+            force, self._just_started = self._just_started, False
+            if (force or paused.probe_at <= _now()) and self._outbox.claim_key_probe(
+                self._limiter_key, self._probe_every, force=force
+            ):
+                if self._probe_key():
+                    return None
+                refreshed = self.key_problem()
+                if refreshed is None:
+                    return None
+                paused = refreshed
+            self._alert(paused)
+            self._tell_waiting_submitters(paused)
+            return paused
+        finally:
+            self._pause_lock.release()
+
+    def _probe_key(self) -> bool:
+        """GET /me: True when the key works with threads:write again (writes resume everywhere)."""
+        key = self._limiter_key
+        try:
+            me = self._productlane.me()
+        except RateLimitedError as error:
+            wait = error.retry_after if error.retry_after is not None else self._probe_every
+            self._outbox.defer_key_probe(key, _now() + timedelta(seconds=wait))
+            return False
+        except ProductlaneError as error:
+            refused = key_problem(error)
+            if refused is None:
+                log.info("checking the Productlane key failed (%s); checking again later", _code(error))
+            else:
+                self._outbox.update_key_problem(key, *refused)
+            return False
+        if not me.has_scope(WRITE_SCOPE):
+            self._outbox.update_key_problem(
+                key, "scope_required", missing_scope_message([WRITE_SCOPE], me.scopes)
+            )
+            return False
+        waiting = self._outbox.waiting_count()
+        if self._outbox.clear_key_problem(key):
+            log.warning(
+                "Productlane accepts the API key again (workspace %s): delivery resumes, "
+                "%d submission(s) waiting",
+                me.workspace_id,
+                waiting,
+            )
+        self._alerted_at = None
+        self._wake.set()
+        return True
+
+    def _alert(self, paused: KeyProblem) -> None:
+        """The operator must act: say so loudly, but at most once per `alert_every_seconds`."""
+        now = time.monotonic()
+        if self._alerted_at is not None and now - self._alerted_at < self._alert_every:
+            return
+        self._alerted_at = now
+        log.error(
+            "Delivery to Productlane is paused: %s %d submission(s) wait and will be sent by "
+            "themselves once the key works (checked every %g s), or at once after a restart with a "
+            "working key.",
+            paused.message,
+            self._outbox.waiting_count(),
+            self._probe_every,
+        )
+
+    def _tell_waiting_submitters(self, paused: KeyProblem) -> None:
+        """Each waiting submitter hears once that their feedback is saved and will be sent."""
+        now = time.monotonic()
+        if now < max(self._notices_after, self._held_at + min(self._poll, 1.0)):
+            return
+        self._held_at = now
+        held = self._outbox.hold_for_operator(f"waiting for the operator: {paused.message}")
+        for index, item in enumerate(held):
+            try:
+                submission = Submission.model_validate(item.payload)
+                self._notifier.waiting_for_operator(submission)
+            except PostLater as later:
+                # Slack cannot take it now: these submitters hear on a later pass instead.
+                self._outbox.forget_delayed_notice([other.id for other in held[index:]])
+                self._notices_after = now + (
+                    later.retry_after if later.retry_after is not None else NOTICE_PAUSE_SECONDS
+                )
+                log.info("telling submitters about the pause must wait (%s)", later.reason)
+                return
+            except Exception:
+                log.exception("item %s: could not tell the submitter about the pause", item.id)
+
+    def _pause_for_key(self, item: OutboxItem, refused: tuple[str, str], *, nothing_sent: bool) -> None:
+        """This item's request was refused for the key, not for itself: keep it, pause writes."""
+        code, message = refused
+        if self._outbox.record_key_problem(
+            self._limiter_key, code, message, probe_at=_now() + timedelta(seconds=self._probe_every)
+        ):
+            log.info("Productlane refused the API key (%s): pausing delivery on every replica", code)
+        # Due at once: it goes the moment the pause lifts. Claims skip it until then.
+        self._outbox.schedule_retry(
+            item.id,
+            self._claimer(),
+            _now(),
+            f"waiting for the operator: {message}",
+            nothing_sent=nothing_sent,
+        )
+        paused = self.key_problem()
+        if paused is not None:
+            self._while_paused(paused)
 
     # --- one item ------------------------------------------------------------------------------
     def _settle(self, item: OutboxItem) -> None:
@@ -173,6 +377,10 @@ class DeliveryWorker:
         except ModelValidationError:
             log.error("outbox item %s is unreadable; marking it failed", item.id)
             self._outbox.mark_failed(item.id, self._claimer(), "unreadable payload")
+            return
+        if item.result and item.result.get("thread_id"):
+            # An earlier claim created the thread: only the confirmation is left to post.
+            self._confirm_again(item, submission)
             return
         try:
             request = self._composer.compose(submission)
@@ -188,6 +396,11 @@ class DeliveryWorker:
             # An earlier attempt may have created the thread: look before sending again.
             try:
                 existing = self._find_existing(request, submission.reference, item.first_sent_at)
+            except AuthenticationError as error:
+                refused = key_problem(error)
+                assert refused is not None  # noqa: S101 - every AuthenticationError is one
+                self._pause_for_key(item, refused, nothing_sent=False)
+                return
             except ProductlaneError as error:
                 self._retry(item, submission, f"search: {error.code}", notify=True, before_send=True)
                 return
@@ -209,7 +422,12 @@ class DeliveryWorker:
         except (NetworkError, OutcomeUnknownError, ServerError) as error:
             self._retry(item, submission, error.code or type(error).__name__, notify=True)
         except ProductlaneError as error:
-            self._fail(item, submission, error.user_message)
+            refused = key_problem(error)
+            if refused is None:
+                self._fail(item, submission, error.user_message)
+            else:
+                # A definite refusal: if this was the first send, no thread can exist.
+                self._pause_for_key(item, refused, nothing_sent=item.first_sent_at is None)
         else:
             self._delivered(item, submission, request, thread)
 
@@ -248,9 +466,12 @@ class DeliveryWorker:
     def _delivered(
         self, item: OutboxItem, submission: Submission, request: CreateThread, thread: Thread
     ) -> None:
-        url = self._thread_url(thread.id)
-        if not self._outbox.mark_delivered(item.id, self._claimer(), {"thread_id": thread.id, "url": url}):
-            log.warning("item %s: lease lost before it was marked delivered", item.id)
+        result: dict[str, Any] = {"thread_id": thread.id, "url": self._thread_url(thread.id)}
+        # Recorded before Slack hears of it: whatever happens to the reply, no retry sends again.
+        if not self._outbox.record_thread(item.id, self._claimer(), result):
+            # Whoever holds the item now finds this thread before sending, and confirms it.
+            log.warning("item %s: lease lost before thread %s was recorded", item.id, thread.id)
+            return
         if submission.source is not None:
             # The duplicate guard's record: the next person to point at this message is told.
             record_sent(
@@ -258,14 +479,60 @@ class DeliveryWorker:
                 submission.source.channel_id,
                 submission.source.ts,
                 thread_id=thread.id,
-                thread_url=url,
+                thread_url=str(result["url"]),
                 submitter_id=submission.submitter_id,
             )
         log.info("item %s delivered as thread %s", item.id, thread.id)
+        self._confirm(item, submission, request, result)
+
+    def _confirm_again(self, item: OutboxItem, submission: Submission) -> None:
+        result = dict(item.result or {})
         try:
-            self._notifier.delivered(submission, request, url)
+            request = self._composer.compose(submission)
+        except ModelValidationError:
+            # It composed when the thread was created; if it no longer does, stop trying.
+            log.error("item %s: its confirmation can no longer be composed; giving it up", item.id)
+            self._finish(item, result, None)
+            return
+        except Exception:
+            log.exception("composing the confirmation of item %s failed; will retry", item.id)
+            self._confirm_later(item, result, PostLater("compose failed"))
+            return
+        self._confirm(item, submission, request, result)
+
+    def _confirm(
+        self, item: OutboxItem, submission: Submission, request: CreateThread, result: dict[str, Any]
+    ) -> None:
+        try:
+            landed = self._notifier.delivered(submission, request, str(result.get("url")))
+        except PostLater as later:
+            self._confirm_later(item, result, later)
+            return
         except Exception:
             log.exception("item %s: delivered, but the Slack reply failed", item.id)
+            landed = None
+        self._finish(item, result, landed)
+
+    def _confirm_later(self, item: OutboxItem, result: dict[str, Any], later: PostLater) -> None:
+        tries = int(result.get("reply_attempts") or 0) + 1
+        wait = later.retry_after if later.retry_after is not None else self._backoff(tries)
+        log.info(
+            "item %s: the confirmation must wait (%s); posting it in %.1f s", item.id, later.reason, wait
+        )
+        self._outbox.schedule_retry(
+            item.id,
+            self._claimer(),
+            _now() + timedelta(seconds=wait),
+            f"confirmation in Slack: {later.reason}",
+            result={**result, "reply_attempts": tries},
+        )
+
+    def _finish(self, item: OutboxItem, result: dict[str, Any], landed: PostedMessage | None) -> None:
+        final = {key: value for key, value in result.items() if key != "reply_attempts"}
+        # Where the confirmation is, so later news about the thread can go under it.
+        final["reply"] = landed.as_json() if landed is not None else None
+        if not self._outbox.mark_delivered(item.id, self._claimer(), final):
+            log.warning("item %s: lease lost before it was marked delivered", item.id)
 
     def _retry(
         self,
@@ -304,6 +571,10 @@ class DeliveryWorker:
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _code(error: ProductlaneError) -> str:
+    return error.code or type(error).__name__
 
 
 def _age(item: OutboxItem) -> float:

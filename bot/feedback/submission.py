@@ -22,6 +22,8 @@ class Draft(BaseModel):
     source: SourceMessage | None = None
     # Where /feedback was typed: the confirmation goes there, to the submitter only.
     confirm_channel_id: str | None = None
+    # Opened by "Edit and resend" on this outbox item: sending the modal supersedes that item.
+    replaces_item_id: str | None = None
 
 
 class Submission(BaseModel):
@@ -36,6 +38,8 @@ class Submission(BaseModel):
     source: SourceMessage | None = None
     confirm_channel_id: str | None = None
     submitted_at: datetime
+    # The outbox item this one is an edited copy of ("Edit and resend"); that one is never sent.
+    replaces_item_id: str | None = None
 
     @property
     def reference(self) -> str:

@@ -26,6 +26,7 @@ def register(app: App, services: Services) -> None:
             submission.form,
             submission.source,
             submission.confirm_channel_id,
+            replaces_item_id=item_id,
         )
 
     app.action(EDIT_AND_RESEND_ACTION)(ack=acknowledge, lazy=[reopen])

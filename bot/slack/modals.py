@@ -186,9 +186,18 @@ class FeedbackModals:
         form: FeedbackForm,
         source: SourceMessage | None,
         confirm_channel_id: str | None,
+        replaces_item_id: str | None = None,
     ) -> None:
-        """Reopen the modal with everything the person entered before (Edit and resend)."""
-        draft = self._new_draft(submitter_id, source=source, confirm_channel_id=confirm_channel_id)
+        """Reopen the modal with everything the person entered before (Edit and resend).
+
+        ``replaces_item_id``: the refused item; sending the reopened modal supersedes it.
+        """
+        draft = self._new_draft(
+            submitter_id,
+            source=source,
+            confirm_channel_id=confirm_channel_id,
+            replaces_item_id=replaces_item_id,
+        )
         # Only cached names: the trigger expires in 3 seconds, lookups could take longer.
         self._open(trigger_id, message_content(draft, form, CachedNames(self._lookups)))
 

@@ -1,9 +1,14 @@
-"""Telling people in Slack how their feedback fared: the in-thread reply, a delay, a refusal."""
+"""Telling people in Slack how their feedback fared: the in-thread reply, a delay, a refusal.
+
+The confirmation says where it landed and raises `PostLater` when Slack cannot take it now: the
+worker keeps the thread and posts the confirmation again later. The other notices are best effort.
+"""
 
 from __future__ import annotations
 
 import logging
 
+from bot.feedback.posted import PostedMessage, PostLater
 from bot.feedback.submission import Submission
 from bot.productlane.models import CreateThread, ThreadOrigin
 from bot.slack.replies import (
@@ -12,6 +17,7 @@ from bot.slack.replies import (
     confirmation_reply,
     delayed_reply,
     failure_reply,
+    waiting_for_operator_reply,
 )
 from bot.slack.views import PAIN_LABELS
 
@@ -29,7 +35,10 @@ class SlackNotifier:
     def __init__(self, messenger: SlackMessenger) -> None:
         self._messenger = messenger
 
-    def delivered(self, submission: Submission, request: CreateThread, thread_url: str) -> None:
+    def delivered(
+        self, submission: Submission, request: CreateThread, thread_url: str
+    ) -> PostedMessage | None:
+        """Post the confirmation; where it landed, or None when no place would take it."""
         reply = confirmation_reply(
             Confirmation(
                 thread_url=thread_url,
@@ -41,11 +50,15 @@ class SlackNotifier:
             )
         )
         source = submission.source
-        if source is not None and self._messenger.in_thread(source.channel_id, source.thread_ts, reply):
-            return
+        if source is not None:
+            landed = self._messenger.in_thread(source.channel_id, source.thread_ts, reply)
+            if landed is not None:
+                return landed
         # No source message (/feedback, global shortcut), or its thread is out of the bot's reach.
-        if not self._messenger.to_person(submission.submitter_id, reply, submission.confirm_channel_id):
+        landed = self._messenger.to_person(submission.submitter_id, reply, submission.confirm_channel_id)
+        if landed is None:
             log.error("could not tell %s about their delivered feedback", submission.submitter_id)
+        return landed
 
     def _where_they_acted(self, submission: Submission) -> str | None:
         if submission.source is not None:
@@ -56,9 +69,25 @@ class SlackNotifier:
         reply = delayed_reply(submission.form.title or "your feedback")
         self._messenger.to_person(submission.submitter_id, reply, self._where_they_acted(submission))
 
+    def waiting_for_operator(self, submission: Submission) -> None:
+        """Saved, and sent once whoever runs the bot fixes its Productlane key. Raises `PostLater`."""
+        reply = waiting_for_operator_reply(submission.form.title or "your feedback")
+        self._messenger.to_person(submission.submitter_id, reply, self._where_they_acted(submission))
+
     def failed(self, submission: Submission, item_id: str, problem: str) -> None:
         reply = failure_reply(submission.form.title or "your feedback", problem, item_id)
         # A DM stays, so the "Edit and resend" button is still there after a reload.
         channel = self._where_they_acted(submission)
-        if not self._messenger.direct(submission.submitter_id, reply) and channel:
+        try:
+            if self._messenger.direct(submission.submitter_id, reply) is not None:
+                return
+        except PostLater as later:
+            if not channel:
+                raise
+            log.info(
+                "the refusal DM to %s must wait (%s); posting it in the channel",
+                submission.submitter_id,
+                later,
+            )
+        if channel:
             self._messenger.ephemeral(channel, submission.submitter_id, reply)

@@ -1,7 +1,10 @@
 """What the bot says back in Slack, and getting it there: the thread, else a DM — never silence.
 
 Rendering is pure (Block Kit models in, nothing sent). `SlackMessenger` posts, with fallbacks for the
-places a bot often cannot post (not in the channel, a private channel, a DM it isn't part of).
+places a bot often cannot post (not in the channel, a private channel, a DM it isn't part of). It
+tells a place the bot can never post in (fall back) from a moment Slack cannot take the message
+(rate limited, an error on Slack's side, no connection): then it raises `PostLater`, because the
+right place will work again and a fallback would put the message in the wrong one.
 """
 
 from __future__ import annotations
@@ -20,7 +23,9 @@ from slack_sdk.models.blocks import (
     MarkdownTextObject,
     SectionBlock,
 )
+from slack_sdk.web import SlackResponse
 
+from bot.feedback.posted import PostedMessage, PostLater
 from bot.slack.ids import EDIT_AND_RESEND_ACTION
 from bot.slack.lookups import SlackLookups
 
@@ -79,6 +84,15 @@ def confirmation_reply(confirmation: Confirmation) -> SlackReply:
     )
 
 
+def waiting_for_operator_reply(title: str) -> SlackReply:
+    text = (
+        f":hourglass_flowing_sand: Your feedback “{mrkdwn_escape(title[:200])}” is saved. "
+        "The bot's connection to Productlane needs fixing by whoever runs the bot; your feedback "
+        "will be sent by itself once it is — you'll get the link then. Nothing to do."
+    )
+    return SlackReply(text=text, blocks=[SectionBlock(text=MarkdownTextObject(text=text))])
+
+
 def delayed_reply(title: str) -> SlackReply:
     text = (
         f":hourglass_flowing_sand: Your feedback “{mrkdwn_escape(title[:200])}” is saved. "
@@ -115,11 +129,45 @@ def notice_reply(text: str) -> SlackReply:
     return SlackReply(text=text, blocks=[SectionBlock(text=MarkdownTextObject(text=text[:SECTION_MAX]))])
 
 
+# Slack's error codes for "not now": its own trouble, or too many requests.
+TRANSIENT_ERRORS = frozenset(
+    {"ratelimited", "fatal_error", "internal_error", "service_unavailable", "request_timeout"}
+)
+
+
 def _error_code(error: Exception) -> str:
-    # A network failure counts like a refusal: the caller falls back to the next place.
     if isinstance(error, SlackApiError):
         return str(error.response.get("error") or "unknown_error")
     return type(error).__name__
+
+
+def _retry_after(response: SlackResponse) -> float | None:
+    for name, value in (response.headers or {}).items():
+        if name.lower() == "retry-after":
+            text = value[0] if isinstance(value, list) and value else value
+            try:
+                return max(0.0, float(str(text)))
+            except ValueError:
+                return None
+    return None
+
+
+def post_later_if_transient(error: Exception) -> None:
+    """Raise `PostLater` when ``error`` passes by itself: a network failure, HTTP 429 or 5xx, or
+    one of Slack's error codes for its own trouble. Return for a refusal of this place."""
+    if isinstance(error, SlackApiError):
+        code = _error_code(error)
+        status = int(getattr(error.response, "status_code", 200) or 200)
+        if code in TRANSIENT_ERRORS or status == 429 or status >= 500:
+            raise PostLater(code, _retry_after(error.response)) from error
+        return
+    raise PostLater(type(error).__name__) from error
+
+
+def _landed(response: SlackResponse, thread_ts: str | None = None) -> PostedMessage:
+    return PostedMessage(
+        channel=str(response.get("channel")), ts=str(response.get("ts")), thread_ts=thread_ts
+    )
 
 
 class SlackMessenger:
@@ -129,22 +177,23 @@ class SlackMessenger:
         self._client = client
         self._lookups = lookups
 
-    def in_thread(self, channel_id: str, thread_ts: str, reply: SlackReply) -> bool:
-        """Reply in a message's thread, joining a public channel if needed. False if impossible."""
+    def in_thread(self, channel_id: str, thread_ts: str, reply: SlackReply) -> PostedMessage | None:
+        """Reply in a message's thread, joining a public channel if needed; where it landed, or
+        None if the bot cannot post there. Raises `PostLater` when Slack cannot take it now."""
         try:
-            self._post(channel_id, reply, thread_ts)
-            return True
+            return _landed(self._post(channel_id, reply, thread_ts), thread_ts)
         except (SlackApiError, OSError) as error:
+            post_later_if_transient(error)
             code = _error_code(error)
             if code != "not_in_channel" or not self._join_if_public(channel_id):
                 log.info("cannot reply in %s: %s", channel_id, code)
-                return False
+                return None
         try:
-            self._post(channel_id, reply, thread_ts)
-            return True
+            return _landed(self._post(channel_id, reply, thread_ts), thread_ts)
         except (SlackApiError, OSError) as error:
+            post_later_if_transient(error)
             log.info("cannot reply in %s after joining: %s", channel_id, _error_code(error))
-            return False
+            return None
 
     def _join_if_public(self, channel_id: str) -> bool:
         channel = self._lookups.channel(channel_id)
@@ -158,8 +207,8 @@ class SlackMessenger:
         self._lookups.forget_channel(channel_id)
         return True
 
-    def _post(self, channel: str, reply: SlackReply, thread_ts: str | None = None) -> None:
-        self._client.chat_postMessage(
+    def _post(self, channel: str, reply: SlackReply, thread_ts: str | None = None) -> SlackResponse:
+        return self._client.chat_postMessage(
             channel=channel,
             thread_ts=thread_ts,
             text=reply.text,
@@ -168,28 +217,34 @@ class SlackMessenger:
             unfurl_media=False,
         )
 
-    def direct(self, user_id: str, reply: SlackReply) -> bool:
-        """A DM from the bot to one person."""
+    def direct(self, user_id: str, reply: SlackReply) -> PostedMessage | None:
+        """A DM from the bot to one person; None if impossible. Raises `PostLater` (see module)."""
         try:
             opened = self._client.conversations_open(users=user_id)
-            self._post(str(opened["channel"]["id"]), reply)
-            return True
+            return _landed(self._post(str(opened["channel"]["id"]), reply))
         except (SlackApiError, OSError) as error:
+            post_later_if_transient(error)
             log.warning("cannot DM %s: %s", user_id, _error_code(error))
-            return False
+            return None
 
-    def ephemeral(self, channel_id: str, user_id: str, reply: SlackReply) -> bool:
+    def ephemeral(self, channel_id: str, user_id: str, reply: SlackReply) -> PostedMessage | None:
+        """Only ``user_id`` sees it, in ``channel_id``; None if impossible. Raises `PostLater`."""
         try:
-            self._client.chat_postEphemeral(
+            response = self._client.chat_postEphemeral(
                 channel=channel_id, user=user_id, text=reply.text, blocks=reply.blocks_json()
             )
-            return True
         except (SlackApiError, OSError) as error:
+            post_later_if_transient(error)
             log.info("cannot post ephemeral in %s: %s", channel_id, _error_code(error))
-            return False
+            return None
+        return PostedMessage(channel=channel_id, ts=str(response.get("message_ts")), ephemeral=True)
 
-    def to_person(self, user_id: str, reply: SlackReply, channel_id: str | None = None) -> bool:
-        """Tell one person: only them in the channel they were in, else by DM."""
-        if channel_id and self.ephemeral(channel_id, user_id, reply):
-            return True
+    def to_person(
+        self, user_id: str, reply: SlackReply, channel_id: str | None = None
+    ) -> PostedMessage | None:
+        """Tell one person: only them in the channel they were in, else by DM. Raises `PostLater`."""
+        if channel_id:
+            landed = self.ephemeral(channel_id, user_id, reply)
+            if landed is not None:
+                return landed
         return self.direct(user_id, reply)

@@ -34,4 +34,5 @@ def read_submission(
         source=draft.source,
         confirm_channel_id=draft.confirm_channel_id,
         submitted_at=datetime.now(UTC),
+        replaces_item_id=draft.replaces_item_id,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.delivery.commands import run_outbox_command
@@ -80,3 +81,36 @@ def test_retrying_an_unknown_item_says_so(tmp_path: Path) -> None:
     status, output = run(tmp_path / "outbox.db", retry_id="999")
     assert status == 1
     assert "no pending or failed item 999" in output
+
+
+def test_a_superseded_item_is_never_requeued_and_the_operator_is_told_why(tmp_path: Path) -> None:
+    database = tmp_path / "outbox.db"
+    item_id = failed_item(database)
+    with Outbox(f"sqlite:///{database}") as outbox:
+        copy = outbox.add("V2:h", "create_thread", PAYLOAD, supersedes=item_id).id
+    status, output = run(database, retry_id=str(item_id))
+    assert status == 1
+    assert f"{item_id} was replaced by {copy} (Edit and resend)" in output
+    assert run(database, retry_failed=True) == (
+        0,
+        "re-queued 0 failed item(s); 1 superseded by an edited resend left alone",
+    )
+    _, listing = run(database, include_delivered=True)
+    assert "superseded: 1" in listing
+    assert f"superseded by {copy}" in listing
+
+
+def test_the_listing_says_when_delivery_is_paused_for_the_key(tmp_path: Path) -> None:
+    database = tmp_path / "outbox.db"
+    with Outbox(f"sqlite:///{database}") as outbox:
+        outbox.add("V1:h", "create_thread", PAYLOAD)
+        outbox.record_key_problem(
+            "productlane:T1",
+            "unauthenticated",
+            "Productlane refused the API key (unauthenticated: …): create a v2 API key.",
+            probe_at=datetime.now(UTC),
+        )
+    status, output = run(database)
+    assert status == 0
+    assert output.startswith("Delivery is paused: Productlane refused the API key (unauthenticated")
+    assert "`retry` is not needed" in output

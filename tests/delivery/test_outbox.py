@@ -281,6 +281,7 @@ def test_failed_items_can_be_requeued(outbox: Outbox) -> None:
         Status.SENDING: 0,
         Status.DELIVERED: 1,
         Status.FAILED: 2,
+        Status.SUPERSEDED: 0,
     }
     failed = outbox.get(first)
     assert failed is not None
@@ -337,6 +338,7 @@ def test_counts_and_listing(outbox: Outbox) -> None:
         Status.SENDING: 1,
         Status.DELIVERED: 0,
         Status.FAILED: 1,
+        Status.SUPERSEDED: 0,
     }
     assert [i.id for i in outbox.list_items()] == ids
     assert [i.id for i in outbox.list_items(limit=2)] == ids[:2]
@@ -498,3 +500,151 @@ def test_sqlite_synchronous_full_can_be_chosen(tmp_path: Path) -> None:
         assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
     with pytest.raises(ValueError, match="synchronous"):
         Outbox(f"sqlite:///{tmp_path / 'o.db'}", sqlite_synchronous="sometimes")
+
+
+# -- Edit and resend: an edited copy supersedes the refused item ----------------------------------
+
+
+def failed(outbox: Outbox, key: str) -> int:
+    item_id = outbox.add(key, "thread", {}).id
+    outbox.claim("w", 1, 30, now=at(1))
+    assert outbox.mark_failed(item_id, "w", "HTTP 400 validation_failed", now=at(2))
+    return item_id
+
+
+def test_an_edited_copy_supersedes_the_refused_item_so_no_retry_sends_both(outbox: Outbox) -> None:
+    refused = failed(outbox, "first")
+    other = failed(outbox, "other")
+    copy = outbox.add("edited", "thread", {}, supersedes=refused, now=at(3))
+    assert copy.created
+    item = outbox.get(refused)
+    assert item is not None
+    assert item.status is Status.SUPERSEDED
+    assert item.superseded_by == copy.id
+    assert outbox.counts()[Status.SUPERSEDED] == 1
+    assert outbox.counts()[Status.FAILED] == 1
+    assert [i.id for i in outbox.list_items(statuses=[Status.FAILED])] == [other]
+    assert [i.id for i in outbox.list_items(statuses=["superseded"])] == [refused]
+
+    assert not outbox.requeue(refused, now=at(4))
+    assert outbox.requeue_failed(now=at(4)) == 1  # the other one only
+    assert sorted(i.id for i in outbox.claim("w", 5, 30, now=at(5))) == [other, copy.id]
+
+
+def test_superseding_leaves_an_item_being_sent_or_delivered_alone(outbox: Outbox) -> None:
+    sending = outbox.add("sending", "thread", {}).id
+    outbox.claim("w", 1, 30, now=at(1))
+    outbox.add("edited", "thread", {}, supersedes=sending, now=at(2))
+    item = outbox.get(sending)
+    assert item is not None
+    assert item.status is Status.SENDING
+    assert item.superseded_by is None
+
+
+def test_slack_retrying_the_edited_copy_changes_nothing(outbox: Outbox) -> None:
+    refused = failed(outbox, "first")
+    copy = outbox.add("edited", "thread", {}, supersedes=refused, now=at(3))
+    again = outbox.add("edited", "thread", {}, supersedes=refused, now=at(4))
+    assert again == (copy.id, False)
+    item = outbox.get(refused)
+    assert item is not None
+    assert item.superseded_by == copy.id
+
+
+# -- the thread exists, the confirmation waits ----------------------------------------------------
+
+
+def test_an_item_with_its_thread_waits_only_for_its_reply(outbox: Outbox) -> None:
+    item_id = outbox.add("a", "thread", {}).id
+    outbox.claim("w", 1, 30, now=at(1))
+    outbox.mark_attempt(item_id, "w", now=at(1))
+    assert outbox.record_thread(item_id, "w", {"thread_id": "thr_1", "url": "u"}, now=at(2))
+    assert outbox.schedule_retry(
+        item_id, "w", at(10), "confirmation in Slack: ratelimited", result={"thread_id": "thr_1", "url": "u"}
+    )
+    waiting = outbox.add("b", "thread", {}).id
+    assert outbox.claim("w", 5, 30, replies_only=True, now=at(5)) == []  # not due yet
+    claimed = outbox.claim("w", 5, 30, replies_only=True, now=at(10))
+    assert [i.id for i in claimed] == [item_id]
+    assert claimed[0].result == {"thread_id": "thr_1", "url": "u"}
+    assert [i.id for i in outbox.claim("w", 5, 30, now=at(10))] == [waiting]
+
+
+def test_a_definite_refusal_can_forget_the_first_send(outbox: Outbox) -> None:
+    item_id = outbox.add("a", "thread", {}).id
+    outbox.claim("w", 1, 30, now=at(1))
+    outbox.mark_attempt(item_id, "w", now=at(1))
+    assert outbox.schedule_retry(item_id, "w", at(2), "HTTP 401", nothing_sent=True, now=at(1))
+    item = outbox.get(item_id)
+    assert item is not None
+    assert item.first_sent_at is None
+
+
+# -- the key refused: a pause every replica sees ---------------------------------------------------
+
+
+def test_a_key_problem_is_one_pause_per_key_with_one_prober_at_a_time(url: str) -> None:
+    with Outbox(url, clock=lambda: T0) as one, Outbox(url, clock=lambda: T0) as other:
+        assert one.record_key_problem("pl", "unauthenticated", "fix it", probe_at=at(30), now=at(0))
+        assert not other.record_key_problem("pl", "unsupported_key_version", "v1 key", probe_at=at(99))
+        seen = other.key_problem("pl")
+        assert seen is not None
+        assert (seen.code, seen.message, seen.since, seen.probe_at) == (
+            "unsupported_key_version",
+            "v1 key",
+            at(0),
+            at(30),
+        )
+        assert one.key_problem("other key") is None
+        assert [p.key for p in one.key_problems()] == ["pl"]
+
+        assert not one.claim_key_probe("pl", 30, now=at(29))
+        assert one.claim_key_probe("pl", 30, now=at(30))
+        assert not other.claim_key_probe("pl", 30, now=at(30))  # the next check is at 60
+        assert other.claim_key_probe("pl", 30, force=True, now=at(31))  # a process just started
+        other.defer_key_probe("pl", at(200))
+        assert not one.claim_key_probe("pl", 30, now=at(199))
+        assert one.claim_key_probe("pl", 30, now=at(200))
+
+        one.update_key_problem("pl", "scope_required", "lacks threads:write")
+        assert other.key_problem("pl") is not None
+        assert other.clear_key_problem("pl")
+        assert one.key_problem("pl") is None
+        assert not one.clear_key_problem("pl")
+        one.update_key_problem("pl", "unauthenticated", "not brought back")
+        assert one.key_problem("pl") is None
+
+
+def test_holding_for_the_operator_tells_each_submitter_once(url: str) -> None:
+    with Outbox(url, clock=lambda: T0) as one, Outbox(url, clock=lambda: T0) as other:
+        ids = [one.add(f"k{i}", "thread", {"i": i}).id for i in range(3)]
+        one.mark_delayed_notice_sent(ids[0])  # heard earlier (an outage)
+        replied = one.add("replied", "thread", {}).id
+        one.claim("w", 10, 30, now=at(1))
+        one.record_thread(replied, "w", {"thread_id": "t"})
+        for item_id in [*ids, replied]:
+            one.schedule_retry(item_id, "w", at(1), "HTTP 500", now=at(1))
+        assert [i.id for i in one.hold_for_operator("waiting for the key")] == ids[1:]
+        assert other.hold_for_operator("waiting for the key") == []
+        assert [one.get(i).last_error for i in ids] == ["waiting for the key"] * 3  # type: ignore[union-attr]
+        assert one.get(replied).last_error == "HTTP 500"  # type: ignore[union-attr]
+        other.forget_delayed_notice([ids[2]])
+        assert [i.id for i in one.hold_for_operator("waiting for the key")] == [ids[2]]
+        assert one.waiting_count() == 4
+
+
+def test_a_version_1_database_gains_the_superseded_column(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    with Outbox(url) as box:
+        item_id = box.add("k", "thread", {"a": 1}).id
+        with box.engine.begin() as conn:  # back to what version 1 built
+            conn.exec_driver_sql("ALTER TABLE outbox_items DROP COLUMN superseded_by")
+            conn.exec_driver_sql("UPDATE outbox_schema_version SET version = 1")
+    with Outbox(url) as box:
+        assert box.schema_version == outbox_schema.SCHEMA_VERSION
+        item = box.get(item_id)
+        assert item is not None
+        assert item.superseded_by is None
+        assert item.status is Status.PENDING
+        copy = box.add("edited", "thread", {}, supersedes=item_id)
+        assert box.get(item_id).superseded_by == copy.id  # type: ignore[union-attr]

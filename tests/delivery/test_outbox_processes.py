@@ -136,6 +136,7 @@ def test_two_processes_share_one_outbox(url: str, tmp_path: Path) -> None:
             Status.SENDING: 0,
             Status.DELIVERED: ITEMS + DEDUPE_KEYS,
             Status.FAILED: 0,
+            Status.SUPERSEDED: 0,
         }
         for n, r in enumerate(results):
             for item_id in r["claimed"][:20]:

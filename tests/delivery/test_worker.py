@@ -10,96 +10,16 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from bot.delivery.intake import Intake
-from bot.delivery.outbox import Outbox, Status
-from bot.delivery.worker import DeliveryWorker, backoff_seconds
-from bot.feedback.form import FeedbackForm
-from bot.feedback.submission import Submission
-from bot.productlane import CreateThread, PainLevel, ProductlaneClient, ThreadOrigin
+from bot.delivery.outbox import Status
+from bot.delivery.worker import backoff_seconds
+from tests.delivery.worker_rig import Rig, make_rig, submission
 from tests.fakes.productlane import FakeProductlane
 
 pytestmark = pytest.mark.timeout(60)
-
-
-class TitleComposer:
-    """Compose without Slack: the form's title and email are all this worker test needs."""
-
-    def compose(self, submission: Submission) -> CreateThread:
-        return CreateThread(
-            text=f"<p>{submission.form.title}</p><p>ref {submission.reference}</p>",
-            title=submission.form.title,
-            pain_level=submission.form.pain_level,
-            contact_email=submission.form.contact_email,
-            origin=ThreadOrigin.slack,
-        )
-
-
-@dataclass
-class RecordingNotifier:
-    delivered_urls: list[str] = field(default_factory=list)
-    delayed_titles: list[str] = field(default_factory=list)
-    failures: list[tuple[str, str]] = field(default_factory=list)
-
-    def delivered(self, submission: Submission, request: CreateThread, thread_url: str) -> None:
-        self.delivered_urls.append(thread_url)
-
-    def delayed(self, submission: Submission) -> None:
-        self.delayed_titles.append(submission.form.title)
-
-    def failed(self, submission: Submission, item_id: str, problem: str) -> None:
-        self.failures.append((item_id, problem))
-
-
-def submission(title: str, email: str = "jane@customer.example") -> Submission:
-    return Submission(
-        key=f"V-{title}",
-        submitter_id="U0CSM0002",
-        form=FeedbackForm(title=title, contact_email=email, pain_level=PainLevel.HIGH),
-        submitted_at=datetime.now(UTC),
-    )
-
-
-@dataclass
-class Rig:
-    outbox: Outbox
-    productlane: FakeProductlane
-    client: ProductlaneClient
-    notifier: RecordingNotifier
-    worker: DeliveryWorker
-    intake: Intake
-
-    def wait_settled(self, count: int, timeout: float = 20.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            counts = self.outbox.counts()
-            if counts.get(Status.DELIVERED, 0) + counts.get(Status.FAILED, 0) >= count:
-                return
-            time.sleep(0.02)
-        raise AssertionError(f"not settled: {self.outbox.counts()}")
-
-
-def make_rig(tmp_path: Path, productlane: FakeProductlane, **worker_options: object) -> Rig:
-    outbox = Outbox(f"sqlite:///{tmp_path / 'outbox.db'}")
-    client = ProductlaneClient(productlane.api_key, productlane.url, timeout=1.0)
-    notifier = RecordingNotifier()
-    options: dict[str, object] = {"backoff": lambda attempts: 0.05, "poll_interval": 0.05}
-    options.update(worker_options)
-    worker = DeliveryWorker(
-        outbox,
-        client,
-        TitleComposer(),
-        notifier,
-        lambda thread_id: f"https://productlane.test/feedback/{thread_id}",
-        limiter_key="test",
-        **options,  # type: ignore[arg-type]
-    )
-    return Rig(outbox, productlane, client, notifier, worker, Intake(outbox, worker.wake))
 
 
 @pytest.fixture
@@ -108,9 +28,7 @@ def rig(tmp_path: Path) -> Iterator[Rig]:
         rig = make_rig(tmp_path, productlane)
         rig.worker.start()
         yield rig
-        rig.worker.stop(timeout=5)
-        rig.client.close()
-        rig.outbox.close()
+        rig.close()
 
 
 def titles(productlane: FakeProductlane) -> list[str]:

@@ -16,6 +16,7 @@ from slack_bolt.response import BoltResponse
 from slack_sdk import WebClient
 
 from bot.app import Bot, build_bot
+from bot.delivery.commands import run_outbox_command
 from bot.delivery.outbox import Outbox, Status
 from bot.productlane import ProductlaneClient
 from bot.settings import Settings
@@ -239,3 +240,47 @@ def test_a_modal_opened_before_a_restart_can_still_be_sent_after_it(rig: Rig, tm
     restarted.productlane.wait_for(lambda fake: fake.created_count == 1, timeout=10)
     assert "Export to CSV times out" in restarted.productlane.threads[0]["text"]
     restarted.bot.close()
+
+
+def test_edit_and_resend_supersedes_the_refused_submission(rig: Rig, tmp_path: Path) -> None:
+    rig.bot.worker.start()
+    rig.productlane.fail_next(400, method="POST", path="/threads")
+    view = open_modal(rig)
+    rig.dispatch(rig.slack.view_submission_payload(view["id"], {}))
+    refusal = rig.slack.web.wait_for_call(
+        "chat.postMessage",
+        timeout=10,
+        predicate=lambda c: EDIT_AND_RESEND_ACTION in str(c.params.get("blocks")),
+    )
+    message = {
+        "ts": refusal.response["ts"],
+        "text": refusal.params["text"],
+        "blocks": refusal.params["blocks"],
+    }
+    rig.dispatch(
+        rig.slack.block_actions_payload(
+            EDIT_AND_RESEND_ACTION, message=message, channel=refusal.params["channel"]
+        )
+    )
+    reopened = rig.slack.web.wait_for_call("views.open", predicate=lambda c: c.time > refusal.time)
+    edited = rig.slack.view_submission_payload(
+        reopened.response["view"]["id"], {"title": {"title": "Edited"}}
+    )
+    assert not rig.dispatch(edited).body
+    rig.productlane.wait_for(lambda fake: fake.created_count == 1, timeout=10)
+
+    counts = rig.bot.outbox.counts()
+    assert (counts[Status.SUPERSEDED], counts[Status.FAILED]) == (1, 0)
+    lines: list[str] = []
+    run_outbox_command(
+        settings_for(rig.slack, rig.productlane),
+        retry_id=None,
+        retry_failed=True,
+        include_delivered=False,
+        show_text=False,
+        echo=lines.append,
+        outbox=Outbox(f"sqlite:///{tmp_path / 'outbox.db'}"),
+    )
+    assert lines == ["re-queued 0 failed item(s); 1 superseded by an edited resend left alone"]
+    assert rig.bot.outbox.counts()[Status.PENDING] == 0  # nothing left that could be sent
+    assert [thread["title"] for thread in rig.productlane.threads] == ["Edited"]

@@ -1,0 +1,147 @@
+"""The confirmation in Slack after the thread was created: Slack refusing it for now (rate limited,
+an error on its side) delays it, never duplicates the thread; where it lands is kept."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from slack_sdk import WebClient
+
+from bot.delivery.outbox import Status
+from bot.feedback.posted import PostLater
+from bot.slack.lookups import SlackLookups
+from bot.slack.notifier import SlackNotifier
+from bot.slack.replies import SlackMessenger
+from tests.delivery.worker_rig import SOURCE, Rig, TitleComposer, make_rig, submission, wait_until
+from tests.fakes.productlane import FakeProductlane
+from tests.fakes.slack import FakeSlack
+
+pytestmark = pytest.mark.timeout(60)
+
+
+@dataclass
+class World:
+    slack: FakeSlack
+    productlane: FakeProductlane
+    rig: Rig
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    with FakeSlack() as slack, FakeProductlane() as productlane:
+        web = WebClient(token=slack.bot_token, base_url=slack.api_url)
+        notifier = SlackNotifier(SlackMessenger(web, SlackLookups(web)))
+        rig = make_rig(tmp_path, productlane, notifier=notifier)
+        rig.worker.start()
+        yield World(slack, productlane, rig)
+        rig.close()
+
+
+def confirmations(world: World) -> list[tuple[int, str]]:
+    return [
+        (call.status, str(call.response.get("error", "ok")))
+        for call in world.slack.web.calls("chat.postMessage")
+    ]
+
+
+def test_a_rate_limited_confirmation_is_posted_after_retry_after_and_the_thread_is_created_once(
+    world: World,
+) -> None:
+    world.slack.web.respond(
+        "chat.postMessage",
+        {"ok": False, "error": "ratelimited"},
+        status=429,
+        headers={"Retry-After": "1"},
+        times=1,
+    )
+    item_id = world.rig.intake.accept(submission("Export times out", source=True))
+    world.rig.wait_settled(1)
+
+    calls = world.slack.web.calls("chat.postMessage")
+    assert confirmations(world) == [(429, "ratelimited"), (200, "ok")]
+    assert calls[1].time - calls[0].time >= 0.95  # Retry-After, honoured
+    assert calls[1].params["channel"] == SOURCE.channel_id
+    assert calls[1].params["thread_ts"] == SOURCE.thread_ts
+    assert world.productlane.post_count == 1
+    assert world.productlane.created_count == 1
+    item = world.rig.outbox.get(int(item_id))
+    assert item is not None
+    assert item.result is not None
+    thread_id = world.productlane.threads[0]["id"]
+    assert item.result == {
+        "thread_id": thread_id,
+        "url": f"https://productlane.test/feedback/{thread_id}",
+        "reply": {
+            "channel": SOURCE.channel_id,
+            "ts": calls[1].response["ts"],
+            "thread_ts": SOURCE.thread_ts,
+            "ephemeral": False,
+        },
+    }
+
+
+def test_slack_server_errors_on_the_confirmation_are_retried(world: World) -> None:
+    world.slack.web.respond("chat.postMessage", {"ok": False, "error": "internal_error"}, status=500, times=1)
+    world.slack.web.respond("chat.postMessage", {"ok": False, "error": "service_unavailable"}, times=1)
+    item_id = world.rig.intake.accept(submission("Flaky Slack", source=True))
+    world.rig.wait_settled(1)
+    assert confirmations(world) == [(500, "internal_error"), (200, "service_unavailable"), (200, "ok")]
+    assert world.productlane.created_count == 1
+    item = world.rig.outbox.get(int(item_id))
+    assert item is not None
+    assert item.result is not None
+    assert item.result["reply"]["channel"] == SOURCE.channel_id
+    assert "reply_attempts" not in item.result
+
+
+def test_while_the_confirmation_waits_the_item_says_so_and_keeps_its_thread(world: World) -> None:
+    world.slack.web.respond(
+        "chat.postMessage",
+        {"ok": False, "error": "ratelimited"},
+        status=429,
+        headers={"Retry-After": "30"},
+        times=1,
+    )
+    item_id = int(world.rig.intake.accept(submission("Waiting reply", source=True)))
+
+    def waiting() -> bool:
+        item = world.rig.outbox.get(item_id)
+        return item is not None and item.status is Status.PENDING and item.result is not None
+
+    wait_until(waiting, "the confirmation to wait")
+    item = world.rig.outbox.get(item_id)
+    assert item is not None
+    assert item.result is not None
+    assert item.result["thread_id"] == world.productlane.threads[0]["id"]
+    assert item.last_error == "confirmation in Slack: ratelimited"
+    # Made due again by an operator, it posts only the confirmation.
+    assert world.rig.outbox.requeue(item_id)
+    world.rig.wait_settled(1)
+    assert world.productlane.post_count == 1
+    assert confirmations(world) == [(429, "ratelimited"), (200, "ok")]
+
+
+def test_a_thread_the_bot_can_never_post_in_falls_back_to_a_dm_and_stops(world: World) -> None:
+    world.slack.web.respond("chat.postMessage", {"ok": False, "error": "is_archived"}, times=1)
+    item_id = world.rig.intake.accept(submission("Archived channel", source=True))
+    world.rig.wait_settled(1)
+    assert confirmations(world) == [(200, "is_archived"), (200, "ok")]
+    item = world.rig.outbox.get(int(item_id))
+    assert item is not None
+    assert item.result is not None
+    reply = item.result["reply"]
+    assert reply["channel"].startswith("D")
+    assert reply["thread_ts"] is None
+
+
+def test_slack_out_of_reach_is_a_moment_to_wait_not_a_place_to_give_up() -> None:
+    web = WebClient(token="xoxb-x", base_url="http://127.0.0.1:9/api/", timeout=2)
+    messenger = SlackMessenger(web, SlackLookups(web))
+    notifier = SlackNotifier(messenger)
+    with pytest.raises(PostLater):
+        notifier.delivered(
+            submission("Unreachable", source=True), TitleComposer().compose(submission("x")), "u"
+        )
