@@ -55,6 +55,13 @@ from bot.delivery.schema import from_micros, items, key_problems, to_micros, upg
 __all__ = ["AddResult", "EncodedJson", "KeyProblem", "Outbox", "OutboxItem", "Status"]
 
 MAX_ERROR_CHARS = 500
+# `add` on SQLite (see Outbox._add_sqlite); the columns and values of `_add_statement`.
+_SQLITE_ADD = (
+    "INSERT INTO outbox_items (dedupe_key, kind, payload, status, attempts, created_at, updated_at,"
+    " next_attempt_at, delayed_notice_sent) VALUES (?, ?, ?, 'pending', 0, ?, ?, ?, 0)"
+    " ON CONFLICT (dedupe_key) DO NOTHING RETURNING id"
+)
+_SQLITE_EXISTING = "SELECT id FROM outbox_items WHERE dedupe_key = ?"
 _READ_ONLY = "outbox_read_only"  # execution option: a plain (deferred) BEGIN on SQLite
 
 
@@ -370,6 +377,8 @@ class Outbox:
         ):
             raise TypeError("payload must be a JSON object (a dict, or EncodedJson of one)")
         at = self._now(now)
+        if self._dialect == "sqlite" and supersedes is None:
+            return self._add_sqlite(dedupe_key, kind, payload, to_micros(at))
         values = {
             "dedupe_key": dedupe_key,
             "kind": kind,
@@ -405,6 +414,30 @@ class Outbox:
                 sa.select(items.c.id).where(items.c.dedupe_key == dedupe_key)
             ).scalar_one()
             return AddResult(int(existing), False)
+
+    def _add_sqlite(
+        self, dedupe_key: str, kind: str, payload: dict[str, Any] | EncodedJson, at_us: int
+    ) -> AddResult:
+        """`add` on SQLite, the ack path's one write, straight on the driver: the same row the
+        statement above writes, for a third of the time (SQLAlchemy's execution layer cost ~200 µs
+        of the ~300 µs a submission's insert took, profiled; bench/bench_ack.py)."""
+        with self._writers, self._engine.connect() as conn:
+            driver = conn.connection.driver_connection
+            assert driver is not None  # noqa: S101 - a checked-out connection has its driver
+            driver.execute("BEGIN IMMEDIATE")
+            try:
+                # RETURNING rows must all be read before the transaction can end.
+                rows = driver.execute(
+                    _SQLITE_ADD, (dedupe_key, kind, _encode_json(payload), at_us, at_us, at_us)
+                ).fetchall()
+                created = bool(rows)
+                if not created:
+                    rows = driver.execute(_SQLITE_EXISTING, (dedupe_key,)).fetchall()
+                driver.execute("COMMIT")
+            except BaseException:
+                driver.execute("ROLLBACK")
+                raise
+        return AddResult(int(rows[0][0]), created)
 
     # -- the worker's side --------------------------------------------------------------------
 
