@@ -19,6 +19,7 @@ from bot.delivery.sent import find_sent
 from bot.delivery.worker import DeliveryWorker
 from bot.feedback.source import SourceMessage
 from bot.feedback.submission import DraftStore
+from bot.listener_pool import ListenerPool
 from bot.listeners import Services, actions, commands, shortcuts, views
 from bot.productlane import PainLevel, ProductlaneClient
 from bot.settings import Settings
@@ -29,6 +30,9 @@ from bot.slack.notifier import SlackNotifier
 from bot.slack.replies import SlackMessenger
 
 log = logging.getLogger(__name__)
+
+# A lazy listener makes a few Slack calls, each bounded by the client's 10 s timeout.
+LISTENER_DRAIN_SECONDS = 15.0
 
 
 @dataclass
@@ -41,6 +45,7 @@ class Bot:
     productlane: ProductlaneClient
     identity: BotIdentity
     workspace_name: str | None
+    listeners: ListenerPool
 
     def readiness_problems(self) -> list[str]:
         """Why this replica should not get traffic now (empty: ready): the database, the worker."""
@@ -52,6 +57,9 @@ class Bot:
         return self.worker.problems()
 
     def close(self) -> None:
+        # Listeners under way (a modal opening) may still read the outbox: let them finish first.
+        if not self.listeners.drain(timeout=LISTENER_DRAIN_SECONDS):
+            log.warning("listeners still running after %.0f s; stopping anyway", LISTENER_DRAIN_SECONDS)
         self.worker.stop()
         self.productlane.close()
         self.outbox.close()
@@ -118,6 +126,7 @@ def build_bot(
         intake=Intake(outbox, worker.wake),
         default_pain=defaults.pain_level,
     )
+    listener_pool = ListenerPool()
     app = App(
         client=client,
         signing_secret=(
@@ -127,7 +136,12 @@ def build_bot(
         process_before_response=True,
         token_verification_enabled=False,  # auth.test already ran above
         request_verification_enabled=not settings.socket_mode,
+        listener_executor=listener_pool,
     )
+    # Bolt logs a refused request's body at INFO; ours says it was refused (bot.web.slack_events).
+    refused_requests_log = logging.getLogger("slack_bolt.RequestVerification")
+    if not refused_requests_log.isEnabledFor(logging.DEBUG):
+        refused_requests_log.setLevel(logging.WARNING)
     for listeners in (shortcuts, commands, views, actions):
         listeners.register(app, services)
-    return Bot(app, worker, outbox, productlane, identity, auth.get("team"))
+    return Bot(app, worker, outbox, productlane, identity, auth.get("team"), listener_pool)
