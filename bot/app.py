@@ -21,6 +21,7 @@ from bot.delivery.sent import find_sent
 from bot.delivery.worker import DeliveryWorker
 from bot.feedback.source import SourceMessage
 from bot.feedback.submission import DraftStore
+from bot.listener_pool import ListenerPool
 from bot.listeners import Services, actions, commands, shortcuts, views
 from bot.productlane import PainLevel, ProductlaneClient
 from bot.settings import Settings
@@ -31,6 +32,9 @@ from bot.slack.notifier import SlackNotifier
 from bot.slack.replies import SlackMessenger
 
 log = logging.getLogger(__name__)
+
+# A lazy listener makes a few Slack calls, each bounded by the client's 10 s timeout.
+LISTENER_DRAIN_SECONDS = 15.0
 
 
 @dataclass
@@ -44,6 +48,7 @@ class Bot:
     identity: BotIdentity
     workspace_name: str | None
     janitor: RetentionJanitor
+    listeners: ListenerPool
 
     def start(self) -> None:
         """Start the background work: delivery, and purging what is past its retention."""
@@ -59,7 +64,14 @@ class Bot:
             return [f"the outbox database is unreachable ({type(error).__name__})"]
         return self.worker.problems()
 
+    def readiness_notices(self) -> list[str]:
+        """What /readyz shows an operator without failing the probe (a paused delivery)."""
+        return self.worker.notices()
+
     def close(self) -> None:
+        # Listeners under way (a modal opening) may still read the outbox: let them finish first.
+        if not self.listeners.drain(timeout=LISTENER_DRAIN_SECONDS):
+            log.warning("listeners still running after %.0f s; stopping anyway", LISTENER_DRAIN_SECONDS)
         self.janitor.stop()
         self.worker.stop()
         self.productlane.close()
@@ -127,6 +139,7 @@ def build_bot(
         intake=Intake(outbox, worker.wake),
         default_pain=defaults.pain_level,
     )
+    listener_pool = ListenerPool()
     app = App(
         client=client,
         signing_secret=(
@@ -136,8 +149,13 @@ def build_bot(
         process_before_response=True,
         token_verification_enabled=False,  # auth.test already ran above
         request_verification_enabled=not settings.socket_mode,
+        listener_executor=listener_pool,
     )
+    # Bolt logs a refused request's body at INFO; ours says it was refused (bot.web.slack_events).
+    refused_requests_log = logging.getLogger("slack_bolt.RequestVerification")
+    if not refused_requests_log.isEnabledFor(logging.DEBUG):
+        refused_requests_log.setLevel(logging.WARNING)
     for listeners in (shortcuts, commands, views, actions):
         listeners.register(app, services)
     janitor = RetentionJanitor(outbox, timedelta(days=settings.outbox_retention_days))
-    return Bot(app, worker, outbox, productlane, identity, auth.get("team"), janitor)
+    return Bot(app, worker, outbox, productlane, identity, auth.get("team"), janitor, listener_pool)

@@ -6,6 +6,7 @@ import logging
 import signal
 import threading
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_sdk.errors import SlackApiError
@@ -14,12 +15,18 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.app import Bot, build_bot
 from bot.settings import Settings
 
+if TYPE_CHECKING:
+    from bot.web.server import HttpServer
+
 log = logging.getLogger("bot")
 
 # slack_sdk's socket-mode client reads frames recursively, one level per read of this size while
 # data waits: Bolt's default (1 KiB) hits Python's recursion limit under a burst of whole-view
 # submissions (a few MB queued), and the envelopes are lost. 64 KiB keeps it a few levels deep.
 RECEIVE_BUFFER_BYTES = 64 * 1024
+# Slack gives up on an ack after 3 s; a client still sending its body after 10 s is not Slack.
+HTTP_GRACE_SECONDS = 10.0
+HEALTH_GRACE_SECONDS = 2.0
 
 
 def _stop_on_signals(stop: threading.Event) -> None:
@@ -56,7 +63,7 @@ def run_bot(settings: Settings, stop: threading.Event | None = None) -> int:
     try:
         if settings.socket_mode:
             return _run_socket_mode(bot, settings, stop)
-        return _run_http(bot, settings)
+        return _run_http(bot, settings, stop)
     finally:
         bot.close()
         log.info("stopped")
@@ -81,23 +88,57 @@ def _run_socket_mode(bot: Bot, settings: Settings, stop: threading.Event) -> int
         _stop_on_signals(stop)
     handler.connect()  # type: ignore[no-untyped-call]
     log.info(_connected_line(bot, "socket mode"))
+    # After the connected line: the health server's import and start never delay it.
+    probes = _serve_health_probes(bot, settings)
     stop.wait()
     # No new envelopes from here; every acked submission is already in the outbox.
     handler.close()  # type: ignore[no-untyped-call]
+    if probes is not None:
+        probes.stop(grace_seconds=HEALTH_GRACE_SECONDS)
     return 0
 
 
-def _interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
+def _serve_health_probes(bot: Bot, settings: Settings) -> HttpServer | None:
+    """/healthz and /readyz on PORT, so an orchestrator probes socket mode as it does HTTP mode.
+    A taken port costs the probes only: the bot itself needs no port in socket mode."""
+    from bot.web.health import health_routes
+    from bot.web.routes import RouteTable
+    from bot.web.server import HttpServer, PortUnavailableError
 
-
-def _run_http(bot: Bot, settings: Settings) -> int:
-    if threading.current_thread() is threading.main_thread():
-        # Bolt's server stops on KeyboardInterrupt; SIGTERM would otherwise skip the clean-up.
-        signal.signal(signal.SIGTERM, _interrupt)
-    log.info(_connected_line(bot, f"HTTP mode on port {settings.port} (/slack/events)"))
     try:
-        bot.app.start(port=settings.port)
-    except KeyboardInterrupt:
-        log.info("stopping")
+        server = HttpServer(
+            RouteTable(health_routes(bot.readiness_problems, bot.readiness_notices)), settings.port, threads=2
+        )
+    except PortUnavailableError as error:
+        log.warning("%s; /healthz and /readyz are not served (set PORT to a free port)", error)
+        return None
+    server.start()
+    log.info("health probes on port %d (/healthz, /readyz)", server.port)
+    return server
+
+
+def _run_http(bot: Bot, settings: Settings, stop: threading.Event) -> int:
+    from bot.web.health import health_routes
+    from bot.web.routes import RouteTable
+    from bot.web.server import HttpServer, PortUnavailableError
+    from bot.web.slack_events import SLACK_EVENTS_PATH, slack_events_route
+
+    routes = RouteTable(
+        [slack_events_route(bot.app), *health_routes(bot.readiness_problems, bot.readiness_notices)]
+    )
+    try:
+        server = HttpServer(routes, settings.port)
+    except PortUnavailableError as error:
+        log.error("%s; HTTP mode needs it (set PORT to a free port)", error)
+        return 1
+    if threading.current_thread() is threading.main_thread():
+        _stop_on_signals(stop)
+    server.start()
+    log.info(_connected_line(bot, f"HTTP mode on port {server.port} ({SLACK_EVENTS_PATH})"))
+    while not stop.wait(timeout=1.0):
+        if not server.running:
+            log.error("the HTTP server stopped; exiting")
+            return 1
+    # Refuse new connections, answer the requests under way; bot.close() then drains the listeners.
+    server.stop(grace_seconds=HTTP_GRACE_SECONDS)
     return 0

@@ -36,7 +36,7 @@ WHERE_TO_GET: dict[str, str] = {
     "DEFAULT_NOTIFY_EMAIL": "true or false",
     "LOG_LEVEL": "one of DEBUG, INFO, WARNING, ERROR",
     "DATABASE_URL": "sqlite:///productlane-slack.db, or postgresql+psycopg://user:pass@host/db",
-    "PORT": "the HTTP port for production (HTTP) mode, e.g. 3000",
+    "PORT": "the HTTP port: Slack's requests in HTTP mode, /healthz and /readyz in both modes, e.g. 3000",
     "DELIVERY_LEASE_SECONDS": "seconds, between 1 and 600 (default 20)",
     "OUTBOX_RETENTION_DAYS": "whole days, at least 1 (default 90)",
 }

@@ -4,6 +4,7 @@ environment variables, pointed at the loopback fakes; and the socket-mode moves 
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -33,6 +34,13 @@ class World:
         return self.log.read_text(errors="replace")
 
 
+def free_port() -> int:
+    """A port nobody listens on now (tests run many bots at once; each needs its own PORT)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 def bot_environment(slack: FakeSlack, productlane: FakeProductlane, database: Path) -> dict[str, str]:
     keep = {name: os.environ[name] for name in ("PATH", "HOME", "LANG") if name in os.environ}
     return {
@@ -45,6 +53,8 @@ def bot_environment(slack: FakeSlack, productlane: FakeProductlane, database: Pa
         "PRODUCTLANE_THREAD_URL": THREAD_URL,
         "DATABASE_URL": f"sqlite:///{database}",
         "LOG_LEVEL": "INFO",
+        # Socket mode serves its health probes here, HTTP mode everything.
+        "PORT": str(free_port()),
     }
 
 

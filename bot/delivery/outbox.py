@@ -55,6 +55,7 @@ from bot.delivery.schema import from_micros, items, key_problems, to_micros, upg
 __all__ = ["AddResult", "EncodedJson", "KeyProblem", "Outbox", "OutboxItem", "Status"]
 
 MAX_ERROR_CHARS = 500
+PG_CONNECT_TIMEOUT_SECONDS = 5
 # `add` on SQLite (see Outbox._add_sqlite); the columns and values of `_add_statement`.
 _SQLITE_ADD = (
     "INSERT INTO outbox_items (dedupe_key, kind, payload, status, attempts, created_at, updated_at,"
@@ -252,7 +253,14 @@ class Outbox:
             self._engine = _sqlite_engine(database_url, sqlite_synchronous.upper(), sqlite_busy_timeout_ms)
             self._writers = threading.Lock()
         elif self._dialect == "postgresql":
-            self._engine = sa.create_engine(database_url, pool_pre_ping=True, json_serializer=_encode_json)
+            self._engine = sa.create_engine(
+                database_url,
+                pool_pre_ping=True,
+                json_serializer=_encode_json,
+                # An unreachable server fails a connection (a readiness probe, a send) in seconds,
+                # not after the system's TCP timeout of minutes.
+                connect_args={"connect_timeout": PG_CONNECT_TIMEOUT_SECONDS},
+            )
         else:
             raise ValueError(f"unsupported outbox database {url.drivername!r}: use sqlite or postgresql")
         with self._write() as conn:
@@ -288,9 +296,9 @@ class Outbox:
         self._engine.dispose()
 
     def ping(self) -> None:
-        """A trivial read: raises (SQLAlchemyError) when the database cannot be reached."""
+        """A read of the outbox's own data: raises (SQLAlchemyError) when it cannot be reached."""
         with self._read() as conn:
-            conn.execute(sa.select(1))
+            conn.execute(sa.select(items.c.id).limit(1))
 
     def __enter__(self) -> Outbox:
         return self

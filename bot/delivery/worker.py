@@ -207,20 +207,26 @@ class DeliveryWorker:
         self._threads.clear()
 
     def problems(self) -> list[str]:
-        """What keeps delivery from working right now, for /readyz and `check` (empty: all well)."""
-        found: list[str] = []
+        """What makes this replica unfit to take submissions (empty: all well), for /readyz."""
         if self._threads and not all(thread.is_alive() for thread in self._threads):
-            found.append("the delivery worker has stopped; restart the bot")
-        elif not self._threads and not self._stopping.is_set():
-            found.append("the delivery worker is not running")
+            return ["the delivery worker has stopped; restart the bot"]
+        if not self._threads and not self._stopping.is_set():
+            return ["the delivery worker is not running"]
+        return []
+
+    def notices(self) -> list[str]:
+        """What an operator must fix although submissions are still taken and kept (for /readyz).
+
+        A refused key pauses every replica alike: failing /readyz for it would take them all out
+        of the load balancer, and Slack's requests (which are saved and sent once the key works)
+        would be refused instead.
+        """
         try:
             paused = self.key_problem()
         except Exception:  # the database: the caller reports it (see Bot.readiness_problems)
             log.debug("could not read the delivery pause", exc_info=True)
-            paused = None
-        if paused is not None:
-            found.append(f"delivery is paused: {paused.message}")
-        return found
+            return []
+        return [] if paused is None else [f"delivery is paused: {paused.message}"]
 
     def key_problem(self) -> KeyProblem | None:
         """The pause of every replica's writes while Productlane refuses the API key, if any."""

@@ -1,7 +1,7 @@
 """A revoked, v1 or under-scoped Productlane key is the operator's to fix, not the submitter's.
 
 Items stay pending, writes pause on every replica, each submitter hears once that the feedback
-is saved, the log says what to fix at most once a minute, `problems()` names it, and delivery
+is saved, the log says what to fix at most once a minute, `notices()` names it (for /readyz), and delivery
 resumes by itself once GET /me shows a working key (or at once after a restart with one).
 """
 
@@ -69,7 +69,8 @@ def test_a_refused_key_holds_items_until_the_key_works_again(
             assert held.last_error is not None
             assert f"({code}" in held.last_error
             assert "PRODUCTLANE_API_KEY" in held.last_error
-            problems = rig.worker.problems()
+            assert rig.worker.problems() == [], "submissions are still taken: the replica stays ready"
+            problems = rig.worker.notices()
             assert len(problems) == 1
             assert code in problems[0]
             assert "PRODUCTLANE_API_KEY" in problems[0]
@@ -86,7 +87,7 @@ def test_a_refused_key_holds_items_until_the_key_works_again(
             assert sorted(rig.notifier.waiting_titles) == ["Dark mode", "Export times out"]
             assert len(rig.notifier.delivered_urls) == 2
             assert rig.worker.key_problem() is None
-            assert rig.worker.problems() == []
+            assert rig.worker.notices() == []
         finally:
             rig.close()
 

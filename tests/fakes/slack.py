@@ -324,6 +324,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _WebServer(ThreadingHTTPServer):
     daemon_threads = True
+    # Slack takes bursts; socketserver's backlog of 5 would turn a burst of calls into resets.
+    request_queue_size = 128
     fake: FakeSlackWebAPI
 
 
@@ -365,6 +367,7 @@ class FakeSlackWebAPI:
         self._calls: list[Call] = []
         self._answers: dict[str, list[_Answer]] = {}
         self._standing: dict[str, _Answer] = {}
+        self._delays: dict[str, float] = {}
         self._view_order: list[str] = []
         self._external_ids: dict[str, str] = {}
         self._ids = itertools.count(1)
@@ -463,6 +466,15 @@ class FakeSlackWebAPI:
                 self._standing[method] = answer
             else:
                 self._answers.setdefault(method, []).append(answer)
+
+    def delay(self, method: str, seconds: float) -> None:
+        """Answer `method` as usual (its default behaviour), but `seconds` later: a slow Slack.
+        The call is recorded at once. 0 removes the delay."""
+        with self.lock:
+            if seconds > 0:
+                self._delays[method] = seconds
+            else:
+                self._delays.pop(method, None)
 
     def reset_responses(self, method: str | None = None) -> None:
         """Drop configured answers (for one method, or all)."""
@@ -648,9 +660,10 @@ class FakeSlackWebAPI:
         try:
             with self.lock:
                 body = handler(call)
+                delay = self._delays.get(call.method, 0.0)
         except _SlackError as e:
-            body = e.body
-        return 200, body, headers, 0.0
+            body, delay = e.body, 0.0
+        return 200, body, headers, delay
 
     # ------------------------------------------------------------------ helpers for handlers
 

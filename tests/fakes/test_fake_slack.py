@@ -235,6 +235,17 @@ def test_configured_delay_holds_the_answer_but_not_the_record(slack: FakeSlack, 
     assert call.time - started < 0.3  # recorded on arrival, answered later
 
 
+def test_a_slow_method_keeps_its_default_answer(slack: FakeSlack, client: WebClient) -> None:
+    slack.web.delay("views.open", 0.4)
+
+    started = time.monotonic()
+    opened = client.views_open(trigger_id="1.2.3", view=MODAL)
+    elapsed = time.monotonic() - started
+
+    assert elapsed >= 0.4
+    assert slack.web.views[opened["view"]["id"]]["callback_id"] == "feedback_modal"
+
+
 def test_short_client_timeout_against_a_slow_answer(slack: FakeSlack) -> None:
     slack.web.respond("users.info", {"ok": True}, delay=2.0)
     impatient = WebClient(base_url=slack.api_url, token=slack.bot_token, timeout=1)

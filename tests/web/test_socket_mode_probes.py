@@ -1,0 +1,63 @@
+"""Socket mode serves /healthz and /readyz on PORT too, so an orchestrator probes either mode alike;
+a taken port costs only the probes, never the bot."""
+
+from __future__ import annotations
+
+import signal
+import socket
+from pathlib import Path
+
+import pytest
+
+from bot.slack.ids import GLOBAL_SHORTCUT
+from tests.fakes.productlane import FakeProductlane
+from tests.fakes.slack import FakeSlack
+from tests.running_bot import bot_environment, interact, start_bot, wait_until
+from tests.web.client import request
+
+pytestmark = pytest.mark.timeout(90)
+
+
+def test_health_probes_answer_on_port_in_socket_mode(tmp_path: Path) -> None:
+    with FakeSlack() as slack, FakeProductlane() as productlane:
+        env = bot_environment(slack, productlane, tmp_path / "outbox.db")
+        world = start_bot(slack, productlane, env, tmp_path, tmp_path / "bot.log")
+        try:
+            slack.socket.wait_connected(timeout=30)
+            wait_until(lambda: "health probes on port" in world.log_text(), "the probes", 30)
+            port = int(env["PORT"])
+
+            healthz = request(port, "GET", "/healthz")
+            readyz = request(port, "GET", "/readyz")
+            slack_events = request(port, "POST", "/slack/events", b"payload=%7B%7D")
+        finally:
+            world.bot.send_signal(signal.SIGTERM)
+            exit_status = world.bot.wait(timeout=30)
+
+    assert (healthz.status, readyz.status) == (200, 200)
+    assert slack_events.status == 404  # Slack reaches socket mode over its socket, never here
+    assert exit_status == 0, world.log_text()
+
+
+def test_a_taken_port_in_socket_mode_is_a_warning_and_the_bot_works(tmp_path: Path) -> None:
+    with socket.socket() as taken, FakeSlack() as slack, FakeProductlane() as productlane:
+        taken.bind(("0.0.0.0", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = bot_environment(slack, productlane, tmp_path / "outbox.db") | {"PORT": str(port)}
+        world = start_bot(slack, productlane, env, tmp_path, tmp_path / "bot.log")
+        try:
+            slack.socket.wait_connected(timeout=30)
+            wait_until(lambda: "not served" in world.log_text(), "the warning", 30)
+
+            interact(world, slack.global_shortcut_payload(GLOBAL_SHORTCUT))  # acked, or it raises
+            slack.web.wait_for_call("views.open", timeout=10)
+        finally:
+            world.bot.send_signal(signal.SIGTERM)
+            exit_status = world.bot.wait(timeout=30)
+
+    log = world.log_text()
+    assert f"WARNING bot: cannot listen on port {port}" in log
+    assert "/healthz and /readyz are not served" in log
+    assert "Traceback" not in log
+    assert exit_status == 0, log
