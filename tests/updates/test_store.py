@@ -6,18 +6,16 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from datetime import timedelta
-from typing import Any
 
 import pytest
 
 from bot.delivery.outbox import Outbox
-from bot.slack.replies import Confirmation
 from bot.updates.decide import Switches
 from bot.updates.events import LinkAdded, NeedLink, TargetCompleted, ThreadSnapshot
-from bot.updates.remember import RememberedThread
 from bot.updates.state import Status
 from bot.updates.store import UpdatesStore
 from tests.updates.conftest import Clock
+from tests.updates.helpers import add, record
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -34,26 +32,6 @@ def outbox(url: str) -> Iterator[Outbox]:
 @pytest.fixture
 def store(outbox: Outbox, clock: Clock) -> UpdatesStore:
     return UpdatesStore(outbox, clock=clock)
-
-
-def record(thread_id: str = "th_1", **changes: Any) -> RememberedThread:
-    values: dict[str, Any] = {
-        "thread_id": thread_id,
-        "confirmation": Confirmation("https://pl.test/feedback/" + thread_id, "Title", "High", None, "U1"),
-        "channel_id": "C1",
-        "thread_ts": "100.000001",
-        "reply_channel_id": "C1",
-        "reply_ts": "100.000002",
-        "is_slack_connect": False,
-    }
-    values.update(changes)
-    return RememberedThread(**values)
-
-
-def add(
-    store: UpdatesStore, event_id: str, data: dict[str, Any], event_type: str = "thread.status_changed"
-) -> bool:
-    return store.add_event(event_id, event_type, {"id": event_id, "type": event_type, "data": data})
 
 
 def test_an_event_id_is_stored_once(store: UpdatesStore) -> None:
