@@ -9,6 +9,7 @@ The web layer hands over the raw body and the headers; it should refuse a body o
 4. an event type the bot does not act on → 200, nothing stored;
 5. otherwise the event is stored by its id (a redelivery changes nothing) → 200 at once; the
    updates worker applies it. A database failure → 503, so Productlane delivers it again.
+   Events arriving together are stored in one transaction (`GroupCommit`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.updates.events import HANDLED_EVENT_TYPES, EventFormatError, parse_event
+from bot.updates.inbox import GroupCommit
 from bot.updates.signature import MAX_BODY_BYTES, verify_signature
 from bot.updates.store import UpdatesStore
 
@@ -47,7 +49,7 @@ class WebhookReceiver:
         on_event: Callable[[], None] = lambda: None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self._store = store
+        self._inbox = GroupCommit(store.add_events)
         self._secrets = list(secrets)
         self._on_event = on_event
         self._clock = clock
@@ -70,8 +72,8 @@ class WebhookReceiver:
             log.debug("Productlane event %s (%s) is not one the bot acts on", event.id, event.type)
             return 200, {"ok": True, "event_id": event.id, "ignored": True}
         try:
-            created = self._store.add_event(event.id, event.type, event.model_dump(mode="json"))
-        except SQLAlchemyError as error:
+            created = self._inbox.add(event.id, event.type, event.model_dump(mode="json"))
+        except (SQLAlchemyError, TimeoutError) as error:
             # Productlane retries a non-2xx answer, so nothing is lost while the database is away.
             log.error("could not store Productlane event %s (%s)", event.id, type(error).__name__)
             return 503, {"ok": False, "error": "unavailable"}

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -39,7 +40,7 @@ from bot.updates.remember import RememberedThread
 from bot.updates.schema import effects, ensure_tables, events, links, threads
 from bot.updates.state import Link, Status, ThreadState
 
-__all__ = ["SlackSide", "StoredEffect", "StoredEvent", "UpdatesStore"]
+__all__ = ["NewEvent", "SlackSide", "StoredEffect", "StoredEvent", "UpdatesStore"]
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,13 @@ def _aware(value: datetime | None) -> datetime | None:
 
 def _short(text: str) -> str:
     return text if len(text) <= MAX_ERROR_CHARS else text[: MAX_ERROR_CHARS - 1] + "…"
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    event_id: str
+    event_type: str
+    payload: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -127,7 +135,7 @@ class UpdatesStore:
         self._outbox = outbox
         self._clock = clock
         self._dialect = outbox.engine.dialect.name
-        with outbox.writing() as conn:
+        with self._writing() as conn:
             ensure_tables(conn)
 
     def now(self) -> datetime:
@@ -136,6 +144,11 @@ class UpdatesStore:
             raise ValueError("naive datetime: the clock must give timezone-aware (UTC) times")
         return value.astimezone(UTC)
 
+    def _writing(self) -> AbstractContextManager[Connection]:
+        # The outbox's write transaction: on SQLite it queues this process's writers, so a burst
+        # of webhooks or a busy worker never starves an ack's insert (see Outbox._write).
+        return self._outbox.writing()
+
     def _insert(self, table: sa.Table) -> Any:
         return postgresql.insert(table) if self._dialect == "postgresql" else sqlite.insert(table)
 
@@ -143,24 +156,39 @@ class UpdatesStore:
 
     def add_event(self, event_id: str, event_type: str, payload: dict[str, Any]) -> bool:
         """Persist an event, due at once. False when its id is already in (a redelivery)."""
+        return self.add_events([NewEvent(event_id, event_type, payload)])[0]
+
+    def add_events(self, new: Sequence[NewEvent]) -> list[bool]:
+        """Persist several events in one statement; for each, False when its id was already in
+        (stored before, or earlier in the same batch)."""
+        if not new:
+            return []
         at = self.now()
+        first: dict[str, int] = {}
+        for index, event in enumerate(new):
+            first.setdefault(event.event_id, index)
+        rows = [
+            {
+                "event_id": new[index].event_id,
+                "event_type": new[index].event_type,
+                "payload": new[index].payload,
+                "status": "pending",
+                "attempts": 0,
+                "received_at": at,
+                "next_attempt_at": at,
+            }
+            for index in first.values()
+        ]
         statement = (
             self._insert(events)
-            .values(
-                event_id=event_id,
-                event_type=event_type,
-                payload=payload,
-                status="pending",
-                attempts=0,
-                received_at=at,
-                next_attempt_at=at,
-            )
+            .values(rows)
             .on_conflict_do_nothing(index_elements=[events.c.event_id])
-            .returning(events.c.id)
+            .returning(events.c.event_id)
         )
-        with self._outbox.writing() as conn:
-            # A row comes back only when it was inserted (rowcount is not reliable here on psycopg).
-            return conn.execute(statement).scalar_one_or_none() is not None
+        with self._writing() as conn:
+            # Only inserted rows come back (rowcount is not reliable here on psycopg).
+            inserted = set(conn.execute(statement).scalars())
+        return [first[e.event_id] == index and e.event_id in inserted for index, e in enumerate(new)]
 
     def claim_events(self, owner: str, limit: int, lease_seconds: float) -> list[StoredEvent]:
         """Take up to ``limit`` due events (oldest first) for ``owner`` under a lease."""
@@ -178,7 +206,7 @@ class UpdatesStore:
 
     def retry_event(self, event: StoredEvent, owner: str, at: datetime, error: str) -> bool:
         """Back to pending, due at ``at`` (after an unexpected failure). Only the owner may."""
-        with self._outbox.writing() as conn:
+        with self._writing() as conn:
             return (
                 int(
                     conn.execute(
@@ -207,7 +235,7 @@ class UpdatesStore:
         """Apply ``change`` to the threads it concerns and mark the event applied, in one
         transaction. Returns what happened, or None when the lease was lost (nothing changed)."""
         at = self.now()
-        with self._outbox.writing() as conn:
+        with self._writing() as conn:
             held = conn.execute(
                 sa.select(events.c.id)
                 .where(events.c.id == event.id, events.c.status == "applying", events.c.lease_owner == owner)
@@ -388,7 +416,7 @@ class UpdatesStore:
             )
             .on_conflict_do_update(index_elements=[threads.c.thread_id], set_=place)
         )
-        with self._outbox.writing() as conn:
+        with self._writing() as conn:
             conn.execute(conn_statement)
 
     def is_remembered(self, thread_id: str) -> bool:
@@ -467,7 +495,7 @@ class UpdatesStore:
         with self._outbox.reading() as conn:
             if conn.execute(sa.select(threads.c.thread_id).where(due).limit(1)).first() is None:
                 return None
-        with self._outbox.writing() as conn:
+        with self._writing() as conn:
             thread_id = conn.execute(
                 sa.select(threads.c.thread_id)
                 .where(due)
@@ -486,7 +514,7 @@ class UpdatesStore:
 
     def release_poll(self, thread_id: str) -> None:
         """Give a claimed look back (the read budget ran out): due again at once."""
-        with self._outbox.writing() as conn:
+        with self._writing() as conn:
             conn.execute(
                 sa.update(threads).where(threads.c.thread_id == thread_id).values(next_poll_at=self.now())
             )
@@ -515,7 +543,7 @@ class UpdatesStore:
         mine = sa.and_(
             effects.c.id == effect.id, effects.c.lease_owner == owner, effects.c.status == "sending"
         )
-        with self._outbox.writing() as conn:
+        with self._writing() as conn:
             done = conn.execute(
                 sa.update(effects)
                 .where(mine, effects.c.generation == effect.generation)
@@ -538,7 +566,7 @@ class UpdatesStore:
     def effect_retry(
         self, effect: StoredEffect, owner: str, at: datetime, error: str, *, count_attempt: bool = True
     ) -> None:
-        with self._outbox.writing() as conn:
+        with self._writing() as conn:
             conn.execute(
                 sa.update(effects)
                 .where(effects.c.id == effect.id, effects.c.lease_owner == owner)
@@ -554,7 +582,7 @@ class UpdatesStore:
             )
 
     def effect_dropped(self, effect: StoredEffect, owner: str, error: str) -> None:
-        with self._outbox.writing() as conn:
+        with self._writing() as conn:
             conn.execute(
                 sa.update(effects)
                 .where(effects.c.id == effect.id, effects.c.lease_owner == owner)
@@ -587,7 +615,7 @@ class UpdatesStore:
         An event id must outlive Productlane's retries (1 min … 24 h, about 33 h in all) so a late
         redelivery is still recognised: prune only well after that.
         """
-        with self._outbox.writing() as conn:
+        with self._writing() as conn:
             gone = conn.execute(
                 sa.delete(events).where(events.c.status == "applied", events.c.applied_at < before)
             ).rowcount
@@ -631,7 +659,7 @@ class UpdatesStore:
         with self._outbox.reading() as conn:
             if conn.execute(sa.select(table.c.id).where(due).limit(1)).first() is None:
                 return []
-        with self._outbox.writing() as conn:
+        with self._writing() as conn:
             ids = list(conn.execute(pick).scalars())
             if not ids:
                 return []

@@ -52,6 +52,10 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 128  # the default 5 refuses connections in a burst of deliveries
+
+
 class WebhookEndpoint:
     """``POST /productlane/webhooks`` on 127.0.0.1 (random port) → ``receive(raw_body, headers)``."""
 
@@ -60,7 +64,7 @@ class WebhookEndpoint:
         self.lock = threading.Lock()
         self.statuses: list[int] = []
         handler = type("Handler", (_Handler,), {"endpoint": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server = _Server(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05})
 
