@@ -38,6 +38,11 @@ log = logging.getLogger(__name__)
 
 LEASE_SECONDS = 60.0
 BATCH = 20
+# Effects are claimed a few at a time: each Slack call may take 10 s (twice, with slack_sdk's
+# retry on a dropped connection), and the whole batch must be sent before its lease runs out, or
+# another replica could post the same milestone again.
+EFFECT_BATCH = 3
+EFFECT_LEASE_SECONDS = 120.0
 MAX_EFFECT_ATTEMPTS = 10
 BACKOFF_MAX = 300.0
 # Reads the poller may spend per minute, across replicas (Productlane allows 1,000 GETs a minute
@@ -138,10 +143,10 @@ class EffectSender:
         self._clock = clock
         self._paused_until = 0.0
 
-    def send_due(self, owner: str, limit: int = BATCH) -> int:
+    def send_due(self, owner: str, limit: int = EFFECT_BATCH) -> int:
         if self._clock() < self._paused_until:
             return 0
-        claimed = self._store.claim_effects(owner, limit, LEASE_SECONDS)
+        claimed = self._store.claim_effects(owner, limit, EFFECT_LEASE_SECONDS)
         for index, effect in enumerate(claimed):
             pause = self._paused_until - self._clock()
             if pause > 0:
