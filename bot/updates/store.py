@@ -400,7 +400,7 @@ class UpdatesStore:
             "updated_at": at,
         }
         status = Status(record.status) if record.status in (*_POLLED_STATUSES, "done") else Status.OPEN
-        conn_statement = (
+        statement = (
             self._insert(threads)
             .values(
                 thread_id=record.thread_id,
@@ -417,7 +417,7 @@ class UpdatesStore:
             .on_conflict_do_update(index_elements=[threads.c.thread_id], set_=place)
         )
         with self._writing() as conn:
-            conn.execute(conn_statement)
+            conn.execute(statement)
 
     def is_remembered(self, thread_id: str) -> bool:
         with self._outbox.reading() as conn:
