@@ -17,9 +17,10 @@ from slack_sdk.errors import SlackApiError
 
 from bot.delivery.outbox import Outbox, Status
 from bot.delivery.worker import KEY_PROBE_SECONDS
-from bot.productlane import ProductlaneClient, ProductlaneError
+from bot.productlane import Me, ProductlaneClient, ProductlaneError
 from bot.settings import Settings
 from bot.slack.ids import REQUIRED_BOT_SCOPES
+from bot.updates.service import describe_mode, mode_of
 
 Outcome = Literal["pass", "fail", "skip"]
 MARKS: dict[Outcome, str] = {"pass": "✓", "fail": "✗", "skip": "–"}
@@ -134,6 +135,30 @@ def check_productlane(client: ProductlaneClient) -> CheckResult:
     return CheckResult(title, "pass", f"workspace {me.workspace_id}, threads:write granted")
 
 
+def check_updates(settings: Settings, me: Me | None) -> CheckResult:
+    """How Productlane's changes reach Slack: webhooks, polling, or not at all (``me``: the key's
+    scopes, None when they could not be read)."""
+    title = "Productlane → Slack updates"
+    mode = mode_of(settings)
+    detail = describe_mode(settings)
+    if mode == "off":
+        return CheckResult(title, "skip", detail)
+    if me is None:
+        return CheckResult(title, "pass", detail)
+    if mode == "polling" and not me.has_scope("threads:read"):
+        return CheckResult(
+            title,
+            "fail",
+            f"{detail}; but the key lacks threads:read",
+            "Give the Productlane API key the threads:read scope, or set up the webhook "
+            "(PRODUCTLANE_WEBHOOK_SECRET; see the README's 'Close the loop').",
+        )
+    missing = [scope for scope in ("issues:read", "projects:read") if not me.has_scope(scope)]
+    if mode == "webhooks" and missing:
+        detail += f"; issue/project names not shown (the key lacks {', '.join(missing)})"
+    return CheckResult(title, "pass", detail)
+
+
 def _productlane_fix(error: ProductlaneError) -> str:
     if error.status in (401, 403, 410):
         return "Create a v2 API key (pl_v2_…) with threads:write into PRODUCTLANE_API_KEY."
@@ -217,6 +242,11 @@ def run_checks(
     )
     try:
         results.append(check_productlane(productlane))
+        try:
+            me: Me | None = productlane.me()
+        except ProductlaneError:
+            me = None  # already reported above
+        results.append(check_updates(settings, me))
     finally:
         if owns_client:
             productlane.close()

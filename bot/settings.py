@@ -39,6 +39,14 @@ WHERE_TO_GET: dict[str, str] = {
     "PORT": "the HTTP port: Slack's requests in HTTP mode, /healthz and /readyz in both modes, e.g. 3000",
     "DELIVERY_LEASE_SECONDS": "seconds, between 1 and 600 (default 20)",
     "OUTBOX_RETENTION_DAYS": "whole days, at least 1 (default 90)",
+    "PRODUCTLANE_WEBHOOK_SECRET": (
+        "Productlane → Settings → Integrations → API → Webhooks: the signing secret shown when the "
+        "webhook is created (several, comma-separated, while rotating)"
+    ),
+    "PRODUCTLANE_POLL_SECONDS": "seconds between polls without webhooks, 0 to turn polling off (default 60)",
+    "UPDATES_EDIT_CONFIRMATION": "true or false (default true)",
+    "UPDATES_POST_DONE": "true or false (default true)",
+    "UPDATES_POST_SHIPPED": "true or false (default true)",
 }
 
 
@@ -78,6 +86,14 @@ class Settings(BaseSettings):
     delivery_lease_seconds: float = Field(default=20.0, ge=1.0, le=600.0)
     # Delivered submissions (customers' words) are deleted this many days after delivery.
     outbox_retention_days: int = Field(default=90, ge=1)
+    # Productlane → Slack (close the loop). With a webhook secret, signed webhooks drive the
+    # updates; without one the bot polls the threads it created every PRODUCTLANE_POLL_SECONDS.
+    productlane_webhook_secret: SecretStr | None = None
+    productlane_poll_seconds: float = Field(default=60.0, ge=0.0, le=86_400.0)
+    # Which updates reach Slack: the confirmation reply kept current, the ✅ and 🚀 replies.
+    updates_edit_confirmation: bool = True
+    updates_post_done: bool = True
+    updates_post_shipped: bool = True
 
     @field_validator("default_pain_level", "log_level", mode="before")
     @classmethod
@@ -100,7 +116,7 @@ class Settings(BaseSettings):
             raise ValueError("must be an app-level token starting with xapp-")
         return value
 
-    @field_validator("slack_signing_secret")
+    @field_validator("slack_signing_secret", "productlane_webhook_secret")
     @classmethod
     def _empty_secret_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
         return value if value is not None and value.get_secret_value() else None
@@ -153,6 +169,13 @@ class Settings(BaseSettings):
 
     def thread_url(self, thread_id: str) -> str:
         return self.productlane_thread_url.replace("{id}", thread_id)
+
+    def webhook_secrets(self) -> list[str]:
+        """The webhook signing secrets: one, or several (comma-separated) while rotating."""
+        if self.productlane_webhook_secret is None:
+            return []
+        raw = self.productlane_webhook_secret.get_secret_value()
+        return [secret.strip() for secret in raw.split(",") if secret.strip()]
 
 
 @dataclass(frozen=True)

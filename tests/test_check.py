@@ -181,3 +181,35 @@ def test_check_does_not_create_the_outbox(
     assert status == 0, output
     assert "– Delivery (outbox): no outbox yet" in output
     assert not database.exists()
+
+
+def test_webhooks_configured_are_reported(slack: FakeSlack, productlane: FakeProductlane) -> None:
+    settings = settings_for(slack, productlane, productlane_webhook_secret="whsec_x")
+    status, output = run(settings)
+    assert status == 0, output
+    assert "✓ Productlane → Slack updates: webhooks: signed POST /productlane/webhooks on PORT 3000" in output
+    assert "names not shown (the key lacks issues:read, projects:read)" in output
+    assert "whsec_x" not in output
+
+
+def test_without_a_secret_polling_is_reported_with_its_limits(
+    slack: FakeSlack, productlane: FakeProductlane
+) -> None:
+    status, output = run(settings_for(slack, productlane))
+    assert status == 0, output
+    assert "✓ Productlane → Slack updates: polling every 60 s (no PRODUCTLANE_WEBHOOK_SECRET)" in output
+    assert "links and 'shipped' need webhooks" in output
+
+
+def test_polling_needs_threads_read(slack: FakeSlack, productlane: FakeProductlane) -> None:
+    productlane.set_scopes(["threads:write"])
+    status, output = run(settings_for(slack, productlane))
+    assert status == 1
+    assert "✗ Productlane → Slack updates: polling every 60 s" in output
+    assert "lacks threads:read" in output
+
+
+def test_updates_turned_off_are_skipped(slack: FakeSlack, productlane: FakeProductlane) -> None:
+    status, output = run(settings_for(slack, productlane, productlane_poll_seconds="0"))
+    assert status == 0, output
+    assert "– Productlane → Slack updates: off" in output

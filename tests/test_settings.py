@@ -24,6 +24,11 @@ VARIABLES = (
     "LOG_LEVEL",
     "DATABASE_URL",
     "PORT",
+    "PRODUCTLANE_WEBHOOK_SECRET",
+    "PRODUCTLANE_POLL_SECONDS",
+    "UPDATES_EDIT_CONFIRMATION",
+    "UPDATES_POST_DONE",
+    "UPDATES_POST_SHIPPED",
 )
 GOOD = {
     "SLACK_BOT_TOKEN": "xoxb-good-bot-token",
@@ -104,3 +109,38 @@ def test_the_command_exits_2_with_a_readable_message(tmp_path: Path) -> None:
     assert "PRODUCTLANE_API_KEY is not set" in result.stderr
     assert "Traceback" not in result.stderr
     assert "xoxa-secret-value-123" not in result.stderr + result.stdout
+
+
+def test_updates_default_to_polling_every_minute_with_every_post_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in GOOD.items():
+        monkeypatch.setenv(name, value)
+    settings = load_settings()
+    assert settings.productlane_webhook_secret is None
+    assert settings.webhook_secrets() == []
+    assert settings.productlane_poll_seconds == 60
+    assert settings.updates_edit_confirmation
+    assert settings.updates_post_done
+    assert settings.updates_post_shipped
+
+
+def test_webhook_secrets_one_or_several_while_rotating(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in GOOD.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("PRODUCTLANE_WEBHOOK_SECRET", " whsec_new , whsec_old ,")
+    monkeypatch.setenv("UPDATES_POST_DONE", "false")
+    settings = load_settings()
+    assert settings.webhook_secrets() == ["whsec_new", "whsec_old"]
+    assert "whsec_new" not in repr(settings)
+    assert not settings.updates_post_done
+    monkeypatch.setenv("PRODUCTLANE_WEBHOOK_SECRET", "")
+    assert load_settings().webhook_secrets() == []
+
+
+def test_a_bad_poll_interval_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in GOOD.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("PRODUCTLANE_POLL_SECONDS", "-5")
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    assert "PRODUCTLANE_POLL_SECONDS" in caught.value.report()
+    assert "0 to turn polling off" in caught.value.report()

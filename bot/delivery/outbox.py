@@ -251,7 +251,8 @@ class Outbox:
             if sqlite_synchronous.upper() not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
                 raise ValueError(f"unknown SQLite synchronous mode {sqlite_synchronous!r}")
             self._engine = _sqlite_engine(database_url, sqlite_synchronous.upper(), sqlite_busy_timeout_ms)
-            self._writers = threading.Lock()
+            # Reentrant: a caller already holding it (same thread) is not stopped by it.
+            self._writers = threading.RLock()
         elif self._dialect == "postgresql":
             self._engine = sa.create_engine(
                 database_url,

@@ -32,6 +32,7 @@ from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import quote
 
 import pydantic
 
@@ -49,8 +50,10 @@ from bot.productlane.errors import (
 from bot.productlane.models import (
     Contact,
     CreateThread,
+    Issue,
     Me,
     PainLevel,
+    Project,
     Thread,
     ThreadOrigin,
     ThreadPage,
@@ -246,6 +249,28 @@ class ProductlaneClient:
             if not page.page.has_more or not page.page.cursor:
                 return
             cursor = page.page.cursor
+
+    def get_thread(self, thread_id: str) -> Thread:
+        """``GET /threads/{id}`` (``threads:read``). Raises :class:`NotFoundError` when it is gone."""
+        return self._get_one(Thread, "threads", thread_id)
+
+    def get_issue(self, issue_id: str) -> Issue:
+        """``GET /issues/{id}`` (``issues:read``; a key without it gets :class:`ScopeError`)."""
+        return self._get_one(Issue, "issues", issue_id)
+
+    def get_project(self, project_id: str) -> Project:
+        """``GET /projects/{id}`` (``projects:read``; a key without it gets :class:`ScopeError`)."""
+        return self._get_one(Project, "projects", project_id)
+
+    def _get_one(self, model: type[_ModelT], collection: str, item_id: str) -> _ModelT:
+        if not item_id:
+            raise ValueError(f"an id is needed to read one of {collection}")
+        path = f"{collection}/{quote(item_id, safe='')}"
+        response = self._get(path)
+        body = _json(response)
+        if isinstance(body, Mapping) and "id" not in body and isinstance(body.get("data"), Mapping):
+            body = body["data"]  # tolerate a {"data": {...}} wrapper
+        return self._validate(model, body, response, "GET", path)
 
     def find_contact_by_email(self, email: str) -> Contact | None:
         """``GET /contacts/by-email``: the contact with this email, or ``None`` if there is none."""

@@ -22,11 +22,13 @@ __all__ = [
     "CreateThread",
     "CustomerNeed",
     "ExternalIds",
+    "Issue",
     "Me",
     "Notify",
     "PageInfo",
     "PainLevel",
     "Person",
+    "Project",
     "Reporter",
     "Tag",
     "Thread",
@@ -279,3 +281,33 @@ class ThreadPage(_Response):
 
     data: list[Thread]
     page: PageInfo
+
+
+class _Named(_Response):
+    """An issue or a project. Their shape is not in the pages we could read (only a v2 client's
+    claim), so everything but ``id`` is optional and either ``name`` or ``title`` may carry the name."""
+
+    id: str
+    name: str | None = None
+    title: str | None = None
+    status: str | None = None
+    state: str | None = None
+    completed_at: datetime | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    @property
+    def display_name(self) -> str | None:
+        """The name to show people, or ``None`` when the answer carries none."""
+        for value in (self.name, self.title):
+            if value and value.strip():
+                return value.strip()
+        return None
+
+
+class Issue(_Named):
+    """``GET /issues/{id}`` (scope ``issues:read``)."""
+
+
+class Project(_Named):
+    """``GET /projects/{id}`` (scope ``projects:read``)."""

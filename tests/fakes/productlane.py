@@ -1,7 +1,8 @@
 """A fake Productlane API v2: a real HTTP server on 127.0.0.1 (random port) for tests.
 
 It implements what the bot uses — ``GET /me``, ``POST /threads``, ``GET /threads``,
-``GET /threads/{id}``, ``GET /contacts/by-email`` — under ``/api/v2``, following Productlane's
+``GET /threads/{id}``, ``GET /contacts/by-email``, ``GET /issues/{id}``, ``GET /projects/{id}`` —
+under ``/api/v2``, following Productlane's
 API reference (the POST /v2/threads page and the error/rate-limit notes), not our pydantic models:
 the request contract is re-implemented here by hand in :func:`validate_create_thread`, so the two
 can disagree and a test will notice. ``GET /threads`` also takes ``contact_email``, a convenience
@@ -36,6 +37,15 @@ Fault controls (all thread-safe; each takes optional ``path=`` (e.g. ``"/threads
   limit (1000/min), answering 429 + ``Retry-After``; ``rate_limited_count`` counts every 429 sent.
 
 Every answer carries ``X-Request-Id`` and ``X-RateLimit-Limit/Remaining/Reset``.
+
+Webhooks (close the loop): :meth:`~FakeProductlane.add_webhook` subscribes a URL; then what
+happens in the fake workspace — :meth:`~FakeProductlane.set_thread_status`,
+:meth:`~FakeProductlane.update_thread`, :meth:`~FakeProductlane.delete_thread`,
+:meth:`~FakeProductlane.link_thread`, :meth:`~FakeProductlane.unlink`,
+:meth:`~FakeProductlane.complete_issue`, :meth:`~FakeProductlane.complete_project` — is sent
+there as real signed requests (see ``tests/fakes/productlane_webhooks.py``), retried on non-2xx on
+a compressed schedule. ``emit=False`` makes the change silently and returns the snapshot, so a
+test can :meth:`~FakeProductlane.emit` events in any order it likes.
 """
 
 from __future__ import annotations
@@ -54,7 +64,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from tests.fakes.productlane_webhooks import DEFAULT_PATTERNS, WebhookSender
 
 __all__ = [
     "DEFAULT_API_KEY",
@@ -378,6 +390,8 @@ class FakeProductlane:
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
         port: int = 0,
+        webhook_time_scale: float = 0.001,
+        webhook_senders: int = 1,
     ) -> None:
         self.api_key = api_key
         self.v1_keys = set(v1_keys)
@@ -399,6 +413,12 @@ class FakeProductlane:
         self._requests: list[RecordedRequest] = []
         self._threads: list[dict[str, Any]] = []  # in creation order
         self._contacts: dict[str, dict[str, Any]] = {}  # by lower-cased email
+        self._issues: dict[str, dict[str, Any]] = {}
+        self._projects: dict[str, dict[str, Any]] = {}
+        self._needs: dict[str, dict[str, Any]] = {}  # customer needs by id
+        self.webhooks = WebhookSender(
+            time_scale=webhook_time_scale, senders=webhook_senders, wall_clock=wall_clock
+        )
         self._faults: list[_Fault] = []
         self._delays: list[_Delay] = []
         self._write_log: deque[float] = deque()
@@ -436,10 +456,12 @@ class FakeProductlane:
                 daemon=True,
             )
             self._thread.start()
+        self.webhooks.start()
         return self
 
     def stop(self) -> None:
         self._stopping.set()
+        self.webhooks.stop()
         if self._thread is not None:
             self._server.shutdown()
             self._thread.join(timeout=5)
@@ -600,6 +622,160 @@ class FakeProductlane:
                             self._delays.remove(delay)
                     return delay.seconds
         return 0.0
+
+    # -- webhooks and changes in the workspace
+
+    def add_webhook(
+        self, url: str, secret: str | None = None, events: Iterable[str] = DEFAULT_PATTERNS
+    ) -> tuple[str, str]:
+        """Subscribe ``url`` to ``events`` (patterns such as ``thread.*``); returns the webhook
+        id and its signing secret (a new one unless given), as Productlane shows them."""
+        secret = secret or "whsec_" + secrets.token_hex(16)
+        return self.webhooks.subscribe(url, secret, events), secret
+
+    def emit(self, event_type: str, data: dict[str, Any], *, event_id: str | None = None) -> dict[str, Any]:
+        """Send one event (to every webhook that wants it) and return it."""
+        event = {
+            "id": event_id or "evt_" + secrets.token_hex(8),
+            "type": event_type,
+            "created_at": _iso(self._wall()),
+            "data": json.loads(json.dumps(data)),
+        }
+        self.webhooks.send(event)
+        return event
+
+    def _thread_by_id(self, thread_id: str) -> dict[str, Any]:
+        for thread in self._threads:
+            if thread["id"] == thread_id:
+                return thread
+        raise KeyError(f"no thread {thread_id}")
+
+    def _touch(self, thread: dict[str, Any]) -> None:
+        """A change: ``updated_at`` moves forward (at least a millisecond, like a real clock)."""
+        previous = _parse_when(thread["updated_at"])
+        now_ms = math.floor(self._wall() * 1000)
+        if previous is not None:
+            now_ms = max(now_ms, round(previous.timestamp() * 1000) + 1)
+        thread["updated_at"] = _iso(now_ms / 1000)
+
+    def set_thread_status(self, thread_id: str, status: str, *, emit: bool = True) -> dict[str, Any]:
+        """Change a thread's status (``open``, ``snoozed``, ``done``); returns the snapshot."""
+        with self._lock:
+            thread = self._thread_by_id(thread_id)
+            thread["status"] = status
+            thread["tab"] = "new" if status == "open" else status
+            thread["last_state_change_at"] = _iso(self._wall())
+            self._touch(thread)
+            snapshot = self._public(thread)
+        if emit:
+            self.emit("thread.status_changed", snapshot)
+        return snapshot
+
+    def update_thread(self, thread_id: str, *, emit: bool = True, **fields: Any) -> dict[str, Any]:
+        """Change any fields of a thread (e.g. ``title``); sends ``thread.updated``."""
+        with self._lock:
+            thread = self._thread_by_id(thread_id)
+            thread.update(fields)
+            self._touch(thread)
+            snapshot = self._public(thread)
+        if emit:
+            self.emit("thread.updated", snapshot)
+        return snapshot
+
+    def delete_thread(self, thread_id: str, *, emit: bool = True) -> dict[str, Any]:
+        """Delete a thread (``GET /threads/{id}`` answers 404 from now on)."""
+        with self._lock:
+            thread = self._thread_by_id(thread_id)
+            self._threads.remove(thread)
+            snapshot = self._public(thread)
+        if emit:
+            self.emit("thread.deleted", snapshot)
+        return snapshot
+
+    def seed_issue(self, name: str, *, issue_id: str | None = None) -> dict[str, Any]:
+        """An issue in the workspace (Productlane mirrors Linear's)."""
+        now = _iso(self._wall())
+        issue: dict[str, Any] = {
+            "id": issue_id or _new_id("is_"),
+            "name": name,
+            "status": "in_progress",
+            "project_id": None,
+            "completed_at": None,
+            "created_at": now,
+            "updated_at": now,
+        }
+        with self._lock:
+            self._issues[issue["id"]] = issue
+        return dict(issue)
+
+    def seed_project(self, name: str, *, project_id: str | None = None) -> dict[str, Any]:
+        now = _iso(self._wall())
+        project: dict[str, Any] = {
+            "id": project_id or _new_id("pr_"),
+            "name": name,
+            "state": "started",
+            "completed_at": None,
+            "created_at": now,
+            "updated_at": now,
+        }
+        with self._lock:
+            self._projects[project["id"]] = project
+        return dict(project)
+
+    def link_thread(
+        self,
+        thread_id: str,
+        *,
+        issue_id: str | None = None,
+        project_id: str | None = None,
+        emit: bool = True,
+    ) -> dict[str, Any]:
+        """Link a thread to an issue or project (a customer need); sends ``customer_need.created``."""
+        now = _iso(self._wall())
+        need: dict[str, Any] = {
+            "id": _new_id("cn_"),
+            "thread_id": thread_id,
+            "issue_id": issue_id,
+            "project_id": project_id,
+            "priority": 0,
+            "created_at": now,
+            "updated_at": now,
+        }
+        with self._lock:
+            self._thread_by_id(thread_id)["customer_needs"].append(dict(need))
+            self._needs[need["id"]] = need
+        if emit:
+            self.emit("customer_need.created", need)
+        return dict(need)
+
+    def unlink(self, need_id: str, *, emit: bool = True) -> dict[str, Any]:
+        with self._lock:
+            need = self._needs.pop(need_id)
+            for thread in self._threads:
+                thread["customer_needs"] = [n for n in thread["customer_needs"] if n["id"] != need_id]
+        if emit:
+            self.emit("customer_need.deleted", need)
+        return dict(need)
+
+    def complete_issue(self, issue_id: str, *, emit: bool = True) -> dict[str, Any]:
+        with self._lock:
+            issue = self._issues[issue_id]
+            issue["status"] = "completed"
+            issue["completed_at"] = issue["updated_at"] = _iso(self._wall())
+            snapshot = dict(issue)
+        if emit:
+            self.emit("issue.completed", snapshot)
+        return snapshot
+
+    def complete_project(self, project_id: str, *, emit: bool = True) -> dict[str, Any]:
+        with self._lock:
+            project = self._projects[project_id]
+            project["state"] = "completed"
+            project["completed_at"] = project["updated_at"] = _iso(self._wall())
+            snapshot = dict(project)
+        if emit:
+            self.emit("project.completed", snapshot)
+        return snapshot
 
     # -- data
 
@@ -783,9 +959,13 @@ class FakeProductlane:
         if path == "/threads" and method == "GET":
             return self._scope(scopes, "threads:read") or self._list_threads(record)
         if path.startswith("/threads/") and method == "GET":
-            return self._scope(scopes, "threads:read") or self._get_thread(path.split("/")[2])
+            return self._scope(scopes, "threads:read") or self._get_thread(unquote(path.split("/")[2]))
         if path == "/contacts/by-email" and method == "GET":
             return self._scope(scopes, "contacts:read") or self._contact_by_email(record)
+        if path.startswith("/issues/") and method == "GET":
+            return self._scope(scopes, "issues:read") or self._get_named(self._issues, path, "Issue")
+        if path.startswith("/projects/") and method == "GET":
+            return self._scope(scopes, "projects:read") or self._get_named(self._projects, path, "Project")
         return self._error(404, message=f"No route for {method} {path}.")
 
     def _post_thread(self, h: _Handler, record: RecordedRequest, scopes: list[str]) -> _Reply | None:
@@ -900,6 +1080,13 @@ class FakeProductlane:
                 if thread["id"] == thread_id:
                     return self._json(200, self._public(thread))
         return self._error(404, message="Thread not found.")
+
+    def _get_named(self, store: dict[str, dict[str, Any]], path: str, what: str) -> _Reply:
+        with self._lock:
+            found = store.get(unquote(path.split("/")[2]))
+            if found is None:
+                return self._error(404, message=f"{what} not found.")
+            return self._json(200, dict(found))
 
     def _contact_by_email(self, record: RecordedRequest) -> _Reply:
         email = (record.query.get("email") or [""])[-1]

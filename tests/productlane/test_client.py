@@ -11,6 +11,7 @@ from bot.productlane import (
     AuthenticationError,
     CreateThread,
     NetworkError,
+    NotFoundError,
     Notify,
     OutcomeUnknownError,
     PainLevel,
@@ -418,6 +419,28 @@ def test_find_contact_by_email(fake, client):
     assert contact.name == "Jane Doe"
     assert client.find_contact_by_email("nobody@customer.example") is None
     assert fake.requests[-1].query == {"email": ["nobody@customer.example"]}
+
+
+def test_get_thread_issue_and_project(fake, client):
+    created = client.create_thread(request())
+    assert client.get_thread(created.id).title == "Export to CSV times out"
+    with pytest.raises(NotFoundError):
+        client.get_thread("th_missing")
+    fake.set_scopes(["threads:read", "threads:write", "issues:read", "projects:read"])
+    issue = fake.seed_issue("CSV export v2")
+    project = fake.seed_project("Reporting revamp")
+    assert client.get_issue(issue["id"]).display_name == "CSV export v2"
+    assert client.get_project(project["id"]).display_name == "Reporting revamp"
+    with pytest.raises(NotFoundError):
+        client.get_issue("is/../threads")  # an id is one path segment, whatever it contains
+    assert fake.requests[-1].full_path == "/api/v2/issues/is%2F..%2Fthreads"
+
+
+def test_get_issue_without_the_scope_is_a_scope_error(fake, client):
+    issue = fake.seed_issue("CSV export v2")
+    with pytest.raises(ScopeError) as raised:
+        client.get_issue(issue["id"])
+    assert raised.value.required == ["issues:read"]
 
 
 # --------------------------------------------------------------------------- logs, lifecycle

@@ -1,0 +1,146 @@
+"""The one thing the app builds: `build_updates(...)` → `Updates`.
+
+Wiring (in `bot/app.py` and the web server)::
+
+    updates = build_updates(settings, outbox, web_client, productlane)
+    # web server, when updates.webhooks_enabled:  POST /productlane/webhooks →
+    #     status, body = updates.receive_webhook(raw_body, headers)
+    # delivery worker, once the confirmation is posted:
+    #     updates.remember_thread(thread_record_from_delivery(submission, request, thread, url, reply))
+    updates.start()  …  updates.stop()
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal
+
+from slack_sdk import WebClient
+
+from bot.delivery.outbox import Outbox
+from bot.productlane import ProductlaneClient
+from bot.settings import Settings
+from bot.updates.decide import Switches
+from bot.updates.names import NameLookup
+from bot.updates.receiver import WebhookReceiver, WebhookResult
+from bot.updates.remember import RememberedThread
+from bot.updates.slack_side import SlackThreadUpdater
+from bot.updates.store import UpdatesStore
+from bot.updates.worker import POLL_READS_PER_MINUTE, EffectSender, EventApplier, Poller, UpdatesWorker
+
+__all__ = ["WEBHOOK_PATH", "Mode", "Updates", "build_updates", "describe_mode"]
+
+log = logging.getLogger(__name__)
+
+WEBHOOK_PATH = "/productlane/webhooks"
+# One read budget for polling per database (all replicas), in the outbox's shared limiter.
+POLL_LIMITER_KEY = "productlane:poll-reads"
+
+Mode = Literal["webhooks", "polling", "off"]
+
+
+def mode_of(settings: Settings) -> Mode:
+    if settings.webhook_secrets():
+        return "webhooks"
+    return "polling" if settings.productlane_poll_seconds > 0 else "off"
+
+
+def describe_mode(settings: Settings) -> str:
+    """One line on how Productlane's changes reach Slack (for the start-up log and `check`)."""
+    mode = mode_of(settings)
+    if mode == "webhooks":
+        return (
+            f"webhooks: signed POST {WEBHOOK_PATH} on PORT {settings.port} (PRODUCTLANE_WEBHOOK_SECRET set)"
+        )
+    if mode == "polling":
+        return (
+            f"polling every {settings.productlane_poll_seconds:g} s (no PRODUCTLANE_WEBHOOK_SECRET): status "
+            f"only, up to {POLL_READS_PER_MINUTE} threads a minute; links and 'shipped' need webhooks"
+        )
+    return "off (no PRODUCTLANE_WEBHOOK_SECRET and PRODUCTLANE_POLL_SECONDS=0)"
+
+
+@dataclass
+class Updates:
+    """Productlane → Slack: the webhook receiver, the thread records, the worker."""
+
+    store: UpdatesStore
+    worker: UpdatesWorker
+    receiver: WebhookReceiver
+    mode: Mode
+    poll_seconds: float
+
+    @property
+    def webhooks_enabled(self) -> bool:
+        """Whether the web server should serve `WEBHOOK_PATH` (a secret is set)."""
+        return self.mode == "webhooks"
+
+    def receive_webhook(self, raw_body: bytes, headers: Mapping[str, str]) -> WebhookResult:
+        """``POST /productlane/webhooks``: (status, JSON body). See `bot.updates.receiver`."""
+        return self.receiver(raw_body, headers)
+
+    def remember_thread(self, record: RememberedThread | None) -> None:
+        """Keep the Slack side of a thread the bot created. Never raises: a failure here must not
+        turn a delivered submission into a retried one."""
+        if record is None:
+            return
+        try:
+            self.store.remember(record, poll_after=self.poll_seconds or 60.0)
+        except Exception:
+            log.exception("could not remember the Slack side of thread %s", record.thread_id)
+
+    def start(self) -> None:
+        if self.mode != "off":
+            self.worker.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self.worker.stop(timeout)
+
+    def problems(self) -> list[str]:
+        """For /readyz: empty when all is well."""
+        return self.worker.problems()
+
+
+def build_updates(
+    settings: Settings,
+    outbox: Outbox,
+    web_client: WebClient,
+    productlane: ProductlaneClient,
+    *,
+    clock: Callable[[], datetime] | None = None,
+    wall_clock: Callable[[], float] = time.time,
+    idle_interval: float = 1.0,
+    owner: str | None = None,
+) -> Updates:
+    """Everything Productlane → Slack needs, from the settings and the app's collaborators."""
+    store = UpdatesStore(outbox, clock=clock or (lambda: datetime.now(UTC)))
+    switches = Switches(
+        edit_confirmation=settings.updates_edit_confirmation,
+        post_done=settings.updates_post_done,
+        post_shipped=settings.updates_post_shipped,
+    )
+    mode = mode_of(settings)
+    poller = None
+    if mode == "polling":
+        poller = Poller(
+            store,
+            productlane,
+            settings.productlane_poll_seconds,
+            read_slot=lambda: outbox.reserve_write_slot(
+                POLL_LIMITER_KEY, rate_per_minute=POLL_READS_PER_MINUTE, burst=10
+            ),
+        )
+    worker = UpdatesWorker(
+        store,
+        EventApplier(store, NameLookup(productlane), switches),
+        EffectSender(store, SlackThreadUpdater(web_client)),
+        poller,
+        idle_interval=idle_interval,
+        owner=owner,
+    )
+    receiver = WebhookReceiver(store, settings.webhook_secrets(), on_event=worker.wake, clock=wall_clock)
+    return Updates(store, worker, receiver, mode, settings.productlane_poll_seconds)

@@ -1,0 +1,669 @@
+"""The updates' tables: the event inbox, the threads' Slack side, their links, the Slack effects.
+
+It runs on the outbox's database and engine (`Outbox.writing()` / `Outbox.reading()`), with the
+outbox's patterns for work shared by replicas: a claim marks rows as taken under a lease, picked
+with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL and inside SQLite's ``BEGIN IMMEDIATE`` (one writer
+at a time); only the lease owner may settle a row, and a row whose lease ran out (its worker
+died) is claimable again.
+
+An event is applied in one transaction: the event row (still ours?), the thread's state and
+links, the effects it queues, and the event marked applied. So each event changes the state
+once, whichever replica received it and however often Productlane delivered it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+
+from bot.delivery.outbox import Outbox
+from bot.slack.replies import Confirmation
+from bot.updates.decide import Decision, EditConfirmation, Effect, PostMilestone, Switches, decide
+from bot.updates.events import (
+    Change,
+    LinkAdded,
+    LinkRemoved,
+    TargetCompleted,
+    ThreadRemoved,
+    ThreadSnapshot,
+)
+from bot.updates.remember import RememberedThread
+from bot.updates.schema import effects, ensure_tables, events, links, threads
+from bot.updates.state import Link, Status, ThreadState
+
+__all__ = ["NewEvent", "SlackSide", "StoredEffect", "StoredEvent", "UpdatesStore"]
+
+log = logging.getLogger(__name__)
+
+MAX_ERROR_CHARS = 500
+_POLLED_STATUSES = (Status.OPEN.value, Status.SNOOZED.value)
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= MAX_ERROR_CHARS else text[: MAX_ERROR_CHARS - 1] + "…"
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    event_id: str
+    event_type: str
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    id: int
+    event_id: str
+    event_type: str
+    payload: dict[str, Any]
+    attempts: int
+
+
+@dataclass(frozen=True)
+class StoredEffect:
+    id: int
+    effect_key: str
+    thread_id: str
+    kind: str  # "edit" | "post"
+    text: str | None
+    generation: int
+    attempts: int
+
+
+@dataclass(frozen=True)
+class SlackSide:
+    """Everything needed to update Slack about one thread, read at send time."""
+
+    thread_id: str
+    channel_id: str
+    thread_ts: str | None
+    reply_channel_id: str | None
+    reply_ts: str | None
+    is_slack_connect: bool
+    confirmation: Confirmation
+    status: Status
+    links: tuple[Link, ...]
+
+
+def _confirmation(value: Any) -> Confirmation:
+    data = value if isinstance(value, Mapping) else {}
+    return Confirmation(
+        thread_url=str(data.get("thread_url") or ""),
+        title=str(data.get("title") or ""),
+        pain_label=str(data.get("pain_label") or ""),
+        contact=data.get("contact") if isinstance(data.get("contact"), str) else None,
+        submitter_id=str(data.get("submitter_id") or ""),
+    )
+
+
+def _link(row: sa.Row[Any]) -> Link:
+    m = row._mapping
+    return Link(
+        need_id=m["need_id"],
+        issue_id=m["issue_id"],
+        project_id=m["project_id"],
+        issue_name=m["issue_name"],
+        project_name=m["project_name"],
+        removed=bool(m["removed"]),
+        completed=bool(m["completed"]),
+    )
+
+
+class UpdatesStore:
+    """The updates' tables on the outbox's database. Safe to share between threads."""
+
+    def __init__(self, outbox: Outbox, *, clock: Callable[[], datetime] = _utc_now) -> None:
+        self._outbox = outbox
+        self._clock = clock
+        self._dialect = outbox.engine.dialect.name
+        with self._writing() as conn:
+            ensure_tables(conn)
+
+    def now(self) -> datetime:
+        value = self._clock()
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: the clock must give timezone-aware (UTC) times")
+        return value.astimezone(UTC)
+
+    def _writing(self) -> AbstractContextManager[Connection]:
+        # The outbox's write transaction: on SQLite it queues this process's writers, so a burst
+        # of webhooks or a busy worker never starves an ack's insert (see Outbox._write).
+        return self._outbox.writing()
+
+    def _insert(self, table: sa.Table) -> Any:
+        return postgresql.insert(table) if self._dialect == "postgresql" else sqlite.insert(table)
+
+    # -- the inbox ------------------------------------------------------------------------------
+
+    def add_event(self, event_id: str, event_type: str, payload: dict[str, Any]) -> bool:
+        """Persist an event, due at once. False when its id is already in (a redelivery)."""
+        return self.add_events([NewEvent(event_id, event_type, payload)])[0]
+
+    def add_events(self, new: Sequence[NewEvent]) -> list[bool]:
+        """Persist several events in one statement; for each, False when its id was already in
+        (stored before, or earlier in the same batch)."""
+        if not new:
+            return []
+        at = self.now()
+        first: dict[str, int] = {}
+        for index, event in enumerate(new):
+            first.setdefault(event.event_id, index)
+        rows = [
+            {
+                "event_id": new[index].event_id,
+                "event_type": new[index].event_type,
+                "payload": new[index].payload,
+                "status": "pending",
+                "attempts": 0,
+                "received_at": at,
+                "next_attempt_at": at,
+            }
+            for index in first.values()
+        ]
+        statement = (
+            self._insert(events)
+            .values(rows)
+            .on_conflict_do_nothing(index_elements=[events.c.event_id])
+            .returning(events.c.event_id)
+        )
+        with self._writing() as conn:
+            # Only inserted rows come back (rowcount is not reliable here on psycopg).
+            inserted = set(conn.execute(statement).scalars())
+        return [first[e.event_id] == index and e.event_id in inserted for index, e in enumerate(new)]
+
+    def claim_events(self, owner: str, limit: int, lease_seconds: float) -> list[StoredEvent]:
+        """Take up to ``limit`` due events (oldest first) for ``owner`` under a lease."""
+        rows = self._claim(events, "applying", owner, limit, lease_seconds, (events.c.id,))
+        return [
+            StoredEvent(
+                id=int(r.id),
+                event_id=r.event_id,
+                event_type=r.event_type,
+                payload=r.payload if isinstance(r.payload, dict) else {},
+                attempts=int(r.attempts),
+            )
+            for r in rows
+        ]
+
+    def retry_event(self, event: StoredEvent, owner: str, at: datetime, error: str) -> bool:
+        """Back to pending, due at ``at`` (after an unexpected failure). Only the owner may."""
+        with self._writing() as conn:
+            return (
+                int(
+                    conn.execute(
+                        sa.update(events)
+                        .where(events.c.id == event.id, events.c.lease_owner == owner)
+                        .values(
+                            status="pending",
+                            next_attempt_at=at,
+                            last_error=_short(error),
+                            lease_owner=None,
+                            lease_until=None,
+                        )
+                    ).rowcount
+                )
+                == 1
+            )
+
+    def apply(
+        self,
+        event: StoredEvent,
+        owner: str,
+        change: Change | None,
+        switches: Switches,
+        decider: Callable[[ThreadState, Change, Switches], Decision] = decide,
+    ) -> str | None:
+        """Apply ``change`` to the threads it concerns and mark the event applied, in one
+        transaction. Returns what happened, or None when the lease was lost (nothing changed)."""
+        at = self.now()
+        with self._writing() as conn:
+            held = conn.execute(
+                sa.select(events.c.id)
+                .where(events.c.id == event.id, events.c.status == "applying", events.c.lease_owner == owner)
+                .with_for_update()
+            ).first()
+            if held is None:
+                return None
+            outcome = "ignored"
+            if change is not None:
+                notes: list[str] = []
+                for thread_id in self._threads_for(conn, change):
+                    state = self._load_state(conn, thread_id)
+                    if state is None:
+                        continue
+                    decision = decider(state, change, switches)
+                    self._save_state(conn, state, decision.state, at)
+                    for effect in decision.effects:
+                        self._queue(conn, effect, at)
+                    notes.append(decision.note)
+                outcome = "; ".join(notes) if notes else "not a thread the bot created"
+            conn.execute(
+                sa.update(events)
+                .where(events.c.id == event.id)
+                .values(
+                    status="applied",
+                    applied_at=at,
+                    outcome=outcome[:200],
+                    lease_owner=None,
+                    lease_until=None,
+                    last_error=None,
+                )
+            )
+        return outcome
+
+    def _threads_for(self, conn: Connection, change: Change) -> list[str]:
+        if isinstance(change, ThreadSnapshot | ThreadRemoved):
+            return [change.thread_id]
+        if isinstance(change, LinkAdded | LinkRemoved):
+            return [change.need.thread_id]
+        assert isinstance(change, TargetCompleted)  # noqa: S101 - the union's last member
+        target = links.c.issue_id if change.kind == "issue" else links.c.project_id
+        query = (
+            sa.select(links.c.thread_id)
+            .where(target == change.target_id, links.c.removed == sa.false())
+            .distinct()
+            .order_by(links.c.thread_id)
+        )
+        return list(conn.execute(query).scalars())
+
+    def _load_state(self, conn: Connection, thread_id: str) -> ThreadState | None:
+        row = conn.execute(
+            sa.select(threads).where(threads.c.thread_id == thread_id).with_for_update()
+        ).first()
+        if row is None:
+            return None
+        found = conn.execute(
+            sa.select(links)
+            .where(links.c.thread_id == thread_id)
+            .order_by(links.c.created_at, links.c.need_id)
+        ).all()
+        return ThreadState(
+            thread_id=thread_id,
+            status=Status(row.status),
+            status_as_of=row.status_as_of,
+            links=tuple(_link(r) for r in found),
+            done_reached=bool(row.done_reached),
+            shipped_reached=bool(row.shipped_reached),
+            is_slack_connect=bool(row.is_slack_connect),
+        )
+
+    def _save_state(self, conn: Connection, old: ThreadState, new: ThreadState, at: datetime) -> None:
+        if (old.status, old.status_as_of, old.done_reached, old.shipped_reached) != (
+            new.status,
+            new.status_as_of,
+            new.done_reached,
+            new.shipped_reached,
+        ):
+            conn.execute(
+                sa.update(threads)
+                .where(threads.c.thread_id == new.thread_id)
+                .values(
+                    status=new.status.value,
+                    status_as_of=new.status_as_of,
+                    done_reached=new.done_reached,
+                    shipped_reached=new.shipped_reached,
+                    updated_at=at,
+                )
+            )
+        before = {link.need_id: link for link in old.links}
+        for link in new.links:
+            if before.get(link.need_id) == link:
+                continue
+            values = {
+                "thread_id": new.thread_id,
+                "issue_id": link.issue_id,
+                "project_id": link.project_id,
+                "issue_name": (link.issue_name or "")[:512] or None,
+                "project_name": (link.project_name or "")[:512] or None,
+                "removed": link.removed,
+                "completed": link.completed,
+            }
+            conn.execute(
+                self._insert(links)
+                .values(need_id=link.need_id, created_at=at, **values)
+                .on_conflict_do_update(index_elements=[links.c.need_id], set_=values)
+            )
+
+    def _queue(self, conn: Connection, effect: Effect, at: datetime) -> None:
+        common = {
+            "thread_id": effect.thread_id,
+            "status": "pending",
+            "generation": 0,
+            "attempts": 0,
+            "next_attempt_at": at,
+            "created_at": at,
+            "updated_at": at,
+        }
+        if isinstance(effect, PostMilestone):
+            # Keyed by milestone and thread: a second "done" for one thread is never queued.
+            conn.execute(
+                self._insert(effects)
+                .values(
+                    effect_key=f"{effect.milestone}:{effect.thread_id}",
+                    kind="post",
+                    text=effect.text,
+                    **common,
+                )
+                .on_conflict_do_nothing(index_elements=[effects.c.effect_key])
+            )
+            return
+        assert isinstance(effect, EditConfirmation)  # noqa: S101 - the union's last member
+        # One edit row per thread, asked for again with a new generation: the edit renders the
+        # latest state when it is sent, and a send of an older generation is sent again.
+        conn.execute(
+            self._insert(effects)
+            .values(effect_key=f"edit:{effect.thread_id}", kind="edit", text=None, **common)
+            .on_conflict_do_update(
+                index_elements=[effects.c.effect_key],
+                set_={
+                    "generation": effects.c.generation + 1,
+                    "status": sa.case((effects.c.status == "sending", "sending"), else_="pending"),
+                    "attempts": 0,
+                    "next_attempt_at": at,
+                    "last_error": None,
+                    "updated_at": at,
+                },
+            )
+        )
+
+    # -- threads --------------------------------------------------------------------------------
+
+    def remember(self, record: RememberedThread, *, poll_after: float = 60.0) -> None:
+        """Keep the Slack side of a thread the bot created. Remembering it again updates where
+        its confirmation is; what Slack was told of it stays."""
+        at = self.now()
+        place = {
+            "channel_id": record.channel_id,
+            "thread_ts": record.thread_ts,
+            "reply_channel_id": record.reply_channel_id,
+            "reply_ts": record.reply_ts,
+            "confirmation": dataclasses.asdict(record.confirmation),
+            "updated_at": at,
+        }
+        status = Status(record.status) if record.status in (*_POLLED_STATUSES, "done") else Status.OPEN
+        statement = (
+            self._insert(threads)
+            .values(
+                thread_id=record.thread_id,
+                is_slack_connect=record.is_slack_connect,
+                status=status.value,
+                status_as_of=_aware(record.status_as_of),
+                # A thread created as done needs no "done" announcement.
+                done_reached=status is Status.DONE,
+                shipped_reached=False,
+                remembered_at=at,
+                next_poll_at=at + timedelta(seconds=poll_after),
+                **place,
+            )
+            .on_conflict_do_update(index_elements=[threads.c.thread_id], set_=place)
+        )
+        with self._writing() as conn:
+            conn.execute(statement)
+
+    def is_remembered(self, thread_id: str) -> bool:
+        with self._outbox.reading() as conn:
+            found = conn.execute(
+                sa.select(threads.c.thread_id).where(threads.c.thread_id == thread_id)
+            ).first()
+        return found is not None
+
+    def known_links(self, thread_id: str) -> set[str]:
+        """The need ids already recorded for a thread."""
+        with self._outbox.reading() as conn:
+            return set(
+                conn.execute(sa.select(links.c.need_id).where(links.c.thread_id == thread_id)).scalars()
+            )
+
+    def known_name(self, kind: str, target_id: str) -> str | None:
+        """A name already recorded for an issue or project."""
+        target, name = (
+            (links.c.issue_id, links.c.issue_name)
+            if kind == "issue"
+            else (links.c.project_id, links.c.project_name)
+        )
+        with self._outbox.reading() as conn:
+            return conn.execute(
+                sa.select(name).where(target == target_id, name.is_not(None)).limit(1)
+            ).scalar_one_or_none()
+
+    def is_linked(self, kind: str, target_id: str) -> bool:
+        target = links.c.issue_id if kind == "issue" else links.c.project_id
+        with self._outbox.reading() as conn:
+            found = conn.execute(
+                sa.select(links.c.need_id).where(target == target_id, links.c.removed == sa.false()).limit(1)
+            ).first()
+        return found is not None
+
+    def slack_side(self, thread_id: str) -> SlackSide | None:
+        with self._outbox.reading() as conn:
+            row = conn.execute(sa.select(threads).where(threads.c.thread_id == thread_id)).first()
+            if row is None:
+                return None
+            found = conn.execute(
+                sa.select(links)
+                .where(links.c.thread_id == thread_id)
+                .order_by(links.c.created_at, links.c.need_id)
+            ).all()
+        return SlackSide(
+            thread_id=thread_id,
+            channel_id=row.channel_id,
+            thread_ts=row.thread_ts,
+            reply_channel_id=row.reply_channel_id,
+            reply_ts=row.reply_ts,
+            is_slack_connect=bool(row.is_slack_connect),
+            confirmation=_confirmation(row.confirmation),
+            status=Status(row.status),
+            links=tuple(_link(r) for r in found),
+        )
+
+    def thread_state(self, thread_id: str) -> ThreadState | None:
+        """The state as the decisions see it (for tests and operators)."""
+        with self._outbox.reading() as conn:
+            return self._load_state(conn, thread_id)
+
+    # -- polling --------------------------------------------------------------------------------
+
+    def claim_poll(self, interval_seconds: float, window: timedelta) -> str | None:
+        """One thread due for a look (not done, remembered within ``window``), pushed to the
+        next interval; None when none is due. Replicas share the turn: each thread is looked at
+        by one of them per interval."""
+        at = self.now()
+        due = sa.and_(
+            threads.c.status.in_(_POLLED_STATUSES),
+            threads.c.next_poll_at <= at,
+            threads.c.remembered_at >= at - window,
+        )
+        with self._outbox.reading() as conn:
+            if conn.execute(sa.select(threads.c.thread_id).where(due).limit(1)).first() is None:
+                return None
+        with self._writing() as conn:
+            thread_id = conn.execute(
+                sa.select(threads.c.thread_id)
+                .where(due)
+                .order_by(threads.c.next_poll_at)
+                .limit(1)
+                .with_for_update(skip_locked=True)
+            ).scalar_one_or_none()
+            if thread_id is None:
+                return None
+            moved = conn.execute(
+                sa.update(threads)
+                .where(threads.c.thread_id == thread_id, due)
+                .values(next_poll_at=at + timedelta(seconds=interval_seconds))
+            ).rowcount
+        return str(thread_id) if moved == 1 else None
+
+    def release_poll(self, thread_id: str) -> None:
+        """Give a claimed look back (the read budget ran out): due again at once."""
+        with self._writing() as conn:
+            conn.execute(
+                sa.update(threads).where(threads.c.thread_id == thread_id).values(next_poll_at=self.now())
+            )
+
+    # -- effects --------------------------------------------------------------------------------
+
+    def claim_effects(self, owner: str, limit: int, lease_seconds: float) -> list[StoredEffect]:
+        rows = self._claim(
+            effects, "sending", owner, limit, lease_seconds, (effects.c.next_attempt_at, effects.c.id)
+        )
+        return [
+            StoredEffect(
+                id=int(r.id),
+                effect_key=r.effect_key,
+                thread_id=r.thread_id,
+                kind=r.kind,
+                text=r.text,
+                generation=int(r.generation),
+                attempts=int(r.attempts),
+            )
+            for r in rows
+        ]
+
+    def effect_sent(self, effect: StoredEffect, owner: str) -> None:
+        at = self.now()
+        mine = sa.and_(
+            effects.c.id == effect.id, effects.c.lease_owner == owner, effects.c.status == "sending"
+        )
+        with self._writing() as conn:
+            done = conn.execute(
+                sa.update(effects)
+                .where(mine, effects.c.generation == effect.generation)
+                .values(status="done", lease_owner=None, lease_until=None, last_error=None, updated_at=at)
+            ).rowcount
+            if done == 0:
+                # Asked for again while this send was under way: send the newer state too.
+                conn.execute(
+                    sa.update(effects)
+                    .where(mine)
+                    .values(
+                        status="pending",
+                        lease_owner=None,
+                        lease_until=None,
+                        next_attempt_at=at,
+                        updated_at=at,
+                    )
+                )
+
+    def effect_retry(
+        self, effect: StoredEffect, owner: str, at: datetime, error: str, *, count_attempt: bool = True
+    ) -> None:
+        with self._writing() as conn:
+            conn.execute(
+                sa.update(effects)
+                .where(effects.c.id == effect.id, effects.c.lease_owner == owner)
+                .values(
+                    status="pending",
+                    next_attempt_at=at,
+                    attempts=effect.attempts + (1 if count_attempt else 0),
+                    last_error=_short(error),
+                    lease_owner=None,
+                    lease_until=None,
+                    updated_at=self.now(),
+                )
+            )
+
+    def effect_dropped(self, effect: StoredEffect, owner: str, error: str) -> None:
+        with self._writing() as conn:
+            conn.execute(
+                sa.update(effects)
+                .where(effects.c.id == effect.id, effects.c.lease_owner == owner)
+                .values(
+                    status="dropped",
+                    attempts=effect.attempts + 1,
+                    last_error=_short(error),
+                    lease_owner=None,
+                    lease_until=None,
+                    updated_at=self.now(),
+                )
+            )
+
+    # -- looking and housekeeping ---------------------------------------------------------------
+
+    def counts(self) -> dict[str, int]:
+        """Events and effects by status, e.g. ``{"events.pending": 3, "effects.done": 7}``."""
+        result: dict[str, int] = {}
+        with self._outbox.reading() as conn:
+            for name, table in (("events", events), ("effects", effects)):
+                for status, count in conn.execute(
+                    sa.select(table.c.status, sa.func.count()).group_by(table.c.status)
+                ):
+                    result[f"{name}.{status}"] = int(count)
+        return result
+
+    def prune(self, before: datetime) -> int:
+        """Forget applied events and settled effects last changed before ``before``.
+
+        An event id must outlive Productlane's retries (1 min … 24 h, about 33 h in all) so a late
+        redelivery is still recognised: prune only well after that.
+        """
+        with self._writing() as conn:
+            gone = conn.execute(
+                sa.delete(events).where(events.c.status == "applied", events.c.applied_at < before)
+            ).rowcount
+            gone += conn.execute(
+                sa.delete(effects).where(
+                    effects.c.status.in_(("done", "dropped")), effects.c.updated_at < before
+                )
+            ).rowcount
+        return int(gone)
+
+    # -- plumbing -------------------------------------------------------------------------------
+
+    def _claim(
+        self,
+        table: sa.Table,
+        active: str,
+        owner: str,
+        limit: int,
+        lease_seconds: float,
+        order: Iterable[sa.ColumnElement[Any]],
+    ) -> list[sa.Row[Any]]:
+        if not owner or limit < 1 or lease_seconds <= 0:
+            raise ValueError("a claim needs an owner, limit >= 1 and lease_seconds > 0")
+        at = self.now()
+        due = sa.or_(
+            sa.and_(table.c.status == "pending", table.c.next_attempt_at <= at),
+            sa.and_(table.c.status == active, table.c.lease_until <= at),
+        )
+        pick = (
+            sa.select(table.c.id).where(due).order_by(*order).limit(limit).with_for_update(skip_locked=True)
+        )
+        values: dict[str, Any] = {
+            "status": active,
+            "lease_owner": owner,
+            "lease_until": at + timedelta(seconds=lease_seconds),
+        }
+        if table is events:
+            values["attempts"] = table.c.attempts + 1
+        # Most calls find nothing due: look first without SQLite's write lock, so an idle worker
+        # never makes an ack's insert wait.
+        with self._outbox.reading() as conn:
+            if conn.execute(sa.select(table.c.id).where(due).limit(1)).first() is None:
+                return []
+        with self._writing() as conn:
+            ids = list(conn.execute(pick).scalars())
+            if not ids:
+                return []
+            rows = conn.execute(
+                sa.update(table).where(table.c.id.in_(ids), due).values(**values).returning(*table.c)
+            ).all()
+        return sorted(rows, key=lambda row: [row._mapping[c.name] for c in order])

@@ -1,0 +1,64 @@
+"""Databases for the updates tests: SQLite always, PostgreSQL when TEST_DATABASE_URL is set.
+
+TEST_DATABASE_URL must name a throw-away database (`eval "$(bash .ci/postgres.sh)"` makes one):
+each PostgreSQL test drops and recreates the bot's tables in it.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+import bot.updates.schema  # noqa: F401 - registers the updates' tables on the shared metadata
+from bot.delivery import schema as outbox_schema
+
+PG_URL = os.environ.get("TEST_DATABASE_URL", "")
+NO_PG = 'TEST_DATABASE_URL is not set (eval "$(bash .ci/postgres.sh)" starts a server)'
+
+
+def reset_postgres(url: str) -> None:
+    engine = sa.create_engine(url)
+    try:
+        outbox_schema.metadata.drop_all(engine)
+    finally:
+        engine.dispose()
+
+
+def database_url(backend: str, tmp_path: Path) -> str:
+    if backend == "sqlite":
+        return f"sqlite:///{tmp_path / 'outbox.db'}"
+    if not PG_URL:
+        pytest.skip(NO_PG)
+    reset_postgres(PG_URL)
+    return PG_URL
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    return database_url(request.param, tmp_path)
+
+
+class Clock:
+    """A settable UTC clock for stores: ``clock()`` now, ``clock.advance(seconds)``."""
+
+    def __init__(self, start: datetime) -> None:
+        self._now = start
+        self._lock = threading.Lock()
+
+    def __call__(self) -> datetime:
+        with self._lock:
+            return self._now
+
+    def advance(self, seconds: float) -> None:
+        with self._lock:
+            self._now += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(datetime(2026, 11, 28, 10, 0, tzinfo=UTC))

@@ -1,0 +1,102 @@
+"""The updates worker keeps going whatever Slack or the data throw at it."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from slack_sdk import WebClient
+
+from bot.delivery.outbox import Outbox
+from bot.updates.decide import Switches
+from bot.updates.events import ThreadSnapshot
+from bot.updates.schema import threads
+from bot.updates.slack_side import SlackThreadUpdater
+from bot.updates.store import UpdatesStore
+from bot.updates.worker import EffectSender
+from tests.fakes.slack import FakeSlackWebAPI
+from tests.updates.conftest import Clock, database_url
+from tests.updates.helpers import add, record
+from tests.updates.rig import Rig, running_rig
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def test_an_event_that_cannot_be_applied_is_retried_and_the_worker_lives_on(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with running_rig(database_url("sqlite", tmp_path)) as rig:
+        broken = rig.new_thread()
+        with rig.outbox.writing() as conn:
+            conn.execute(sa.update(threads).where(threads.c.thread_id == broken).values(status="corrupt"))
+        rig.productlane.set_thread_status(broken, "done")
+        healthy = rig.new_thread(thread_ts="1700000005.000100", reply_ts="1700000005.000200")
+        rig.productlane.set_thread_status(healthy, "done")
+        assert rig.productlane.webhooks.wait_idle()
+        deadline = time.monotonic() + 15
+        while not rig.posts("1700000005.000100"):
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        assert rig.updates.problems() == []
+        assert "applying Productlane event" in caplog.text
+        counts = rig.updates.store.counts()
+        assert counts.get("events.pending", 0) + counts.get("events.applying", 0) == 1  # being retried
+        assert rig.posts() == []
+
+
+def test_junk_in_a_stored_event_is_ignored(tmp_path: Path, clock: Clock) -> None:
+    outbox = Outbox(database_url("sqlite", tmp_path))
+    store = UpdatesStore(outbox, clock=clock)
+    store.add_event("evt_junk", "thread.updated", {"id": "evt_junk", "type": "thread.updated", "data": []})
+    [event] = store.claim_events("a", 1, 30)
+    assert store.apply(event, "a", None, Switches()) == "ignored"
+    outbox.close()
+
+
+@pytest.fixture
+def slack() -> Iterator[FakeSlackWebAPI]:
+    with FakeSlackWebAPI() as fake:
+        yield fake
+
+
+def test_a_slack_failure_that_never_ends_is_dropped_after_the_last_attempt(
+    tmp_path: Path, clock: Clock, slack: FakeSlackWebAPI
+) -> None:
+    slack.respond("chat.postMessage", {"ok": False, "error": "internal_error"}, status=500)
+    outbox = Outbox(database_url("sqlite", tmp_path))
+    store = UpdatesStore(outbox, clock=clock)
+    store.remember(record())
+    add(store, "evt_1", {})
+    [event] = store.claim_events("a", 1, 30)
+    store.apply(event, "a", ThreadSnapshot("th_1", "done", store.now()), Switches(edit_confirmation=False))
+    client = WebClient(token=slack.bot_token, base_url=slack.api_url, timeout=5)
+    sender = EffectSender(store, SlackThreadUpdater(client), max_attempts=3, backoff=lambda attempts: 0.0)
+    for _ in range(5):
+        sender.send_due("a")
+    assert len(slack.calls("chat.postMessage")) == 3
+    assert store.counts() == {"events.applied": 1, "effects.dropped": 1}
+    outbox.close()
+
+
+def test_updates_turned_off_start_no_worker(tmp_path: Path) -> None:
+    with running_rig(
+        database_url("sqlite", tmp_path),
+        subscribe=False,
+        productlane_webhook_secret="",
+        productlane_poll_seconds=0,
+    ) as rig:
+        assert rig.updates.mode == "off"
+        assert not rig.updates.webhooks_enabled
+        assert rig.updates.worker._threads == []
+        assert rig.updates.problems() == []
+
+
+def test_remembering_never_raises_into_delivery(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    with running_rig(database_url("sqlite", tmp_path)) as rig:
+        with rig.outbox.writing() as conn:
+            conn.execute(sa.text("DROP TABLE updates_threads"))
+        Rig.new_thread(rig)  # remember_thread hits the missing table
+        assert "could not remember the Slack side of thread" in caplog.text
