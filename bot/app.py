@@ -9,6 +9,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from slack_bolt import App
 from slack_sdk import WebClient
@@ -20,16 +21,18 @@ from bot.delivery.retention import RetentionJanitor
 from bot.delivery.sent import find_sent
 from bot.delivery.worker import DeliveryWorker
 from bot.feedback.source import SourceMessage
-from bot.feedback.submission import DraftStore
+from bot.feedback.submission import DraftStore, Submission
 from bot.listener_pool import ListenerPool
 from bot.listeners import Services, actions, commands, shortcuts, views
 from bot.productlane import PainLevel, ProductlaneClient
+from bot.productlane.models import CreateThread
 from bot.settings import Settings
 from bot.slack.composer import SlackComposer
 from bot.slack.lookups import SlackLookups
 from bot.slack.modals import BotIdentity, FeedbackModals, FormDefaults, already_sent_notice
 from bot.slack.notifier import SlackNotifier
 from bot.slack.replies import SlackMessenger
+from bot.updates import Updates, build_updates, thread_record_from_delivery
 
 log = logging.getLogger(__name__)
 
@@ -49,10 +52,13 @@ class Bot:
     workspace_name: str | None
     janitor: RetentionJanitor
     listeners: ListenerPool
+    updates: Updates
 
     def start(self) -> None:
-        """Start the background work: delivery, and purging what is past its retention."""
+        """Start the background work: delivery, Productlane → Slack updates, and purging what is
+        past its retention."""
         self.worker.start()
+        self.updates.start()
         self.janitor.start()
 
     def readiness_problems(self) -> list[str]:
@@ -62,7 +68,7 @@ class Bot:
         except Exception as error:
             # The message would carry the database URL; name only the kind of failure.
             return [f"the outbox database is unreachable ({type(error).__name__})"]
-        return self.worker.problems()
+        return self.worker.problems() + self.updates.problems()
 
     def readiness_notices(self) -> list[str]:
         """What /readyz shows an operator without failing the probe (a paused delivery)."""
@@ -73,6 +79,7 @@ class Bot:
         if not self.listeners.drain(timeout=LISTENER_DRAIN_SECONDS):
             log.warning("listeners still running after %.0f s; stopping anyway", LISTENER_DRAIN_SECONDS)
         self.janitor.stop()
+        self.updates.stop()
         self.worker.stop()
         self.productlane.close()
         self.outbox.close()
@@ -118,6 +125,13 @@ def build_bot(
     outbox = outbox or Outbox(settings.database_url)
     drafts = drafts or SqlDraftStore(outbox)
     lookups = SlackLookups(client)
+    updates = build_updates(settings, outbox, client, productlane)
+
+    def remember(submission: Submission, request: CreateThread, result: dict[str, Any]) -> None:
+        # Where the confirmation landed: status changes, "done" and "shipped" go there later.
+        record = thread_record_from_delivery(submission, request, result, str(result["url"]), result["reply"])
+        updates.remember_thread(record)
+
     worker = DeliveryWorker(
         outbox,
         productlane,
@@ -127,6 +141,7 @@ def build_bot(
         # One write budget per Productlane key, shared by all replicas on this database.
         limiter_key=f"productlane:{identity.team_id}",
         lease_seconds=settings.delivery_lease_seconds,
+        on_confirmed=remember,
     )
     defaults = FormDefaults(
         pain_level=PainLevel(settings.default_pain_level),
@@ -158,4 +173,4 @@ def build_bot(
     for listeners in (shortcuts, commands, views, actions):
         listeners.register(app, services)
     janitor = RetentionJanitor(outbox, timedelta(days=settings.outbox_retention_days))
-    return Bot(app, worker, outbox, productlane, identity, auth.get("team"), janitor, listener_pool)
+    return Bot(app, worker, outbox, productlane, identity, auth.get("team"), janitor, listener_pool, updates)

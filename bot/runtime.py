@@ -14,8 +14,10 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.app import Bot, build_bot
 from bot.settings import Settings
+from bot.updates import describe_mode
 
 if TYPE_CHECKING:
+    from bot.web.routes import Route
     from bot.web.server import HttpServer
 
 log = logging.getLogger("bot")
@@ -88,6 +90,7 @@ def _run_socket_mode(bot: Bot, settings: Settings, stop: threading.Event) -> int
         _stop_on_signals(stop)
     handler.connect()  # type: ignore[no-untyped-call]
     log.info(_connected_line(bot, "socket mode"))
+    log.info("Productlane → Slack updates: %s", describe_mode(settings))
     # After the connected line: the health server's import and start never delay it.
     probes = _serve_health_probes(bot, settings)
     stop.wait()
@@ -98,34 +101,47 @@ def _run_socket_mode(bot: Bot, settings: Settings, stop: threading.Event) -> int
     return 0
 
 
-def _serve_health_probes(bot: Bot, settings: Settings) -> HttpServer | None:
-    """/healthz and /readyz on PORT, so an orchestrator probes socket mode as it does HTTP mode.
-    A taken port costs the probes only: the bot itself needs no port in socket mode."""
+def _routes_beside_slack(bot: Bot) -> list[Route]:
+    """What PORT serves in either mode: the health probes, and Productlane's webhooks when a
+    secret is set."""
+    from bot.updates import MAX_BODY_BYTES, WEBHOOK_PATH
     from bot.web.health import health_routes
+    from bot.web.webhooks import productlane_webhooks_route
+
+    routes = health_routes(bot.readiness_problems, bot.readiness_notices)
+    if bot.updates.webhooks_enabled:
+        routes.append(productlane_webhooks_route(WEBHOOK_PATH, bot.updates.receive_webhook, MAX_BODY_BYTES))
+    return routes
+
+
+def _serve_health_probes(bot: Bot, settings: Settings) -> HttpServer | None:
+    """/healthz and /readyz on PORT, so an orchestrator probes socket mode as it does HTTP mode, and
+    Productlane's webhooks when a secret is set. A taken port costs only these: the bot itself needs
+    no port in socket mode."""
     from bot.web.routes import RouteTable
     from bot.web.server import HttpServer, PortUnavailableError
 
+    routes = RouteTable(_routes_beside_slack(bot))
     try:
-        server = HttpServer(
-            RouteTable(health_routes(bot.readiness_problems, bot.readiness_notices)), settings.port, threads=2
-        )
+        # Webhooks come in bursts (Productlane retries, bulk edits): more threads than probes need.
+        server = HttpServer(routes, settings.port, threads=8 if bot.updates.webhooks_enabled else 2)
     except PortUnavailableError as error:
-        log.warning("%s; /healthz and /readyz are not served (set PORT to a free port)", error)
+        if bot.updates.webhooks_enabled:
+            log.error("%s; Productlane's webhooks cannot arrive (set PORT to a free port)", error)
+        else:
+            log.warning("%s; /healthz and /readyz are not served (set PORT to a free port)", error)
         return None
     server.start()
-    log.info("health probes on port %d (/healthz, /readyz)", server.port)
+    log.info("listening on port %d (%s)", server.port, ", ".join(routes.paths()))
     return server
 
 
 def _run_http(bot: Bot, settings: Settings, stop: threading.Event) -> int:
-    from bot.web.health import health_routes
     from bot.web.routes import RouteTable
     from bot.web.server import HttpServer, PortUnavailableError
     from bot.web.slack_events import SLACK_EVENTS_PATH, slack_events_route
 
-    routes = RouteTable(
-        [slack_events_route(bot.app), *health_routes(bot.readiness_problems, bot.readiness_notices)]
-    )
+    routes = RouteTable([slack_events_route(bot.app), *_routes_beside_slack(bot)])
     try:
         server = HttpServer(routes, settings.port)
     except PortUnavailableError as error:
@@ -135,6 +151,7 @@ def _run_http(bot: Bot, settings: Settings, stop: threading.Event) -> int:
         _stop_on_signals(stop)
     server.start()
     log.info(_connected_line(bot, f"HTTP mode on port {server.port} ({SLACK_EVENTS_PATH})"))
+    log.info("Productlane → Slack updates: %s", describe_mode(settings))
     while not stop.wait(timeout=1.0):
         if not server.running:
             log.error("the HTTP server stopped; exiting")

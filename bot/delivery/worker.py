@@ -66,6 +66,13 @@ class Composer(Protocol):
     def compose(self, submission: Submission) -> CreateThread: ...
 
 
+class Confirmed(Protocol):
+    """Told of each thread whose confirmation is in Slack (its submission, request and the
+    delivered result: thread, url, status, reply), e.g. to keep that reply current later."""
+
+    def __call__(self, submission: Submission, request: CreateThread, result: dict[str, Any]) -> None: ...
+
+
 class Notifier(Protocol):
     def delivered(
         self, submission: Submission, request: CreateThread, thread_url: str
@@ -160,9 +167,11 @@ class DeliveryWorker:
         backoff: Callable[[int], float] = backoff_seconds,
         key_probe_seconds: float = KEY_PROBE_SECONDS,
         alert_every_seconds: float = ALERT_EVERY_SECONDS,
+        on_confirmed: Confirmed | None = None,
     ) -> None:
         self._outbox = outbox
         self._productlane = productlane
+        self._on_confirmed = on_confirmed
         self._composer = composer
         self._notifier = notifier
         self._thread_url = thread_url
@@ -472,7 +481,13 @@ class DeliveryWorker:
     def _delivered(
         self, item: OutboxItem, submission: Submission, request: CreateThread, thread: Thread
     ) -> None:
-        result: dict[str, Any] = {"thread_id": thread.id, "url": self._thread_url(thread.id)}
+        result: dict[str, Any] = {
+            "thread_id": thread.id,
+            "url": self._thread_url(thread.id),
+            # The thread as created: later news about it (webhooks, polling) is compared to this.
+            "status": thread.status if isinstance(thread.status, str) else None,
+            "updated_at": thread.updated_at.isoformat(),
+        }
         # Recorded before Slack hears of it: whatever happens to the reply, no retry sends again.
         if not self._outbox.record_thread(item.id, self._claimer(), result):
             # Whoever holds the item now finds this thread before sending, and confirms it.
@@ -498,7 +513,7 @@ class DeliveryWorker:
         except ModelValidationError:
             # It composed when the thread was created; if it no longer does, stop trying.
             log.error("item %s: its confirmation can no longer be composed; giving it up", item.id)
-            self._finish(item, result, None)
+            self._finish(item, result, None, None)
             return
         except Exception:
             log.exception("composing the confirmation of item %s failed; will retry", item.id)
@@ -517,7 +532,7 @@ class DeliveryWorker:
         except Exception:
             log.exception("item %s: delivered, but the Slack reply failed", item.id)
             landed = None
-        self._finish(item, result, landed)
+        self._finish(item, result, landed, (submission, request))
 
     def _confirm_later(self, item: OutboxItem, result: dict[str, Any], later: PostLater) -> None:
         tries = int(result.get("reply_attempts") or 0) + 1
@@ -533,12 +548,24 @@ class DeliveryWorker:
             result={**result, "reply_attempts": tries},
         )
 
-    def _finish(self, item: OutboxItem, result: dict[str, Any], landed: PostedMessage | None) -> None:
+    def _finish(
+        self,
+        item: OutboxItem,
+        result: dict[str, Any],
+        landed: PostedMessage | None,
+        confirmed: tuple[Submission, CreateThread] | None,
+    ) -> None:
         final = {key: value for key, value in result.items() if key != "reply_attempts"}
         # Where the confirmation is, so later news about the thread can go under it.
         final["reply"] = landed.as_json() if landed is not None else None
         if not self._outbox.mark_delivered(item.id, self._claimer(), final):
             log.warning("item %s: lease lost before it was marked delivered", item.id)
+            return
+        if confirmed is not None and self._on_confirmed is not None:
+            try:
+                self._on_confirmed(*confirmed, final)
+            except Exception:
+                log.exception("item %s: delivered; what follows the confirmation failed", item.id)
 
     def _retry(
         self,

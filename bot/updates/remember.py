@@ -43,7 +43,7 @@ def _text(value: Any) -> str | None:
 def thread_record_from_delivery(
     submission: Submission,
     request: CreateThread,
-    thread: Thread,
+    thread: Thread | Mapping[str, Any],
     thread_url: str,
     reply: Mapping[str, Any] | None,
 ) -> RememberedThread | None:
@@ -73,9 +73,9 @@ def thread_record_from_delivery(
         reply_channel = reply_ts = None
     else:
         return None
-    status = thread.status if isinstance(thread.status, str) else "open"
+    thread_id, status, status_as_of = _thread_facts(thread)
     return RememberedThread(
-        thread_id=thread.id,
+        thread_id=thread_id,
         confirmation=confirmation,
         channel_id=channel,
         thread_ts=thread_ts,
@@ -83,8 +83,23 @@ def thread_record_from_delivery(
         reply_ts=reply_ts,
         is_slack_connect=is_slack_connect,
         status=status if status in ("open", "snoozed", "done") else "open",
-        status_as_of=thread.updated_at,
+        status_as_of=status_as_of,
     )
+
+
+def _thread_facts(thread: Thread | Mapping[str, Any]) -> tuple[str, str, datetime | None]:
+    """Id, status and `updated_at` of the created thread: the API's `Thread`, or the delivered
+    item's result (``thread_id``, ``status``, ``updated_at`` in ISO 8601) as the worker keeps it."""
+    if isinstance(thread, Thread):
+        status = thread.status if isinstance(thread.status, str) else "open"
+        return thread.id, status, thread.updated_at
+    raw_at = thread.get("updated_at")
+    try:
+        status_as_of = datetime.fromisoformat(raw_at) if isinstance(raw_at, str) else None
+    except ValueError:
+        status_as_of = None
+    raw_status = thread.get("status")
+    return str(thread["thread_id"]), raw_status if isinstance(raw_status, str) else "open", status_as_of
 
 
 def _contact(request: CreateThread) -> str:

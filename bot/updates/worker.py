@@ -197,6 +197,9 @@ class EffectSender:
         self._store.effect_retry(effect, owner, self._store.now() + timedelta(seconds=wait), outcome.reason)
 
 
+POLL_TICK_SECONDS = 1.0
+
+
 class Poller:
     """Without webhooks: looks at the threads the bot created that are not done, each once per
     interval, and stores what changed as events (the same path as a webhook's)."""
@@ -348,8 +351,12 @@ class UpdatesWorker:
                     self._wake.set()
             except Exception:
                 log.exception("polling Productlane failed; trying again next interval")
-            # Threads come due one interval after their last look; check again a little sooner.
-            self._stopping.wait(max(0.05, min(self._poller.interval, 5.0) - (time.monotonic() - started)))
+            # Each thread comes due one interval after its last look. Looking for due ones every
+            # second (one indexed read when none is) keeps a change's lag within its interval and a
+            # second, where a pass per interval could take two intervals.
+            self._stopping.wait(
+                max(0.05, min(self._poller.interval, POLL_TICK_SECONDS) - (time.monotonic() - started))
+            )
 
     def _prune_now_and_then(self) -> None:
         if time.monotonic() - self._last_prune < PRUNE_EVERY:

@@ -72,6 +72,10 @@ class RouteTable:
                 raise ValueError(f"two routes for {route.method} {route.path}")
             methods[route.method] = route
 
+    def paths(self) -> list[str]:
+        """Every path served, in the order the routes were given."""
+        return list(self._by_path)
+
     @property
     def max_body_bytes(self) -> int:
         """The largest body any route accepts: the server's own cap."""

@@ -24,7 +24,7 @@ def test_health_probes_answer_on_port_in_socket_mode(tmp_path: Path) -> None:
         world = start_bot(slack, productlane, env, tmp_path, tmp_path / "bot.log")
         try:
             slack.socket.wait_connected(timeout=30)
-            wait_until(lambda: "health probes on port" in world.log_text(), "the probes", 30)
+            wait_until(lambda: "/healthz, /readyz)" in world.log_text(), "the probes", 30)
             port = int(env["PORT"])
 
             healthz = request(port, "GET", "/healthz")

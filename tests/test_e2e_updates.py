@@ -1,0 +1,242 @@
+"""End to end, the loop closed: the real `productlane-slack` process creates a thread from a message
+shortcut, then Productlane's signed webhooks (sent by the fake, retried as the real one retries) or,
+without a webhook secret, polling bring "done" and "shipped" back into that Slack thread.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import signal
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.error import HTTPError
+from urllib.request import Request, urlopen
+
+import pytest
+
+from bot.slack.ids import MESSAGE_SHORTCUT
+from tests.fakes.productlane import FakeProductlane
+from tests.fakes.slack import Call, FakeSlack, make_channel
+from tests.running_bot import (
+    World,
+    bot_environment,
+    interact,
+    opened_view,
+    since,
+    start_bot,
+    submit,
+    wait_until,
+)
+
+pytestmark = pytest.mark.timeout(120)
+
+SECRET = "whsec_e2e_0123456789abcdef"
+SOURCE_CHANNEL = "C0FEEDBACK"
+SOURCE_TS = "1764252900.000100"
+
+
+@contextmanager
+def running(home: Path, extra: dict[str, str]) -> Iterator[World]:
+    with FakeSlack() as slack, FakeProductlane() as productlane:
+        env = bot_environment(slack, productlane, home / "outbox.db") | extra
+        world = start_bot(slack, productlane, env, home, home / "bot.log")
+        try:
+            slack.socket.wait_connected(timeout=30)
+            wait_until(lambda: "connected to Slack" in world.log_text(), "the connected line", 30)
+            yield world
+        finally:
+            world.bot.send_signal(signal.SIGTERM)
+            world.bot.wait(timeout=30)
+        assert world.bot.returncode == 0, world.log_text()
+        assert SECRET not in world.log_text()
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    """The bot with webhooks on; the fake Productlane delivers to its PORT."""
+    with running(tmp_path_factory.mktemp("webhooks"), {"PRODUCTLANE_WEBHOOK_SECRET": SECRET}) as world:
+        wait_until(lambda: "listening on port" in world.log_text(), "the webhook route", 30)
+        world.productlane.add_webhook(webhook_url(world), SECRET)
+        yield world
+
+
+def webhook_url(world: World) -> str:
+    """Where Productlane is told to deliver: the PORT the bot says it listens on."""
+    text = world.log_text()
+    marker = "listening on port "
+    port = int(text[text.index(marker) + len(marker) :].split()[0])
+    return f"http://127.0.0.1:{port}/productlane/webhooks"
+
+
+def send_feedback(world: World, *, channel: str = SOURCE_CHANNEL, ts: str = SOURCE_TS) -> tuple[str, Call]:
+    """The message shortcut on a customer's message, submitted: the thread id and the confirmation."""
+    mark = time.monotonic()
+    payload = world.slack.message_shortcut_payload(MESSAGE_SHORTCUT)
+    payload["message"]["ts"] = ts
+    payload["channel"] = {"id": channel, "name": "feedback"}
+    interact(world, payload)
+    submit(world, opened_view(world, mark, refreshed=True), {})
+    confirmation = world.slack.web.wait_for_call(
+        "chat.postMessage",
+        timeout=15,
+        predicate=lambda c: since(mark)(c) and c.params.get("channel") == channel,
+    )
+    return world.productlane.threads[-1]["id"], confirmation
+
+
+def replies_after(world: World, mark: float, text: str) -> list[Call]:
+    return [
+        call
+        for call in world.slack.web.calls("chat.postMessage")
+        if since(mark)(call) and text in json.dumps(call.params, ensure_ascii=False)
+    ]
+
+
+def says(calls: list[Call], text: str) -> bool:
+    return any(text in json.dumps(call.params, ensure_ascii=False) for call in calls)
+
+
+def updates_of(world: World, mark: float, ts: str) -> list[Call]:
+    """The bot's edits of its message at `ts` since `mark`."""
+    return [
+        call
+        for call in world.slack.web.calls("chat.update")
+        if since(mark)(call) and call.params.get("ts") == ts
+    ]
+
+
+def test_done_in_productlane_updates_the_confirmation_and_says_so_once_in_the_thread(world: World) -> None:
+    thread_id, confirmation = send_feedback(world)
+    mark = time.monotonic()
+    world.productlane.set_thread_status(thread_id, "done")
+
+    done = wait_until(lambda: replies_after(world, mark, "Marked done in Productlane"), "the done reply", 20)
+    assert done[0].params["channel"] == SOURCE_CHANNEL
+    assert done[0].params["thread_ts"] == SOURCE_TS
+    edited = wait_until(
+        lambda: updates_of(world, mark, confirmation.response["ts"]), "the confirmation edited", 20
+    )
+    assert "Done" in json.dumps(edited[-1].params, ensure_ascii=False)
+
+    # Done again later (reopened, then done): the milestone is never announced twice.
+    world.productlane.set_thread_status(thread_id, "open")
+    world.productlane.set_thread_status(thread_id, "done")
+    time.sleep(2)
+    assert len(replies_after(world, mark, "Marked done in Productlane")) == 1
+
+
+def test_a_link_then_the_issue_completed_posts_shipped_once(world: World) -> None:
+    thread_id, confirmation = send_feedback(world, ts="1764252901.000100")
+    issue = world.productlane.seed_issue("CSV export streams rows")
+    mark = time.monotonic()
+    world.productlane.link_thread(thread_id, issue_id=issue["id"])
+    ts = confirmation.response["ts"]
+    wait_until(lambda: says(updates_of(world, mark, ts), "Linked to"), "the link shown", 20)
+    world.productlane.complete_issue(issue["id"])
+    shipped = wait_until(lambda: replies_after(world, mark, "Shipped"), "the shipped reply", 20)
+    assert "CSV export streams rows" in json.dumps(shipped[0].params, ensure_ascii=False)
+    assert shipped[0].params["thread_ts"] == "1764252901.000100"
+    time.sleep(2)
+    assert len(replies_after(world, mark, "Shipped")) == 1
+
+
+def test_the_same_event_delivered_three_times_has_one_effect(world: World) -> None:
+    thread_id, _ = send_feedback(world, ts="1764252902.000100")
+    mark = time.monotonic()
+    snapshot = world.productlane.set_thread_status(thread_id, "done", emit=False)
+    for _ in range(3):
+        world.productlane.emit("thread.status_changed", snapshot, event_id="evt_e2e_same")
+    wait_until(lambda: replies_after(world, mark, "Marked done in Productlane"), "the done reply", 20)
+    time.sleep(2)
+    assert len(replies_after(world, mark, "Marked done in Productlane")) == 1
+
+
+def test_an_older_snapshot_after_a_newer_one_leaves_the_newer_status(world: World) -> None:
+    thread_id, confirmation = send_feedback(world, ts="1764252903.000100")
+    older = world.productlane.set_thread_status(thread_id, "snoozed", emit=False)
+    mark = time.monotonic()
+    world.productlane.set_thread_status(thread_id, "done")
+    wait_until(lambda: replies_after(world, mark, "Marked done in Productlane"), "the done reply", 20)
+    world.productlane.emit("thread.status_changed", older)  # arrives late
+    time.sleep(2)
+    last = updates_of(world, mark, confirmation.response["ts"])[-1]
+    assert "Done" in json.dumps(last.params, ensure_ascii=False)
+    assert "Snoozed" not in json.dumps(last.params, ensure_ascii=False)
+
+
+def test_a_slack_connect_thread_hears_done_and_shipped_without_internal_names(world: World) -> None:
+    world.slack.web.channels["C0SHARED02"] = make_channel(
+        "C0SHARED02", "acme-customer", is_ext_shared=True, is_shared=True, is_member=True
+    )
+    thread_id, _ = send_feedback(world, channel="C0SHARED02", ts="1764252904.000100")
+    issue = world.productlane.seed_issue("Internal codename Falcon")
+    mark = time.monotonic()
+    world.productlane.link_thread(thread_id, issue_id=issue["id"])
+    world.productlane.complete_issue(issue["id"])
+    world.productlane.set_thread_status(thread_id, "done")
+    wait_until(lambda: replies_after(world, mark, "Shipped"), "the shipped reply", 20)
+    wait_until(lambda: replies_after(world, mark, "Marked done"), "the done reply", 20)
+    time.sleep(1)
+    said = [
+        c.params for c in world.slack.web.calls("chat.postMessage") + world.slack.web.calls("chat.update")
+    ]
+    in_channel = [json.dumps(p, ensure_ascii=False) for p in said if p.get("channel") == "C0SHARED02"]
+    assert in_channel
+    assert not [text for text in in_channel if "Falcon" in text]
+
+
+def signed(body: bytes, *, secret: str = SECRET, at: int | None = None) -> dict[str, str]:
+    timestamp = str(int(time.time()) if at is None else at)
+    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return {
+        "Content-Type": "application/json",
+        "Productlane-Event": "thread.status_changed",
+        "Productlane-Event-Id": "evt_e2e_refused",
+        "Productlane-Signature": f"t={timestamp},v1={digest}",
+    }
+
+
+def post(world: World, body: bytes, headers: dict[str, str]) -> int:
+    request = Request(webhook_url(world), data=body, headers=headers, method="POST")  # noqa: S310
+    try:
+        with urlopen(request, timeout=10) as response:  # noqa: S310 - loopback only
+            return int(response.status)
+    except HTTPError as error:
+        return int(error.code)
+
+
+def test_forged_unsigned_stale_and_oversized_requests_are_refused_and_reach_no_one(world: World) -> None:
+    thread_id, _ = send_feedback(world, ts="1764252905.000100")
+    snapshot = world.productlane.set_thread_status(thread_id, "done", emit=False)
+    body = json.dumps({"id": "evt_e2e_refused", "type": "thread.status_changed", "data": snapshot}).encode()
+    mark = time.monotonic()
+    assert post(world, body, {"Content-Type": "application/json"}) == 401
+    assert post(world, body, signed(body, secret="whsec_someone_else")) == 401
+    assert post(world, body, signed(body, at=int(time.time()) - 600)) == 401
+    big = b'{"pad": "' + b"x" * (2 * 1024 * 1024) + b'"}'
+    assert post(world, big, signed(big)) == 413
+    time.sleep(2)
+    assert replies_after(world, mark, "Marked done") == []
+    assert updates_of_any(world, mark) == []
+    assert "x" * 100 not in world.log_text()
+
+
+def updates_of_any(world: World, mark: float) -> list[Call]:
+    return [call for call in world.slack.web.calls("chat.update") if since(mark)(call)]
+
+
+def test_without_a_webhook_secret_polling_brings_done_within_one_interval(tmp_path: Path) -> None:
+    interval = 4
+    with running(tmp_path, {"PRODUCTLANE_POLL_SECONDS": str(interval)}) as world:
+        assert f"polling every {interval} s" in world.log_text()
+        thread_id, _ = send_feedback(world)
+        mark = time.monotonic()
+        world.productlane.set_thread_status(thread_id, "done", emit=False)  # no webhook at all
+        done = wait_until(lambda: replies_after(world, mark, "Marked done"), "the done reply", 15)
+        assert done[0].params["thread_ts"] == SOURCE_TS
+        # Noticed at the thread's next look, one interval at most after the change, then posted.
+        assert done[0].time - mark < interval + 2
