@@ -1,19 +1,22 @@
-"""Productlane webhooks under load, in one process: time to the 2xx, time until applied, and the
-ack path's database write beside them.
+"""Productlane webhooks under load, through the running bot: time to the 2xx, time until every
+effect is in Slack, and Slack's ack latency beside them.
 
-    uv run python -m bench.bench_webhooks [--threads 250] [--concurrency 50] [--database URL]
+    uv run python -m bench.bench_webhooks [--threads 250] [--concurrency 50] [--acks 100]
 
-Each of ``--threads`` threads the bot created gets two status events (snoozed, then done): that
-is 2 × threads distinct events, each delivered twice (the duplicates Productlane's retries
-produce), all at once in random order from ``--concurrency`` client threads — 1,000 signed
-deliveries by default. They go through a stdlib loopback server around ``receive_webhook`` (the
-production server in bot/web/ mounts the same function; rerun this through it as an end-to-end
-bench once merged) and the updates worker applies them against the fake Slack.
+The bot runs as users run it (`productlane-slack`, socket mode, `PRODUCTLANE_WEBHOOK_SECRET` set,
+webhooks on `PORT`) against the loopback fakes. It remembers ``--threads`` threads it created
+(written into its database before it starts: creating them one a second through Productlane's write
+limit would take minutes and measure nothing here). Each thread gets two status events (snoozed,
+then done), each delivered twice (the duplicates Productlane's retries produce): 4 × threads signed
+deliveries, 1,000 by default, all at once in random order from ``--concurrency`` client threads in a
+process of their own, as Productlane's senders are.
 
-Printed: p50/p99/max time to the 2xx; the time until every event is applied and every Slack
-effect sent; the Slack calls made (one ✅ per thread expected); and the latency of
-``Outbox.add`` — the write on Slack's ack path — idle and during the load, as a stand-in for ack
-latency (the real ack bench is bench_ack, through the running process).
+Meanwhile the bench submits feedback modals (message shortcut, the whole view in each submission,
+as bench_ack sends them), one every 20 ms, and times each ack: ``--acks`` before the load (idle)
+and ``--acks`` during it.
+
+Printed: p50/p99/max time to the 2xx; the time until every event is applied and every ✅ reply is
+in Slack; the Slack calls made (one ✅ per thread expected); ack latency idle and under load.
 """
 
 from __future__ import annotations
@@ -21,7 +24,9 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import os
 import random
+import signal
 import statistics
 import tempfile
 import threading
@@ -29,18 +34,16 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
-from slack_sdk import WebClient
-
+from bench.bench_ack import ENTRY_POINT, free_port, open_views, start, submissions, wait_until
 from bot.delivery.outbox import Outbox
-from bot.productlane import ProductlaneClient
-from bot.updates import build_updates
+from bot.updates.store import UpdatesStore
 from tests.fakes.productlane import FakeProductlane
 from tests.fakes.productlane_webhooks import post, signed_headers
-from tests.fakes.slack import FakeSlackWebAPI
-from tests.updates.endpoint import WebhookEndpoint
+from tests.fakes.slack import FakeSlack
 from tests.updates.helpers import record
-from tests.updates.rig import SECRET, settings
+from tests.updates.rig import SECRET
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -50,33 +53,6 @@ def percentile(values: list[float], share: float) -> float:
 
 def ms(seconds: float) -> str:
     return f"{seconds * 1000:.1f} ms"
-
-
-class AckProbe:
-    """Writes an outbox item every ``every`` seconds, timing each write (Slack's ack path)."""
-
-    def __init__(self, outbox: Outbox, every: float = 0.01) -> None:
-        self._outbox = outbox
-        self._every = every
-        self._stop = threading.Event()
-        self.latencies: list[float] = []
-        self._count = 0
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self._every):
-            self._count += 1
-            started = time.perf_counter()
-            self._outbox.add(f"probe-{self._count}-{random.random()}", "probe", {"n": self._count})
-            self.latencies.append(time.perf_counter() - started)
-
-    def __enter__(self) -> AckProbe:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
 
 
 def send_all(
@@ -102,32 +78,35 @@ def send_all(
     return latencies, statuses
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--threads", type=int, default=250)
-    parser.add_argument("--concurrency", type=int, default=50)
-    parser.add_argument("--database", default="", help="a database URL (default: a new SQLite file)")
-    args = parser.parse_args()
+def ack_latencies(slack: FakeSlack, payloads: list[dict[str, Any]], every: float = 0.02) -> list[float]:
+    """Send each submission `every` seconds (not waiting for the ack), then the ack latencies."""
+    envelopes = []
+    for payload in payloads:
+        envelopes.append(slack.socket.send_envelope("interactive", payload))
+        time.sleep(every)
+    for envelope in envelopes:
+        slack.socket.wait_ack(envelope, timeout=30)
+    return [slack.socket.ack_latency(envelope) for envelope in envelopes]
 
-    with tempfile.TemporaryDirectory() as tmp, FakeProductlane() as productlane, FakeSlackWebAPI() as slack:
-        url = args.database or f"sqlite:///{Path(tmp) / 'bench.db'}"
-        outbox = Outbox(url)
-        client = ProductlaneClient(productlane.api_key, productlane.url)
-        web = WebClient(token=slack.bot_token, base_url=slack.api_url, timeout=10)
-        updates = build_updates(settings(), outbox, web, client)
 
-        deliveries: list[tuple[bytes, str, str]] = []
-        for index in range(args.threads):
+Delivery = tuple[bytes, str, str]  # body, event id, event type
+
+
+def remember_threads(database_url: str, productlane: FakeProductlane, count: int) -> list[Delivery]:
+    """Threads the bot created (in its database and in Productlane); their signed deliveries."""
+    deliveries: list[Delivery] = []
+    with Outbox(database_url) as outbox:
+        store = UpdatesStore(outbox)
+        for index in range(count):
             created = productlane.seed_thread({"text": "<p>x</p>", "contact_email": "x@example.com"})
-            updates.remember_thread(
+            store.remember(
                 record(
                     created["id"],
                     thread_ts=f"1700000000.{index:06d}",
                     reply_ts=f"1700000001.{index:06d}",
                     status_as_of=datetime.fromisoformat(created["updated_at"]),
-                )
+                ),
+                poll_after=60.0,
             )
             for status in ("snoozed", "done"):
                 snapshot = productlane.set_thread_status(created["id"], status, emit=False)
@@ -137,48 +116,79 @@ def main() -> None:
                     separators=(",", ":"),
                 ).encode()
                 deliveries += [(body, event_id, "thread.status_changed")] * 2
-        random.shuffle(deliveries)
+    random.shuffle(deliveries)
+    return deliveries
 
-        with WebhookEndpoint(updates.receive_webhook) as endpoint:
-            with AckProbe(outbox) as idle:
-                time.sleep(2)
-            updates.start()
-            with AckProbe(outbox) as loaded:
-                started = time.perf_counter()
-                # The senders run in a process of their own, as Productlane does: their threads
-                # do not compete with the bot's for this process's interpreter.
-                with multiprocessing.get_context("spawn").Pool(1) as senders:
-                    latencies, statuses = senders.apply(
-                        send_all, (endpoint.url, deliveries, args.concurrency)
-                    )
-                answered = time.perf_counter() - started
-                busy = ("events.pending", "events.applying", "effects.pending", "effects.sending")
-                while any(updates.store.counts().get(name) for name in busy):
-                    time.sleep(0.01)
-                applied = time.perf_counter() - started
-            updates.stop()
 
-        posts = slack.calls("chat.postMessage")
-        edits = slack.calls("chat.update")
-        backend = url.split(":")[0]
-        events = len(deliveries) // 2
-        print(
-            f"{len(deliveries)} signed deliveries ({events} events), {args.concurrency} at a time, {backend}"
-        )
-        print(f"  answers: {dict(sorted((str(s), statuses.count(s)) for s in set(statuses)))}")
-        p50, p99 = ms(statistics.median(latencies)), ms(percentile(latencies, 0.99))
-        print(f"  time to the 2xx: p50 {p50}, p99 {p99}, max {ms(max(latencies))}; all in {answered:.2f} s")
-        print(f"  every event applied and every Slack effect sent: {applied:.2f} s after the first delivery")
-        print(f"  Slack: {len(posts)} chat.postMessage (expected {args.threads}), {len(edits)} chat.update")
-        print(f"  events: {updates.store.counts()}")
-        for name, probe in (("idle", idle), ("under load", loaded)):
-            values = probe.latencies
-            print(
-                f"  Outbox.add (the ack path's write) {name}: p50 {ms(statistics.median(values))},"
-                f" p99 {ms(percentile(values, 0.99))}, max {ms(max(values))} ({len(values)} writes)"
-            )
-        client.close()
-        outbox.close()
+def summary(values: list[float]) -> str:
+    return f"p50 {ms(statistics.median(values))}, p99 {ms(percentile(values, 0.99))}, max {ms(max(values))}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--threads", type=int, default=250)
+    parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--acks", type=int, default=100, help="submissions timed idle, and again under load")
+    args = parser.parse_args()
+    home = Path(tempfile.mkdtemp(prefix="bench-webhooks-"))
+    database_url = f"sqlite:///{home / 'outbox.db'}"
+
+    with FakeSlack() as slack, FakeProductlane() as productlane:
+        deliveries = remember_threads(database_url, productlane, args.threads)
+        port = free_port()
+        env = {k: v for k, v in os.environ.items() if "PROXY" not in k.upper()} | {
+            "SLACK_BOT_TOKEN": slack.bot_token,
+            "SLACK_APP_TOKEN": slack.app_token,
+            "SLACK_API_URL": slack.api_url,
+            "PRODUCTLANE_API_KEY": productlane.api_key,
+            "PRODUCTLANE_API_URL": productlane.url,
+            "PRODUCTLANE_WEBHOOK_SECRET": SECRET,
+            "DATABASE_URL": database_url,
+            "LOG_LEVEL": "WARNING",
+            "PORT": str(port),
+        }
+        bot = start([str(ENTRY_POINT)], env, home, home / "bot.log")
+        try:
+            slack.socket.wait_connected(timeout=30)
+            url = f"http://127.0.0.1:{port}/productlane/webhooks"
+            wait_until(lambda: post(url, b"{}", {})[0] == 401, 30, "the webhook route")
+            payloads = submissions(slack, open_views(slack, 2 * args.acks, paragraphs=4))
+            idle = ack_latencies(slack, payloads[: args.acks])
+
+            started = time.perf_counter()
+            # The senders run in a process of their own, as Productlane's do: their threads do not
+            # compete with this process's (which times the acks) for one interpreter.
+            with multiprocessing.get_context("spawn").Pool(1) as senders:
+                sending = senders.apply_async(send_all, (url, deliveries, args.concurrency))
+                loaded = ack_latencies(slack, payloads[args.acks :])
+                latencies, statuses = sending.get(timeout=600)
+            answered = time.perf_counter() - started
+
+            def done_replies() -> int:
+                return sum(
+                    "Marked done" in str(c.params.get("text")) for c in slack.web.calls("chat.postMessage")
+                )
+
+            wait_until(lambda: done_replies() >= args.threads, 600, "every done reply")
+            applied = time.perf_counter() - started
+            time.sleep(2)  # anything more would be a duplicate
+            done, edits = done_replies(), len(slack.web.calls("chat.update"))
+        finally:
+            bot.send_signal(signal.SIGTERM)
+            bot.wait(timeout=60)
+
+    print(
+        f"{len(deliveries)} signed deliveries ({len(deliveries) // 2} events), {args.concurrency} at a time,"
+    )
+    print(f"  to the running bot (socket mode, webhooks on PORT, SQLite); {args.threads} threads it created")
+    print(f"  answers: {dict(sorted((str(s), statuses.count(s)) for s in set(statuses)))}")
+    print(f"  time to the 2xx: {summary(latencies)}; all answered in {answered:.2f} s")
+    print(f"  every event applied and every ✅ reply in Slack: {applied:.2f} s after the first delivery")
+    print(f"  Slack: {done} ✅ replies (expected {args.threads}), {edits} chat.update")
+    print(f"  Slack acks (message-shortcut submissions, one every 20 ms), idle:       {summary(idle)}")
+    print(f"  Slack acks, during the webhook load:                                  {summary(loaded)}")
 
 
 if __name__ == "__main__":
