@@ -22,7 +22,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from bot.delivery.outbox import Outbox
@@ -150,7 +149,7 @@ class UpdatesStore:
         return self._outbox.writing()
 
     def _insert(self, table: sa.Table) -> Any:
-        return postgresql.insert(table) if self._dialect == "postgresql" else sqlite.insert(table)
+        return self._outbox.insert_for(table)
 
     # -- the inbox ------------------------------------------------------------------------------
 

@@ -1,0 +1,27 @@
+"""Start-up stays lean: a bot on SQLite in socket mode loads neither the PostgreSQL dialect nor its
+driver, and the big tables and clients (emoji, the HTML sanitizer, httpx) wait for first use."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+NOT_AT_START = (
+    "psycopg",
+    "sqlalchemy.dialects.postgresql",
+    "emoji",
+    "nh3",
+    "httpx",
+    "waitress",  # socket mode starts its probe server only after the connected line
+)
+
+
+def test_importing_the_bot_loads_nothing_it_does_not_need_yet() -> None:
+    code = (
+        "import sys, bot.__main__, bot.runtime, bot.app; "
+        f"print(' '.join(m for m in {NOT_AT_START!r} if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.split() == []
