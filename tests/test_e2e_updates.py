@@ -31,6 +31,7 @@ from tests.running_bot import (
     submit,
     wait_until,
 )
+from tests.web.client import SlowUpload
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -64,12 +65,16 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         yield world
 
 
-def webhook_url(world: World) -> str:
-    """Where Productlane is told to deliver: the PORT the bot says it listens on."""
+def webhook_port(world: World) -> int:
+    """The PORT the bot says it listens on."""
     text = world.log_text()
     marker = "listening on port "
-    port = int(text[text.index(marker) + len(marker) :].split()[0])
-    return f"http://127.0.0.1:{port}/productlane/webhooks"
+    return int(text[text.index(marker) + len(marker) :].split()[0])
+
+
+def webhook_url(world: World) -> str:
+    """Where Productlane is told to deliver."""
+    return f"http://127.0.0.1:{webhook_port(world)}/productlane/webhooks"
 
 
 def send_feedback(world: World, *, channel: str = SOURCE_CHANNEL, ts: str = SOURCE_TS) -> tuple[str, Call]:
@@ -218,7 +223,9 @@ def test_forged_unsigned_stale_and_oversized_requests_are_refused_and_reach_no_o
     assert post(world, body, signed(body, secret="whsec_someone_else")) == 401
     assert post(world, body, signed(body, at=int(time.time()) - 600)) == 401
     big = b'{"pad": "' + b"x" * (2 * 1024 * 1024) + b'"}'
-    assert post(world, big, signed(big)) == 413
+    # Refused on its declared length, before a byte of the body is read (only the headers go out).
+    oversized = SlowUpload(webhook_port(world), "/productlane/webhooks", big, signed(big))
+    assert oversized.answer().status == 413
     time.sleep(2)
     assert replies_after(world, mark, "Marked done") == []
     assert updates_of_any(world, mark) == []
