@@ -29,6 +29,7 @@ from typing import Any, Protocol
 
 from pydantic import ValidationError as ModelValidationError
 
+from bot.background import BackgroundThreads
 from bot.delivery.outbox import KeyProblem, Outbox, OutboxItem
 from bot.delivery.sent import record_sent
 from bot.feedback.posted import PostedMessage, PostLater
@@ -183,9 +184,9 @@ class DeliveryWorker:
         self._poll = poll_interval
         self._backoff = backoff
         self.owner = owner or f"worker-{uuid.uuid4().hex[:8]}"
-        self._wake = threading.Event()
-        self._stopping = threading.Event()
-        self._threads: list[threading.Thread] = []
+        self._threads = BackgroundThreads()
+        self._wake = self._threads.wake
+        self._stopping = self._threads.stopping
         # While the key is refused: one sender thread at a time tends the pause.
         self._probe_every = key_probe_seconds
         self._alert_every = alert_every_seconds
@@ -201,25 +202,17 @@ class DeliveryWorker:
         self._wake.set()
 
     def start(self) -> None:
-        for index in range(self._senders):
-            thread = threading.Thread(target=self._run, name=f"delivery-{index}", daemon=True)
-            thread.start()
-            self._threads.append(thread)
+        self._threads.start([(f"delivery-{index}", self._run) for index in range(self._senders)])
 
     def stop(self, timeout: float = 30.0) -> None:
         """Finish the sends under way (an item half-sent is settled by the next start anyway)."""
-        self._stopping.set()
-        self._wake.set()
-        deadline = time.monotonic() + timeout
-        for thread in self._threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
-        self._threads.clear()
+        self._threads.stop(timeout)
 
     def problems(self) -> list[str]:
         """What makes this replica unfit to take submissions (empty: all well), for /readyz."""
-        if self._threads and not all(thread.is_alive() for thread in self._threads):
+        if self._threads.any_died():
             return ["the delivery worker has stopped; restart the bot"]
-        if not self._threads and not self._stopping.is_set():
+        if not self._threads.started and not self._stopping.is_set():
             return ["the delivery worker is not running"]
         return []
 

@@ -16,6 +16,7 @@ from typing import Literal
 
 from pydantic import ValidationError
 
+from bot.background import BackgroundThreads
 from bot.productlane import NotFoundError, ProductlaneClient, ProductlaneError, ScopeError
 from bot.updates.decide import Switches
 from bot.updates.events import (
@@ -290,9 +291,9 @@ class UpdatesWorker:
         self._poller = poller
         self._idle = idle_interval
         self.owner = owner or f"updates-{uuid.uuid4().hex[:8]}"
-        self._wake = threading.Event()
-        self._stopping = threading.Event()
-        self._threads: list[threading.Thread] = []
+        self._threads = BackgroundThreads()
+        self._wake = self._threads.wake
+        self._stopping = self._threads.stopping
         self._last_prune = 0.0
 
     def wake(self) -> None:
@@ -300,27 +301,20 @@ class UpdatesWorker:
         self._wake.set()
 
     def start(self) -> None:
-        if self._threads:
-            return
-        self._stopping.clear()
         targets = [("updates", self._run)]
         if self._poller is not None:
             targets.append(("updates-poll", self._run_poller))
-        for name, target in targets:
-            thread = threading.Thread(target=target, name=name, daemon=True)
-            thread.start()
-            self._threads.append(thread)
+        self._threads.start(targets)
 
     def stop(self, timeout: float = 10.0) -> None:
-        self._stopping.set()
-        self._wake.set()
-        deadline = time.monotonic() + timeout
-        for thread in self._threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
-        self._threads.clear()
+        self._threads.stop(timeout)
+
+    @property
+    def running(self) -> bool:
+        return self._threads.started
 
     def problems(self) -> list[str]:
-        if self._threads and not all(thread.is_alive() for thread in self._threads):
+        if self._threads.any_died():
             return ["the updates worker has stopped; restart the bot"]
         return []
 

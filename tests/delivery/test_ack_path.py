@@ -20,7 +20,7 @@ from bot.feedback.form import FeedbackForm
 from bot.feedback.source import SourceMessage, source_from_message_shortcut
 from bot.feedback.submission import Draft, Submission
 from bot.productlane.models import PainLevel
-from tests.delivery.test_outbox import database_url
+from tests.databases import database_url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -6,7 +6,6 @@ one): each PostgreSQL test drops and recreates the outbox_* tables in it.
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import uuid
 from collections.abc import Iterator
@@ -20,32 +19,13 @@ from hypothesis import strategies as st
 
 from bot.delivery import Outbox, Status
 from bot.delivery import schema as outbox_schema
-
-PG_URL = os.environ.get("TEST_DATABASE_URL", "")
-NO_PG = 'TEST_DATABASE_URL is not set (eval "$(bash .ci/postgres.sh)" starts a server)'
+from tests.databases import database_url
 
 T0 = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 
 def at(seconds: float) -> datetime:
     return T0 + timedelta(seconds=seconds)
-
-
-def reset_postgres(url: str) -> None:
-    engine = sa.create_engine(url)
-    try:
-        outbox_schema.metadata.drop_all(engine)
-    finally:
-        engine.dispose()
-
-
-def database_url(backend: str, tmp_path: Path) -> str:
-    if backend == "sqlite":
-        return f"sqlite:///{tmp_path / 'outbox.db'}"
-    if not PG_URL:
-        pytest.skip(NO_PG)
-    reset_postgres(PG_URL)
-    return PG_URL
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

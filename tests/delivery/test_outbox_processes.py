@@ -19,7 +19,8 @@ from typing import Any
 import pytest
 
 from bot.delivery import Outbox, Status
-from tests.delivery.test_outbox import NO_PG, PG_URL, most_in_any_window, reset_postgres
+from tests.databases import NO_PG, PG_URL, reset_postgres
+from tests.delivery.test_outbox import most_in_any_window
 
 ITEMS = 300
 DEDUPE_KEYS = 150

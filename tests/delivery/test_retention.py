@@ -16,8 +16,8 @@ from bot.delivery.retention import purge
 from bot.delivery.schema import SCHEMA_VERSION
 from bot.delivery.sent import find_sent, record_sent
 from bot.feedback.submission import Draft
+from tests.databases import database_url
 from tests.delivery.test_commands import run
-from tests.delivery.test_outbox import database_url
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 PAYLOAD = {"submitter_id": "U0CSM0002", "source": {"channel_id": "C0FEEDBACK", "ts": "1.000100"}}

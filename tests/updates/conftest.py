@@ -6,36 +6,14 @@ each PostgreSQL test drops and recreates the bot's tables in it.
 
 from __future__ import annotations
 
-import os
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
 import bot.updates.schema  # noqa: F401 - registers the updates' tables on the shared metadata
-from bot.delivery import schema as outbox_schema
-
-PG_URL = os.environ.get("TEST_DATABASE_URL", "")
-NO_PG = 'TEST_DATABASE_URL is not set (eval "$(bash .ci/postgres.sh)" starts a server)'
-
-
-def reset_postgres(url: str) -> None:
-    engine = sa.create_engine(url)
-    try:
-        outbox_schema.metadata.drop_all(engine)
-    finally:
-        engine.dispose()
-
-
-def database_url(backend: str, tmp_path: Path) -> str:
-    if backend == "sqlite":
-        return f"sqlite:///{tmp_path / 'outbox.db'}"
-    if not PG_URL:
-        pytest.skip(NO_PG)
-    reset_postgres(PG_URL)
-    return PG_URL
+from tests.databases import database_url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

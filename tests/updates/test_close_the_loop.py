@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from bot.updates import MAX_BODY_BYTES
+from tests.databases import database_url
 from tests.fakes.productlane_webhooks import post, signed_headers
-from tests.updates.conftest import database_url
 from tests.updates.rig import SECRET, Rig, running_rig
 
 pytestmark = pytest.mark.timeout(60)

@@ -16,8 +16,9 @@ from bot.slack.replies import Confirmation
 from bot.updates import RememberedThread
 from bot.updates.store import UpdatesStore
 from bot.updates.worker import Poller
+from tests.databases import database_url
 from tests.fakes.productlane import FakeProductlane
-from tests.updates.conftest import Clock, database_url
+from tests.updates.conftest import Clock
 from tests.updates.rig import Rig, running_rig
 
 pytestmark = pytest.mark.timeout(60)

@@ -17,8 +17,9 @@ from bot.updates.schema import threads
 from bot.updates.slack_side import SlackThreadUpdater
 from bot.updates.store import UpdatesStore
 from bot.updates.worker import EffectSender
+from tests.databases import database_url
 from tests.fakes.slack import FakeSlackWebAPI
-from tests.updates.conftest import Clock, database_url
+from tests.updates.conftest import Clock
 from tests.updates.helpers import add, record
 from tests.updates.rig import Rig, running_rig
 
@@ -90,7 +91,7 @@ def test_updates_turned_off_start_no_worker(tmp_path: Path) -> None:
     ) as rig:
         assert rig.updates.mode == "off"
         assert not rig.updates.webhooks_enabled
-        assert rig.updates.worker._threads == []
+        assert not rig.updates.worker.running
         assert rig.updates.problems() == []
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from bot.slack.ids import GLOBAL_SHORTCUT, MESSAGE_SHORTCUT
-from tests.delivery.test_outbox import NO_PG, PG_URL, reset_postgres
+from tests.databases import NO_PG, PG_URL, reset_postgres
 from tests.fakes.productlane import FakeProductlane
 from tests.fakes.slack import Call, FakeSlack
 from tests.running_bot import World, bot_environment, since, start_bot, wait_until

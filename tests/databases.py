@@ -1,0 +1,38 @@
+"""Databases for the tests: SQLite always, PostgreSQL when TEST_DATABASE_URL is set.
+
+TEST_DATABASE_URL must name a throw-away database (`eval "$(bash .ci/postgres.sh)"` makes one):
+each PostgreSQL test drops and recreates the bot's tables in it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+import bot.updates.schema  # noqa: F401 - registers the updates' tables on the shared metadata
+from bot.delivery import schema as outbox_schema
+
+PG_URL = os.environ.get("TEST_DATABASE_URL", "")
+NO_PG = 'TEST_DATABASE_URL is not set (eval "$(bash .ci/postgres.sh)" starts a server)'
+
+
+def reset_postgres(url: str) -> None:
+    """Every table of the bot dropped, so the next Outbox creates them anew."""
+    engine = sa.create_engine(url)
+    try:
+        outbox_schema.metadata.drop_all(engine)
+    finally:
+        engine.dispose()
+
+
+def database_url(backend: str, tmp_path: Path) -> str:
+    """A fresh database of `backend` ("sqlite" or "postgresql"); skips without PostgreSQL."""
+    if backend == "sqlite":
+        return f"sqlite:///{tmp_path / 'outbox.db'}"
+    if not PG_URL:
+        pytest.skip(NO_PG)
+    reset_postgres(PG_URL)
+    return PG_URL
