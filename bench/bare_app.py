@@ -27,7 +27,13 @@ def main() -> None:
     # Bolt's default receive buffer (1 KiB) crashes slack_sdk's built-in client under a burst of
     # whole-view submissions (RecursionError in its frame reader: one level per buffer read while
     # data is waiting); the bot reads 64 KiB at a time, and so does the baseline.
-    handler = SocketModeHandler(app, os.environ["SLACK_APP_TOKEN"], receive_buffer_size=RECEIVE_BUFFER_BYTES)
+    # BARE_CONCURRENCY: Bolt's default (10) unless bench_ack --bare-concurrency asks for the bot's own.
+    handler = SocketModeHandler(
+        app,
+        os.environ["SLACK_APP_TOKEN"],
+        receive_buffer_size=RECEIVE_BUFFER_BYTES,
+        concurrency=int(os.environ.get("BARE_CONCURRENCY", "10")),
+    )
     handler.connect()  # type: ignore[no-untyped-call]
     stop.wait()
     handler.close()  # type: ignore[no-untyped-call]

@@ -130,11 +130,14 @@ def summary(name: str, values: list[float]) -> str:
     )
 
 
-def measure_bare_app(payloads: list[dict[str, Any]], row: int, home: Path, base_env: dict[str, str]) -> Any:
+def measure_bare_app(
+    payloads: list[dict[str, Any]], row: int, home: Path, base_env: dict[str, str], concurrency: int
+) -> Any:
     """The bare Bolt app, fed the same submissions (a copy of each view, as Slack would send it)."""
     with FakeSlack() as bare_slack:
         env = {**base_env, "SLACK_API_URL": bare_slack.api_url}
         env |= {"SLACK_BOT_TOKEN": bare_slack.bot_token, "SLACK_APP_TOKEN": bare_slack.app_token}
+        env |= {"BARE_CONCURRENCY": str(concurrency)}
         bare = start([sys.executable, str(BARE_APP)], env, home, home / "bare.log")
         try:
             bare_slack.socket.wait_connected(timeout=30)
@@ -151,6 +154,12 @@ def main() -> None:
     parser.add_argument("--burst", type=int, default=200)
     parser.add_argument("--paragraphs", type=int, default=4, help="length of each customer message")
     parser.add_argument("--productlane-delay", type=float, default=2.0)
+    parser.add_argument(
+        "--bare-concurrency",
+        type=int,
+        default=10,
+        help="the bare app's socket-mode threads (Bolt's default 10)",
+    )
     parser.add_argument("--no-drain", action="store_true", help="stop after the acks (no delivery timing)")
     parser.add_argument(
         "--profile",
@@ -182,7 +191,7 @@ def main() -> None:
             time.sleep(0.5)
             payloads = submissions(slack, open_views(slack, total, args.paragraphs))
             sizes = sorted(len(json.dumps(payload)) for payload in payloads)
-            bare_row, bare_burst = measure_bare_app(payloads, args.row, home, base_env)
+            bare_row, bare_burst = measure_bare_app(payloads, args.row, home, base_env, args.bare_concurrency)
             time.sleep(0.5)
             profiler = None
             if args.profile:
