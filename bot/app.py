@@ -24,6 +24,7 @@ from bot.feedback.submission import DraftStore
 from bot.listeners import Services, actions, commands, shortcuts, views
 from bot.productlane import PainLevel, ProductlaneClient
 from bot.settings import Settings
+from bot.slack.capture import SlackCapture
 from bot.slack.composer import SlackComposer
 from bot.slack.lookups import SlackLookups
 from bot.slack.modals import BotIdentity, FeedbackModals, FormDefaults, already_sent_notice
@@ -44,6 +45,7 @@ class Bot:
     identity: BotIdentity
     workspace_name: str | None
     janitor: RetentionJanitor
+    capture: SlackCapture | None = None
 
     def start(self) -> None:
         """Start the background work: delivery, and purging what is past its retention."""
@@ -63,6 +65,8 @@ class Bot:
         self.janitor.stop()
         self.worker.stop()
         self.productlane.close()
+        if self.capture is not None:
+            self.capture.close()
         self.outbox.close()
 
 
@@ -106,6 +110,7 @@ def build_bot(
     outbox = outbox or Outbox(settings.database_url)
     drafts = drafts or SqlDraftStore(outbox)
     lookups = SlackLookups(client)
+    capture = SlackCapture(client, settings.slack_bot_token.get_secret_value(), settings.slack_api_base_url())
     worker = DeliveryWorker(
         outbox,
         productlane,
@@ -115,6 +120,7 @@ def build_bot(
         # One write budget per Productlane key, shared by all replicas on this database.
         limiter_key=f"productlane:{identity.team_id}",
         lease_seconds=settings.delivery_lease_seconds,
+        gatherer=capture,
     )
     defaults = FormDefaults(
         pain_level=PainLevel(settings.default_pain_level),
@@ -140,4 +146,4 @@ def build_bot(
     for listeners in (shortcuts, commands, views, actions):
         listeners.register(app, services)
     janitor = RetentionJanitor(outbox, timedelta(days=settings.outbox_retention_days))
-    return Bot(app, worker, outbox, productlane, identity, auth.get("team"), janitor)
+    return Bot(app, worker, outbox, productlane, identity, auth.get("team"), janitor, capture)

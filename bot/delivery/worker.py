@@ -23,7 +23,7 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -31,6 +31,8 @@ from pydantic import ValidationError as ModelValidationError
 
 from bot.delivery.outbox import KeyProblem, Outbox, OutboxItem
 from bot.delivery.sent import record_sent
+from bot.delivery.uploads import CopyLater, FileCopier, FileSource, KeyRefused, LeaseLost
+from bot.feedback.capture import Captured, Gathered, TryLater
 from bot.feedback.posted import PostedMessage, PostLater
 from bot.feedback.submission import Submission
 from bot.productlane import (
@@ -63,15 +65,31 @@ NOTICE_PAUSE_SECONDS = 30.0
 
 
 class Composer(Protocol):
-    def compose(self, submission: Submission) -> CreateThread: ...
+    def compose(self, submission: Submission, captured: Captured | None = None) -> CreateThread:
+        """The create-thread request. ``captured``: the Slack thread and file copies gathered
+        for it (None when only the title, contact and pain level matter, e.g. for a confirmation)."""
+        ...
+
+
+class Gatherer(FileSource, Protocol):
+    """The Slack side of capture: the thread and files around a submission, and their bytes."""
+
+    def gather(self, submission: Submission) -> Gathered:
+        """Raises `TryLater` when Slack cannot answer now."""
+        ...
 
 
 class Notifier(Protocol):
     def delivered(
-        self, submission: Submission, request: CreateThread, thread_url: str
+        self,
+        submission: Submission,
+        request: CreateThread,
+        thread_url: str,
+        notes: Sequence[str] = (),
     ) -> PostedMessage | None:
         """Confirm to the submitter; where it landed (None: nowhere would take it). Raises
-        `PostLater` when the confirmation cannot be posted now but can be later."""
+        `PostLater` when the confirmation cannot be posted now but can be later. ``notes``: what
+        did not make it into Productlane (the thread, files), in a line each."""
         ...
 
     def delayed(self, submission: Submission) -> None: ...
@@ -160,6 +178,7 @@ class DeliveryWorker:
         backoff: Callable[[int], float] = backoff_seconds,
         key_probe_seconds: float = KEY_PROBE_SECONDS,
         alert_every_seconds: float = ALERT_EVERY_SECONDS,
+        gatherer: Gatherer | None = None,
     ) -> None:
         self._outbox = outbox
         self._productlane = productlane
@@ -185,6 +204,22 @@ class DeliveryWorker:
         self._alerted_at: float | None = None
         self._held_at = 0.0
         self._notices_after = 0.0
+        # Capture (issue #10): the thread and the files, gathered and copied before composing.
+        self._gatherer = gatherer
+        self._copier = (
+            FileCopier(
+                outbox,
+                productlane,
+                gatherer,
+                limiter_key=limiter_key,
+                lease_seconds=lease_seconds,
+                write_rate_per_minute=rate_per_minute,
+                write_burst=burst,
+                stopping=self._stopping,
+            )
+            if gatherer is not None
+            else None
+        )
 
     # --- running -------------------------------------------------------------------------------
     def wake(self) -> None:
@@ -382,8 +417,11 @@ class DeliveryWorker:
             # An earlier claim created the thread: only the confirmation is left to post.
             self._confirm_again(item, submission)
             return
+        captured = self._capture(item, submission)
+        if captured is None:
+            return
         try:
-            request = self._composer.compose(submission)
+            request = self._composer.compose(submission, captured)
         except ModelValidationError as error:
             problem = "; ".join(str(e["msg"]) for e in error.errors(include_input=False))
             self._fail(item, submission, f"the feedback could not be composed ({problem}).")
@@ -406,7 +444,7 @@ class DeliveryWorker:
                 return
             if existing is not None:
                 log.info("item %s: found thread %s from an earlier attempt", item.id, existing.id)
-                self._delivered(item, submission, request, existing)
+                self._delivered(item, submission, request, existing, captured.submitter_notes())
                 return
         if not self._wait_for_write_slot(item):
             return
@@ -429,7 +467,48 @@ class DeliveryWorker:
                 # A definite refusal: if this was the first send, no thread can exist.
                 self._pause_for_key(item, refused, nothing_sent=item.first_sent_at is None)
         else:
-            self._delivered(item, submission, request, thread)
+            self._delivered(item, submission, request, thread, captured.submitter_notes())
+
+    def _capture(self, item: OutboxItem, submission: Submission) -> Captured | None:
+        """The Slack thread (when asked for) and the files copied into Productlane; None when the
+        item must wait (it is rescheduled here) or is no longer this worker's."""
+        if self._gatherer is None or self._copier is None:
+            return Captured()
+        try:
+            gathered = self._gatherer.gather(submission)
+            copies = self._copier.copy(item, gathered.files, self._claimer())
+        except TryLater as later:
+            self._retry(
+                item,
+                submission,
+                f"Slack: {later.reason}",
+                notify=False,
+                delay=later.retry_after,
+                before_send=True,
+            )
+            return None
+        except CopyLater as later:
+            log.info("item %s: %s; files continue in %.1f s", item.id, later.reason, later.wait)
+            self._outbox.schedule_retry(
+                item.id, self._claimer(), _now() + timedelta(seconds=later.wait), later.reason
+            )
+            return None
+        except LeaseLost:
+            log.warning("item %s: lease lost while copying its files; another worker has it", item.id)
+            return None
+        except KeyRefused as refused:
+            problem = key_problem(refused.error)
+            if problem is None:  # every KeyRefused carries an AuthenticationError, which is one
+                self._retry(item, submission, "upload refused", notify=False, before_send=True)
+            else:
+                self._pause_for_key(item, problem, nothing_sent=False)
+            return None
+        return Captured(
+            thread=gathered.thread,
+            thread_problem=gathered.thread_problem,
+            copies=copies,
+            files=gathered.files,
+        )
 
     def _wait_for_write_slot(self, item: OutboxItem) -> bool:
         """Hold the item until the shared limiter allows a write; give it back if that is long."""
@@ -464,9 +543,16 @@ class DeliveryWorker:
         return None
 
     def _delivered(
-        self, item: OutboxItem, submission: Submission, request: CreateThread, thread: Thread
+        self,
+        item: OutboxItem,
+        submission: Submission,
+        request: CreateThread,
+        thread: Thread,
+        notes: Sequence[str] = (),
     ) -> None:
         result: dict[str, Any] = {"thread_id": thread.id, "url": self._thread_url(thread.id)}
+        if notes:
+            result["notes"] = list(notes)
         # Recorded before Slack hears of it: whatever happens to the reply, no retry sends again.
         if not self._outbox.record_thread(item.id, self._claimer(), result):
             # Whoever holds the item now finds this thread before sending, and confirms it.
@@ -504,7 +590,8 @@ class DeliveryWorker:
         self, item: OutboxItem, submission: Submission, request: CreateThread, result: dict[str, Any]
     ) -> None:
         try:
-            landed = self._notifier.delivered(submission, request, str(result.get("url")))
+            notes = [str(note) for note in result.get("notes") or []]
+            landed = self._notifier.delivered(submission, request, str(result.get("url")), notes)
         except PostLater as later:
             self._confirm_later(item, result, later)
             return

@@ -278,8 +278,10 @@ class ProductlaneClient:
         body = _json(response)
         file_id = None
         if isinstance(body, Mapping):
-            inner = body.get("data") if isinstance(body.get("data"), Mapping) else body
-            file_id = inner.get("id") if isinstance(inner.get("id"), str) else None
+            wrapped = body.get("data")
+            inner: Mapping[str, Any] = wrapped if isinstance(wrapped, Mapping) else body
+            found = inner.get("id")
+            file_id = found if isinstance(found, str) else None
         return UploadedFile(url=uploaded_url(body), id=file_id)
 
     def update_thread(self, thread_id: str, request: UpdateThread) -> Thread:

@@ -107,10 +107,9 @@ def upload_refusal(content_type: str, size: int | None, kind: str = "") -> str |
 def _http_url(value: Any) -> str | None:
     if not isinstance(value, str):
         return None
-    value = value.strip()
-    lowered = value.lower()
-    if lowered.startswith(("https://", "http://")) and len(value) > len("https://") and " " not in value:
-        return value
+    text: str = value.strip()
+    if text.lower().startswith(("https://", "http://")) and len(text) > len("https://") and " " not in text:
+        return text
     return None
 
 
@@ -121,11 +120,11 @@ def uploaded_url(body: Any, _depth: int = 0) -> str | None:
     if not isinstance(body, Mapping) or _depth > 2:
         return None
     for key in _URL_KEYS:
-        url = _http_url(body.get(key))
-        if url is not None:
-            return url
+        found = _http_url(body.get(key))
+        if found is not None:
+            return found
     for key in _WRAPPERS:
-        url = uploaded_url(body.get(key), _depth + 1)
-        if url is not None:
-            return url
+        inner = uploaded_url(body.get(key), _depth + 1)
+        if inner is not None:
+            return inner
     return None

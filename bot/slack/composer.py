@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.feedback.capture import Captured
 from bot.feedback.compose import SlackContext, compose_thread
 from bot.feedback.submission import Submission
 from bot.productlane.models import CreateThread
@@ -29,7 +30,7 @@ class SlackComposer:
             submitter_name=submitter.name if submitter else None,
         )
 
-    def compose(self, submission: Submission) -> CreateThread:
+    def compose(self, submission: Submission, captured: Captured | None = None) -> CreateThread:
         return compose_thread(
             submission.form,
             submission.source,
@@ -37,4 +38,5 @@ class SlackComposer:
             self.slack_context(submission),
             self._lookups,
             submission.reference,
+            captured,
         )

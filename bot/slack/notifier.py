@@ -7,6 +7,7 @@ worker keeps the thread and posts the confirmation again later. The other notice
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from bot.feedback.posted import PostedMessage, PostLater
 from bot.feedback.submission import Submission
@@ -36,7 +37,11 @@ class SlackNotifier:
         self._messenger = messenger
 
     def delivered(
-        self, submission: Submission, request: CreateThread, thread_url: str
+        self,
+        submission: Submission,
+        request: CreateThread,
+        thread_url: str,
+        notes: Sequence[str] = (),
     ) -> PostedMessage | None:
         """Post the confirmation; where it landed, or None when no place would take it."""
         reply = confirmation_reply(
@@ -47,6 +52,7 @@ class SlackNotifier:
                 # In a Slack Connect channel the customer reads the thread: keep their details out.
                 contact=None if request.origin is ThreadOrigin.slack_connect else _contact(request),
                 submitter_id=submission.submitter_id,
+                notes=tuple(notes),
             )
         )
         source = submission.source

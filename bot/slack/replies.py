@@ -54,6 +54,8 @@ class Confirmation:
     pain_label: str
     contact: str | None  # "Jane Doe <jane@…>"; None where the customer could read the reply
     submitter_id: str
+    # What did not make it into Productlane (the thread, files), a line each (issue #10).
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -75,13 +77,14 @@ def confirmation_reply(confirmation: Confirmation) -> SlackReply:
     details = f"Pain level: {mrkdwn_escape(confirmation.pain_label)}"
     if confirmation.contact:
         details += f" · Contact: {mrkdwn_escape(confirmation.contact)}"
-    return SlackReply(
-        text=text,
-        blocks=[
-            SectionBlock(text=MarkdownTextObject(text=body[:SECTION_MAX])),
-            ContextBlock(elements=[MarkdownTextObject(text=details[:1900])]),
-        ],
-    )
+    blocks: list[Block] = [
+        SectionBlock(text=MarkdownTextObject(text=body[:SECTION_MAX])),
+        ContextBlock(elements=[MarkdownTextObject(text=details[:1900])]),
+    ]
+    if confirmation.notes:
+        noted = "\n".join(f":information_source: {mrkdwn_escape(note)}" for note in confirmation.notes)
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=noted[:1900])]))
+    return SlackReply(text=text, blocks=blocks)
 
 
 def waiting_for_operator_reply(title: str) -> SlackReply:

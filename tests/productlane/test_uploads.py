@@ -137,7 +137,8 @@ def test_the_31st_upload_in_a_minute_is_rate_limited_with_retry_after(fake, clie
         client.upload_file(f"{index}.png", "image/png", PNG)
     with pytest.raises(RateLimitedError) as limited:
         client.upload_file("4.png", "image/png", PNG)
-    assert limited.value.retry_after is not None and limited.value.retry_after > 0
+    assert limited.value.retry_after is not None
+    assert limited.value.retry_after > 0
     assert len(fake.uploads) == 3
 
 
