@@ -96,10 +96,14 @@ def content_type_of(mimetype: str, filetype: str = "") -> str:
 def upload_refusal(content_type: str, size: int | None, kind: str = "") -> str | None:
     """Why Productlane would refuse this file, in words for the thread's reader; None when it may
     be uploaded. Checked before anything is downloaded."""
+    too_big = size is not None and size > MAX_UPLOAD_BYTES
     if content_type not in UPLOAD_CONTENT_TYPES:
         label = kind.strip() or content_type or "this kind of"
-        return f"Productlane does not accept {label} files"
-    if size is not None and size > MAX_UPLOAD_BYTES:
+        refused = f"Productlane does not accept {label} files"
+        if too_big and size is not None:
+            refused += f", and {megabytes(size)} is over its {megabytes(MAX_UPLOAD_BYTES)} limit"
+        return refused
+    if too_big and size is not None:
         return f"{megabytes(size)}, over Productlane's {megabytes(MAX_UPLOAD_BYTES)} limit"
     return None
 

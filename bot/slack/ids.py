@@ -23,4 +23,10 @@ REQUIRED_BOT_SCOPES: tuple[str, ...] = (
     "mpim:read",  # whether a conversation is a group DM
     "channels:join",  # join a public channel to reply in its thread
     "im:write",  # open a DM with the submitter when the thread can't be replied to
+    # Capture (issue #10):
+    "files:read",  # download a message's files (with the bot token) to copy them into Productlane
+    "channels:history",  # read a whole thread, or the message reacted to, in a public channel
+    "groups:history",  # … in a private channel the bot is in
+    "im:history",  # … in a DM
+    "mpim:history",  # … in a group DM
 )

@@ -75,7 +75,11 @@ def source_label(source: SourceMessage, names: NameResolver) -> str:
 
 
 def message_content(
-    draft: Draft, form: FeedbackForm, names: NameResolver, notices: tuple[str, ...] = ()
+    draft: Draft,
+    form: FeedbackForm,
+    names: NameResolver,
+    notices: tuple[str, ...] = (),
+    thread_size: int | None = None,
 ) -> ModalContent:
     source = draft.source
     return ModalContent(
@@ -85,6 +89,8 @@ def message_content(
         source_label=source_label(source, names) if source else None,
         preview=message_to_plain_text(source.content, names) if source else None,
         notices=notices,
+        offer_thread=bool(source and source.in_thread),
+        thread_size=thread_size or (source.thread_size if source else None),
     )
 
 
@@ -152,6 +158,12 @@ class FeedbackModals:
         author = self._lookups.user(source.author_id) if source.author_id else None
         self._lookups.channel(source.channel_id)
         self._lookups.permalink(source.channel_id, source.ts)
+        # A reply does not say how long its thread is; its parent does.
+        size = (
+            self._lookups.thread_size(source.channel_id, source.thread_ts)
+            if source.in_thread and source.thread_size is None
+            else None
+        )
         opened = form
         form = with_author_contact(form, author)
         filled_later = frozenset(
@@ -162,7 +174,9 @@ class FeedbackModals:
             )
             if not before and after
         )
-        content = replace(message_content(draft, form, self._lookups, notices), filled_later=filled_later)
+        content = replace(
+            message_content(draft, form, self._lookups, notices, size), filled_later=filled_later
+        )
         try:
             self._client.views_update(
                 view_id=view.get("id"), hash=view.get("hash"), view=feedback_modal(content)

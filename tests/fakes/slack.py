@@ -83,6 +83,11 @@ DEFAULT_SCOPES: tuple[str, ...] = (
     "mpim:read",
     "channels:join",
     "im:write",
+    "files:read",
+    "channels:history",
+    "groups:history",
+    "im:history",
+    "mpim:history",
 )
 
 # Form fields slack_sdk sends as JSON strings; the record decodes them to objects.

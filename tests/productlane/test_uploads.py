@@ -68,7 +68,10 @@ def test_documented_types_within_10_mb_may_be_uploaded_and_the_rest_say_why_not(
     assert upload_refusal("text/csv", MAX_UPLOAD_BYTES) is None
     assert upload_refusal("image/svg+xml", 4120, "SVG") == "Productlane does not accept SVG files"
     assert upload_refusal("text/html", 10) == "Productlane does not accept text/html files"
-    assert upload_refusal("video/mp4", 12_582_912, "MP4") == "Productlane does not accept MP4 files"
+    assert upload_refusal("video/mp4", 12_582_912, "MP4") == (
+        "Productlane does not accept MP4 files, and 12.0 MB is over its 10.0 MB limit"
+    )
+    assert upload_refusal("video/mp4", 1000, "MP4") == "Productlane does not accept MP4 files"
     assert upload_refusal("image/png", 12_582_912) == "12.0 MB, over Productlane's 10.0 MB limit"
 
 
