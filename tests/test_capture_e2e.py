@@ -57,7 +57,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
 
 def message_with_files(slack: FakeSlack, ts: str) -> dict[str, Any]:
     """The fixture's message with six files, the first four served by the fake Slack."""
-    message = load_fixture("message_with_files")
+    message: dict[str, Any] = load_fixture("message_with_files")
     message.pop("_note")
     contents = {"F0IMG00001": PNG, "F0PDF00002": PDF, "F0SVG00003": b"<svg/>", "F0MP400004": b"-"}
     message["files"] = [

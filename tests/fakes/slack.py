@@ -1062,13 +1062,10 @@ class FakeSlackWebAPI:
     def _in_range(message: Mapping[str, Any], params: Mapping[str, Any]) -> bool:
         ts = float(message.get("ts") or 0)
         inclusive = str(params.get("inclusive", "")).lower() in ("1", "true")
-        for name, keep in (("oldest", lambda a, b: a > b), ("latest", lambda a, b: a < b)):
-            bound = params.get(name)
-            if bound in (None, ""):
-                continue
-            if not (keep(ts, float(bound)) or (inclusive and ts == float(bound))):
-                return False
-        return True
+        oldest, latest = params.get("oldest"), params.get("latest")
+        if oldest not in (None, "") and not (ts > float(oldest) or (inclusive and ts == float(oldest))):
+            return False
+        return latest in (None, "") or ts < float(latest) or (inclusive and ts == float(latest))
 
     def _page(self, call: Call, found: list[JSONDict], page_max: int) -> JSONDict:
         limit = max(1, min(int(call.params.get("limit") or 100), page_max))

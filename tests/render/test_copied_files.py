@@ -3,6 +3,8 @@ links to Slack with a note saying why they stayed there."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from bot.render.document import CopiedFile
@@ -16,7 +18,7 @@ REL = ' rel="noopener noreferrer"'
 CDN = "https://cdn.productlane.test/files"
 
 
-def shortcut_message_with_files() -> dict:
+def shortcut_message_with_files() -> dict[str, Any]:
     message = fixture("message_with_files.json")
     message.pop("_note", None)
     return message
