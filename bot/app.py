@@ -14,6 +14,7 @@ from slack_bolt import App
 from slack_sdk import WebClient
 
 from bot.delivery.drafts import SqlDraftStore
+from bot.delivery.edits import OutboxFiling
 from bot.delivery.intake import Intake
 from bot.delivery.outbox import Outbox
 from bot.delivery.retention import RetentionJanitor
@@ -21,7 +22,7 @@ from bot.delivery.sent import find_sent
 from bot.delivery.worker import DeliveryWorker
 from bot.feedback.source import SourceMessage
 from bot.feedback.submission import DraftStore
-from bot.listeners import Services, actions, commands, shortcuts, views
+from bot.listeners import Services, actions, commands, events, shortcuts, views
 from bot.productlane import PainLevel, ProductlaneClient
 from bot.settings import Settings
 from bot.slack.capture import SlackCapture
@@ -29,6 +30,7 @@ from bot.slack.composer import SlackComposer
 from bot.slack.lookups import SlackLookups
 from bot.slack.modals import BotIdentity, FeedbackModals, FormDefaults, already_sent_notice
 from bot.slack.notifier import SlackNotifier
+from bot.slack.reactions import ReactionFiler
 from bot.slack.replies import SlackMessenger
 
 log = logging.getLogger(__name__)
@@ -127,11 +129,25 @@ def build_bot(
         notify_slack=settings.default_notify_slack,
         notify_email=settings.default_notify_email,
     )
+    intake = Intake(outbox, worker.wake)
+    filing = OutboxFiling(outbox, intake)
+    reactions = ReactionFiler(
+        client,
+        lookups,
+        SlackMessenger(client, lookups),
+        filing,
+        defaults,
+        identity,
+        settings.feedback_reaction,
+    )
     services = Services(
         modals=FeedbackModals(client, lookups, drafts, defaults, identity, already_sent=already_sent(outbox)),
         drafts=drafts,
-        intake=Intake(outbox, worker.wake),
+        intake=intake,
         default_pain=defaults.pain_level,
+        reactions=reactions,
+        edit_targets=filing,
+        workspace_team_id=identity.team_id,
     )
     app = App(
         client=client,
@@ -143,7 +159,7 @@ def build_bot(
         token_verification_enabled=False,  # auth.test already ran above
         request_verification_enabled=not settings.socket_mode,
     )
-    for listeners in (shortcuts, commands, views, actions):
+    for listeners in (shortcuts, commands, views, actions, events):
         listeners.register(app, services)
     janitor = RetentionJanitor(outbox, timedelta(days=settings.outbox_retention_days))
     return Bot(app, worker, outbox, productlane, identity, auth.get("team"), janitor, capture)

@@ -6,6 +6,7 @@ a log line or an error message.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -39,6 +40,11 @@ WHERE_TO_GET: dict[str, str] = {
     "PORT": "the HTTP port for production (HTTP) mode, e.g. 3000",
     "DELIVERY_LEASE_SECONDS": "seconds, between 1 and 600 (default 20)",
     "OUTBOX_RETENTION_DAYS": "whole days, at least 1 (default 90)",
+    # Capture (issue #10):
+    "FEEDBACK_REACTION": (
+        "an emoji's name without colons, e.g. inbox_tray (a custom emoji works too); empty turns "
+        "filing by reaction off"
+    ),
 }
 
 
@@ -78,6 +84,9 @@ class Settings(BaseSettings):
     delivery_lease_seconds: float = Field(default=20.0, ge=1.0, le=600.0)
     # Delivered submissions (customers' words) are deleted this many days after delivery.
     outbox_retention_days: int = Field(default=90, ge=1)
+    # Capture (issue #10): reacting with this emoji to a message files it with the defaults.
+    # Empty turns it off.
+    feedback_reaction: str = "inbox_tray"
 
     @field_validator("default_pain_level", "log_level", mode="before")
     @classmethod
@@ -127,6 +136,14 @@ class Settings(BaseSettings):
         if "{id}" not in value:
             raise ValueError("must contain {id}, where the thread id goes")
         return value
+
+    @field_validator("feedback_reaction")
+    @classmethod
+    def _reaction_name(cls, value: str) -> str:
+        name = value.strip().strip(":").strip()
+        if name and not re.fullmatch(r"[a-z0-9_+'\-]{1,100}", name):
+            raise ValueError("must be an emoji's name such as inbox_tray (lower case, no spaces)")
+        return name
 
     @field_validator("database_url")
     @classmethod

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from bot.slack.ids import MESSAGE_SHORTCUT
+from bot.slack.ids import EDIT_DETAILS_ACTION, MESSAGE_SHORTCUT
 from tests.fakes.productlane import FakeProductlane
 from tests.fakes.slack import FakeSlack, load_fixture, make_channel
 from tests.running_bot import (
@@ -352,3 +352,174 @@ def test_kill_9_between_upload_and_create_uploads_nothing_twice(tmp_path: Path) 
         body = productlane.threads[0]["text"]
         assert all(upload["url"] in body for upload in productlane.uploads)
         assert len(slack.web.downloaded("F0IMG00001")) == 1
+
+
+# --- an emoji files it -------------------------------------------------------------------------
+
+
+def react(world: World, ts: str, user: str, **options: Any) -> dict[str, Any]:
+    return interact(world, world.slack.reaction_added_payload(ts, user=user, **options), kind="events_api")
+
+
+def post_customer_message(slack: FakeSlack, ts: str, text: str, channel: str = "C0FEEDBACK") -> None:
+    slack.web.add_message(channel, {"type": "message", "user": "U0CUST0003", "ts": ts, "text": text})
+
+
+def thread_replies(world: World, ts: str) -> list[Any]:
+    return [c for c in world.slack.web.calls("chat.postMessage") if c.params.get("thread_ts") == ts]
+
+
+def ephemerals_to(world: World, user: str, mark: float) -> list[Any]:
+    return [
+        c
+        for c in world.slack.web.calls("chat.postEphemeral")
+        if since(mark)(c) and c.params.get("user") == user
+    ]
+
+
+def test_a_reaction_by_two_people_gives_one_thread_and_one_reply(world: World) -> None:
+    slack, productlane = world.slack, world.productlane
+    ts = "1764310000.000100"
+    post_customer_message(slack, ts, "Dark mode please\nOur team works at night")
+    mark = time.monotonic()
+    react(world, ts, "U0CSM0002")
+    react(world, ts, "U0CSM0002")  # Slack sending the same person's event again
+    reply = reply_to(world, mark, ts)
+    react(world, ts, "U0CSM0001")
+    wait_until(lambda: ephemerals_to(world, "U0CSM0001", mark), "the second person to hear")
+    time.sleep(1.0)  # anything that would file it twice has had time to
+
+    filed = [t for t in productlane.threads if "Dark mode please" in t["text"]]
+    assert len(filed) == 1
+    thread = filed[0]
+    assert thread["title"] == "Dark mode please"
+    assert thread["contact"]["email"] == "jane@customer.example"
+    assert thread["pain_level"] == "UNKNOWN"
+    assert len(thread_replies(world, ts)) == 1
+    assert "Sent to Productlane by <@U0CSM0002>" in reply["text"]
+    assert "Edit details" in str(reply["blocks"])
+    (told,) = ephemerals_to(world, "U0CSM0001", mark)
+    assert "Already in Productlane" in told.params["text"]
+    assert thread["id"] in told.params["text"]
+    assert not ephemerals_to(world, "U0CSM0002", mark)
+
+
+def test_edit_details_changes_the_thread_and_refreshes_the_reply(world: World) -> None:
+    slack, productlane = world.slack, world.productlane
+    ts = "1764320000.000100"
+    post_customer_message(slack, ts, "Exports are slow")
+    mark = time.monotonic()
+    react(world, ts, "U0CSM0002")
+    reply_to(world, mark, ts)
+    posted = next(c for c in thread_replies(world, ts))
+    message = {"ts": posted.response["ts"], "text": posted.params["text"], "blocks": posted.params["blocks"]}
+
+    pressed = time.monotonic()
+    interact(world, slack.block_actions_payload(EDIT_DETAILS_ACTION, message=message, channel="C0FEEDBACK"))
+    view = opened_view(world, pressed)
+    assert view["title"]["text"] == "Edit details"
+    assert set(by_field(view)) >= {"title", "pain_level"}
+    assert "contact_email" not in by_field(view)
+    assert by_field(view)["title"]["element"]["initial_value"] == "Exports are slow"
+    ack = submit(world, view, {"title": "CSV exports take minutes", "pain_level": "HIGH"})
+    assert not ack.get("payload"), ack
+
+    updated = slack.web.wait_for_call("chat.update", timeout=30, predicate=since(pressed))
+    thread = next(t for t in productlane.threads if "Exports are slow" in t["text"])
+    patch = productlane.requests_to("PATCH", f"/threads/{thread['id']}")[-1]
+    assert patch.json == {"title": "CSV exports take minutes", "pain_level": "HIGH"}
+    assert (thread["title"], thread["pain_level"]) == ("CSV exports take minutes", "HIGH")
+    assert updated.params["channel"] == "C0FEEDBACK"
+    assert updated.params["ts"] == posted.response["ts"]
+    refreshed = str(updated.params["blocks"])
+    assert "CSV exports take minutes" in refreshed
+    assert "Pain level: High" in refreshed
+    assert "Details edited by <@U0CSM0002>" in refreshed
+    assert "Edit details" in refreshed
+
+    again = time.monotonic()
+    interact(world, slack.block_actions_payload(EDIT_DETAILS_ACTION, message=message, channel="C0FEEDBACK"))
+    reopened = opened_view(world, again)
+    assert by_field(reopened)["title"]["element"]["initial_value"] == "CSV exports take minutes"
+    assert by_field(reopened)["pain_level"]["element"]["initial_option"]["value"] == "HIGH"
+
+
+def test_someone_from_another_organization_cannot_edit_details(world: World) -> None:
+    slack = world.slack
+    ts = "1764330000.000100"
+    post_customer_message(slack, ts, "Please add SSO")
+    mark = time.monotonic()
+    react(world, ts, "U0CSM0002")
+    reply_to(world, mark, ts)
+    posted = thread_replies(world, ts)[0]
+    message = {"ts": posted.response["ts"], "text": posted.params["text"], "blocks": posted.params["blocks"]}
+    outsider = {"id": "U0CUST0003", "username": "jane", "name": "jane", "team_id": "T0CUSTOMER"}
+    pressed = time.monotonic()
+    interact(
+        world,
+        slack.block_actions_payload(
+            EDIT_DETAILS_ACTION, message=message, channel="C0FEEDBACK", user=outsider
+        ),
+    )
+    told = slack.web.wait_for_call("chat.postEphemeral", timeout=15, predicate=since(pressed))
+    assert "Only people in this workspace" in told.params["text"]
+    assert not [c for c in slack.web.calls("views.open") if since(pressed)(c)]
+
+
+def test_reactions_that_should_not_file_anything_are_ignored_quietly(world: World) -> None:
+    slack, productlane = world.slack, world.productlane
+    slack.web.channels["G0PRIVATE7"] = make_channel("G0PRIVATE7", "hidden", is_private=True, is_member=False)
+    post_customer_message(slack, "1764340000.000100", "Another emoji")
+    post_customer_message(slack, "1764340001.000100", "In a room the bot is not in", channel="G0PRIVATE7")
+    slack.web.add_message(
+        "C0FEEDBACK",
+        {
+            "type": "message",
+            "user": "U0BOT00001",
+            "bot_id": "B0BOT00001",
+            "ts": "1764340002.000100",
+            "text": "Mine",
+        },
+    )
+    slack.web.add_message(
+        "C0FEEDBACK",
+        {
+            "type": "message",
+            "subtype": "channel_join",
+            "user": "U0NEW00009",
+            "ts": "1764340003.000100",
+            "text": "<@U0NEW00009> has joined the channel",
+        },
+    )
+    mark = time.monotonic()
+    before = len(productlane.threads)
+    react(world, "1764340000.000100", "U0CSM0002", reaction="tada")
+    react(world, "1764340001.000100", "U0CSM0002", channel="G0PRIVATE7")
+    react(world, "1764340002.000100", "U0CSM0002", item_user="U0BOT00001")
+    react(world, "1764340003.000100", "U0CSM0002", item_user="U0NEW00009")
+    wait_until(lambda: "cannot read the message (channel_not_found)" in world.log_text(), "the log line")
+    wait_until(lambda: "one of the bot's own messages" in world.log_text(), "the log line")
+    wait_until(lambda: "cannot be feedback" in world.log_text(), "the log line")
+    time.sleep(1.0)
+    assert len(productlane.threads) == before
+    assert not ephemerals_to(world, "U0CSM0002", mark)
+    assert not [c for c in slack.web.calls("chat.postMessage") if since(mark)(c)]
+
+
+def test_a_reaction_on_a_message_sent_by_the_shortcut_says_where_it_is(world: World) -> None:
+    slack = world.slack
+    ts = "1764350000.000100"
+    post_customer_message(slack, ts, "Bulk edit would save us hours")
+    message = next(m for m in slack.web.messages["C0FEEDBACK"] if m["ts"] == ts)
+    mark = send_message(world, message)
+    reply_to(world, mark, ts)
+    thread = next(t for t in world.productlane.threads if "Bulk edit" in t["text"])
+    reacted = time.monotonic()
+    react(world, ts, "U0CSM0001")
+    wait_until(lambda: ephemerals_to(world, "U0CSM0001", reacted), "the notice")
+    (told,) = ephemerals_to(world, "U0CSM0001", reacted)
+    assert (
+        f"Already in Productlane: <https://productlane.test/feedback/{thread['id']}|the thread>"
+        in (told.params["text"])
+    )
+    assert len([t for t in world.productlane.threads if "Bulk edit" in t["text"]]) == 1

@@ -29,7 +29,8 @@ from typing import Any, Protocol
 
 from pydantic import ValidationError as ModelValidationError
 
-from bot.delivery.outbox import KeyProblem, Outbox, OutboxItem
+from bot.delivery.intake import UPDATE_KIND
+from bot.delivery.outbox import KeyProblem, Outbox, OutboxItem, Status
 from bot.delivery.sent import record_sent
 from bot.delivery.uploads import CopyLater, FileCopier, FileSource, KeyRefused, LeaseLost
 from bot.feedback.capture import Captured, Gathered, TryLater
@@ -39,6 +40,7 @@ from bot.productlane import (
     AuthenticationError,
     CreateThread,
     NetworkError,
+    NotFoundError,
     OutcomeUnknownError,
     ProductlaneClient,
     ProductlaneError,
@@ -47,6 +49,7 @@ from bot.productlane import (
     ServerError,
     Thread,
     UnsupportedKeyVersionError,
+    UpdateThread,
 )
 
 log = logging.getLogger(__name__)
@@ -70,6 +73,10 @@ class Composer(Protocol):
         for it (None when only the title, contact and pain level matter, e.g. for a confirmation)."""
         ...
 
+    def update(self, edit: Submission) -> UpdateThread:
+        """The change "Edit details" makes to a thread (issue #10)."""
+        ...
+
 
 class Gatherer(FileSource, Protocol):
     """The Slack side of capture: the thread and files around a submission, and their bytes."""
@@ -90,6 +97,22 @@ class Notifier(Protocol):
         """Confirm to the submitter; where it landed (None: nowhere would take it). Raises
         `PostLater` when the confirmation cannot be posted now but can be later. ``notes``: what
         did not make it into Productlane (the thread, files), in a line each."""
+        ...
+
+    def updated(
+        self,
+        edit: Submission,
+        original: Submission,
+        request: CreateThread,
+        thread_url: str,
+        reply: PostedMessage | None,
+        notes: Sequence[str] = (),
+    ) -> PostedMessage | None:
+        """The thread's details changed: refresh the confirmation. May raise `PostLater`."""
+        ...
+
+    def edit_refused(self, edit: Submission, problem: str) -> None:
+        """Productlane would not take an "Edit details" change: tell whoever made it."""
         ...
 
     def delayed(self, submission: Submission) -> None: ...
@@ -413,6 +436,9 @@ class DeliveryWorker:
             log.error("outbox item %s is unreadable; marking it failed", item.id)
             self._outbox.mark_failed(item.id, self._claimer(), "unreadable payload")
             return
+        if item.kind == UPDATE_KIND:
+            self._settle_update(item, submission)
+            return
         if item.result and item.result.get("thread_id"):
             # An earlier claim created the thread: only the confirmation is left to post.
             self._confirm_again(item, submission)
@@ -468,6 +494,100 @@ class DeliveryWorker:
                 self._pause_for_key(item, refused, nothing_sent=item.first_sent_at is None)
         else:
             self._delivered(item, submission, request, thread, captured.submitter_notes())
+
+    # --- "Edit details": change a thread that exists (issue #10) ---------------------------------
+    def _settle_update(self, item: OutboxItem, edit: Submission) -> None:
+        """PATCH the thread another item created, then refresh that item's confirmation. A PATCH
+        sends the same values again safely, so it is simply retried after any passing failure."""
+        original_id = edit.edits_item_id or ""
+        original_item = self._outbox.get(int(original_id)) if original_id.isdigit() else None
+        original = _readable(original_item)
+        if (
+            original_item is None
+            or original is None
+            or original_item.status
+            in (
+                Status.FAILED,
+                Status.SUPERSEDED,
+            )
+        ):
+            log.warning("item %s: the thread it changes was never created; dropping the change", item.id)
+            self._outbox.mark_failed(item.id, self._claimer(), "the feedback it changes was never sent")
+            return
+        thread_id = (original_item.result or {}).get("thread_id")
+        if not thread_id:
+            self._outbox.schedule_retry(
+                item.id, self._claimer(), _now() + timedelta(seconds=5), "waiting for the thread to exist"
+            )
+            return
+        try:
+            change = self._composer.update(edit)
+        except Exception:
+            log.exception("composing the change of item %s failed; will retry", item.id)
+            self._retry(item, edit, "compose failed", notify=False, before_send=True)
+            return
+        result: dict[str, Any] = dict(item.result or {})
+        if not result.get("patched"):
+            if not self._patch(item, edit, str(thread_id), change):
+                return
+            result = {"thread_id": thread_id, "url": self._thread_url(str(thread_id)), "patched": True}
+            log.info("item %s: thread %s updated", item.id, thread_id)
+        original_result = original_item.result or {}
+        reply = original_result.get("reply")
+        try:
+            request = self._composer.compose(original).model_copy(
+                update={"title": change.title, "pain_level": change.pain_level or original.form.pain_level}
+            )
+            landed = self._notifier.updated(
+                edit,
+                original,
+                request,
+                str(result["url"]),
+                PostedMessage(**reply) if isinstance(reply, dict) else None,
+                [str(note) for note in original_result.get("notes") or []],
+            )
+        except PostLater as later:
+            self._confirm_later(item, result, later)
+            return
+        except Exception:
+            log.exception("item %s: thread updated, but refreshing the Slack reply failed", item.id)
+            landed = None
+        self._finish(item, result, landed)
+
+    def _patch(self, item: OutboxItem, edit: Submission, thread_id: str, change: UpdateThread) -> bool:
+        """Send the change; True when Productlane took it (otherwise the item is settled here)."""
+        if not self._wait_for_write_slot(item):
+            return False
+        if not self._outbox.mark_attempt(item.id, self._claimer(), lease_seconds=self._lease):
+            return False
+        try:
+            self._productlane.update_thread(thread_id, change)
+        except RateLimitedError as error:
+            wait = error.retry_after if error.retry_after is not None else 60.0
+            self._outbox.pause_writes(self._limiter_key, _now() + timedelta(seconds=wait))
+            self._retry(item, edit, "rate_limited", notify=False, delay=wait)
+            return False
+        except (NetworkError, OutcomeUnknownError, ServerError) as error:
+            self._retry(item, edit, error.code or type(error).__name__, notify=False)
+            return False
+        except ProductlaneError as error:
+            refused = key_problem(error)
+            if refused is not None:
+                self._pause_for_key(item, refused, nothing_sent=False)
+                return False
+            problem = (
+                "the thread no longer exists in Productlane"
+                if isinstance(error, NotFoundError)
+                else error.user_message
+            )
+            log.warning("item %s: Productlane refused the change: %s", item.id, problem)
+            self._outbox.mark_failed(item.id, self._claimer(), problem[:500])
+            try:
+                self._notifier.edit_refused(edit, problem)
+            except Exception:
+                log.exception("item %s: could not tell the editor about the refusal", item.id)
+            return False
+        return True
 
     def _capture(self, item: OutboxItem, submission: Submission) -> Captured | None:
         """The Slack thread (when asked for) and the files copied into Productlane; None when the
@@ -658,6 +778,15 @@ class DeliveryWorker:
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _readable(item: OutboxItem | None) -> Submission | None:
+    if item is None:
+        return None
+    try:
+        return Submission.model_validate(item.payload)
+    except ModelValidationError:
+        return None
 
 
 def _code(error: ProductlaneError) -> str:

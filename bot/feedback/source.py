@@ -79,11 +79,30 @@ def source_from_message_shortcut(payload: Mapping[str, Any]) -> SourceMessage:
     message: Mapping[str, Any] = payload.get("message") or {}
     channel: Mapping[str, Any] = payload.get("channel") or {}
     team: Mapping[str, Any] = payload.get("team") or {}
-    ts = _text(message.get("ts")) or _text(payload.get("message_ts")) or ""
-    return SourceMessage(
-        workspace_team_id=_text(team.get("id")),
+    return source_from_message(
+        message,
         channel_id=_text(channel.get("id")) or "",
+        workspace_team_id=_text(team.get("id")),
         channel_name=_text(channel.get("name")),
+        ts=_text(payload.get("message_ts")),
+    )
+
+
+def source_from_message(
+    message: Mapping[str, Any],
+    *,
+    channel_id: str,
+    workspace_team_id: str | None,
+    channel_name: str | None = None,
+    ts: str | None = None,
+) -> SourceMessage:
+    """A message as Slack sends it (in a shortcut's payload, or read back with
+    conversations.history after a reaction) into a SourceMessage."""
+    ts = _text(message.get("ts")) or ts or ""
+    return SourceMessage(
+        workspace_team_id=workspace_team_id,
+        channel_id=channel_id,
+        channel_name=channel_name,
         ts=ts,
         thread_ts=_text(message.get("thread_ts")) or ts,
         author_id=_text(message.get("user")),

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from bot.feedback.capture import Captured
-from bot.feedback.compose import SlackContext, compose_thread
+from bot.feedback.compose import SlackContext, compose_thread, thread_title
 from bot.feedback.submission import Submission
-from bot.productlane.models import CreateThread
+from bot.productlane.models import CreateThread, UpdateThread
 from bot.slack.lookups import SlackLookups
 
 
@@ -28,6 +28,12 @@ class SlackComposer:
             channel_is_shared=bool(channel and channel.is_shared),
             author_name=author.name if author else None,
             submitter_name=submitter.name if submitter else None,
+        )
+
+    def update(self, edit: Submission) -> UpdateThread:
+        """ "Edit details": the thread's new title (the first line, when left empty) and pain level."""
+        return UpdateThread(
+            title=thread_title(edit.form, edit.source, self._lookups), pain_level=edit.form.pain_level
         )
 
     def compose(self, submission: Submission, captured: Captured | None = None) -> CreateThread:

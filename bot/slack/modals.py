@@ -20,7 +20,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.feedback.form import FeedbackForm, Field
 from bot.feedback.source import SourceMessage, why_not_feedback
-from bot.feedback.submission import Draft, DraftStore
+from bot.feedback.submission import Draft, DraftStore, EditTarget
 from bot.productlane.models import PainLevel
 from bot.render.names import NameResolver
 from bot.render.plain_text import message_to_plain_text, title_from_text
@@ -214,6 +214,17 @@ class FeedbackModals:
         )
         # Only cached names: the trigger expires in 3 seconds, lookups could take longer.
         self._open(trigger_id, message_content(draft, form, CachedNames(self._lookups)))
+
+    def open_edit(self, trigger_id: str, editor_id: str, target: EditTarget) -> None:
+        """ "Edit details" (issue #10): the thread's title and pain level, prefilled with what it
+        says now; saving changes the thread that outbox item created."""
+        draft = self._new_draft(
+            editor_id, source=target.source, edits_item_id=target.item_id, form=target.form
+        )
+        content = replace(
+            message_content(draft, target.form, CachedNames(self._lookups)), editing=True, offer_thread=False
+        )
+        self._open(trigger_id, content)
 
 
 def with_author_contact(form: FeedbackForm, author: SlackUser | None) -> FeedbackForm:

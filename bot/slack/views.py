@@ -64,6 +64,8 @@ class ModalContent:
     # when known.
     offer_thread: bool = False
     thread_size: int | None = None
+    # "Edit details" on a thread already in Productlane: only what it can change (issue #10).
+    editing: bool = False
 
     def block_id(self, field: Field) -> str:
         return f"{field.value}{FILLED_SUFFIX}" if field in self.filled_later else field.value
@@ -125,7 +127,58 @@ def _thread_block(content: ModalContent) -> InputBlock:
     )
 
 
+EDITING_NOTICE = (
+    "This feedback is in Productlane already. *Save* changes its title and pain level there "
+    "and updates the reply in Slack."
+)
+
+
+def _title_block(form: FeedbackForm) -> InputBlock:
+    return InputBlock(
+        block_id=Field.TITLE,
+        label="Title",
+        optional=True,
+        hint="Leave empty to use the first line of the feedback.",
+        element=PlainTextInputElement(
+            action_id=Field.TITLE,
+            initial_value=clip(form.title, TITLE_MAX) or None,
+            max_length=TITLE_MAX,
+        ),
+    )
+
+
+def _pain_block(form: FeedbackForm) -> InputBlock:
+    return InputBlock(
+        block_id=Field.PAIN_LEVEL,
+        label="Pain level",
+        element=StaticSelectElement(
+            action_id=Field.PAIN_LEVEL,
+            options=_pain_options(),
+            initial_option=_option(PAIN_LABELS[form.pain_level], form.pain_level.value),
+        ),
+    )
+
+
+def edit_details_modal(content: ModalContent) -> View:
+    """ "Edit details": the thread's title and pain level, which Productlane can change."""
+    blocks: list[Block] = [ContextBlock(elements=[MarkdownTextObject(text=EDITING_NOTICE)])]
+    if content.has_source:
+        blocks += _source_blocks(content)
+    blocks += [_title_block(content.form), _pain_block(content.form)]
+    return View(
+        type="modal",
+        callback_id=FEEDBACK_MODAL,
+        title="Edit details",
+        submit="Save",
+        close="Cancel",
+        private_metadata=content.draft_id,
+        blocks=blocks,
+    )
+
+
 def feedback_modal(content: ModalContent) -> View:
+    if content.editing:
+        return edit_details_modal(content)
     form = content.form
     blocks: list[Block] = [
         ContextBlock(elements=[MarkdownTextObject(text=clip(notice, CONTEXT_MAX))])
@@ -133,19 +186,7 @@ def feedback_modal(content: ModalContent) -> View:
     ]
     if content.has_source:
         blocks += _source_blocks(content)
-    blocks.append(
-        InputBlock(
-            block_id=Field.TITLE,
-            label="Title",
-            optional=True,
-            hint="Leave empty to use the first line of the feedback.",
-            element=PlainTextInputElement(
-                action_id=Field.TITLE,
-                initial_value=clip(form.title, TITLE_MAX) or None,
-                max_length=TITLE_MAX,
-            ),
-        )
-    )
+    blocks.append(_title_block(form))
     if content.has_source and content.offer_thread:
         blocks.append(_thread_block(content))
     if content.has_source:
@@ -172,15 +213,7 @@ def feedback_modal(content: ModalContent) -> View:
             )
         )
     blocks += [
-        InputBlock(
-            block_id=Field.PAIN_LEVEL,
-            label="Pain level",
-            element=StaticSelectElement(
-                action_id=Field.PAIN_LEVEL,
-                options=_pain_options(),
-                initial_option=_option(PAIN_LABELS[form.pain_level], form.pain_level.value),
-            ),
-        ),
+        _pain_block(form),
         InputBlock(
             block_id=content.block_id(Field.CONTACT_EMAIL),
             label="Contact email",

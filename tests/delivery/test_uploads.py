@@ -21,7 +21,7 @@ from bot.feedback.source import SourceMessage
 from bot.feedback.submission import Submission
 from bot.productlane import CreateThread, PainLevel, ProductlaneClient, ThreadOrigin
 from bot.slack.capture import SlackCapture
-from tests.delivery.worker_rig import Rig, make_rig, wait_until
+from tests.delivery.worker_rig import Rig, TitleComposer, make_rig, wait_until
 from tests.fakes.productlane import FakeProductlane
 from tests.fakes.slack import FakeSlack, load_fixture
 
@@ -74,7 +74,7 @@ def submission_with(message_files: list[dict[str, Any]], key: str = "V-files") -
     )
 
 
-class CopiesComposer:
+class CopiesComposer(TitleComposer):
     """Compose the title, and the copies' URLs as the body (enough to see what the worker passed)."""
 
     def __init__(self) -> None:

@@ -17,7 +17,7 @@ from bot.feedback.form import FeedbackForm
 from bot.feedback.posted import PostedMessage
 from bot.feedback.source import SourceMessage
 from bot.feedback.submission import Submission
-from bot.productlane import CreateThread, PainLevel, ProductlaneClient, ThreadOrigin
+from bot.productlane import CreateThread, PainLevel, ProductlaneClient, ThreadOrigin, UpdateThread
 from tests.fakes.productlane import FakeProductlane
 
 THREAD_URL = "https://productlane.test/feedback/{id}"
@@ -25,6 +25,9 @@ THREAD_URL = "https://productlane.test/feedback/{id}"
 
 class TitleComposer:
     """Compose without Slack: the form's title and email are all the worker's tests need."""
+
+    def update(self, edit: Submission) -> UpdateThread:
+        return UpdateThread(title=edit.form.title, pain_level=edit.form.pain_level)
 
     def compose(self, submission: Submission, captured: Captured | None = None) -> CreateThread:
         return CreateThread(
@@ -43,6 +46,7 @@ class RecordingNotifier:
     waiting_titles: list[str] = field(default_factory=list)
     failures: list[tuple[str, str]] = field(default_factory=list)
     notes: list[list[str]] = field(default_factory=list)
+    updates: list[tuple[str, str]] = field(default_factory=list)
 
     def delivered(
         self, submission: Submission, request: CreateThread, thread_url: str, notes: Sequence[str] = ()
@@ -50,6 +54,21 @@ class RecordingNotifier:
         self.delivered_urls.append(thread_url)
         self.notes.append(list(notes))
         return PostedMessage(channel="D0CSM0002", ts=f"{len(self.delivered_urls)}.000100")
+
+    def updated(
+        self,
+        edit: Submission,
+        original: Submission,
+        request: CreateThread,
+        thread_url: str,
+        reply: PostedMessage | None,
+        notes: Sequence[str] = (),
+    ) -> PostedMessage | None:
+        self.updates.append((request.title or "", request.pain_level.value))
+        return reply
+
+    def edit_refused(self, edit: Submission, problem: str) -> None:
+        self.failures.append((edit.key, problem))
 
     def delayed(self, submission: Submission) -> None:
         self.delayed_titles.append(submission.form.title)

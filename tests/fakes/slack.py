@@ -84,6 +84,7 @@ DEFAULT_SCOPES: tuple[str, ...] = (
     "channels:join",
     "im:write",
     "files:read",
+    "reactions:read",
     "channels:history",
     "groups:history",
     "im:history",
