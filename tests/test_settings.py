@@ -24,6 +24,7 @@ VARIABLES = (
     "LOG_LEVEL",
     "DATABASE_URL",
     "PORT",
+    "FEEDBACK_REACTION",
 )
 GOOD = {
     "SLACK_BOT_TOKEN": "xoxb-good-bot-token",
@@ -104,3 +105,27 @@ def test_the_command_exits_2_with_a_readable_message(tmp_path: Path) -> None:
     assert "PRODUCTLANE_API_KEY is not set" in result.stderr
     assert "Traceback" not in result.stderr
     assert "xoxa-secret-value-123" not in result.stderr + result.stdout
+
+
+# --- capture (issue #10) -------------------------------------------------------------------------
+
+
+def test_the_feedback_reaction_defaults_to_inbox_tray_and_empty_turns_it_off(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name, value in GOOD.items():
+        monkeypatch.setenv(name, value)
+    assert load_settings().feedback_reaction == "inbox_tray"
+    monkeypatch.setenv("FEEDBACK_REACTION", ":ticket:")
+    assert load_settings().feedback_reaction == "ticket"
+    monkeypatch.setenv("FEEDBACK_REACTION", "")
+    assert load_settings().feedback_reaction == ""
+
+
+def test_a_feedback_reaction_that_is_no_emoji_name_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in GOOD.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("FEEDBACK_REACTION", "Inbox Tray")
+    with pytest.raises(SettingsError) as error:
+        load_settings()
+    assert "FEEDBACK_REACTION must be an emoji's name" in error.value.report()
