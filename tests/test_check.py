@@ -181,3 +181,15 @@ def test_check_does_not_create_the_outbox(
     assert status == 0, output
     assert "– Delivery (outbox): no outbox yet" in output
     assert not database.exists()
+
+
+def test_a_key_without_files_write_passes_and_says_what_that_means(
+    slack: FakeSlack, productlane: FakeProductlane
+) -> None:
+    productlane.set_scopes(["threads:read", "threads:write"])
+    status, output = run(settings_for(slack, productlane))
+    assert status == 0, output
+    assert "without files:write, screenshots stay links to Slack" in output
+    productlane.set_scopes(["threads:read", "threads:write", "files:write"])
+    status, output = run(settings_for(slack, productlane))
+    assert "threads:write and files:write granted" in output

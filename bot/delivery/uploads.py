@@ -236,8 +236,8 @@ class FileCopier:
         refusal = upload_refusal(learned.content_type, learned.size, learned.label())
         if refusal is not None:
             return kept(refusal)
-        self._wait_for_slot(self._upload_key, self._upload_rate, 1)
-        self._wait_for_slot(self._write_key, self._write_rate, self._write_burst)
+        self._wait_for_slot(item, owner, self._upload_key, self._upload_rate, 1)
+        self._wait_for_slot(item, owner, self._write_key, self._write_rate, self._write_burst)
         if not take_daily(self._outbox, self._upload_key, self._per_day):
             return kept(f"Productlane's limit of {self._per_day} uploads a day was reached")
         self._renew(item, owner)
@@ -289,7 +289,10 @@ class FileCopier:
             raise CopyLater(reason, retry_after if retry_after is not None else RETRY_SECONDS)
         return f"{who} did not answer in time ({reason})"
 
-    def _wait_for_slot(self, key: str, rate: int, burst: int) -> None:
+    def _wait_for_slot(self, item: OutboxItem, owner: str, key: str, rate: int, burst: int) -> None:
+        """Take a slot of the limiter ``key``, sleeping for it when the wait is short (the lease is
+        renewed after each sleep: two waits in a row must not outlast it); give the item back when
+        the wait is long."""
         while True:
             wait = self._outbox.reserve_write_slot(key, rate_per_minute=rate, burst=burst)
             if wait <= 0:
@@ -297,6 +300,7 @@ class FileCopier:
             if wait > self._lease / 2 or self._stopping.is_set():
                 raise CopyLater("waiting for Productlane's upload rate limit", wait)
             self._sleep(wait)
+            self._renew(item, owner)
 
     def _renew(self, item: OutboxItem, owner: str) -> None:
         if not self._outbox.renew_lease(item.id, owner, self._lease):
