@@ -15,6 +15,7 @@ from slack_bolt import App
 from slack_sdk import WebClient
 
 from bot.delivery.drafts import SqlDraftStore
+from bot.delivery.edits import OutboxFiling
 from bot.delivery.intake import Intake
 from bot.delivery.outbox import Outbox
 from bot.delivery.retention import RetentionJanitor
@@ -23,14 +24,16 @@ from bot.delivery.worker import DeliveryWorker
 from bot.feedback.source import SourceMessage
 from bot.feedback.submission import DraftStore, Submission
 from bot.listener_pool import ListenerPool
-from bot.listeners import Services, actions, commands, shortcuts, views
+from bot.listeners import Services, actions, commands, events, shortcuts, views
 from bot.productlane import PainLevel, ProductlaneClient
 from bot.productlane.models import CreateThread
 from bot.settings import Settings
+from bot.slack.capture import SlackCapture
 from bot.slack.composer import SlackComposer
 from bot.slack.lookups import SlackLookups
 from bot.slack.modals import BotIdentity, FeedbackModals, FormDefaults, already_sent_notice
 from bot.slack.notifier import SlackNotifier
+from bot.slack.reactions import ReactionFiler
 from bot.slack.replies import SlackMessenger
 from bot.updates import Updates, build_updates, thread_record_from_delivery
 
@@ -53,6 +56,7 @@ class Bot:
     janitor: RetentionJanitor
     listeners: ListenerPool
     updates: Updates
+    capture: SlackCapture | None = None
 
     def start(self) -> None:
         """Start the background work: delivery, Productlane → Slack updates, and purging what is
@@ -82,6 +86,8 @@ class Bot:
         self.updates.stop()
         self.worker.stop()
         self.productlane.close()
+        if self.capture is not None:
+            self.capture.close()
         self.outbox.close()
 
 
@@ -132,6 +138,7 @@ def build_bot(
         record = thread_record_from_delivery(submission, request, result, str(result["url"]), result["reply"])
         updates.remember_thread(record)
 
+    capture = SlackCapture(client, settings.slack_bot_token.get_secret_value(), settings.slack_api_base_url())
     worker = DeliveryWorker(
         outbox,
         productlane,
@@ -142,17 +149,32 @@ def build_bot(
         limiter_key=f"productlane:{identity.team_id}",
         lease_seconds=settings.delivery_lease_seconds,
         on_confirmed=remember,
+        gatherer=capture,
     )
     defaults = FormDefaults(
         pain_level=PainLevel(settings.default_pain_level),
         notify_slack=settings.default_notify_slack,
         notify_email=settings.default_notify_email,
     )
+    intake = Intake(outbox, worker.wake)
+    filing = OutboxFiling(outbox, intake)
+    reactions = ReactionFiler(
+        client,
+        lookups,
+        SlackMessenger(client, lookups),
+        filing,
+        defaults,
+        identity,
+        settings.feedback_reaction,
+    )
     services = Services(
         modals=FeedbackModals(client, lookups, drafts, defaults, identity, already_sent=already_sent(outbox)),
         drafts=drafts,
-        intake=Intake(outbox, worker.wake),
+        intake=intake,
         default_pain=defaults.pain_level,
+        reactions=reactions,
+        edit_targets=filing,
+        workspace_team_id=identity.team_id,
     )
     listener_pool = ListenerPool()
     app = App(
@@ -170,7 +192,9 @@ def build_bot(
     refused_requests_log = logging.getLogger("slack_bolt.RequestVerification")
     if not refused_requests_log.isEnabledFor(logging.DEBUG):
         refused_requests_log.setLevel(logging.WARNING)
-    for listeners in (shortcuts, commands, views, actions):
+    for listeners in (shortcuts, commands, views, actions, events):
         listeners.register(app, services)
     janitor = RetentionJanitor(outbox, timedelta(days=settings.outbox_retention_days))
-    return Bot(app, worker, outbox, productlane, identity, auth.get("team"), janitor, listener_pool, updates)
+    return Bot(
+        app, worker, outbox, productlane, identity, auth.get("team"), janitor, listener_pool, updates, capture
+    )

@@ -132,7 +132,15 @@ def check_productlane(client: ProductlaneClient) -> CheckResult:
             f"the key lacks threads:write (granted: {', '.join(me.scopes) or 'none'})",
             "Create a Productlane API key with the threads:write scope into PRODUCTLANE_API_KEY.",
         )
-    return CheckResult(title, "pass", f"workspace {me.workspace_id}, threads:write granted")
+    if not me.has_scope("files:write"):
+        # Not a failure: feedback still goes, its files stay links to Slack (issue #10).
+        return CheckResult(
+            title,
+            "pass",
+            f"workspace {me.workspace_id}, threads:write granted; without files:write, "
+            "screenshots stay links to Slack instead of being copied into Productlane",
+        )
+    return CheckResult(title, "pass", f"workspace {me.workspace_id}, threads:write and files:write granted")
 
 
 def check_updates(settings: Settings, me: Me | None) -> CheckResult:

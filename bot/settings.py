@@ -6,6 +6,7 @@ a log line or an error message.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -47,6 +48,11 @@ WHERE_TO_GET: dict[str, str] = {
     "UPDATES_EDIT_CONFIRMATION": "true or false (default true)",
     "UPDATES_POST_DONE": "true or false (default true)",
     "UPDATES_POST_SHIPPED": "true or false (default true)",
+    # Capture (issue #10):
+    "FEEDBACK_REACTION": (
+        "an emoji's name without colons, e.g. inbox_tray (a custom emoji works too); empty turns "
+        "filing by reaction off"
+    ),
 }
 
 
@@ -94,6 +100,9 @@ class Settings(BaseSettings):
     updates_edit_confirmation: bool = True
     updates_post_done: bool = True
     updates_post_shipped: bool = True
+    # Capture (issue #10): reacting with this emoji to a message files it with the defaults.
+    # Empty turns it off.
+    feedback_reaction: str = "inbox_tray"
 
     @field_validator("default_pain_level", "log_level", mode="before")
     @classmethod
@@ -143,6 +152,14 @@ class Settings(BaseSettings):
         if "{id}" not in value:
             raise ValueError("must contain {id}, where the thread id goes")
         return value
+
+    @field_validator("feedback_reaction")
+    @classmethod
+    def _reaction_name(cls, value: str) -> str:
+        name = value.strip().strip(":").strip()
+        if name and not re.fullmatch(r"[a-z0-9_+'\-]{1,100}", name):
+            raise ValueError("must be an emoji's name such as inbox_tray (lower case, no spaces)")
+        return name
 
     @field_validator("database_url")
     @classmethod

@@ -213,3 +213,15 @@ def test_updates_turned_off_are_skipped(slack: FakeSlack, productlane: FakeProdu
     status, output = run(settings_for(slack, productlane, productlane_poll_seconds="0"))
     assert status == 0, output
     assert "– Productlane → Slack updates: off" in output
+
+
+def test_a_key_without_files_write_passes_and_says_what_that_means(
+    slack: FakeSlack, productlane: FakeProductlane
+) -> None:
+    productlane.set_scopes(["threads:read", "threads:write"])
+    status, output = run(settings_for(slack, productlane))
+    assert status == 0, output
+    assert "without files:write, screenshots stay links to Slack" in output
+    productlane.set_scopes(["threads:read", "threads:write", "files:write"])
+    status, output = run(settings_for(slack, productlane))
+    assert "threads:write and files:write granted" in output

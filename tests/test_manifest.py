@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from bot.listeners import actions, commands, shortcuts, views
+from bot.listeners import actions, commands, events, shortcuts, views
 from bot.slack.ids import REQUIRED_BOT_SCOPES
 
 MANIFEST = yaml.safe_load((Path(__file__).parent.parent / "manifest.yml").read_text())
@@ -35,10 +35,13 @@ class RecordingApp:
     def action(self, action_id: str) -> Any:
         return self._record("action", action_id)
 
+    def event(self, event_type: str) -> Any:
+        return self._record("event", event_type)
+
 
 def registered() -> dict[str, set[str]]:
     app = RecordingApp()
-    for module in (shortcuts, commands, views, actions):
+    for module in (shortcuts, commands, views, actions, events):
         module.register(app, services=None)
     return app.registered
 
@@ -51,6 +54,11 @@ def test_every_shortcut_is_both_declared_and_handled() -> None:
 def test_every_slash_command_is_both_declared_and_handled() -> None:
     declared = {command["command"] for command in MANIFEST["features"]["slash_commands"]}
     assert declared == registered()["command"]
+
+
+def test_every_event_is_both_subscribed_and_handled() -> None:
+    declared = set(MANIFEST["settings"]["event_subscriptions"]["bot_events"])
+    assert declared == registered()["event"]
 
 
 def test_the_manifest_asks_for_exactly_the_scopes_the_bot_checks() -> None:

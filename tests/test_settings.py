@@ -29,6 +29,7 @@ VARIABLES = (
     "UPDATES_EDIT_CONFIRMATION",
     "UPDATES_POST_DONE",
     "UPDATES_POST_SHIPPED",
+    "FEEDBACK_REACTION",
 )
 GOOD = {
     "SLACK_BOT_TOKEN": "xoxb-good-bot-token",
@@ -144,3 +145,27 @@ def test_a_bad_poll_interval_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
         load_settings()
     assert "PRODUCTLANE_POLL_SECONDS" in caught.value.report()
     assert "0 to turn polling off" in caught.value.report()
+
+
+# --- capture (issue #10) -------------------------------------------------------------------------
+
+
+def test_the_feedback_reaction_defaults_to_inbox_tray_and_empty_turns_it_off(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name, value in GOOD.items():
+        monkeypatch.setenv(name, value)
+    assert load_settings().feedback_reaction == "inbox_tray"
+    monkeypatch.setenv("FEEDBACK_REACTION", ":ticket:")
+    assert load_settings().feedback_reaction == "ticket"
+    monkeypatch.setenv("FEEDBACK_REACTION", "")
+    assert load_settings().feedback_reaction == ""
+
+
+def test_a_feedback_reaction_that_is_no_emoji_name_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in GOOD.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("FEEDBACK_REACTION", "Inbox Tray")
+    with pytest.raises(SettingsError) as error:
+        load_settings()
+    assert "FEEDBACK_REACTION must be an emoji's name" in error.value.report()

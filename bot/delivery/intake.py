@@ -6,10 +6,11 @@ from collections.abc import Callable
 
 from pydantic import ValidationError
 
-from bot.delivery.outbox import EncodedJson, Outbox
+from bot.delivery.outbox import AddResult, EncodedJson, Outbox
 from bot.feedback.submission import Submission
 
 KIND = "create_thread"
+UPDATE_KIND = "update_thread"  # "Edit details": change the thread another item created (issue #10)
 
 
 class Intake:
@@ -24,16 +25,21 @@ class Intake:
 
         An edited copy from "Edit and resend" supersedes the refused item in the same write.
         """
+        return str(self.add(submission).id)
+
+    def add(self, submission: Submission) -> AddResult:
+        """As `accept`, and whether this call added it (False: Slack retried, or — for a
+        reaction — someone else's reaction already filed the message)."""
         replaces = submission.replaces_item_id
         added = self._outbox.add(
             submission.key,
-            KIND,
+            UPDATE_KIND if submission.edits_item_id else KIND,
             EncodedJson(submission.model_dump_json()),
             supersedes=int(replaces) if replaces and replaces.isdigit() else None,
         )
         if added.created:
             self._wake()
-        return str(added.id)
+        return added
 
     def submission(self, item_id: str) -> Submission | None:
         """The submission behind an outbox id (from an "Edit and resend" button's value)."""

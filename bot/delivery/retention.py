@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from bot.delivery.drafts import KEEP_FOR as DRAFTS_KEEP_FOR
 from bot.delivery.outbox import Outbox
 from bot.delivery.schema import modal_drafts
+from bot.delivery.uploads import purge_copies
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,7 @@ def purge(outbox: Outbox, retention: timedelta, *, now: datetime | None = None) 
                 sa.delete(modal_drafts).where(modal_drafts.c.created_at < drafts_before)
             ).rowcount
         )
+    purge_copies(outbox, now=at)
     return PurgeResult(delivered, drafts)
 
 

@@ -171,6 +171,34 @@ sent_messages = sa.Table(
     sa.Index("sent_messages_delivered", "delivered_at"),
 )
 
+# --- capture (issue #10) -----------------------------------------------------------------------
+# What became of each Slack file of an item on its way to Productlane: the copy's URL, or the note
+# why it stays a link to Slack. Written right after each upload by the item's lease owner, so a retry
+# or a restart never uploads the same file twice for the same submission. A table beside the items
+# rather than the item's `result`, whose NULL means "the thread is still to be created" to the claim
+# and to the operator pause. New tables need no migration step (`create_all` adds them).
+copied_files = sa.Table(
+    "outbox_copied_files",
+    metadata,
+    sa.Column("item_id", sa.BigInteger, primary_key=True),
+    sa.Column("file_id", sa.String(64), primary_key=True),
+    sa.Column("url", sa.String(2048), nullable=True),
+    sa.Column("note", sa.String(500), nullable=True),
+    sa.Column("name", sa.String(255), nullable=True),
+    sa.Column("permalink", sa.String(2048), nullable=True),
+    sa.Column("content_type", sa.String(255), nullable=True),
+    sa.Column("copied_at", UtcMicros, nullable=False),
+)
+
+# Budgets counted per calendar day (UTC), shared by every replica: Productlane's 500 uploads a day.
+daily_counts = sa.Table(
+    "outbox_daily_counts",
+    metadata,
+    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("day", sa.String(10), primary_key=True),  # YYYY-MM-DD, UTC
+    sa.Column("used", sa.Integer, nullable=False),
+)
+
 schema_version = sa.Table(
     "outbox_schema_version",
     metadata,

@@ -23,21 +23,25 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from pydantic import ValidationError as ModelValidationError
 
 from bot.background import BackgroundThreads
-from bot.delivery.outbox import KeyProblem, Outbox, OutboxItem
+from bot.delivery.intake import UPDATE_KIND
+from bot.delivery.outbox import KeyProblem, Outbox, OutboxItem, Status
 from bot.delivery.sent import record_sent
+from bot.delivery.uploads import CopyLater, FileCopier, FileSource, KeyRefused, LeaseLost
+from bot.feedback.capture import Captured, Gathered, TryLater
 from bot.feedback.posted import PostedMessage, PostLater
 from bot.feedback.submission import Submission
 from bot.productlane import (
     AuthenticationError,
     CreateThread,
     NetworkError,
+    NotFoundError,
     OutcomeUnknownError,
     ProductlaneClient,
     ProductlaneError,
@@ -46,6 +50,7 @@ from bot.productlane import (
     ServerError,
     Thread,
     UnsupportedKeyVersionError,
+    UpdateThread,
 )
 
 log = logging.getLogger(__name__)
@@ -64,7 +69,22 @@ NOTICE_PAUSE_SECONDS = 30.0
 
 
 class Composer(Protocol):
-    def compose(self, submission: Submission) -> CreateThread: ...
+    def compose(self, submission: Submission, captured: Captured | None = None) -> CreateThread:
+        """The create-thread request. ``captured``: the Slack thread and file copies gathered
+        for it (None when only the title, contact and pain level matter, e.g. for a confirmation)."""
+        ...
+
+    def update(self, edit: Submission) -> UpdateThread:
+        """The change "Edit details" makes to a thread (issue #10)."""
+        ...
+
+
+class Gatherer(FileSource, Protocol):
+    """The Slack side of capture: the thread and files around a submission, and their bytes."""
+
+    def gather(self, submission: Submission) -> Gathered:
+        """Raises `TryLater` when Slack cannot answer now."""
+        ...
 
 
 class Confirmed(Protocol):
@@ -76,10 +96,31 @@ class Confirmed(Protocol):
 
 class Notifier(Protocol):
     def delivered(
-        self, submission: Submission, request: CreateThread, thread_url: str
+        self,
+        submission: Submission,
+        request: CreateThread,
+        thread_url: str,
+        notes: Sequence[str] = (),
     ) -> PostedMessage | None:
         """Confirm to the submitter; where it landed (None: nowhere would take it). Raises
-        `PostLater` when the confirmation cannot be posted now but can be later."""
+        `PostLater` when the confirmation cannot be posted now but can be later. ``notes``: what
+        did not make it into Productlane (the thread, files), in a line each."""
+        ...
+
+    def updated(
+        self,
+        edit: Submission,
+        original: Submission,
+        request: CreateThread,
+        thread_url: str,
+        reply: PostedMessage | None,
+        notes: Sequence[str] = (),
+    ) -> PostedMessage | None:
+        """The thread's details changed: refresh the confirmation. May raise `PostLater`."""
+        ...
+
+    def edit_refused(self, edit: Submission, problem: str) -> None:
+        """Productlane would not take an "Edit details" change: tell whoever made it."""
         ...
 
     def delayed(self, submission: Submission) -> None: ...
@@ -169,6 +210,7 @@ class DeliveryWorker:
         key_probe_seconds: float = KEY_PROBE_SECONDS,
         alert_every_seconds: float = ALERT_EVERY_SECONDS,
         on_confirmed: Confirmed | None = None,
+        gatherer: Gatherer | None = None,
     ) -> None:
         self._outbox = outbox
         self._productlane = productlane
@@ -195,6 +237,22 @@ class DeliveryWorker:
         self._alerted_at: float | None = None
         self._held_at = 0.0
         self._notices_after = 0.0
+        # Capture (issue #10): the thread and the files, gathered and copied before composing.
+        self._gatherer = gatherer
+        self._copier = (
+            FileCopier(
+                outbox,
+                productlane,
+                gatherer,
+                limiter_key=limiter_key,
+                lease_seconds=lease_seconds,
+                write_rate_per_minute=rate_per_minute,
+                write_burst=burst,
+                stopping=self._stopping,
+            )
+            if gatherer is not None
+            else None
+        )
 
     # --- running -------------------------------------------------------------------------------
     def wake(self) -> None:
@@ -386,12 +444,18 @@ class DeliveryWorker:
             log.error("outbox item %s is unreadable; marking it failed", item.id)
             self._outbox.mark_failed(item.id, self._claimer(), "unreadable payload")
             return
+        if item.kind == UPDATE_KIND:
+            self._settle_update(item, submission)
+            return
         if item.result and item.result.get("thread_id"):
             # An earlier claim created the thread: only the confirmation is left to post.
             self._confirm_again(item, submission)
             return
+        captured = self._capture(item, submission)
+        if captured is None:
+            return
         try:
-            request = self._composer.compose(submission)
+            request = self._composer.compose(submission, captured)
         except ModelValidationError as error:
             problem = "; ".join(str(e["msg"]) for e in error.errors(include_input=False))
             self._fail(item, submission, f"the feedback could not be composed ({problem}).")
@@ -414,7 +478,7 @@ class DeliveryWorker:
                 return
             if existing is not None:
                 log.info("item %s: found thread %s from an earlier attempt", item.id, existing.id)
-                self._delivered(item, submission, request, existing)
+                self._delivered(item, submission, request, existing, captured.submitter_notes())
                 return
         if not self._wait_for_write_slot(item):
             return
@@ -437,7 +501,143 @@ class DeliveryWorker:
                 # A definite refusal: if this was the first send, no thread can exist.
                 self._pause_for_key(item, refused, nothing_sent=item.first_sent_at is None)
         else:
-            self._delivered(item, submission, request, thread)
+            self._delivered(item, submission, request, thread, captured.submitter_notes())
+
+    # --- "Edit details": change a thread that exists (issue #10) ---------------------------------
+    def _settle_update(self, item: OutboxItem, edit: Submission) -> None:
+        """PATCH the thread another item created, then refresh that item's confirmation. A PATCH
+        sends the same values again safely, so it is simply retried after any passing failure."""
+        original_id = edit.edits_item_id or ""
+        original_item = self._outbox.get(int(original_id)) if original_id.isdigit() else None
+        original = _readable(original_item)
+        if (
+            original_item is None
+            or original is None
+            or original_item.status
+            in (
+                Status.FAILED,
+                Status.SUPERSEDED,
+            )
+        ):
+            log.warning("item %s: the thread it changes was never created; dropping the change", item.id)
+            self._outbox.mark_failed(item.id, self._claimer(), "the feedback it changes was never sent")
+            return
+        thread_id = (original_item.result or {}).get("thread_id")
+        if not thread_id:
+            self._outbox.schedule_retry(
+                item.id, self._claimer(), _now() + timedelta(seconds=5), "waiting for the thread to exist"
+            )
+            return
+        try:
+            change = self._composer.update(edit)
+        except Exception:
+            log.exception("composing the change of item %s failed; will retry", item.id)
+            self._retry(item, edit, "compose failed", notify=False, before_send=True)
+            return
+        result: dict[str, Any] = dict(item.result or {})
+        if not result.get("patched"):
+            if not self._patch(item, edit, str(thread_id), change):
+                return
+            result = {"thread_id": thread_id, "url": self._thread_url(str(thread_id)), "patched": True}
+            log.info("item %s: thread %s updated", item.id, thread_id)
+        original_result = original_item.result or {}
+        reply = original_result.get("reply")
+        try:
+            request = self._composer.compose(original).model_copy(
+                update={"title": change.title, "pain_level": change.pain_level or original.form.pain_level}
+            )
+            landed = self._notifier.updated(
+                edit,
+                original,
+                request,
+                str(result["url"]),
+                PostedMessage(**reply) if isinstance(reply, dict) else None,
+                [str(note) for note in original_result.get("notes") or []],
+            )
+        except PostLater as later:
+            self._confirm_later(item, result, later)
+            return
+        except Exception:
+            log.exception("item %s: thread updated, but refreshing the Slack reply failed", item.id)
+            landed = None
+        # Told again with the new title and pain level, so later status edits of the reply keep them.
+        self._finish(item, result, landed, (original, request))
+
+    def _patch(self, item: OutboxItem, edit: Submission, thread_id: str, change: UpdateThread) -> bool:
+        """Send the change; True when Productlane took it (otherwise the item is settled here)."""
+        if not self._wait_for_write_slot(item):
+            return False
+        if not self._outbox.mark_attempt(item.id, self._claimer(), lease_seconds=self._lease):
+            return False
+        try:
+            self._productlane.update_thread(thread_id, change)
+        except RateLimitedError as error:
+            wait = error.retry_after if error.retry_after is not None else 60.0
+            self._outbox.pause_writes(self._limiter_key, _now() + timedelta(seconds=wait))
+            self._retry(item, edit, "rate_limited", notify=False, delay=wait)
+            return False
+        except (NetworkError, OutcomeUnknownError, ServerError) as error:
+            self._retry(item, edit, error.code or type(error).__name__, notify=False)
+            return False
+        except ProductlaneError as error:
+            refused = key_problem(error)
+            if refused is not None:
+                self._pause_for_key(item, refused, nothing_sent=False)
+                return False
+            problem = (
+                "the thread no longer exists in Productlane"
+                if isinstance(error, NotFoundError)
+                else error.user_message
+            )
+            log.warning("item %s: Productlane refused the change: %s", item.id, problem)
+            self._outbox.mark_failed(item.id, self._claimer(), problem[:500])
+            try:
+                self._notifier.edit_refused(edit, problem)
+            except Exception:
+                log.exception("item %s: could not tell the editor about the refusal", item.id)
+            return False
+        return True
+
+    def _capture(self, item: OutboxItem, submission: Submission) -> Captured | None:
+        """The Slack thread (when asked for) and the files copied into Productlane; None when the
+        item must wait (it is rescheduled here) or is no longer this worker's."""
+        if self._gatherer is None or self._copier is None:
+            return Captured()
+        try:
+            gathered = self._gatherer.gather(submission)
+            copies = self._copier.copy(item, gathered.files, self._claimer())
+        except TryLater as later:
+            self._retry(
+                item,
+                submission,
+                f"Slack: {later.reason}",
+                notify=False,
+                delay=later.retry_after,
+                before_send=True,
+            )
+            return None
+        except CopyLater as later:
+            log.info("item %s: %s; files continue in %.1f s", item.id, later.reason, later.wait)
+            self._outbox.schedule_retry(
+                item.id, self._claimer(), _now() + timedelta(seconds=later.wait), later.reason
+            )
+            return None
+        except LeaseLost:
+            log.warning("item %s: lease lost while copying its files; another worker has it", item.id)
+            return None
+        except KeyRefused as refused:
+            problem = key_problem(refused.error)
+            if problem is None:  # every KeyRefused carries an AuthenticationError, which is one
+                self._retry(item, submission, "upload refused", notify=False, before_send=True)
+            else:
+                self._pause_for_key(item, problem, nothing_sent=False)
+            return None
+        return Captured(
+            thread=gathered.thread,
+            thread_problem=gathered.thread_problem,
+            copies=copies,
+            files=gathered.files,
+        )
 
     def _wait_for_write_slot(self, item: OutboxItem) -> bool:
         """Hold the item until the shared limiter allows a write; give it back if that is long."""
@@ -472,7 +672,12 @@ class DeliveryWorker:
         return None
 
     def _delivered(
-        self, item: OutboxItem, submission: Submission, request: CreateThread, thread: Thread
+        self,
+        item: OutboxItem,
+        submission: Submission,
+        request: CreateThread,
+        thread: Thread,
+        notes: Sequence[str] = (),
     ) -> None:
         result: dict[str, Any] = {
             "thread_id": thread.id,
@@ -481,6 +686,8 @@ class DeliveryWorker:
             "status": thread.status if isinstance(thread.status, str) else None,
             "updated_at": thread.updated_at.isoformat(),
         }
+        if notes:
+            result["notes"] = list(notes)
         # Recorded before Slack hears of it: whatever happens to the reply, no retry sends again.
         if not self._outbox.record_thread(item.id, self._claimer(), result):
             # Whoever holds the item now finds this thread before sending, and confirms it.
@@ -518,7 +725,8 @@ class DeliveryWorker:
         self, item: OutboxItem, submission: Submission, request: CreateThread, result: dict[str, Any]
     ) -> None:
         try:
-            landed = self._notifier.delivered(submission, request, str(result.get("url")))
+            notes = [str(note) for note in result.get("notes") or []]
+            landed = self._notifier.delivered(submission, request, str(result.get("url")), notes)
         except PostLater as later:
             self._confirm_later(item, result, later)
             return
@@ -597,6 +805,15 @@ class DeliveryWorker:
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _readable(item: OutboxItem | None) -> Submission | None:
+    if item is None:
+        return None
+    try:
+        return Submission.model_validate(item.payload)
+    except ModelValidationError:
+        return None
 
 
 def _code(error: ProductlaneError) -> str:

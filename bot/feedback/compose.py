@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from html import escape
 
+from bot.feedback.capture import Captured
+from bot.feedback.conversation import conversation_html
 from bot.feedback.form import FeedbackForm, rich_text_is_empty
 from bot.feedback.source import SourceMessage
 from bot.productlane.models import CreateThread, Notify, ThreadOrigin
@@ -56,11 +58,19 @@ def thread_html(
     slack: SlackContext,
     names: NameResolver,
     reference: str | None = None,
+    captured: Captured | None = None,
 ) -> str:
-    """The thread body: the message (or the typed feedback), the note, and a link back."""
+    """The thread body: the message (or the whole Slack thread, or the typed feedback), the note,
+    and a link back. ``captured``: the thread and file copies delivery gathered, if any."""
+    captured = captured or Captured()
     parts: list[str] = []
-    if source is not None:
-        parts.append(message_to_html(source.content, names))
+    if source is not None and captured.thread is not None:
+        parts.append(conversation_html(captured.thread, source.ts, names, captured.copies, slack.permalink))
+    elif source is not None:
+        parts.append(message_to_html(source.content, names, captured.copies))
+        if captured.thread_problem:
+            problem = escape(captured.thread_problem)
+            parts.append(f"<p><em>Only this message is here, not its Slack thread: {problem}.</em></p>")
     elif form.feedback is not None:
         parts.append(rich_text_to_html(form.feedback, names))
     if not rich_text_is_empty(form.note) and form.note is not None:
@@ -96,10 +106,11 @@ def compose_thread(
     slack: SlackContext,
     names: NameResolver,
     reference: str | None = None,
+    captured: Captured | None = None,
 ) -> CreateThread:
     """The POST /v2/threads body for a validated form."""
     return CreateThread(
-        text=thread_html(form, source, submitter_id, slack, names, reference),
+        text=thread_html(form, source, submitter_id, slack, names, reference, captured),
         title=thread_title(form, source, names),
         pain_level=form.pain_level,
         contact_email=form.contact_email.strip(),

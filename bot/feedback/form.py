@@ -26,6 +26,7 @@ class Field(StrEnum):
     CONTACT_EMAIL = "contact_email"
     CONTACT_NAME = "contact_name"
     NOTIFY = "notify"
+    INCLUDE_THREAD = "include_thread"
 
 
 class FeedbackForm(BaseModel):
@@ -43,6 +44,8 @@ class FeedbackForm(BaseModel):
     contact_name: str = ""
     notify_slack: bool = False
     notify_email: bool = False
+    # Send the whole Slack thread the message belongs to, not only the message (issue #10).
+    include_thread: bool = False
 
 
 def rich_text_is_empty(block: dict[str, Any] | None) -> bool:

@@ -49,6 +49,18 @@ class SourceMessage(BaseModel):
     bot_id: str | None = None
     subtype: str | None = None
     content: dict[str, Any]
+    # How many replies the message has, when it is a thread's parent and Slack said so.
+    reply_count: int | None = None
+
+    @property
+    def in_thread(self) -> bool:
+        """The message is a reply, or has replies: there is a whole thread to include."""
+        return self.thread_ts != self.ts or (self.reply_count or 0) > 0
+
+    @property
+    def thread_size(self) -> int | None:
+        """Messages in the thread (the parent and its replies), when the payload tells."""
+        return self.reply_count + 1 if self.reply_count and self.thread_ts == self.ts else None
 
     @property
     def author_is_external(self) -> bool:
@@ -67,11 +79,30 @@ def source_from_message_shortcut(payload: Mapping[str, Any]) -> SourceMessage:
     message: Mapping[str, Any] = payload.get("message") or {}
     channel: Mapping[str, Any] = payload.get("channel") or {}
     team: Mapping[str, Any] = payload.get("team") or {}
-    ts = _text(message.get("ts")) or _text(payload.get("message_ts")) or ""
-    return SourceMessage(
-        workspace_team_id=_text(team.get("id")),
+    return source_from_message(
+        message,
         channel_id=_text(channel.get("id")) or "",
+        workspace_team_id=_text(team.get("id")),
         channel_name=_text(channel.get("name")),
+        ts=_text(payload.get("message_ts")),
+    )
+
+
+def source_from_message(
+    message: Mapping[str, Any],
+    *,
+    channel_id: str,
+    workspace_team_id: str | None,
+    channel_name: str | None = None,
+    ts: str | None = None,
+) -> SourceMessage:
+    """A message as Slack sends it (in a shortcut's payload, or read back with
+    conversations.history after a reaction) into a SourceMessage."""
+    ts = _text(message.get("ts")) or ts or ""
+    return SourceMessage(
+        workspace_team_id=workspace_team_id,
+        channel_id=channel_id,
+        channel_name=channel_name,
         ts=ts,
         thread_ts=_text(message.get("thread_ts")) or ts,
         author_id=_text(message.get("user")),
@@ -80,7 +111,12 @@ def source_from_message_shortcut(payload: Mapping[str, Any]) -> SourceMessage:
         bot_id=_text(message.get("bot_id")),
         subtype=_text(message.get("subtype")),
         content={key: message[key] for key in CONTENT_KEYS if message.get(key)},
+        reply_count=_count(message.get("reply_count")),
     )
+
+
+def _count(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
 
 
 def why_not_feedback(source: SourceMessage, *, bot_user_id: str | None, bot_id: str | None) -> str | None:

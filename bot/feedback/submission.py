@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
@@ -24,6 +25,10 @@ class Draft(BaseModel):
     confirm_channel_id: str | None = None
     # Opened by "Edit and resend" on this outbox item: sending the modal supersedes that item.
     replaces_item_id: str | None = None
+    # Opened by "Edit details" on the thread this outbox item created: sending the modal changes
+    # that thread (title, pain level); `form` is what was sent, the rest of it stays (issue #10).
+    edits_item_id: str | None = None
+    form: FeedbackForm | None = None
 
 
 class Submission(BaseModel):
@@ -40,11 +45,43 @@ class Submission(BaseModel):
     submitted_at: datetime
     # The outbox item this one is an edited copy of ("Edit and resend"); that one is never sent.
     replaces_item_id: str | None = None
+    # Filed by an emoji reaction: the confirmation offers "Edit details" (issue #10).
+    via_reaction: bool = False
+    # A change to the thread that outbox item created ("Edit details"), not a new thread.
+    edits_item_id: str | None = None
 
     @property
     def reference(self) -> str:
         """A short id shown in the thread: it tells this submission's thread from any other's."""
         return hashlib.sha256(self.key.encode()).hexdigest()[:10]
+
+
+def reaction_key(channel_id: str, ts: str) -> str:
+    """One message, one thread: every reaction to it (and Slack's retries) files under this key."""
+    return f"reaction:{channel_id}:{ts}"
+
+
+def edit_key(item_id: str, view_key: str) -> str:
+    """An "Edit details" change to the thread outbox item ``item_id`` created."""
+    return f"edit:{item_id}:{view_key}"
+
+
+@dataclass(frozen=True)
+class Filed:
+    """What came of filing a message by reaction."""
+
+    created: bool  # False: it was filed already (another reaction, or Slack retrying the event)
+    submitter_id: str | None = None  # who filed it first
+    thread_url: str | None = None  # once its thread exists
+
+
+@dataclass(frozen=True)
+class EditTarget:
+    """What "Edit details" opens on: the item whose thread changes, and what it now says."""
+
+    item_id: str
+    form: FeedbackForm
+    source: SourceMessage | None
 
 
 class DraftStore(Protocol):

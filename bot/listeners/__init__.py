@@ -5,13 +5,19 @@ returns, and the slow part runs afterwards as a lazy listener."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 from slack_bolt import Ack
 
 from bot.delivery.intake import Intake
-from bot.feedback.submission import DraftStore
+from bot.feedback.submission import DraftStore, EditTarget
 from bot.productlane.models import PainLevel
 from bot.slack.modals import FeedbackModals
+from bot.slack.reactions import ReactionFiler
+
+
+class EditTargets(Protocol):
+    def edit_target(self, dedupe_key: str) -> EditTarget | None: ...
 
 
 @dataclass(frozen=True)
@@ -22,6 +28,10 @@ class Services:
     drafts: DraftStore
     intake: Intake
     default_pain: PainLevel
+    # Capture (issue #10): an emoji files a message; "Edit details" changes its thread.
+    reactions: ReactionFiler | None = None
+    edit_targets: EditTargets | None = None
+    workspace_team_id: str | None = None
 
 
 def acknowledge(ack: Ack) -> None:

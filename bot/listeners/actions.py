@@ -1,4 +1,5 @@
-"""Buttons on the bot's messages: "Edit and resend" after Productlane refused a submission."""
+"""Buttons on the bot's messages: "Edit and resend" after Productlane refused a submission, and
+"Edit details" on the reply to a message filed by reaction (issue #10)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 from slack_bolt import App
 
 from bot.listeners import Services, acknowledge
-from bot.slack.ids import EDIT_AND_RESEND_ACTION
+from bot.slack.ids import EDIT_AND_RESEND_ACTION, EDIT_DETAILS_ACTION
 from bot.slack.replies import notice_reply
 
 
@@ -29,4 +30,28 @@ def register(app: App, services: Services) -> None:
             replaces_item_id=item_id,
         )
 
+    def edit_details(body: dict[str, Any], client: Any) -> None:
+        key = str((body.get("actions") or [{}])[0].get("value") or "")
+        user = body.get("user") or {}
+        channel_id = str((body.get("channel") or {}).get("id") or "")
+        team = user.get("team_id")
+
+        def tell(text: str) -> None:
+            notice = notice_reply(text)
+            if channel_id:
+                client.chat_postEphemeral(
+                    channel=channel_id, user=user["id"], text=notice.text, blocks=notice.blocks_json()
+                )
+
+        if services.workspace_team_id and team and team != services.workspace_team_id:
+            # The reply may sit in a channel shared with a customer: only the team edits its threads.
+            tell("Only people in this workspace can edit the details of a Productlane thread.")
+            return
+        target = services.edit_targets.edit_target(key) if services.edit_targets else None
+        if target is None:
+            tell("That feedback can no longer be found, so its details can't be edited here.")
+            return
+        services.modals.open_edit(body["trigger_id"], user["id"], target)
+
     app.action(EDIT_AND_RESEND_ACTION)(ack=acknowledge, lazy=[reopen])
+    app.action(EDIT_DETAILS_ACTION)(ack=acknowledge, lazy=[edit_details])

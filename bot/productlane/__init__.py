@@ -40,6 +40,8 @@ from bot.productlane.models import (
     ThreadPage,
     ThreadStatus,
     ThreadTab,
+    UpdateThread,
+    UploadedFile,
 )
 from bot.productlane.ratelimit import WriteLimiter
 
@@ -77,6 +79,8 @@ __all__ = [
     "ThreadTab",
     "UnexpectedResponseError",
     "UnsupportedKeyVersionError",
+    "UpdateThread",
+    "UploadedFile",
     "ValidationError",
     "WriteLimiter",
     "error_from_response",

@@ -58,8 +58,11 @@ from bot.productlane.models import (
     ThreadOrigin,
     ThreadPage,
     ThreadStatus,
+    UpdateThread,
+    UploadedFile,
 )
 from bot.productlane.ratelimit import WriteLimiter
+from bot.productlane.uploads import uploaded_url
 
 if TYPE_CHECKING:
     import httpx
@@ -283,6 +286,48 @@ class ProductlaneClient:
             body = body["data"]  # tolerate a {"data": {...}} wrapper
         return self._validate(Contact, body, response, "GET", "contacts/by-email")
 
+    # -- capture (issue #10): files into Productlane, and changing a thread after it was sent
+
+    def upload_file(self, name: str, content_type: str, data: bytes) -> UploadedFile:
+        """``POST /files`` (``files:write``): upload one file as multipart field ``file``. Waits for
+        the write limiter (an upload is one of the 60 writes a minute) and sends at most once.
+
+        The answer's URL is read where it plausibly is (see `uploaded_url`); ``url`` is None when
+        the answer holds none. Raises as :meth:`create_thread` does; a refused type or size is a
+        :class:`ValidationError` (400), or a plain :class:`ProductlaneError` with status 413.
+        """
+        path = "files"
+        self.write_limiter.acquire()
+        response = self._write("POST", path, files={"file": (name, data, content_type)})
+        body = _json(response)
+        file_id = None
+        if isinstance(body, Mapping):
+            wrapped = body.get("data")
+            inner: Mapping[str, Any] = wrapped if isinstance(wrapped, Mapping) else body
+            found = inner.get("id")
+            file_id = found if isinstance(found, str) else None
+        return UploadedFile(url=uploaded_url(body), id=file_id)
+
+    def update_thread(self, thread_id: str, request: UpdateThread) -> Thread:
+        """``PATCH /threads/{id}`` (``threads:write``): change what ``request`` sets. Waits for the
+        write limiter and sends once; the same change sent again leaves the same thread."""
+        if not thread_id:
+            raise ValueError("a thread id is needed to update a thread")
+        path = f"threads/{quote(thread_id, safe='')}"
+        self.write_limiter.acquire()
+        response = self._write("PATCH", path, json=request.to_json())
+        try:
+            return self._parse(Thread, response, "PATCH", path)
+        except UnexpectedResponseError as exc:
+            raise OutcomeUnknownError(
+                "Productlane accepted the change but its answer could not be read.",
+                reason="unreadable_response",
+                status=exc.status,
+                request_id=exc.request_id,
+                method="PATCH",
+                path=self._path(path),
+            ) from exc
+
     # -- plumbing
 
     def _path(self, path: str) -> str:
@@ -330,8 +375,18 @@ class ProductlaneClient:
         return float(ceiling * (0.5 + 0.5 * self._rng()))
 
     def _post(self, path: str, body: Mapping[str, Any]) -> httpx.Response:
+        return self._write("POST", path, json=body)
+
+    def _write(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Mapping[str, Any] | None = None,
+        files: Mapping[str, tuple[str, bytes, str]] | None = None,
+    ) -> httpx.Response:
         try:
-            return self._send("POST", path, json=body)
+            return self._send(method, path, json=json, files=files)
         except RateLimitedError as exc:
             if exc.retry_after is not None:
                 self.write_limiter.pause(exc.retry_after)
@@ -346,7 +401,7 @@ class ProductlaneClient:
                 code=exc.code,
                 details=exc.details,
                 request_id=exc.request_id,
-                method="POST",
+                method=method,
                 path=exc.path,
             ) from exc
 
@@ -357,6 +412,7 @@ class ProductlaneClient:
         *,
         params: Mapping[str, str] | None = None,
         json: Mapping[str, Any] | None = None,
+        files: Mapping[str, tuple[str, bytes, str]] | None = None,
     ) -> httpx.Response:
         """One HTTP exchange. Returns a 2xx response or raises a :class:`ProductlaneError`.
 
@@ -373,7 +429,7 @@ class ProductlaneClient:
         url_path = self._path(path)
         started = time.monotonic()
         try:
-            response = self._http.request(method, path, params=params, json=json)
+            response = self._http.request(method, path, params=params, json=json, files=files)
         except not_sent as exc:
             self._log_failure(method, url_path, started, exc)
             raise NetworkError(

@@ -36,6 +36,8 @@ __all__ = [
     "ThreadPage",
     "ThreadStatus",
     "ThreadTab",
+    "UpdateThread",
+    "UploadedFile",
 ]
 
 TITLE_MAX_LENGTH = 512
@@ -132,6 +134,32 @@ class CreateThread(BaseModel):
     def to_json(self) -> dict[str, Any]:
         """The JSON body to send."""
         return self.model_dump(mode="json", exclude_none=True)
+
+
+# --- capture (issue #10): changing a thread after it was sent, and where an upload went --------
+
+
+class UpdateThread(BaseModel):
+    """Body of ``PATCH /v2/threads/{id}``: only what "Edit details" changes. Fields left ``None``
+    are not sent, so Productlane keeps them."""
+
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+
+    title: str | None = Field(default=None, max_length=TITLE_MAX_LENGTH)
+    pain_level: PainLevel | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+class UploadedFile(BaseModel):
+    """What ``POST /v2/files`` answered: the copy's URL (None when the answer held none: the file
+    then counts as not uploaded) and its id, where the answer says."""
+
+    model_config = ConfigDict(frozen=True)
+
+    url: str | None
+    id: str | None = None
 
 
 # --------------------------------------------------------------------------- responses

@@ -65,7 +65,25 @@ class ListBlock:
     items: list[ListItem]
 
 
-Block = Paragraph | Preformatted | Quote | ListBlock
+@dataclass(slots=True)
+class Image:
+    """A picture shown inline: only a copy Productlane keeps (never a Slack URL, which needs a login)."""
+
+    url: str  # http or https only: build with `image()`
+
+
+Block = Paragraph | Preformatted | Quote | ListBlock | Image
+
+
+class CopiedFile(NamedTuple):
+    """What became of one Slack file on its way to Productlane (delivery decides; readers render)."""
+
+    url: str | None  # where Productlane keeps the copy; None: not copied, it stays a link to Slack
+    note: str | None = None  # why it was not copied, for the thread's reader
+    name: str | None = None  # the name, when the message did not carry it (learned from files.info)
+    permalink: str | None = None  # Slack's link to it, likewise
+    content_type: str | None = None  # as uploaded (or as Slack said, when not)
+
 
 # Bidi controls (U+202A–U+202E, U+2066–U+2069) can make text read differently from what it holds
 # ("Trojan Source"), so they never leave Slack. Neither do C0 controls other than tab and newline,
@@ -108,6 +126,14 @@ def link(url: str, label: str = "", style: int = 0) -> Inline:
     if href is None:
         return Text(label if label.strip() else clean_text(url), style)
     return Link(href, label if label.strip() else href, style)
+
+
+def image(url: str) -> Image | None:
+    """An inline picture when `url` is whole http(s); None otherwise (never mailto, never relative)."""
+    href = safe_url(url)
+    if href is None or not href.lower().startswith(("http://", "https://")):
+        return None
+    return Image(href)
 
 
 def as_str(value: Any) -> str:

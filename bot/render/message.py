@@ -12,6 +12,7 @@ from typing import Any
 
 from bot.render.document import (
     Block,
+    CopiedFile,
     Inline,
     ListBlock,
     ListItem,
@@ -21,6 +22,7 @@ from bot.render.document import (
     Text,
     as_list,
     as_str,
+    image,
     is_blank,
     link,
     text,
@@ -33,7 +35,10 @@ from bot.render.rich_text import rich_text_blocks
 _IMAGE_TYPES = frozenset({"png", "jpg", "jpeg", "gif", "webp", "heic", "bmp", "svg", "tiff"})
 
 
-def message_blocks(message: Any, names: NameResolver) -> list[Block]:
+def message_blocks(
+    message: Any, names: NameResolver, copies: Mapping[str, CopiedFile] | None = None
+) -> list[Block]:
+    """``copies``: what became of the message's files in Productlane, by Slack file id."""
     if not isinstance(message, Mapping):
         return []
     body = block_kit_blocks(message.get("blocks"), names)
@@ -42,7 +47,7 @@ def message_blocks(message: Any, names: NameResolver) -> list[Block]:
     return [
         *body,
         *attachment_blocks(message.get("attachments"), names),
-        *file_blocks(message.get("files")),
+        *file_blocks(message.get("files"), copies),
     ]
 
 
@@ -122,19 +127,35 @@ def _field_paragraph(field: Mapping[str, Any], names: NameResolver) -> Paragraph
     return Paragraph([text(title, Style.BOLD), Text("\n"), *value])
 
 
-def file_blocks(files: Any) -> list[Block]:
-    """Files as a list of links to Slack (images marked as such), for someone to open there."""
+def file_blocks(files: Any, copies: Mapping[str, CopiedFile] | None = None) -> list[Block]:
+    """Files: pictures Productlane keeps a copy of shown inline, other copies linked by name, and
+    the rest as links to Slack (images marked as such) with the note saying why they stayed there."""
+    pictures: list[Block] = []
     items: list[ListItem] = []
     for file in as_list(files):
         if not isinstance(file, Mapping):
             continue
-        name = as_str(file.get("name")) or as_str(file.get("title"))
-        url = as_str(file.get("permalink")) or as_str(file.get("url_private"))
+        copy = (copies or {}).get(as_str(file.get("id")))
+        learned = copy if copy is not None else CopiedFile(None)
+        name = as_str(file.get("name")) or as_str(file.get("title")) or learned.name or ""
+        is_image = _is_image(file) or (learned.content_type or "").startswith("image/")
+        kind = "Image" if is_image else "File"
+        if learned.url:
+            picture = image(learned.url) if kind == "Image" else None
+            if picture is not None:
+                pictures.append(picture)
+                continue
+            items.append(ListItem([text(f"{kind}: "), link(learned.url, name.strip() or "file")]))
+            continue
+        url = as_str(file.get("permalink")) or as_str(file.get("url_private")) or learned.permalink or ""
         if not name.strip():
-            name = "a file that is no longer available" if not url else "file"
-        kind = "Image" if _is_image(file) else "File"
-        items.append(ListItem([text(f"{kind}: "), link(url, name)]))
-    return [ListBlock(ordered=False, start=1, items=items)] if items else []
+            name = "file" if url else "a file" if learned.note else "a file that is no longer available"
+        inlines: list[Inline] = [text(f"{kind}: "), link(url, name)]
+        if learned.note:
+            inlines.append(text(f" (kept in Slack: {learned.note})"))
+        items.append(ListItem(inlines))
+    listed: list[Block] = [ListBlock(ordered=False, start=1, items=items)] if items else []
+    return [*pictures, *listed]
 
 
 def _is_image(file: Mapping[str, Any]) -> bool:

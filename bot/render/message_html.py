@@ -7,6 +7,7 @@ Every public function returns sanitized HTML and never raises.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from functools import lru_cache
 from html import escape
@@ -17,6 +18,8 @@ if TYPE_CHECKING:
 
 from bot.render.document import (
     Block,
+    CopiedFile,
+    Image,
     Inline,
     Link,
     ListBlock,
@@ -46,21 +49,30 @@ __all__ = [
 ]
 
 ALLOWED_TAGS: Final = frozenset(
-    {"p", "br", "strong", "em", "s", "u", "code", "pre", "blockquote", "ul", "ol", "li", "a"}
+    {"p", "br", "strong", "em", "s", "u", "code", "pre", "blockquote", "ul", "ol", "li", "a", "img"}
 )
 # `start` keeps an ordered list's numbering when Slack continues it (offset) or a list is split
-# around a nested one. It cannot carry script, and `_numeric_start` drops any value but digits.
-ALLOWED_ATTRIBUTES: Final = {"a": frozenset({"href"}), "ol": frozenset({"start"})}
+# around a nested one. It cannot carry script, and `_attribute_filter` drops any value but digits.
+# `img` shows a screenshot Productlane keeps a copy of: `src` only, whole http(s) URLs only.
+ALLOWED_ATTRIBUTES: Final = {"a": frozenset({"href"}), "ol": frozenset({"start"}), "img": frozenset({"src"})}
 ALLOWED_URL_SCHEMES: Final = frozenset({"http", "https", "mailto"})
 # nh3 sets rel on every link; we keep its default, stated here so it is a choice and one place
 # to change: links leave Productlane without an opener handle or the thread's URL as referrer.
 LINK_REL: Final = "noopener noreferrer"
 
 
-def _numeric_start(tag: str, attribute: str, value: str) -> str | None:
+def _attribute_filter(tag: str, attribute: str, value: str) -> str | None:
     if attribute == "start":
         return value if value.isascii() and value.isdigit() and len(value) <= 9 else None
+    if attribute == "src":
+        # nh3's scheme list is shared with links; a picture may only come from http(s).
+        return value if value.strip().lower().startswith(("http://", "https://")) else None
     return value
+
+
+# A picture whose src was refused is an empty <img>: nothing to show, so it goes too. nh3 writes
+# every tag it keeps in this one normalised shape, so the pattern cannot miss a variant.
+_EMPTY_IMG = re.compile(r"<img>")
 
 
 @lru_cache(maxsize=1)
@@ -72,7 +84,7 @@ def _cleaner() -> nh3.Cleaner:
     return nh3.Cleaner(
         tags=set(ALLOWED_TAGS),
         attributes={tag: set(names) for tag, names in ALLOWED_ATTRIBUTES.items()},
-        attribute_filter=_numeric_start,
+        attribute_filter=_attribute_filter,
         url_schemes=set(ALLOWED_URL_SCHEMES),
         url_relative="deny",  # only whole http(s)/mailto URLs; a relative one means nothing there
         link_rel=LINK_REL,
@@ -91,6 +103,7 @@ def sanitize_html(html: str) -> str:
         # Text is cleaned before (nh3 cannot take lone surrogates) and after (entities like
         # &#x202e; decode to bidi controls); removing characters from text never makes markup.
         cleaned = clean_text(_cleaner().clean(clean_text(html if isinstance(html, str) else "")))
+        cleaned = _EMPTY_IMG.sub("", cleaned)
         # An HTML parser drops one newline right after <pre>; doubling it keeps a code block
         # that starts with an empty line intact, and a second pass stable.
         return cleaned.replace("<pre>\n", "<pre>\n\n")
@@ -98,10 +111,15 @@ def sanitize_html(html: str) -> str:
     return converted(clean, lambda: "", "HTML")
 
 
-def message_to_html(message: Mapping[str, Any], names: NameResolver) -> str:
-    """A Slack message (a message_shortcut's "message") → HTML: body, attachments, files."""
+def message_to_html(
+    message: Mapping[str, Any], names: NameResolver, copies: Mapping[str, CopiedFile] | None = None
+) -> str:
+    """A Slack message (a message_shortcut's "message") → HTML: body, attachments, files.
+
+    ``copies``: the message's files that delivery copied into Productlane (or could not), by id.
+    """
     return converted(
-        lambda: sanitize_html(render_html(message_blocks(message, names))),
+        lambda: sanitize_html(render_html(message_blocks(message, names, copies))),
         lambda: _escaped_paragraph(as_str(message.get("text"))),
         "message",
     )
@@ -156,6 +174,8 @@ def _blocks(blocks: list[Block], out: list[str]) -> None:
             _blocks(block.blocks, inner)
             if inner:
                 out.extend(("<blockquote>", *inner, "</blockquote>"))
+        elif isinstance(block, Image):
+            out.append(f'<p><img src="{escape(block.url)}"></p>')
         else:
             _list(block, out)
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from bot.render.document import (
     Block,
+    Image,
     Inline,
     ListBlock,
     Paragraph,
@@ -96,6 +97,8 @@ def _blocks(blocks: list[Block], lines: list[str]) -> None:
             inner: list[str] = []
             _blocks(block.blocks, inner)
             lines.extend(f"> {line}" if line else ">" for line in inner)
+        elif isinstance(block, Image):
+            lines.append("[image]")
         else:
             _list(block, lines, depth=0)
 

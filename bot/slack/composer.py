@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from bot.feedback.compose import SlackContext, compose_thread
+from bot.feedback.capture import Captured
+from bot.feedback.compose import SlackContext, compose_thread, thread_title
 from bot.feedback.submission import Submission
-from bot.productlane.models import CreateThread
+from bot.productlane.models import CreateThread, UpdateThread
 from bot.slack.lookups import SlackLookups
 
 
@@ -29,7 +30,13 @@ class SlackComposer:
             submitter_name=submitter.name if submitter else None,
         )
 
-    def compose(self, submission: Submission) -> CreateThread:
+    def update(self, edit: Submission) -> UpdateThread:
+        """ "Edit details": the thread's new title (the first line, when left empty) and pain level."""
+        return UpdateThread(
+            title=thread_title(edit.form, edit.source, self._lookups), pain_level=edit.form.pain_level
+        )
+
+    def compose(self, submission: Submission, captured: Captured | None = None) -> CreateThread:
         return compose_thread(
             submission.form,
             submission.source,
@@ -37,4 +44,5 @@ class SlackComposer:
             self.slack_context(submission),
             self._lookups,
             submission.reference,
+            captured,
         )

@@ -9,6 +9,8 @@ FEEDBACK_COMMAND = "/feedback"
 FEEDBACK_MODAL = "productlane_feedback"
 EDIT_AND_RESEND_ACTION = "productlane_edit_and_resend"
 SEND_AGAIN_ACTION = "productlane_send_again"
+EDIT_DETAILS_ACTION = "productlane_edit_details"
+REACTION_EVENT = "reaction_added"
 
 # What the bot's features need, and nothing more:
 REQUIRED_BOT_SCOPES: tuple[str, ...] = (
@@ -23,4 +25,11 @@ REQUIRED_BOT_SCOPES: tuple[str, ...] = (
     "mpim:read",  # whether a conversation is a group DM
     "channels:join",  # join a public channel to reply in its thread
     "im:write",  # open a DM with the submitter when the thread can't be replied to
+    # Capture (issue #10):
+    "files:read",  # download a message's files (with the bot token) to copy them into Productlane
+    "reactions:read",  # the reaction_added event: an emoji files a message
+    "channels:history",  # read a whole thread, or the message reacted to, in a public channel
+    "groups:history",  # … in a private channel the bot is in
+    "im:history",  # … in a DM
+    "mpim:history",  # … in a group DM
 )

@@ -106,6 +106,7 @@ class SlackLookups:
         self.channels: TTLCache[SlackChannel] = TTLCache(ttl)
         self.permalinks: TTLCache[str] = TTLCache(24 * 3600)
         self.usergroups: TTLCache[dict[str, str]] = TTLCache(ttl)
+        self.thread_sizes: TTLCache[int] = TTLCache(60.0)
 
     @staticmethod
     def cached(cache: TTLCache[T], key: str) -> T | None:
@@ -146,6 +147,17 @@ class SlackLookups:
             return str(self._client.chat_getPermalink(channel=channel_id, message_ts=ts)["permalink"])
 
         return self._cached(self.permalinks, f"{channel_id}/{ts}", fetch)
+
+    def thread_size(self, channel_id: str, thread_ts: str) -> int | None:
+        """How many messages the thread has (its parent's reply_count + 1), when Slack lets the bot
+        read it (the history scopes, and membership)."""
+
+        def fetch() -> int:
+            answer = self._client.conversations_replies(channel=channel_id, ts=thread_ts, limit=1)
+            parent = (answer.get("messages") or [{}])[0]
+            return int(parent.get("reply_count") or 0) + 1
+
+        return self._cached(self.thread_sizes, f"{channel_id}/{thread_ts}", fetch)
 
     def forget_channel(self, channel_id: str) -> None:
         """After the bot joins a channel its membership changed: look again next time."""

@@ -20,7 +20,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.feedback.form import FeedbackForm, Field
 from bot.feedback.source import SourceMessage, why_not_feedback
-from bot.feedback.submission import Draft, DraftStore
+from bot.feedback.submission import Draft, DraftStore, EditTarget
 from bot.productlane.models import PainLevel
 from bot.render.names import NameResolver
 from bot.render.plain_text import message_to_plain_text, title_from_text
@@ -75,7 +75,11 @@ def source_label(source: SourceMessage, names: NameResolver) -> str:
 
 
 def message_content(
-    draft: Draft, form: FeedbackForm, names: NameResolver, notices: tuple[str, ...] = ()
+    draft: Draft,
+    form: FeedbackForm,
+    names: NameResolver,
+    notices: tuple[str, ...] = (),
+    thread_size: int | None = None,
 ) -> ModalContent:
     source = draft.source
     return ModalContent(
@@ -85,6 +89,8 @@ def message_content(
         source_label=source_label(source, names) if source else None,
         preview=message_to_plain_text(source.content, names) if source else None,
         notices=notices,
+        offer_thread=bool(source and source.in_thread),
+        thread_size=thread_size or (source.thread_size if source else None),
     )
 
 
@@ -152,6 +158,12 @@ class FeedbackModals:
         author = self._lookups.user(source.author_id) if source.author_id else None
         self._lookups.channel(source.channel_id)
         self._lookups.permalink(source.channel_id, source.ts)
+        # A reply does not say how long its thread is; its parent does.
+        size = (
+            self._lookups.thread_size(source.channel_id, source.thread_ts)
+            if source.in_thread and source.thread_size is None
+            else None
+        )
         opened = form
         form = with_author_contact(form, author)
         filled_later = frozenset(
@@ -162,7 +174,9 @@ class FeedbackModals:
             )
             if not before and after
         )
-        content = replace(message_content(draft, form, self._lookups, notices), filled_later=filled_later)
+        content = replace(
+            message_content(draft, form, self._lookups, notices, size), filled_later=filled_later
+        )
         try:
             self._client.views_update(
                 view_id=view.get("id"), hash=view.get("hash"), view=feedback_modal(content)
@@ -200,6 +214,17 @@ class FeedbackModals:
         )
         # Only cached names: the trigger expires in 3 seconds, lookups could take longer.
         self._open(trigger_id, message_content(draft, form, CachedNames(self._lookups)))
+
+    def open_edit(self, trigger_id: str, editor_id: str, target: EditTarget) -> None:
+        """ "Edit details" (issue #10): the thread's title and pain level, prefilled with what it
+        says now; saving changes the thread that outbox item created."""
+        draft = self._new_draft(
+            editor_id, source=target.source, edits_item_id=target.item_id, form=target.form
+        )
+        content = replace(
+            message_content(draft, target.form, CachedNames(self._lookups)), editing=True, offer_thread=False
+        )
+        self._open(trigger_id, content)
 
 
 def with_author_contact(form: FeedbackForm, author: SlackUser | None) -> FeedbackForm:

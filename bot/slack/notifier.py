@@ -7,6 +7,7 @@ worker keeps the thread and posts the confirmation again later. The other notice
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from bot.feedback.posted import PostedMessage, PostLater
 from bot.feedback.submission import Submission
@@ -17,6 +18,8 @@ from bot.slack.replies import (
     confirmation_reply,
     delayed_reply,
     failure_reply,
+    mrkdwn_escape,
+    notice_reply,
     waiting_for_operator_reply,
 )
 from bot.slack.views import PAIN_LABELS
@@ -36,7 +39,11 @@ class SlackNotifier:
         self._messenger = messenger
 
     def delivered(
-        self, submission: Submission, request: CreateThread, thread_url: str
+        self,
+        submission: Submission,
+        request: CreateThread,
+        thread_url: str,
+        notes: Sequence[str] = (),
     ) -> PostedMessage | None:
         """Post the confirmation; where it landed, or None when no place would take it."""
         reply = confirmation_reply(
@@ -47,6 +54,8 @@ class SlackNotifier:
                 # In a Slack Connect channel the customer reads the thread: keep their details out.
                 contact=None if request.origin is ThreadOrigin.slack_connect else _contact(request),
                 submitter_id=submission.submitter_id,
+                notes=tuple(notes),
+                edit_value=submission.key if submission.via_reaction else None,
             )
         )
         source = submission.source
@@ -59,6 +68,41 @@ class SlackNotifier:
         if landed is None:
             log.error("could not tell %s about their delivered feedback", submission.submitter_id)
         return landed
+
+    def updated(
+        self,
+        edit: Submission,
+        original: Submission,
+        request: CreateThread,
+        thread_url: str,
+        reply: PostedMessage | None,
+        notes: Sequence[str] = (),
+    ) -> PostedMessage | None:
+        """ "Edit details" changed the thread: refresh the confirmation to say what it says now.
+        Where it landed (None: there was none to refresh). Raises `PostLater`."""
+        if reply is None or reply.ephemeral:
+            return reply
+        refreshed = confirmation_reply(
+            Confirmation(
+                thread_url=thread_url,
+                title=request.title or "",
+                pain_label=PAIN_LABELS[request.pain_level],
+                contact=None if request.origin is ThreadOrigin.slack_connect else _contact(request),
+                submitter_id=original.submitter_id,
+                notes=tuple(notes),
+                edit_value=original.key if original.via_reaction else None,
+                edited_by=edit.submitter_id,
+            )
+        )
+        self._messenger.update(reply, refreshed)
+        return reply
+
+    def edit_refused(self, edit: Submission, problem: str) -> None:
+        reply = notice_reply(
+            f":warning: Productlane didn't take the new details “{mrkdwn_escape(edit.form.title[:200])}”: "
+            f"{mrkdwn_escape(problem)}"
+        )
+        self._messenger.to_person(edit.submitter_id, reply, self._where_they_acted(edit))
 
     def _where_they_acted(self, submission: Submission) -> str | None:
         if submission.source is not None:

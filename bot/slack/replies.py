@@ -26,7 +26,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.web import SlackResponse
 
 from bot.feedback.posted import PostedMessage, PostLater
-from bot.slack.ids import EDIT_AND_RESEND_ACTION
+from bot.slack.ids import EDIT_AND_RESEND_ACTION, EDIT_DETAILS_ACTION
 from bot.slack.lookups import SlackLookups
 
 log = logging.getLogger(__name__)
@@ -54,6 +54,11 @@ class Confirmation:
     pain_label: str
     contact: str | None  # "Jane Doe <jane@…>"; None where the customer could read the reply
     submitter_id: str
+    # What did not make it into Productlane (the thread, files), a line each (issue #10).
+    notes: tuple[str, ...] = ()
+    # The "Edit details" button's value (filed by reaction), and who changed the details last.
+    edit_value: str | None = None
+    edited_by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -75,13 +80,21 @@ def confirmation_reply(confirmation: Confirmation) -> SlackReply:
     details = f"Pain level: {mrkdwn_escape(confirmation.pain_label)}"
     if confirmation.contact:
         details += f" · Contact: {mrkdwn_escape(confirmation.contact)}"
-    return SlackReply(
-        text=text,
-        blocks=[
-            SectionBlock(text=MarkdownTextObject(text=body[:SECTION_MAX])),
-            ContextBlock(elements=[MarkdownTextObject(text=details[:1900])]),
-        ],
-    )
+    if confirmation.edited_by:
+        details += f" · Details edited by <@{confirmation.edited_by}>"
+    blocks: list[Block] = [
+        SectionBlock(text=MarkdownTextObject(text=body[:SECTION_MAX])),
+        ContextBlock(elements=[MarkdownTextObject(text=details[:1900])]),
+    ]
+    if confirmation.notes:
+        noted = "\n".join(f":information_source: {mrkdwn_escape(note)}" for note in confirmation.notes)
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=noted[:1900])]))
+    if confirmation.edit_value:
+        button = ButtonElement(
+            text="Edit details", action_id=EDIT_DETAILS_ACTION, value=confirmation.edit_value
+        )
+        blocks.append(ActionsBlock(elements=[button]))
+    return SlackReply(text=text, blocks=blocks)
 
 
 def waiting_for_operator_reply(title: str) -> SlackReply:
@@ -226,6 +239,19 @@ class SlackMessenger:
             post_later_if_transient(error)
             log.warning("cannot DM %s: %s", user_id, _error_code(error))
             return None
+
+    def update(self, posted: PostedMessage, reply: SlackReply) -> bool:
+        """Replace a message the bot posted (not an ephemeral one). False when Slack refuses for
+        good (deleted, archived); raises `PostLater` when it cannot take it now."""
+        try:
+            self._client.chat_update(
+                channel=posted.channel, ts=posted.ts, text=reply.text, blocks=reply.blocks_json()
+            )
+        except (SlackApiError, OSError) as error:
+            post_later_if_transient(error)
+            log.info("cannot update the message in %s: %s", posted.channel, _error_code(error))
+            return False
+        return True
 
     def ephemeral(self, channel_id: str, user_id: str, reply: SlackReply) -> PostedMessage | None:
         """Only ``user_id`` sees it, in ``channel_id``; None if impossible. Raises `PostLater`."""

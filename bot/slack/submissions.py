@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.feedback.form import Field, validate_form
-from bot.feedback.submission import DraftStore, Submission
+from bot.feedback.submission import DraftStore, Submission, edit_key
 from bot.productlane.models import PainLevel
 from bot.slack.views import errors_response, form_from_state
 
@@ -24,6 +24,20 @@ def read_submission(
         return errors_response({Field.TITLE: EXPIRED}, view)
     values = (view.get("state") or {}).get("values") or {}
     form = form_from_state(values, default_pain=default_pain)
+    if draft.edits_item_id and draft.form is not None:
+        # "Edit details" shows the title and pain level only; the rest is what was sent.
+        edited = draft.form.model_copy(update={"title": form.title, "pain_level": form.pain_level})
+        problems = validate_form(edited, has_source=draft.source is not None)
+        if problems:
+            return errors_response(problems, view)
+        return Submission(
+            key=edit_key(draft.edits_item_id, f"{view.get('id')}:{view.get('hash')}"),
+            submitter_id=user_id,
+            form=edited,
+            source=draft.source,
+            submitted_at=datetime.now(UTC),
+            edits_item_id=draft.edits_item_id,
+        )
     problems = validate_form(form, has_source=draft.source is not None)
     if problems:
         return errors_response(problems, view)

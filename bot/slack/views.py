@@ -41,6 +41,7 @@ PAIN_LABELS: dict[PainLevel, str] = {
     PainLevel.HIGH: "High",
 }
 NOTIFY_SLACK, NOTIFY_EMAIL = "slack", "email"
+INCLUDE_THREAD = "include"
 FILLED_SUFFIX = ".filled"
 
 
@@ -59,6 +60,12 @@ class ModalContent:
     # makes the looked-up value show. Only fields that were empty at open are renamed, so
     # nothing a person typed is replaced.
     filled_later: frozenset[Field] = frozenset()
+    # The message is in a thread: offer to include the whole of it (issue #10), with its size
+    # when known.
+    offer_thread: bool = False
+    thread_size: int | None = None
+    # "Edit details" on a thread already in Productlane: only what it can change (issue #10).
+    editing: bool = False
 
     def block_id(self, field: Field) -> str:
         return f"{field.value}{FILLED_SUFFIX}" if field in self.filled_later else field.value
@@ -101,7 +108,77 @@ def _source_blocks(content: ModalContent) -> list[Block]:
     return blocks
 
 
+def thread_option_label(size: int | None) -> str:
+    return f"Include the whole thread ({size} messages)" if size else "Include the whole thread"
+
+
+def _thread_block(content: ModalContent) -> InputBlock:
+    option = _option(thread_option_label(content.thread_size), INCLUDE_THREAD)
+    return InputBlock(
+        block_id=Field.INCLUDE_THREAD,
+        label="Slack thread",
+        optional=True,
+        hint="Off: only this message is sent. On: every person's message in the thread, in order.",
+        element=CheckboxesElement(
+            action_id=Field.INCLUDE_THREAD,
+            options=[option],
+            initial_options=[option] if content.form.include_thread else None,
+        ),
+    )
+
+
+EDITING_NOTICE = (
+    "This feedback is in Productlane already. *Save* changes its title and pain level there "
+    "and updates the reply in Slack."
+)
+
+
+def _title_block(form: FeedbackForm) -> InputBlock:
+    return InputBlock(
+        block_id=Field.TITLE,
+        label="Title",
+        optional=True,
+        hint="Leave empty to use the first line of the feedback.",
+        element=PlainTextInputElement(
+            action_id=Field.TITLE,
+            initial_value=clip(form.title, TITLE_MAX) or None,
+            max_length=TITLE_MAX,
+        ),
+    )
+
+
+def _pain_block(form: FeedbackForm) -> InputBlock:
+    return InputBlock(
+        block_id=Field.PAIN_LEVEL,
+        label="Pain level",
+        element=StaticSelectElement(
+            action_id=Field.PAIN_LEVEL,
+            options=_pain_options(),
+            initial_option=_option(PAIN_LABELS[form.pain_level], form.pain_level.value),
+        ),
+    )
+
+
+def edit_details_modal(content: ModalContent) -> View:
+    """ "Edit details": the thread's title and pain level, which Productlane can change."""
+    blocks: list[Block] = [ContextBlock(elements=[MarkdownTextObject(text=EDITING_NOTICE)])]
+    if content.has_source:
+        blocks += _source_blocks(content)
+    blocks += [_title_block(content.form), _pain_block(content.form)]
+    return View(
+        type="modal",
+        callback_id=FEEDBACK_MODAL,
+        title="Edit details",
+        submit="Save",
+        close="Cancel",
+        private_metadata=content.draft_id,
+        blocks=blocks,
+    )
+
+
 def feedback_modal(content: ModalContent) -> View:
+    if content.editing:
+        return edit_details_modal(content)
     form = content.form
     blocks: list[Block] = [
         ContextBlock(elements=[MarkdownTextObject(text=clip(notice, CONTEXT_MAX))])
@@ -109,19 +186,9 @@ def feedback_modal(content: ModalContent) -> View:
     ]
     if content.has_source:
         blocks += _source_blocks(content)
-    blocks.append(
-        InputBlock(
-            block_id=Field.TITLE,
-            label="Title",
-            optional=True,
-            hint="Leave empty to use the first line of the feedback.",
-            element=PlainTextInputElement(
-                action_id=Field.TITLE,
-                initial_value=clip(form.title, TITLE_MAX) or None,
-                max_length=TITLE_MAX,
-            ),
-        )
-    )
+    blocks.append(_title_block(form))
+    if content.has_source and content.offer_thread:
+        blocks.append(_thread_block(content))
     if content.has_source:
         blocks.append(
             InputBlock(
@@ -146,15 +213,7 @@ def feedback_modal(content: ModalContent) -> View:
             )
         )
     blocks += [
-        InputBlock(
-            block_id=Field.PAIN_LEVEL,
-            label="Pain level",
-            element=StaticSelectElement(
-                action_id=Field.PAIN_LEVEL,
-                options=_pain_options(),
-                initial_option=_option(PAIN_LABELS[form.pain_level], form.pain_level.value),
-            ),
-        ),
+        _pain_block(form),
         InputBlock(
             block_id=content.block_id(Field.CONTACT_EMAIL),
             label="Contact email",
@@ -237,6 +296,8 @@ def form_from_state(values: Mapping[str, Any], *, default_pain: PainLevel) -> Fe
     pain = PainLevel(str(pain_value)) if pain_value in PainLevel.__members__ else default_pain
     checked = _value(values, Field.NOTIFY).get("selected_options") or []
     notify = {option.get("value") for option in checked if isinstance(option, Mapping)}
+    thread = _value(values, Field.INCLUDE_THREAD).get("selected_options") or []
+    include_thread = any(isinstance(o, Mapping) and o.get("value") == INCLUDE_THREAD for o in thread)
     return FeedbackForm(
         title=_string(values, Field.TITLE).strip(),
         feedback=_rich_text(values, Field.FEEDBACK),
@@ -246,6 +307,7 @@ def form_from_state(values: Mapping[str, Any], *, default_pain: PainLevel) -> Fe
         contact_name=_string(values, Field.CONTACT_NAME).strip(),
         notify_slack=NOTIFY_SLACK in notify,
         notify_email=NOTIFY_EMAIL in notify,
+        include_thread=include_thread,
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,11 +12,12 @@ from typing import Any
 from bot.delivery.intake import Intake
 from bot.delivery.outbox import Outbox, Status
 from bot.delivery.worker import DeliveryWorker, Notifier
+from bot.feedback.capture import Captured
 from bot.feedback.form import FeedbackForm
 from bot.feedback.posted import PostedMessage
 from bot.feedback.source import SourceMessage
 from bot.feedback.submission import Submission
-from bot.productlane import CreateThread, PainLevel, ProductlaneClient, ThreadOrigin
+from bot.productlane import CreateThread, PainLevel, ProductlaneClient, ThreadOrigin, UpdateThread
 from tests.fakes.productlane import FakeProductlane
 
 THREAD_URL = "https://productlane.test/feedback/{id}"
@@ -24,7 +26,10 @@ THREAD_URL = "https://productlane.test/feedback/{id}"
 class TitleComposer:
     """Compose without Slack: the form's title and email are all the worker's tests need."""
 
-    def compose(self, submission: Submission) -> CreateThread:
+    def update(self, edit: Submission) -> UpdateThread:
+        return UpdateThread(title=edit.form.title, pain_level=edit.form.pain_level)
+
+    def compose(self, submission: Submission, captured: Captured | None = None) -> CreateThread:
         return CreateThread(
             text=f"<p>{submission.form.title}</p><p>ref {submission.reference}</p>",
             title=submission.form.title,
@@ -40,12 +45,30 @@ class RecordingNotifier:
     delayed_titles: list[str] = field(default_factory=list)
     waiting_titles: list[str] = field(default_factory=list)
     failures: list[tuple[str, str]] = field(default_factory=list)
+    notes: list[list[str]] = field(default_factory=list)
+    updates: list[tuple[str, str]] = field(default_factory=list)
 
     def delivered(
-        self, submission: Submission, request: CreateThread, thread_url: str
+        self, submission: Submission, request: CreateThread, thread_url: str, notes: Sequence[str] = ()
     ) -> PostedMessage | None:
         self.delivered_urls.append(thread_url)
+        self.notes.append(list(notes))
         return PostedMessage(channel="D0CSM0002", ts=f"{len(self.delivered_urls)}.000100")
+
+    def updated(
+        self,
+        edit: Submission,
+        original: Submission,
+        request: CreateThread,
+        thread_url: str,
+        reply: PostedMessage | None,
+        notes: Sequence[str] = (),
+    ) -> PostedMessage | None:
+        self.updates.append((request.title or "", request.pain_level.value))
+        return reply
+
+    def edit_refused(self, edit: Submission, problem: str) -> None:
+        self.failures.append((edit.key, problem))
 
     def delayed(self, submission: Submission) -> None:
         self.delayed_titles.append(submission.form.title)

@@ -51,6 +51,8 @@ test can :meth:`~FakeProductlane.emit` events in any order it likes.
 from __future__ import annotations
 
 import contextlib
+import email.policy
+import hashlib
 import json
 import math
 import re
@@ -62,9 +64,10 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email.parser import BytesParser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from tests.fakes.productlane_webhooks import DEFAULT_PATTERNS, WebhookSender
 
@@ -240,6 +243,82 @@ def validate_create_thread(body: Any) -> list[dict[str, str]]:
     if unknown:
         listed = ", ".join(f"'{name}'" for name in unknown)
         error("", f"Unrecognized key(s) in object: {listed}")
+    return errors
+
+
+# --------------------------------------------------------------------------- capture (issue #10)
+
+MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+UPLOADS_PER_MINUTE = 30
+UPLOADS_PER_DAY = 500
+# The documented upload types (svg, html and octet-stream are refused), written out here by hand.
+UPLOAD_TYPES = frozenset(
+    {
+        "image/png",
+        "image/jpeg",
+        "image/gif",
+        "image/webp",
+        "application/pdf",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+        "application/msword",
+        "application/vnd.ms-excel",
+        "application/vnd.ms-powerpoint",
+        "text/csv",
+        "text/plain",
+    }
+)
+UPDATABLE_FIELDS = frozenset(
+    {
+        "text",
+        "title",
+        "pain_level",
+        "assignee_id",
+        "contact_id",
+        "company_id",
+        "tag_ids",
+        "project_id",
+        "status",
+        "snoozed_until",
+        "closed_loop",
+        "notify",
+    }
+)
+
+
+def _multipart_file(body: bytes, content_type: str, field_name: str) -> tuple[str, str, bytes] | None:
+    """(filename, content type, bytes) of the multipart part named ``field_name``."""
+    head = f"Content-Type: {content_type}\r\n\r\n".encode("latin-1")
+    message = BytesParser(policy=email.policy.HTTP).parsebytes(head + body)
+    if not message.is_multipart():
+        return None
+    for part in message.iter_parts():
+        if part.get_param("name", header="content-disposition") != field_name:
+            continue
+        data = part.get_payload(decode=True)
+        if not isinstance(data, bytes):
+            return None
+        return part.get_filename() or "file", part.get_content_type(), data
+    return None
+
+
+def validate_update_thread(body: dict[str, Any]) -> list[dict[str, str]]:
+    """The ``details`` of a 400 for a ``PATCH /threads/{id}`` body (empty when valid)."""
+    errors: list[dict[str, str]] = []
+    unknown = sorted(set(body) - UPDATABLE_FIELDS)
+    if unknown:
+        listed = ", ".join(f"'{name}'" for name in unknown)
+        errors.append({"path": "", "message": f"Unrecognized key(s) in object: {listed}"})
+    title = body.get("title")
+    if "title" in body and not isinstance(title, str):
+        errors.append({"path": "title", "message": f"Expected string, received {_type_name(title)}"})
+    elif isinstance(title, str) and len(title) > TITLE_MAX:
+        errors.append({"path": "title", "message": f"String must contain at most {TITLE_MAX} character(s)"})
+    if "pain_level" in body and body["pain_level"] not in PAIN_LEVELS:
+        errors.append({"path": "pain_level", "message": _enum_message(PAIN_LEVELS, body["pain_level"])})
+    if "status" in body and body["status"] not in STATUSES:
+        errors.append({"path": "status", "message": _enum_message(STATUSES, body["status"])})
     return errors
 
 
@@ -431,6 +510,7 @@ class FakeProductlane:
         self._server = ThreadingHTTPServer(("127.0.0.1", port), handler)
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
+        self._init_capture()
 
     # -- lifecycle
 
@@ -954,6 +1034,9 @@ class FakeProductlane:
                     "default_linear_team_id": None,
                 },
             )
+        captured = self._route_capture(record, scopes)
+        if captured is not None:
+            return captured
         if path == "/threads" and method == "POST":
             return self._post_thread(h, record, scopes)
         if path == "/threads" and method == "GET":
@@ -1097,6 +1180,119 @@ class FakeProductlane:
             if contact is None:
                 return self._error(404, message="Contact not found.")
             return self._json(200, dict(contact))
+
+    # -- capture (issue #10): POST /files and PATCH /threads/{id} ---------------------------------
+
+    def _init_capture(self) -> None:
+        self.upload_limit_per_minute = UPLOADS_PER_MINUTE
+        self.upload_limit_per_day = UPLOADS_PER_DAY
+        # Replaces the answer to an accepted upload (e.g. one without a URL): stored file → body.
+        self.upload_answer: Callable[[dict[str, Any]], Any] | None = None
+        self._uploads: list[dict[str, Any]] = []
+        self._upload_log: deque[float] = deque()
+        self.upload_count = 0  # POST /files requests received (whatever the outcome)
+        self.patch_count = 0  # PATCH /threads/{id} requests received
+
+    @property
+    def uploads(self) -> list[dict[str, Any]]:
+        """Every file accepted by POST /files, oldest first (without its bytes; ``sha256`` instead)."""
+        with self._lock:
+            return [{k: v for k, v in upload.items() if k != "_data"} for upload in self._uploads]
+
+    def uploaded_bytes(self, file_id: str) -> bytes:
+        with self._lock:
+            for upload in self._uploads:
+                if upload["id"] == file_id:
+                    return bytes(upload["_data"])
+        raise KeyError(file_id)
+
+    def _route_capture(self, record: RecordedRequest, scopes: list[str]) -> _Reply | None:
+        """Answers POST /files and PATCH /threads/{id}; None for any other route."""
+        if record.method == "POST" and record.path == "/files":
+            with self._lock:
+                self.upload_count += 1
+            return self._scope(scopes, "files:write") or self._upload(record)
+        if record.method == "PATCH" and record.path.startswith("/threads/"):
+            with self._lock:
+                self.patch_count += 1
+            return self._scope(scopes, "threads:write") or self._patch_thread(record)
+        return None
+
+    def _upload(self, record: RecordedRequest) -> _Reply:
+        content_type = record.headers.get("content-type", "")
+        if not content_type.startswith("multipart/form-data"):
+            return self._error(400, details=[{"path": "file", "message": "Expected multipart/form-data"}])
+        part = _multipart_file(record.body, content_type, "file")
+        if part is None:
+            return self._error(400, details=[{"path": "file", "message": "Required"}])
+        name, part_type, data = part
+        if len(data) > MAX_UPLOAD_BYTES:
+            return self._error(
+                400,
+                message="File too large: at most 10 MB.",
+                details=[{"path": "file", "message": "File must be at most 10 MB"}],
+            )
+        if part_type not in UPLOAD_TYPES:
+            return self._error(
+                400,
+                message=f"Unsupported file type {part_type}.",
+                details=[{"path": "file", "message": f"Unsupported file type: {part_type}"}],
+            )
+        with self._changed:
+            now = self._clock()
+            while self._upload_log and self._upload_log[0] + 60.0 <= now:
+                self._upload_log.popleft()
+            if len(self._upload_log) >= self.upload_limit_per_minute:
+                wait = self._upload_log[-self.upload_limit_per_minute] + 60.0 - now
+                return self._error(
+                    429,
+                    message="Upload rate limit exceeded.",
+                    details={"limit": self.upload_limit_per_minute, "window": "1m", "scope": "files"},
+                    retry_after=max(1, math.ceil(wait)),
+                )
+            if len(self._uploads) >= self.upload_limit_per_day:
+                return self._error(
+                    429,
+                    message="Daily upload limit reached.",
+                    details={"limit": self.upload_limit_per_day, "window": "1d", "scope": "files"},
+                    retry_after=3600,
+                )
+            self._upload_log.append(now)
+            file_id = _new_id("file_")
+            stored = {
+                "id": file_id,
+                "url": f"https://cdn.productlane.test/files/{file_id}/{quote(name)}",
+                "name": name,
+                "content_type": part_type,
+                "size": len(data),
+                "sha256": hashlib.sha256(data).hexdigest(),
+                "created_at": _iso(self._wall()),
+                "_data": data,
+            }
+            self._uploads.append(stored)
+            self._changed.notify_all()
+            answer = self.upload_answer
+        public = {k: v for k, v in stored.items() if not k.startswith("_") and k != "sha256"}
+        return self._json(201, answer(public) if answer is not None else public)
+
+    def _patch_thread(self, record: RecordedRequest) -> _Reply:
+        thread_id = unquote(record.path.split("/")[2])
+        body = record.json
+        if not isinstance(body, dict):
+            return self._error(400, details=[{"path": "", "message": "Expected object"}])
+        details = validate_update_thread(body)
+        if details:
+            return self._error(400, message=f"Validation failed: {details[0]['message']}.", details=details)
+        with self._changed:
+            thread = next((t for t in self._threads if t["id"] == thread_id), None)
+            if thread is None:
+                return self._error(404, message="Thread not found.")
+            for name in ("title", "pain_level", "status", "text"):
+                if name in body:
+                    thread[name] = body[name]
+            thread["updated_at"] = _iso(self._wall())
+            self._changed.notify_all()
+            return self._json(200, self._public(thread))
 
     # -- rate limits
 

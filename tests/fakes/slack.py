@@ -83,6 +83,12 @@ DEFAULT_SCOPES: tuple[str, ...] = (
     "mpim:read",
     "channels:join",
     "im:write",
+    "files:read",
+    "reactions:read",
+    "channels:history",
+    "groups:history",
+    "im:history",
+    "mpim:history",
 )
 
 # Form fields slack_sdk sends as JSON strings; the record decodes them to objects.
@@ -98,6 +104,23 @@ MAX_TEXT_CHARS = 40_000
 
 # Call.method of a POST to a response_url handed out by `FakeSlackWebAPI.new_response_url()`.
 RESPONSE_URL = "response_url"
+
+# Where the fake serves file downloads (files.slack.com/files-pri/… on the real one).
+FILES_PATH = "/files-pri/"
+SIGN_IN_PAGE = b"<!DOCTYPE html><html><head><title>Slack</title></head><body>Sign in to Slack</body></html>"
+
+
+@dataclass
+class Download:
+    """One request for a file's bytes."""
+
+    file_id: str
+    token: str | None
+    status: int
+    size: int  # bytes served
+    authorised: bool  # the bot token with files:read: the file itself, not the sign-in page
+    time: float
+
 
 EnvelopeType = Literal["interactive", "slash_commands", "events_api"]
 
@@ -391,6 +414,7 @@ class FakeSlackWebAPI:
             "views.update": ("bot", self._views_update),
             "team.info": ("bot", self._team_info),
             "usergroups.list": ("bot", self._usergroups_list),
+            **self._capture_methods(),
             RESPONSE_URL: ("none", lambda call: {"ok": True}),
         }
 
@@ -552,6 +576,9 @@ class FakeSlackWebAPI:
             method = url.path[len("/api/") :]
         elif url.path.startswith("/hooks/"):
             method = RESPONSE_URL
+        elif url.path.startswith(FILES_PATH):
+            self._serve_file(request, url.path)
+            return
         else:
             self._send(request, 404, {"ok": False, "error": "not_found"}, {})
             return
@@ -985,6 +1012,157 @@ class FakeSlackWebAPI:
             previous_view_id=current["previous_view_id"],
         )
         return {"ok": True, "view": view}
+
+    # ------------------------------------------------------------------ capture (issue #10)
+    # Files (files.info, downloads that need the bot token), messages and threads
+    # (conversations.history, conversations.replies with pagination).
+
+    def _capture_methods(self) -> dict[str, tuple[str, Callable[[Call], JSONDict]]]:
+        self.files: dict[str, JSONDict] = {}  # what files.info answers, by file id
+        self.file_contents: dict[str, bytes] = {}  # what a download serves, by file id
+        self.messages: dict[str, list[JSONDict]] = {}  # every message by channel, replies included
+        self.downloads: list[Download] = []
+        # The most messages one conversations.replies page holds, whatever `limit` asks for.
+        self.replies_page_max = 1000
+        return {
+            "files.info": ("bot", self._files_info),
+            "conversations.history": ("bot", self._conversations_history),
+            "conversations.replies": ("bot", self._conversations_replies),
+        }
+
+    def add_file(self, file: Mapping[str, Any], content: bytes | None = None) -> JSONDict:
+        """Make a file known (files.info) and downloadable (its content; by default bytes of its
+        stated size). Returns the file object as a message carries it, its URLs on this fake."""
+        stored = copy.deepcopy(dict(file))
+        file_id = str(stored["id"])
+        name = str(stored.get("name") or file_id)
+        if stored.get("url_private") or stored.get("url_private_download"):
+            base = f"http://127.0.0.1:{self.port}{FILES_PATH}{TEAM_ID}-{file_id}"
+            stored["url_private"] = f"{base}/{name}"
+            stored["url_private_download"] = f"{base}/download/{name}"
+        with self.lock:
+            self.files[file_id] = stored
+            self.file_contents[file_id] = (
+                content if content is not None else b"\x00" * int(stored.get("size") or 0)
+            )
+        return copy.deepcopy(stored)
+
+    def add_message(self, channel_id: str, message: Mapping[str, Any]) -> JSONDict:
+        """Post a message into the fake's history (a reply when it has a thread_ts other than ts)."""
+        stored = copy.deepcopy(dict(message))
+        with self.lock:
+            self.messages.setdefault(channel_id, []).append(stored)
+            self.messages[channel_id].sort(key=lambda m: float(m.get("ts") or 0))
+        return copy.deepcopy(stored)
+
+    def _readable_channel(self, channel_id: str) -> JSONDict:
+        """The channel, if the bot may read its history: the scope for its type, and membership."""
+        channel = self.channels.get(channel_id)
+        if channel is None:
+            raise _SlackError("channel_not_found")
+        if channel.get("is_im"):
+            self._need_scope("im:history")
+        elif channel.get("is_mpim"):
+            self._need_scope("mpim:history")
+        elif channel.get("is_private"):
+            self._need_scope("groups:history")
+        else:
+            self._need_scope("channels:history")
+        if not channel.get("is_member"):
+            raise _SlackError("channel_not_found" if channel.get("is_private") else "not_in_channel")
+        return channel
+
+    @staticmethod
+    def _in_range(message: Mapping[str, Any], params: Mapping[str, Any]) -> bool:
+        ts = float(message.get("ts") or 0)
+        inclusive = str(params.get("inclusive", "")).lower() in ("1", "true")
+        oldest, latest = params.get("oldest"), params.get("latest")
+        if oldest not in (None, "") and not (ts > float(oldest) or (inclusive and ts == float(oldest))):
+            return False
+        return latest in (None, "") or ts < float(latest) or (inclusive and ts == float(latest))
+
+    def _page(self, call: Call, found: list[JSONDict], page_max: int) -> JSONDict:
+        limit = max(1, min(int(call.params.get("limit") or 100), page_max))
+        start = 0
+        cursor = str(call.params.get("cursor") or "")
+        if cursor:
+            if not cursor.startswith("next:"):
+                raise _SlackError("invalid_cursor")
+            start = int(cursor.removeprefix("next:"))
+        page = found[start : start + limit]
+        more = start + limit < len(found)
+        return {
+            "ok": True,
+            "messages": copy.deepcopy(page),
+            "has_more": more,
+            "response_metadata": {"next_cursor": f"next:{start + limit}" if more else ""},
+        }
+
+    def _conversations_history(self, call: Call) -> JSONDict:
+        channel_id = str(self._param(call, "channel", "channel_not_found"))
+        self._readable_channel(channel_id)
+        top = [
+            m
+            for m in self.messages.get(channel_id, [])
+            if m.get("thread_ts") in (None, m.get("ts")) and self._in_range(m, call.params)
+        ]
+        return self._page(call, list(reversed(top)), 1000)
+
+    def _conversations_replies(self, call: Call) -> JSONDict:
+        channel_id = str(self._param(call, "channel", "channel_not_found"))
+        ts = str(self._param(call, "ts", "thread_not_found"))
+        self._readable_channel(channel_id)
+        history = self.messages.get(channel_id, [])
+        pointed = next((m for m in history if m.get("ts") == ts), None)
+        if pointed is None or pointed.get("subtype") in ("channel_join", "channel_leave"):
+            raise _SlackError("thread_not_found")
+        parent_ts = pointed.get("thread_ts") or ts
+        thread = [
+            m
+            for m in history
+            if parent_ts in (m.get("ts"), m.get("thread_ts")) and self._in_range(m, call.params)
+        ]
+        return self._page(call, thread, self.replies_page_max)
+
+    def _files_info(self, call: Call) -> JSONDict:
+        self._need_scope("files:read")
+        file = self.files.get(str(self._param(call, "file", "file_not_found")))
+        if file is None or file.get("mode") in ("tombstone", "file_access"):
+            raise _SlackError("file_not_found")
+        return {"ok": True, "file": copy.deepcopy(file)}
+
+    def _serve_file(self, request: _Handler, path: str) -> None:
+        """A download from files.slack.com: with the bot token (files:read) the bytes; without,
+        Slack's sign-in page (HTML, status 200), as the real one answers."""
+        auth = request.headers.get("Authorization", "")
+        token = auth.removeprefix("Bearer ").strip() if auth.startswith("Bearer ") else None
+        file_part = path.removeprefix(FILES_PATH).split("/", 1)[0]
+        file_id = file_part.removeprefix(f"{TEAM_ID}-")
+        with self.lock:
+            file = self.files.get(file_id)
+            content = self.file_contents.get(file_id)
+            authorised = token == self.bot_token and "files:read" in self.scopes
+        status, body, content_type = 200, content or b"", str((file or {}).get("mimetype") or "")
+        if file is None or content is None:
+            status, body, content_type = 404, b"Not found", "text/plain"
+        elif not authorised:
+            body, content_type = SIGN_IN_PAGE, "text/html; charset=utf-8"
+        with self._cond:
+            self.downloads.append(Download(file_id, token, status, len(body), authorised, time.monotonic()))
+            self._cond.notify_all()
+        try:
+            request.send_response(status)
+            request.send_header("Content-Type", content_type or "application/octet-stream")
+            request.send_header("Content-Length", str(len(body)))
+            request.end_headers()
+            request.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the bot stopped reading (its size cap): nothing more to send
+
+    def downloaded(self, file_id: str) -> list[Download]:
+        """The downloads of a file that served its bytes (with the bot token)."""
+        with self.lock:
+            return [d for d in self.downloads if d.file_id == file_id and d.authorised and d.status == 200]
 
 
 # ======================================================================================
@@ -1702,6 +1880,31 @@ class FakeSlack:
             payload["state"] = {"values": {}}
             payload["response_url"] = self.web.new_response_url("actions")
         return payload
+
+    def reaction_added_payload(
+        self,
+        ts: str,
+        *,
+        channel: str = "C0FEEDBACK",
+        user: str = "U0CSM0002",
+        reaction: str = "inbox_tray",
+        item_user: str | None = "U0CUST0003",
+        event_id: str | None = None,
+    ) -> JSONDict:
+        """A `reaction_added` event_callback (from the fixture), for a message at channel/ts."""
+        envelope = load_fixture("socket_mode_envelopes")["events_api"]
+        event: JSONDict = copy.deepcopy(envelope["payload"]["event"])
+        event.update(
+            user=user,
+            reaction=reaction,
+            item={"type": "message", "channel": channel, "ts": ts},
+            event_ts=_now_ts(),
+        )
+        if item_user is None:
+            event.pop("item_user", None)
+        else:
+            event["item_user"] = item_user
+        return self.events_api_payload(event, event_id=event_id)
 
     def events_api_payload(self, event: Mapping[str, Any], *, event_id: str | None = None) -> JSONDict:
         """An `event_callback` wrapping `event` (the envelope's payload for events_api)."""

@@ -52,3 +52,15 @@ def test_the_bots_own_messages_and_system_messages_are_refused_with_a_reason() -
 def test_another_bots_message_is_fine() -> None:
     integration = source_from_message_shortcut(shortcut(user=None, bot_id="B0OTHER"))
     assert why_not_feedback(integration, bot_user_id="U0BOT", bot_id="B0BOT") is None
+
+
+def test_a_parent_with_replies_or_a_reply_is_in_a_thread() -> None:
+    alone = source_from_message_shortcut(shortcut())
+    assert not alone.in_thread
+    assert alone.thread_size is None
+    parent = source_from_message_shortcut(shortcut(reply_count=4, thread_ts="1764252900.000100"))
+    assert parent.in_thread
+    assert parent.thread_size == 5
+    reply = source_from_message_shortcut(shortcut(ts="1764253000.000200", thread_ts="1764252900.000100"))
+    assert reply.in_thread
+    assert reply.thread_size is None

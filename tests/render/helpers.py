@@ -26,8 +26,9 @@ ALLOWED_TAGS = {
     "ol",
     "li",
     "a",
+    "img",
 }
-ALLOWED_ATTRIBUTES = {"a": {"href", "rel"}, "ol": {"start"}}
+ALLOWED_ATTRIBUTES = {"a": {"href", "rel"}, "ol": {"start"}, "img": {"src"}}
 ALLOWED_SCHEMES = ("http://", "https://", "mailto:")
 BIDI_CONTROLS = [chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))]
 
@@ -50,6 +51,8 @@ class _Collector(HTMLParser):
                 self.hrefs.append(value or "")
                 if not (value or "").lower().startswith(ALLOWED_SCHEMES):
                     self.problems.append(f"href {value!r}")
+            elif name == "src" and not (value or "").lower().startswith(("http://", "https://")):
+                self.problems.append(f"src {value!r}")
             elif name == "rel" and value != "noopener noreferrer":
                 self.problems.append(f"rel {value!r}")
             elif name == "start" and not (value or "").isdigit():

@@ -86,3 +86,31 @@ def test_an_explanation_modal_fits_its_title() -> None:
     view = message_modal("A title far longer than Slack allows", "because")
     view.validate_json()
     assert len(view.to_dict()["title"]["text"]) <= 24
+
+
+# --- the whole thread (issue #10) ----------------------------------------------------------------
+
+
+def test_a_message_in_a_thread_is_offered_the_whole_thread_off_by_default() -> None:
+    data = feedback_modal(content(offer_thread=True, thread_size=31)).to_dict()
+    block = next(block for block in data["blocks"] if block.get("block_id") == "include_thread")
+    assert block["optional"] is True
+    assert block["element"]["options"][0]["text"]["text"] == "Include the whole thread (31 messages)"
+    assert "initial_options" not in block["element"]
+    state = build_state_values(data["blocks"], {"include_thread": {"include_thread": ["include"]}})
+    assert form_from_state(state, default_pain=PainLevel.UNKNOWN).include_thread is True
+    untouched = build_state_values(data["blocks"], {})
+    assert form_from_state(untouched, default_pain=PainLevel.UNKNOWN).include_thread is False
+
+
+def test_the_thread_size_may_be_unknown_and_a_resent_form_keeps_the_tick() -> None:
+    ticked = FORM.model_copy(update={"include_thread": True})
+    data = feedback_modal(content(offer_thread=True, form=ticked)).to_dict()
+    block = next(block for block in data["blocks"] if block.get("block_id") == "include_thread")
+    assert block["element"]["options"][0]["text"]["text"] == "Include the whole thread"
+    assert block["element"]["initial_options"][0]["value"] == "include"
+
+
+def test_a_message_outside_any_thread_is_not_offered_one() -> None:
+    data = feedback_modal(content()).to_dict()
+    assert "include_thread" not in [block.get("block_id") for block in data["blocks"]]

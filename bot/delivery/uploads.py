@@ -1,0 +1,307 @@
+"""Copying a submission's Slack files into Productlane, in the delivery worker, exactly once each.
+
+For each file: what is already recorded for the item is used as it is (a retry or a restart never
+uploads again). Otherwise the file is checked before anything is downloaded (deleted, hidden behind
+files.info, over 10 MB, a type Productlane refuses), then, within Productlane's budgets — 30 uploads
+a minute and 500 a day per workspace, each also one of the 60 writes a minute shared with thread
+creation, all counted in the outbox's database across replicas — downloaded with a size cap and
+uploaded. The outcome (the copy's URL, or a note why the file stays a link to Slack) is recorded
+with the item by its lease owner straight after. A file that cannot be copied never stops the
+feedback: only passing trouble (rate limits, an outage) makes the item wait, and not for ever.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+import sqlalchemy as sa
+
+from bot.delivery.outbox import Outbox, OutboxItem, Status
+from bot.delivery.schema import copied_files, daily_counts, items
+from bot.feedback.capture import CopiedFile, FileUnavailable, SlackFile, TryLater
+from bot.productlane import (
+    AuthenticationError,
+    ProductlaneClient,
+    ProductlaneError,
+    RateLimitedError,
+    ScopeError,
+    ValidationError,
+)
+from bot.productlane.uploads import (
+    MAX_UPLOAD_BYTES,
+    UPLOADS_PER_DAY,
+    UPLOADS_PER_MINUTE,
+    megabytes,
+    upload_refusal,
+)
+
+log = logging.getLogger(__name__)
+
+# How long passing trouble (Slack or Productlane down, rate limits) may hold a submission's files
+# before the feedback goes without them: the files then stay links to Slack, with a note.
+FILE_PATIENCE = timedelta(minutes=10)
+_NOTE_MAX = 500
+RETRY_SECONDS = 15.0  # after passing trouble that names no wait
+
+
+class FileSource(Protocol):
+    """Where the files come from (the Slack side)."""
+
+    def resolve(self, file: SlackFile) -> SlackFile:
+        """The whole file object for a hidden one (files.info). Raises `FileUnavailable`, `TryLater`."""
+        ...
+
+    def download(self, file: SlackFile, max_bytes: int) -> bytes:
+        """The file's bytes, at most ``max_bytes``. Raises `FileUnavailable`, `TryLater`."""
+        ...
+
+
+class CopyLater(Exception):
+    """Stop here and try the item again in ``wait`` seconds (what was copied so far is kept)."""
+
+    def __init__(self, reason: str, wait: float) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.wait = wait
+
+
+class LeaseLost(Exception):
+    """Another worker holds the item now: leave it alone."""
+
+
+class KeyRefused(Exception):
+    """Productlane refused the API key itself during an upload: delivery must pause."""
+
+    def __init__(self, error: ProductlaneError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+# --- the records: copies of an item, and the daily budget ---------------------------------------
+
+
+def copies_of(outbox: Outbox, item_id: int) -> dict[str, CopiedFile]:
+    """What is recorded for the item's files, by Slack file id."""
+    query = sa.select(copied_files).where(copied_files.c.item_id == item_id)
+    with outbox.reading() as connection:
+        rows = connection.execute(query).all()
+    return {
+        row.file_id: CopiedFile(
+            url=row.url, note=row.note, name=row.name, permalink=row.permalink, content_type=row.content_type
+        )
+        for row in rows
+    }
+
+
+def record_copy(
+    outbox: Outbox, item_id: int, owner: str, file_id: str, copy: CopiedFile, *, now: datetime | None = None
+) -> bool:
+    """Keep what became of one file with the item. Only the item's lease owner may (False else)."""
+    at = now or datetime.now(UTC)
+    values = {
+        "item_id": item_id,
+        "file_id": file_id[:64],
+        "url": copy.url,
+        "note": copy.note[:_NOTE_MAX] if copy.note else None,
+        "name": (copy.name or "")[:255] or None,
+        "permalink": copy.permalink,
+        "content_type": (copy.content_type or "")[:255] or None,
+        "copied_at": at,
+    }
+    owned = sa.select(items.c.id).where(
+        items.c.id == item_id,
+        items.c.status == Status.SENDING.value,
+        items.c.lease_owner == owner,
+        items.c.lease_until > at,
+    )
+    statement = outbox.insert_for(copied_files).values(values)
+    statement = statement.on_conflict_do_update(
+        index_elements=[copied_files.c.item_id, copied_files.c.file_id],
+        set_={name: statement.excluded[name] for name in values if name not in ("item_id", "file_id")},
+    )
+    with outbox.writing() as connection:
+        if connection.execute(owned.with_for_update()).first() is None:
+            return False
+        connection.execute(statement)
+    return True
+
+
+def take_daily(outbox: Outbox, key: str, limit: int, *, now: datetime | None = None) -> bool:
+    """Take one of ``limit`` units of today's (UTC) budget for ``key``; False when none is left."""
+    day = (now or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%d")
+    with outbox.writing() as connection:
+        connection.execute(
+            outbox.insert_for(daily_counts)
+            .values(key=key, day=day, used=0)
+            .on_conflict_do_nothing(index_elements=[daily_counts.c.key, daily_counts.c.day])
+        )
+        taken = connection.execute(
+            sa.update(daily_counts)
+            .where(daily_counts.c.key == key, daily_counts.c.day == day, daily_counts.c.used < limit)
+            .values(used=daily_counts.c.used + 1)
+        ).rowcount
+    return int(taken) == 1
+
+
+def purge_copies(outbox: Outbox, *, now: datetime | None = None) -> int:
+    """Forget the copies of items that are gone, and daily counts older than yesterday."""
+    yesterday = ((now or datetime.now(UTC)) - timedelta(days=1)).astimezone(UTC).strftime("%Y-%m-%d")
+    with outbox.writing() as connection:
+        removed = connection.execute(
+            sa.delete(copied_files).where(copied_files.c.item_id.not_in(sa.select(items.c.id)))
+        ).rowcount
+        connection.execute(sa.delete(daily_counts).where(daily_counts.c.day < yesterday))
+    return int(removed)
+
+
+# --- the copier ----------------------------------------------------------------------------------
+
+
+class FileCopier:
+    """Copies an item's files into Productlane for the worker that holds the item."""
+
+    def __init__(
+        self,
+        outbox: Outbox,
+        productlane: ProductlaneClient,
+        source: FileSource,
+        *,
+        limiter_key: str,
+        lease_seconds: float,
+        write_rate_per_minute: int = 60,
+        write_burst: int = 1,
+        uploads_per_minute: int = UPLOADS_PER_MINUTE,
+        uploads_per_day: int = UPLOADS_PER_DAY,
+        patience: timedelta = FILE_PATIENCE,
+        stopping: threading.Event | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._outbox = outbox
+        self._productlane = productlane
+        self._source = source
+        self._write_key = limiter_key
+        self._upload_key = f"{limiter_key}:uploads"
+        self._lease = lease_seconds
+        self._write_rate = write_rate_per_minute
+        self._write_burst = write_burst
+        self._upload_rate = uploads_per_minute
+        self._per_day = uploads_per_day
+        self._patience = patience
+        self._stopping = stopping or threading.Event()
+        self._sleep = sleep
+        self._told_scope = False
+
+    def copy(self, item: OutboxItem, files: Sequence[SlackFile], owner: str) -> dict[str, CopiedFile]:
+        """What became of each file (by id), copying those not yet done. Raises `CopyLater`,
+        `LeaseLost` or `KeyRefused`; everything copied before that is kept with the item."""
+        done = copies_of(self._outbox, item.id) if files else {}
+        for file in files:
+            if file.id in done:
+                continue
+            copy = self._copy_one(item, file, owner)
+            if not record_copy(self._outbox, item.id, owner, file.id, copy):
+                raise LeaseLost(f"item {item.id}")
+            if copy.url:
+                log.info("item %s: file %s copied into Productlane", item.id, file.id)
+            else:
+                log.info("item %s: file %s stays a link to Slack (%s)", item.id, file.id, copy.note)
+            done[file.id] = copy
+        return {file.id: done[file.id] for file in files if file.id in done}
+
+    def _patient(self, item: OutboxItem) -> bool:
+        return datetime.now(UTC) - item.created_at < self._patience
+
+    def _copy_one(self, item: OutboxItem, file: SlackFile, owner: str) -> CopiedFile:
+        if file.gone:
+            return CopiedFile(None, "it was deleted in Slack")
+        learned = file
+        try:
+            if file.hidden:
+                learned = self._source.resolve(file)
+        except FileUnavailable as unavailable:
+            return CopiedFile(None, unavailable.note)
+        except TryLater as later:
+            return CopiedFile(None, self._later_or_note(item, later.reason, later.retry_after, "Slack"))
+
+        def kept(note: str) -> CopiedFile:
+            return CopiedFile(
+                None, note, learned.name or None, learned.permalink, learned.content_type or None
+            )
+
+        refusal = upload_refusal(learned.content_type, learned.size, learned.label())
+        if refusal is not None:
+            return kept(refusal)
+        self._wait_for_slot(item, owner, self._upload_key, self._upload_rate, 1)
+        self._wait_for_slot(item, owner, self._write_key, self._write_rate, self._write_burst)
+        if not take_daily(self._outbox, self._upload_key, self._per_day):
+            return kept(f"Productlane's limit of {self._per_day} uploads a day was reached")
+        self._renew(item, owner)
+        try:
+            data = self._source.download(learned, MAX_UPLOAD_BYTES)
+        except FileUnavailable as unavailable:
+            return kept(unavailable.note)
+        except TryLater as later:
+            return kept(self._later_or_note(item, later.reason, later.retry_after, "Slack"))
+        if len(data) > MAX_UPLOAD_BYTES:  # the source's cap should have stopped it; never send it
+            return kept(f"over Productlane's {megabytes(MAX_UPLOAD_BYTES)} limit")
+        self._renew(item, owner)
+        name = learned.name or f"{learned.id}"
+        try:
+            uploaded = self._productlane.upload_file(name, learned.content_type, data)
+        except RateLimitedError as limited:
+            wait = limited.retry_after if limited.retry_after is not None else 60.0
+            until = datetime.now(UTC) + timedelta(seconds=wait)
+            self._outbox.pause_writes(self._upload_key, until)
+            self._outbox.pause_writes(self._write_key, until)
+            raise CopyLater("Productlane rate-limited an upload", wait) from limited
+        except AuthenticationError as refused:
+            raise KeyRefused(refused) from refused
+        except ScopeError:
+            if not self._told_scope:
+                self._told_scope = True
+                log.warning(
+                    "Productlane refused a file upload: the API key lacks files:write. Files stay "
+                    "links to Slack until the key has it (Productlane → Settings → API)."
+                )
+            return kept("the bot's Productlane key may not upload files (files:write)")
+        except ValidationError as refused:
+            return kept(f"Productlane refused it: {refused.message.rstrip('.')}")
+        except ProductlaneError as error:
+            if error.status == 413:
+                return kept(f"over Productlane's {megabytes(MAX_UPLOAD_BYTES)} limit")
+            if error.retryable or error.status is None or error.status >= 500:
+                reason = error.code or type(error).__name__
+                return kept(self._later_or_note(item, reason, None, "Productlane"))
+            return kept(f"Productlane refused it ({error.code or error.status})")
+        if not uploaded.url:
+            return kept("Productlane's answer held no link to the copy")
+        return CopiedFile(uploaded.url, None, learned.name or None, learned.permalink, learned.content_type)
+
+    def _later_or_note(self, item: OutboxItem, reason: str, retry_after: float | None, who: str) -> str:
+        """Passing trouble: raise `CopyLater` to try the item again later, unless it has waited long
+        enough already; then the note for a file that goes without its copy."""
+        if self._patient(item):
+            raise CopyLater(reason, retry_after if retry_after is not None else RETRY_SECONDS)
+        return f"{who} did not answer in time ({reason})"
+
+    def _wait_for_slot(self, item: OutboxItem, owner: str, key: str, rate: int, burst: int) -> None:
+        """Take a slot of the limiter ``key``, sleeping for it when the wait is short (the lease is
+        renewed after each sleep: two waits in a row must not outlast it); give the item back when
+        the wait is long."""
+        while True:
+            wait = self._outbox.reserve_write_slot(key, rate_per_minute=rate, burst=burst)
+            if wait <= 0:
+                return
+            if wait > self._lease / 2 or self._stopping.is_set():
+                raise CopyLater("waiting for Productlane's upload rate limit", wait)
+            self._sleep(wait)
+            self._renew(item, owner)
+
+    def _renew(self, item: OutboxItem, owner: str) -> None:
+        if not self._outbox.renew_lease(item.id, owner, self._lease):
+            raise LeaseLost(f"item {item.id}")

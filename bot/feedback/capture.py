@@ -1,0 +1,138 @@
+"""What delivery gathers around a submission before composing it: the whole Slack thread when it
+was asked for, and the files to copy into Productlane. Plain data and pure reading; fetching is the
+Slack side's (bot/slack/capture.py), uploading the delivery worker's (bot/delivery/uploads.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.productlane.uploads import content_type_of
+from bot.render.document import CopiedFile
+
+__all__ = [
+    "Captured",
+    "CopiedFile",
+    "FileUnavailable",
+    "Gathered",
+    "SlackFile",
+    "TryLater",
+    "slack_file",
+    "slack_files",
+]
+
+
+class FileUnavailable(Exception):
+    """This file cannot be copied, for a reason that will not pass: it stays a link to Slack."""
+
+    def __init__(self, note: str) -> None:
+        super().__init__(note)
+        self.note = note
+
+
+class TryLater(Exception):
+    """Slack (or Productlane) cannot answer now, for a reason that passes: try the item again later."""
+
+    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class SlackFile:
+    """One file attached to a Slack message, as far as the message (or files.info) tells."""
+
+    id: str
+    name: str = ""
+    mimetype: str = ""
+    filetype: str = ""
+    kind: str = ""  # Slack's pretty_type ("PNG", "SVG"), for notes
+    size: int | None = None
+    permalink: str | None = None
+    download_url: str | None = None
+    # Slack Connect: the message holds only the id; files.info may tell the rest (or refuse).
+    hidden: bool = False
+    gone: bool = False  # deleted ("tombstone")
+
+    @property
+    def content_type(self) -> str:
+        return content_type_of(self.mimetype, self.filetype)
+
+    def label(self) -> str:
+        return self.kind.strip() or self.filetype.strip().upper() or self.content_type
+
+
+def _str(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def slack_file(raw: Mapping[str, Any]) -> SlackFile | None:
+    """A file object from a message (or from files.info); None when it has no id."""
+    file_id = _str(raw.get("id"))
+    if not file_id:
+        return None
+    size = raw.get("size")
+    return SlackFile(
+        id=file_id,
+        name=_str(raw.get("name")) or _str(raw.get("title")),
+        mimetype=_str(raw.get("mimetype")),
+        filetype=_str(raw.get("filetype")),
+        kind=_str(raw.get("pretty_type")),
+        size=size if isinstance(size, int) and not isinstance(size, bool) and size >= 0 else None,
+        permalink=_str(raw.get("permalink")) or None,
+        download_url=_str(raw.get("url_private_download")) or _str(raw.get("url_private")) or None,
+        hidden=raw.get("file_access") == "check_file_info" or raw.get("mode") == "file_access",
+        gone=raw.get("mode") == "tombstone",
+    )
+
+
+def slack_files(messages: Iterable[Mapping[str, Any]]) -> tuple[SlackFile, ...]:
+    """Every file of these messages, in order, each once."""
+    found: dict[str, SlackFile] = {}
+    for message in messages:
+        files = message.get("files") if isinstance(message, Mapping) else None
+        for raw in files if isinstance(files, list) else []:
+            parsed = slack_file(raw) if isinstance(raw, Mapping) else None
+            if parsed is not None and parsed.id not in found:
+                found[parsed.id] = parsed
+    return tuple(found.values())
+
+
+@dataclass(frozen=True)
+class Gathered:
+    """What Slack had to say around a submission, fetched by delivery just before composing."""
+
+    # The conversation in order (parent first) when "include the whole thread" was ticked and Slack
+    # let the bot read it; None for the single message.
+    thread: tuple[Mapping[str, Any], ...] | None = None
+    # Why the thread could not be read (in words), when it was asked for and Slack refused.
+    thread_problem: str | None = None
+    files: tuple[SlackFile, ...] = ()
+
+
+@dataclass(frozen=True)
+class Captured:
+    """Gathered, plus what became of each file (by Slack file id): the input compose renders."""
+
+    thread: tuple[Mapping[str, Any], ...] | None = None
+    thread_problem: str | None = None
+    copies: Mapping[str, CopiedFile] = field(default_factory=dict)
+    files: tuple[SlackFile, ...] = ()
+
+    def submitter_notes(self) -> list[str]:
+        """Short lines for the confirmation: what did not make it into Productlane, and why."""
+        notes: list[str] = []
+        if self.thread_problem:
+            notes.append(f"Only the message was sent, not the whole thread: {self.thread_problem}.")
+        kept = []
+        for file in self.files:
+            copy = self.copies.get(file.id)
+            if copy is not None and not copy.url:
+                name = file.name or copy.name or "a file"
+                kept.append(f"{name} ({copy.note})" if copy.note else name)
+        if kept:
+            notes.append("Kept as links to Slack: " + "; ".join(kept) + ".")
+        return notes

@@ -1,0 +1,193 @@
+"""An emoji files a message (issue #10): reacting with `FEEDBACK_REACTION` to a message sends it to
+Productlane with the defaults — its author as the contact, its first line as the title, the default
+pain level — through the same outbox as the modal. One message gives one thread, however many people
+react and however often Slack sends the event; whoever reacts to a message already in Productlane is
+told so, privately. Reactions the bot should not act on are dropped with one log line, no message.
+
+Runs after Slack has its ack (a lazy listener): reading the message and the author may take a while.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.feedback.form import validate_form
+from bot.feedback.source import source_from_message, why_not_feedback
+from bot.feedback.submission import Filed, Submission, reaction_key
+from bot.render.plain_text import message_to_plain_text, title_from_text
+from bot.slack.lookups import SlackLookups
+from bot.slack.modals import TITLE_PREFILL_MAX, BotIdentity, FormDefaults, with_author_contact
+from bot.slack.replies import SlackMessenger, mrkdwn_escape, notice_reply
+
+log = logging.getLogger(__name__)
+
+
+class Filing(Protocol):
+    """What the reaction asks of delivery."""
+
+    def already_sent(self, channel_id: str, ts: str) -> str | None:
+        """The thread's link if the message is in Productlane ("" if the link is unknown), else None."""
+        ...
+
+    def file(self, submission: Submission) -> Filed: ...
+
+
+def already_in_productlane(thread_url: str | None) -> str:
+    if thread_url:
+        return f":inbox_tray: Already in Productlane: <{thread_url}|the thread>."
+    return ":inbox_tray: That message is already in Productlane."
+
+
+ON_ITS_WAY = ":inbox_tray: That message is already on its way to Productlane; the link follows in its thread."
+
+
+def cannot_file(problem: str) -> str:
+    return (
+        f":warning: I couldn't file that message by its reaction: {mrkdwn_escape(problem)} "
+        "Use *Send to Productlane* on it to fill in the details."
+    )
+
+
+class ReactionFiler:
+    """Turns one `reaction_added` event into a submission, or into nothing (with a reason logged)."""
+
+    def __init__(
+        self,
+        client: WebClient,
+        lookups: SlackLookups,
+        messenger: SlackMessenger,
+        filing: Filing,
+        defaults: FormDefaults,
+        identity: BotIdentity,
+        reaction: str,
+    ) -> None:
+        self._client = client
+        self._lookups = lookups
+        self._messenger = messenger
+        self._filing = filing
+        self._defaults = defaults
+        self._identity = identity
+        self.reaction = reaction
+
+    def wants(self, event: Mapping[str, Any]) -> bool:
+        """The configured emoji on a message (a skin tone counts as the emoji itself)."""
+        name = str(event.get("reaction") or "").split("::", 1)[0]
+        item = event.get("item")
+        return (
+            bool(self.reaction)
+            and name == self.reaction
+            and isinstance(item, Mapping)
+            and (item.get("type") == "message")
+        )
+
+    def on_reaction(self, event: Mapping[str, Any], team_id: str | None) -> None:
+        if not self.wants(event):
+            return
+        item: Mapping[str, Any] = event["item"]
+        channel_id, ts, reactor = str(item.get("channel") or ""), str(item.get("ts") or ""), event.get("user")
+        if not channel_id or not ts or not isinstance(reactor, str) or not reactor:
+            return
+        if event.get("item_user") and event.get("item_user") == self._identity.user_id:
+            log.info("reaction in %s ignored: it is on one of the bot's own messages", channel_id)
+            return
+        person = self._lookups.user(reactor)
+        if (
+            person is not None
+            and person.team_id
+            and self._identity.team_id
+            and (person.team_id != self._identity.team_id)
+        ):
+            log.info("reaction in %s ignored: %s is from another organization", channel_id, reactor)
+            return
+        message = self._read(channel_id, ts)
+        if message is None:
+            return
+        channel = self._lookups.channel(channel_id)
+        source = source_from_message(
+            message,
+            channel_id=channel_id,
+            workspace_team_id=team_id or self._identity.team_id,
+            channel_name=channel.name if channel else None,
+        )
+        why_not = why_not_feedback(source, bot_user_id=self._identity.user_id, bot_id=self._identity.bot_id)
+        if why_not is not None:
+            log.info(
+                "reaction in %s ignored: the message (%s) cannot be feedback",
+                channel_id,
+                source.subtype or "bot",
+            )
+            return
+        sent = self._filing.already_sent(channel_id, ts)
+        if sent is not None:
+            self._tell(channel_id, reactor, already_in_productlane(sent))
+            return
+        author = self._lookups.user(source.author_id) if source.author_id else None
+        title = title_from_text(message_to_plain_text(source.content, self._lookups), TITLE_PREFILL_MAX)
+        form = with_author_contact(self._defaults.blank_form(title=title), author)
+        problems = validate_form(form, has_source=True)
+        if problems:
+            self._tell(channel_id, reactor, cannot_file(" ".join(problems.values())))
+            return
+        submission = Submission(
+            key=reaction_key(channel_id, ts),
+            submitter_id=reactor,
+            form=form,
+            source=source,
+            submitted_at=datetime.now(UTC),
+            via_reaction=True,
+        )
+        filed = self._filing.file(submission)
+        if filed.created:
+            log.info("message %s/%s filed by reaction", channel_id, ts)
+        elif filed.submitter_id != reactor:
+            # Someone else's reaction filed it first; Slack retrying this one's event stays quiet.
+            self._tell(
+                channel_id,
+                reactor,
+                already_in_productlane(filed.thread_url) if filed.thread_url else ON_ITS_WAY,
+            )
+
+    def _read(self, channel_id: str, ts: str) -> dict[str, Any] | None:
+        """The message at channel/ts: a top-level one from the history, a reply from its thread."""
+        try:
+            history = self._client.conversations_history(
+                channel=channel_id, latest=ts, oldest=ts, inclusive=True, limit=1
+            )
+            found = _at(history.get("messages"), ts)
+            if found is None:
+                replies = self._client.conversations_replies(
+                    channel=channel_id, ts=ts, oldest=ts, inclusive=True, limit=10
+                )
+                found = _at(replies.get("messages"), ts)
+        except SlackApiError as error:
+            log.info(
+                "reaction in %s ignored: the bot cannot read the message (%s)",
+                channel_id,
+                error.response.get("error"),
+            )
+            return None
+        except OSError as error:
+            log.warning("reaction in %s ignored: Slack unreachable (%s)", channel_id, type(error).__name__)
+            return None
+        if found is None:
+            log.info("reaction in %s ignored: message %s not found", channel_id, ts)
+        return found
+
+    def _tell(self, channel_id: str, user_id: str, text: str) -> None:
+        try:
+            self._messenger.ephemeral(channel_id, user_id, notice_reply(text))
+        except Exception as error:  # best effort: the reaction itself is handled
+            log.info("could not tell %s about their reaction: %s", user_id, type(error).__name__)
+
+
+def _at(messages: Any, ts: str) -> dict[str, Any] | None:
+    for message in messages if isinstance(messages, list) else []:
+        if isinstance(message, dict) and message.get("ts") == ts:
+            return message
+    return None
