@@ -28,7 +28,8 @@ WHERE_TO_GET: dict[str, str] = {
     "SLACK_SIGNING_SECRET": "Slack app settings → Basic Information → App Credentials → Signing Secret",
     "SLACK_API_URL": "leave unset for Slack itself (https://slack.com/api/)",
     "PRODUCTLANE_API_KEY": (
-        "Productlane → Settings → API → create a v2 key (pl_v2_…) with the threads:write scope"
+        "Productlane → Settings → API → create a v2 key (pl_v2_…) with the threads:write scope "
+        "(and files:write, so screenshots are copied into Productlane)"
     ),
     "PRODUCTLANE_API_URL": "leave unset for Productlane itself (https://productlane.com/api/v2)",
     "PRODUCTLANE_THREAD_URL": "a link template containing {id}, e.g. https://productlane.com/feedback/{id}",
