@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from bot.delivery.uploads import UPLOAD_PACE_PER_MINUTE
 from bot.slack.ids import MESSAGE_SHORTCUT
 from tests.fakes.productlane import FakeProductlane
 from tests.fakes.slack import FakeSlack, load_fixture
@@ -173,7 +174,8 @@ def main() -> None:
         f"max {max(acks):.1f} ms",
         f"drained in {drained:.1f} s (first write {first:.1f} s after the burst); the limits allow no "
         f"less than {floor:.1f} s for {len(writes)} writes at {WRITES_PER_MINUTE}/min, of which "
-        f"{len(uploads)} uploads at {UPLOADS_PER_MINUTE}/min",
+        f"{len(uploads)} uploads at {UPLOADS_PER_MINUTE}/min (the bot paces uploads at "
+        f"{UPLOAD_PACE_PER_MINUTE}/min: {max(0, len(uploads) - 1) * 60 / UPLOAD_PACE_PER_MINUTE:.1f} s)",
         f"most writes in any 60 s: {most_in_window(writes, 60)} (limit {WRITES_PER_MINUTE}); in any "
         f"10 s: {most_in_window(writes, 10)} (limit 20); most uploads in any 60 s: "
         f"{most_in_window(uploads, 60)} (limit {UPLOADS_PER_MINUTE})",
