@@ -290,11 +290,7 @@ class UpdatesStore:
         ).first()
         if row is None:
             return None
-        found = conn.execute(
-            sa.select(links)
-            .where(links.c.thread_id == thread_id)
-            .order_by(links.c.created_at, links.c.need_id)
-        ).all()
+        found = _links_of(conn, thread_id)
         return ThreadState(
             thread_id=thread_id,
             status=Status(row.status),
@@ -457,11 +453,7 @@ class UpdatesStore:
             row = conn.execute(sa.select(threads).where(threads.c.thread_id == thread_id)).first()
             if row is None:
                 return None
-            found = conn.execute(
-                sa.select(links)
-                .where(links.c.thread_id == thread_id)
-                .order_by(links.c.created_at, links.c.need_id)
-            ).all()
+            found = _links_of(conn, thread_id)
         return SlackSide(
             thread_id=thread_id,
             channel_id=row.channel_id,
@@ -666,3 +658,11 @@ class UpdatesStore:
                 sa.update(table).where(table.c.id.in_(ids), due).values(**values).returning(*table.c)
             ).all()
         return sorted(rows, key=lambda row: [row._mapping[c.name] for c in order])
+
+
+def _links_of(conn: Connection, thread_id: str) -> list[sa.Row[Any]]:
+    """The thread's links to issues and projects, oldest first."""
+    query = (
+        sa.select(links).where(links.c.thread_id == thread_id).order_by(links.c.created_at, links.c.need_id)
+    )
+    return list(conn.execute(query).all())
