@@ -49,6 +49,7 @@ from typing import Any, NamedTuple
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.pool import PoolProxiedConnection
 
 from bot.delivery.schema import from_micros, items, key_problems, to_micros, upgrade, write_limits
 
@@ -246,6 +247,7 @@ class Outbox:
         # handler, which polls with sleeps of up to 100 ms (what made acks slow in a burst). Other
         # processes on the same file still wait in the busy handler. PostgreSQL needs no queue.
         self._writers: AbstractContextManager[Any] = nullcontext()
+        self._ack_connection: PoolProxiedConnection | None = None
         self._dialect = url.get_backend_name()
         if self._dialect == "sqlite":
             if sqlite_synchronous.upper() not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
@@ -294,6 +296,10 @@ class Outbox:
         return self._engine
 
     def close(self) -> None:
+        with self._writers:
+            if self._ack_connection is not None:
+                self._ack_connection.close()
+                self._ack_connection = None
         self._engine.dispose()
 
     def ping(self) -> None:
@@ -430,23 +436,34 @@ class Outbox:
         """`add` on SQLite, the ack path's one write, straight on the driver: the same row the
         statement above writes, for a third of the time (SQLAlchemy's execution layer cost ~200 µs
         of the ~300 µs a submission's insert took, profiled; bench/bench_ack.py)."""
-        with self._writers, self._engine.connect() as conn:
-            driver = conn.connection.driver_connection
-            assert driver is not None  # noqa: S101 - a checked-out connection has its driver
-            driver.execute("BEGIN IMMEDIATE")
-            try:
-                # RETURNING rows must all be read before the transaction can end.
+        encoded = _encode_json(payload)
+        with self._writers:
+            driver = self._ack_driver()
+            # One statement, its own transaction (the connection is in autocommit): the write lock
+            # is held for one call into SQLite. Every call lets go of the GIL and must win it back
+            # while this thread holds the writers' lock, so under a burst each extra call (BEGIN,
+            # COMMIT, the pool's reset) made every ack behind it wait longer (bench_ack --profile).
+            for _ in range(2):
+                # RETURNING rows must all be read before the statement (and its transaction) ends.
                 rows = driver.execute(
-                    _SQLITE_ADD, (dedupe_key, kind, _encode_json(payload), at_us, at_us, at_us)
+                    _SQLITE_ADD, (dedupe_key, kind, encoded, at_us, at_us, at_us)
                 ).fetchall()
-                created = bool(rows)
-                if not created:
-                    rows = driver.execute(_SQLITE_EXISTING, (dedupe_key,)).fetchall()
-                driver.execute("COMMIT")
-            except BaseException:
-                driver.execute("ROLLBACK")
-                raise
-        return AddResult(int(rows[0][0]), created)
+                if rows:
+                    return AddResult(int(rows[0][0]), created=True)
+                rows = driver.execute(_SQLITE_EXISTING, (dedupe_key,)).fetchall()
+                if rows:
+                    return AddResult(int(rows[0][0]), created=False)
+                # The earlier item went (purged) between the two statements: add it after all.
+        raise RuntimeError(f"outbox item {dedupe_key!r} could neither be added nor found")
+
+    def _ack_driver(self) -> sqlite3.Connection:
+        """The connection `add` writes on (SQLite, under the writers' lock): kept out of the pool,
+        so an ack pays no checkout or reset."""
+        if self._ack_connection is None:
+            self._ack_connection = self._engine.raw_connection()
+        driver = self._ack_connection.driver_connection
+        assert isinstance(driver, sqlite3.Connection)  # noqa: S101 - only on SQLite
+        return driver
 
     # -- the worker's side --------------------------------------------------------------------
 
