@@ -29,6 +29,8 @@ RECEIVE_BUFFER_BYTES = 64 * 1024
 # Slack gives up on an ack after 3 s; a client still sending its body after 10 s is not Slack.
 HTTP_GRACE_SECONDS = 10.0
 HEALTH_GRACE_SECONDS = 2.0
+# The main thread only waits for the stop; between waits it runs the bot's timed chores.
+TICK_SECONDS = 1.0
 
 
 def _stop_on_signals(stop: threading.Event) -> None:
@@ -93,7 +95,8 @@ def _run_socket_mode(bot: Bot, settings: Settings, stop: threading.Event) -> int
     log.info("Productlane → Slack updates: %s", describe_mode(settings))
     # After the connected line: the health server's import and start never delay it.
     probes = _serve_health_probes(bot, settings)
-    stop.wait()
+    while not stop.wait(timeout=TICK_SECONDS):
+        bot.tick()
     # No new envelopes from here; every acked submission is already in the outbox.
     handler.close()  # type: ignore[no-untyped-call]
     if probes is not None:
@@ -152,10 +155,11 @@ def _run_http(bot: Bot, settings: Settings, stop: threading.Event) -> int:
     server.start()
     log.info(_connected_line(bot, f"HTTP mode on port {server.port} ({SLACK_EVENTS_PATH})"))
     log.info("Productlane → Slack updates: %s", describe_mode(settings))
-    while not stop.wait(timeout=1.0):
+    while not stop.wait(timeout=TICK_SECONDS):
         if not server.running:
             log.error("the HTTP server stopped; exiting")
             return 1
+        bot.tick()
     # Refuse new connections, answer the requests under way; bot.close() then drains the listeners.
     server.stop(grace_seconds=HTTP_GRACE_SECONDS)
     return 0

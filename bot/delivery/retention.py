@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -50,36 +52,46 @@ def purge(outbox: Outbox, retention: timedelta, *, now: datetime | None = None) 
 
 
 class RetentionJanitor:
-    """Purges once a minute after start, then every six hours. Every replica may run one: a purge
-    that finds nothing to delete costs one indexed query."""
+    """Purges a minute after start, then every six hours. Every replica may run one: a purge that
+    finds nothing to delete costs one indexed query.
 
-    def __init__(self, outbox: Outbox, retention: timedelta) -> None:
+    It owns no thread while it waits: whoever keeps time (the process's main thread) calls `tick`
+    every second or so, and a due purge runs in a thread of its own that ends with it.
+    """
+
+    def __init__(
+        self, outbox: Outbox, retention: timedelta, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._outbox = outbox
         self._retention = retention
-        self._stop = threading.Event()
+        self._clock = clock
+        self._next_at = clock() + FIRST_PURGE_AFTER.total_seconds()
         self._thread: threading.Thread | None = None
 
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="retention", daemon=True)
+    def tick(self) -> bool:
+        """Start a purge if one is due and none is under way; True when it started one."""
+        if self._clock() < self._next_at or (self._thread is not None and self._thread.is_alive()):
+            return False
+        self._next_at = self._clock() + PURGE_EVERY.total_seconds()
+        self._thread = threading.Thread(target=self.purge_now, name="retention", daemon=True)
         self._thread.start()
+        return True
 
     def stop(self) -> None:
-        self._stop.set()
+        """Wait (a while) for a purge under way: each batch is its own transaction."""
         if self._thread is not None:
             self._thread.join(timeout=10)
 
-    def _run(self) -> None:
-        wait = FIRST_PURGE_AFTER
-        while not self._stop.wait(wait.total_seconds()):
-            try:
-                result = purge(self._outbox, self._retention)
-            except Exception:
-                log.exception("purging old outbox items failed; trying again later")
-            else:
-                if result.delivered_items or result.drafts:
-                    log.info(
-                        "purged %d delivered item(s) and %d draft(s) older than the retention period",
-                        result.delivered_items,
-                        result.drafts,
-                    )
-            wait = PURGE_EVERY
+    def purge_now(self) -> PurgeResult | None:
+        try:
+            result = purge(self._outbox, self._retention)
+        except Exception:
+            log.exception("purging old outbox items failed; trying again later")
+            return None
+        if result.delivered_items or result.drafts:
+            log.info(
+                "purged %d delivered item(s) and %d draft(s) older than the retention period",
+                result.delivered_items,
+                result.drafts,
+            )
+        return result

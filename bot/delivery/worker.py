@@ -29,7 +29,7 @@ from typing import Any, Protocol
 
 from pydantic import ValidationError as ModelValidationError
 
-from bot.background import BackgroundThreads
+from bot.background import BackgroundThreads, RepeatedFailureLog
 from bot.delivery.intake import UPDATE_KIND
 from bot.delivery.outbox import KeyProblem, Outbox, OutboxItem, Status
 from bot.delivery.sent import record_sent
@@ -227,6 +227,7 @@ class DeliveryWorker:
         self._backoff = backoff
         self.owner = owner or f"worker-{uuid.uuid4().hex[:8]}"
         self._threads = BackgroundThreads()
+        self._pass_failures = RepeatedFailureLog(log, "delivery pass")
         self._wake = self._threads.wake
         self._stopping = self._threads.stopping
         # While the key is refused: one sender thread at a time tends the pause.
@@ -260,7 +261,12 @@ class DeliveryWorker:
         self._wake.set()
 
     def start(self) -> None:
-        self._threads.start([(f"delivery-{index}", self._run) for index in range(self._senders)])
+        # One sender always; the others start while there is a backlog and end when it is gone, so
+        # an idle bot holds one thread (and its memory), not `senders`.
+        self._threads.start([("delivery-0", self._run)])
+
+    def senders_running(self) -> int:
+        return int(self._threads.started) + self._threads.helpers()
 
     def stop(self, timeout: float = 30.0) -> None:
         """Finish the sends under way (an item half-sent is settled by the next start anyway)."""
@@ -294,14 +300,34 @@ class DeliveryWorker:
 
     def _run(self) -> None:
         while not self._stopping.is_set():
-            try:
-                delivered_any = self.deliver_due(limit=1) > 0
-            except Exception:
-                log.exception("delivery pass failed; trying again shortly")
-                delivered_any = False
-            if not delivered_any:
+            if not self._pass():
                 self._wake.wait(self._poll)
                 self._wake.clear()
+
+    def _help(self) -> None:
+        """A helper sender: works while items are due and ends after a poll interval without any."""
+        idle = False
+        while not self._stopping.is_set():
+            if self._pass():
+                idle = False
+                continue
+            if idle:
+                return
+            idle = True
+            self._wake.wait(self._poll)
+            self._wake.clear()
+
+    def _pass(self) -> bool:
+        """Deliver one due item; True when there was one (then one more sender may help)."""
+        try:
+            delivered_any = self.deliver_due(limit=1) > 0
+        except Exception as error:
+            self._pass_failures.failed(error)
+            return False
+        self._pass_failures.worked()
+        if delivered_any and self._senders > 1:
+            self._threads.add_helper([f"delivery-{index}" for index in range(1, self._senders)], self._help)
+        return delivered_any
 
     def _claimer(self) -> str:
         # Leases belong to one sender thread, not the worker: two threads of one worker must never

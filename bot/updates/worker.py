@@ -12,11 +12,11 @@ import uuid
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from pydantic import ValidationError
 
-from bot.background import BackgroundThreads
+from bot.background import BackgroundThreads, RepeatedFailureLog
 from bot.productlane import NotFoundError, ProductlaneClient, ProductlaneError, ScopeError
 from bot.updates.decide import Switches
 from bot.updates.events import (
@@ -199,6 +199,14 @@ class EffectSender:
 
 
 POLL_TICK_SECONDS = 1.0
+# Threads looked at between two rounds of applying events: what a poll found reaches Slack
+# without waiting for the whole pass (up to 300 reads) to end.
+POLL_BATCH = 10
+
+
+class PollBatch(NamedTuple):
+    stored: int
+    more_due: bool
 
 
 class Poller:
@@ -224,15 +232,25 @@ class Poller:
         self._max_per_pass = max(1, int(POLL_READS_PER_MINUTE * interval / 60))
         self._scope_warned = False
 
+    @property
+    def max_per_pass(self) -> int:
+        """How many threads one pass (one tick) looks at, at most."""
+        return self._max_per_pass
+
     def poll_due(self, stopping: threading.Event | None = None) -> int:
         """One pass: up to a budget of threads; returns how many new events it stored."""
+        return self.poll_batch(self._max_per_pass, stopping).stored
+
+    def poll_batch(self, limit: int, stopping: threading.Event | None = None) -> PollBatch:
+        """Look at up to `limit` due threads: how many events it stored, and whether it stopped
+        at the limit (more may be due)."""
         stored = 0
-        for _ in range(self._max_per_pass):
+        for _ in range(limit):
             if stopping is not None and stopping.is_set():
-                break
+                return PollBatch(stored, more_due=False)
             thread_id = self._store.claim_poll(self.interval, self._window)
             if thread_id is None:
-                break
+                return PollBatch(stored, more_due=False)
             wait = self._read_slot()
             while 0 < wait <= 2.0:
                 self._sleep(wait)
@@ -240,7 +258,7 @@ class Poller:
             if wait > 0:
                 # The shared read budget is spent (maybe by another replica): next pass.
                 self._store.release_poll(thread_id)
-                break
+                return PollBatch(stored, more_due=False)
             try:
                 stored += self._look_at(thread_id)
             except ScopeError:
@@ -249,14 +267,14 @@ class Poller:
                         "polling Productlane needs a key with threads:read; no updates until it has it"
                     )
                     self._scope_warned = True
-                break
+                return PollBatch(stored, more_due=False)
             except ProductlaneError as error:
                 log.info(
                     "polling thread %s failed (%s); next interval",
                     thread_id,
                     error.code or type(error).__name__,
                 )
-        return stored
+        return PollBatch(stored, more_due=True)
 
     def _look_at(self, thread_id: str) -> int:
         try:
@@ -273,7 +291,7 @@ class Poller:
 
 
 class UpdatesWorker:
-    """A thread that applies events and sends effects, and (when polling) one that polls."""
+    """One thread that applies events, sends their effects and, without webhooks, polls."""
 
     def __init__(
         self,
@@ -292,6 +310,8 @@ class UpdatesWorker:
         self._idle = idle_interval
         self.owner = owner or f"updates-{uuid.uuid4().hex[:8]}"
         self._threads = BackgroundThreads()
+        self._pass_failures = RepeatedFailureLog(log, "updates pass")
+        self._poll_failures = RepeatedFailureLog(log, "polling Productlane")
         self._wake = self._threads.wake
         self._stopping = self._threads.stopping
         self._last_prune = 0.0
@@ -301,10 +321,7 @@ class UpdatesWorker:
         self._wake.set()
 
     def start(self) -> None:
-        targets = [("updates", self._run)]
-        if self._poller is not None:
-            targets.append(("updates-poll", self._run_poller))
-        self._threads.start(targets)
+        self._threads.start([("updates", self._run)])
 
     def stop(self, timeout: float = 10.0) -> None:
         self._threads.stop(timeout)
@@ -325,32 +342,31 @@ class UpdatesWorker:
         return worked
 
     def _run(self) -> None:
+        """One thread: polls (when polling) and applies what it and the webhooks stored."""
+        poll = _PollSchedule(self._poller)
         while not self._stopping.is_set():
+            worked = 0
+            if poll.due():
+                assert self._poller is not None  # noqa: S101 - due() only with a poller
+                try:
+                    batch = self._poller.poll_batch(poll.batch_size(), self._stopping)
+                except Exception as error:
+                    self._poll_failures.failed(error)
+                    batch = PollBatch(0, more_due=False)
+                else:
+                    self._poll_failures.worked()
+                poll.done(batch)
+                worked += batch.stored
             try:
-                worked = self.run_once()
+                worked += self.run_once()
                 self._prune_now_and_then()
-            except Exception:
-                log.exception("updates pass failed; trying again shortly")
-                worked = 0
+            except Exception as error:
+                self._pass_failures.failed(error)
+            else:
+                self._pass_failures.worked()
             if not worked:
-                self._wake.wait(self._idle)
+                self._wake.wait(poll.wait_at_most(self._idle))
                 self._wake.clear()
-
-    def _run_poller(self) -> None:
-        assert self._poller is not None  # noqa: S101 - started only with a poller
-        while not self._stopping.is_set():
-            started = time.monotonic()
-            try:
-                if self._poller.poll_due(self._stopping):
-                    self._wake.set()
-            except Exception:
-                log.exception("polling Productlane failed; trying again next interval")
-            # Each thread comes due one interval after its last look. Looking for due ones every
-            # second (one indexed read when none is) keeps a change's lag within its interval and a
-            # second, where a pass per interval could take two intervals.
-            self._stopping.wait(
-                max(0.05, min(self._poller.interval, POLL_TICK_SECONDS) - (time.monotonic() - started))
-            )
 
     def _prune_now_and_then(self) -> None:
         if time.monotonic() - self._last_prune < PRUNE_EVERY:
@@ -359,3 +375,39 @@ class UpdatesWorker:
         gone = self._store.prune(self._store.now() - PRUNE_AFTER)
         if gone:
             log.info("updates: forgot %d settled events and effects older than %s", gone, PRUNE_AFTER)
+
+
+class _PollSchedule:
+    """When the updates thread polls: each thread comes due one interval after its last look, so
+    it looks for due ones every second (one indexed read when none is), in batches, up to the
+    pass's budget per second. A pass per interval could show a change two intervals late."""
+
+    def __init__(self, poller: Poller | None) -> None:
+        self._poller = poller
+        self._next_tick = time.monotonic()
+        self._tick_started = self._next_tick
+        self._looked_this_tick = 0
+        self._asked = 0
+
+    def due(self) -> bool:
+        return self._poller is not None and time.monotonic() >= self._next_tick
+
+    def batch_size(self) -> int:
+        assert self._poller is not None  # noqa: S101 - asked only when due
+        if self._looked_this_tick == 0:
+            self._tick_started = time.monotonic()
+        self._asked = max(1, min(POLL_BATCH, self._poller.max_per_pass - self._looked_this_tick))
+        return self._asked
+
+    def done(self, batch: PollBatch) -> None:
+        assert self._poller is not None  # noqa: S101 - only after a batch
+        self._looked_this_tick += self._asked
+        if batch.more_due and self._looked_this_tick < self._poller.max_per_pass:
+            return  # the next batch right after the events found so far are applied
+        self._looked_this_tick = 0
+        self._next_tick = self._tick_started + min(self._poller.interval, POLL_TICK_SECONDS)
+
+    def wait_at_most(self, idle: float) -> float:
+        if self._poller is None:
+            return idle
+        return max(0.0, min(idle, self._next_tick - time.monotonic()))

@@ -4,6 +4,7 @@ still remembers what was sent, and an outbox from before the guard had its own t
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,7 +13,7 @@ import pytest
 
 from bot.delivery.drafts import SqlDraftStore
 from bot.delivery.outbox import Outbox
-from bot.delivery.retention import purge
+from bot.delivery.retention import RetentionJanitor, purge
 from bot.delivery.schema import SCHEMA_VERSION
 from bot.delivery.sent import find_sent, record_sent
 from bot.feedback.submission import Draft
@@ -134,3 +135,25 @@ def test_an_outbox_from_version_1_keeps_what_the_duplicate_guard_knew(tmp_path: 
     assert record is not None
     assert record.thread_url == "https://x/th_9"
     assert record.delivered_at == datetime.fromtimestamp(1_700_000_000, UTC)
+
+
+def test_the_janitor_purges_when_due_in_a_thread_that_ends_with_the_purge(tmp_path: Path) -> None:
+    outbox = Outbox(f"sqlite:///{tmp_path / 'outbox.db'}")
+    try:
+        old = delivered(outbox, "old", datetime.now(UTC) - timedelta(days=100))
+        now = [0.0]
+        janitor = RetentionJanitor(outbox, timedelta(days=90), clock=lambda: now[0])
+        now[0] = 59.0
+        assert not janitor.tick(), "not in the first minute, when the first acks arrive"
+        now[0] = 60.0
+        assert janitor.tick()
+        janitor.stop()
+        assert outbox.get(old) is None
+        assert not any(thread.name == "retention" for thread in threading.enumerate())
+        now[0] = 60.0 + 6 * 3600 - 1
+        assert not janitor.tick()
+        now[0] = 60.0 + 6 * 3600
+        assert janitor.tick()
+        janitor.stop()
+    finally:
+        outbox.close()

@@ -163,6 +163,34 @@ def test_writes_stay_within_the_shared_limit(tmp_path: Path) -> None:
         assert posts[-1] - posts[0] >= 0.85
 
 
+def test_an_idle_worker_holds_one_sender_and_a_backlog_gets_them_all(tmp_path: Path) -> None:
+    with FakeProductlane() as productlane:
+        productlane.delay(0.3, method="POST", path="/threads")
+        rig = make_rig(tmp_path, productlane, rate_per_minute=6000, burst=20, senders=4)
+        rig.worker.start()
+        try:
+            assert rig.worker.senders_running() == 1
+            for index in range(16):
+                rig.intake.accept(submission(f"Backlog {index}"))
+            most = 0
+            deadline = time.monotonic() + 20
+            while len(productlane.threads) < 16 and time.monotonic() < deadline:
+                most = max(most, rig.worker.senders_running())
+                time.sleep(0.01)
+            rig.wait_settled(16)
+            assert most == 4
+            # The helpers end a poll interval after the backlog is gone.
+            deadline = time.monotonic() + 5
+            while rig.worker.senders_running() > 1 and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert rig.worker.senders_running() == 1
+            names = {thread.name for thread in threading.enumerate() if thread.name.startswith("delivery-")}
+            assert names == {"delivery-0"}
+            assert sorted(titles(productlane)) == sorted(f"Backlog {index}" for index in range(16))
+        finally:
+            rig.worker.stop(timeout=5)
+
+
 def test_backoff_grows_and_is_capped() -> None:
     assert backoff_seconds(1, rng=lambda: 1.0) == 2.0
     assert backoff_seconds(3, rng=lambda: 1.0) == 8.0

@@ -1,0 +1,69 @@
+"""Background loops: an outage is told once (with its traceback), then once a minute, then that it
+is over; never a traceback per pass."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+
+from bot.background import RepeatedFailureLog
+from tests.delivery.worker_rig import make_rig
+from tests.fakes.productlane import FakeProductlane
+
+
+def test_a_failing_loop_logs_once_then_once_a_minute_then_its_recovery(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    log = logging.getLogger("tests.loop")
+    failures = RepeatedFailureLog(log, "a pass", every_seconds=60)
+    with caplog.at_level(logging.INFO, logger="tests.loop"):
+        for _ in range(50):
+            failures.failed(sqlite3.OperationalError("database is locked"))
+        failures.worked()
+        failures.worked()
+        failures.failed(ConnectionError("down again"))
+    messages = [
+        (record.levelno, record.getMessage(), record.exc_info is not None) for record in caplog.records
+    ]
+    assert messages == [
+        (logging.ERROR, "a pass failed; trying again shortly", True),
+        (logging.WARNING, "a pass works again after 50 failure(s)", False),
+        (logging.ERROR, "a pass failed; trying again shortly", True),
+    ]
+
+
+def test_a_long_outage_is_repeated_once_a_minute_without_traceback(caplog: pytest.LogCaptureFixture) -> None:
+    failures = RepeatedFailureLog(logging.getLogger("tests.loop"), "a pass", every_seconds=0.05)
+    with caplog.at_level(logging.INFO, logger="tests.loop"):
+        failures.failed(OSError("down"))
+        time.sleep(0.06)
+        failures.failed(OSError("down"))
+    assert [record.getMessage() for record in caplog.records] == [
+        "a pass failed; trying again shortly",
+        "a pass still failing (2 times so far, last: OSError)",
+    ]
+    assert caplog.records[1].exc_info is None
+
+
+def test_the_delivery_worker_does_not_log_a_traceback_per_pass_while_its_database_fails(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with FakeProductlane() as productlane:
+        rig = make_rig(tmp_path, productlane, poll_interval=0.02)
+        # The outbox's table is gone under the running worker: every pass fails.
+        with sqlite3.connect(tmp_path / "outbox.db") as other:
+            other.execute("DROP TABLE outbox_items")
+        with caplog.at_level(logging.INFO, logger="bot.delivery.worker"):
+            rig.worker.start()
+            time.sleep(0.5)
+            rig.worker.stop(timeout=5)
+        rig.client.close()
+        rig.outbox.close()
+    errors = [record for record in caplog.records if record.levelno >= logging.ERROR]
+    assert len(errors) == 1
+    assert errors[0].getMessage() == "delivery pass failed; trying again shortly"
+    assert errors[0].exc_info is not None
