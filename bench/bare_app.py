@@ -1,4 +1,9 @@
-"""A bare Bolt app with Bolt's defaults that only acks: the baseline for bench_ack."""
+"""A bare Bolt app with Bolt's defaults that only acks: the baseline for bench_ack.
+
+With BARE_WITH_LIBRARIES=1 it also loads and uses, once, the libraries the bot is built on
+(SQLAlchemy with a SQLite file, pydantic-settings, waitress) and nothing of the bot: bench_start's
+floor for the bot's idle memory.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +19,24 @@ from slack_sdk import WebClient
 RECEIVE_BUFFER_BYTES = 64 * 1024
 
 
+def load_the_bots_libraries(directory: str) -> None:
+    import sqlalchemy as sa
+    import waitress.server  # noqa: F401
+    from pydantic_settings import BaseSettings
+
+    class Settings(BaseSettings):
+        slack_bot_token: str
+
+    Settings()
+    engine = sa.create_engine(f"sqlite:///{directory}/floor.db")
+    with engine.begin() as connection:
+        connection.execute(sa.text("CREATE TABLE IF NOT EXISTS items (id INTEGER PRIMARY KEY, payload TEXT)"))
+        connection.execute(sa.text("INSERT INTO items (payload) VALUES ('{}')"))
+
+
 def main() -> None:
+    if os.environ.get("BARE_WITH_LIBRARIES") == "1":
+        load_the_bots_libraries(os.getcwd())
     client = WebClient(token=os.environ["SLACK_BOT_TOKEN"], base_url=os.environ["SLACK_API_URL"])
     app = App(client=client, token_verification_enabled=False, signing_secret="unused")  # noqa: S106 - socket mode
 

@@ -77,13 +77,29 @@ def main() -> None:
     parser.add_argument("--idle", type=float, default=5.0)
     args = parser.parse_args()
     base_env = {k: v for k, v in os.environ.items() if "PROXY" not in k.upper()}
-    results: dict[str, list[tuple[float, float]]] = {"bare Bolt app": [], "our bot": []}
+    results: dict[str, list[tuple[float, float]]] = {
+        "bare Bolt app": [],
+        "+ bot's libraries": [],
+        "our bot": [],
+    }
     for _ in range(args.runs):
         home = Path(tempfile.mkdtemp(prefix="bench-start-"))
         with FakeSlack() as slack:
             env = {**base_env, "SLACK_API_URL": slack.api_url}
             env |= {"SLACK_BOT_TOKEN": slack.bot_token, "SLACK_APP_TOKEN": slack.app_token}
             results["bare Bolt app"].append(
+                one_run(
+                    [sys.executable, str(BARE_APP)],
+                    env,
+                    home,
+                    lambda _log, s=slack: s.socket.connections > 0,
+                    args.idle,
+                )
+            )
+        with FakeSlack() as slack:
+            env = {**base_env, "SLACK_API_URL": slack.api_url, "BARE_WITH_LIBRARIES": "1"}
+            env |= {"SLACK_BOT_TOKEN": slack.bot_token, "SLACK_APP_TOKEN": slack.app_token}
+            results["+ bot's libraries"].append(
                 one_run(
                     [sys.executable, str(BARE_APP)],
                     env,
@@ -117,7 +133,7 @@ def main() -> None:
         starts = [start for start, _ in runs]
         rss = [memory for _, memory in runs]
         print(
-            f"{name:<14} start → connected: median {statistics.median(starts):.2f} s "
+            f"{name:<17} start → connected: median {statistics.median(starts):.2f} s "
             f"(min {min(starts):.2f}, max {max(starts):.2f}); idle RSS median {statistics.median(rss):.1f} MB"
         )
 
