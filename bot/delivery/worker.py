@@ -568,6 +568,11 @@ class DeliveryWorker:
             log.info("item %s: thread %s updated", item.id, thread_id)
         original_result = original_item.result or {}
         reply = original_result.get("reply")
+        notes = [str(note) for note in original_result.get("notes") or []]
+        # Kept with the edit's result: the reply shows them, and later status edits of it must too.
+        if notes:
+            result["notes"] = notes
+        result["edited_by"] = edit.submitter_id
         try:
             request = self._composer.compose(original).model_copy(
                 update={"title": change.title, "pain_level": change.pain_level or original.form.pain_level}
@@ -578,7 +583,7 @@ class DeliveryWorker:
                 request,
                 str(result["url"]),
                 PostedMessage(**reply) if isinstance(reply, dict) else None,
-                [str(note) for note in original_result.get("notes") or []],
+                notes,
             )
         except PostLater as later:
             self._confirm_later(item, result, later)

@@ -49,12 +49,16 @@ def thread_record_from_delivery(
 ) -> RememberedThread | None:
     """The record for a delivered submission; None when there is nowhere in Slack to post.
 
-    ``reply`` is where the confirmation landed, as the delivery worker records it in the outbox
-    item's result: ``{"channel", "ts", "thread_ts"}`` (None or partial when unknown). Milestones go
+    ``thread`` may be the outbox item's result, which also keeps the reply's ``notes`` and, after
+    "Edit details", ``edited_by``. ``reply`` is where the confirmation landed, as the delivery
+    worker records it in the outbox item's result: ``{"channel", "ts", "thread_ts"}`` (None or partial when unknown). Milestones go
     where the confirmation is (its thread, or a thread under it), else in the source message's
     thread; a confirmation that was only shown to one person (ephemeral) leaves nothing to keep.
     """
     is_slack_connect = request.origin is ThreadOrigin.slack_connect
+    kept: Mapping[str, Any] = thread if isinstance(thread, Mapping) else {}
+    # Everything the reply showed, so a status edit of it loses nothing: what stayed in Slack
+    # (issue #10's notes), the Edit details button, who edited the details last.
     confirmation = Confirmation(
         thread_url=thread_url,
         title=request.title or "",
@@ -62,6 +66,9 @@ def thread_record_from_delivery(
         # The same rule as the first reply: the customer reads a Slack Connect thread.
         contact=None if is_slack_connect else _contact(request),
         submitter_id=submission.submitter_id,
+        notes=tuple(str(note) for note in kept.get("notes") or ()),
+        edit_value=submission.key if submission.via_reaction else None,
+        edited_by=_text(kept.get("edited_by")),
     )
     reply_channel = _text((reply or {}).get("channel"))
     reply_ts = _text((reply or {}).get("ts"))

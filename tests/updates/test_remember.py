@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,8 @@ from bot.feedback.source import source_from_message_shortcut
 from bot.feedback.submission import Submission
 from bot.productlane import CreateThread, PainLevel, Thread, ThreadOrigin
 from bot.updates import thread_record_from_delivery
+from bot.updates.render import confirmation_with_status
+from bot.updates.state import Status
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 URL = "https://productlane.test/feedback/th_1"
@@ -92,3 +95,23 @@ def test_a_thread_created_done_is_remembered_done() -> None:
     record = thread_record_from_delivery(submission(), request(), thread(status="done"), URL, None)
     assert record is not None
     assert record.status == "done"
+
+
+def test_a_status_edit_of_the_reply_keeps_its_notes_button_and_editor() -> None:
+    filed_by_reaction = submission().model_copy(update={"via_reaction": True})
+    kept = {
+        "thread_id": "th_1",
+        "status": "open",
+        "notes": ["The thread's 2 later messages stayed in Slack."],
+        "edited_by": "U0EDITOR01",
+        "reply": {"channel": "C0FEEDBACK", "ts": "1764252999.000200"},
+    }
+    record = thread_record_from_delivery(filed_by_reaction, request(), kept, URL, kept["reply"])
+    assert record is not None
+    record = replace(record, status="done")
+    reply = confirmation_with_status(record.confirmation, Status.DONE, [], record.is_slack_connect)
+    shown = json.dumps(reply.blocks_json())
+    assert "The thread's 2 later messages stayed in Slack." in shown
+    assert "Details edited by <@U0EDITOR01>" in shown
+    assert '"Edit details"' in shown and '"value": "V1"' in shown
+    assert "Status in Productlane: Done" in shown
