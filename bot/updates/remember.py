@@ -53,7 +53,8 @@ def thread_record_from_delivery(
     "Edit details", ``edited_by``. ``reply`` is where the confirmation landed, as the delivery
     worker records it in the outbox item's result: ``{"channel", "ts", "thread_ts"}`` (None or
     partial when unknown). Milestones go where the confirmation is (its thread, or a thread under
-    it), else in the source message's thread; a confirmation that was only shown to one person (ephemeral) leaves nothing to keep.
+    it), else in the source message's thread; a confirmation that was only shown to one person
+    (ephemeral) leaves nothing to keep.
     """
     is_slack_connect = request.origin is ThreadOrigin.slack_connect
     kept: Mapping[str, Any] = thread if isinstance(thread, Mapping) else {}
