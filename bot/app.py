@@ -7,17 +7,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 from slack_bolt import App
 from slack_sdk import WebClient
 
+from bot.background import RepeatedFailureLog
 from bot.delivery.drafts import SqlDraftStore
 from bot.delivery.edits import OutboxFiling
 from bot.delivery.intake import Intake
-from bot.delivery.outbox import Outbox
+from bot.delivery.outbox import Outbox, OutboxFileGoneError
 from bot.delivery.retention import RetentionJanitor
 from bot.delivery.sent import find_sent
 from bot.delivery.worker import DeliveryWorker
@@ -57,6 +58,9 @@ class Bot:
     listeners: ListenerPool
     updates: Updates
     capture: SlackCapture | None = None
+    _file_gone: RepeatedFailureLog = field(
+        default_factory=lambda: RepeatedFailureLog(log, "the outbox database file check")
+    )
 
     def start(self) -> None:
         """Start the background work: delivery, Productlane → Slack updates, and purging what is
@@ -68,11 +72,16 @@ class Bot:
         """Called about once a second by the thread that waits for the stop (the main thread): the
         chores that need no thread of their own while they wait."""
         self.janitor.tick()
+        # Socket mode may have no readiness probe: the log says it too.
+        if self.outbox.file_gone():
+            self._file_gone.failed(OutboxFileGoneError())
 
     def readiness_problems(self) -> list[str]:
         """Why this replica should not get traffic now (empty: ready): the database, the worker."""
         try:
             self.outbox.ping()
+        except OutboxFileGoneError as error:
+            return [str(error)]
         except Exception as error:
             # The message would carry the database URL; name only the kind of failure.
             return [f"the outbox database is unreachable ({type(error).__name__})"]

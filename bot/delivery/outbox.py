@@ -37,6 +37,7 @@ from __future__ import annotations
 import enum
 import json
 import math
+import os
 import sqlite3
 import threading
 import time
@@ -65,6 +66,22 @@ _SQLITE_ADD = (
 )
 _SQLITE_EXISTING = "SELECT id FROM outbox_items WHERE dedupe_key = ?"
 _READ_ONLY = "outbox_read_only"  # execution option: a plain (deferred) BEGIN on SQLite
+
+
+class OutboxFileGoneError(RuntimeError):
+    def __init__(self) -> None:
+        super().__init__(
+            "the outbox database file was deleted or replaced while the bot runs; what it accepts "
+            "now is lost at the next start: put the file back, or restart the bot"
+        )
+
+
+def _file_identity(path: str) -> tuple[str, int, int] | None:
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return path, stat.st_dev, stat.st_ino
 
 
 class Status(enum.StrEnum):
@@ -268,6 +285,11 @@ class Outbox:
             raise ValueError(f"unsupported outbox database {url.drivername!r}: use sqlite or postgresql")
         with self._write() as conn:
             self.schema_version = upgrade(conn)
+        # An open SQLite connection goes on working on a file deleted under it, and everything
+        # written from then on would be gone at the next start: the readiness probe looks.
+        self._file_identity: tuple[str, int, int] | None = None
+        if self._dialect == "sqlite" and url.database and url.database != ":memory:":
+            self._file_identity = _file_identity(os.path.abspath(url.database))
         # `add` runs on Slack's ack path: its statement is built once, not per call.
         self._add_statement = (
             self.insert_for(items)
@@ -303,9 +325,17 @@ class Outbox:
         self._engine.dispose()
 
     def ping(self) -> None:
-        """A read of the outbox's own data: raises (SQLAlchemyError) when it cannot be reached."""
+        """A read of the outbox's own data: raises (SQLAlchemyError) when it cannot be reached,
+        `OutboxFileGoneError` when its SQLite file was deleted or replaced."""
+        if self.file_gone():
+            raise OutboxFileGoneError
         with self._read() as conn:
             conn.execute(sa.select(items.c.id).limit(1))
+
+    def file_gone(self) -> bool:
+        """True when the SQLite file this outbox opened is no longer at its path (one stat)."""
+        identity = self._file_identity
+        return identity is not None and _file_identity(identity[0]) != identity
 
     def __enter__(self) -> Outbox:
         return self

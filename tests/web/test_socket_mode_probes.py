@@ -61,3 +61,26 @@ def test_a_taken_port_in_socket_mode_is_a_warning_and_the_bot_works(tmp_path: Pa
     assert "/healthz and /readyz are not served" in log
     assert "Traceback" not in log
     assert exit_status == 0, log
+
+
+def test_readyz_and_the_log_say_so_when_the_outbox_file_is_deleted_under_the_running_bot(tmp_path: Path) -> None:
+    with FakeSlack() as slack, FakeProductlane() as productlane:
+        database = tmp_path / "outbox.db"
+        env = bot_environment(slack, productlane, database)
+        world = start_bot(slack, productlane, env, tmp_path, tmp_path / "bot.log")
+        try:
+            slack.socket.wait_connected(timeout=30)
+            wait_until(lambda: "/healthz, /readyz)" in world.log_text(), "the probes", 30)
+            port = int(env["PORT"])
+            before = request(port, "GET", "/readyz")
+            database.unlink()
+            after = request(port, "GET", "/readyz")
+            # Socket mode may run without probes: the log says it too, within seconds.
+            wait_until(lambda: "database file was deleted" in world.log_text(), "the log line", 10)
+        finally:
+            world.bot.send_signal(signal.SIGTERM)
+            world.bot.wait(timeout=30)
+
+    assert before.status == 200
+    assert after.status == 503
+    assert "the outbox database file was deleted or replaced" in after.body
