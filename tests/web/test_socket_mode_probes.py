@@ -63,7 +63,7 @@ def test_a_taken_port_in_socket_mode_is_a_warning_and_the_bot_works(tmp_path: Pa
     assert exit_status == 0, log
 
 
-def test_readyz_and_the_log_say_so_when_the_outbox_file_is_deleted_under_the_running_bot(tmp_path: Path) -> None:
+def test_readyz_and_the_log_say_so_when_the_outbox_file_is_deleted_under_the_bot(tmp_path: Path) -> None:
     with FakeSlack() as slack, FakeProductlane() as productlane:
         database = tmp_path / "outbox.db"
         env = bot_environment(slack, productlane, database)
