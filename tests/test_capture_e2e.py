@@ -404,6 +404,41 @@ def test_a_reaction_by_two_people_gives_one_thread_and_one_reply(world: World) -
     assert not ephemerals_to(world, "U0CSM0002", mark)
 
 
+def test_a_reaction_still_files_the_message_when_slack_rate_limits_reading_it(world: World) -> None:
+    slack, productlane = world.slack, world.productlane
+    ts = "1764315000.000100"
+    post_customer_message(slack, ts, "Bulk archive for old threads")
+    busy = {"ok": False, "error": "ratelimited"}
+    slack.web.respond("conversations.history", busy, status=429, headers={"Retry-After": "1"}, times=1)
+    mark = time.monotonic()
+    react(world, ts, "U0CSM0002")
+    reply = reply_to(world, mark, ts)
+
+    assert "Sent to Productlane by <@U0CSM0002>" in reply["text"]
+    assert [t["title"] for t in productlane.threads if "Bulk archive" in t["text"]] == [
+        "Bulk archive for old threads"
+    ]
+    reads = [c for c in slack.web.calls("conversations.history") if since(mark)(c)]
+    assert len(reads) == 2
+    assert reads[1].time - reads[0].time >= 0.9, "Slack's Retry-After is honoured"
+
+
+def test_a_reaction_slack_will_not_let_the_bot_read_is_answered_not_dropped(world: World) -> None:
+    slack, productlane = world.slack, world.productlane
+    ts = "1764316000.000100"
+    post_customer_message(slack, ts, "Slack is down today")
+    down = {"ok": False, "error": "internal_error"}
+    slack.web.respond("conversations.history", down, status=503, headers={"Retry-After": "1"}, times=3)
+    mark = time.monotonic()
+    react(world, ts, "U0CSM0002")
+    wait_until(lambda: ephemerals_to(world, "U0CSM0002", mark), "the person who reacted to hear")
+
+    (told,) = ephemerals_to(world, "U0CSM0002", mark)
+    assert "Slack wouldn't show it to me just now" in told.params["text"]
+    assert "Send to Productlane" in told.params["text"]
+    assert not [t for t in productlane.threads if "Slack is down today" in t["text"]]
+
+
 def test_edit_details_changes_the_thread_and_refreshes_the_reply(world: World) -> None:
     slack, productlane = world.slack, world.productlane
     ts = "1764320000.000100"

@@ -3,6 +3,8 @@ Productlane with the defaults — its author as the contact, its first line as t
 pain level — through the same outbox as the modal. One message gives one thread, however many people
 react and however often Slack sends the event; whoever reacts to a message already in Productlane is
 told so, privately. Reactions the bot should not act on are dropped with one log line, no message.
+While Slack has trouble showing the message (rate limited, a 5xx, unreachable) it is read again, up
+to 3 times; then the person who reacted is told to try again, never left without an answer.
 
 Runs after Slack has its ack (a lazy listener): reading the message and the author may take a while.
 """
@@ -10,7 +12,8 @@ Runs after Slack has its ack (a lazy listener): reading the message and the auth
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -18,14 +21,20 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.feedback.form import validate_form
+from bot.feedback.posted import PostLater
 from bot.feedback.source import source_from_message, why_not_feedback
 from bot.feedback.submission import Filed, Submission, reaction_key
 from bot.render.plain_text import message_to_plain_text, title_from_text
 from bot.slack.lookups import SlackLookups
 from bot.slack.modals import TITLE_PREFILL_MAX, BotIdentity, FormDefaults, with_author_contact
-from bot.slack.replies import SlackMessenger, mrkdwn_escape, notice_reply
+from bot.slack.replies import SlackMessenger, mrkdwn_escape, notice_reply, post_later_if_transient
 
 log = logging.getLogger(__name__)
+
+# Reading the reacted-to message while Slack has trouble: 3 tries over at most about a minute.
+READ_ATTEMPTS = 3
+READ_BACKOFF_SECONDS = 2.0
+READ_WAIT_MAX_SECONDS = 30.0
 
 
 class Filing(Protocol):
@@ -47,6 +56,13 @@ def already_in_productlane(thread_url: str | None) -> str:
 ON_ITS_WAY = ":inbox_tray: That message is already on its way to Productlane; the link follows in its thread."
 
 
+def cannot_read_now() -> str:
+    return (
+        ":warning: I couldn't file that message by its reaction: Slack wouldn't show it to me just "
+        "now. Take the reaction off and add it again in a minute, or use *Send to Productlane* on it."
+    )
+
+
 def cannot_file(problem: str) -> str:
     return (
         f":warning: I couldn't file that message by its reaction: {mrkdwn_escape(problem)} "
@@ -66,7 +82,10 @@ class ReactionFiler:
         defaults: FormDefaults,
         identity: BotIdentity,
         reaction: str,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        self._sleep = sleep
         self._client = client
         self._lookups = lookups
         self._messenger = messenger
@@ -105,7 +124,7 @@ class ReactionFiler:
         ):
             log.info("reaction in %s ignored: %s is from another organization", channel_id, reactor)
             return
-        message = self._read(channel_id, ts)
+        message = self._read(channel_id, ts, reactor)
         if message is None:
             return
         channel = self._lookups.channel(channel_id)
@@ -153,28 +172,50 @@ class ReactionFiler:
                 already_in_productlane(filed.thread_url) if filed.thread_url else ON_ITS_WAY,
             )
 
-    def _read(self, channel_id: str, ts: str) -> dict[str, Any] | None:
+    def _read(self, channel_id: str, ts: str, reactor: str) -> dict[str, Any] | None:
+        """The message at channel/ts, read again while Slack's trouble passes (rate limited, a
+        5xx, unreachable): the reaction is the person's whole request, and Slack sends it once."""
+        for attempt in range(1, READ_ATTEMPTS + 1):
+            try:
+                return self._read_once(channel_id, ts)
+            except (SlackApiError, OSError) as error:
+                try:
+                    post_later_if_transient(error)
+                except PostLater as later:
+                    if attempt == READ_ATTEMPTS:
+                        log.warning(
+                            "reaction in %s not filed: Slack would not show the message (%s)",
+                            channel_id,
+                            later.reason,
+                        )
+                        self._tell(channel_id, reactor, cannot_read_now())
+                        return None
+                    wait = min(later.retry_after or READ_BACKOFF_SECONDS * attempt, READ_WAIT_MAX_SECONDS)
+                    log.info(
+                        "reaction in %s: reading the message again in %.0f s (%s)",
+                        channel_id,
+                        wait,
+                        later.reason,
+                    )
+                    self._sleep(wait)
+                    continue
+                # Not transient: Slack refused (the bot is not in the channel, a missing scope).
+                code = error.response.get("error") if isinstance(error, SlackApiError) else None
+                log.info("reaction in %s ignored: the bot cannot read the message (%s)", channel_id, code)
+                return None
+        return None
+
+    def _read_once(self, channel_id: str, ts: str) -> dict[str, Any] | None:
         """The message at channel/ts: a top-level one from the history, a reply from its thread."""
-        try:
-            history = self._client.conversations_history(
-                channel=channel_id, latest=ts, oldest=ts, inclusive=True, limit=1
+        history = self._client.conversations_history(
+            channel=channel_id, latest=ts, oldest=ts, inclusive=True, limit=1
+        )
+        found = _at(history.get("messages"), ts)
+        if found is None:
+            replies = self._client.conversations_replies(
+                channel=channel_id, ts=ts, oldest=ts, inclusive=True, limit=10
             )
-            found = _at(history.get("messages"), ts)
-            if found is None:
-                replies = self._client.conversations_replies(
-                    channel=channel_id, ts=ts, oldest=ts, inclusive=True, limit=10
-                )
-                found = _at(replies.get("messages"), ts)
-        except SlackApiError as error:
-            log.info(
-                "reaction in %s ignored: the bot cannot read the message (%s)",
-                channel_id,
-                error.response.get("error"),
-            )
-            return None
-        except OSError as error:
-            log.warning("reaction in %s ignored: Slack unreachable (%s)", channel_id, type(error).__name__)
-            return None
+            found = _at(replies.get("messages"), ts)
         if found is None:
             log.info("reaction in %s ignored: message %s not found", channel_id, ts)
         return found
