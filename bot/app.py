@@ -156,7 +156,7 @@ def build_bot(
         outbox,
         productlane,
         SlackComposer(lookups),
-        SlackNotifier(SlackMessenger(client, lookups)),
+        SlackNotifier(SlackMessenger(client, lookups), bot_id=identity.bot_id),
         settings.thread_url,
         # One write budget per Productlane key, shared by all replicas on this database.
         limiter_key=f"productlane:{identity.team_id}",

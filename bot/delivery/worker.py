@@ -123,6 +123,10 @@ class Notifier(Protocol):
         """Productlane would not take an "Edit details" change: tell whoever made it."""
         ...
 
+    def find_delivered(self, submission: Submission, thread_url: str) -> PostedMessage | None:
+        """The confirmation of `thread_url`, if an earlier attempt already posted it."""
+        ...
+
     def delayed(self, submission: Submission) -> None: ...
 
     def waiting_for_operator(self, submission: Submission) -> None:
@@ -749,6 +753,16 @@ class DeliveryWorker:
         except Exception:
             log.exception("composing the confirmation of item %s failed; will retry", item.id)
             self._confirm_later(item, result, PostLater("compose failed"))
+            return
+        # An earlier attempt may have posted it and not lived to record it: never post it twice.
+        try:
+            already = self._notifier.find_delivered(submission, str(result.get("url")))
+        except Exception:
+            log.exception("item %s: could not look for its confirmation in Slack", item.id)
+            already = None
+        if already is not None:
+            log.info("item %s: its confirmation is already in Slack; not posting it again", item.id)
+            self._finish(item, result, already, (submission, request))
             return
         self._confirm(item, submission, request, result)
 

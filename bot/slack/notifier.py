@@ -6,8 +6,10 @@ worker keeps the thread and posts the confirmation again later. The other notice
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from bot.feedback.posted import PostedMessage, PostLater
 from bot.feedback.submission import Submission
@@ -35,8 +37,25 @@ def _contact(request: CreateThread) -> str:
 class SlackNotifier:
     """Where each kind of news goes. Every path ends in a DM to the submitter if all else fails."""
 
-    def __init__(self, messenger: SlackMessenger) -> None:
+    def __init__(self, messenger: SlackMessenger, *, bot_id: str | None = None) -> None:
         self._messenger = messenger
+        self._bot_id = bot_id
+
+    def find_delivered(self, submission: Submission, thread_url: str) -> PostedMessage | None:
+        """The confirmation of `thread_url` if it is already in the source message's thread: an
+        earlier attempt may have posted it and not lived to record it (a crash, a timeout after
+        Slack took it). Only a thread can be searched; elsewhere this finds nothing."""
+        source = submission.source
+        if source is None:
+            return None
+
+        def is_ours(message: Mapping[str, Any]) -> bool:
+            by_the_bot = (
+                message.get("bot_id") == self._bot_id if self._bot_id else bool(message.get("bot_id"))
+            )
+            return by_the_bot and thread_url in json.dumps(message.get("blocks") or [])
+
+        return self._messenger.find_in_thread(source.channel_id, source.thread_ts, is_ours)
 
     def delivered(
         self,

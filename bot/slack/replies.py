@@ -10,6 +10,7 @@ right place will work again and a fallback would put the message in the wrong on
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +33,9 @@ from bot.slack.lookups import SlackLookups
 log = logging.getLogger(__name__)
 
 SECTION_MAX = 2900
+# Looking for the bot's own reply in a thread: the newest replies are on the last page.
+FIND_PAGE_SIZE = 200
+FIND_PAGES = 5
 
 
 def mrkdwn_escape(text: str) -> str:
@@ -207,6 +211,31 @@ class SlackMessenger:
             post_later_if_transient(error)
             log.info("cannot reply in %s after joining: %s", channel_id, _error_code(error))
             return None
+
+    def find_in_thread(
+        self, channel_id: str, thread_ts: str, is_it: Callable[[Mapping[str, Any]], bool]
+    ) -> PostedMessage | None:
+        """The latest message of a thread that `is_it` picks, read from Slack (a few pages at
+        most); None when there is none or Slack won't show the thread."""
+        found: Mapping[str, Any] | None = None
+        cursor: str | None = None
+        try:
+            for _ in range(FIND_PAGES):
+                page = self._client.conversations_replies(
+                    channel=channel_id, ts=thread_ts, limit=FIND_PAGE_SIZE, cursor=cursor
+                )
+                for message in page.get("messages") or []:
+                    if isinstance(message, Mapping) and is_it(message):
+                        found = message
+                cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
+                if not cursor:
+                    break
+        except (SlackApiError, OSError) as error:
+            log.info("cannot read the thread in %s: %s", channel_id, _error_code(error))
+            return None
+        if found is None:
+            return None
+        return PostedMessage(channel=channel_id, ts=str(found.get("ts")), thread_ts=thread_ts)
 
     def _join_if_public(self, channel_id: str) -> bool:
         channel = self._lookups.channel(channel_id)

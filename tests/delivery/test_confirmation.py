@@ -3,9 +3,11 @@ an error on its side) delays it, never duplicates the thread; where it lands is 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from slack_sdk import WebClient
@@ -15,9 +17,9 @@ from bot.feedback.posted import PostLater
 from bot.slack.lookups import SlackLookups
 from bot.slack.notifier import SlackNotifier
 from bot.slack.replies import SlackMessenger
-from tests.delivery.worker_rig import SOURCE, Rig, TitleComposer, make_rig, submission, wait_until
+from tests.delivery.worker_rig import SOURCE, THREAD_URL, Rig, TitleComposer, make_rig, submission, wait_until
 from tests.fakes.productlane import FakeProductlane
-from tests.fakes.slack import FakeSlack
+from tests.fakes.slack import BOT_ID, FakeSlack
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -147,3 +149,77 @@ def test_slack_out_of_reach_is_a_moment_to_wait_not_a_place_to_give_up() -> None
         notifier.delivered(
             submission("Unreachable", source=True), TitleComposer().compose(submission("x")), "u"
         )
+
+
+def crashed_after_recording_the_thread(rig: Rig, slack: FakeSlack, title: str) -> tuple[int, str]:
+    """A process that claimed the item, created its thread and recorded it, then died: the item
+    and the thread's link. Its lease runs out at once."""
+    item_id = int(rig.intake.accept(submission(title, source=True)))
+    assert rig.outbox.claim("crashed/delivery-0", 1, lease_seconds=0.2)
+    url = THREAD_URL.format(id="th_crashed")
+    assert rig.outbox.record_thread(item_id, "crashed/delivery-0", {"thread_id": "th_crashed", "url": url})
+    slack.web.add_message(
+        SOURCE.channel_id, {"type": "message", "user": "U0CUST0001", "ts": SOURCE.ts, "text": "Export to CSV"}
+    )
+    time.sleep(0.3)
+    return item_id, url
+
+
+def status_of(rig: Rig, item_id: int) -> Status | None:
+    item = rig.outbox.get(item_id)
+    return item.status if item is not None else None
+
+
+def reply_of(rig: Rig, item_id: int) -> dict[str, Any]:
+    item = rig.outbox.get(item_id)
+    assert item is not None
+    assert item.result is not None
+    reply: dict[str, Any] = item.result["reply"]
+    return reply
+
+
+@pytest.fixture
+def unstarted(tmp_path: Path) -> Iterator[World]:
+    with FakeSlack() as slack, FakeProductlane() as productlane:
+        web = WebClient(token=slack.bot_token, base_url=slack.api_url)
+        notifier = SlackNotifier(SlackMessenger(web, SlackLookups(web)), bot_id=BOT_ID)
+        rig = make_rig(tmp_path, productlane, notifier=notifier)
+        yield World(slack, productlane, rig)
+        rig.close()
+
+
+def test_a_confirmation_posted_just_before_a_crash_is_found_not_posted_twice(unstarted: World) -> None:
+    slack, rig = unstarted.slack, unstarted.rig
+    item_id, url = crashed_after_recording_the_thread(rig, slack, "Export times out")
+    # What the crashed process posted before it could record where.
+    slack.web.add_message(
+        SOURCE.channel_id,
+        {
+            "type": "message",
+            "bot_id": BOT_ID,
+            "ts": "1764252999.000300",
+            "thread_ts": SOURCE.ts,
+            "text": "Sent to Productlane by <@U0CSM0002>: Export times out",
+            "blocks": [
+                {"type": "section", "text": {"type": "mrkdwn", "text": f"*<{url}|Export times out>*"}}
+            ],
+        },
+    )
+    rig.worker.start()
+    wait_until(lambda: status_of(rig, item_id) is Status.DELIVERED, "the item delivered")
+
+    assert slack.web.calls("chat.postMessage") == []
+    assert reply_of(rig, item_id)["ts"] == "1764252999.000300"
+    assert unstarted.productlane.threads == [], "the thread is not created again either"
+
+
+def test_a_crash_before_the_confirmation_was_posted_posts_it_once(unstarted: World) -> None:
+    slack, rig = unstarted.slack, unstarted.rig
+    item_id, url = crashed_after_recording_the_thread(rig, slack, "Export times out")
+    rig.worker.start()
+    wait_until(lambda: status_of(rig, item_id) is Status.DELIVERED, "the item delivered")
+
+    (posted,) = slack.web.calls("chat.postMessage")
+    assert posted.params["thread_ts"] == SOURCE.ts
+    assert url in str(posted.params["blocks"])
+    assert reply_of(rig, item_id)["ts"] == posted.response["ts"]

@@ -70,6 +70,9 @@ class RecordingNotifier:
     def edit_refused(self, edit: Submission, problem: str) -> None:
         self.failures.append((edit.key, problem))
 
+    def find_delivered(self, submission: Submission, thread_url: str) -> PostedMessage | None:
+        return None  # a recording has no Slack to look in
+
     def delayed(self, submission: Submission) -> None:
         self.delayed_titles.append(submission.form.title)
 
