@@ -104,13 +104,24 @@ class SlackSide:
 
 
 def _confirmation(value: Any) -> Confirmation:
+    """The confirmation as `remember` stored it (`dataclasses.asdict`): every field, so the reply
+    rendered again with its status keeps its notes, its Edit details button and its editor."""
     data = value if isinstance(value, Mapping) else {}
+
+    def text_or_none(name: str) -> str | None:
+        found = data.get(name)
+        return found if isinstance(found, str) and found else None
+
+    notes = data.get("notes")
     return Confirmation(
         thread_url=str(data.get("thread_url") or ""),
         title=str(data.get("title") or ""),
         pain_label=str(data.get("pain_label") or ""),
-        contact=data.get("contact") if isinstance(data.get("contact"), str) else None,
+        contact=text_or_none("contact"),
         submitter_id=str(data.get("submitter_id") or ""),
+        notes=tuple(str(note) for note in notes) if isinstance(notes, list) else (),
+        edit_value=text_or_none("edit_value"),
+        edited_by=text_or_none("edited_by"),
     )
 
 

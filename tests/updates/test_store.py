@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 
 from bot.delivery.outbox import Outbox
+from bot.slack.replies import Confirmation
 from bot.updates.decide import Switches
 from bot.updates.events import LinkAdded, NeedLink, TargetCompleted, ThreadSnapshot
 from bot.updates.state import Status
@@ -91,6 +92,23 @@ def test_remembering_again_moves_the_reply_but_keeps_what_slack_was_told(store: 
     assert side is not None
     assert side.reply_ts == "200.000001"
     assert side.status is Status.DONE
+
+
+def test_the_stored_confirmation_keeps_its_notes_button_and_editor(store: UpdatesStore) -> None:
+    shown = Confirmation(
+        "https://pl.test/feedback/th_1",
+        "Title",
+        "High",
+        None,
+        "U1",
+        notes=("The thread's 2 later messages stayed in Slack.",),
+        edit_value="reaction:C1:100.000001",
+        edited_by="U2",
+    )
+    store.remember(record(confirmation=shown))
+    side = store.slack_side("th_1")
+    assert side is not None
+    assert side.confirmation == shown
 
 
 def test_a_thread_created_as_done_is_not_announced_as_done(store: UpdatesStore) -> None:
