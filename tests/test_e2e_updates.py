@@ -134,6 +134,29 @@ def test_done_in_productlane_updates_the_confirmation_and_says_so_once_in_the_th
     assert len(replies_after(world, mark, "Marked done in Productlane")) == 1
 
 
+def test_a_status_change_keeps_the_edit_details_button_of_a_reply_filed_by_reaction(world: World) -> None:
+    ts = "1764252950.000100"
+    world.slack.web.add_message(
+        SOURCE_CHANNEL, {"type": "message", "user": "U0CUST0003", "ts": ts, "text": "Dark mode please"}
+    )
+    mark = time.monotonic()
+    interact(world, world.slack.reaction_added_payload(ts, user="U0CSM0002"), kind="events_api")
+    confirmation = world.slack.web.wait_for_call(
+        "chat.postMessage", timeout=15, predicate=lambda c: since(mark)(c) and c.params.get("thread_ts") == ts
+    )
+    assert "Edit details" in json.dumps(confirmation.params["blocks"])
+    thread_id = next(t["id"] for t in world.productlane.threads if "Dark mode please" in t["text"])
+
+    changed = time.monotonic()
+    world.productlane.set_thread_status(thread_id, "done")
+    edited = wait_until(
+        lambda: updates_of(world, changed, confirmation.response["ts"]), "the confirmation edited", 20
+    )
+    shown = json.dumps(edited[-1].params["blocks"], ensure_ascii=False)
+    assert "Status in Productlane: Done" in shown
+    assert "Edit details" in shown
+
+
 def test_a_link_then_the_issue_completed_posts_shipped_once(world: World) -> None:
     thread_id, confirmation = send_feedback(world, ts="1764252901.000100")
     issue = world.productlane.seed_issue("CSV export streams rows")
