@@ -34,6 +34,29 @@ def _contact(request: CreateThread) -> str:
     return f"{request.contact_name} <{email}>" if request.contact_name else email
 
 
+def confirmation_for(
+    submission: Submission,
+    request: CreateThread,
+    thread_url: str,
+    notes: Sequence[str] = (),
+    *,
+    edited_by: str | None = None,
+) -> Confirmation:
+    """What the confirmation reply says about a delivered submission: the one place for its rules,
+    whether it is posted, refreshed after an edit, or rendered again with a status."""
+    return Confirmation(
+        thread_url=thread_url,
+        title=request.title or "",
+        pain_label=PAIN_LABELS[request.pain_level],
+        # In a Slack Connect channel the customer reads the thread: keep their details out.
+        contact=None if request.origin is ThreadOrigin.slack_connect else _contact(request),
+        submitter_id=submission.submitter_id,
+        notes=tuple(notes),
+        edit_value=submission.key if submission.via_reaction else None,
+        edited_by=edited_by,
+    )
+
+
 class SlackNotifier:
     """Where each kind of news goes. Every path ends in a DM to the submitter if all else fails."""
 
@@ -65,18 +88,7 @@ class SlackNotifier:
         notes: Sequence[str] = (),
     ) -> PostedMessage | None:
         """Post the confirmation; where it landed, or None when no place would take it."""
-        reply = confirmation_reply(
-            Confirmation(
-                thread_url=thread_url,
-                title=request.title or "",
-                pain_label=PAIN_LABELS[request.pain_level],
-                # In a Slack Connect channel the customer reads the thread: keep their details out.
-                contact=None if request.origin is ThreadOrigin.slack_connect else _contact(request),
-                submitter_id=submission.submitter_id,
-                notes=tuple(notes),
-                edit_value=submission.key if submission.via_reaction else None,
-            )
-        )
+        reply = confirmation_reply(confirmation_for(submission, request, thread_url, notes))
         source = submission.source
         if source is not None:
             landed = self._messenger.in_thread(source.channel_id, source.thread_ts, reply)
@@ -102,16 +114,7 @@ class SlackNotifier:
         if reply is None or reply.ephemeral:
             return reply
         refreshed = confirmation_reply(
-            Confirmation(
-                thread_url=thread_url,
-                title=request.title or "",
-                pain_label=PAIN_LABELS[request.pain_level],
-                contact=None if request.origin is ThreadOrigin.slack_connect else _contact(request),
-                submitter_id=original.submitter_id,
-                notes=tuple(notes),
-                edit_value=original.key if original.via_reaction else None,
-                edited_by=edit.submitter_id,
-            )
+            confirmation_for(original, request, thread_url, notes, edited_by=edit.submitter_id)
         )
         self._messenger.update(reply, refreshed)
         return reply

@@ -10,8 +10,8 @@ from typing import Any
 
 from bot.feedback.submission import Submission
 from bot.productlane.models import CreateThread, Thread, ThreadOrigin
+from bot.slack.notifier import confirmation_for
 from bot.slack.replies import Confirmation
-from bot.slack.views import PAIN_LABELS
 
 __all__ = ["RememberedThread", "thread_record_from_delivery"]
 
@@ -60,15 +60,11 @@ def thread_record_from_delivery(
     kept: Mapping[str, Any] = thread if isinstance(thread, Mapping) else {}
     # Everything the reply showed, so a status edit of it loses nothing: what stayed in Slack
     # (issue #10's notes), the Edit details button, who edited the details last.
-    confirmation = Confirmation(
-        thread_url=thread_url,
-        title=request.title or "",
-        pain_label=PAIN_LABELS[request.pain_level],
-        # The same rule as the first reply: the customer reads a Slack Connect thread.
-        contact=None if is_slack_connect else _contact(request),
-        submitter_id=submission.submitter_id,
-        notes=tuple(str(note) for note in kept.get("notes") or ()),
-        edit_value=submission.key if submission.via_reaction else None,
+    confirmation = confirmation_for(
+        submission,
+        request,
+        thread_url,
+        [str(note) for note in kept.get("notes") or ()],
         edited_by=_text(kept.get("edited_by")),
     )
     reply_channel = _text((reply or {}).get("channel"))
@@ -108,8 +104,3 @@ def _thread_facts(thread: Thread | Mapping[str, Any]) -> tuple[str, str, datetim
         status_as_of = None
     raw_status = thread.get("status")
     return str(thread["thread_id"]), raw_status if isinstance(raw_status, str) else "open", status_as_of
-
-
-def _contact(request: CreateThread) -> str:
-    email = str(request.contact_email)
-    return f"{request.contact_name} <{email}>" if request.contact_name else email
