@@ -190,6 +190,10 @@ def same_thread(thread: Thread, request: CreateThread, reference: str) -> bool:
     )
 
 
+# What a confirmation's retries keep in the item's result while they last.
+_RETRY_KEYS = frozenset({"reply_attempts", "reply_maybe_posted"})
+
+
 class DeliveryWorker:
     """Sender threads that claim outbox items and deliver them."""
 
@@ -754,12 +758,15 @@ class DeliveryWorker:
             log.exception("composing the confirmation of item %s failed; will retry", item.id)
             self._confirm_later(item, result, PostLater("compose failed"))
             return
-        # An earlier attempt may have posted it and not lived to record it: never post it twice.
-        try:
-            already = self._notifier.find_delivered(submission, str(result.get("url")))
-        except Exception:
-            log.exception("item %s: could not look for its confirmation in Slack", item.id)
-            already = None
+        # An earlier attempt may have posted it and not lived to record it (a crash leaves no
+        # answer recorded), or Slack never answered it: never post it twice. A refusal Slack
+        # answered (rate limited) posted nothing, and the thread is not read again for it.
+        already = None
+        if result.get("reply_maybe_posted", True):
+            try:
+                already = self._notifier.find_delivered(submission, str(result.get("url")))
+            except Exception:
+                log.exception("item %s: could not look for its confirmation in Slack", item.id)
         if already is not None:
             log.info("item %s: its confirmation is already in Slack; not posting it again", item.id)
             self._finish(item, result, already, (submission, request))
@@ -791,7 +798,7 @@ class DeliveryWorker:
             self._claimer(),
             _now() + timedelta(seconds=wait),
             f"confirmation in Slack: {later.reason}",
-            result={**result, "reply_attempts": tries},
+            result={**result, "reply_attempts": tries, "reply_maybe_posted": later.maybe_posted},
         )
 
     def _finish(
@@ -801,7 +808,7 @@ class DeliveryWorker:
         landed: PostedMessage | None,
         confirmed: tuple[Submission, CreateThread] | None,
     ) -> None:
-        final = {key: value for key, value in result.items() if key != "reply_attempts"}
+        final = {key: value for key, value in result.items() if key not in _RETRY_KEYS}
         # Where the confirmation is, so later news about the thread can go under it.
         final["reply"] = landed.as_json() if landed is not None else None
         if not self._outbox.mark_delivered(item.id, self._claimer(), final):

@@ -30,7 +30,10 @@ class PostLater(Exception):
     """The message could not be posted now for a reason that passes (Slack rate-limited it, had an
     error on its side, or could not be reached): posting it again later will work."""
 
-    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+    def __init__(self, reason: str, retry_after: float | None = None, *, maybe_posted: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
         self.retry_after = retry_after
+        # Slack never answered (a timeout, a dropped connection): it may have posted the message.
+        # When Slack answered with an error, it did not.
+        self.maybe_posted = maybe_posted

@@ -178,7 +178,7 @@ def post_later_if_transient(error: Exception) -> None:
         if code in TRANSIENT_ERRORS or status == 429 or status >= 500:
             raise PostLater(code, _retry_after(error.response)) from error
         return
-    raise PostLater(type(error).__name__) from error
+    raise PostLater(type(error).__name__, maybe_posted=True) from error
 
 
 def _landed(response: SlackResponse, thread_ts: str | None = None) -> PostedMessage:

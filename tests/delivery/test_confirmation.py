@@ -223,3 +223,39 @@ def test_a_crash_before_the_confirmation_was_posted_posts_it_once(unstarted: Wor
     assert posted.params["thread_ts"] == SOURCE.ts
     assert url in str(posted.params["blocks"])
     assert reply_of(rig, item_id)["ts"] == posted.response["ts"]
+
+
+def test_a_rate_limited_confirmation_is_posted_again_without_reading_the_thread(world: World) -> None:
+    busy = {"ok": False, "error": "ratelimited"}
+    world.slack.web.respond("chat.postMessage", busy, status=429, headers={"Retry-After": "1"}, times=1)
+    world.slack.web.add_message(
+        SOURCE.channel_id, {"type": "message", "user": "U0CUST0001", "ts": SOURCE.ts, "text": "Export to CSV"}
+    )
+    world.rig.intake.accept(submission("Export times out", source=True))
+    world.rig.wait_settled(1)
+
+    assert confirmations(world) == [(429, "ratelimited"), (200, "ok")]
+    assert world.slack.web.calls("conversations.replies") == [], "Slack said no: nothing was posted"
+
+
+def test_a_confirmation_slack_never_answered_is_looked_for_before_it_is_posted_again(tmp_path: Path) -> None:
+    with FakeSlack() as slack, FakeProductlane() as productlane:
+        web = WebClient(token=slack.bot_token, base_url=slack.api_url, timeout=1)
+        rig = make_rig(tmp_path, productlane, notifier=SlackNotifier(SlackMessenger(web, SlackLookups(web))))
+        try:
+            slack.web.add_message(
+                SOURCE.channel_id,
+                {"type": "message", "user": "U0CUST0001", "ts": SOURCE.ts, "text": "Export to CSV"},
+            )
+            slack.web.respond("chat.postMessage", {"ok": True, "ts": "1.000001"}, delay=2.0, times=1)
+            rig.intake.accept(submission("Export times out", source=True))
+            rig.worker.start()
+            rig.wait_settled(1)
+        finally:
+            rig.close()
+
+        posts = slack.web.calls("chat.postMessage")
+        lookups = slack.web.calls("conversations.replies")
+    assert len(posts) == 2
+    assert len(lookups) == 1
+    assert posts[0].time < lookups[0].time < posts[1].time
