@@ -17,7 +17,7 @@ from slack_sdk.errors import SlackApiError
 from bot.feedback.capture import FileUnavailable, Gathered, SlackFile, TryLater, slack_file, slack_files
 from bot.feedback.submission import Submission
 from bot.productlane.uploads import megabytes
-from bot.slack.replies import TRANSIENT_ERRORS
+from bot.slack.errors import is_transient, retry_after_seconds, slack_error_code
 
 if TYPE_CHECKING:
     import httpx
@@ -50,25 +50,6 @@ _FILE_PROBLEMS = {
 }
 
 
-def _code(error: SlackApiError) -> str:
-    return str(error.response.get("error") or "unknown_error")
-
-
-def _retry_after(error: SlackApiError) -> float | None:
-    value = (error.response.headers or {}).get("Retry-After") or (error.response.headers or {}).get(
-        "retry-after"
-    )
-    try:
-        return max(0.0, float(value)) if value is not None else None
-    except (TypeError, ValueError):
-        return None
-
-
-def _passing(error: SlackApiError) -> bool:
-    status = int(getattr(error.response, "status_code", 200) or 200)
-    return _code(error) in TRANSIENT_ERRORS or status == 429 or status >= 500
-
-
 class SlackCapture:
     """Implements the delivery worker's `Gatherer` and the file copier's `FileSource`."""
 
@@ -93,9 +74,12 @@ class SlackCapture:
         try:
             thread = self.replies(source.channel_id, source.thread_ts)
         except SlackApiError as error:
-            if _passing(error):
-                raise TryLater(f"conversations.replies: {_code(error)}", _retry_after(error)) from error
-            code = _code(error)
+            if is_transient(error):
+                raise TryLater(
+                    f"conversations.replies: {slack_error_code(error)}",
+                    retry_after_seconds(error.response.headers),
+                ) from error
+            code = slack_error_code(error)
             log.info("cannot read the thread %s/%s: %s", source.channel_id, source.thread_ts, code)
             problem = _THREAD_PROBLEMS.get(code, f"Slack refused ({code})")
             return Gathered(thread_problem=problem, files=single.files)
@@ -136,9 +120,11 @@ class SlackCapture:
         try:
             info = self._client.files_info(file=file.id)
         except SlackApiError as error:
-            if _passing(error):
-                raise TryLater(f"files.info: {_code(error)}", _retry_after(error)) from error
-            code = _code(error)
+            if is_transient(error):
+                raise TryLater(
+                    f"files.info: {slack_error_code(error)}", retry_after_seconds(error.response.headers)
+                ) from error
+            code = slack_error_code(error)
             note = _FILE_PROBLEMS.get(code, f"Slack refused to describe it ({code})")
             raise FileUnavailable(note) from error
         except OSError as error:

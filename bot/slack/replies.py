@@ -27,6 +27,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.web import SlackResponse
 
 from bot.feedback.posted import PostedMessage, PostLater
+from bot.slack.errors import is_transient, retry_after_seconds, slack_error_code
 from bot.slack.ids import EDIT_AND_RESEND_ACTION, EDIT_DETAILS_ACTION
 from bot.slack.lookups import SlackLookups
 
@@ -146,37 +147,16 @@ def notice_reply(text: str) -> SlackReply:
     return SlackReply(text=text, blocks=[SectionBlock(text=MarkdownTextObject(text=text[:SECTION_MAX]))])
 
 
-# Slack's error codes for "not now": its own trouble, or too many requests.
-TRANSIENT_ERRORS = frozenset(
-    {"ratelimited", "fatal_error", "internal_error", "service_unavailable", "request_timeout"}
-)
-
-
 def _error_code(error: Exception) -> str:
-    if isinstance(error, SlackApiError):
-        return str(error.response.get("error") or "unknown_error")
-    return type(error).__name__
-
-
-def _retry_after(response: SlackResponse) -> float | None:
-    for name, value in (response.headers or {}).items():
-        if name.lower() == "retry-after":
-            text = value[0] if isinstance(value, list) and value else value
-            try:
-                return max(0.0, float(str(text)))
-            except ValueError:
-                return None
-    return None
+    return slack_error_code(error) if isinstance(error, SlackApiError) else type(error).__name__
 
 
 def post_later_if_transient(error: Exception) -> None:
     """Raise `PostLater` when ``error`` passes by itself: a network failure, HTTP 429 or 5xx, or
     one of Slack's error codes for its own trouble. Return for a refusal of this place."""
     if isinstance(error, SlackApiError):
-        code = _error_code(error)
-        status = int(getattr(error.response, "status_code", 200) or 200)
-        if code in TRANSIENT_ERRORS or status == 429 or status >= 500:
-            raise PostLater(code, _retry_after(error.response)) from error
+        if is_transient(error):
+            raise PostLater(slack_error_code(error), retry_after_seconds(error.response.headers)) from error
         return
     raise PostLater(type(error).__name__, maybe_posted=True) from error
 

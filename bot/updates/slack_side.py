@@ -8,18 +8,18 @@ Slack's Retry-After —, a 5xx, a network failure); or drop, for refusals that r
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.slack.errors import TRANSIENT_ERRORS, retry_after_seconds
 from bot.slack.replies import SlackReply
 
 __all__ = [
     "PERMANENT_ERRORS",
-    "RETRYABLE_ERRORS",
     "SlackOutcome",
     "SlackThreadUpdater",
     "classify_slack_error",
@@ -58,12 +58,9 @@ PERMANENT_ERRORS = frozenset(
         "org_login_required",
     }
 )
+
+
 # Answers that say "later": Slack's own trouble, or too many calls.
-RETRYABLE_ERRORS = frozenset(
-    {"ratelimited", "rate_limited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
-)
-
-
 @dataclass(frozen=True)
 class SlackOutcome:
     kind: Literal["sent", "retry", "drop"]
@@ -73,17 +70,6 @@ class SlackOutcome:
 
 
 SENT = SlackOutcome("sent")
-
-
-def _retry_after(headers: Mapping[str, Any] | None) -> float | None:
-    for name, value in (headers or {}).items():
-        if name.lower() == "retry-after":
-            text = value[0] if isinstance(value, list) and value else value
-            try:
-                return max(0.0, float(str(text).strip()))
-            except ValueError:
-                return None
-    return None
 
 
 def classify_slack_error(
@@ -97,7 +83,7 @@ def classify_slack_error(
     code = error or (f"HTTP {status}" if status else "unknown_error")
     if status == 429 or code in ("ratelimited", "rate_limited"):
         return SlackOutcome("retry", "ratelimited", retry_after)
-    if (status is not None and status >= 500) or code in RETRYABLE_ERRORS:
+    if (status is not None and status >= 500) or code in TRANSIENT_ERRORS:
         return SlackOutcome("retry", code[:100])
     return SlackOutcome("drop", code[:100])
 
@@ -131,7 +117,7 @@ class SlackThreadUpdater:
             response = error.response
             code = response.get("error") if isinstance(response.data, dict) else None
             return classify_slack_error(
-                response.status_code, str(code) if code else None, _retry_after(response.headers)
+                response.status_code, str(code) if code else None, retry_after_seconds(response.headers)
             )
         except OSError as error:  # network: refused, reset, timed out (urllib's errors are OSErrors)
             return SlackOutcome("retry", f"{method}: {type(error).__name__}")
