@@ -232,11 +232,6 @@ class Poller:
         self._max_per_pass = max(1, int(POLL_READS_PER_MINUTE * interval / 60))
         self._scope_warned = False
 
-    @property
-    def max_per_pass(self) -> int:
-        """How many threads one pass (one tick) looks at, at most."""
-        return self._max_per_pass
-
     def poll_due(self, stopping: threading.Event | None = None) -> int:
         """One pass: up to a budget of threads; returns how many new events it stored."""
         return self.poll_batch(self._max_per_pass, stopping).stored
@@ -349,7 +344,7 @@ class UpdatesWorker:
             if poll.due():
                 assert self._poller is not None  # noqa: S101 - due() only with a poller
                 try:
-                    batch = self._poller.poll_batch(poll.batch_size(), self._stopping)
+                    batch = self._poller.poll_batch(POLL_BATCH, self._stopping)
                 except Exception as error:
                     self._poll_failures.failed(error)
                     batch = PollBatch(0, more_due=False)
@@ -379,33 +374,26 @@ class UpdatesWorker:
 
 class _PollSchedule:
     """When the updates thread polls: each thread comes due one interval after its last look, so
-    it looks for due ones every second (one indexed read when none is), in batches, up to the
-    pass's budget per second. A pass per interval could show a change two intervals late."""
+    it looks for due ones every second (one indexed read when none is), a batch at a time until
+    none is due or the shared read budget is spent. A pass per interval could show a change two
+    intervals late."""
 
     def __init__(self, poller: Poller | None) -> None:
         self._poller = poller
         self._next_tick = time.monotonic()
-        self._tick_started = self._next_tick
-        self._looked_this_tick = 0
-        self._asked = 0
+        self._tick_started: float | None = None
 
     def due(self) -> bool:
         return self._poller is not None and time.monotonic() >= self._next_tick
 
-    def batch_size(self) -> int:
-        assert self._poller is not None  # noqa: S101 - asked only when due
-        if self._looked_this_tick == 0:
-            self._tick_started = time.monotonic()
-        self._asked = max(1, min(POLL_BATCH, self._poller.max_per_pass - self._looked_this_tick))
-        return self._asked
-
     def done(self, batch: PollBatch) -> None:
         assert self._poller is not None  # noqa: S101 - only after a batch
-        self._looked_this_tick += self._asked
-        if batch.more_due and self._looked_this_tick < self._poller.max_per_pass:
-            return  # the next batch right after the events found so far are applied
-        self._looked_this_tick = 0
-        self._next_tick = self._tick_started + min(self._poller.interval, POLL_TICK_SECONDS)
+        started = self._tick_started if self._tick_started is not None else time.monotonic()
+        if batch.more_due:
+            self._tick_started = started  # the next batch right after the events found so far
+            return
+        self._tick_started = None
+        self._next_tick = started + min(self._poller.interval, POLL_TICK_SECONDS)
 
     def wait_at_most(self, idle: float) -> float:
         if self._poller is None:
