@@ -71,6 +71,16 @@ def one_run(
         process.wait(timeout=30)
 
 
+def bare_app_run(env: dict[str, str], home: Path, idle: float) -> tuple[float, float]:
+    """The bare Bolt app (bench/bare_app.py) against its own fake Slack: start → hello, idle RSS."""
+    with FakeSlack() as slack:
+        env = env | {"SLACK_API_URL": slack.api_url}
+        env |= {"SLACK_BOT_TOKEN": slack.bot_token, "SLACK_APP_TOKEN": slack.app_token}
+        return one_run(
+            [sys.executable, str(BARE_APP)], env, home, lambda _log: slack.socket.connections > 0, idle
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=5)
@@ -84,30 +94,8 @@ def main() -> None:
     }
     for _ in range(args.runs):
         home = Path(tempfile.mkdtemp(prefix="bench-start-"))
-        with FakeSlack() as slack:
-            env = {**base_env, "SLACK_API_URL": slack.api_url}
-            env |= {"SLACK_BOT_TOKEN": slack.bot_token, "SLACK_APP_TOKEN": slack.app_token}
-            results["bare Bolt app"].append(
-                one_run(
-                    [sys.executable, str(BARE_APP)],
-                    env,
-                    home,
-                    lambda _log, s=slack: s.socket.connections > 0,
-                    args.idle,
-                )
-            )
-        with FakeSlack() as slack:
-            env = {**base_env, "SLACK_API_URL": slack.api_url, "BARE_WITH_LIBRARIES": "1"}
-            env |= {"SLACK_BOT_TOKEN": slack.bot_token, "SLACK_APP_TOKEN": slack.app_token}
-            results["+ bot's libraries"].append(
-                one_run(
-                    [sys.executable, str(BARE_APP)],
-                    env,
-                    home,
-                    lambda _log, s=slack: s.socket.connections > 0,
-                    args.idle,
-                )
-            )
+        for name, extra in (("bare Bolt app", {}), ("+ bot's libraries", {"BARE_WITH_LIBRARIES": "1"})):
+            results[name].append(bare_app_run(base_env | extra, home, args.idle))
         with FakeSlack() as slack, FakeProductlane() as productlane:
             env = {
                 **base_env,
