@@ -4,9 +4,8 @@ dedupe key, which names the message), and the latest change made to its thread s
 from __future__ import annotations
 
 import sqlalchemy as sa
-from pydantic import ValidationError
 
-from bot.delivery.intake import Intake
+from bot.delivery.intake import Intake, submission_of
 from bot.delivery.outbox import Outbox, OutboxItem
 from bot.delivery.schema import items
 from bot.delivery.sent import find_sent
@@ -33,15 +32,6 @@ def latest_edit(outbox: Outbox, item_id: int) -> OutboxItem | None:
     return None if found is None else outbox.get(int(found))
 
 
-def _submission(item: OutboxItem | None) -> Submission | None:
-    if item is None:
-        return None
-    try:
-        return Submission.model_validate(item.payload)
-    except ValidationError:
-        return None
-
-
 class OutboxFiling:
     """Filing by reaction, and "Edit details", on the outbox (what the Slack side asks of delivery)."""
 
@@ -60,7 +50,7 @@ class OutboxFiling:
         if added.created:
             return Filed(created=True, submitter_id=submission.submitter_id)
         item = self._outbox.get(added.id)
-        first = _submission(item)
+        first = submission_of(item)
         url = (item.result or {}).get("url") if item is not None else None
         return Filed(
             created=False,
@@ -71,8 +61,8 @@ class OutboxFiling:
     def edit_target(self, dedupe_key: str) -> EditTarget | None:
         """The item filed under ``dedupe_key`` with what its thread says now (after earlier edits)."""
         item = item_by_key(self._outbox, dedupe_key)
-        original = _submission(item)
+        original = submission_of(item)
         if item is None or original is None:
             return None
-        latest = _submission(latest_edit(self._outbox, item.id))
+        latest = submission_of(latest_edit(self._outbox, item.id))
         return EditTarget(item_id=str(item.id), form=(latest or original).form, source=original.source)

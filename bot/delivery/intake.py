@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from pydantic import ValidationError
 
-from bot.delivery.outbox import AddResult, EncodedJson, Outbox
+from bot.delivery.outbox import AddResult, EncodedJson, Outbox, OutboxItem
 from bot.feedback.submission import Submission
 
 KIND = "create_thread"
@@ -45,10 +45,14 @@ class Intake:
         """The submission behind an outbox id (from an "Edit and resend" button's value)."""
         if not item_id.isdigit():
             return None
-        item = self._outbox.get(int(item_id))
-        if item is None:
-            return None
-        try:
-            return Submission.model_validate(item.payload)
-        except ValidationError:
-            return None
+        return submission_of(self._outbox.get(int(item_id)))
+
+
+def submission_of(item: OutboxItem | None) -> Submission | None:
+    """The submission an outbox item holds; None for no item, or a payload no longer readable."""
+    if item is None:
+        return None
+    try:
+        return Submission.model_validate(item.payload)
+    except ValidationError:
+        return None
