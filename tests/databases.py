@@ -15,8 +15,29 @@ import sqlalchemy as sa
 import bot.updates.schema  # noqa: F401 - registers the updates' tables on the shared metadata
 from bot.delivery import schema as outbox_schema
 
-PG_URL = os.environ.get("TEST_DATABASE_URL", "")
 NO_PG = 'TEST_DATABASE_URL is not set (eval "$(bash .ci/postgres.sh)" starts a server)'
+
+
+def _worker_url(url: str) -> str:
+    """The tests run in parallel (pytest-xdist): each worker gets a schema of its own in the one
+    throw-away database, so one worker's dropped tables are never another's."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not url or not worker:
+        return url
+    schema = f"tests_{worker}"
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+    finally:
+        engine.dispose()
+    # libpq's `options`: every connection (the bot's own processes too) works in that schema.
+    return sa.make_url(url).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
+        hide_password=False
+    )
+
+
+PG_URL = _worker_url(os.environ.get("TEST_DATABASE_URL", ""))
 
 
 def reset_postgres(url: str) -> None:
