@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.delivery.key_pause import KeyPause
 from bot.delivery.outbox import Outbox, Status
 from bot.delivery.worker import KEY_PROBE_SECONDS
 from bot.productlane import Me, ProductlaneClient, ProductlaneError
@@ -180,7 +181,7 @@ def check_delivery(outbox: Outbox) -> CheckResult:
     """Is delivery paused because Productlane refused the key? The running bot stored it there."""
     counts = outbox.counts()
     waiting = counts[Status.PENDING] + counts[Status.SENDING]
-    paused = outbox.key_problems()
+    paused = KeyPause(outbox).key_problems()
     if paused:
         problem = paused[0]
         return CheckResult(

@@ -32,8 +32,10 @@ def _worker_url(url: str) -> str:
     finally:
         engine.dispose()
     # libpq's `options`: every connection (the bot's own processes too) works in that schema.
-    return sa.make_url(url).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
-        hide_password=False
+    return (
+        sa.make_url(url)
+        .update_query_dict({"options": f"-csearch_path={schema}"})
+        .render_as_string(hide_password=False)
     )
 
 

@@ -12,6 +12,7 @@ import pytest
 from slack_sdk import WebClient
 
 from bot.check import run_checks
+from bot.delivery.key_pause import KeyPause
 from bot.delivery.outbox import Outbox
 from bot.productlane import ProductlaneClient
 from bot.settings import Settings
@@ -147,7 +148,7 @@ def test_a_delivery_paused_for_the_key_is_shown_with_the_fix(
     with Outbox(url) as outbox:
         for key in ("V1:h", "V2:h"):
             outbox.add(key, "create_thread", {})
-        outbox.record_key_problem(
+        KeyPause(outbox).record_key_problem(
             "productlane:T0ACME0001",
             "unsupported_key_version",
             "Productlane refused the API key (unsupported_key_version: a v1 key): create a v2 API key.",

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+from bot.delivery.key_pause import KeyPause
 from bot.delivery.outbox import Outbox, OutboxItem, Status
 from bot.delivery.retention import purge
 from bot.settings import Settings
@@ -51,7 +52,7 @@ def pause_lines(outbox: Outbox) -> list[str]:
     return [
         f"Delivery is paused: {problem.message} Items wait as pending and are sent by themselves "
         "once the key works; `retry` is not needed."
-        for problem in outbox.key_problems()
+        for problem in KeyPause(outbox).key_problems()
     ]
 
 

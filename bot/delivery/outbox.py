@@ -23,10 +23,8 @@ pending *with* its result: the next claim only posts the reply, and never create
 again. ``superseded`` is stored as failed with ``superseded_by`` set (SQLite cannot change the
 status column's CHECK constraint in place), and reported as its own `Status`.
 
-`reserve_write_slot` / `pause_writes` form a send-rate limiter shared by every process using
-the same database (GCRA, a token bucket kept as one row per key, updated under a row lock).
-`record_key_problem` … `clear_key_problem` keep a "the API key itself is refused" pause per key,
-shared the same way, so every replica stops writing until an operator fixes the key.
+Beside the items, on the same database: the shared send-rate limiter (`bot.delivery.write_limits`)
+and the "the API key itself is refused" pause (`bot.delivery.key_pause`).
 
 All times are timezone-aware UTC datetimes; every method takes an optional ``now`` for tests.
 Create one `Outbox` per process (after any fork); it is safe to share between threads.
@@ -36,7 +34,6 @@ from __future__ import annotations
 
 import enum
 import json
-import math
 import os
 import sqlite3
 import threading
@@ -52,9 +49,9 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import PoolProxiedConnection
 
-from bot.delivery.schema import from_micros, items, key_problems, to_micros, upgrade, write_limits
+from bot.delivery.schema import items, to_micros, upgrade
 
-__all__ = ["AddResult", "EncodedJson", "KeyProblem", "Outbox", "OutboxItem", "Status"]
+__all__ = ["AddResult", "EncodedJson", "Outbox", "OutboxItem", "Status"]
 
 MAX_ERROR_CHARS = 500
 PG_CONNECT_TIMEOUT_SECONDS = 5
@@ -135,21 +132,9 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def _short(error: str) -> str:
+def short_error(error: str) -> str:
+    """An error message cut to what the outbox keeps of it."""
     return error if len(error) <= MAX_ERROR_CHARS else error[: MAX_ERROR_CHARS - 1] + "…"
-
-
-@dataclass(frozen=True, slots=True)
-class KeyProblem:
-    """Productlane refuses the API key itself: writes for ``key`` are paused until it works."""
-
-    key: str
-    code: str
-    message: str
-    """What the operator must fix, in words (never key material)."""
-    since: datetime
-    probe_at: datetime
-    """When the next check of the key (GET /me) is due."""
 
 
 def _item(row: sa.Row[Any]) -> OutboxItem:
@@ -172,17 +157,6 @@ def _item(row: sa.Row[Any]) -> OutboxItem:
         result=m["result"],
         delayed_notice_sent=bool(m["delayed_notice_sent"]),
         superseded_by=None if superseded_by is None else int(superseded_by),
-    )
-
-
-def _key_problem(row: sa.Row[Any]) -> KeyProblem:
-    m = row._mapping
-    return KeyProblem(
-        key=m["key"],
-        code=m["code"],
-        message=m["message"],
-        since=from_micros(int(m["since_us"])),
-        probe_at=from_micros(int(m["probe_at_us"])),
     )
 
 
@@ -365,6 +339,11 @@ class Outbox:
             conn.execution_options(**{_READ_ONLY: True})
             with conn.begin():
                 yield conn
+
+    def now(self, now: datetime | None = None) -> datetime:
+        """``now`` (checked to be timezone-aware, in UTC), or the outbox's clock when None: the
+        time every store on this database goes by."""
+        return self._now(now)
 
     def _now(self, now: datetime | None) -> datetime:
         value = self._clock() if now is None else now
@@ -643,7 +622,7 @@ class Outbox:
         values: dict[str, Any] = {
             "status": Status.PENDING.value,
             "next_attempt_at": when,
-            "last_error": _short(error),
+            "last_error": short_error(error),
             "lease_owner": None,
             "lease_until": None,
             "updated_at": self._now(now),
@@ -660,7 +639,7 @@ class Outbox:
             self._update(
                 self._owned(item_id, owner),
                 status=Status.FAILED.value,
-                last_error=_short(error),
+                last_error=short_error(error),
                 lease_owner=None,
                 lease_until=None,
                 updated_at=self._now(now),
@@ -771,12 +750,13 @@ class Outbox:
         even when several replicas run this at the same moment.
         """
         at = self._now(now)
+        noted = short_error(reason)
         waiting = sa.and_(items.c.status == Status.PENDING.value, items.c.result.is_(None))
         with self._write() as conn:
             conn.execute(
                 sa.update(items)
-                .where(waiting, sa.or_(items.c.last_error.is_(None), items.c.last_error != _short(reason)))
-                .values(last_error=_short(reason))
+                .where(waiting, sa.or_(items.c.last_error.is_(None), items.c.last_error != noted))
+                .values(last_error=noted)
             )
             rows = conn.execute(
                 sa.update(items)
@@ -793,134 +773,3 @@ class Outbox:
         )
         with self._read() as conn:
             return int(conn.execute(query).scalar_one())
-
-    # -- "the API key itself is refused": a pause shared by every replica --------------------
-
-    def record_key_problem(
-        self, key: str, code: str, message: str, *, probe_at: datetime, now: datetime | None = None
-    ) -> bool:
-        """Pause writes for ``key`` until `clear_key_problem`. True when this call started the
-        pause; a pause already there gets the newer code and message, and keeps its probe time."""
-        at = self._now(now)
-        values = {"code": code[:64], "message": _short(message)}
-        with self._write() as conn:
-            created = conn.execute(
-                self.insert_for(key_problems)
-                .values(key=key, since_us=to_micros(at), probe_at_us=to_micros(self._now(probe_at)), **values)
-                .on_conflict_do_nothing(index_elements=[key_problems.c.key])
-                .returning(key_problems.c.key)
-            ).scalar_one_or_none()
-            if created is None:
-                conn.execute(sa.update(key_problems).where(key_problems.c.key == key).values(**values))
-        return created is not None
-
-    def update_key_problem(self, key: str, code: str, message: str) -> None:
-        """A newer reason for a pause that is still there (it is not brought back if lifted)."""
-        with self._write() as conn:
-            conn.execute(
-                sa.update(key_problems)
-                .where(key_problems.c.key == key)
-                .values(code=code[:64], message=_short(message))
-            )
-
-    def key_problem(self, key: str) -> KeyProblem | None:
-        """The pause for ``key``, if writes are paused."""
-        with self._read() as conn:
-            row = conn.execute(sa.select(key_problems).where(key_problems.c.key == key)).one_or_none()
-        return None if row is None else _key_problem(row)
-
-    def key_problems(self) -> list[KeyProblem]:
-        """Every pause (for `check`, which does not know the limiter key)."""
-        with self._read() as conn:
-            return [_key_problem(row) for row in conn.execute(sa.select(key_problems))]
-
-    def claim_key_probe(
-        self, key: str, every_seconds: float, *, force: bool = False, now: datetime | None = None
-    ) -> bool:
-        """True for the one caller that should check the key now; the next check is then due in
-        ``every_seconds``. ``force`` ignores the schedule (a process that has just started)."""
-        at = self._now(now)
-        due = key_problems.c.key == key
-        if not force:
-            due = sa.and_(due, key_problems.c.probe_at_us <= to_micros(at))
-        with self._write() as conn:
-            claimed = conn.execute(
-                sa.update(key_problems)
-                .where(due)
-                .values(probe_at_us=to_micros(at + timedelta(seconds=every_seconds)))
-            ).rowcount
-        return int(claimed) == 1
-
-    def defer_key_probe(self, key: str, until: datetime) -> None:
-        """No check of the key before ``until`` (e.g. GET /me answered 429 Retry-After)."""
-        until_us = to_micros(self._now(until))
-        with self._write() as conn:
-            conn.execute(
-                sa.update(key_problems)
-                .where(key_problems.c.key == key, key_problems.c.probe_at_us < until_us)
-                .values(probe_at_us=until_us)
-            )
-
-    def clear_key_problem(self, key: str) -> bool:
-        """The key works again: every replica resumes writing. True if a pause was lifted."""
-        with self._write() as conn:
-            return int(conn.execute(sa.delete(key_problems).where(key_problems.c.key == key)).rowcount) == 1
-
-    # -- the shared write-rate limiter --------------------------------------------------------
-
-    def reserve_write_slot(
-        self,
-        key: str,
-        rate_per_minute: float = 60,
-        burst: int = 10,
-        *,
-        now: datetime | None = None,
-    ) -> float:
-        """0.0 when the caller may send now (the slot is taken), else seconds to wait first.
-
-        A GCRA token bucket per ``key`` (use a non-secret name for the API key, never the key):
-        ``burst`` sends at once, then one every ``60 / rate_per_minute`` s, so any window of
-        ``w`` seconds holds at most ``burst + w * rate_per_minute / 60`` sends, counted over all
-        processes: the bucket is one row, read and written under a row lock
-        (``SELECT … FOR UPDATE`` on PostgreSQL, a ``BEGIN IMMEDIATE`` transaction on SQLite).
-        After a `pause_writes`, sending resumes one at a time, not in a burst.
-        """
-        if rate_per_minute <= 0 or burst < 1:
-            raise ValueError("rate_per_minute must be > 0 and burst >= 1")
-        interval = math.ceil(60_000_000 / rate_per_minute)  # microseconds between sends
-        tolerance = (burst - 1) * interval
-        with self._write() as conn:
-            row = self._limit_row(conn, key)
-            # The time is read once the lock is held, so the row sees its writers in order.
-            now_us = to_micros(self._now(now))
-            tat = max(int(row.tat_us), now_us, int(row.paused_until_us) + tolerance)
-            if tat - now_us > tolerance:
-                return (tat - now_us - tolerance) / 1_000_000
-            conn.execute(
-                sa.update(write_limits).where(write_limits.c.key == key).values(tat_us=tat + interval)
-            )
-            return 0.0
-
-    def pause_writes(self, key: str, until: datetime) -> None:
-        """No slot for ``key`` before ``until`` in any process (e.g. after a 429 Retry-After)."""
-        until_us = to_micros(self._now(until))
-        with self._write() as conn:
-            row = self._limit_row(conn, key)
-            if until_us > int(row.paused_until_us):
-                conn.execute(
-                    sa.update(write_limits).where(write_limits.c.key == key).values(paused_until_us=until_us)
-                )
-
-    def _limit_row(self, conn: Connection, key: str) -> sa.Row[Any]:
-        if not key or len(key) > 255:
-            raise ValueError("key must be 1..255 characters")
-        query = sa.select(write_limits).where(write_limits.c.key == key).with_for_update()
-        row = conn.execute(query).one_or_none()
-        if row is None:
-            conn.execute(
-                self.insert_for(write_limits)
-                .values(key=key, tat_us=0, paused_until_us=0)
-                .on_conflict_do_nothing(index_elements=[write_limits.c.key])
-            )
-            row = conn.execute(query).one()
-        return row

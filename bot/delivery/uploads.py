@@ -23,6 +23,7 @@ import sqlalchemy as sa
 
 from bot.delivery.outbox import Outbox, OutboxItem, Status
 from bot.delivery.schema import copied_files, daily_counts, items
+from bot.delivery.write_limits import WriteLimits
 from bot.feedback.capture import CopiedFile, FileUnavailable, SlackFile, TryLater
 from bot.productlane import (
     AuthenticationError,
@@ -196,6 +197,7 @@ class FileCopier:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._outbox = outbox
+        self._limits = WriteLimits(outbox)
         self._productlane = productlane
         self._source = source
         self._write_key = limiter_key
@@ -275,8 +277,8 @@ class FileCopier:
         except RateLimitedError as limited:
             wait = limited.retry_after if limited.retry_after is not None else 60.0
             until = datetime.now(UTC) + timedelta(seconds=wait)
-            self._outbox.pause_writes(self._upload_key, until)
-            self._outbox.pause_writes(self._write_key, until)
+            self._limits.pause_writes(self._upload_key, until)
+            self._limits.pause_writes(self._write_key, until)
             raise CopyLater("Productlane rate-limited an upload", wait) from limited
         except AuthenticationError as refused:
             raise KeyRefused(refused) from refused
@@ -313,7 +315,7 @@ class FileCopier:
         renewed after each sleep: two waits in a row must not outlast it); give the item back when
         the wait is long."""
         while True:
-            wait = self._outbox.reserve_write_slot(key, rate_per_minute=rate, burst=burst)
+            wait = self._limits.reserve_write_slot(key, rate_per_minute=rate, burst=burst)
             if wait <= 0:
                 return
             if wait > self._lease / 2 or self._stopping.is_set():

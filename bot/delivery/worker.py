@@ -31,9 +31,11 @@ from pydantic import ValidationError as ModelValidationError
 
 from bot.background import BackgroundThreads, RepeatedFailureLog
 from bot.delivery.intake import UPDATE_KIND
-from bot.delivery.outbox import KeyProblem, Outbox, OutboxItem, Status
+from bot.delivery.key_pause import KeyPause, KeyProblem
+from bot.delivery.outbox import Outbox, OutboxItem, Status
 from bot.delivery.sent import record_sent
 from bot.delivery.uploads import CopyLater, FileCopier, FileSource, KeyRefused, LeaseLost
+from bot.delivery.write_limits import WriteLimits
 from bot.feedback.capture import Captured, Gathered, TryLater
 from bot.feedback.posted import PostedMessage, PostLater
 from bot.feedback.submission import Submission
@@ -221,6 +223,8 @@ class DeliveryWorker:
         gatherer: Gatherer | None = None,
     ) -> None:
         self._outbox = outbox
+        self._limits = WriteLimits(outbox)
+        self._pauses = KeyPause(outbox)
         self._productlane = productlane
         self._on_confirmed = on_confirmed
         self._composer = composer
@@ -304,7 +308,7 @@ class DeliveryWorker:
 
     def key_problem(self) -> KeyProblem | None:
         """The pause of every replica's writes while Productlane refuses the API key, if any."""
-        return self._outbox.key_problem(self._limiter_key)
+        return self._pauses.key_problem(self._limiter_key)
 
     def _run(self) -> None:
         while not self._stopping.is_set():
@@ -366,7 +370,7 @@ class DeliveryWorker:
             return paused  # another sender thread of this process is at it
         try:
             force, self._just_started = self._just_started, False
-            if (force or paused.probe_at <= _now()) and self._outbox.claim_key_probe(
+            if (force or paused.probe_at <= _now()) and self._pauses.claim_key_probe(
                 self._limiter_key, self._probe_every, force=force
             ):
                 if self._probe_key():
@@ -388,22 +392,22 @@ class DeliveryWorker:
             me = self._productlane.me()
         except RateLimitedError as error:
             wait = error.retry_after if error.retry_after is not None else self._probe_every
-            self._outbox.defer_key_probe(key, _now() + timedelta(seconds=wait))
+            self._pauses.defer_key_probe(key, _now() + timedelta(seconds=wait))
             return False
         except ProductlaneError as error:
             refused = key_problem(error)
             if refused is None:
                 log.info("checking the Productlane key failed (%s); checking again later", _code(error))
             else:
-                self._outbox.update_key_problem(key, *refused)
+                self._pauses.update_key_problem(key, *refused)
             return False
         if not me.has_scope(WRITE_SCOPE):
-            self._outbox.update_key_problem(
+            self._pauses.update_key_problem(
                 key, "scope_required", missing_scope_message([WRITE_SCOPE], me.scopes)
             )
             return False
         waiting = self._outbox.waiting_count()
-        if self._outbox.clear_key_problem(key):
+        if self._pauses.clear_key_problem(key):
             log.warning(
                 "Productlane accepts the API key again (workspace %s): delivery resumes, "
                 "%d submission(s) waiting",
@@ -454,7 +458,7 @@ class DeliveryWorker:
     def _pause_for_key(self, item: OutboxItem, refused: tuple[str, str], *, nothing_sent: bool) -> None:
         """This item's request was refused for the key, not for itself: keep it, pause writes."""
         code, message = refused
-        if self._outbox.record_key_problem(
+        if self._pauses.record_key_problem(
             self._limiter_key, code, message, probe_at=_now() + timedelta(seconds=self._probe_every)
         ):
             log.info("Productlane refused the API key (%s): pausing delivery on every replica", code)
@@ -523,7 +527,7 @@ class DeliveryWorker:
             thread = self._productlane.create_thread(request)
         except RateLimitedError as error:
             wait = error.retry_after if error.retry_after is not None else 60.0
-            self._outbox.pause_writes(self._limiter_key, _now() + timedelta(seconds=wait))
+            self._limits.pause_writes(self._limiter_key, _now() + timedelta(seconds=wait))
             self._retry(item, submission, "rate_limited", notify=item.attempts >= 3, delay=wait)
         except (NetworkError, OutcomeUnknownError, ServerError) as error:
             self._retry(item, submission, error.code or type(error).__name__, notify=True)
@@ -612,7 +616,7 @@ class DeliveryWorker:
             self._productlane.update_thread(thread_id, change)
         except RateLimitedError as error:
             wait = error.retry_after if error.retry_after is not None else 60.0
-            self._outbox.pause_writes(self._limiter_key, _now() + timedelta(seconds=wait))
+            self._limits.pause_writes(self._limiter_key, _now() + timedelta(seconds=wait))
             self._retry(item, edit, "rate_limited", notify=False, delay=wait)
             return False
         except (NetworkError, OutcomeUnknownError, ServerError) as error:
@@ -681,7 +685,7 @@ class DeliveryWorker:
     def _wait_for_write_slot(self, item: OutboxItem) -> bool:
         """Hold the item until the shared limiter allows a write; give it back if that is long."""
         while True:
-            wait = self._outbox.reserve_write_slot(
+            wait = self._limits.reserve_write_slot(
                 self._limiter_key, rate_per_minute=self._rate, burst=self._burst
             )
             if wait <= 0:

@@ -22,6 +22,7 @@ from typing import Literal
 from slack_sdk import WebClient
 
 from bot.delivery.outbox import Outbox
+from bot.delivery.write_limits import WriteLimits
 from bot.productlane import ProductlaneClient
 from bot.settings import Settings
 from bot.updates.decide import Switches
@@ -130,7 +131,7 @@ def build_updates(
             store,
             productlane,
             settings.productlane_poll_seconds,
-            read_slot=lambda: outbox.reserve_write_slot(
+            read_slot=lambda: WriteLimits(outbox).reserve_write_slot(
                 POLL_LIMITER_KEY, rate_per_minute=POLL_READS_PER_MINUTE, burst=10
             ),
         )

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.delivery.commands import run_outbox_command
+from bot.delivery.key_pause import KeyPause
 from bot.delivery.outbox import Outbox, Status
 from bot.settings import Settings
 
@@ -104,7 +105,7 @@ def test_the_listing_says_when_delivery_is_paused_for_the_key(tmp_path: Path) ->
     database = tmp_path / "outbox.db"
     with Outbox(f"sqlite:///{database}") as outbox:
         outbox.add("V1:h", "create_thread", PAYLOAD)
-        outbox.record_key_problem(
+        KeyPause(outbox).record_key_problem(
             "productlane:T1",
             "unauthenticated",
             "Productlane refused the API key (unauthenticated: …): create a v2 API key.",

@@ -19,6 +19,8 @@ from hypothesis import strategies as st
 
 from bot.delivery import Outbox, Status
 from bot.delivery import schema as outbox_schema
+from bot.delivery.key_pause import KeyPause
+from bot.delivery.write_limits import WriteLimits
 from tests.databases import database_url
 
 T0 = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -357,35 +359,37 @@ def most_in_any_window(times: list[float], window: float) -> int:
 
 def test_the_limiter_allows_a_burst_then_the_rate(outbox: Outbox) -> None:
     for _ in range(10):
-        assert outbox.reserve_write_slot("pl", rate_per_minute=60, burst=10, now=at(0)) == 0.0
-    assert outbox.reserve_write_slot("pl", 60, 10, now=at(0)) == pytest.approx(1.0)
-    assert outbox.reserve_write_slot("pl", 60, 10, now=at(0.25)) == pytest.approx(0.75)
-    assert outbox.reserve_write_slot("pl", 60, 10, now=at(1)) == 0.0
-    assert outbox.reserve_write_slot("pl", 60, 10, now=at(1)) == pytest.approx(1.0)
+        assert WriteLimits(outbox).reserve_write_slot("pl", rate_per_minute=60, burst=10, now=at(0)) == 0.0
+    assert WriteLimits(outbox).reserve_write_slot("pl", 60, 10, now=at(0)) == pytest.approx(1.0)
+    assert WriteLimits(outbox).reserve_write_slot("pl", 60, 10, now=at(0.25)) == pytest.approx(0.75)
+    assert WriteLimits(outbox).reserve_write_slot("pl", 60, 10, now=at(1)) == 0.0
+    assert WriteLimits(outbox).reserve_write_slot("pl", 60, 10, now=at(1)) == pytest.approx(1.0)
     # Keys are independent.
-    assert outbox.reserve_write_slot("other", 60, 10, now=at(1)) == 0.0
+    assert WriteLimits(outbox).reserve_write_slot("other", 60, 10, now=at(1)) == 0.0
     # Idle time refills the bucket, up to the burst.
-    granted = sum(outbox.reserve_write_slot("pl", 60, 10, now=at(1000)) == 0.0 for _ in range(20))
+    granted = sum(
+        WriteLimits(outbox).reserve_write_slot("pl", 60, 10, now=at(1000)) == 0.0 for _ in range(20)
+    )
     assert granted == 10
 
 
 def test_pause_writes_holds_everyone_then_resumes_gently(outbox: Outbox) -> None:
-    outbox.pause_writes("pl", at(30))
-    outbox.pause_writes("pl", at(10))  # an earlier pause never shortens a longer one
-    assert outbox.reserve_write_slot("pl", 60, 10, now=at(0)) == pytest.approx(30.0)
-    assert outbox.reserve_write_slot("pl", 60, 10, now=at(29.5)) == pytest.approx(0.5)
-    assert outbox.reserve_write_slot("pl", 60, 10, now=at(30)) == 0.0
-    assert outbox.reserve_write_slot("pl", 60, 10, now=at(30)) == pytest.approx(1.0)
-    assert outbox.reserve_write_slot("pl", 60, 10, now=at(31)) == 0.0
+    WriteLimits(outbox).pause_writes("pl", at(30))
+    WriteLimits(outbox).pause_writes("pl", at(10))  # an earlier pause never shortens a longer one
+    assert WriteLimits(outbox).reserve_write_slot("pl", 60, 10, now=at(0)) == pytest.approx(30.0)
+    assert WriteLimits(outbox).reserve_write_slot("pl", 60, 10, now=at(29.5)) == pytest.approx(0.5)
+    assert WriteLimits(outbox).reserve_write_slot("pl", 60, 10, now=at(30)) == 0.0
+    assert WriteLimits(outbox).reserve_write_slot("pl", 60, 10, now=at(30)) == pytest.approx(1.0)
+    assert WriteLimits(outbox).reserve_write_slot("pl", 60, 10, now=at(31)) == 0.0
 
 
 def test_the_limiter_checks_its_arguments(outbox: Outbox) -> None:
     with pytest.raises(ValueError, match="rate_per_minute"):
-        outbox.reserve_write_slot("pl", rate_per_minute=0)
+        WriteLimits(outbox).reserve_write_slot("pl", rate_per_minute=0)
     with pytest.raises(ValueError, match="burst"):
-        outbox.reserve_write_slot("pl", burst=0)
+        WriteLimits(outbox).reserve_write_slot("pl", burst=0)
     with pytest.raises(ValueError, match="key"):
-        outbox.reserve_write_slot("")
+        WriteLimits(outbox).reserve_write_slot("")
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -401,14 +405,14 @@ def test_the_limiter_never_exceeds_rate_plus_burst_in_any_window(
     now, granted = 0.0, []
     for gap in gaps:
         now += gap
-        wait = outbox.reserve_write_slot(key, rate, burst, now=at(now))
+        wait = WriteLimits(outbox).reserve_write_slot(key, rate, burst, now=at(now))
         if wait == 0.0:
             granted.append(now)
         else:
             assert wait > 0
             # Asking again once the wait is over succeeds (+2 µs: datetimes round to 1 µs).
             now += wait + 2e-6
-            assert outbox.reserve_write_slot(key, rate, burst, now=at(now)) == 0.0
+            assert WriteLimits(outbox).reserve_write_slot(key, rate, burst, now=at(now)) == 0.0
             granted.append(now)
     interval = 60 / rate
     for window in (0.0, interval / 2, interval * 3.5, 10.0, 60.0):
@@ -564,7 +568,8 @@ def test_a_definite_refusal_can_forget_the_first_send(outbox: Outbox) -> None:
 
 
 def test_a_key_problem_is_one_pause_per_key_with_one_prober_at_a_time(url: str) -> None:
-    with Outbox(url, clock=lambda: T0) as one, Outbox(url, clock=lambda: T0) as other:
+    with Outbox(url, clock=lambda: T0) as first, Outbox(url, clock=lambda: T0) as second:
+        one, other = KeyPause(first), KeyPause(second)
         assert one.record_key_problem("pl", "unauthenticated", "fix it", probe_at=at(30), now=at(0))
         assert not other.record_key_problem("pl", "unsupported_key_version", "v1 key", probe_at=at(99))
         seen = other.key_problem("pl")

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from bot.delivery import Outbox, Status
+from bot.delivery.write_limits import WriteLimits
 from tests.databases import NO_PG, PG_URL, reset_postgres
 from tests.delivery.test_outbox import most_in_any_window
 
@@ -65,7 +66,7 @@ def _hammer_limiter(box: Outbox, key: str) -> list[float]:
     end = time.monotonic() + LIMIT_SECONDS
     while time.monotonic() < end:
         now = datetime.now(UTC)
-        wait = box.reserve_write_slot(key, LIMIT_RATE, LIMIT_BURST, now=now)
+        wait = WriteLimits(box).reserve_write_slot(key, LIMIT_RATE, LIMIT_BURST, now=now)
         if wait == 0.0:
             granted.append(now.timestamp())
         else:
