@@ -26,6 +26,7 @@ from bot.feedback.source import SourceMessage
 from bot.feedback.submission import DraftStore, Submission
 from bot.listener_pool import ListenerPool
 from bot.listeners import Services, actions, commands, events, shortcuts, views
+from bot.message_events import Interest, MessageEvents
 from bot.productlane import PainLevel, ProductlaneClient
 from bot.productlane.models import CreateThread
 from bot.settings import Settings
@@ -57,6 +58,8 @@ class Bot:
     janitor: RetentionJanitor
     listeners: ListenerPool
     updates: Updates
+    # Channel messages (`message.*` events), decided before Bolt sees them.
+    message_events: MessageEvents
     capture: SlackCapture | None = None
     _file_gone: RepeatedFailureLog = field(
         default_factory=lambda: RepeatedFailureLog(log, "the outbox database file check")
@@ -211,6 +214,17 @@ def build_bot(
     for listeners in (shortcuts, commands, views, actions, events):
         listeners.register(app, services)
     janitor = RetentionJanitor(outbox, timedelta(days=settings.outbox_retention_days))
+    message_events = MessageEvents(Interest(), bot_user_id=identity.user_id, bot_id=identity.bot_id)
     return Bot(
-        app, worker, outbox, productlane, identity, auth.get("team"), janitor, listener_pool, updates, capture
+        app,
+        worker,
+        outbox,
+        productlane,
+        identity,
+        auth.get("team"),
+        janitor,
+        listener_pool,
+        updates,
+        message_events,
+        capture,
     )

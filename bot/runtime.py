@@ -8,11 +8,11 @@ import threading
 from types import FrameType
 from typing import TYPE_CHECKING
 
-from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.app import Bot, build_bot
+from bot.message_events.socket_mode import MessageFilteringHandler
 from bot.settings import Settings
 from bot.updates import describe_mode
 
@@ -82,9 +82,10 @@ def _connected_line(bot: Bot, mode: str) -> str:
 
 def _run_socket_mode(bot: Bot, settings: Settings, stop: threading.Event) -> int:
     assert settings.slack_app_token is not None  # noqa: S101 - socket_mode implies it
-    handler = SocketModeHandler(
+    handler = MessageFilteringHandler(
         bot.app,
         settings.slack_app_token.get_secret_value(),
+        bot.message_events,
         receive_buffer_size=RECEIVE_BUFFER_BYTES,
         concurrency=4,
     )
@@ -144,7 +145,8 @@ def _run_http(bot: Bot, settings: Settings, stop: threading.Event) -> int:
     from bot.web.server import HttpServer, PortUnavailableError
     from bot.web.slack_events import SLACK_EVENTS_PATH, slack_events_route
 
-    routes = RouteTable([slack_events_route(bot.app), *_routes_beside_slack(bot)])
+    secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
+    routes = RouteTable([slack_events_route(bot.app, bot.message_events, secret), *_routes_beside_slack(bot)])
     try:
         server = HttpServer(routes, settings.port)
     except PortUnavailableError as error:

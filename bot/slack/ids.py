@@ -11,6 +11,9 @@ EDIT_AND_RESEND_ACTION = "productlane_edit_and_resend"
 SEND_AGAIN_ACTION = "productlane_send_again"
 EDIT_DETAILS_ACTION = "productlane_edit_details"
 REACTION_EVENT = "reaction_added"
+# Every message in the conversations the bot is in (automatic capture, follow-ups): answered by
+# bot.message_events before Bolt, not by a Bolt listener.
+MESSAGE_EVENT_SUBSCRIPTIONS = ("message.channels", "message.groups", "message.im", "message.mpim")
 
 # What the bot's features need, and nothing more:
 REQUIRED_BOT_SCOPES: tuple[str, ...] = (

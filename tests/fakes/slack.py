@@ -1906,6 +1906,16 @@ class FakeSlack:
             event["item_user"] = item_user
         return self.events_api_payload(event, event_id=event_id)
 
+    def message_event_payload(self, name: str = "top_level_by_person", **changes: Any) -> JSONDict:
+        """A `message` event as a bot subscribed to `message.*` receives it (the payload of an
+        events_api envelope), from the fixture ``message_events.json``: ``name`` is one of its
+        entries (top_level_by_person, thread_reply_by_person, reply_with_file, bot_message,
+        own_reply, message_changed, message_deleted, channel_join); ``changes`` replace fields
+        of the event. A fresh event id each time, as Slack gives each event."""
+        event = dict(load_fixture("message_events")[name]["payload"]["event"])
+        event.update(changes)
+        return self.events_api_payload(event)
+
     def events_api_payload(self, event: Mapping[str, Any], *, event_id: str | None = None) -> JSONDict:
         """An `event_callback` wrapping `event` (the envelope's payload for events_api)."""
         payload: JSONDict = copy.deepcopy(load_fixture("socket_mode_envelopes")["events_api"]["payload"])

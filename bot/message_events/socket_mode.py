@@ -1,0 +1,40 @@
+"""Socket mode with the message fast path: a `message` event is decided here and acked at once;
+everything else goes to Bolt as before."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt import App
+from slack_bolt.adapter.socket_mode import SocketModeHandler
+from slack_sdk.socket_mode.builtin import SocketModeClient
+from slack_sdk.socket_mode.request import SocketModeRequest
+from slack_sdk.socket_mode.response import SocketModeResponse
+
+from bot.background import RepeatedFailureLog
+from bot.message_events.dispatch import MessageEvents, is_message_event
+
+log = logging.getLogger(__name__)
+
+
+class MessageFilteringHandler(SocketModeHandler):
+    """Bolt's socket-mode handler, with `message` events answered by `MessageEvents`."""
+
+    def __init__(self, app: App, app_token: str, message_events: MessageEvents, **options: Any) -> None:
+        super().__init__(app, app_token, **options)
+        self._message_events = message_events
+        self._failures = RepeatedFailureLog(log, "keeping a channel message")
+
+    def handle(self, client: SocketModeClient, req: SocketModeRequest) -> None:  # type: ignore[override]
+        if req.type == "events_api" and is_message_event(req.payload):
+            try:
+                self._message_events.handle(req.payload)
+            except Exception as error:
+                # Not acked: Slack sends the event again, and nothing it carried is lost.
+                self._failures.failed(error)
+                return
+            self._failures.worked()
+            client.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id))
+            return
+        super().handle(client, req)
