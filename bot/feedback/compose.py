@@ -117,4 +117,8 @@ def compose_thread(
         contact_name=form.contact_name.strip() or None,
         origin=thread_origin(source, slack),
         notify=Notify(slack=form.notify_slack, email=form.notify_email),
+        company_id=form.company_id,
+        issue_id=form.issue_id,
+        project_id=form.project_id,
+        assignee_id=form.assignee_id,
     )

@@ -46,6 +46,12 @@ class FeedbackForm(BaseModel):
     notify_email: bool = False
     # Send the whole Slack thread the message belongs to, not only the message (issue #10).
     include_thread: bool = False
+    # Triage (issue #14): Productlane ids chosen in the modal, or the channel's defaults. All optional.
+    company_id: str | None = None
+    issue_id: str | None = None  # linked to an issue…
+    project_id: str | None = None  # …or to a project (one or the other)
+    tag_ids: tuple[str, ...] = ()  # set by PATCH once the thread exists (none are taken on create)
+    assignee_id: str | None = None
 
 
 def rich_text_is_empty(block: dict[str, Any] | None) -> bool:

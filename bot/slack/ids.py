@@ -10,6 +10,14 @@ FEEDBACK_MODAL = "productlane_feedback"
 EDIT_AND_RESEND_ACTION = "productlane_edit_and_resend"
 SEND_AGAIN_ACTION = "productlane_send_again"
 EDIT_DETAILS_ACTION = "productlane_edit_details"
+# Triage (issue #14): searchable selects answered from the local catalog (block_suggestion), in the
+# feedback modal and in a channel's settings alike.
+COMPANY_SELECT = "triage_company"
+LINK_SELECT = "triage_link"  # one issue or one project
+TAGS_SELECT = "triage_tags"
+ASSIGNEE_SELECT = "triage_assignee"
+# Settings per channel (issue #14): `/feedback settings` opens this modal.
+CHANNEL_SETTINGS_MODAL = "productlane_channel_settings"
 REACTION_EVENT = "reaction_added"
 # Every message in the conversations the bot is in (automatic capture, follow-ups): answered by
 # bot.message_events before Bolt, not by a Bolt listener.
