@@ -50,6 +50,10 @@ WHERE_TO_GET: dict[str, str] = {
     "UPDATES_POST_DONE": "true or false (default true)",
     "UPDATES_POST_SHIPPED": "true or false (default true)",
     # Capture (issue #10):
+    "FEEDBACK_ADMINS": (
+        "Slack user ids, comma-separated (a profile → ⋮ → Copy member ID), e.g. U0123ABCD,U0456EFGH: "
+        "besides workspace admins and owners, who may change a channel's settings"
+    ),
     "FEEDBACK_REACTION": (
         "an emoji's name without colons, e.g. inbox_tray (a custom emoji works too); empty turns "
         "filing by reaction off"
@@ -104,6 +108,8 @@ class Settings(BaseSettings):
     # Capture (issue #10): reacting with this emoji to a message files it with the defaults.
     # Empty turns it off.
     feedback_reaction: str = "inbox_tray"
+    # Who may change channel settings and see delivery health, besides workspace admins and owners.
+    feedback_admins: str = ""
 
     @field_validator("default_pain_level", "log_level", mode="before")
     @classmethod
@@ -162,6 +168,17 @@ class Settings(BaseSettings):
             raise ValueError("must be an emoji's name such as inbox_tray (lower case, no spaces)")
         return name
 
+    @field_validator("feedback_admins")
+    @classmethod
+    def _admin_ids(cls, value: str) -> str:
+        ids = [part.strip() for part in value.split(",") if part.strip()]
+        wrong = [part for part in ids if not re.fullmatch(r"[UW][A-Z0-9]{2,}", part)]
+        if wrong:
+            raise ValueError(
+                f"must be Slack user ids such as U0123ABCD, comma-separated ({', '.join(wrong[:3])} is not)"
+            )
+        return ",".join(ids)
+
     @field_validator("database_url")
     @classmethod
     def _database_url_shape(cls, value: str) -> str:
@@ -187,6 +204,9 @@ class Settings(BaseSettings):
 
     def thread_url(self, thread_id: str) -> str:
         return self.productlane_thread_url.replace("{id}", thread_id)
+
+    def feedback_admin_ids(self) -> frozenset[str]:
+        return frozenset(part for part in self.feedback_admins.split(",") if part)
 
     def webhook_secrets(self) -> list[str]:
         """The webhook signing secrets: one, or several (comma-separated) while rotating."""

@@ -30,6 +30,7 @@ VARIABLES = (
     "UPDATES_POST_DONE",
     "UPDATES_POST_SHIPPED",
     "FEEDBACK_REACTION",
+    "FEEDBACK_ADMINS",
 )
 GOOD = {
     "SLACK_BOT_TOKEN": "xoxb-good-bot-token",
@@ -169,3 +170,14 @@ def test_a_feedback_reaction_that_is_no_emoji_name_is_named(monkeypatch: pytest.
     with pytest.raises(SettingsError) as error:
         load_settings()
     assert "FEEDBACK_REACTION must be an emoji's name" in error.value.report()
+
+
+def test_feedback_admins_are_slack_user_ids(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in GOOD.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("FEEDBACK_ADMINS", " U0123ABCD, W0456EFGH ,")
+    assert load_settings(None).feedback_admin_ids() == {"U0123ABCD", "W0456EFGH"}
+    monkeypatch.setenv("FEEDBACK_ADMINS", "U0123ABCD,@jane")
+    with pytest.raises(SettingsError) as refused:
+        load_settings(None)
+    assert "FEEDBACK_ADMINS must be Slack user ids" in refused.value.report()

@@ -32,6 +32,7 @@ class SlackUser:
     email: str | None  # only when Slack shares it (users:read.email, and not hidden)
     team_id: str | None
     is_bot: bool
+    is_admin: bool = False  # a workspace admin or owner (of the workspace in team_id)
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,7 @@ def _user_from(data: dict[str, Any]) -> SlackUser:
         email=profile.get("email") or None,
         team_id=data.get("team_id"),
         is_bot=bool(data.get("is_bot")),
+        is_admin=bool(data.get("is_admin") or data.get("is_owner") or data.get("is_primary_owner")),
     )
 
 

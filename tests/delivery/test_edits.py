@@ -98,6 +98,8 @@ def test_a_thread_gone_from_productlane_fails_the_change_and_the_editor_hears(ri
     rig.productlane.fail_next(404, method="PATCH")
     change = rig.intake.accept(edit(original, "Too late", PainLevel.LOW))
     wait_until(lambda: rig.outbox.counts()[Status.FAILED] == 1, "the refusal")
+    # The item is marked failed a moment before the editor is told.
+    wait_until(lambda: rig.notifier.failures, "the editor told")
     assert rig.notifier.failures == [
         (edit(original, "Too late", PainLevel.LOW).key, "the thread no longer exists in Productlane")
     ]

@@ -171,6 +171,7 @@ def test_an_item_refused_for_its_content_still_offers_edit_and_resend(tmp_path: 
         try:
             rig.intake.accept(submission("Not allowed"))
             rig.wait_settled(1)
+            wait_until(lambda: rig.notifier.failures, "the submitter told")
             assert rig.outbox.counts()[Status.FAILED] == 1
             assert len(rig.notifier.failures) == 1
             assert rig.worker.key_problem() is None

@@ -18,6 +18,7 @@ from bot.delivery.outbox import Status
 from bot.delivery.worker import backoff_seconds
 from tests.delivery.worker_rig import Rig, make_rig, submission
 from tests.fakes.productlane import FakeProductlane
+from tests.running_bot import wait_until
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -115,6 +116,8 @@ def test_a_refusal_is_not_retried_and_the_submitter_is_told(rig: Rig) -> None:
     rig.productlane.fail_next(400, method="POST", path="/threads")
     item_id = rig.intake.accept(submission("Refused"))
     rig.wait_settled(1)
+    # The item is marked failed a moment before the submitter is told.
+    wait_until(lambda: rig.notifier.failures, "the submitter told")
     assert rig.productlane.post_count == 1
     assert rig.outbox.counts().get(Status.FAILED) == 1
     assert rig.notifier.failures[0][0] == item_id

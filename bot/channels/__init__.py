@@ -1,0 +1,6 @@
+"""Settings per channel (issue #14): a channel's company, default pain level and tags, how feedback is
+captured there and how the bot confirms it, and whether its threads follow the conversation."""
+
+from bot.channels.model import Capture, ChannelSettings, ChannelSettingsSource, Confirm, NoChannelSettings
+
+__all__ = ["Capture", "ChannelSettings", "ChannelSettingsSource", "Confirm", "NoChannelSettings"]

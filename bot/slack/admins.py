@@ -1,0 +1,31 @@
+"""Who runs the bot in Slack: the workspace's admins and owners, and the people in FEEDBACK_ADMINS.
+They may change a channel's settings and see delivery health in the App Home."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from bot.slack.lookups import SlackLookups
+
+
+class WorkspaceAdmins:
+    def __init__(self, lookups: SlackLookups, feedback_admins: Iterable[str], workspace_team_id: str | None):
+        self._lookups = lookups
+        self._named = frozenset(feedback_admins)
+        self._team = workspace_team_id
+
+    def is_admin(self, user_id: str) -> bool:
+        """A workspace admin or owner of this workspace (users.info, cached), or named in
+        FEEDBACK_ADMINS. Someone Slack won't describe is not an admin."""
+        if user_id in self._named:
+            return True
+        user = self._lookups.user(user_id)
+        if user is None or not user.is_admin:
+            return False
+        # An admin of the customer's workspace, in a Slack Connect channel, is not one of ours.
+        return not (self._team and user.team_id and user.team_id != self._team)
+
+    def who_can(self) -> str:
+        """Who may, in words for the person who may not (mrkdwn)."""
+        named = ", ".join(f"<@{user_id}>" for user_id in sorted(self._named))
+        return "workspace admins and owners" + (f", and {named}" if named else "")
