@@ -1,0 +1,258 @@
+"""The docs cannot drift from the code: every command the README and docs/ show is run here, as shown,
+or is a step of `.ci/run` (which runs on every change).
+
+A command is a line of a ```sh block, or an inline code span that starts like a command (`uv run …`,
+`bash …`, `cp …`, `pip install …`). Each must match one of `RUNNERS` below, which says how it is
+proven; a command no runner knows fails `test_every_command_shown_is_proven`, so a new one in the docs
+needs a way to run it here first. Placeholders in the docs (`<id>`, `[--days N]`, `FILE`) are filled in
+with real values.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import signal
+import subprocess
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from bot.delivery.outbox import Outbox
+from tests.fakes.productlane import FakeProductlane
+from tests.fakes.slack import FakeSlack
+from tests.running_bot import bot_environment, wait_until
+
+pytestmark = pytest.mark.timeout(120)
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+CI = (ROOT / ".ci/run").read_text()
+COMMAND_START = re.compile(r"^(uv run |bash |cp |pip install |productlane-slack)")
+
+
+@dataclass(frozen=True)
+class Shown:
+    command: str
+    where: str  # file:line
+
+    def __str__(self) -> str:
+        return f"{self.command}  ({self.where})"
+
+
+def _commands_in(path: Path) -> Iterator[Shown]:
+    in_sh = False
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        where = f"{path.relative_to(ROOT)}:{number}"
+        stripped = line.strip()
+        if stripped.startswith("```"):
+            in_sh = not in_sh and stripped in ("```sh", "```bash", "```shell")
+            continue
+        if in_sh:
+            command = re.sub(r"\s+#.*$", "", stripped)
+            for part in command.split(" && "):
+                if part.strip():
+                    yield Shown(part.strip(), where)
+            continue
+        if stripped.startswith("#"):
+            continue  # a heading names a command; it does not show one to run
+        for span in re.findall(r"`([^`]+)`", line):
+            if COMMAND_START.match(span):
+                yield Shown(span.strip(), where)
+
+
+def shown_commands() -> list[Shown]:
+    return [shown for path in DOCS for shown in _commands_in(path)]
+
+
+# --- how each kind of command is proven ----------------------------------------------------------
+
+
+def in_ci(shown: Shown, tmp_path: Path) -> None:
+    """A step of `.ci/run`, which CI runs on every change: it must be there as shown."""
+    assert shown.command in CI, f"{shown} is not a step of .ci/run"
+
+
+def ci_itself(shown: Shown, tmp_path: Path) -> None:
+    assert (ROOT / ".ci/run").exists()
+    assert os.access(ROOT / ".ci/run", os.X_OK) or shown.command.startswith("bash ")
+
+
+def installs_uv(shown: Shown, tmp_path: Path) -> None:
+    """CI installs uv the way the README tells a newcomer to."""
+    assert shown.command == "pip install uv"
+    assert "pip install --quiet uv" in CI
+
+
+def uv_run(
+    argv: str, env: dict[str, str], cwd: Path, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """The command exactly as shown, from `cwd`, in this project (UV_PROJECT)."""
+    return subprocess.run(
+        shlex.split(argv),
+        env={**env, "UV_PROJECT": str(ROOT), "UV_NO_PROGRESS": "1"},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def copies_the_example_settings(shown: Shown, tmp_path: Path) -> None:
+    """`cp .env.example .env` gives a .env the bot reads, once the three secrets are filled in."""
+    (tmp_path / ".env.example").write_text((ROOT / ".env.example").read_text())
+    subprocess.run(shlex.split(shown.command), cwd=tmp_path, check=True)
+    env_file = tmp_path / ".env"
+    text = env_file.read_text()
+    for name, value in (
+        ("SLACK_BOT_TOKEN", "xoxb-filled-in"),
+        ("SLACK_APP_TOKEN", "xapp-filled-in"),
+        ("PRODUCTLANE_API_KEY", "pl_v2_filled_in"),
+    ):
+        text = re.sub(rf"^{name}=.*$", f"{name}={value}", text, flags=re.MULTILINE)
+    env_file.write_text(text)
+    from bot.settings import load_settings
+
+    settings = load_settings(env_file)
+    assert settings.slack_bot_token.get_secret_value() == "xoxb-filled-in"
+
+
+@pytest.fixture
+def fakes(tmp_path: Path) -> Iterator[tuple[FakeSlack, FakeProductlane, dict[str, str]]]:
+    with FakeSlack() as slack, FakeProductlane() as productlane:
+        yield slack, productlane, bot_environment(slack, productlane, tmp_path / "outbox.db")
+
+
+def runs_against_the_fakes(shown: Shown, tmp_path: Path) -> None:
+    """A `productlane-slack` command that runs to its end: it must succeed against the fakes."""
+    with FakeSlack() as slack, FakeProductlane() as productlane:
+        env = bot_environment(slack, productlane, tmp_path / "outbox.db")
+        item_id = _a_failed_item(tmp_path / "outbox.db")
+        argv = shown.command.replace("<id>", str(item_id))
+        for variant in _expand_optional(argv):
+            done = uv_run(variant, env, tmp_path)
+            assert done.returncode == 0, f"{variant}: {done.stdout}\n{done.stderr}"
+
+
+def runs_the_bot(shown: Shown, tmp_path: Path) -> None:
+    """`uv run productlane-slack`: it connects, says so, and stops cleanly on Ctrl-C (SIGINT)."""
+    with FakeSlack() as slack, FakeProductlane() as productlane:
+        env = bot_environment(slack, productlane, tmp_path / "outbox.db")
+        log = tmp_path / "bot.log"
+        with log.open("wb") as output:
+            bot = subprocess.Popen(
+                shlex.split(shown.command),
+                env={**env, "UV_PROJECT": str(ROOT), "UV_NO_PROGRESS": "1"},
+                cwd=tmp_path,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+        try:
+            wait_until(lambda: "connected to Slack" in log.read_text() or bot.poll() is not None, "it", 60)
+        finally:
+            bot.send_signal(signal.SIGINT)
+            status = bot.wait(timeout=60)
+    assert "connected to Slack" in log.read_text(), log.read_text()
+    assert status == 0, log.read_text()
+
+
+def a_benchmark(shown: Shown, tmp_path: Path) -> None:
+    """A benchmark is too slow to run here: the module must exist and take every option shown."""
+    argv = shlex.split(shown.command)
+    module = argv[argv.index("-m") + 1]
+    done = uv_run(f"uv run python -m {module} --help", dict(os.environ), ROOT)
+    assert done.returncode == 0, done.stderr
+    for option in (word.split("=")[0] for word in argv if word.startswith("--")):
+        assert option in done.stdout, f"{shown}: {module} has no {option}"
+
+
+RUNNERS: list[tuple[re.Pattern[str], Callable[[Shown, Path], None]]] = [
+    (re.compile(r"^uv run pytest$"), in_ci),
+    (re.compile(r"^uv run (ruff|mypy)\b"), in_ci),
+    (re.compile(r"^bash \.ci/run$"), ci_itself),
+    (re.compile(r"^pip install uv$"), installs_uv),
+    (re.compile(r"^cp \.env\.example \.env$"), copies_the_example_settings),
+    (re.compile(r"^uv run productlane-slack$"), runs_the_bot),
+    (re.compile(r"^uv run productlane-slack (check|outbox)\b"), runs_against_the_fakes),
+    (re.compile(r"^uv run python -m bench\.\w+"), a_benchmark),
+]
+
+
+def runner_for(shown: Shown) -> Callable[[Shown, Path], None] | None:
+    matching = [run for pattern, run in RUNNERS if pattern.match(shown.command)]
+    return matching[0] if matching else None
+
+
+def _expand_optional(argv: str) -> list[str]:
+    """`purge [--days N]` → `purge` and `purge --days 30`."""
+    match = re.search(r"\[([^\]]+)\]", argv)
+    if match is None:
+        return [argv]
+    filled = match.group(1).replace(" N", " 30")
+    return [
+        *_expand_optional(argv[: match.start()].rstrip() + argv[match.end() :]),
+        *_expand_optional(argv[: match.start()] + filled + argv[match.end() :]),
+    ]
+
+
+def _a_failed_item(database: Path) -> int:
+    """An outbox with one failed item, for `outbox retry <id>` to re-queue."""
+    with Outbox(f"sqlite:///{database}") as outbox:
+        item_id = outbox.add("doc-test", "create_thread", {"submitter_id": "U0CSM0002", "form": {}}).id
+        outbox.claim("doc-test", 1, 30)
+        outbox.mark_failed(item_id, "doc-test", "refused")
+    return item_id
+
+
+# --- the tests -------------------------------------------------------------------------------------
+
+
+def test_the_docs_show_commands_at_all() -> None:
+    commands = {shown.command for shown in shown_commands()}
+    assert {"uv run productlane-slack", "uv run pytest", "uv run productlane-slack check"} <= commands
+
+
+def test_every_command_shown_is_proven() -> None:
+    unknown = [str(shown) for shown in shown_commands() if runner_for(shown) is None]
+    assert not unknown, "commands the docs show that nothing runs:\n" + "\n".join(unknown)
+
+
+@pytest.mark.parametrize("shown", shown_commands(), ids=lambda shown: shown.where)
+def test_each_command_shown_works_as_shown(shown: Shown, tmp_path: Path) -> None:
+    run = runner_for(shown)
+    if run is None:
+        pytest.fail(f"nothing runs {shown}")
+    run(shown, tmp_path)
+
+
+def test_the_readme_is_a_newcomers_first_page() -> None:
+    readme = (ROOT / "README.md").read_text()
+    assert len(readme.splitlines()) <= 200
+    first_block = re.search(r"```sh\n(.*?)```", readme, re.DOTALL)
+    assert first_block is not None
+    assert [line.split("#")[0].strip() for line in first_block.group(1).splitlines()] == [
+        "uv run productlane-slack",
+        "uv run pytest",
+    ]
+
+
+def test_every_setting_is_in_the_readme_table_and_the_example() -> None:
+    from bot.settings import Settings
+
+    readme = (ROOT / "README.md").read_text()
+    example = (ROOT / ".env.example").read_text()
+    table = set(re.findall(r"^\| `([A-Z_]+)` \|", readme, re.MULTILINE))
+    for name in (field.upper() for field in Settings.model_fields):
+        assert name in table, f"{name} is not in the README's configuration table"
+        assert re.search(rf"^#? ?{name}=", example, re.MULTILINE), f"{name} is not in .env.example"
+
+
+def test_links_between_the_docs_lead_somewhere() -> None:
+    for path in DOCS:
+        for target in re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", path.read_text()):
+            assert (path.parent / target).exists(), f"{path.relative_to(ROOT)} links to missing {target}"
