@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Start a throw-away PostgreSQL server for the tests and print how to reach it:
 #
-#     eval "$(bash .ci/postgres.sh)"     # sets TEST_DATABASE_URL
+#     eval "$(bash .ci/postgres.sh)"     # sets TEST_DATABASE_URL (and PG_TEST_STARTED=1 if it started one)
+#     bash .ci/postgres.sh stop          # stops the server in $PG_TEST_DIR and removes its data
 #
 # Installs Debian's postgresql if it is missing (needs root), runs a private cluster as the
 # postgres user in $PG_TEST_DIR (default /tmp/productlane-slack-pg) listening on 127.0.0.1 on a
@@ -34,6 +35,20 @@ find_bindir() {
 		printf '%s\n' "$dir"
 	fi
 }
+
+if [[ ${1:-} == stop ]]; then
+	BIN=$(find_bindir)
+	if [[ -n $BIN && -d $DATA_DIR ]]; then
+		if [[ $(id -u) == 0 ]]; then
+			runuser -u postgres -- "$BIN/pg_ctl" -D "$DATA_DIR" -m fast -w -t 30 stop >/dev/null 2>&1 || true
+		else
+			"$BIN/pg_ctl" -D "$DATA_DIR" -m fast -w -t 30 stop >/dev/null 2>&1 || true
+		fi
+		say "stopped the server in $STATE_DIR"
+	fi
+	rm -rf "$STATE_DIR"
+	exit 0
+fi
 
 BIN=$(find_bindir)
 if [[ -z $BIN || ${PG_FORCE_INSTALL:-} == 1 ]]; then
@@ -72,6 +87,7 @@ running() {
 mkdir -p "$STATE_DIR"
 chmod 755 "$STATE_DIR"
 
+started_here=0
 if running; then
 	say "reusing the server on 127.0.0.1:$PORT"
 else
@@ -103,6 +119,7 @@ else
 	done
 	[[ $started_ok == 1 ]] || die "the server did not start"
 	printf '%s\n' "$PORT" >"$STATE_DIR/port"
+	started_here=1
 	say "server up on 127.0.0.1:$PORT"
 fi
 
@@ -129,3 +146,6 @@ SQL
 say "ready in $((SECONDS - started)) s"
 printf 'export TEST_DATABASE_URL=%q\n' \
 	"postgresql+psycopg://$DB_USER:$PASSWORD@127.0.0.1:$PORT/$DB_NAME" >&3
+if [[ $started_here == 1 ]]; then
+	printf 'export PG_TEST_STARTED=1\n' >&3
+fi
