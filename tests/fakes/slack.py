@@ -55,6 +55,8 @@ from websockets.frames import Frame, Opcode
 from websockets.http11 import Request, Response
 from websockets.sync.server import Server, ServerConnection, serve
 
+from tests.fakes.slack_reactions import reaction_methods
+
 JSONDict = dict[str, Any]
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "slack"
@@ -89,6 +91,7 @@ DEFAULT_SCOPES: tuple[str, ...] = (
     "groups:history",
     "im:history",
     "mpim:history",
+    "reactions:write",
 )
 
 # Form fields slack_sdk sends as JSON strings; the record decodes them to objects.
@@ -359,6 +362,8 @@ class FakeSlackWebAPI:
     (they are plain containers; hold `lock` for compound changes while the bot runs).
     """
 
+    reactions: dict[tuple[str, str], list[str]]  # the bot's reactions by (channel, ts): slack_reactions.py
+
     def __init__(
         self,
         *,
@@ -415,6 +420,7 @@ class FakeSlackWebAPI:
             "team.info": ("bot", self._team_info),
             "usergroups.list": ("bot", self._usergroups_list),
             **self._capture_methods(),
+            **reaction_methods(self),
             RESPONSE_URL: ("none", lambda call: {"ok": True}),
         }
 
