@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
@@ -116,9 +116,13 @@ def build_updates(
     wall_clock: Callable[[], float] = time.time,
     idle_interval: float = 1.0,
     owner: str | None = None,
+    on_threads_changed: Callable[[Sequence[str]], None] | None = None,
 ) -> Updates:
-    """Everything Productlane → Slack needs, from the settings and the app's collaborators."""
-    store = UpdatesStore(outbox, clock=clock or (lambda: datetime.now(UTC)))
+    """Everything Productlane → Slack needs, from the settings and the app's collaborators.
+    ``on_threads_changed``: told which threads' status or links an applied event changed."""
+    store = UpdatesStore(
+        outbox, clock=clock or (lambda: datetime.now(UTC)), on_threads_changed=on_threads_changed
+    )
     switches = Switches(
         edit_confirmation=settings.updates_edit_confirmation,
         post_done=settings.updates_post_done,
