@@ -39,6 +39,7 @@ from bot.delivery.write_limits import WriteLimits
 from bot.feedback.capture import Captured, Gathered, TryLater
 from bot.feedback.posted import PostedMessage, PostLater
 from bot.feedback.submission import Submission
+from bot.logs import outbox_item
 from bot.productlane import (
     AuthenticationError,
     CreateThread,
@@ -360,7 +361,8 @@ class DeliveryWorker:
             self._claimer(), limit=limit, lease_seconds=self._lease, replies_only=paused is not None
         )
         for item in items:
-            self._settle(item)
+            with outbox_item(item.id):  # its log entries carry the item's id (LOG_FORMAT=json)
+                self._settle(item)
         return len(items)
 
     # --- the key refused: pause, tell, probe ----------------------------------------------------
