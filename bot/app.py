@@ -17,7 +17,7 @@ from slack_sdk import WebClient
 from bot.background import RepeatedFailureLog
 from bot.delivery.drafts import SqlDraftStore
 from bot.delivery.edits import OutboxFiling
-from bot.delivery.health import DeliveryHealthReader
+from bot.delivery.health import DeliveryHealth, DeliveryHealthReader
 from bot.delivery.intake import Intake
 from bot.delivery.outbox import Outbox, OutboxFileGoneError
 from bot.delivery.retention import RetentionJanitor
@@ -34,6 +34,7 @@ from bot.productlane.models import CreateThread
 from bot.settings import Settings
 from bot.slack.admins import WorkspaceAdmins
 from bot.slack.capture import SlackCapture
+from bot.slack.client import CountingWebClient
 from bot.slack.composer import SlackComposer
 from bot.slack.lookups import SlackLookups
 from bot.slack.modals import BotIdentity, FeedbackModals, FormDefaults, already_sent_notice
@@ -97,6 +98,12 @@ class Bot:
             return [f"the outbox database is unreachable ({type(error).__name__})"]
         return self.worker.problems() + self.updates.problems()
 
+    def delivery_health(self) -> DeliveryHealth:
+        """Delivery as the shared database says (for /metrics): read at most every few seconds."""
+        if self.health is None:
+            self.health = DeliveryHealthReader(self.outbox, f"productlane:{self.identity.team_id}")
+        return self.health.read()
+
     def readiness_notices(self) -> list[str]:
         """What /readyz shows an operator without failing the probe (a paused delivery)."""
         return self.worker.notices()
@@ -117,7 +124,8 @@ class Bot:
 
 
 def slack_client(settings: Settings) -> WebClient:
-    return WebClient(
+    # Counts failed calls by method and error code for /metrics.
+    return CountingWebClient(
         token=settings.slack_bot_token.get_secret_value(),
         base_url=settings.slack_api_base_url(),
         timeout=10,

@@ -25,6 +25,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.models.views import View
 
+from bot import metrics
 from bot.background import RepeatedFailureLog
 from bot.channels.model import ChannelSettingsSource, NoChannelSettings
 from bot.delivery.health import DeliveryHealthReader
@@ -122,6 +123,7 @@ class HomeTab:
         view = self.view_for(user_id)
         if self._publish(user_id, view) is not Published.YES:
             return
+        metrics.home_published("opened")
         try:
             self._views.opened(user_id, read_at=read_at)
         except Exception:
@@ -242,6 +244,8 @@ class HomeTab:
         claimed = self._views.claim_due(self._min_interval, CLAIM_BATCH)
         for index, user_id in enumerate(claimed):
             outcome = self._publish(user_id, self.view_for(user_id)) if self._wait_for_slot() else None
+            if outcome is Published.YES:
+                metrics.home_published("changed")
             if outcome is None or outcome is Published.LATER:
                 # Stopping, or Slack cannot take it now: these stay stale for a later round.
                 self._views.mark_stale(claimed[index:])

@@ -21,6 +21,7 @@ from typing import Literal
 
 from slack_sdk import WebClient
 
+from bot import metrics
 from bot.delivery.outbox import Outbox
 from bot.delivery.write_limits import WriteLimits
 from bot.productlane import ProductlaneClient
@@ -82,7 +83,9 @@ class Updates:
 
     def receive_webhook(self, raw_body: bytes, headers: Mapping[str, str]) -> WebhookResult:
         """``POST /productlane/webhooks``: (status, JSON body). See `bot.updates.receiver`."""
-        return self.receiver(raw_body, headers)
+        answer = self.receiver(raw_body, headers)
+        metrics.webhook_answered(*answer)
+        return answer
 
     def remember_thread(self, record: RememberedThread | None) -> None:
         """Keep the Slack side of a thread the bot created. Never raises: a failure here must not
