@@ -52,6 +52,7 @@ REPUBLISH_PER_MINUTE = 50
 REPUBLISH_BURST = 5
 CLAIM_BATCH = 10
 RETRY_AFTER_FAILURE = 5.0
+MIN_WAIT_SECONDS = 0.05
 
 
 class Published(enum.Enum):
@@ -229,9 +230,10 @@ class HomeTab:
                 if due is None and not self._changed_people and not self._changed_threads:
                     self._thread = None
                     return
+            # Never a busy loop: a Home due now but claimed by another replica meanwhile is looked
+            # at again a moment later.
             wait = 0.0 if due is None else (due - self._outbox.now()).total_seconds()
-            if wait > 0:
-                self._wake.wait(timeout=wait)
+            self._wake.wait(timeout=max(wait, MIN_WAIT_SECONDS))
         with self._lock:
             self._thread = None
 
