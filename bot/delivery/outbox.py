@@ -58,7 +58,7 @@ PG_CONNECT_TIMEOUT_SECONDS = 5
 # `add` on SQLite (see Outbox._add_sqlite); the columns and values of `_add_statement`.
 _SQLITE_ADD = (
     "INSERT INTO outbox_items (dedupe_key, kind, payload, status, attempts, created_at, updated_at,"
-    " next_attempt_at, delayed_notice_sent) VALUES (?, ?, ?, 'pending', 0, ?, ?, ?, 0)"
+    " next_attempt_at, delayed_notice_sent, submitter_id) VALUES (?, ?, ?, 'pending', 0, ?, ?, ?, 0, ?)"
     " ON CONFLICT (dedupe_key) DO NOTHING RETURNING id"
 )
 _SQLITE_EXISTING = "SELECT id FROM outbox_items WHERE dedupe_key = ?"
@@ -117,6 +117,7 @@ class OutboxItem:
     submitter was told (where the message landed). A pending item with a result only needs its reply."""
     delayed_notice_sent: bool
     superseded_by: int | None = None
+    submitter_id: str | None = None
 
 
 class EncodedJson(str):
@@ -157,6 +158,7 @@ def _item(row: sa.Row[Any]) -> OutboxItem:
         result=m["result"],
         delayed_notice_sent=bool(m["delayed_notice_sent"]),
         superseded_by=None if superseded_by is None else int(superseded_by),
+        submitter_id=m["submitter_id"],
     )
 
 
@@ -280,6 +282,7 @@ class Outbox:
                         "updated_at",
                         "next_attempt_at",
                         "delayed_notice_sent",
+                        "submitter_id",
                     )
                 }
             )
@@ -381,12 +384,16 @@ class Outbox:
         kind: str,
         payload: dict[str, Any] | EncodedJson,
         *,
+        submitter_id: str | None = None,
         supersedes: int | None = None,
         now: datetime | None = None,
     ) -> AddResult:
         """Save a new pending item, due at once; the same ``dedupe_key`` again returns the
         existing item's id with ``created=False`` and changes nothing. ``payload`` is a JSON
         object: a dict, or the `EncodedJson` text of one.
+
+        ``submitter_id``: who the item is for (at most 64 characters): one person's items are
+        found by an index (the App Home lists them).
 
         ``supersedes``: the new item is an edited copy of that one ("Edit and resend"). In the
         same transaction, that item becomes superseded if it is failed or still pending, so a
@@ -400,9 +407,11 @@ class Outbox:
             isinstance(payload, EncodedJson) and payload.startswith("{")
         ):
             raise TypeError("payload must be a JSON object (a dict, or EncodedJson of one)")
+        if submitter_id is not None and len(submitter_id) > 64:
+            raise ValueError("submitter_id must be at most 64 characters")
         at = self._now(now)
         if self._dialect == "sqlite" and supersedes is None:
-            return self._add_sqlite(dedupe_key, kind, payload, to_micros(at))
+            return self._add_sqlite(dedupe_key, kind, payload, submitter_id, to_micros(at))
         values = {
             "dedupe_key": dedupe_key,
             "kind": kind,
@@ -413,6 +422,7 @@ class Outbox:
             "updated_at": at,
             "next_attempt_at": at,
             "delayed_notice_sent": False,
+            "submitter_id": submitter_id,
         }
         with self._write() as conn:
             new_id = conn.execute(self._add_statement, values).scalar_one_or_none()
@@ -440,7 +450,12 @@ class Outbox:
             return AddResult(int(existing), False)
 
     def _add_sqlite(
-        self, dedupe_key: str, kind: str, payload: dict[str, Any] | EncodedJson, at_us: int
+        self,
+        dedupe_key: str,
+        kind: str,
+        payload: dict[str, Any] | EncodedJson,
+        submitter_id: str | None,
+        at_us: int,
     ) -> AddResult:
         """`add` on SQLite, the ack path's one write, straight on the driver: the same row the
         statement above writes, for a third of the time (SQLAlchemy's execution layer cost ~200 µs
@@ -455,7 +470,7 @@ class Outbox:
             for _ in range(2):
                 # RETURNING rows must all be read before the statement (and its transaction) ends.
                 rows = driver.execute(
-                    _SQLITE_ADD, (dedupe_key, kind, encoded, at_us, at_us, at_us)
+                    _SQLITE_ADD, (dedupe_key, kind, encoded, at_us, at_us, at_us, submitter_id)
                 ).fetchall()
                 if rows:
                     return AddResult(int(rows[0][0]), created=True)

@@ -11,6 +11,7 @@ from slack_bolt import Ack
 
 from bot.delivery.intake import Intake
 from bot.feedback.submission import DraftStore, EditTarget
+from bot.home import HomeTab
 from bot.productlane.models import PainLevel
 from bot.slack.modals import FeedbackModals
 from bot.slack.reactions import ReactionFiler
@@ -32,6 +33,8 @@ class Services:
     reactions: ReactionFiler | None = None
     edit_targets: EditTargets | None = None
     workspace_team_id: str | None = None
+    # The App Home (issue #16).
+    home: HomeTab | None = None
 
 
 def acknowledge(ack: Ack) -> None:

@@ -55,6 +55,8 @@ from websockets.frames import Frame, Opcode
 from websockets.http11 import Request, Response
 from websockets.sync.server import Server, ServerConnection, serve
 
+from tests.fakes.slack_home import home_methods
+
 JSONDict = dict[str, Any]
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "slack"
@@ -380,6 +382,8 @@ class FakeSlackWebAPI:
         )
         # Latest state of every view opened/pushed/updated, by view id.
         self.views: dict[str, JSONDict] = {}
+        # Each person's App Home as last published (views.publish), by user id: see slack_home.py.
+        self.homes: dict[str, JSONDict] = {}
         # Where apps.connections.open sends the client; FakeSlack points it at its socket server.
         self.socket_url = socket_url
         # Exceptions raised inside the fake while answering (a bug in the fake or a body callable).
@@ -415,6 +419,7 @@ class FakeSlackWebAPI:
             "team.info": ("bot", self._team_info),
             "usergroups.list": ("bot", self._usergroups_list),
             **self._capture_methods(),
+            **home_methods(self),
             RESPONSE_URL: ("none", lambda call: {"ok": True}),
         }
 
