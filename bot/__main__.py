@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from collections.abc import Sequence
 
 from bot import __version__
+from bot.logs import configure_logging
 from bot.settings import Settings, SettingsError, load_settings
 
 # Exit statuses: 0 fine, 1 a check or command failed, 2 the configuration is unusable.
@@ -44,18 +44,6 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    # slack_sdk logs whole request bodies at DEBUG; keep them out unless asked for explicitly.
-    if level != "DEBUG":
-        logging.getLogger("slack_sdk").setLevel(logging.WARNING)
-        logging.getLogger("httpx").setLevel(logging.WARNING)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -63,7 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as error:
         print(error.report(), file=sys.stderr)
         return EXIT_BAD_SETTINGS
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     return _dispatch(args, settings)
 
 

@@ -22,6 +22,7 @@ from bot.channels.modals import ChannelSettingsModals
 from bot.channels.store import ChannelSettingsStore
 from bot.delivery.drafts import SqlDraftStore
 from bot.delivery.edits import OutboxFiling
+from bot.delivery.health import DeliveryHealth, DeliveryHealthReader
 from bot.delivery.intake import Intake
 from bot.delivery.outbox import Outbox, OutboxFileGoneError
 from bot.delivery.retention import RetentionJanitor
@@ -29,14 +30,16 @@ from bot.delivery.sent import find_sent
 from bot.delivery.worker import DeliveryWorker
 from bot.feedback.source import SourceMessage
 from bot.feedback.submission import DraftStore, Submission
+from bot.home import HomeTab, update_mode_words
 from bot.listener_pool import ListenerPool
-from bot.listeners import Services, actions, channel_settings, commands, events, shortcuts, views
+from bot.listeners import Services, actions, channel_settings, commands, events, home, shortcuts, views
 from bot.message_events import Interest, MessageEvents, Route
 from bot.productlane import PainLevel, ProductlaneClient
 from bot.productlane.models import CreateThread
 from bot.settings import Settings
 from bot.slack.admins import WorkspaceAdmins
 from bot.slack.capture import SlackCapture
+from bot.slack.client import CountingWebClient
 from bot.slack.composer import SlackComposer
 from bot.slack.lookups import SlackLookups
 from bot.slack.modals import BotIdentity, FeedbackModals, FormDefaults, already_sent_notice
@@ -44,6 +47,7 @@ from bot.slack.notifier import SlackNotifier
 from bot.slack.reactions import ReactionFiler
 from bot.slack.replies import SlackMessenger
 from bot.updates import Updates, build_updates, thread_record_from_delivery
+from bot.updates.service import mode_of
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +71,9 @@ class Bot:
     # Channel messages (`message.*` events), decided before Bolt sees them.
     message_events: MessageEvents
     capture: SlackCapture | None = None
+    # The App Home, and delivery health as admins and /metrics read it (issue #16).
+    home: HomeTab | None = None
+    health: DeliveryHealthReader | None = None
     # Settings per channel (issue #14), kept current from the database.
     channel_settings: ChannelSettingsCache | None = None
     _file_gone: RepeatedFailureLog = field(
@@ -100,6 +107,12 @@ class Bot:
             return [f"the outbox database is unreachable ({type(error).__name__})"]
         return self.worker.problems() + self.updates.problems()
 
+    def delivery_health(self) -> DeliveryHealth:
+        """Delivery as the shared database says (for /metrics): read at most every few seconds."""
+        if self.health is None:
+            self.health = DeliveryHealthReader(self.outbox, f"productlane:{self.identity.team_id}")
+        return self.health.read()
+
     def readiness_notices(self) -> list[str]:
         """What /readyz shows an operator without failing the probe (a paused delivery)."""
         return self.worker.notices()
@@ -109,6 +122,8 @@ class Bot:
         if not self.listeners.drain(timeout=LISTENER_DRAIN_SECONDS):
             log.warning("listeners still running after %.0f s; stopping anyway", LISTENER_DRAIN_SECONDS)
         self.janitor.stop()
+        if self.home is not None:
+            self.home.stop()
         self.updates.stop()
         self.worker.stop()
         self.productlane.close()
@@ -118,7 +133,8 @@ class Bot:
 
 
 def slack_client(settings: Settings) -> WebClient:
-    return WebClient(
+    # Counts failed calls by method and error code for /metrics.
+    return CountingWebClient(
         token=settings.slack_bot_token.get_secret_value(),
         base_url=settings.slack_api_base_url(),
         timeout=10,
@@ -157,7 +173,25 @@ def build_bot(
     outbox = outbox or Outbox(settings.database_url)
     drafts = drafts or SqlDraftStore(outbox)
     lookups = SlackLookups(client)
-    updates = build_updates(settings, outbox, client, productlane)
+    # One write budget per Productlane key, shared by all replicas on this database.
+    limiter_key = f"productlane:{identity.team_id}"
+    health = DeliveryHealthReader(outbox, limiter_key)
+    admins = WorkspaceAdmins(lookups, settings.feedback_admin_ids(), identity.team_id)
+    home_tab = HomeTab(
+        client,
+        outbox,
+        lookups,
+        admins,
+        health,
+        limiter_key=limiter_key,
+        team_id=identity.team_id,
+        workspace_name=auth.get("team"),
+        update_mode=update_mode_words(mode_of(settings), settings.productlane_poll_seconds),
+        reaction=settings.feedback_reaction,
+    )
+    updates = build_updates(
+        settings, outbox, client, productlane, on_threads_changed=home_tab.threads_changed
+    )
     # Settings per channel (issue #14): the database, and this replica's copy of them in memory.
     interest = Interest()
     channel_store = ChannelSettingsStore(outbox)
@@ -175,10 +209,11 @@ def build_bot(
         outbox,
         productlane,
         AutomaticComposer(SlackComposer(lookups), lookups),
-        SlackNotifier(SlackMessenger(client, lookups), bot_id=identity.bot_id, channel_settings=channels),
+        home_tab.watching(
+            SlackNotifier(SlackMessenger(client, lookups), bot_id=identity.bot_id, channel_settings=channels)
+        ),
         settings.thread_url,
-        # One write budget per Productlane key, shared by all replicas on this database.
-        limiter_key=f"productlane:{identity.team_id}",
+        limiter_key=limiter_key,
         lease_seconds=settings.delivery_lease_seconds,
         on_confirmed=remember,
         gatherer=capture,
@@ -207,7 +242,7 @@ def build_bot(
         SlackMessenger(client, lookups),
         channel_store,
         channels,
-        WorkspaceAdmins(lookups, settings.feedback_admin_ids(), identity.team_id),
+        admins,
         default_pain=defaults.pain_level,
         emoji=settings.feedback_reaction,
         bot_user_id=identity.user_id,
@@ -229,6 +264,7 @@ def build_bot(
         reactions=reactions,
         edit_targets=filing,
         workspace_team_id=identity.team_id,
+        home=home_tab,
         channel_settings=channel_modals,
     )
     listener_pool = ListenerPool()
@@ -250,7 +286,7 @@ def build_bot(
     refused_requests_log = logging.getLogger("slack_bolt.RequestVerification")
     if not refused_requests_log.isEnabledFor(logging.DEBUG):
         refused_requests_log.setLevel(logging.WARNING)
-    for listeners in (shortcuts, commands, views, actions, events, channel_settings):
+    for listeners in (shortcuts, commands, views, actions, events, home, channel_settings):
         listeners.register(app, services)
     janitor = RetentionJanitor(outbox, timedelta(days=settings.outbox_retention_days))
     message_events = MessageEvents(interest, bot_user_id=identity.user_id, bot_id=identity.bot_id)
@@ -269,5 +305,7 @@ def build_bot(
         updates,
         message_events,
         capture,
-        channels,
+        home=home_tab,
+        health=health,
+        channel_settings=channels,
     )

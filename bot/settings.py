@@ -17,6 +17,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PainLevelName = Literal["UNKNOWN", "LOW", "MEDIUM", "HIGH"]
 LogLevelName = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+LogFormatName = Literal["text", "json"]
 
 # Where each variable comes from, shown next to any problem with it.
 WHERE_TO_GET: dict[str, str] = {
@@ -54,6 +55,12 @@ WHERE_TO_GET: dict[str, str] = {
         "Slack user ids, comma-separated (a profile → ⋮ → Copy member ID), e.g. U0123ABCD,U0456EFGH: "
         "besides workspace admins and owners, who may change a channel's settings"
     ),
+    # Seeing it (issue #16):
+    "METRICS_TOKEN": (
+        "a long random string of your choosing (e.g. `openssl rand -hex 32`), also given to Prometheus "
+        "as its bearer token; unset leaves /metrics open"
+    ),
+    "LOG_FORMAT": "text (the default: one readable line per entry) or json (one JSON object a line)",
     "FEEDBACK_REACTION": (
         "an emoji's name without colons, e.g. inbox_tray (a custom emoji works too); empty turns "
         "filing by reaction off"
@@ -110,6 +117,10 @@ class Settings(BaseSettings):
     feedback_reaction: str = "inbox_tray"
     # Who may change channel settings and see delivery health, besides workspace admins and owners.
     feedback_admins: str = ""
+    # Issue #16: when set, GET /metrics requires "Authorization: Bearer <token>".
+    metrics_token: SecretStr | None = None
+    # "json": one JSON object a line, for log shippers; "text" (the default) for people.
+    log_format: LogFormatName = "text"
 
     @field_validator("default_pain_level", "log_level", mode="before")
     @classmethod
@@ -132,7 +143,12 @@ class Settings(BaseSettings):
             raise ValueError("must be an app-level token starting with xapp-")
         return value
 
-    @field_validator("slack_signing_secret", "productlane_webhook_secret")
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _lower(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("slack_signing_secret", "productlane_webhook_secret", "metrics_token")
     @classmethod
     def _empty_secret_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
         return value if value is not None and value.get_secret_value() else None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -89,6 +90,21 @@ def wait_until(condition: Callable[[], Any], what: str, timeout: float = 15.0) -
             return value
         time.sleep(0.02)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def outbox_settled(database: Path, timeout: float = 30.0) -> None:
+    """Wait until the bot's outbox holds nothing pending or being sent: every submission delivered
+    (its confirmation posted) or failed. After this nothing more goes to Productlane or Slack for
+    them, so a test can count what arrived without a fixed wait that only hopes so."""
+
+    def settled() -> bool:
+        with sqlite3.connect(database) as connection:
+            (waiting,) = connection.execute(
+                "SELECT count(*) FROM outbox_items WHERE status IN ('pending', 'sending')"
+            ).fetchone()
+        return int(waiting) == 0
+
+    wait_until(settled, "every submission delivered or failed", timeout)
 
 
 def since(mark: float) -> Callable[[Call], bool]:

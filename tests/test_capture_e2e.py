@@ -24,6 +24,7 @@ from tests.running_bot import (
     by_field,
     interact,
     opened_view,
+    outbox_settled,
     since,
     start_bot,
     submit,
@@ -343,7 +344,7 @@ def test_kill_9_between_upload_and_create_uploads_nothing_twice(tmp_path: Path) 
                 "the confirmation",
                 timeout=30,
             )
-            time.sleep(1.0)  # anything that would upload or create again has had time to
+            outbox_settled(tmp_path / "outbox.db")  # nothing left that could upload or create again
         finally:
             second.bot.send_signal(signal.SIGTERM)
             second.bot.wait(timeout=30)
@@ -387,7 +388,7 @@ def test_a_reaction_by_two_people_gives_one_thread_and_one_reply(world: World) -
     reply = reply_to(world, mark, ts)
     react(world, ts, "U0CSM0001")
     wait_until(lambda: ephemerals_to(world, "U0CSM0001", mark), "the second person to hear")
-    time.sleep(1.0)  # anything that would file it twice has had time to
+    outbox_settled(world.log.parent / "outbox.db")  # nothing left that could file it twice
 
     filed = [t for t in productlane.threads if "Dark mode please" in t["text"]]
     assert len(filed) == 1

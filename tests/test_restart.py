@@ -12,7 +12,16 @@ import pytest
 from bot.slack.ids import GLOBAL_SHORTCUT
 from tests.fakes.productlane import FakeProductlane
 from tests.fakes.slack import FakeSlack
-from tests.running_bot import World, bot_environment, interact, opened_view, start_bot, submit, wait_until
+from tests.running_bot import (
+    World,
+    bot_environment,
+    interact,
+    opened_view,
+    outbox_settled,
+    start_bot,
+    submit,
+    wait_until,
+)
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -60,7 +69,7 @@ def test_sigkill_mid_batch_then_restart_delivers_each_submission_once(tmp_path: 
                 "every submission to be delivered",
                 timeout=60,
             )
-            time.sleep(1.0)  # anything that would send a duplicate has had time to do so
+            outbox_settled(tmp_path / "outbox.db")  # nothing left that could send a duplicate
         finally:
             second.bot.send_signal(signal.SIGTERM)
             second.bot.wait(timeout=30)

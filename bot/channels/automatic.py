@@ -115,7 +115,12 @@ class AutomaticCapture:
         if submission is None:
             return
         added = self._outbox.add(
-            submission.key, KIND, EncodedJson(submission.model_dump_json()), due_in=SETTLE
+            submission.key,
+            KIND,
+            EncodedJson(submission.model_dump_json()),
+            # The author filed it: their App Home lists it among what they sent.
+            submitter_id=submission.submitter_id[:64],
+            due_in=SETTLE,
         )
         if added.created:
             log.info(

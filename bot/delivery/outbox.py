@@ -67,7 +67,7 @@ PG_CONNECT_TIMEOUT_SECONDS = 5
 # `add` on SQLite (see Outbox._add_sqlite); the columns and values of `_add_statement`.
 _SQLITE_ADD = (
     "INSERT INTO outbox_items (dedupe_key, kind, payload, status, attempts, created_at, updated_at,"
-    " next_attempt_at, delayed_notice_sent) VALUES (?, ?, ?, 'pending', 0, ?, ?, ?, 0)"
+    " next_attempt_at, delayed_notice_sent, submitter_id) VALUES (?, ?, ?, 'pending', 0, ?, ?, ?, 0, ?)"
     " ON CONFLICT (dedupe_key) DO NOTHING RETURNING id"
 )
 _SQLITE_EXISTING = "SELECT id FROM outbox_items WHERE dedupe_key = ?"
@@ -126,6 +126,7 @@ class OutboxItem:
     submitter was told (where the message landed). A pending item with a result only needs its reply."""
     delayed_notice_sent: bool
     superseded_by: int | None = None
+    submitter_id: str | None = None
 
 
 class EncodedJson(str):
@@ -176,6 +177,7 @@ def _item(row: sa.Row[Any]) -> OutboxItem:
         result=m["result"],
         delayed_notice_sent=bool(m["delayed_notice_sent"]),
         superseded_by=None if superseded_by is None else int(superseded_by),
+        submitter_id=m["submitter_id"],
     )
 
 
@@ -299,6 +301,7 @@ class Outbox:
                         "updated_at",
                         "next_attempt_at",
                         "delayed_notice_sent",
+                        "submitter_id",
                     )
                 }
             )
@@ -429,6 +432,7 @@ class Outbox:
         kind: str,
         payload: dict[str, Any] | EncodedJson,
         *,
+        submitter_id: str | None = None,
         supersedes: int | None = None,
         due_in: timedelta | None = None,
         now: datetime | None = None,
@@ -436,6 +440,9 @@ class Outbox:
         """Save a new pending item, due at once (or ``due_in`` from now); the same ``dedupe_key``
         again returns the existing item's id with ``created=False`` and changes nothing. ``payload``
         is a JSON object: a dict, or the `EncodedJson` text of one.
+
+        ``submitter_id``: who the item is for (at most 64 characters): one person's items are
+        found by an index (the App Home lists them).
 
         ``supersedes``: the new item is an edited copy of that one ("Edit and resend"). In the
         same transaction, that item becomes superseded if it is failed or still pending, so a
@@ -449,10 +456,12 @@ class Outbox:
             isinstance(payload, EncodedJson) and payload.startswith("{")
         ):
             raise TypeError("payload must be a JSON object (a dict, or EncodedJson of one)")
+        if submitter_id is not None and len(submitter_id) > 64:
+            raise ValueError("submitter_id must be at most 64 characters")
         at = self._now(now)
         due = at + due_in if due_in else at
         if self._dialect == "sqlite" and supersedes is None:
-            return self._add_sqlite(dedupe_key, kind, payload, to_micros(at), to_micros(due))
+            return self._add_sqlite(dedupe_key, kind, payload, submitter_id, to_micros(at), to_micros(due))
         values = {
             "dedupe_key": dedupe_key,
             "kind": kind,
@@ -463,6 +472,7 @@ class Outbox:
             "updated_at": at,
             "next_attempt_at": due,
             "delayed_notice_sent": False,
+            "submitter_id": submitter_id,
         }
         with self._write() as conn:
             new_id = conn.execute(self._add_statement, values).scalar_one_or_none()
@@ -490,7 +500,13 @@ class Outbox:
             return AddResult(int(existing), False)
 
     def _add_sqlite(
-        self, dedupe_key: str, kind: str, payload: dict[str, Any] | EncodedJson, at_us: int, due_us: int
+        self,
+        dedupe_key: str,
+        kind: str,
+        payload: dict[str, Any] | EncodedJson,
+        submitter_id: str | None,
+        at_us: int,
+        due_us: int,
     ) -> AddResult:
         """`add` on SQLite, the ack path's one write, straight on the driver: the same row the
         statement above writes, for a third of the time (SQLAlchemy's execution layer cost ~200 µs
@@ -505,7 +521,7 @@ class Outbox:
             for _ in range(2):
                 # RETURNING rows must all be read before the statement (and its transaction) ends.
                 rows = driver.execute(
-                    _SQLITE_ADD, (dedupe_key, kind, encoded, at_us, at_us, due_us)
+                    _SQLITE_ADD, (dedupe_key, kind, encoded, at_us, at_us, due_us, submitter_id)
                 ).fetchall()
                 if rows:
                     return AddResult(int(rows[0][0]), created=True)

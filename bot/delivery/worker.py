@@ -29,6 +29,7 @@ from typing import Any, Protocol
 
 from pydantic import ValidationError as ModelValidationError
 
+from bot import metrics
 from bot.background import BackgroundThreads, RepeatedFailureLog
 from bot.delivery.intake import UPDATE_KIND
 from bot.delivery.key_pause import KeyPause, KeyProblem
@@ -39,6 +40,7 @@ from bot.delivery.write_limits import WriteLimits
 from bot.feedback.capture import Captured, Gathered, TryLater
 from bot.feedback.posted import PostedMessage, PostLater
 from bot.feedback.submission import Submission
+from bot.logs import outbox_item
 from bot.productlane import (
     AuthenticationError,
     CreateThread,
@@ -363,7 +365,8 @@ class DeliveryWorker:
             self._claimer(), limit=limit, lease_seconds=self._lease, replies_only=paused is not None
         )
         for item in items:
-            self._settle(item)
+            with outbox_item(item.id):  # its log entries carry the item's id (LOG_FORMAT=json)
+                self._settle(item)
         return len(items)
 
     # --- the key refused: pause, tell, probe ----------------------------------------------------
@@ -461,6 +464,7 @@ class DeliveryWorker:
     def _pause_for_key(self, item: OutboxItem, refused: tuple[str, str], *, nothing_sent: bool) -> None:
         """This item's request was refused for the key, not for itself: keep it, pause writes."""
         code, message = refused
+        metrics.delivery_paused()
         if self._pauses.record_key_problem(
             self._limiter_key, code, message, probe_at=_now() + timedelta(seconds=self._probe_every)
         ):
@@ -764,6 +768,7 @@ class DeliveryWorker:
                 submitter_id=submission.submitter_id,
             )
         log.info("item %s delivered as thread %s", item.id, thread.id)
+        metrics.delivered(item.created_at)
         self._confirm(item, submission, request, result)
 
     def _confirm_again(self, item: OutboxItem, submission: Submission) -> None:
@@ -859,6 +864,7 @@ class DeliveryWorker:
         else:
             wait = self._backoff(item.attempts + 1)
         log.info("item %s: %s; retrying in %.1f s", item.id, reason, wait)
+        metrics.delivery_retried()
         self._outbox.schedule_retry(item.id, self._claimer(), _now() + timedelta(seconds=wait), reason)
         # Only the one worker whose call sets the flag tells the submitter, so they hear it once.
         if notify and not item.delayed_notice_sent and self._outbox.mark_delayed_notice_sent(item.id):
@@ -869,6 +875,7 @@ class DeliveryWorker:
 
     def _fail(self, item: OutboxItem, submission: Submission, problem: str) -> None:
         log.warning("item %s refused by Productlane: %s", item.id, problem)
+        metrics.delivery_refused(item.created_at)
         self._outbox.mark_failed(item.id, self._claimer(), problem[:500])
         try:
             self._notifier.failed(submission, str(item.id), problem)

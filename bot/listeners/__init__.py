@@ -12,6 +12,7 @@ from slack_bolt import Ack
 from bot.channels.modals import ChannelSettingsModals
 from bot.delivery.intake import Intake
 from bot.feedback.submission import DraftStore, EditTarget
+from bot.home import HomeTab
 from bot.productlane.models import PainLevel
 from bot.slack.modals import FeedbackModals
 from bot.slack.reactions import ReactionFiler
@@ -35,6 +36,8 @@ class Services:
     workspace_team_id: str | None = None
     # Settings per channel (issue #14): `/feedback settings` and its modal.
     channel_settings: ChannelSettingsModals | None = None
+    # The App Home (issue #16).
+    home: HomeTab | None = None
 
 
 def acknowledge(ack: Ack) -> None:

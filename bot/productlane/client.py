@@ -36,7 +36,7 @@ from urllib.parse import quote
 
 import pydantic
 
-from bot import __version__
+from bot import __version__, metrics
 from bot.productlane.errors import (
     NetworkError,
     NotFoundError,
@@ -474,6 +474,7 @@ class ProductlaneClient:
             ) from exc
 
         elapsed = time.monotonic() - started
+        metrics.productlane_answered(method, response.status_code)
         request_id = response.headers.get("x-request-id")
         level = logging.INFO if response.is_success else logging.WARNING
         logger.log(
@@ -498,6 +499,7 @@ class ProductlaneClient:
 
     @staticmethod
     def _log_failure(method: str, url_path: str, started: float, exc: Exception) -> None:
+        metrics.productlane_no_answer(method, timed_out="Timeout" in type(exc).__name__)
         logger.warning(
             "productlane %s %s -> %s elapsed=%.3fs",
             method,

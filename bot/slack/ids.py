@@ -19,6 +19,10 @@ ASSIGNEE_SELECT = "triage_assignee"
 # Settings per channel (issue #14): `/feedback settings` opens this modal.
 CHANNEL_SETTINGS_MODAL = "productlane_channel_settings"
 REACTION_EVENT = "reaction_added"
+# The App Home (issue #16): opening the Home tab publishes it; its button opens the feedback modal.
+HOME_OPENED_EVENT = "app_home_opened"
+HOME_VIEW = "productlane_home"
+HOME_NEW_FEEDBACK_ACTION = "productlane_home_new_feedback"
 # Every message in the conversations the bot is in (automatic capture, follow-ups): answered by
 # bot.message_events before Bolt, not by a Bolt listener.
 MESSAGE_EVENT_SUBSCRIPTIONS = ("message.channels", "message.groups", "message.im", "message.mpim")

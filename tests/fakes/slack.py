@@ -55,6 +55,7 @@ from websockets.frames import Frame, Opcode
 from websockets.http11 import Request, Response
 from websockets.sync.server import Server, ServerConnection, serve
 
+from tests.fakes.slack_home import home_methods
 from tests.fakes.slack_reactions import reaction_methods
 
 JSONDict = dict[str, Any]
@@ -385,6 +386,8 @@ class FakeSlackWebAPI:
         )
         # Latest state of every view opened/pushed/updated, by view id.
         self.views: dict[str, JSONDict] = {}
+        # Each person's App Home as last published (views.publish), by user id: see slack_home.py.
+        self.homes: dict[str, JSONDict] = {}
         # Where apps.connections.open sends the client; FakeSlack points it at its socket server.
         self.socket_url = socket_url
         # Exceptions raised inside the fake while answering (a bug in the fake or a body callable).
@@ -421,6 +424,7 @@ class FakeSlackWebAPI:
             "usergroups.list": ("bot", self._usergroups_list),
             **self._capture_methods(),
             **reaction_methods(self),
+            **home_methods(self),
             RESPONSE_URL: ("none", lambda call: {"ok": True}),
         }
 
