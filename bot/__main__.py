@@ -1,4 +1,4 @@
-"""Command line: `productlane-slack [run|check|outbox]` (also `python -m bot`)."""
+"""Command line: `productlane-slack [run|check|outbox|channels]` (also `python -m bot`)."""
 
 from __future__ import annotations
 
@@ -35,6 +35,12 @@ def _parser() -> argparse.ArgumentParser:
         "purge", help="delete delivered items and drafts older than OUTBOX_RETENTION_DAYS now"
     )
     purge.add_argument("--days", type=int, help="override OUTBOX_RETENTION_DAYS for this run")
+    channels = commands.add_parser("channels", help="list, export or import the settings of channels")
+    channels_commands = channels.add_subparsers(dest="channels_command")
+    channels_commands.add_parser("export", help="print every channel's settings as an import file (JSON)")
+    apply = channels_commands.add_parser("import", help="apply a file of channel settings (JSON or YAML)")
+    apply.add_argument("file", help='{"channels": [{"channel": "C0123ABCD", "capture": "automatic", …}]}')
+    apply.add_argument("--dry-run", action="store_true", help="check the file and show what would change")
     return parser
 
 
@@ -68,6 +74,15 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             ),
             include_delivered=args.all,
             show_text=args.show_text,
+        )
+    if args.command == "channels":
+        from bot.channels.commands import run_channels_command
+
+        return run_channels_command(
+            settings,
+            action=args.channels_command,
+            path=getattr(args, "file", None),
+            dry_run=bool(getattr(args, "dry_run", False)),
         )
     from bot.runtime import run_bot
 

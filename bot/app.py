@@ -15,6 +15,11 @@ from slack_bolt import App
 from slack_sdk import WebClient
 
 from bot.background import RepeatedFailureLog
+from bot.channels.automatic import AutomaticCapture, AutomaticComposer, DeletedInSlack
+from bot.channels.cache import ChannelSettingsCache
+from bot.channels.confirm import news_may_follow
+from bot.channels.modals import ChannelSettingsModals
+from bot.channels.store import ChannelSettingsStore
 from bot.delivery.drafts import SqlDraftStore
 from bot.delivery.edits import OutboxFiling
 from bot.delivery.health import DeliveryHealth, DeliveryHealthReader
@@ -27,8 +32,8 @@ from bot.feedback.source import SourceMessage
 from bot.feedback.submission import DraftStore, Submission
 from bot.home import HomeTab, update_mode_words
 from bot.listener_pool import ListenerPool
-from bot.listeners import Services, actions, commands, events, home, shortcuts, views
-from bot.message_events import Interest, MessageEvents
+from bot.listeners import Services, actions, channel_settings, commands, events, home, shortcuts, views
+from bot.message_events import Interest, MessageEvents, Route
 from bot.productlane import PainLevel, ProductlaneClient
 from bot.productlane.models import CreateThread
 from bot.settings import Settings
@@ -69,6 +74,8 @@ class Bot:
     # The App Home, and delivery health as admins and /metrics read it (issue #16).
     home: HomeTab | None = None
     health: DeliveryHealthReader | None = None
+    # Settings per channel (issue #14), kept current from the database.
+    channel_settings: ChannelSettingsCache | None = None
     _file_gone: RepeatedFailureLog = field(
         default_factory=lambda: RepeatedFailureLog(log, "the outbox database file check")
     )
@@ -83,6 +90,8 @@ class Bot:
         """Called about once a second by the thread that waits for the stop (the main thread): the
         chores that need no thread of their own while they wait."""
         self.janitor.tick()
+        if self.channel_settings is not None:
+            self.channel_settings.tick()
         # Socket mode may have no readiness probe: the log says it too.
         if self.outbox.file_gone():
             self._file_gone.failed(OutboxFileGoneError())
@@ -167,11 +176,12 @@ def build_bot(
     # One write budget per Productlane key, shared by all replicas on this database.
     limiter_key = f"productlane:{identity.team_id}"
     health = DeliveryHealthReader(outbox, limiter_key)
+    admins = WorkspaceAdmins(lookups, settings.feedback_admin_ids(), identity.team_id)
     home_tab = HomeTab(
         client,
         outbox,
         lookups,
-        WorkspaceAdmins(lookups, settings.feedback_admin_ids(), identity.team_id),
+        admins,
         health,
         limiter_key=limiter_key,
         team_id=identity.team_id,
@@ -182,9 +192,15 @@ def build_bot(
     updates = build_updates(
         settings, outbox, client, productlane, on_threads_changed=home_tab.threads_changed
     )
+    # Settings per channel (issue #14): the database, and this replica's copy of them in memory.
+    interest = Interest()
+    channel_store = ChannelSettingsStore(outbox)
+    channels = ChannelSettingsCache(channel_store, on_automatic=interest.set_automatic_channels)
 
     def remember(submission: Submission, request: CreateThread, result: dict[str, Any]) -> None:
         # Where the confirmation landed: status changes, "done" and "shipped" go there later.
+        if not news_may_follow(channels, submission, result.get("reply")):
+            return  # a channel confirmed privately or by reaction gets no bot message in its threads
         record = thread_record_from_delivery(submission, request, result, str(result["url"]), result["reply"])
         updates.remember_thread(record)
 
@@ -192,13 +208,16 @@ def build_bot(
     worker = DeliveryWorker(
         outbox,
         productlane,
-        SlackComposer(lookups),
-        home_tab.watching(SlackNotifier(SlackMessenger(client, lookups), bot_id=identity.bot_id)),
+        AutomaticComposer(SlackComposer(lookups), lookups),
+        home_tab.watching(
+            SlackNotifier(SlackMessenger(client, lookups), bot_id=identity.bot_id, channel_settings=channels)
+        ),
         settings.thread_url,
         limiter_key=limiter_key,
         lease_seconds=settings.delivery_lease_seconds,
         on_confirmed=remember,
         gatherer=capture,
+        withdrawn=DeletedInSlack(channel_store),
     )
     defaults = FormDefaults(
         pain_level=PainLevel(settings.default_pain_level),
@@ -215,9 +234,30 @@ def build_bot(
         defaults,
         identity,
         settings.feedback_reaction,
+        channel_settings=channels,
+    )
+    channel_modals = ChannelSettingsModals(
+        client,
+        lookups,
+        SlackMessenger(client, lookups),
+        channel_store,
+        channels,
+        admins,
+        default_pain=defaults.pain_level,
+        emoji=settings.feedback_reaction,
+        bot_user_id=identity.user_id,
+        has_named_admins=bool(settings.feedback_admin_ids()),
     )
     services = Services(
-        modals=FeedbackModals(client, lookups, drafts, defaults, identity, already_sent=already_sent(outbox)),
+        modals=FeedbackModals(
+            client,
+            lookups,
+            drafts,
+            defaults,
+            identity,
+            already_sent=already_sent(outbox),
+            channel_settings=channels,
+        ),
         drafts=drafts,
         intake=intake,
         default_pain=defaults.pain_level,
@@ -225,6 +265,7 @@ def build_bot(
         edit_targets=filing,
         workspace_team_id=identity.team_id,
         home=home_tab,
+        channel_settings=channel_modals,
     )
     listener_pool = ListenerPool()
     app = App(
@@ -245,10 +286,13 @@ def build_bot(
     refused_requests_log = logging.getLogger("slack_bolt.RequestVerification")
     if not refused_requests_log.isEnabledFor(logging.DEBUG):
         refused_requests_log.setLevel(logging.WARNING)
-    for listeners in (shortcuts, commands, views, actions, events, home):
+    for listeners in (shortcuts, commands, views, actions, events, home, channel_settings):
         listeners.register(app, services)
     janitor = RetentionJanitor(outbox, timedelta(days=settings.outbox_retention_days))
-    message_events = MessageEvents(Interest(), bot_user_id=identity.user_id, bot_id=identity.bot_id)
+    message_events = MessageEvents(interest, bot_user_id=identity.user_id, bot_id=identity.bot_id)
+    message_events.consume(
+        Route.AUTOMATIC, AutomaticCapture(outbox, channel_store, channels, defaults, worker.wake)
+    )
     return Bot(
         app,
         worker,
@@ -263,4 +307,5 @@ def build_bot(
         capture,
         home=home_tab,
         health=health,
+        channel_settings=channels,
     )

@@ -223,12 +223,15 @@ class DeliveryWorker:
         alert_every_seconds: float = ALERT_EVERY_SECONDS,
         on_confirmed: Confirmed | None = None,
         gatherer: Gatherer | None = None,
+        withdrawn: Callable[[Submission], str | None] | None = None,
     ) -> None:
         self._outbox = outbox
         self._limits = WriteLimits(outbox)
         self._pauses = KeyPause(outbox)
         self._productlane = productlane
         self._on_confirmed = on_confirmed
+        # Why a submission must no longer be sent (its message was deleted in Slack), if so (issue #14).
+        self._withdrawn = withdrawn
         self._composer = composer
         self._notifier = notifier
         self._thread_url = thread_url
@@ -493,6 +496,8 @@ class DeliveryWorker:
             # An earlier claim created the thread: only the confirmation is left to post.
             self._confirm_again(item, submission)
             return
+        if self._withdraw(item, submission):
+            return
         captured = self._capture(item, submission)
         if captured is None:
             return
@@ -544,6 +549,18 @@ class DeliveryWorker:
                 self._pause_for_key(item, refused, nothing_sent=item.first_sent_at is None)
         else:
             self._delivered(item, submission, request, thread, captured.submitter_notes())
+
+    def _withdraw(self, item: OutboxItem, submission: Submission) -> bool:
+        """Drop an item that must not be sent after all, before anything of it goes out (files
+        included); True when dropped. One an earlier attempt may have sent goes on as usual."""
+        if self._withdrawn is None or item.first_sent_at is not None:
+            return False
+        reason = self._withdrawn(submission)
+        if reason is None:
+            return False
+        if self._outbox.discard(item.id, self._claimer()):
+            log.info("item %s not sent and dropped: %s", item.id, reason)
+        return True
 
     # --- "Edit details": change a thread that exists (issue #10) ---------------------------------
     def _settle_update(self, item: OutboxItem, edit: Submission) -> None:

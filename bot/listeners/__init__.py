@@ -9,6 +9,7 @@ from typing import Protocol
 
 from slack_bolt import Ack
 
+from bot.channels.modals import ChannelSettingsModals
 from bot.delivery.intake import Intake
 from bot.feedback.submission import DraftStore, EditTarget
 from bot.home import HomeTab
@@ -33,6 +34,8 @@ class Services:
     reactions: ReactionFiler | None = None
     edit_targets: EditTargets | None = None
     workspace_team_id: str | None = None
+    # Settings per channel (issue #14): `/feedback settings` and its modal.
+    channel_settings: ChannelSettingsModals | None = None
     # The App Home (issue #16).
     home: HomeTab | None = None
 

@@ -47,4 +47,6 @@ REQUIRED_BOT_SCOPES: tuple[str, ...] = (
     "groups:history",  # … in a private channel the bot is in
     "im:history",  # … in a DM
     "mpim:history",  # … in a group DM
+    # Settings per channel (issue #14):
+    "reactions:write",  # the ✅ on a message, in channels whose confirmation style is `reaction`
 )

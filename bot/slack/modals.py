@@ -18,6 +18,8 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.channels.defaults import with_channel_defaults
+from bot.channels.model import ChannelSettingsSource, NoChannelSettings
 from bot.feedback.form import FeedbackForm, Field
 from bot.feedback.source import SourceMessage, why_not_feedback
 from bot.feedback.submission import Draft, DraftStore, EditTarget
@@ -105,8 +107,11 @@ class FeedbackModals:
         defaults: FormDefaults,
         identity: BotIdentity,
         already_sent: Callable[[SourceMessage], str | None] = lambda source: None,
+        channel_settings: ChannelSettingsSource | None = None,
     ) -> None:
         self._client = client
+        # The channel's defaults (issue #14) preselected: its pain level, company and tags.
+        self._channels = channel_settings or NoChannelSettings()
         self._lookups = lookups
         self._drafts = drafts
         self._defaults = defaults
@@ -127,7 +132,10 @@ class FeedbackModals:
         self, source: SourceMessage, author: SlackUser | None, names: NameResolver
     ) -> FeedbackForm:
         title = title_from_text(message_to_plain_text(source.content, names), TITLE_PREFILL_MAX)
-        return with_author_contact(self._defaults.blank_form(title=title), author)
+        form = with_channel_defaults(
+            self._defaults.blank_form(title=title), self._channels.for_channel(source.channel_id)
+        )
+        return with_author_contact(form, author)
 
     def open_for_message(self, trigger_id: str, submitter_id: str, source: SourceMessage) -> None:
         reason = why_not_feedback(source, bot_user_id=self._identity.user_id, bot_id=self._identity.bot_id)
@@ -191,6 +199,7 @@ class FeedbackModals:
         draft = self._new_draft(submitter_id, confirm_channel_id=channel_id)
         feedback = mrkdwn_to_rich_text(text) if text.strip() else None
         form = self._defaults.blank_form(feedback=feedback)
+        form = with_channel_defaults(form, self._channels.for_channel(channel_id) if channel_id else None)
         self._open(trigger_id, message_content(draft, form, CachedNames(self._lookups)))
 
     def open_again(

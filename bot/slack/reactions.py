@@ -20,6 +20,8 @@ from typing import Any, Protocol
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.channels.defaults import with_channel_defaults
+from bot.channels.model import ChannelSettingsSource, NoChannelSettings, emoji_files_in
 from bot.feedback.form import validate_form
 from bot.feedback.posted import PostLater
 from bot.feedback.source import source_from_message, why_not_feedback
@@ -84,8 +86,11 @@ class ReactionFiler:
         reaction: str,
         *,
         sleep: Callable[[float], None] = time.sleep,
+        channel_settings: ChannelSettingsSource | None = None,
     ) -> None:
         self._sleep = sleep
+        # Channel settings (issue #14): where the emoji files messages, and the channel's defaults.
+        self._channels = channel_settings or NoChannelSettings()
         self._client = client
         self._lookups = lookups
         self._messenger = messenger
@@ -111,6 +116,10 @@ class ReactionFiler:
         item: Mapping[str, Any] = event["item"]
         channel_id, ts, reactor = str(item.get("channel") or ""), str(item.get("ts") or ""), event.get("user")
         if not channel_id or not ts or not isinstance(reactor, str) or not reactor:
+            return
+        settings = self._channels.for_channel(channel_id)
+        if not emoji_files_in(settings):
+            log.info("reaction in %s ignored: the channel's capture setting turns the emoji off", channel_id)
             return
         if event.get("item_user") and event.get("item_user") == self._identity.user_id:
             log.info("reaction in %s ignored: it is on one of the bot's own messages", channel_id)
@@ -148,7 +157,9 @@ class ReactionFiler:
             return
         author = self._lookups.user(source.author_id) if source.author_id else None
         title = title_from_text(message_to_plain_text(source.content, self._lookups), TITLE_PREFILL_MAX)
-        form = with_author_contact(self._defaults.blank_form(title=title), author)
+        form = with_author_contact(
+            with_channel_defaults(self._defaults.blank_form(title=title), settings), author
+        )
         problems = validate_form(form, has_source=True)
         if problems:
             self._tell(channel_id, reactor, cannot_file(" ".join(problems.values())))

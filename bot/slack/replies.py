@@ -239,6 +239,23 @@ class SlackMessenger:
             unfurl_media=False,
         )
 
+    def react(self, channel_id: str, ts: str, name: str) -> bool:
+        """Add the bot's reaction `name` to a message (joining a public channel if needed); True
+        when it is there (already was, too), False when Slack refuses. Raises `PostLater`."""
+        for attempt in range(2):
+            try:
+                self._client.reactions_add(channel=channel_id, timestamp=ts, name=name)
+                return True
+            except (SlackApiError, OSError) as error:
+                post_later_if_transient(error)
+                code = _error_code(error)
+                if code == "already_reacted":
+                    return True
+                if attempt or code != "not_in_channel" or not self._join_if_public(channel_id):
+                    log.info("cannot react in %s: %s", channel_id, code)
+                    return False
+        return False
+
     def direct(self, user_id: str, reply: SlackReply) -> PostedMessage | None:
         """A DM from the bot to one person; None if impossible. Raises `PostLater` (see module)."""
         try:

@@ -56,6 +56,7 @@ from websockets.http11 import Request, Response
 from websockets.sync.server import Server, ServerConnection, serve
 
 from tests.fakes.slack_home import home_methods
+from tests.fakes.slack_reactions import reaction_methods
 
 JSONDict = dict[str, Any]
 
@@ -91,6 +92,7 @@ DEFAULT_SCOPES: tuple[str, ...] = (
     "groups:history",
     "im:history",
     "mpim:history",
+    "reactions:write",
 )
 
 # Form fields slack_sdk sends as JSON strings; the record decodes them to objects.
@@ -361,6 +363,8 @@ class FakeSlackWebAPI:
     (they are plain containers; hold `lock` for compound changes while the bot runs).
     """
 
+    reactions: dict[tuple[str, str], list[str]]  # the bot's reactions by (channel, ts): slack_reactions.py
+
     def __init__(
         self,
         *,
@@ -419,6 +423,7 @@ class FakeSlackWebAPI:
             "team.info": ("bot", self._team_info),
             "usergroups.list": ("bot", self._usergroups_list),
             **self._capture_methods(),
+            **reaction_methods(self),
             **home_methods(self),
             RESPONSE_URL: ("none", lambda call: {"ok": True}),
         }
