@@ -176,6 +176,10 @@ def build_bot(
     # One write budget per Productlane key, shared by all replicas on this database.
     limiter_key = f"productlane:{identity.team_id}"
     health = DeliveryHealthReader(outbox, limiter_key)
+    # Settings per channel (issue #14): the database, and this replica's copy of them in memory.
+    interest = Interest()
+    channel_store = ChannelSettingsStore(outbox)
+    channels = ChannelSettingsCache(channel_store, on_automatic=interest.set_automatic_channels)
     admins = WorkspaceAdmins(lookups, settings.feedback_admin_ids(), identity.team_id)
     home_tab = HomeTab(
         client,
@@ -187,15 +191,12 @@ def build_bot(
         team_id=identity.team_id,
         workspace_name=auth.get("team"),
         update_mode=update_mode_words(mode_of(settings), settings.productlane_poll_seconds),
+        channel_settings=channels,
         reaction=settings.feedback_reaction,
     )
     updates = build_updates(
         settings, outbox, client, productlane, on_threads_changed=home_tab.threads_changed
     )
-    # Settings per channel (issue #14): the database, and this replica's copy of them in memory.
-    interest = Interest()
-    channel_store = ChannelSettingsStore(outbox)
-    channels = ChannelSettingsCache(channel_store, on_automatic=interest.set_automatic_channels)
 
     def remember(submission: Submission, request: CreateThread, result: dict[str, Any]) -> None:
         # Where the confirmation landed: status changes, "done" and "shipped" go there later.

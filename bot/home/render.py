@@ -176,7 +176,7 @@ def _lines_within(lines: Sequence[str], limit: int) -> str:
     shown: list[str] = []
     used = 0
     for index, line in enumerate(lines):
-        more = f"…and {len(lines) - index:,} more (`productlane-slack channels list`)"
+        more = f"…and {len(lines) - index:,} more (`productlane-slack channels`)"
         if used + len(line) + 1 + len(more) > limit:
             shown.append(more)
             break
