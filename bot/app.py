@@ -15,6 +15,8 @@ from slack_bolt import App
 from slack_sdk import WebClient
 
 from bot.background import RepeatedFailureLog
+from bot.catalog import Catalog, build_catalog
+from bot.channels.model import ChannelSettingsSource, NoChannelSettings
 from bot.delivery.drafts import SqlDraftStore
 from bot.delivery.edits import OutboxFiling
 from bot.delivery.intake import Intake
@@ -25,7 +27,7 @@ from bot.delivery.worker import DeliveryWorker
 from bot.feedback.source import SourceMessage
 from bot.feedback.submission import DraftStore, Submission
 from bot.listener_pool import ListenerPool
-from bot.listeners import Services, actions, commands, events, shortcuts, views
+from bot.listeners import Services, actions, commands, events, options, shortcuts, views
 from bot.message_events import Interest, MessageEvents
 from bot.productlane import PainLevel, ProductlaneClient
 from bot.productlane.models import CreateThread
@@ -37,6 +39,7 @@ from bot.slack.modals import BotIdentity, FeedbackModals, FormDefaults, already_
 from bot.slack.notifier import SlackNotifier
 from bot.slack.reactions import ReactionFiler
 from bot.slack.replies import SlackMessenger
+from bot.triage.service import Triage
 from bot.updates import Updates, build_updates, thread_record_from_delivery
 
 log = logging.getLogger(__name__)
@@ -61,6 +64,8 @@ class Bot:
     # Channel messages (`message.*` events), decided before Bolt sees them.
     message_events: MessageEvents
     capture: SlackCapture | None = None
+    # Triage (issue #14): Productlane's lists in memory, for the modal's searchable selects.
+    catalog: Catalog = field(default_factory=Catalog.off)
     _file_gone: RepeatedFailureLog = field(
         default_factory=lambda: RepeatedFailureLog(log, "the outbox database file check")
     )
@@ -70,11 +75,14 @@ class Bot:
         past its retention."""
         self.worker.start()
         self.updates.start()
+        self.catalog.start()
 
     def tick(self) -> None:
         """Called about once a second by the thread that waits for the stop (the main thread): the
         chores that need no thread of their own while they wait."""
         self.janitor.tick()
+        # Reload lists another replica refreshed; start a refresh that is due (its own thread).
+        self.catalog.tick()
         # Socket mode may have no readiness probe: the log says it too.
         if self.outbox.file_gone():
             self._file_gone.failed(OutboxFileGoneError())
@@ -99,6 +107,7 @@ class Bot:
         if not self.listeners.drain(timeout=LISTENER_DRAIN_SECONDS):
             log.warning("listeners still running after %.0f s; stopping anyway", LISTENER_DRAIN_SECONDS)
         self.janitor.stop()
+        self.catalog.stop()
         self.updates.stop()
         self.worker.stop()
         self.productlane.close()
@@ -134,6 +143,7 @@ def build_bot(
     productlane: ProductlaneClient | None = None,
     outbox: Outbox | None = None,
     drafts: DraftStore | None = None,
+    channel_settings: ChannelSettingsSource | None = None,
 ) -> Bot:
     client = web_client or slack_client(settings)
     # Who the bot is: needed to refuse its own messages. A bad token fails here, at start.
@@ -148,6 +158,8 @@ def build_bot(
     drafts = drafts or SqlDraftStore(outbox)
     lookups = SlackLookups(client)
     updates = build_updates(settings, outbox, client, productlane)
+    catalog = build_catalog(outbox, productlane, settings.catalog_refresh_seconds)
+    triage = Triage(catalog, channel_settings or NoChannelSettings())
 
     def remember(submission: Submission, request: CreateThread, result: dict[str, Any]) -> None:
         # Where the confirmation landed: status changes, "done" and "shipped" go there later.
@@ -166,6 +178,7 @@ def build_bot(
         lease_seconds=settings.delivery_lease_seconds,
         on_confirmed=remember,
         gatherer=capture,
+        triage=triage,
     )
     defaults = FormDefaults(
         pain_level=PainLevel(settings.default_pain_level),
@@ -184,13 +197,16 @@ def build_bot(
         settings.feedback_reaction,
     )
     services = Services(
-        modals=FeedbackModals(client, lookups, drafts, defaults, identity, already_sent=already_sent(outbox)),
+        modals=FeedbackModals(
+            client, lookups, drafts, defaults, identity, already_sent=already_sent(outbox), triage=triage
+        ),
         drafts=drafts,
         intake=intake,
         default_pain=defaults.pain_level,
         reactions=reactions,
         edit_targets=filing,
         workspace_team_id=identity.team_id,
+        triage=triage,
     )
     listener_pool = ListenerPool()
     app = App(
@@ -213,6 +229,7 @@ def build_bot(
         refused_requests_log.setLevel(logging.WARNING)
     for listeners in (shortcuts, commands, views, actions, events):
         listeners.register(app, services)
+    options.register(app, services, lookups)
     janitor = RetentionJanitor(outbox, timedelta(days=settings.outbox_retention_days))
     message_events = MessageEvents(Interest(), bot_user_id=identity.user_id, bot_id=identity.bot_id)
     return Bot(
@@ -227,4 +244,5 @@ def build_bot(
         updates,
         message_events,
         capture,
+        catalog,
     )

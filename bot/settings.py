@@ -54,6 +54,11 @@ WHERE_TO_GET: dict[str, str] = {
         "Slack user ids, comma-separated (a profile → ⋮ → Copy member ID), e.g. U0123ABCD,U0456EFGH: "
         "besides workspace admins and owners, who may change a channel's settings"
     ),
+    # Triage (issue #14):
+    "CATALOG_REFRESH_SECONDS": (
+        "seconds between refreshes of the companies, projects, issues, tags and members the modal "
+        "offers, at least 1 (default 300); 0 turns the triage fields off"
+    ),
     "FEEDBACK_REACTION": (
         "an emoji's name without colons, e.g. inbox_tray (a custom emoji works too); empty turns "
         "filing by reaction off"
@@ -110,6 +115,8 @@ class Settings(BaseSettings):
     feedback_reaction: str = "inbox_tray"
     # Who may change channel settings and see delivery health, besides workspace admins and owners.
     feedback_admins: str = ""
+    # Triage (issue #14): how often the local copy of Productlane's lists is refreshed; 0: no fields.
+    catalog_refresh_seconds: float = Field(default=300.0, ge=0.0, le=86_400.0)
 
     @field_validator("default_pain_level", "log_level", mode="before")
     @classmethod
@@ -178,6 +185,13 @@ class Settings(BaseSettings):
                 f"must be Slack user ids such as U0123ABCD, comma-separated ({', '.join(wrong[:3])} is not)"
             )
         return ",".join(ids)
+
+    @field_validator("catalog_refresh_seconds")
+    @classmethod
+    def _refresh_not_too_often(cls, value: float) -> float:
+        if 0 < value < 1:
+            raise ValueError("must be 0 (off) or at least 1 second")
+        return value
 
     @field_validator("database_url")
     @classmethod

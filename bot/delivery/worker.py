@@ -37,9 +37,11 @@ from bot.delivery.sent import record_sent
 from bot.delivery.uploads import CopyLater, FileCopier, FileSource, KeyRefused, LeaseLost
 from bot.delivery.write_limits import WriteLimits
 from bot.feedback.capture import Captured, Gathered, TryLater
+from bot.feedback.form import FeedbackForm
 from bot.feedback.posted import PostedMessage, PostLater
 from bot.feedback.submission import Submission
 from bot.productlane import (
+    AddCustomerNeeds,
     AuthenticationError,
     CreateThread,
     NetworkError,
@@ -53,6 +55,20 @@ from bot.productlane import (
     Thread,
     UnsupportedKeyVersionError,
     UpdateThread,
+)
+from bot.triage.delivery import (
+    CREATE_FIELDS,
+    TagStep,
+    applied,
+    dropped_from,
+    dropped_note,
+    issue_to_link,
+    link_refused_note,
+    names_shown,
+    present,
+    stale_fields,
+    without_fields,
+    without_stale_changes,
 )
 
 log = logging.getLogger(__name__)
@@ -86,6 +102,18 @@ class Gatherer(FileSource, Protocol):
 
     def gather(self, submission: Submission) -> Gathered:
         """Raises `TryLater` when Slack cannot answer now."""
+        ...
+
+
+class TriageNames(Protocol):
+    """What the catalog tells delivery about the triage fields (issue #14)."""
+
+    def names(self, form: FeedbackForm) -> dict[str, str]:
+        """Names for the form's ids it has no name for yet."""
+        ...
+
+    def knows_tag(self, tag_id: str) -> bool:
+        """Whether the catalog has this tag (to tell which of a refused set is gone)."""
         ...
 
 
@@ -221,6 +249,7 @@ class DeliveryWorker:
         alert_every_seconds: float = ALERT_EVERY_SECONDS,
         on_confirmed: Confirmed | None = None,
         gatherer: Gatherer | None = None,
+        triage: TriageNames | None = None,
     ) -> None:
         self._outbox = outbox
         self._limits = WriteLimits(outbox)
@@ -250,6 +279,14 @@ class DeliveryWorker:
         self._alerted_at: float | None = None
         self._held_at = 0.0
         self._notices_after = 0.0
+        # Triage (issue #14): names for the confirmation, and tags set by a PATCH once.
+        self._triage = triage
+        self._tags = TagStep(
+            productlane,
+            is_key_problem=lambda error: key_problem(error) is not None,
+            known_tag=triage.knows_tag if triage is not None else lambda tag: True,
+            backoff=backoff,
+        )
         # Capture (issue #10): the thread and the files, gathered and copied before composing.
         self._gatherer = gatherer
         self._copier = (
@@ -516,30 +553,47 @@ class DeliveryWorker:
                 return
             if existing is not None:
                 log.info("item %s: found thread %s from an earlier attempt", item.id, existing.id)
-                self._delivered(item, submission, request, existing, captured.submitter_notes())
+                dropped = dropped_from(existing, request)
+                named = names_shown(request)
+                notes = captured.submitter_notes() + [
+                    dropped_note(n, submission.form, named) for n in dropped
+                ]
+                self._delivered(item, submission, without_fields(request, dropped), existing, notes, dropped)
                 return
-        if not self._wait_for_write_slot(item):
-            return
-        if not self._outbox.mark_attempt(item.id, self._claimer(), lease_seconds=self._lease):
-            log.warning("item %s: lease lost before sending; another worker has it", item.id)
-            return
-        try:
-            thread = self._productlane.create_thread(request)
-        except RateLimitedError as error:
-            wait = error.retry_after if error.retry_after is not None else 60.0
-            self._limits.pause_writes(self._limiter_key, _now() + timedelta(seconds=wait))
-            self._retry(item, submission, "rate_limited", notify=item.attempts >= 3, delay=wait)
-        except (NetworkError, OutcomeUnknownError, ServerError) as error:
-            self._retry(item, submission, error.code or type(error).__name__, notify=True)
-        except ProductlaneError as error:
-            refused = key_problem(error)
-            if refused is None:
-                self._fail(item, submission, error.user_message)
+        notes, dropped = captured.submitter_notes(), []
+        while True:
+            if not self._wait_for_write_slot(item):
+                return
+            if not self._outbox.mark_attempt(item.id, self._claimer(), lease_seconds=self._lease):
+                log.warning("item %s: lease lost before sending; another worker has it", item.id)
+                return
+            try:
+                thread = self._productlane.create_thread(request)
+            except RateLimitedError as error:
+                wait = error.retry_after if error.retry_after is not None else 60.0
+                self._limits.pause_writes(self._limiter_key, _now() + timedelta(seconds=wait))
+                self._retry(item, submission, "rate_limited", notify=item.attempts >= 3, delay=wait)
+            except (NetworkError, OutcomeUnknownError, ServerError) as error:
+                self._retry(item, submission, error.code or type(error).__name__, notify=True)
+            except ProductlaneError as error:
+                refused = key_problem(error)
+                stale = stale_fields(error, present(request)) if refused is None else set()
+                if stale:
+                    # A choice deleted since it was made (issue #14): send without it, and say so.
+                    names = sorted(stale, key=CREATE_FIELDS.index)
+                    log.info("item %s: Productlane no longer knows its %s; sending without", item.id, names)
+                    notes += [dropped_note(name, submission.form, names_shown(request)) for name in names]
+                    dropped += names
+                    request = without_fields(request, names)
+                    continue
+                if refused is None:
+                    self._fail(item, submission, error.user_message)
+                else:
+                    # A definite refusal: if this was the first send, no thread can exist.
+                    self._pause_for_key(item, refused, nothing_sent=item.first_sent_at is None)
             else:
-                # A definite refusal: if this was the first send, no thread can exist.
-                self._pause_for_key(item, refused, nothing_sent=item.first_sent_at is None)
-        else:
-            self._delivered(item, submission, request, thread, captured.submitter_notes())
+                self._delivered(item, submission, request, thread, notes, dropped)
+            return
 
     # --- "Edit details": change a thread that exists (issue #10) ---------------------------------
     def _settle_update(self, item: OutboxItem, edit: Submission) -> None:
@@ -573,25 +627,42 @@ class DeliveryWorker:
             self._retry(item, edit, "compose failed", notify=False, before_send=True)
             return
         result: dict[str, Any] = dict(item.result or {})
+        try:
+            named = names_shown(self._composer.compose(original))
+        except Exception:
+            named = False  # a note then names nothing: the reply may be in a Slack Connect channel
         if not result.get("patched"):
-            if not self._patch(item, edit, str(thread_id), change):
+            patched = self._patch(item, edit, str(thread_id), change, named)
+            if patched is None:
                 return
+            dropped, edit_notes = patched
             result = {"thread_id": thread_id, "url": self._thread_url(str(thread_id)), "patched": True}
+            if dropped:
+                result |= {"triage_dropped": dropped, "edit_notes": edit_notes}
             log.info("item %s: thread %s updated", item.id, thread_id)
+        issue = issue_to_link(edit)
+        if issue and result.get("link_state") != "done":
+            linked = self._link_issue(item, edit, str(thread_id), issue, result, named)
+            if linked is None:
+                return
+            result = linked
         original_result = original_item.result or {}
         reply = original_result.get("reply")
         notes = [str(note) for note in original_result.get("notes") or []]
+        notes += [str(note) for note in result.get("edit_notes") or []]
         # Kept with the edit's result: the reply shows them, and later status edits of it must too.
         if notes:
             result["notes"] = notes
         result["edited_by"] = edit.submitter_id
+        # What the reply shows now: the thread's triage as edited (issue #14).
+        shown = self._as_edited(original, edit, result)
         try:
             request = self._composer.compose(original).model_copy(
                 update={"title": change.title, "pain_level": change.pain_level or original.form.pain_level}
             )
             landed = self._notifier.updated(
                 edit,
-                original,
+                shown,
                 request,
                 str(result["url"]),
                 PostedMessage(**reply) if isinstance(reply, dict) else None,
@@ -604,42 +675,144 @@ class DeliveryWorker:
             log.exception("item %s: thread updated, but refreshing the Slack reply failed", item.id)
             landed = None
         # Told again with the new title and pain level, so later status edits of the reply keep them.
-        self._finish(item, result, landed, (original, request))
+        self._finish(item, result, landed, (shown, request))
 
-    def _patch(self, item: OutboxItem, edit: Submission, thread_id: str, change: UpdateThread) -> bool:
-        """Send the change; True when Productlane took it (otherwise the item is settled here)."""
+    def _as_edited(self, original: Submission, edit: Submission, result: dict[str, Any]) -> Submission:
+        """The original submission with the triage "Edit details" left on the thread: the changed
+        fields, except those Productlane refused (they stay as they were)."""
+        kept = set(result.get("triage_dropped") or ())
+        update: dict[str, Any] = {}
+        for name in edit.edited_fields:
+            fields = ("issue_id", "project_id") if name == "link" else (name,)
+            for field_name in fields:
+                if field_name not in kept:
+                    update[field_name] = getattr(edit.form, field_name)
+        names = {**original.form.triage_names, **edit.form.triage_names}
+        form = original.form.model_copy(update={**update, "triage_names": names})
+        return self._applied(original.model_copy(update={"form": form}), {})
+
+    def _patch(
+        self, item: OutboxItem, edit: Submission, thread_id: str, change: UpdateThread, named: bool
+    ) -> tuple[list[str], list[str]] | None:
+        """Send the change; the fields left out of it because Productlane no longer knows their
+        choice, with a note each, when Productlane took it. None: the item was settled here."""
+        dropped: list[str] = []
+        notes: list[str] = []
+        while True:
+            if not self._wait_for_write_slot(item):
+                return None
+            if not self._outbox.mark_attempt(item.id, self._claimer(), lease_seconds=self._lease):
+                return None
+            try:
+                self._productlane.update_thread(thread_id, change)
+            except RateLimitedError as error:
+                wait = error.retry_after if error.retry_after is not None else 60.0
+                self._limits.pause_writes(self._limiter_key, _now() + timedelta(seconds=wait))
+                self._retry(item, edit, "rate_limited", notify=False, delay=wait)
+                return None
+            except (NetworkError, OutcomeUnknownError, ServerError) as error:
+                self._retry(item, edit, error.code or type(error).__name__, notify=False)
+                return None
+            except ProductlaneError as error:
+                refused = key_problem(error)
+                if refused is not None:
+                    self._pause_for_key(item, refused, nothing_sent=False)
+                    return None
+                narrowed = without_stale_changes(
+                    change, error, edit.form, self._triage.knows_tag if self._triage else None, named=named
+                )
+                if narrowed is not None:
+                    change, names, note = narrowed
+                    log.info("item %s: Productlane no longer knows its %s; changing without", item.id, names)
+                    dropped += names
+                    notes.append(note)
+                    continue
+                problem = (
+                    "the thread no longer exists in Productlane"
+                    if isinstance(error, NotFoundError)
+                    else error.user_message
+                )
+                log.warning("item %s: Productlane refused the change: %s", item.id, problem)
+                self._outbox.mark_failed(item.id, self._claimer(), problem[:500])
+                try:
+                    self._notifier.edit_refused(edit, problem)
+                except Exception:
+                    log.exception("item %s: could not tell the editor about the refusal", item.id)
+                return None
+            return dropped, notes
+
+    def _link_issue(
+        self,
+        item: OutboxItem,
+        edit: Submission,
+        thread_id: str,
+        issue_id: str,
+        result: dict[str, Any],
+        named: bool,
+    ) -> dict[str, Any] | None:
+        """ "Edit details" linked an issue: Productlane documents no issue_id for PATCH, so the
+        link goes by ``POST /threads/{id}/customer-needs`` (client-claimed), once — recorded before
+        and after, and looked for on the thread after a crash in between. The result to go on
+        with; None when the item was given back to wait."""
+        if self.key_problem() is not None:
+            self._outbox.schedule_retry(
+                item.id,
+                self._claimer(),
+                _now() + timedelta(seconds=self._probe_every),
+                "link: waiting for the operator",
+                result=result,
+            )
+            return None
+        if result.get("link_state") == "sending" and self._is_linked(thread_id, issue_id):
+            return {**result, "link_state": "done"}
         if not self._wait_for_write_slot(item):
-            return False
-        if not self._outbox.mark_attempt(item.id, self._claimer(), lease_seconds=self._lease):
-            return False
+            return None
+        sending = {**result, "link_state": "sending"}
+        if not self._outbox.record_thread(item.id, self._claimer(), sending):
+            return None
+        note: str | None = None
         try:
-            self._productlane.update_thread(thread_id, change)
+            self._productlane.add_customer_needs(thread_id, AddCustomerNeeds(issue_ids=[issue_id]))
         except RateLimitedError as error:
             wait = error.retry_after if error.retry_after is not None else 60.0
             self._limits.pause_writes(self._limiter_key, _now() + timedelta(seconds=wait))
-            self._retry(item, edit, "rate_limited", notify=False, delay=wait)
-            return False
+            self._outbox.schedule_retry(
+                item.id,
+                self._claimer(),
+                _now() + timedelta(seconds=wait),
+                "link: rate_limited",
+                result=sending,
+            )
+            return None
         except (NetworkError, OutcomeUnknownError, ServerError) as error:
-            self._retry(item, edit, error.code or type(error).__name__, notify=False)
-            return False
+            wait = self._backoff(item.attempts + 1)
+            self._outbox.schedule_retry(
+                item.id,
+                self._claimer(),
+                _now() + timedelta(seconds=wait),
+                f"link: {error.code}",
+                result=sending,
+            )
+            return None
         except ProductlaneError as error:
             refused = key_problem(error)
             if refused is not None:
                 self._pause_for_key(item, refused, nothing_sent=False)
-                return False
-            problem = (
-                "the thread no longer exists in Productlane"
-                if isinstance(error, NotFoundError)
-                else error.user_message
-            )
-            log.warning("item %s: Productlane refused the change: %s", item.id, problem)
-            self._outbox.mark_failed(item.id, self._claimer(), problem[:500])
-            try:
-                self._notifier.edit_refused(edit, problem)
-            except Exception:
-                log.exception("item %s: could not tell the editor about the refusal", item.id)
+                return None
+            log.warning("item %s: Productlane refused the link to issue %s: %s", item.id, issue_id, error)
+            note = link_refused_note(error, edit.form, named=named)
+        done = {**sending, "link_state": "done"}
+        if note is not None:
+            done["edit_notes"] = [*(done.get("edit_notes") or []), note]
+            done["triage_dropped"] = [*(done.get("triage_dropped") or []), "issue_id"]
+        return done
+
+    def _is_linked(self, thread_id: str, issue_id: str) -> bool:
+        try:
+            thread = self._productlane.get_thread(thread_id)
+        except ProductlaneError:
             return False
-        return True
+        return any(need.issue_id == issue_id for need in thread.customer_needs)
 
     def _capture(self, item: OutboxItem, submission: Submission) -> Captured | None:
         """The Slack thread (when asked for) and the files copied into Productlane; None when the
@@ -721,6 +894,7 @@ class DeliveryWorker:
         request: CreateThread,
         thread: Thread,
         notes: Sequence[str] = (),
+        dropped: Sequence[str] = (),
     ) -> None:
         result: dict[str, Any] = {
             "thread_id": thread.id,
@@ -731,6 +905,8 @@ class DeliveryWorker:
         }
         if notes:
             result["notes"] = list(notes)
+        if dropped:
+            result["triage_dropped"] = list(dropped)
         # Recorded before Slack hears of it: whatever happens to the reply, no retry sends again.
         if not self._outbox.record_thread(item.id, self._claimer(), result):
             # Whoever holds the item now finds this thread before sending, and confirms it.
@@ -747,7 +923,9 @@ class DeliveryWorker:
                 submitter_id=submission.submitter_id,
             )
         log.info("item %s delivered as thread %s", item.id, thread.id)
-        self._confirm(item, submission, request, result)
+        tagged = self._set_tags(item, submission, request, result)
+        if tagged is not None:
+            self._confirm(item, submission, request, tagged)
 
     def _confirm_again(self, item: OutboxItem, submission: Submission) -> None:
         result = dict(item.result or {})
@@ -762,6 +940,13 @@ class DeliveryWorker:
             log.exception("composing the confirmation of item %s failed; will retry", item.id)
             self._confirm_later(item, result, PostLater("compose failed"))
             return
+        request = without_fields(request, result.get("triage_dropped") or ())
+        if result.get("tags_state") != "done" and submission.form.tag_ids:
+            # Taken over before its tags were set (a crash, a wait for the budget): set them now.
+            tagged = self._set_tags(item, submission, request, result)
+            if tagged is None:
+                return
+            result = tagged
         # An earlier attempt may have posted it and not lived to record it (a crash leaves no
         # answer recorded), or Slack never answered it: never post it twice. A refusal Slack
         # answered (rate limited) posted nothing, and the thread is not read again for it.
@@ -780,6 +965,8 @@ class DeliveryWorker:
     def _confirm(
         self, item: OutboxItem, submission: Submission, request: CreateThread, result: dict[str, Any]
     ) -> None:
+        # The confirmation shows what Productlane got: no field it refused, the tags it took.
+        submission = self._applied(submission, result)
         try:
             notes = [str(note) for note in result.get("notes") or []]
             landed = self._notifier.delivered(submission, request, str(result.get("url")), notes)
@@ -790,6 +977,64 @@ class DeliveryWorker:
             log.exception("item %s: delivered, but the Slack reply failed", item.id)
             landed = None
         self._finish(item, result, landed, (submission, request))
+
+    def _applied(self, submission: Submission, result: dict[str, Any]) -> Submission:
+        names = self._triage.names(submission.form) if self._triage is not None else {}
+        return applied(submission, result, names)
+
+    def _set_tags(
+        self, item: OutboxItem, submission: Submission, request: CreateThread, result: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """The tags, by PATCH once the thread exists (issue #14; Productlane takes none on create).
+        The result to confirm with; None when the item was given back to wait (or is no longer
+        this worker's)."""
+        if not submission.form.tag_ids or result.get("tags_state") == "done":
+            return result
+        if self.key_problem() is not None:
+            # Writes are paused for the key: the item waits, with its thread, for the pause to lift.
+            self._outbox.schedule_retry(
+                item.id,
+                self._claimer(),
+                _now() + timedelta(seconds=self._probe_every),
+                "tags: waiting for the operator",
+                result=result,
+            )
+            return None
+        names = self._applied(submission, {}).form.triage_names
+        outcome = self._tags.run(
+            str(result["thread_id"]),
+            submission.form.tag_ids,
+            result,
+            take_slot=lambda: self._wait_for_write_slot(item),
+            save=lambda kept: self._outbox.record_thread(item.id, self._claimer(), kept),
+            names=names if names_shown(request) else None,
+        )
+        kept = outcome.result
+        if outcome.notes:
+            kept = {**kept, "notes": [*(kept.get("notes") or []), *outcome.notes]}
+        if outcome.kind == "done":
+            return kept
+        if outcome.kind == "later":
+            if outcome.reason == "rate_limited":
+                self._limits.pause_writes(self._limiter_key, _now() + timedelta(seconds=outcome.wait))
+            log.info("item %s: its tags wait (%s); again in %.1f s", item.id, outcome.reason, outcome.wait)
+            self._outbox.schedule_retry(
+                item.id,
+                self._claimer(),
+                _now() + timedelta(seconds=outcome.wait),
+                f"tags: {outcome.reason}",
+                result=kept,
+            )
+        elif outcome.kind == "refused" and outcome.error is not None:
+            refused = key_problem(outcome.error)
+            if refused is not None:
+                self._pauses.record_key_problem(
+                    self._limiter_key, *refused, probe_at=_now() + timedelta(seconds=self._probe_every)
+                )
+            self._outbox.schedule_retry(
+                item.id, self._claimer(), _now() + timedelta(seconds=self._probe_every), "tags", result=kept
+            )
+        return None
 
     def _confirm_later(self, item: OutboxItem, result: dict[str, Any], later: PostLater) -> None:
         tries = int(result.get("reply_attempts") or 0) + 1

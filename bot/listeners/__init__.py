@@ -14,6 +14,7 @@ from bot.feedback.submission import DraftStore, EditTarget
 from bot.productlane.models import PainLevel
 from bot.slack.modals import FeedbackModals
 from bot.slack.reactions import ReactionFiler
+from bot.triage.service import Triage
 
 
 class EditTargets(Protocol):
@@ -32,6 +33,8 @@ class Services:
     reactions: ReactionFiler | None = None
     edit_targets: EditTargets | None = None
     workspace_team_id: str | None = None
+    # Triage (issue #14): the modal's searchable selects, answered from the catalog.
+    triage: Triage | None = None
 
 
 def acknowledge(ack: Ack) -> None:

@@ -43,4 +43,6 @@ REQUIRED_BOT_SCOPES: tuple[str, ...] = (
     "groups:history",  # … in a private channel the bot is in
     "im:history",  # … in a DM
     "mpim:history",  # … in a group DM
+    # Triage (issue #14):
+    "team:read",  # a Slack Connect customer's email domain (team.info), to preselect its company
 )
