@@ -10,7 +10,7 @@ well inside Productlane's 1,000 GETs a minute per key. A refresh of 5,000 issues
 
 What can go wrong, and what stays:
 - 403 (the key lacks the list's scope) or 404 (Productlane serves no such list): the list is
-  ``unavailable``, its field leaves the modal; it is tried again next interval and at each start.
+  ``unavailable``, its field leaves the modal; it is tried again at each start and once a day.
 - Anything else (network, 5xx, 429, an answer that is not a list): the refresh is dropped whole —
   never half a list, which would look like deletions — and the last good entries stay. Tried again
   in a minute (after Retry-After for a 429, which also pauses the budget for every replica).
@@ -55,6 +55,9 @@ PAGE_SIZE = 100
 MAX_ENTRIES = 20_000
 LEASE_SECONDS = 60.0
 RETRY_SECONDS = 60.0
+# A list the key may not read is asked again a day later (and at every start: a new key is
+# usually a restart), not every interval: each refusal is a warning in the log.
+UNAVAILABLE_RECHECK_SECONDS = 24 * 3600.0
 # Waiting for a slot of the read budget is done in steps, so a stop is noticed.
 WAIT_STEP_SECONDS = 5.0
 
@@ -124,7 +127,7 @@ class Refresher:
         except (ScopeError, NotFoundError) as error:
             detail = unreadable_detail(kind, error)
             log.info("catalog: %s unavailable (%s); its field is left out of the modal", kind.value, detail)
-            self._give_up(kind, "unavailable", detail, self._interval)
+            self._give_up(kind, "unavailable", detail, max(self._interval, UNAVAILABLE_RECHECK_SECONDS))
             return
         except RateLimitedError as error:
             wait = error.retry_after if error.retry_after is not None else RETRY_SECONDS

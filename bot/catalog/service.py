@@ -17,7 +17,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import timedelta
 
 from bot.background import RepeatedFailureLog
@@ -64,6 +64,14 @@ class Catalog:
     def off(cls) -> Catalog:
         """No catalog (CATALOG_REFRESH_SECONDS=0, or a test): every list is unavailable."""
         return cls()
+
+    @classmethod
+    def of(cls, lists: Mapping[Kind, Iterable[Entry]]) -> Catalog:
+        """A catalog holding these lists in memory, and nothing else (tests, benchmarks)."""
+        catalog = cls()
+        for kind, entries in lists.items():
+            catalog._swap(kind, KindIndex(entries), ("ok", 1))
+        return catalog
 
     # -- what the bot reads ----------------------------------------------------------------------
 
@@ -129,6 +137,15 @@ class Catalog:
         self._failures.worked()
         if self._refresher is not None and self._due():
             self._start_refreshing()
+
+    def refresh_now(self) -> int:
+        """Refresh every due list in this thread, then reload: how many were refreshed (tests,
+        and a process that wants its lists before it serves anything)."""
+        if self._store is None or self._refresher is None:
+            return 0
+        done = self._refresher.refresh_due()
+        self.reload()
+        return done
 
     def reload(self) -> None:
         """Read the lists' versions; load the lists whose version moved since they were loaded."""
