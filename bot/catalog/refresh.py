@@ -10,7 +10,8 @@ well inside Productlane's 1,000 GETs a minute per key. A refresh of 5,000 issues
 
 What can go wrong, and what stays:
 - 403 (the key lacks the list's scope) or 404 (Productlane serves no such list): the list is
-  ``unavailable``, its field leaves the modal; it is tried again at each start and once a day.
+  ``unavailable``, its field leaves the modal; it is asked again once a day, and once per process
+  when the first modal opens (see `Catalog.wanted`).
 - Anything else (network, 5xx, 429, an answer that is not a list): the refresh is dropped whole —
   never half a list, which would look like deletions — and the last good entries stay. Tried again
   in a minute (after Retry-After for a 429, which also pauses the budget for every replica).
@@ -55,8 +56,9 @@ PAGE_SIZE = 100
 MAX_ENTRIES = 20_000
 LEASE_SECONDS = 60.0
 RETRY_SECONDS = 60.0
-# A list the key may not read is asked again a day later (and at every start: a new key is
-# usually a restart), not every interval: each refusal is a warning in the log.
+# A list the key may not read is asked again a day later (and once per process, when someone first
+# files feedback: a new key usually comes with a restart), not every interval: each refusal is a
+# warning in the log.
 UNAVAILABLE_RECHECK_SECONDS = 24 * 3600.0
 # Waiting for a slot of the read budget is done in steps, so a stop is noticed.
 WAIT_STEP_SECONDS = 5.0

@@ -57,6 +57,8 @@ class Catalog:
         self._refresher = refresher(self._stopping, self._saved) if refresher and store else None
         self._thread: threading.Thread | None = None
         self._reload_every = reload_seconds
+        self._recheck_wanted = False
+        self._rechecked = False
         self._checked_at = float("-inf")
         self._failures = RepeatedFailureLog(log, "catalog reload")
 
@@ -116,13 +118,21 @@ class Catalog:
     # -- keeping it current ----------------------------------------------------------------------
 
     def start(self) -> None:
-        """A new process: lists the key could not read are tried again now (the key may be new)."""
+        """A new process: a list never read, or whose last refresh failed, is read now."""
         if self._store is None or self._refresher is None:
             return
         try:
-            self._store.recheck()
+            self._store.recheck(("unknown", "failed"))
         except Exception as error:
             self._failures.failed(error)
+
+    def wanted(self) -> None:
+        """Someone is filing feedback (a modal opens): lists the key could not read are asked
+        again, once per process (its key may be a new one). Not at start: a bot whose key reads no
+        list would load the HTTP client (about 4 MB) just to hear no again while nobody uses it.
+        Only sets a flag; the next `tick` does the rest."""
+        if not self._rechecked:
+            self._recheck_wanted = True
 
     def tick(self) -> None:
         """Reload what changed, start a refresh that is due. Never raises (the main loop calls it)."""
@@ -130,6 +140,9 @@ class Catalog:
             return
         self._checked_at = time.monotonic()
         try:
+            if self._recheck_wanted and not self._rechecked:
+                self._store.recheck(("unavailable",))
+                self._rechecked = True
             self.reload()
         except Exception as error:
             self._failures.failed(error)

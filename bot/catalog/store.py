@@ -112,7 +112,7 @@ class CatalogStore:
     # -- refreshing ------------------------------------------------------------------------------
 
     def recheck(self, statuses: Sequence[str] = ("unknown", "unavailable", "failed")) -> None:
-        """Make lists in these states due now: a process just started, perhaps with a new key."""
+        """Make lists in these states due now (a new process, perhaps with a new key)."""
         with self._writing() as conn:
             conn.execute(
                 sa.update(kinds).where(kinds.c.status.in_(statuses)).values(next_refresh_at=self.now())

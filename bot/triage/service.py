@@ -49,6 +49,7 @@ class Triage:
 
     def fields(self) -> frozenset[Field]:
         """The triage fields worth showing now: those whose lists the key reads and are not empty."""
+        self.catalog.wanted()
         return frozenset(
             field
             for field, kinds in FIELD_KINDS.items()

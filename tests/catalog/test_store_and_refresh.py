@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.catalog import Entry, Kind
+from bot.catalog import Catalog, Entry, Kind
 from bot.catalog.refresh import Refresher
 from bot.catalog.store import CatalogStore
 from bot.delivery.outbox import Outbox
@@ -22,6 +22,7 @@ from bot.productlane import ProductlaneClient
 from tests.databases import database_url
 from tests.fakes.productlane import FakeProductlane
 from tests.fakes.productlane_catalog import CATALOG_SCOPES
+from tests.running_bot import wait_until
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -292,3 +293,32 @@ def test_answers_in_other_list_shapes_are_read_too(
     worker.refresh_due()
     assert [e.name for e in saved[Kind.TAGS]] == ["export"]
     assert [e.name for e in saved[Kind.MEMBERS]] == ["Dana"]
+
+
+def test_a_list_the_key_could_not_read_is_asked_again_once_someone_files_feedback(
+    outbox: Outbox, store: CatalogStore, client: ProductlaneClient, productlane: FakeProductlane, clock: Clock
+) -> None:
+    productlane.set_scopes(["threads:write"])
+    refresher(store, client, "first process")[0].refresh_due()
+    assert store.states()[Kind.TAGS].status == "unavailable"
+    productlane.set_scopes(["threads:write", "tags:read"])  # a new key, with a scope more
+    productlane.catalog.add_tag("export")
+    reads = len(productlane.requests)
+
+    catalog = Catalog(
+        store, lambda stopping, saved: refresher(store, client, "second process")[0], reload_seconds=0
+    )
+    catalog.start()
+    catalog.tick()
+    time.sleep(0.3)
+    # An idle bot does not ask Productlane again (nor load its HTTP client for it)…
+    assert len(productlane.requests) == reads
+    # …the first modal does, once.
+    catalog.wanted()
+    catalog.tick()
+    wait_until(lambda: store.states()[Kind.TAGS].status == "ok", "the tags to be read")
+    catalog.stop()
+    assert catalog.refresh_now() == 0
+    catalog.reload()
+    assert catalog.available(Kind.TAGS)
+    assert not catalog.available(Kind.MEMBERS)
