@@ -195,6 +195,7 @@ def build_bot(
         defaults,
         identity,
         settings.feedback_reaction,
+        triage=triage,
     )
     services = Services(
         modals=FeedbackModals(

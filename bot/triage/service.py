@@ -109,6 +109,12 @@ class Triage:
                 return found
         return None
 
+    def prefill(self, form: FeedbackForm, channel_id: str | None) -> FeedbackForm:
+        """What feedback filed without a modal (an emoji reaction) is sent with: the channel's
+        defaults, else the company of the contact's email domain."""
+        form = self.with_channel_defaults(form, channel_id)
+        return self.with_company(form, self.company_for([form.contact_email]))
+
     @staticmethod
     def with_company(form: FeedbackForm, company: Entry | None) -> FeedbackForm:
         if company is None or form.company_id:

@@ -293,6 +293,12 @@ def test_edit_details_changes_company_tags_and_link_and_the_reply(world: World, 
     posted = next(c for c in slack.web.calls("chat.postMessage") if c.params.get("thread_ts") == ts)
     message = {"ts": posted.response["ts"], "text": posted.params["text"], "blocks": posted.params["blocks"]}
     thread = thread_with(world, "PDF export cuts tables")
+    # Filed without a modal, with the author's company all the same.
+    filed = next(
+        r for r in productlane.requests_to("POST", "/threads") if "PDF export cuts" in r.json["text"]
+    )
+    assert filed.json["company_id"] == ids["customer"]
+    assert "Company: Customer Co" in str(posted.params["blocks"])
 
     pressed = time.monotonic()
     interact(world, slack.block_actions_payload(EDIT_DETAILS_ACTION, message=message, channel="C0FEEDBACK"))
