@@ -4,7 +4,6 @@ may not read is unavailable, and a failed refresh keeps the last good list. SQLi
 
 from __future__ import annotations
 
-import itertools
 import threading
 import time
 from collections.abc import Iterator
@@ -226,9 +225,10 @@ def test_the_read_budget_is_one_bucket_for_every_replica(
         elapsed = time.monotonic() - started
         reads = sorted(r.time for r in productlane.requests if r.method == "GET")
         assert len(reads) == 7  # companies in 3 pages, the other four lists in one each
-        # Seven reads at one per 0.1 s, whichever replica made them: at least 0.6 s.
+        # Seven reads at one per 0.1 s, whichever replica made them: six intervals at least. (Each
+        # replica alone would have made its reads at once.)
         assert elapsed >= 0.55
-        assert min(b - a for a, b in itertools.pairwise(reads)) > 0.05
+        assert reads[-1] - reads[0] >= 0.5
     finally:
         for box in boxes:
             box.close()
