@@ -41,7 +41,6 @@ from bot.feedback.form import FeedbackForm
 from bot.feedback.posted import PostedMessage, PostLater
 from bot.feedback.submission import Submission
 from bot.productlane import (
-    AddCustomerNeeds,
     AuthenticationError,
     CreateThread,
     NetworkError,
@@ -58,12 +57,13 @@ from bot.productlane import (
 )
 from bot.triage.delivery import (
     CREATE_FIELDS,
+    LinkStep,
+    StepOutcome,
     TagStep,
     applied,
     dropped_from,
     dropped_note,
     issue_to_link,
-    link_refused_note,
     names_shown,
     present,
     stale_fields,
@@ -286,6 +286,9 @@ class DeliveryWorker:
             is_key_problem=lambda error: key_problem(error) is not None,
             known_tag=triage.knows_tag if triage is not None else lambda tag: True,
             backoff=backoff,
+        )
+        self._links = LinkStep(
+            productlane, is_key_problem=lambda error: key_problem(error) is not None, backoff=backoff
         )
         # Capture (issue #10): the thread and the files, gathered and copied before composing.
         self._gatherer = gatherer
@@ -642,10 +645,22 @@ class DeliveryWorker:
             log.info("item %s: thread %s updated", item.id, thread_id)
         issue = issue_to_link(edit)
         if issue and result.get("link_state") != "done":
-            linked = self._link_issue(item, edit, str(thread_id), issue, result, named)
-            if linked is None:
+            if self._paused_for_step(item, result, "link"):
                 return
-            result = linked
+            linked = self._links.run(
+                str(thread_id),
+                issue,
+                edit.form,
+                result,
+                take_slot=lambda: self._wait_for_write_slot(item),
+                save=lambda kept: self._outbox.record_thread(item.id, self._claimer(), kept),
+                named=named,
+                attempts=item.attempts + 1,
+            )
+            kept = self._after_step(item, linked, "link")
+            if kept is None:
+                return
+            result = {**kept, "edit_notes": [*(kept.get("edit_notes") or []), *linked.notes]}
         original_result = original_item.result or {}
         reply = original_result.get("reply")
         notes = [str(note) for note in original_result.get("notes") or []]
@@ -740,79 +755,6 @@ class DeliveryWorker:
                     log.exception("item %s: could not tell the editor about the refusal", item.id)
                 return None
             return dropped, notes
-
-    def _link_issue(
-        self,
-        item: OutboxItem,
-        edit: Submission,
-        thread_id: str,
-        issue_id: str,
-        result: dict[str, Any],
-        named: bool,
-    ) -> dict[str, Any] | None:
-        """ "Edit details" linked an issue: Productlane documents no issue_id for PATCH, so the
-        link goes by ``POST /threads/{id}/customer-needs`` (client-claimed), once — recorded before
-        and after, and looked for on the thread after a crash in between. The result to go on
-        with; None when the item was given back to wait."""
-        if self.key_problem() is not None:
-            self._outbox.schedule_retry(
-                item.id,
-                self._claimer(),
-                _now() + timedelta(seconds=self._probe_every),
-                "link: waiting for the operator",
-                result=result,
-            )
-            return None
-        if result.get("link_state") == "sending" and self._is_linked(thread_id, issue_id):
-            return {**result, "link_state": "done"}
-        if not self._wait_for_write_slot(item):
-            return None
-        sending = {**result, "link_state": "sending"}
-        if not self._outbox.record_thread(item.id, self._claimer(), sending):
-            return None
-        note: str | None = None
-        try:
-            self._productlane.add_customer_needs(thread_id, AddCustomerNeeds(issue_ids=[issue_id]))
-        except RateLimitedError as error:
-            wait = error.retry_after if error.retry_after is not None else 60.0
-            self._limits.pause_writes(self._limiter_key, _now() + timedelta(seconds=wait))
-            self._outbox.schedule_retry(
-                item.id,
-                self._claimer(),
-                _now() + timedelta(seconds=wait),
-                "link: rate_limited",
-                result=sending,
-            )
-            return None
-        except (NetworkError, OutcomeUnknownError, ServerError) as error:
-            wait = self._backoff(item.attempts + 1)
-            self._outbox.schedule_retry(
-                item.id,
-                self._claimer(),
-                _now() + timedelta(seconds=wait),
-                f"link: {error.code}",
-                result=sending,
-            )
-            return None
-        except ProductlaneError as error:
-            refused = key_problem(error)
-            if refused is not None:
-                self._pause_for_key(item, refused, nothing_sent=False)
-                return None
-            log.warning("item %s: Productlane refused the link to issue %s: %s", item.id, issue_id, error)
-            note = link_refused_note(error, edit.form, named=named)
-        done = {**sending, "link_state": "done"}
-        if note is not None:
-            done["edit_notes"] = [*(done.get("edit_notes") or []), note]
-            done["triage_dropped"] = [*(done.get("triage_dropped") or []), "issue_id"]
-        return done
-
-    def _is_linked(self, thread_id: str, issue_id: str) -> bool:
-        try:
-            thread = self._productlane.get_thread(thread_id)
-        except ProductlaneError:
-            return False
-        return any(need.issue_id == issue_id for need in thread.customer_needs)
 
     def _capture(self, item: OutboxItem, submission: Submission) -> Captured | None:
         """The Slack thread (when asked for) and the files copied into Productlane; None when the
@@ -990,15 +932,7 @@ class DeliveryWorker:
         this worker's)."""
         if not submission.form.tag_ids or result.get("tags_state") == "done":
             return result
-        if self.key_problem() is not None:
-            # Writes are paused for the key: the item waits, with its thread, for the pause to lift.
-            self._outbox.schedule_retry(
-                item.id,
-                self._claimer(),
-                _now() + timedelta(seconds=self._probe_every),
-                "tags: waiting for the operator",
-                result=result,
-            )
+        if self._paused_for_step(item, result, "tags"):
             return None
         names = self._applied(submission, {}).form.triage_names
         outcome = self._tags.run(
@@ -1009,31 +943,47 @@ class DeliveryWorker:
             save=lambda kept: self._outbox.record_thread(item.id, self._claimer(), kept),
             names=names if names_shown(request) else None,
         )
-        kept = outcome.result
-        if outcome.notes:
-            kept = {**kept, "notes": [*(kept.get("notes") or []), *outcome.notes]}
-        if outcome.kind == "done":
+        kept = self._after_step(item, outcome, "tags")
+        if kept is None or not outcome.notes:
             return kept
+        return {**kept, "notes": [*(kept.get("notes") or []), *outcome.notes]}
+
+    def _paused_for_step(self, item: OutboxItem, result: dict[str, Any], step: str) -> bool:
+        """While writes are paused for the key, a write after the create waits with its thread."""
+        if self.key_problem() is None:
+            return False
+        later = _now() + timedelta(seconds=self._probe_every)
+        self._outbox.schedule_retry(
+            item.id, self._claimer(), later, f"{step}: waiting for the operator", result=result
+        )
+        return True
+
+    def _after_step(self, item: OutboxItem, outcome: StepOutcome, step: str) -> dict[str, Any] | None:
+        """The result to go on with after a write made once after the create (tags, a link); None
+        when the item was given back to wait, or is no longer this worker's."""
+        if outcome.kind == "done":
+            return outcome.result
+        if outcome.kind == "lost":
+            return None
+        wait = outcome.wait
         if outcome.kind == "later":
             if outcome.reason == "rate_limited":
-                self._limits.pause_writes(self._limiter_key, _now() + timedelta(seconds=outcome.wait))
-            log.info("item %s: its tags wait (%s); again in %.1f s", item.id, outcome.reason, outcome.wait)
-            self._outbox.schedule_retry(
-                item.id,
-                self._claimer(),
-                _now() + timedelta(seconds=outcome.wait),
-                f"tags: {outcome.reason}",
-                result=kept,
-            )
-        elif outcome.kind == "refused" and outcome.error is not None:
-            refused = key_problem(outcome.error)
+                self._limits.pause_writes(self._limiter_key, _now() + timedelta(seconds=wait))
+            log.info("item %s: %s waits (%s); again in %.1f s", item.id, step, outcome.reason, wait)
+        else:  # refused: the key itself, as for a create
+            wait = self._probe_every
+            refused = key_problem(outcome.error) if outcome.error is not None else None
             if refused is not None:
                 self._pauses.record_key_problem(
                     self._limiter_key, *refused, probe_at=_now() + timedelta(seconds=self._probe_every)
                 )
-            self._outbox.schedule_retry(
-                item.id, self._claimer(), _now() + timedelta(seconds=self._probe_every), "tags", result=kept
-            )
+        self._outbox.schedule_retry(
+            item.id,
+            self._claimer(),
+            _now() + timedelta(seconds=wait),
+            f"{step}: {outcome.reason or outcome.kind}",
+            result=outcome.result,
+        )
         return None
 
     def _confirm_later(self, item: OutboxItem, result: dict[str, Any], later: PostLater) -> None:

@@ -23,6 +23,7 @@ from typing import Any, Literal
 from bot.feedback.form import FeedbackForm
 from bot.feedback.submission import Submission
 from bot.productlane import (
+    AddCustomerNeeds,
     CreateThread,
     NetworkError,
     NotFoundError,
@@ -39,7 +40,8 @@ from bot.productlane.models import ThreadOrigin
 
 __all__ = [
     "CREATE_FIELDS",
-    "TagOutcome",
+    "LinkStep",
+    "StepOutcome",
     "TagStep",
     "applied",
     "dropped_from",
@@ -58,6 +60,7 @@ CREATE_FIELDS = ("company_id", "issue_id", "project_id", "assignee_id")
 _WORDS: dict[str, tuple[str, ...]] = {
     "company_id": ("company",),
     "issue_id": ("issue",),
+    "issue_ids": ("issue",),
     "project_id": ("project",),
     "assignee_id": ("assignee", "member"),
     "tag_ids": ("tag",),
@@ -260,7 +263,8 @@ def without_stale_changes(
 
 def link_refused_note(error: ProductlaneError, form: FeedbackForm, *, named: bool = True) -> str:
     """Productlane did not take the link to an issue ("Edit details"): say so, and why."""
-    if stale_fields(error, ["issue_id"]):
+    # The customer-needs body names it `issue_ids` (e.g. `issue_ids.0`); a 404 may say "Issue".
+    if stale_fields(error, ["issue_id", "issue_ids"]):
         return dropped_note("issue_id", form, named)
     return (
         f"The link to the issue was not made: Productlane refused it ({error.code or error.status}). "
@@ -277,10 +281,11 @@ def issue_to_link(edit: Submission) -> str | None:
 
 
 @dataclass(frozen=True)
-class TagOutcome:
-    """What became of the tags step: ``done`` (go on to the confirmation), ``later`` (the item waits
-    ``wait`` seconds, its result kept), ``lost`` (the lease is gone: stop), ``refused`` (the key
-    itself: the worker pauses), with the item's result as it now is."""
+class StepOutcome:
+    """What became of a write made once after the thread exists (the tags, an issue linked by Edit
+    details): ``done`` (go on to the confirmation), ``later`` (the item waits ``wait`` seconds, its
+    result kept), ``lost`` (the lease is gone: stop), ``refused`` (the key itself: the worker
+    pauses), with the item's result as it now is and notes for the confirmation."""
 
     kind: Literal["done", "later", "lost", "refused"]
     result: dict[str, Any]
@@ -317,34 +322,36 @@ class TagStep:
         take_slot: Callable[[], bool],
         save: Callable[[dict[str, Any]], bool],
         names: Mapping[str, str] | None = None,
-    ) -> TagOutcome:
+    ) -> StepOutcome:
         """Set the tags on the thread. ``take_slot``: wait for a write slot (False: the item was
         given back to wait for it); ``save``: keep the result with the item (False: lease lost);
         ``names``: the tags' names for a note (None: say none, a Slack Connect channel)."""
         state = result.get("tags_state")
         if not wanted or state == "done":
-            return TagOutcome("done", result)
+            return StepOutcome("done", result)
         tags = [str(tag) for tag in result.get("tag_ids") or wanted]
         if state == "sending" and self._already_set(thread_id, tags):
             log.info("thread %s: its tags were set by an earlier attempt", thread_id)
-            return TagOutcome("done", {**result, "tags_state": "done", "tag_ids": tags})
+            return StepOutcome("done", {**result, "tags_state": "done", "tag_ids": tags})
         notes: list[str] = []
         for attempt in range(1, self.MAX_TRIES + 1):
             if not take_slot():
-                return TagOutcome("lost", result, notes=notes)
+                return StepOutcome("lost", result, notes=notes)
             result = {**result, "tags_state": "sending", "tag_ids": tags}
             if not save(result):
-                return TagOutcome("lost", result, notes=notes)
+                return StepOutcome("lost", result, notes=notes)
             try:
                 self._productlane.update_thread(thread_id, UpdateThread(tag_ids=tags))
             except RateLimitedError as error:
                 wait = error.retry_after if error.retry_after is not None else 60.0
-                return TagOutcome("later", result, wait, "rate_limited", error, notes)
+                return StepOutcome("later", result, wait, "rate_limited", error, notes)
             except (NetworkError, OutcomeUnknownError, ServerError) as error:
-                return TagOutcome("later", result, self._backoff(attempt), error.code or type(error).__name__)
+                return StepOutcome(
+                    "later", result, self._backoff(attempt), error.code or type(error).__name__
+                )
             except ProductlaneError as error:
                 if self._is_key_problem(error):
-                    return TagOutcome("refused", result, error=error, notes=notes)
+                    return StepOutcome("refused", result, error=error, notes=notes)
                 stale = stale_tag_ids(error, tags, self._known_tag)
                 if stale:
                     notes.append(
@@ -365,9 +372,9 @@ class TagStep:
                     notes.append(tags_note(tags, names, reason))
                     log.warning("thread %s: tags refused: %s", thread_id, error)
                     tags = []
-                return TagOutcome("done", {**result, "tags_state": "done", "tag_ids": tags}, notes=notes)
-            return TagOutcome("done", {**result, "tags_state": "done", "tag_ids": tags}, notes=notes)
-        return TagOutcome("done", {**result, "tags_state": "done", "tag_ids": tags}, notes=notes)
+                return StepOutcome("done", {**result, "tags_state": "done", "tag_ids": tags}, notes=notes)
+            return StepOutcome("done", {**result, "tags_state": "done", "tag_ids": tags}, notes=notes)
+        return StepOutcome("done", {**result, "tags_state": "done", "tag_ids": tags}, notes=notes)
 
     def _already_set(self, thread_id: str, tags: Sequence[str]) -> bool:
         """After a crash mid-PATCH: whether the thread already has exactly these tags."""
@@ -377,3 +384,66 @@ class TagStep:
             log.info("thread %s: cannot read its tags (%s); setting them again", thread_id, error.code)
             return False
         return {tag.id for tag in thread.tags} == set(tags)
+
+
+class LinkStep:
+    """ "Edit details" linked an issue: Productlane documents no ``issue_id`` for PATCH, so the link
+    goes by ``POST /threads/{id}/customer-needs`` (client-claimed), once — kept in the item's
+    result before it goes out (``link_state: sending``) and after (``done``); after a crash in
+    between, the thread's customer needs are read before it is sent again (a second POST could
+    link the thread twice)."""
+
+    def __init__(
+        self,
+        productlane: ProductlaneClient,
+        *,
+        is_key_problem: Callable[[ProductlaneError], bool],
+        backoff: Callable[[int], float] = lambda attempts: 5.0,
+    ) -> None:
+        self._productlane = productlane
+        self._is_key_problem = is_key_problem
+        self._backoff = backoff
+
+    def run(
+        self,
+        thread_id: str,
+        issue_id: str,
+        form: FeedbackForm,
+        result: dict[str, Any],
+        *,
+        take_slot: Callable[[], bool],
+        save: Callable[[dict[str, Any]], bool],
+        named: bool,
+        attempts: int = 1,
+    ) -> StepOutcome:
+        if result.get("link_state") == "done":
+            return StepOutcome("done", result)
+        if result.get("link_state") == "sending" and self._is_linked(thread_id, issue_id):
+            return StepOutcome("done", {**result, "link_state": "done"})
+        if not take_slot():
+            return StepOutcome("lost", result)
+        sending = {**result, "link_state": "sending"}
+        if not save(sending):
+            return StepOutcome("lost", result)
+        try:
+            self._productlane.add_customer_needs(thread_id, AddCustomerNeeds(issue_ids=[issue_id]))
+        except RateLimitedError as error:
+            wait = error.retry_after if error.retry_after is not None else 60.0
+            return StepOutcome("later", sending, wait, "rate_limited", error)
+        except (NetworkError, OutcomeUnknownError, ServerError) as error:
+            return StepOutcome("later", sending, self._backoff(attempts), error.code or type(error).__name__)
+        except ProductlaneError as error:
+            if self._is_key_problem(error):
+                return StepOutcome("refused", sending, error=error)
+            log.warning("thread %s: Productlane refused the link to issue %s: %s", thread_id, issue_id, error)
+            done = {**sending, "link_state": "done"}
+            done["triage_dropped"] = [*(done.get("triage_dropped") or []), "issue_id"]
+            return StepOutcome("done", done, notes=[link_refused_note(error, form, named=named)])
+        return StepOutcome("done", {**sending, "link_state": "done"})
+
+    def _is_linked(self, thread_id: str, issue_id: str) -> bool:
+        try:
+            thread = self._productlane.get_thread(thread_id)
+        except ProductlaneError:  # e.g. no threads:read: send it again
+            return False
+        return any(need.issue_id == issue_id for need in thread.customer_needs)

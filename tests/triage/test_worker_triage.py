@@ -131,3 +131,42 @@ def test_no_tags_no_patch(workspace: tuple[Rig, Seeded]) -> None:
     assert rig.productlane.requests_to("POST", "/threads")[-1].json["assignee_id"] == ids["sam"]
     assert not [r for r in rig.productlane.requests if r.method == "PATCH"]
     assert rig.productlane.threads[0]["customer_needs"][0]["project_id"] == ids["exports_project"]
+
+
+def test_edit_details_links_an_issue_once_and_says_when_productlane_refuses_it(
+    workspace: tuple[Rig, Seeded],
+) -> None:
+    rig, ids = workspace
+    first = rig.intake.accept(submission("Reacted"))
+    rig.wait_settled(1)
+    thread_id = rig.productlane.threads[0]["id"]
+
+    def edit(key: str, issue: str) -> Submission:
+        form = submission("Reacted").form.model_copy(
+            update={"issue_id": issue, "triage_names": {issue: "An issue"}}
+        )
+        return Submission(
+            key=key,
+            submitter_id="U0CSM0001",
+            form=form,
+            submitted_at=datetime.now(UTC),
+            edits_item_id=first,
+            edited_fields=("link",),
+        )
+
+    rig.intake.accept(edit("edit:1", ids["csv_issue"]))
+    rig.wait_settled(2)
+    needs = rig.productlane.requests_to("POST", f"/threads/{thread_id}/customer-needs")
+    assert [(n.status, n.json) for n in needs] == [(201, {"issue_ids": [ids["csv_issue"]]})]
+    assert [need["issue_id"] for need in rig.productlane.threads[0]["customer_needs"]] == [ids["csv_issue"]]
+
+    rig.productlane.catalog.remove("issues", ids["bulk_issue"])
+    rig.intake.accept(edit("edit:2", ids["bulk_issue"]))
+    rig.wait_settled(3)
+    refused = rig.outbox.list_items()[-1]
+    assert refused.result is not None
+    assert refused.result["link_state"] == "done"
+    assert refused.result["edit_notes"] == [
+        "The linked issue “An issue” was left out: "
+        "Productlane no longer knows it (deleted since it was chosen?)."
+    ]
