@@ -225,10 +225,10 @@ def test_the_read_budget_is_one_bucket_for_every_replica(
         elapsed = time.monotonic() - started
         reads = sorted(r.time for r in productlane.requests if r.method == "GET")
         assert len(reads) == 7  # companies in 3 pages, the other four lists in one each
-        # Seven reads at one per 0.1 s, whichever replica made them: six intervals at least. (Each
-        # replica alone would have made its reads at once.)
+        # Seven reads at one per 0.1 s, whichever replica made them: six intervals. A budget per
+        # replica would have let each make its share side by side: three or four reads, 0.3 s.
         assert elapsed >= 0.55
-        assert reads[-1] - reads[0] >= 0.5
+        assert reads[-1] - reads[0] >= 0.4  # arrival times: a loaded machine delays the first a little
     finally:
         for box in boxes:
             box.close()
