@@ -15,6 +15,7 @@ from slack_bolt import App
 from slack_sdk import WebClient
 
 from bot.background import RepeatedFailureLog
+from bot.catalog import Catalog, build_catalog
 from bot.channels.automatic import AutomaticCapture, AutomaticComposer, DeletedInSlack
 from bot.channels.cache import ChannelSettingsCache
 from bot.channels.confirm import news_may_follow
@@ -32,7 +33,17 @@ from bot.feedback.source import SourceMessage
 from bot.feedback.submission import DraftStore, Submission
 from bot.home import HomeTab, update_mode_words
 from bot.listener_pool import ListenerPool
-from bot.listeners import Services, actions, channel_settings, commands, events, home, shortcuts, views
+from bot.listeners import (
+    Services,
+    actions,
+    channel_settings,
+    commands,
+    events,
+    home,
+    options,
+    shortcuts,
+    views,
+)
 from bot.message_events import Interest, MessageEvents, Route
 from bot.productlane import PainLevel, ProductlaneClient
 from bot.productlane.models import CreateThread
@@ -46,6 +57,7 @@ from bot.slack.modals import BotIdentity, FeedbackModals, FormDefaults, already_
 from bot.slack.notifier import SlackNotifier
 from bot.slack.reactions import ReactionFiler
 from bot.slack.replies import SlackMessenger
+from bot.triage.service import Triage
 from bot.updates import Updates, build_updates, thread_record_from_delivery
 from bot.updates.service import mode_of
 
@@ -76,6 +88,8 @@ class Bot:
     health: DeliveryHealthReader | None = None
     # Settings per channel (issue #14), kept current from the database.
     channel_settings: ChannelSettingsCache | None = None
+    # Triage (issue #14): Productlane's lists in memory, for the modal's searchable selects.
+    catalog: Catalog = field(default_factory=Catalog.off)
     _file_gone: RepeatedFailureLog = field(
         default_factory=lambda: RepeatedFailureLog(log, "the outbox database file check")
     )
@@ -85,6 +99,7 @@ class Bot:
         past its retention."""
         self.worker.start()
         self.updates.start()
+        self.catalog.start()
 
     def tick(self) -> None:
         """Called about once a second by the thread that waits for the stop (the main thread): the
@@ -92,6 +107,8 @@ class Bot:
         self.janitor.tick()
         if self.channel_settings is not None:
             self.channel_settings.tick()
+        # Reload lists another replica refreshed; start a refresh that is due (its own thread).
+        self.catalog.tick()
         # Socket mode may have no readiness probe: the log says it too.
         if self.outbox.file_gone():
             self._file_gone.failed(OutboxFileGoneError())
@@ -124,6 +141,7 @@ class Bot:
         self.janitor.stop()
         if self.home is not None:
             self.home.stop()
+        self.catalog.stop()
         self.updates.stop()
         self.worker.stop()
         self.productlane.close()
@@ -197,6 +215,8 @@ def build_bot(
     updates = build_updates(
         settings, outbox, client, productlane, on_threads_changed=home_tab.threads_changed
     )
+    catalog = build_catalog(outbox, productlane, settings.catalog_refresh_seconds)
+    triage = Triage(catalog, channels)
 
     def remember(submission: Submission, request: CreateThread, result: dict[str, Any]) -> None:
         # Where the confirmation landed: status changes, "done" and "shipped" go there later.
@@ -219,6 +239,7 @@ def build_bot(
         on_confirmed=remember,
         gatherer=capture,
         withdrawn=DeletedInSlack(channel_store),
+        triage=triage,
     )
     defaults = FormDefaults(
         pain_level=PainLevel(settings.default_pain_level),
@@ -236,6 +257,7 @@ def build_bot(
         identity,
         settings.feedback_reaction,
         channel_settings=channels,
+        triage=triage,
     )
     channel_modals = ChannelSettingsModals(
         client,
@@ -248,6 +270,7 @@ def build_bot(
         emoji=settings.feedback_reaction,
         bot_user_id=identity.user_id,
         has_named_admins=bool(settings.feedback_admin_ids()),
+        names=catalog,
     )
     services = Services(
         modals=FeedbackModals(
@@ -257,7 +280,7 @@ def build_bot(
             defaults,
             identity,
             already_sent=already_sent(outbox),
-            channel_settings=channels,
+            triage=triage,
         ),
         drafts=drafts,
         intake=intake,
@@ -267,6 +290,7 @@ def build_bot(
         workspace_team_id=identity.team_id,
         home=home_tab,
         channel_settings=channel_modals,
+        triage=triage,
     )
     listener_pool = ListenerPool()
     app = App(
@@ -289,6 +313,7 @@ def build_bot(
         refused_requests_log.setLevel(logging.WARNING)
     for listeners in (shortcuts, commands, views, actions, events, home, channel_settings):
         listeners.register(app, services)
+    options.register(app, services, lookups)
     janitor = RetentionJanitor(outbox, timedelta(days=settings.outbox_retention_days))
     message_events = MessageEvents(interest, bot_user_id=identity.user_id, bot_id=identity.bot_id)
     message_events.consume(
@@ -309,4 +334,5 @@ def build_bot(
         home=home_tab,
         health=health,
         channel_settings=channels,
+        catalog=catalog,
     )

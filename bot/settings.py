@@ -61,6 +61,11 @@ WHERE_TO_GET: dict[str, str] = {
         "as its bearer token; unset leaves /metrics open"
     ),
     "LOG_FORMAT": "text (the default: one readable line per entry) or json (one JSON object a line)",
+    # Triage (issue #14):
+    "CATALOG_REFRESH_SECONDS": (
+        "seconds between refreshes of the companies, projects, issues, tags and members the modal "
+        "offers, at least 1 (default 300); 0 turns the triage fields off"
+    ),
     "FEEDBACK_REACTION": (
         "an emoji's name without colons, e.g. inbox_tray (a custom emoji works too); empty turns "
         "filing by reaction off"
@@ -121,6 +126,8 @@ class Settings(BaseSettings):
     metrics_token: SecretStr | None = None
     # "json": one JSON object a line, for log shippers; "text" (the default) for people.
     log_format: LogFormatName = "text"
+    # Triage (issue #14): how often the local copy of Productlane's lists is refreshed; 0: no fields.
+    catalog_refresh_seconds: float = Field(default=300.0, ge=0.0, le=86_400.0)
 
     @field_validator("default_pain_level", "log_level", mode="before")
     @classmethod
@@ -194,6 +201,13 @@ class Settings(BaseSettings):
                 f"must be Slack user ids such as U0123ABCD, comma-separated ({', '.join(wrong[:3])} is not)"
             )
         return ",".join(ids)
+
+    @field_validator("catalog_refresh_seconds")
+    @classmethod
+    def _refresh_not_too_often(cls, value: float) -> float:
+        if 0 < value < 1:
+            raise ValueError("must be 0 (off) or at least 1 second")
+        return value
 
     @field_validator("database_url")
     @classmethod

@@ -29,11 +29,12 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from bot.catalog.kinds import Kind
 from bot.channels.model import Capture, ChannelSettings, Confirm
 from bot.productlane.models import PainLevel
 from bot.slack.ids import CHANNEL_SETTINGS_MODAL, COMPANY_SELECT, TAGS_SELECT
 
-COMPANY, TAG = "company", "tag"
+COMPANY, TAG = Kind.COMPANIES, Kind.TAGS
 TITLE = "Channel settings"
 DEFAULT = "default"
 MAX_TAGS = 50
@@ -59,13 +60,13 @@ PAIN_LABELS = {
 class CatalogNames(Protocol):
     """The name of a Productlane company or tag by its id (None: not known)."""
 
-    def name(self, kind: str, item_id: str) -> str | None: ...
+    def name(self, kind: Kind, item_id: str) -> str | None: ...
 
 
 class IdsAsNames:
     """No catalog: the ids show as they are."""
 
-    def name(self, kind: str, item_id: str) -> str | None:
+    def name(self, kind: Kind, item_id: str) -> str | None:
         return None
 
 
@@ -87,7 +88,7 @@ def _option(text: str, value: str, description: str | None = None) -> Option:
     )
 
 
-def _named(names: CatalogNames, kind: str, item_id: str) -> Option:
+def _named(names: CatalogNames, kind: Kind, item_id: str) -> Option:
     return _option(names.name(kind, item_id) or item_id, item_id)
 
 

@@ -52,6 +52,9 @@ class Submission(BaseModel):
     via_automatic: bool = False
     # A change to the thread that outbox item created ("Edit details"), not a new thread.
     edits_item_id: str | None = None
+    # The triage fields "Edit details" changed (company_id, link, tag_ids, assignee_id): only
+    # these are sent, so a field nobody touched is never overwritten in Productlane (issue #14).
+    edited_fields: tuple[str, ...] = ()
 
     @property
     def reference(self) -> str:

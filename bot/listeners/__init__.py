@@ -16,6 +16,7 @@ from bot.home import HomeTab
 from bot.productlane.models import PainLevel
 from bot.slack.modals import FeedbackModals
 from bot.slack.reactions import ReactionFiler
+from bot.triage.service import Triage
 
 
 class EditTargets(Protocol):
@@ -38,6 +39,8 @@ class Services:
     channel_settings: ChannelSettingsModals | None = None
     # The App Home (issue #16).
     home: HomeTab | None = None
+    # Triage (issue #14): the modal's searchable selects, answered from the catalog.
+    triage: Triage | None = None
 
 
 def acknowledge(ack: Ack) -> None:

@@ -49,4 +49,6 @@ REQUIRED_BOT_SCOPES: tuple[str, ...] = (
     "mpim:history",  # … in a group DM
     # Settings per channel (issue #14):
     "reactions:write",  # the ✅ on a message, in channels whose confirmation style is `reaction`
+    # Triage (issue #14):
+    "team:read",  # a Slack Connect customer's email domain (team.info), to preselect its company
 )

@@ -27,6 +27,7 @@ from bot.slack.replies import (
     waiting_for_operator_reply,
 )
 from bot.slack.views import PAIN_LABELS
+from bot.triage.confirmation import triage_summary
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,9 @@ def confirmation_for(
 ) -> Confirmation:
     """What the confirmation reply says about a delivered submission: the one place for its rules,
     whether it is posted, refreshed after an edit, or rendered again with a status."""
+    # In a Slack Connect channel the customer reads the thread: keep internal names out.
+    internal = request.origin is not ThreadOrigin.slack_connect
+    triage = triage_summary(submission.form) if internal else None
     return Confirmation(
         thread_url=thread_url,
         title=request.title or "",
@@ -56,6 +60,8 @@ def confirmation_for(
         notes=tuple(notes),
         edit_value=submission.key if submission.via_reaction else None,
         edited_by=edited_by,
+        triage=triage.parts if triage else (),
+        linked=triage.linked if triage else None,
     )
 
 

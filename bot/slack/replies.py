@@ -64,6 +64,10 @@ class Confirmation:
     # The "Edit details" button's value (filed by reaction), and who changed the details last.
     edit_value: str | None = None
     edited_by: str | None = None
+    # Triage (issue #14): "Company: …", "Linked to: …", "Tags: …"; none where the customer reads
+    # the reply. `linked`: the linked issue's or project's name shown there.
+    triage: tuple[str, ...] = ()
+    linked: str | None = None
 
 
 @dataclass(frozen=True)
@@ -83,6 +87,8 @@ def confirmation_reply(confirmation: Confirmation) -> SlackReply:
         f"*{_link(confirmation.thread_url, title)}*"
     )
     details = f"Pain level: {mrkdwn_escape(confirmation.pain_label)}"
+    for part in confirmation.triage:
+        details += f" · {mrkdwn_escape(part)}"
     if confirmation.contact:
         details += f" · Contact: {mrkdwn_escape(confirmation.contact)}"
     if confirmation.edited_by:

@@ -122,6 +122,8 @@ def _confirmation(value: Any) -> Confirmation:
         notes=tuple(str(note) for note in notes) if isinstance(notes, list) else (),
         edit_value=text_or_none("edit_value"),
         edited_by=text_or_none("edited_by"),
+        triage=tuple(str(part) for part in triage) if isinstance(triage := data.get("triage"), list) else (),
+        linked=text_or_none("linked"),
     )
 
 

@@ -62,6 +62,10 @@ def test_an_admin_saves_a_channels_settings_and_a_second_replica_applies_them_wi
     url = database_url("sqlite", tmp_path)
     with FakeSlack() as slack, FakeSlack() as other_slack, FakeProductlane() as productlane:
         add_admin(slack)
+        # What the settings name must exist in Productlane, or the thread goes without it.
+        productlane.catalog.add_company("Acme Corp", company_id="cmp_acme")
+        productlane.catalog.add_tag("billing", tag_id="tag_billing")
+        productlane.catalog.add_tag("eu", tag_id="tag_eu")
         with (
             replica(slack, productlane, tmp_path / "a", mode, url) as first,
             replica(other_slack, productlane, tmp_path / "b", mode, url) as second,

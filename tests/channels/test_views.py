@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.catalog.kinds import Kind
 from bot.channels.model import Capture, ChannelSettings, Confirm
 from bot.channels.views import (
     CAPTURE_BLOCK,
@@ -23,8 +24,8 @@ from tests.fakes.slack import build_state_values
 
 
 class Names:
-    def name(self, kind: str, item_id: str) -> str | None:
-        return {("company", "cmp_1"): "Acme Corp", ("tag", "tag_1"): "Billing"}.get((kind, item_id))
+    def name(self, kind: Kind, item_id: str) -> str | None:
+        return {(Kind.COMPANIES, "cmp_1"): "Acme Corp", (Kind.TAGS, "tag_1"): "Billing"}.get((kind, item_id))
 
 
 def modal(settings: ChannelSettings, emoji: str = "inbox_tray") -> dict[str, Any]:

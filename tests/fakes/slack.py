@@ -93,6 +93,7 @@ DEFAULT_SCOPES: tuple[str, ...] = (
     "im:history",
     "mpim:history",
     "reactions:write",
+    "team:read",
 )
 
 # Form fields slack_sdk sends as JSON strings; the record decodes them to objects.
@@ -388,6 +389,8 @@ class FakeSlackWebAPI:
         self.views: dict[str, JSONDict] = {}
         # Each person's App Home as last published (views.publish), by user id: see slack_home.py.
         self.homes: dict[str, JSONDict] = {}
+        # Other organizations' workspaces (Slack Connect), as team.info shows them, by team id.
+        self.teams: dict[str, JSONDict] = {}
         # Where apps.connections.open sends the client; FakeSlack points it at its socket server.
         self.socket_url = socket_url
         # Exceptions raised inside the fake while answering (a bug in the fake or a body callable).
@@ -889,6 +892,11 @@ class FakeSlackWebAPI:
 
     def _team_info(self, call: Call) -> JSONDict:
         self._need_scope("team:read")
+        other = call.params.get("team")
+        if other and other != TEAM_ID:
+            if other not in self.teams:
+                raise _SlackError("team_not_found")
+            return {"ok": True, "team": copy.deepcopy(self.teams[other])}
         return {
             "ok": True,
             "team": {
@@ -1817,6 +1825,32 @@ class FakeSlack:
         payload: JSONDict = load_fixture("view_submission")
         payload["view"] = resolved
         payload["trigger_id"] = trigger_id or _new_trigger_id()
+        if user is not None:
+            payload["user"] = self._user(user)
+        return payload
+
+    def block_suggestion_payload(
+        self,
+        action_id: str,
+        value: str = "",
+        *,
+        view: Mapping[str, Any] | str | None = None,
+        block_id: str | None = None,
+        user: str | Mapping[str, Any] | None = None,
+    ) -> JSONDict:
+        """A `block_suggestion` (an external select asking for its options as the person types),
+        from the fixture; `view` is the modal it is in (the fixture's when None)."""
+        payload: JSONDict = copy.deepcopy(load_fixture("block_suggestion")["envelope"]["payload"])
+        payload["action_id"] = action_id
+        payload["value"] = value
+        if view is not None:
+            resolved = self._resolve_view(view)
+            payload["view"] = resolved
+            payload["container"] = {"type": "view", "view_id": resolved.get("id")}
+            found_block, _ = _find_element(resolved.get("blocks") or [], action_id)
+            payload["block_id"] = block_id or found_block or action_id
+        else:
+            payload["block_id"] = block_id or action_id
         if user is not None:
             payload["user"] = self._user(user)
         return payload
