@@ -25,10 +25,12 @@ from tests.fakes.productlane import FakeProductlane
 from tests.fakes.slack import TEAM_ID, Call, FakeSlack
 from tests.fakes.slack_home import app_home_opened_payload
 from tests.running_bot import (
+    ENTRY_POINT,
     World,
     bot_environment,
     interact,
     opened_view,
+    run_command,
     since,
     start_bot,
     submit,
@@ -204,6 +206,24 @@ def test_an_admin_sees_delivery_health_and_the_new_feedback_button_opens_the_mod
     interact(world, world.slack.block_actions_payload(HOME_NEW_FEEDBACK_ACTION, view=home_id, user=ADMIN))
     modal = opened_view(world, mark)
     assert modal["callback_id"] == FEEDBACK_MODAL
+
+
+def test_an_admin_sees_the_channels_with_settings_once_they_are_set(world: World) -> None:
+    settings_file = world.log.parent / "channels.json"
+    settings_file.write_text(
+        json.dumps({"channels": [{"channel": "C0SETTINGS1", "capture": "shortcut", "pain_level": "HIGH"}]})
+    )
+    env = bot_environment(world.slack, world.productlane, world.log.parent / "outbox.db")
+    done = run_command([str(ENTRY_POINT), "channels", "import", str(settings_file)], env, world.log.parent)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+    # The running bot learns of the change within seconds (its settings cache), and says so.
+    def listed() -> dict[str, Any] | None:
+        home = open_home(world, ADMIN)
+        return home if "<#C0SETTINGS1> · capture: shortcut · pain level: High" in text(home) else None
+
+    wait_until(listed, "the channel in the admin's Home", 15)
+    assert "C0SETTINGS1" not in text(open_home(world, SUBMITTER))  # not for everyone
 
 
 def test_someone_from_another_organization_is_told_the_home_is_the_workspaces_own(world: World) -> None:
