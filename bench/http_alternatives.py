@@ -14,8 +14,8 @@ import signal
 import sys
 from typing import Any
 
-from bot.__main__ import configure_logging
 from bot.app import Bot, build_bot
+from bot.logs import configure_logging
 from bot.settings import load_settings
 from bot.web.health import health_routes
 from bot.web.routes import RouteTable

@@ -1,13 +1,13 @@
-"""Command line: `productlane-slack [run|check|outbox]` (also `python -m bot`)."""
+"""Command line: `productlane-slack [run|check|outbox|channels]` (also `python -m bot`)."""
 
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from collections.abc import Sequence
 
 from bot import __version__
+from bot.logs import configure_logging
 from bot.settings import Settings, SettingsError, load_settings
 
 # Exit statuses: 0 fine, 1 a check or command failed, 2 the configuration is unusable.
@@ -35,19 +35,13 @@ def _parser() -> argparse.ArgumentParser:
         "purge", help="delete delivered items and drafts older than OUTBOX_RETENTION_DAYS now"
     )
     purge.add_argument("--days", type=int, help="override OUTBOX_RETENTION_DAYS for this run")
+    channels = commands.add_parser("channels", help="list, export or import the settings of channels")
+    channels_commands = channels.add_subparsers(dest="channels_command")
+    channels_commands.add_parser("export", help="print every channel's settings as an import file (JSON)")
+    apply = channels_commands.add_parser("import", help="apply a file of channel settings (JSON or YAML)")
+    apply.add_argument("file", help='{"channels": [{"channel": "C0123ABCD", "capture": "automatic", …}]}')
+    apply.add_argument("--dry-run", action="store_true", help="check the file and show what would change")
     return parser
-
-
-def configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    # slack_sdk logs whole request bodies at DEBUG; keep them out unless asked for explicitly.
-    if level != "DEBUG":
-        logging.getLogger("slack_sdk").setLevel(logging.WARNING)
-        logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -57,7 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as error:
         print(error.report(), file=sys.stderr)
         return EXIT_BAD_SETTINGS
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     return _dispatch(args, settings)
 
 
@@ -80,6 +74,15 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             ),
             include_delivered=args.all,
             show_text=args.show_text,
+        )
+    if args.command == "channels":
+        from bot.channels.commands import run_channels_command
+
+        return run_channels_command(
+            settings,
+            action=args.channels_command,
+            path=getattr(args, "file", None),
+            dry_run=bool(getattr(args, "dry_run", False)),
         )
     from bot.runtime import run_bot
 

@@ -15,8 +15,15 @@ from slack_bolt import App
 from slack_sdk import WebClient
 
 from bot.background import RepeatedFailureLog
+from bot.catalog import Catalog, build_catalog
+from bot.channels.automatic import AutomaticCapture, AutomaticComposer, DeletedInSlack
+from bot.channels.cache import ChannelSettingsCache
+from bot.channels.confirm import news_may_follow
+from bot.channels.modals import ChannelSettingsModals
+from bot.channels.store import ChannelSettingsStore
 from bot.delivery.drafts import SqlDraftStore
 from bot.delivery.edits import OutboxFiling
+from bot.delivery.health import DeliveryHealth, DeliveryHealthReader
 from bot.delivery.intake import Intake
 from bot.delivery.outbox import Outbox, OutboxFileGoneError
 from bot.delivery.retention import RetentionJanitor
@@ -24,20 +31,35 @@ from bot.delivery.sent import find_sent
 from bot.delivery.worker import DeliveryWorker
 from bot.feedback.source import SourceMessage
 from bot.feedback.submission import DraftStore, Submission
+from bot.home import HomeTab, update_mode_words
 from bot.listener_pool import ListenerPool
-from bot.listeners import Services, actions, commands, events, shortcuts, views
-from bot.message_events import Interest, MessageEvents
+from bot.listeners import (
+    Services,
+    actions,
+    channel_settings,
+    commands,
+    events,
+    home,
+    options,
+    shortcuts,
+    views,
+)
+from bot.message_events import Interest, MessageEvents, Route
 from bot.productlane import PainLevel, ProductlaneClient
 from bot.productlane.models import CreateThread
 from bot.settings import Settings
+from bot.slack.admins import WorkspaceAdmins
 from bot.slack.capture import SlackCapture
+from bot.slack.client import CountingWebClient
 from bot.slack.composer import SlackComposer
 from bot.slack.lookups import SlackLookups
 from bot.slack.modals import BotIdentity, FeedbackModals, FormDefaults, already_sent_notice
 from bot.slack.notifier import SlackNotifier
 from bot.slack.reactions import ReactionFiler
 from bot.slack.replies import SlackMessenger
+from bot.triage.service import Triage
 from bot.updates import Updates, build_updates, thread_record_from_delivery
+from bot.updates.service import mode_of
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +83,13 @@ class Bot:
     # Channel messages (`message.*` events), decided before Bolt sees them.
     message_events: MessageEvents
     capture: SlackCapture | None = None
+    # The App Home, and delivery health as admins and /metrics read it (issue #16).
+    home: HomeTab | None = None
+    health: DeliveryHealthReader | None = None
+    # Settings per channel (issue #14), kept current from the database.
+    channel_settings: ChannelSettingsCache | None = None
+    # Triage (issue #14): Productlane's lists in memory, for the modal's searchable selects.
+    catalog: Catalog = field(default_factory=Catalog.off)
     _file_gone: RepeatedFailureLog = field(
         default_factory=lambda: RepeatedFailureLog(log, "the outbox database file check")
     )
@@ -70,11 +99,16 @@ class Bot:
         past its retention."""
         self.worker.start()
         self.updates.start()
+        self.catalog.start()
 
     def tick(self) -> None:
         """Called about once a second by the thread that waits for the stop (the main thread): the
         chores that need no thread of their own while they wait."""
         self.janitor.tick()
+        if self.channel_settings is not None:
+            self.channel_settings.tick()
+        # Reload lists another replica refreshed; start a refresh that is due (its own thread).
+        self.catalog.tick()
         # Socket mode may have no readiness probe: the log says it too.
         if self.outbox.file_gone():
             self._file_gone.failed(OutboxFileGoneError())
@@ -90,6 +124,12 @@ class Bot:
             return [f"the outbox database is unreachable ({type(error).__name__})"]
         return self.worker.problems() + self.updates.problems()
 
+    def delivery_health(self) -> DeliveryHealth:
+        """Delivery as the shared database says (for /metrics): read at most every few seconds."""
+        if self.health is None:
+            self.health = DeliveryHealthReader(self.outbox, f"productlane:{self.identity.team_id}")
+        return self.health.read()
+
     def readiness_notices(self) -> list[str]:
         """What /readyz shows an operator without failing the probe (a paused delivery)."""
         return self.worker.notices()
@@ -99,6 +139,9 @@ class Bot:
         if not self.listeners.drain(timeout=LISTENER_DRAIN_SECONDS):
             log.warning("listeners still running after %.0f s; stopping anyway", LISTENER_DRAIN_SECONDS)
         self.janitor.stop()
+        if self.home is not None:
+            self.home.stop()
+        self.catalog.stop()
         self.updates.stop()
         self.worker.stop()
         self.productlane.close()
@@ -108,7 +151,8 @@ class Bot:
 
 
 def slack_client(settings: Settings) -> WebClient:
-    return WebClient(
+    # Counts failed calls by method and error code for /metrics.
+    return CountingWebClient(
         token=settings.slack_bot_token.get_secret_value(),
         base_url=settings.slack_api_base_url(),
         timeout=10,
@@ -147,10 +191,37 @@ def build_bot(
     outbox = outbox or Outbox(settings.database_url)
     drafts = drafts or SqlDraftStore(outbox)
     lookups = SlackLookups(client)
-    updates = build_updates(settings, outbox, client, productlane)
+    # One write budget per Productlane key, shared by all replicas on this database.
+    limiter_key = f"productlane:{identity.team_id}"
+    health = DeliveryHealthReader(outbox, limiter_key)
+    # Settings per channel (issue #14): the database, and this replica's copy of them in memory.
+    interest = Interest()
+    channel_store = ChannelSettingsStore(outbox)
+    channels = ChannelSettingsCache(channel_store, on_automatic=interest.set_automatic_channels)
+    admins = WorkspaceAdmins(lookups, settings.feedback_admin_ids(), identity.team_id)
+    home_tab = HomeTab(
+        client,
+        outbox,
+        lookups,
+        admins,
+        health,
+        limiter_key=limiter_key,
+        team_id=identity.team_id,
+        workspace_name=auth.get("team"),
+        update_mode=update_mode_words(mode_of(settings), settings.productlane_poll_seconds),
+        channel_settings=channels,
+        reaction=settings.feedback_reaction,
+    )
+    updates = build_updates(
+        settings, outbox, client, productlane, on_threads_changed=home_tab.threads_changed
+    )
+    catalog = build_catalog(outbox, productlane, settings.catalog_refresh_seconds)
+    triage = Triage(catalog, channels)
 
     def remember(submission: Submission, request: CreateThread, result: dict[str, Any]) -> None:
         # Where the confirmation landed: status changes, "done" and "shipped" go there later.
+        if not news_may_follow(channels, submission, result.get("reply")):
+            return  # a channel confirmed privately or by reaction gets no bot message in its threads
         record = thread_record_from_delivery(submission, request, result, str(result["url"]), result["reply"])
         updates.remember_thread(record)
 
@@ -158,14 +229,17 @@ def build_bot(
     worker = DeliveryWorker(
         outbox,
         productlane,
-        SlackComposer(lookups),
-        SlackNotifier(SlackMessenger(client, lookups), bot_id=identity.bot_id),
+        AutomaticComposer(SlackComposer(lookups), lookups),
+        home_tab.watching(
+            SlackNotifier(SlackMessenger(client, lookups), bot_id=identity.bot_id, channel_settings=channels)
+        ),
         settings.thread_url,
-        # One write budget per Productlane key, shared by all replicas on this database.
-        limiter_key=f"productlane:{identity.team_id}",
+        limiter_key=limiter_key,
         lease_seconds=settings.delivery_lease_seconds,
         on_confirmed=remember,
         gatherer=capture,
+        withdrawn=DeletedInSlack(channel_store),
+        triage=triage,
     )
     defaults = FormDefaults(
         pain_level=PainLevel(settings.default_pain_level),
@@ -182,15 +256,41 @@ def build_bot(
         defaults,
         identity,
         settings.feedback_reaction,
+        channel_settings=channels,
+        triage=triage,
+    )
+    channel_modals = ChannelSettingsModals(
+        client,
+        lookups,
+        SlackMessenger(client, lookups),
+        channel_store,
+        channels,
+        admins,
+        default_pain=defaults.pain_level,
+        emoji=settings.feedback_reaction,
+        bot_user_id=identity.user_id,
+        has_named_admins=bool(settings.feedback_admin_ids()),
+        names=catalog,
     )
     services = Services(
-        modals=FeedbackModals(client, lookups, drafts, defaults, identity, already_sent=already_sent(outbox)),
+        modals=FeedbackModals(
+            client,
+            lookups,
+            drafts,
+            defaults,
+            identity,
+            already_sent=already_sent(outbox),
+            triage=triage,
+        ),
         drafts=drafts,
         intake=intake,
         default_pain=defaults.pain_level,
         reactions=reactions,
         edit_targets=filing,
         workspace_team_id=identity.team_id,
+        home=home_tab,
+        channel_settings=channel_modals,
+        triage=triage,
     )
     listener_pool = ListenerPool()
     app = App(
@@ -211,10 +311,14 @@ def build_bot(
     refused_requests_log = logging.getLogger("slack_bolt.RequestVerification")
     if not refused_requests_log.isEnabledFor(logging.DEBUG):
         refused_requests_log.setLevel(logging.WARNING)
-    for listeners in (shortcuts, commands, views, actions, events):
+    for listeners in (shortcuts, commands, views, actions, events, home, channel_settings):
         listeners.register(app, services)
+    options.register(app, services, lookups)
     janitor = RetentionJanitor(outbox, timedelta(days=settings.outbox_retention_days))
-    message_events = MessageEvents(Interest(), bot_user_id=identity.user_id, bot_id=identity.bot_id)
+    message_events = MessageEvents(interest, bot_user_id=identity.user_id, bot_id=identity.bot_id)
+    message_events.consume(
+        Route.AUTOMATIC, AutomaticCapture(outbox, channel_store, channels, defaults, worker.wake)
+    )
     return Bot(
         app,
         worker,
@@ -227,4 +331,8 @@ def build_bot(
         updates,
         message_events,
         capture,
+        home=home_tab,
+        health=health,
+        channel_settings=channels,
+        catalog=catalog,
     )

@@ -21,6 +21,7 @@ from bot.delivery.worker import KEY_PROBE_SECONDS
 from bot.productlane import Me, ProductlaneClient, ProductlaneError
 from bot.settings import Settings
 from bot.slack.ids import REQUIRED_BOT_SCOPES
+from bot.triage.check import readable_lists, triage_detail
 from bot.updates.service import describe_mode, mode_of
 
 Outcome = Literal["pass", "fail", "skip"]
@@ -174,6 +175,15 @@ def _productlane_fix(error: ProductlaneError) -> str:
     return "Check the network and PRODUCTLANE_API_URL, then run check again."
 
 
+def check_triage(settings: Settings, client: ProductlaneClient) -> CheckResult:
+    """Which triage fields the modal can offer with this key (issue #14). Never a failure: every
+    field is optional, and without them the modal is as it always was."""
+    title = "Triage fields in the modal"
+    if settings.catalog_refresh_seconds <= 0:
+        return CheckResult(title, "skip", "off (CATALOG_REFRESH_SECONDS=0)")
+    return CheckResult(title, "pass", triage_detail(readable_lists(client)))
+
+
 DELIVERY = "Delivery (outbox)"
 
 
@@ -256,6 +266,8 @@ def run_checks(
         except ProductlaneError:
             me = None  # already reported above
         results.append(check_updates(settings, me))
+        if me is not None:
+            results.append(check_triage(settings, productlane))
     finally:
         if owns_client:
             productlane.close()

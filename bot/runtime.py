@@ -105,27 +105,30 @@ def _run_socket_mode(bot: Bot, settings: Settings, stop: threading.Event) -> int
     return 0
 
 
-def _routes_beside_slack(bot: Bot) -> list[Route]:
-    """What PORT serves in either mode: the health probes, and Productlane's webhooks when a
-    secret is set."""
+def _routes_beside_slack(bot: Bot, settings: Settings) -> list[Route]:
+    """What PORT serves in either mode: the metrics, the health probes, and Productlane's webhooks
+    when a secret is set."""
     from bot.updates import MAX_BODY_BYTES, WEBHOOK_PATH
     from bot.web.health import health_routes
+    from bot.web.metrics import metrics_route
     from bot.web.webhooks import productlane_webhooks_route
 
-    routes = health_routes(bot.readiness_problems, bot.readiness_notices)
+    token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
+    routes = [metrics_route(bot.delivery_health, token)]
+    routes += health_routes(bot.readiness_problems, bot.readiness_notices)
     if bot.updates.webhooks_enabled:
         routes.append(productlane_webhooks_route(WEBHOOK_PATH, bot.updates.receive_webhook, MAX_BODY_BYTES))
     return routes
 
 
 def _serve_health_probes(bot: Bot, settings: Settings) -> HttpServer | None:
-    """/healthz and /readyz on PORT, so an orchestrator probes socket mode as it does HTTP mode, and
-    Productlane's webhooks when a secret is set. A taken port costs only these: the bot itself needs
-    no port in socket mode."""
+    """/healthz, /readyz and /metrics on PORT, so an orchestrator probes (and Prometheus scrapes)
+    socket mode as it does HTTP mode, and Productlane's webhooks when a secret is set. A taken port
+    costs only these: the bot itself needs no port in socket mode."""
     from bot.web.routes import RouteTable
     from bot.web.server import HttpServer, PortUnavailableError
 
-    routes = RouteTable(_routes_beside_slack(bot))
+    routes = RouteTable(_routes_beside_slack(bot, settings))
     try:
         # Webhooks come in bursts (Productlane retries, bulk edits): more threads than probes need.
         server = HttpServer(routes, settings.port, threads=8 if bot.updates.webhooks_enabled else 2)
@@ -146,7 +149,9 @@ def _run_http(bot: Bot, settings: Settings, stop: threading.Event) -> int:
     from bot.web.slack_events import SLACK_EVENTS_PATH, slack_events_route
 
     secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
-    routes = RouteTable([slack_events_route(bot.app, bot.message_events, secret), *_routes_beside_slack(bot)])
+    routes = RouteTable(
+        [slack_events_route(bot.app, bot.message_events, secret), *_routes_beside_slack(bot, settings)]
+    )
     try:
         server = HttpServer(routes, settings.port)
     except PortUnavailableError as error:

@@ -17,6 +17,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PainLevelName = Literal["UNKNOWN", "LOW", "MEDIUM", "HIGH"]
 LogLevelName = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+LogFormatName = Literal["text", "json"]
 
 # Where each variable comes from, shown next to any problem with it.
 WHERE_TO_GET: dict[str, str] = {
@@ -53,6 +54,17 @@ WHERE_TO_GET: dict[str, str] = {
     "FEEDBACK_ADMINS": (
         "Slack user ids, comma-separated (a profile → ⋮ → Copy member ID), e.g. U0123ABCD,U0456EFGH: "
         "besides workspace admins and owners, who may change a channel's settings"
+    ),
+    # Seeing it (issue #16):
+    "METRICS_TOKEN": (
+        "a long random string of your choosing (e.g. `openssl rand -hex 32`), also given to Prometheus "
+        "as its bearer token; unset leaves /metrics open"
+    ),
+    "LOG_FORMAT": "text (the default: one readable line per entry) or json (one JSON object a line)",
+    # Triage (issue #14):
+    "CATALOG_REFRESH_SECONDS": (
+        "seconds between refreshes of the companies, projects, issues, tags and members the modal "
+        "offers, at least 1 (default 300); 0 turns the triage fields off"
     ),
     "FEEDBACK_REACTION": (
         "an emoji's name without colons, e.g. inbox_tray (a custom emoji works too); empty turns "
@@ -110,6 +122,12 @@ class Settings(BaseSettings):
     feedback_reaction: str = "inbox_tray"
     # Who may change channel settings and see delivery health, besides workspace admins and owners.
     feedback_admins: str = ""
+    # Issue #16: when set, GET /metrics requires "Authorization: Bearer <token>".
+    metrics_token: SecretStr | None = None
+    # "json": one JSON object a line, for log shippers; "text" (the default) for people.
+    log_format: LogFormatName = "text"
+    # Triage (issue #14): how often the local copy of Productlane's lists is refreshed; 0: no fields.
+    catalog_refresh_seconds: float = Field(default=300.0, ge=0.0, le=86_400.0)
 
     @field_validator("default_pain_level", "log_level", mode="before")
     @classmethod
@@ -132,7 +150,12 @@ class Settings(BaseSettings):
             raise ValueError("must be an app-level token starting with xapp-")
         return value
 
-    @field_validator("slack_signing_secret", "productlane_webhook_secret")
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _lower(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("slack_signing_secret", "productlane_webhook_secret", "metrics_token")
     @classmethod
     def _empty_secret_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
         return value if value is not None and value.get_secret_value() else None
@@ -178,6 +201,13 @@ class Settings(BaseSettings):
                 f"must be Slack user ids such as U0123ABCD, comma-separated ({', '.join(wrong[:3])} is not)"
             )
         return ",".join(ids)
+
+    @field_validator("catalog_refresh_seconds")
+    @classmethod
+    def _refresh_not_too_often(cls, value: float) -> float:
+        if 0 < value < 1:
+            raise ValueError("must be 0 (off) or at least 1 second")
+        return value
 
     @field_validator("database_url")
     @classmethod

@@ -17,6 +17,7 @@ from bot.delivery.outbox import Outbox
 from bot.productlane import ProductlaneClient
 from bot.settings import Settings
 from tests.fakes.productlane import FakeProductlane
+from tests.fakes.productlane_catalog import CATALOG_SCOPES
 from tests.fakes.slack import DEFAULT_SCOPES, FakeSlack
 from tests.running_bot import run_command
 
@@ -226,3 +227,41 @@ def test_a_key_without_files_write_passes_and_says_what_that_means(
     productlane.set_scopes(["threads:read", "threads:write", "files:write"])
     status, output = run(settings_for(slack, productlane))
     assert "threads:write and files:write granted" in output
+
+
+# --- triage (issue #14) ---------------------------------------------------------------------------
+
+
+def triage_line(output: str) -> str:
+    return next(line for line in output.splitlines() if "Triage fields in the modal" in line)
+
+
+def test_triage_fields_the_key_serves_are_listed(slack: FakeSlack, productlane: FakeProductlane) -> None:
+    productlane.set_scopes(["threads:read", "threads:write", *CATALOG_SCOPES])
+    status, output = run(settings_for(slack, productlane))
+    assert status == 0, output
+    assert triage_line(output) == "✓ Triage fields in the modal: Company, Link to, Tags, Assignee"
+
+
+def test_the_scope_each_missing_triage_field_needs_is_named(
+    slack: FakeSlack, productlane: FakeProductlane
+) -> None:
+    productlane.set_scopes(["threads:read", "threads:write", "companies:read", "projects:read"])
+    status, output = run(settings_for(slack, productlane))
+    assert status == 0, output  # optional fields: never a failed check
+    assert triage_line(output) == (
+        "✓ Triage fields in the modal: Company, Link to (projects only); issues in Link to need issues:read; "
+        "Tags needs tags:read; Assignee needs admin"
+    )
+    productlane.set_scopes(["threads:read", "threads:write"])
+    assert triage_line(run(settings_for(slack, productlane))[1]).startswith(
+        "✓ Triage fields in the modal: none (the modal is as it was without them); "
+        "Company needs companies:read"
+    )
+
+
+def test_triage_turned_off_is_skipped(slack: FakeSlack, productlane: FakeProductlane) -> None:
+    status, output = run(settings_for(slack, productlane, catalog_refresh_seconds="0"))
+    assert status == 0, output
+    assert triage_line(output) == "– Triage fields in the modal: off (CATALOG_REFRESH_SECONDS=0)"
+    assert not productlane.requests_to("GET", "/companies")

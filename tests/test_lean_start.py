@@ -1,5 +1,6 @@
 """Start-up stays lean: a bot on SQLite in socket mode loads neither the PostgreSQL dialect nor its
-driver, and the big tables and clients (emoji, the HTML sanitizer, httpx) wait for first use."""
+driver, and the big tables and clients (emoji, the HTML sanitizer, httpx, the metrics' format)
+wait for first use."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ NOT_AT_START = (
     "nh3",
     "httpx",
     "waitress",  # socket mode starts its probe server only after the connected line
+    "prometheus_client",  # made into Prometheus' format on the first scrape of /metrics
 )
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from bot.listeners import actions, commands, events, shortcuts, views
+from bot.listeners import actions, commands, events, home, shortcuts, views
 from bot.slack.ids import MESSAGE_EVENT_SUBSCRIPTIONS, REQUIRED_BOT_SCOPES
 
 MANIFEST = yaml.safe_load((Path(__file__).parent.parent / "manifest.yml").read_text())
@@ -41,7 +41,7 @@ class RecordingApp:
 
 def registered() -> dict[str, set[str]]:
     app = RecordingApp()
-    for module in (shortcuts, commands, views, actions, events):
+    for module in (shortcuts, commands, views, actions, events, home):
         module.register(app, services=None)
     return app.registered
 
@@ -64,6 +64,11 @@ def test_every_event_is_both_subscribed_and_handled() -> None:
 
 def test_the_manifest_asks_for_exactly_the_scopes_the_bot_checks() -> None:
     assert set(MANIFEST["oauth_config"]["scopes"]["bot"]) == set(REQUIRED_BOT_SCOPES)
+
+
+def test_the_home_tab_is_enabled_for_the_app_home_listener() -> None:
+    assert MANIFEST["features"]["app_home"]["home_tab_enabled"] is True
+    assert "app_home_opened" in registered()["event"]
 
 
 def test_socket_mode_interactivity_and_no_token_rotation() -> None:

@@ -31,6 +31,8 @@ VARIABLES = (
     "UPDATES_POST_SHIPPED",
     "FEEDBACK_REACTION",
     "FEEDBACK_ADMINS",
+    "METRICS_TOKEN",
+    "LOG_FORMAT",
 )
 GOOD = {
     "SLACK_BOT_TOKEN": "xoxb-good-bot-token",
@@ -181,3 +183,29 @@ def test_feedback_admins_are_slack_user_ids(monkeypatch: pytest.MonkeyPatch) -> 
     with pytest.raises(SettingsError) as refused:
         load_settings(None)
     assert "FEEDBACK_ADMINS must be Slack user ids" in refused.value.report()
+
+
+def test_metrics_are_open_and_logs_text_unless_told_otherwise(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in GOOD.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("METRICS_TOKEN", "")
+    settings = load_settings()
+    assert settings.metrics_token is None
+    assert settings.log_format == "text"
+    monkeypatch.setenv("METRICS_TOKEN", "scrape-token-123")
+    monkeypatch.setenv("LOG_FORMAT", " JSON ")
+    settings = load_settings()
+    assert settings.metrics_token is not None
+    assert settings.metrics_token.get_secret_value() == "scrape-token-123"
+    assert "scrape-token-123" not in repr(settings)
+    assert settings.log_format == "json"
+
+
+def test_an_unknown_log_format_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in GOOD.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("LOG_FORMAT", "xml")
+    with pytest.raises(SettingsError) as raised:
+        load_settings()
+    assert "LOG_FORMAT" in raised.value.report()
+    assert "text (the default" in raised.value.report()

@@ -3,9 +3,9 @@ key left out) behaves as the bot does everywhere by default."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
@@ -45,6 +45,36 @@ class ChannelSettings(BaseModel):
     confirm: Confirm | None = None  # None: as everywhere (a reply in the thread)
     followups: bool = True  # replies in a filed message's thread reach Productlane (issue #15)
     replies: bool = True  # the team's replies from Productlane are posted in the thread (issue #15)
+
+    def merged(self, values: Mapping[str, Any]) -> ChannelSettings:
+        """These settings with ``values`` (field → value, as JSON would give them) set; every other
+        field keeps what it was. Raises ValueError (a pydantic ValidationError) for a bad value."""
+        return ChannelSettings.model_validate({**self.model_dump(), **values, "channel": self.channel})
+
+    @property
+    def emoji_files(self) -> bool:
+        """The feedback emoji (FEEDBACK_REACTION, when set) files messages here. Off where capture is
+        `shortcut` (that is what choosing it means) and `automatic` (top-level messages are filed
+        already, and a reply there is a follow-up of its thread, not feedback of its own)."""
+        return self.capture in (None, Capture.REACTION)
+
+    @property
+    def captures_automatically(self) -> bool:
+        return self.capture is Capture.AUTOMATIC
+
+    @property
+    def confirmation(self) -> Confirm:
+        return self.confirm or Confirm.THREAD
+
+
+def emoji_files_in(settings: ChannelSettings | None) -> bool:
+    """Whether the feedback emoji files messages in a channel with these settings (None: none)."""
+    return settings is None or settings.emoji_files
+
+
+def confirmation_in(settings: ChannelSettings | None) -> Confirm:
+    """How feedback from a channel with these settings is confirmed (None: a reply in the thread)."""
+    return Confirm.THREAD if settings is None else settings.confirmation
 
 
 class ChannelSettingsSource(Protocol):

@@ -35,6 +35,7 @@ class Intake:
             submission.key,
             UPDATE_KIND if submission.edits_item_id else KIND,
             EncodedJson(submission.model_dump_json()),
+            submitter_id=submission.submitter_id[:64],
             supersedes=int(replaces) if replaces and replaces.isdigit() else None,
         )
         if added.created:

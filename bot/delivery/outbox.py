@@ -23,6 +23,13 @@ pending *with* its result: the next claim only posts the reply, and never create
 again. ``superseded`` is stored as failed with ``superseded_by`` set (SQLite cannot change the
 status column's CHECK constraint in place), and reported as its own `Status`.
 
+Items in order: an item whose ``dedupe_key`` is `in_order_key(queue, position)` waits its turn. It
+is claimed only once no earlier item of its queue (a smaller position) still waits for its thread —
+pending or sending without a result. Positions are fixed-width and sort as the items must be sent
+(a Slack message ts), so the order holds however the items were added (concurrent acks, two
+replicas, Slack delivering events out of order) and whichever sender or replica claims them. Once
+an item has its thread the next one may go, while its confirmation is still being posted.
+
 Beside the items, on the same database: the shared send-rate limiter (`bot.delivery.write_limits`)
 and the "the API key itself is refused" pause (`bot.delivery.key_pause`).
 
@@ -51,14 +58,16 @@ from sqlalchemy.pool import PoolProxiedConnection
 
 from bot.delivery.schema import items, to_micros, upgrade
 
-__all__ = ["AddResult", "EncodedJson", "Outbox", "OutboxItem", "Status"]
+__all__ = ["IN_ORDER", "AddResult", "EncodedJson", "Outbox", "OutboxItem", "Status", "in_order_key"]
 
 MAX_ERROR_CHARS = 500
+IN_ORDER = "in-order:"
+POSITION_CHARS = 17  # a Slack ts: 1733150100.000200
 PG_CONNECT_TIMEOUT_SECONDS = 5
 # `add` on SQLite (see Outbox._add_sqlite); the columns and values of `_add_statement`.
 _SQLITE_ADD = (
     "INSERT INTO outbox_items (dedupe_key, kind, payload, status, attempts, created_at, updated_at,"
-    " next_attempt_at, delayed_notice_sent) VALUES (?, ?, ?, 'pending', 0, ?, ?, ?, 0)"
+    " next_attempt_at, delayed_notice_sent, submitter_id) VALUES (?, ?, ?, 'pending', 0, ?, ?, ?, 0, ?)"
     " ON CONFLICT (dedupe_key) DO NOTHING RETURNING id"
 )
 _SQLITE_EXISTING = "SELECT id FROM outbox_items WHERE dedupe_key = ?"
@@ -117,6 +126,7 @@ class OutboxItem:
     submitter was told (where the message landed). A pending item with a result only needs its reply."""
     delayed_notice_sent: bool
     superseded_by: int | None = None
+    submitter_id: str | None = None
 
 
 class EncodedJson(str):
@@ -130,6 +140,16 @@ def _encode_json(value: Any) -> str:
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def in_order_key(queue: str, position: str) -> str:
+    """The dedupe key of an item sent in order within ``queue`` (see the module docstring).
+    ``position``: `POSITION_CHARS` characters that sort as the items must go, e.g. a Slack ts."""
+    if len(position) != POSITION_CHARS or not queue or ":" in queue:
+        raise ValueError(
+            f"an in-order key needs a queue without ':' and a {POSITION_CHARS}-character position"
+        )
+    return f"{IN_ORDER}{queue}:{position}"
 
 
 def short_error(error: str) -> str:
@@ -157,6 +177,7 @@ def _item(row: sa.Row[Any]) -> OutboxItem:
         result=m["result"],
         delayed_notice_sent=bool(m["delayed_notice_sent"]),
         superseded_by=None if superseded_by is None else int(superseded_by),
+        submitter_id=m["submitter_id"],
     )
 
 
@@ -280,12 +301,42 @@ class Outbox:
                         "updated_at",
                         "next_attempt_at",
                         "delayed_notice_sent",
+                        "submitter_id",
                     )
                 }
             )
             .on_conflict_do_nothing(index_elements=[items.c.dedupe_key])
             .returning(items.c.id)
         )
+        self._its_turn = self._turn_condition()
+
+    def _turn_condition(self) -> sa.ColumnElement[bool]:
+        """An item not in order, or one whose queue has no earlier item still waiting for its thread.
+
+        The earlier items of a queue are the keys between the queue's prefix and the item's own key:
+        any string between the two starts with the prefix. Keys compare byte by byte (PostgreSQL's
+        "C" collation; SQLite's default), an index range scan on the unique key.
+        """
+        earlier = items.alias("earlier")
+
+        def bytewise(value: sa.ColumnElement[str]) -> sa.ColumnElement[str]:
+            return value.collate("C") if self._dialect == "postgresql" else value
+
+        mine, theirs = bytewise(items.c.dedupe_key), bytewise(earlier.c.dedupe_key)
+        queue = bytewise(
+            sa.func.substr(items.c.dedupe_key, 1, sa.func.length(items.c.dedupe_key) - POSITION_CHARS)
+        )
+        waiting_before = (
+            sa.select(earlier.c.id)
+            .where(
+                theirs > queue,
+                theirs < mine,
+                earlier.c.status.in_([Status.PENDING.value, Status.SENDING.value]),
+                earlier.c.result.is_(None),
+            )
+            .exists()
+        )
+        return sa.or_(sa.not_(items.c.dedupe_key.startswith(IN_ORDER)), sa.not_(waiting_before))
 
     @property
     def engine(self) -> Engine:
@@ -381,12 +432,17 @@ class Outbox:
         kind: str,
         payload: dict[str, Any] | EncodedJson,
         *,
+        submitter_id: str | None = None,
         supersedes: int | None = None,
+        due_in: timedelta | None = None,
         now: datetime | None = None,
     ) -> AddResult:
-        """Save a new pending item, due at once; the same ``dedupe_key`` again returns the
-        existing item's id with ``created=False`` and changes nothing. ``payload`` is a JSON
-        object: a dict, or the `EncodedJson` text of one.
+        """Save a new pending item, due at once (or ``due_in`` from now); the same ``dedupe_key``
+        again returns the existing item's id with ``created=False`` and changes nothing. ``payload``
+        is a JSON object: a dict, or the `EncodedJson` text of one.
+
+        ``submitter_id``: who the item is for (at most 64 characters): one person's items are
+        found by an index (the App Home lists them).
 
         ``supersedes``: the new item is an edited copy of that one ("Edit and resend"). In the
         same transaction, that item becomes superseded if it is failed or still pending, so a
@@ -400,9 +456,12 @@ class Outbox:
             isinstance(payload, EncodedJson) and payload.startswith("{")
         ):
             raise TypeError("payload must be a JSON object (a dict, or EncodedJson of one)")
+        if submitter_id is not None and len(submitter_id) > 64:
+            raise ValueError("submitter_id must be at most 64 characters")
         at = self._now(now)
+        due = at + due_in if due_in else at
         if self._dialect == "sqlite" and supersedes is None:
-            return self._add_sqlite(dedupe_key, kind, payload, to_micros(at))
+            return self._add_sqlite(dedupe_key, kind, payload, submitter_id, to_micros(at), to_micros(due))
         values = {
             "dedupe_key": dedupe_key,
             "kind": kind,
@@ -411,8 +470,9 @@ class Outbox:
             "attempts": 0,
             "created_at": at,
             "updated_at": at,
-            "next_attempt_at": at,
+            "next_attempt_at": due,
             "delayed_notice_sent": False,
+            "submitter_id": submitter_id,
         }
         with self._write() as conn:
             new_id = conn.execute(self._add_statement, values).scalar_one_or_none()
@@ -440,7 +500,13 @@ class Outbox:
             return AddResult(int(existing), False)
 
     def _add_sqlite(
-        self, dedupe_key: str, kind: str, payload: dict[str, Any] | EncodedJson, at_us: int
+        self,
+        dedupe_key: str,
+        kind: str,
+        payload: dict[str, Any] | EncodedJson,
+        submitter_id: str | None,
+        at_us: int,
+        due_us: int,
     ) -> AddResult:
         """`add` on SQLite, the ack path's one write, straight on the driver: the same row the
         statement above writes, for a third of the time (SQLAlchemy's execution layer cost ~200 µs
@@ -455,7 +521,7 @@ class Outbox:
             for _ in range(2):
                 # RETURNING rows must all be read before the statement (and its transaction) ends.
                 rows = driver.execute(
-                    _SQLITE_ADD, (dedupe_key, kind, encoded, at_us, at_us, at_us)
+                    _SQLITE_ADD, (dedupe_key, kind, encoded, at_us, at_us, due_us, submitter_id)
                 ).fetchall()
                 if rows:
                     return AddResult(int(rows[0][0]), created=True)
@@ -509,7 +575,7 @@ class Outbox:
             due = sa.and_(due, items.c.result.is_not(None))
         pick = (
             sa.select(items.c.id)
-            .where(due)
+            .where(due, self._its_turn)
             .order_by(items.c.next_attempt_at, items.c.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
@@ -646,6 +712,12 @@ class Outbox:
             )
             == 1
         )
+
+    def discard(self, item_id: int, owner: str) -> bool:
+        """Delete a claimed item that must not be sent after all (its message was deleted in Slack
+        before its turn): nothing of it is kept. Only the lease owner may."""
+        with self._write() as conn:
+            return int(conn.execute(sa.delete(items).where(self._owned(item_id, owner))).rowcount) == 1
 
     def mark_delayed_notice_sent(self, item_id: int, *, now: datetime | None = None) -> bool:
         """Set the once-only "saved, will be sent later" flag; True only for the call that set

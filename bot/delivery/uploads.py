@@ -21,6 +21,7 @@ from typing import Protocol
 
 import sqlalchemy as sa
 
+from bot import metrics
 from bot.delivery.outbox import Outbox, OutboxItem, Status
 from bot.delivery.schema import copied_files, daily_counts, items
 from bot.delivery.write_limits import WriteLimits
@@ -222,6 +223,7 @@ class FileCopier:
             copy = self._copy_one(item, file, owner)
             if not record_copy(self._outbox, item.id, owner, file.id, copy):
                 raise LeaseLost(f"item {item.id}")
+            metrics.upload(copied=copy.url is not None)
             if copy.url:
                 log.info("item %s: file %s copied into Productlane", item.id, file.id)
             else:

@@ -29,6 +29,7 @@ from typing import Any, Protocol
 
 from pydantic import ValidationError as ModelValidationError
 
+from bot import metrics
 from bot.background import BackgroundThreads, RepeatedFailureLog
 from bot.delivery.intake import UPDATE_KIND
 from bot.delivery.key_pause import KeyPause, KeyProblem
@@ -37,8 +38,10 @@ from bot.delivery.sent import record_sent
 from bot.delivery.uploads import CopyLater, FileCopier, FileSource, KeyRefused, LeaseLost
 from bot.delivery.write_limits import WriteLimits
 from bot.feedback.capture import Captured, Gathered, TryLater
+from bot.feedback.form import FeedbackForm
 from bot.feedback.posted import PostedMessage, PostLater
 from bot.feedback.submission import Submission
+from bot.logs import outbox_item
 from bot.productlane import (
     AuthenticationError,
     CreateThread,
@@ -53,6 +56,21 @@ from bot.productlane import (
     Thread,
     UnsupportedKeyVersionError,
     UpdateThread,
+)
+from bot.triage.delivery import (
+    CREATE_FIELDS,
+    LinkStep,
+    StepOutcome,
+    TagStep,
+    applied,
+    dropped_from,
+    dropped_note,
+    issue_to_link,
+    names_shown,
+    present,
+    stale_fields,
+    without_fields,
+    without_stale_changes,
 )
 
 log = logging.getLogger(__name__)
@@ -86,6 +104,18 @@ class Gatherer(FileSource, Protocol):
 
     def gather(self, submission: Submission) -> Gathered:
         """Raises `TryLater` when Slack cannot answer now."""
+        ...
+
+
+class TriageNames(Protocol):
+    """What the catalog tells delivery about the triage fields (issue #14)."""
+
+    def names(self, form: FeedbackForm) -> dict[str, str]:
+        """Names for the form's ids it has no name for yet."""
+        ...
+
+    def knows_tag(self, tag_id: str) -> bool:
+        """Whether the catalog has this tag (to tell which of a refused set is gone)."""
         ...
 
 
@@ -221,12 +251,16 @@ class DeliveryWorker:
         alert_every_seconds: float = ALERT_EVERY_SECONDS,
         on_confirmed: Confirmed | None = None,
         gatherer: Gatherer | None = None,
+        withdrawn: Callable[[Submission], str | None] | None = None,
+        triage: TriageNames | None = None,
     ) -> None:
         self._outbox = outbox
         self._limits = WriteLimits(outbox)
         self._pauses = KeyPause(outbox)
         self._productlane = productlane
         self._on_confirmed = on_confirmed
+        # Why a submission must no longer be sent (its message was deleted in Slack), if so (issue #14).
+        self._withdrawn = withdrawn
         self._composer = composer
         self._notifier = notifier
         self._thread_url = thread_url
@@ -250,6 +284,17 @@ class DeliveryWorker:
         self._alerted_at: float | None = None
         self._held_at = 0.0
         self._notices_after = 0.0
+        # Triage (issue #14): names for the confirmation, and tags set by a PATCH once.
+        self._triage = triage
+        self._tags = TagStep(
+            productlane,
+            is_key_problem=lambda error: key_problem(error) is not None,
+            known_tag=triage.knows_tag if triage is not None else lambda tag: True,
+            backoff=backoff,
+        )
+        self._links = LinkStep(
+            productlane, is_key_problem=lambda error: key_problem(error) is not None, backoff=backoff
+        )
         # Capture (issue #10): the thread and the files, gathered and copied before composing.
         self._gatherer = gatherer
         self._copier = (
@@ -360,7 +405,8 @@ class DeliveryWorker:
             self._claimer(), limit=limit, lease_seconds=self._lease, replies_only=paused is not None
         )
         for item in items:
-            self._settle(item)
+            with outbox_item(item.id):  # its log entries carry the item's id (LOG_FORMAT=json)
+                self._settle(item)
         return len(items)
 
     # --- the key refused: pause, tell, probe ----------------------------------------------------
@@ -458,6 +504,7 @@ class DeliveryWorker:
     def _pause_for_key(self, item: OutboxItem, refused: tuple[str, str], *, nothing_sent: bool) -> None:
         """This item's request was refused for the key, not for itself: keep it, pause writes."""
         code, message = refused
+        metrics.delivery_paused()
         if self._pauses.record_key_problem(
             self._limiter_key, code, message, probe_at=_now() + timedelta(seconds=self._probe_every)
         ):
@@ -489,6 +536,8 @@ class DeliveryWorker:
             # An earlier claim created the thread: only the confirmation is left to post.
             self._confirm_again(item, submission)
             return
+        if self._withdraw(item, submission):
+            return
         captured = self._capture(item, submission)
         if captured is None:
             return
@@ -516,30 +565,59 @@ class DeliveryWorker:
                 return
             if existing is not None:
                 log.info("item %s: found thread %s from an earlier attempt", item.id, existing.id)
-                self._delivered(item, submission, request, existing, captured.submitter_notes())
+                dropped = dropped_from(existing, request)
+                named = names_shown(request)
+                notes = captured.submitter_notes() + [
+                    dropped_note(n, submission.form, named) for n in dropped
+                ]
+                self._delivered(item, submission, without_fields(request, dropped), existing, notes, dropped)
                 return
-        if not self._wait_for_write_slot(item):
-            return
-        if not self._outbox.mark_attempt(item.id, self._claimer(), lease_seconds=self._lease):
-            log.warning("item %s: lease lost before sending; another worker has it", item.id)
-            return
-        try:
-            thread = self._productlane.create_thread(request)
-        except RateLimitedError as error:
-            wait = error.retry_after if error.retry_after is not None else 60.0
-            self._limits.pause_writes(self._limiter_key, _now() + timedelta(seconds=wait))
-            self._retry(item, submission, "rate_limited", notify=item.attempts >= 3, delay=wait)
-        except (NetworkError, OutcomeUnknownError, ServerError) as error:
-            self._retry(item, submission, error.code or type(error).__name__, notify=True)
-        except ProductlaneError as error:
-            refused = key_problem(error)
-            if refused is None:
-                self._fail(item, submission, error.user_message)
+        notes, dropped = captured.submitter_notes(), []
+        while True:
+            if not self._wait_for_write_slot(item):
+                return
+            if not self._outbox.mark_attempt(item.id, self._claimer(), lease_seconds=self._lease):
+                log.warning("item %s: lease lost before sending; another worker has it", item.id)
+                return
+            try:
+                thread = self._productlane.create_thread(request)
+            except RateLimitedError as error:
+                wait = error.retry_after if error.retry_after is not None else 60.0
+                self._limits.pause_writes(self._limiter_key, _now() + timedelta(seconds=wait))
+                self._retry(item, submission, "rate_limited", notify=item.attempts >= 3, delay=wait)
+            except (NetworkError, OutcomeUnknownError, ServerError) as error:
+                self._retry(item, submission, error.code or type(error).__name__, notify=True)
+            except ProductlaneError as error:
+                refused = key_problem(error)
+                stale = stale_fields(error, present(request)) if refused is None else set()
+                if stale:
+                    # A choice deleted since it was made (issue #14): send without it, and say so.
+                    names = sorted(stale, key=CREATE_FIELDS.index)
+                    log.info("item %s: Productlane no longer knows its %s; sending without", item.id, names)
+                    notes += [dropped_note(name, submission.form, names_shown(request)) for name in names]
+                    dropped += names
+                    request = without_fields(request, names)
+                    continue
+                if refused is None:
+                    self._fail(item, submission, error.user_message)
+                else:
+                    # A definite refusal: if this was the first send, no thread can exist.
+                    self._pause_for_key(item, refused, nothing_sent=item.first_sent_at is None)
             else:
-                # A definite refusal: if this was the first send, no thread can exist.
-                self._pause_for_key(item, refused, nothing_sent=item.first_sent_at is None)
-        else:
-            self._delivered(item, submission, request, thread, captured.submitter_notes())
+                self._delivered(item, submission, request, thread, notes, dropped)
+            return
+
+    def _withdraw(self, item: OutboxItem, submission: Submission) -> bool:
+        """Drop an item that must not be sent after all, before anything of it goes out (files
+        included); True when dropped. One an earlier attempt may have sent goes on as usual."""
+        if self._withdrawn is None or item.first_sent_at is not None:
+            return False
+        reason = self._withdrawn(submission)
+        if reason is None:
+            return False
+        if self._outbox.discard(item.id, self._claimer()):
+            log.info("item %s not sent and dropped: %s", item.id, reason)
+        return True
 
     # --- "Edit details": change a thread that exists (issue #10) ---------------------------------
     def _settle_update(self, item: OutboxItem, edit: Submission) -> None:
@@ -573,25 +651,54 @@ class DeliveryWorker:
             self._retry(item, edit, "compose failed", notify=False, before_send=True)
             return
         result: dict[str, Any] = dict(item.result or {})
+        try:
+            named = names_shown(self._composer.compose(original))
+        except Exception:
+            named = False  # a note then names nothing: the reply may be in a Slack Connect channel
         if not result.get("patched"):
-            if not self._patch(item, edit, str(thread_id), change):
+            patched = self._patch(item, edit, str(thread_id), change, named)
+            if patched is None:
                 return
+            dropped, edit_notes = patched
             result = {"thread_id": thread_id, "url": self._thread_url(str(thread_id)), "patched": True}
+            if dropped:
+                result |= {"triage_dropped": dropped, "edit_notes": edit_notes}
             log.info("item %s: thread %s updated", item.id, thread_id)
+        issue = issue_to_link(edit)
+        if issue and result.get("link_state") != "done":
+            if self._paused_for_step(item, result, "link"):
+                return
+            linked = self._links.run(
+                str(thread_id),
+                issue,
+                edit.form,
+                result,
+                take_slot=lambda: self._wait_for_write_slot(item),
+                save=lambda kept: self._outbox.record_thread(item.id, self._claimer(), kept),
+                named=named,
+                attempts=item.attempts + 1,
+            )
+            kept = self._after_step(item, linked, "link")
+            if kept is None:
+                return
+            result = {**kept, "edit_notes": [*(kept.get("edit_notes") or []), *linked.notes]}
         original_result = original_item.result or {}
         reply = original_result.get("reply")
         notes = [str(note) for note in original_result.get("notes") or []]
+        notes += [str(note) for note in result.get("edit_notes") or []]
         # Kept with the edit's result: the reply shows them, and later status edits of it must too.
         if notes:
             result["notes"] = notes
         result["edited_by"] = edit.submitter_id
+        # What the reply shows now: the thread's triage as edited (issue #14).
+        shown = self._as_edited(original, edit, result)
         try:
             request = self._composer.compose(original).model_copy(
                 update={"title": change.title, "pain_level": change.pain_level or original.form.pain_level}
             )
             landed = self._notifier.updated(
                 edit,
-                original,
+                shown,
                 request,
                 str(result["url"]),
                 PostedMessage(**reply) if isinstance(reply, dict) else None,
@@ -604,42 +711,71 @@ class DeliveryWorker:
             log.exception("item %s: thread updated, but refreshing the Slack reply failed", item.id)
             landed = None
         # Told again with the new title and pain level, so later status edits of the reply keep them.
-        self._finish(item, result, landed, (original, request))
+        self._finish(item, result, landed, (shown, request))
 
-    def _patch(self, item: OutboxItem, edit: Submission, thread_id: str, change: UpdateThread) -> bool:
-        """Send the change; True when Productlane took it (otherwise the item is settled here)."""
-        if not self._wait_for_write_slot(item):
-            return False
-        if not self._outbox.mark_attempt(item.id, self._claimer(), lease_seconds=self._lease):
-            return False
-        try:
-            self._productlane.update_thread(thread_id, change)
-        except RateLimitedError as error:
-            wait = error.retry_after if error.retry_after is not None else 60.0
-            self._limits.pause_writes(self._limiter_key, _now() + timedelta(seconds=wait))
-            self._retry(item, edit, "rate_limited", notify=False, delay=wait)
-            return False
-        except (NetworkError, OutcomeUnknownError, ServerError) as error:
-            self._retry(item, edit, error.code or type(error).__name__, notify=False)
-            return False
-        except ProductlaneError as error:
-            refused = key_problem(error)
-            if refused is not None:
-                self._pause_for_key(item, refused, nothing_sent=False)
-                return False
-            problem = (
-                "the thread no longer exists in Productlane"
-                if isinstance(error, NotFoundError)
-                else error.user_message
-            )
-            log.warning("item %s: Productlane refused the change: %s", item.id, problem)
-            self._outbox.mark_failed(item.id, self._claimer(), problem[:500])
+    def _as_edited(self, original: Submission, edit: Submission, result: dict[str, Any]) -> Submission:
+        """The original submission with the triage "Edit details" left on the thread: the changed
+        fields, except those Productlane refused (they stay as they were)."""
+        kept = set(result.get("triage_dropped") or ())
+        update: dict[str, Any] = {}
+        for name in edit.edited_fields:
+            fields = ("issue_id", "project_id") if name == "link" else (name,)
+            for field_name in fields:
+                if field_name not in kept:
+                    update[field_name] = getattr(edit.form, field_name)
+        names = {**original.form.triage_names, **edit.form.triage_names}
+        form = original.form.model_copy(update={**update, "triage_names": names})
+        return self._applied(original.model_copy(update={"form": form}), {})
+
+    def _patch(
+        self, item: OutboxItem, edit: Submission, thread_id: str, change: UpdateThread, named: bool
+    ) -> tuple[list[str], list[str]] | None:
+        """Send the change; the fields left out of it because Productlane no longer knows their
+        choice, with a note each, when Productlane took it. None: the item was settled here."""
+        dropped: list[str] = []
+        notes: list[str] = []
+        while True:
+            if not self._wait_for_write_slot(item):
+                return None
+            if not self._outbox.mark_attempt(item.id, self._claimer(), lease_seconds=self._lease):
+                return None
             try:
-                self._notifier.edit_refused(edit, problem)
-            except Exception:
-                log.exception("item %s: could not tell the editor about the refusal", item.id)
-            return False
-        return True
+                self._productlane.update_thread(thread_id, change)
+            except RateLimitedError as error:
+                wait = error.retry_after if error.retry_after is not None else 60.0
+                self._limits.pause_writes(self._limiter_key, _now() + timedelta(seconds=wait))
+                self._retry(item, edit, "rate_limited", notify=False, delay=wait)
+                return None
+            except (NetworkError, OutcomeUnknownError, ServerError) as error:
+                self._retry(item, edit, error.code or type(error).__name__, notify=False)
+                return None
+            except ProductlaneError as error:
+                refused = key_problem(error)
+                if refused is not None:
+                    self._pause_for_key(item, refused, nothing_sent=False)
+                    return None
+                narrowed = without_stale_changes(
+                    change, error, edit.form, self._triage.knows_tag if self._triage else None, named=named
+                )
+                if narrowed is not None:
+                    change, names, note = narrowed
+                    log.info("item %s: Productlane no longer knows its %s; changing without", item.id, names)
+                    dropped += names
+                    notes.append(note)
+                    continue
+                problem = (
+                    "the thread no longer exists in Productlane"
+                    if isinstance(error, NotFoundError)
+                    else error.user_message
+                )
+                log.warning("item %s: Productlane refused the change: %s", item.id, problem)
+                self._outbox.mark_failed(item.id, self._claimer(), problem[:500])
+                try:
+                    self._notifier.edit_refused(edit, problem)
+                except Exception:
+                    log.exception("item %s: could not tell the editor about the refusal", item.id)
+                return None
+            return dropped, notes
 
     def _capture(self, item: OutboxItem, submission: Submission) -> Captured | None:
         """The Slack thread (when asked for) and the files copied into Productlane; None when the
@@ -721,6 +857,7 @@ class DeliveryWorker:
         request: CreateThread,
         thread: Thread,
         notes: Sequence[str] = (),
+        dropped: Sequence[str] = (),
     ) -> None:
         result: dict[str, Any] = {
             "thread_id": thread.id,
@@ -731,6 +868,8 @@ class DeliveryWorker:
         }
         if notes:
             result["notes"] = list(notes)
+        if dropped:
+            result["triage_dropped"] = list(dropped)
         # Recorded before Slack hears of it: whatever happens to the reply, no retry sends again.
         if not self._outbox.record_thread(item.id, self._claimer(), result):
             # Whoever holds the item now finds this thread before sending, and confirms it.
@@ -747,7 +886,10 @@ class DeliveryWorker:
                 submitter_id=submission.submitter_id,
             )
         log.info("item %s delivered as thread %s", item.id, thread.id)
-        self._confirm(item, submission, request, result)
+        metrics.delivered(item.created_at)
+        tagged = self._set_tags(item, submission, request, result)
+        if tagged is not None:
+            self._confirm(item, submission, request, tagged)
 
     def _confirm_again(self, item: OutboxItem, submission: Submission) -> None:
         result = dict(item.result or {})
@@ -762,6 +904,13 @@ class DeliveryWorker:
             log.exception("composing the confirmation of item %s failed; will retry", item.id)
             self._confirm_later(item, result, PostLater("compose failed"))
             return
+        request = without_fields(request, result.get("triage_dropped") or ())
+        if result.get("tags_state") != "done" and submission.form.tag_ids:
+            # Taken over before its tags were set (a crash, a wait for the budget): set them now.
+            tagged = self._set_tags(item, submission, request, result)
+            if tagged is None:
+                return
+            result = tagged
         # An earlier attempt may have posted it and not lived to record it (a crash leaves no
         # answer recorded), or Slack never answered it: never post it twice. A refusal Slack
         # answered (rate limited) posted nothing, and the thread is not read again for it.
@@ -780,6 +929,8 @@ class DeliveryWorker:
     def _confirm(
         self, item: OutboxItem, submission: Submission, request: CreateThread, result: dict[str, Any]
     ) -> None:
+        # The confirmation shows what Productlane got: no field it refused, the tags it took.
+        submission = self._applied(submission, result)
         try:
             notes = [str(note) for note in result.get("notes") or []]
             landed = self._notifier.delivered(submission, request, str(result.get("url")), notes)
@@ -790,6 +941,72 @@ class DeliveryWorker:
             log.exception("item %s: delivered, but the Slack reply failed", item.id)
             landed = None
         self._finish(item, result, landed, (submission, request))
+
+    def _applied(self, submission: Submission, result: dict[str, Any]) -> Submission:
+        names = self._triage.names(submission.form) if self._triage is not None else {}
+        return applied(submission, result, names)
+
+    def _set_tags(
+        self, item: OutboxItem, submission: Submission, request: CreateThread, result: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """The tags, by PATCH once the thread exists (issue #14; Productlane takes none on create).
+        The result to confirm with; None when the item was given back to wait (or is no longer
+        this worker's)."""
+        if not submission.form.tag_ids or result.get("tags_state") == "done":
+            return result
+        if self._paused_for_step(item, result, "tags"):
+            return None
+        names = self._applied(submission, {}).form.triage_names
+        outcome = self._tags.run(
+            str(result["thread_id"]),
+            submission.form.tag_ids,
+            result,
+            take_slot=lambda: self._wait_for_write_slot(item),
+            save=lambda kept: self._outbox.record_thread(item.id, self._claimer(), kept),
+            names=names if names_shown(request) else None,
+        )
+        kept = self._after_step(item, outcome, "tags")
+        if kept is None or not outcome.notes:
+            return kept
+        return {**kept, "notes": [*(kept.get("notes") or []), *outcome.notes]}
+
+    def _paused_for_step(self, item: OutboxItem, result: dict[str, Any], step: str) -> bool:
+        """While writes are paused for the key, a write after the create waits with its thread."""
+        if self.key_problem() is None:
+            return False
+        later = _now() + timedelta(seconds=self._probe_every)
+        self._outbox.schedule_retry(
+            item.id, self._claimer(), later, f"{step}: waiting for the operator", result=result
+        )
+        return True
+
+    def _after_step(self, item: OutboxItem, outcome: StepOutcome, step: str) -> dict[str, Any] | None:
+        """The result to go on with after a write made once after the create (tags, a link); None
+        when the item was given back to wait, or is no longer this worker's."""
+        if outcome.kind == "done":
+            return outcome.result
+        if outcome.kind == "lost":
+            return None
+        wait = outcome.wait
+        if outcome.kind == "later":
+            if outcome.reason == "rate_limited":
+                self._limits.pause_writes(self._limiter_key, _now() + timedelta(seconds=wait))
+            log.info("item %s: %s waits (%s); again in %.1f s", item.id, step, outcome.reason, wait)
+        else:  # refused: the key itself, as for a create
+            wait = self._probe_every
+            refused = key_problem(outcome.error) if outcome.error is not None else None
+            if refused is not None:
+                self._pauses.record_key_problem(
+                    self._limiter_key, *refused, probe_at=_now() + timedelta(seconds=self._probe_every)
+                )
+        self._outbox.schedule_retry(
+            item.id,
+            self._claimer(),
+            _now() + timedelta(seconds=wait),
+            f"{step}: {outcome.reason or outcome.kind}",
+            result=outcome.result,
+        )
+        return None
 
     def _confirm_later(self, item: OutboxItem, result: dict[str, Any], later: PostLater) -> None:
         tries = int(result.get("reply_attempts") or 0) + 1
@@ -842,6 +1059,7 @@ class DeliveryWorker:
         else:
             wait = self._backoff(item.attempts + 1)
         log.info("item %s: %s; retrying in %.1f s", item.id, reason, wait)
+        metrics.delivery_retried()
         self._outbox.schedule_retry(item.id, self._claimer(), _now() + timedelta(seconds=wait), reason)
         # Only the one worker whose call sets the flag tells the submitter, so they hear it once.
         if notify and not item.delayed_notice_sent and self._outbox.mark_delayed_notice_sent(item.id):
@@ -852,6 +1070,7 @@ class DeliveryWorker:
 
     def _fail(self, item: OutboxItem, submission: Submission, problem: str) -> None:
         log.warning("item %s refused by Productlane: %s", item.id, problem)
+        metrics.delivery_refused(item.created_at)
         self._outbox.mark_failed(item.id, self._claimer(), problem[:500])
         try:
             self._notifier.failed(submission, str(item.id), problem)

@@ -27,6 +27,11 @@ class Field(StrEnum):
     CONTACT_NAME = "contact_name"
     NOTIFY = "notify"
     INCLUDE_THREAD = "include_thread"
+    # Triage (issue #14): searchable selects, shown when the catalog has what they offer.
+    COMPANY = "company"
+    LINK = "link"
+    TAGS = "tags"
+    ASSIGNEE = "assignee"
 
 
 class FeedbackForm(BaseModel):
@@ -52,6 +57,9 @@ class FeedbackForm(BaseModel):
     project_id: str | None = None  # …or to a project (one or the other)
     tag_ids: tuple[str, ...] = ()  # set by PATCH once the thread exists (none are taken on create)
     assignee_id: str | None = None
+    # What the chosen company, issue or project, tags and assignee are called (id → name), as the
+    # modal showed them: the confirmation names them even if the catalog has moved on since.
+    triage_names: dict[str, str] = {}
 
 
 def rich_text_is_empty(block: dict[str, Any] | None) -> bool:

@@ -47,8 +47,14 @@ class Submission(BaseModel):
     replaces_item_id: str | None = None
     # Filed by an emoji reaction: the confirmation offers "Edit details" (issue #10).
     via_reaction: bool = False
+    # Captured automatically, a channel's new message (issue #14): nobody filed it by hand, the author
+    # is the submitter; the contact is looked up in delivery (bot/channels/automatic.py).
+    via_automatic: bool = False
     # A change to the thread that outbox item created ("Edit details"), not a new thread.
     edits_item_id: str | None = None
+    # The triage fields "Edit details" changed (company_id, link, tag_ids, assignee_id): only
+    # these are sent, so a field nobody touched is never overwritten in Productlane (issue #14).
+    edited_fields: tuple[str, ...] = ()
 
     @property
     def reference(self) -> str:

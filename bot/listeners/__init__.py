@@ -9,11 +9,14 @@ from typing import Protocol
 
 from slack_bolt import Ack
 
+from bot.channels.modals import ChannelSettingsModals
 from bot.delivery.intake import Intake
 from bot.feedback.submission import DraftStore, EditTarget
+from bot.home import HomeTab
 from bot.productlane.models import PainLevel
 from bot.slack.modals import FeedbackModals
 from bot.slack.reactions import ReactionFiler
+from bot.triage.service import Triage
 
 
 class EditTargets(Protocol):
@@ -32,6 +35,12 @@ class Services:
     reactions: ReactionFiler | None = None
     edit_targets: EditTargets | None = None
     workspace_team_id: str | None = None
+    # Settings per channel (issue #14): `/feedback settings` and its modal.
+    channel_settings: ChannelSettingsModals | None = None
+    # The App Home (issue #16).
+    home: HomeTab | None = None
+    # Triage (issue #14): the modal's searchable selects, answered from the catalog.
+    triage: Triage | None = None
 
 
 def acknowledge(ack: Ack) -> None:

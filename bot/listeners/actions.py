@@ -1,5 +1,6 @@
-"""Buttons on the bot's messages: "Edit and resend" after Productlane refused a submission, and
-"Edit details" on the reply to a message filed by reaction (issue #10)."""
+"""Buttons on the bot's messages: "Edit and resend" after Productlane refused a submission (in the
+refusal's DM and on the App Home), and "Edit details" on the reply to a message filed by reaction
+(issue #10)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,9 @@ def register(app: App, services: Services) -> None:
         item_id = str((body.get("actions") or [{}])[0].get("value") or "")
         user_id = body["user"]["id"]
         submission = services.intake.submission(item_id)
-        if submission is None:
+        # The button is only ever shown to the submitter (their DM, their App Home): anyone else
+        # pressing one (a forwarded message) finds nothing to reopen.
+        if submission is None or submission.submitter_id != user_id:
             gone = notice_reply("That submission can no longer be found. Please start again.")
             client.chat_postMessage(channel=user_id, text=gone.text, blocks=gone.blocks_json())
             return

@@ -1,17 +1,27 @@
-"""`/feedback [text]`: the feedback modal, prefilled with the text."""
+"""`/feedback [text]`: the feedback modal, prefilled with the text; `/feedback settings`: the channel's
+settings (issue #14)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from slack_bolt import App
+from slack_bolt import App, Respond
 
+from bot.channels.modals import is_settings_request
 from bot.listeners import Services, acknowledge
 from bot.slack.ids import FEEDBACK_COMMAND
 
 
 def register(app: App, services: Services) -> None:
-    def open_modal(body: dict[str, Any]) -> None:
+    def open_modal(body: dict[str, Any], respond: Respond) -> None:
+        if services.channel_settings is not None and is_settings_request(body.get("text")):
+            services.channel_settings.open(
+                body["trigger_id"],
+                body["user_id"],
+                body.get("channel_id"),
+                lambda text: respond(text=text, response_type="ephemeral"),
+            )
+            return
         services.modals.open_blank(
             body["trigger_id"],
             body["user_id"],

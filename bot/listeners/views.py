@@ -21,7 +21,11 @@ NOT_SAVED = "Your feedback could not be saved just now. Please press Send again.
 def register(app: App, services: Services) -> None:
     def submit(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         outcome = read_submission(
-            view, body["user"]["id"], services.drafts, default_pain=services.default_pain
+            view,
+            body["user"]["id"],
+            services.drafts,
+            default_pain=services.default_pain,
+            triage=services.triage,
         )
         if isinstance(outcome, dict):
             ack(response_action="errors", errors=outcome)

@@ -21,6 +21,7 @@ from bot.productlane.errors import (
     is_retryable,
 )
 from bot.productlane.models import (
+    AddCustomerNeeds,
     Company,
     CompanyOwner,
     Contact,
@@ -28,6 +29,7 @@ from bot.productlane.models import (
     CustomerNeed,
     ExternalIds,
     Issue,
+    ListPage,
     Me,
     Notify,
     PageInfo,
@@ -48,6 +50,7 @@ from bot.productlane.ratelimit import WriteLimiter
 __all__ = [
     "DEFAULT_BASE_URL",
     "USER_AGENT",
+    "AddCustomerNeeds",
     "AuthenticationError",
     "Company",
     "CompanyOwner",
@@ -57,6 +60,7 @@ __all__ = [
     "CustomerNeed",
     "ExternalIds",
     "Issue",
+    "ListPage",
     "Me",
     "NetworkError",
     "NotFoundError",

@@ -36,7 +36,7 @@ from urllib.parse import quote
 
 import pydantic
 
-from bot import __version__
+from bot import __version__, metrics
 from bot.productlane.errors import (
     NetworkError,
     NotFoundError,
@@ -48,9 +48,11 @@ from bot.productlane.errors import (
     error_from_response,
 )
 from bot.productlane.models import (
+    AddCustomerNeeds,
     Contact,
     CreateThread,
     Issue,
+    ListPage,
     Me,
     PainLevel,
     Project,
@@ -60,6 +62,7 @@ from bot.productlane.models import (
     ThreadStatus,
     UpdateThread,
     UploadedFile,
+    read_list_page,
 )
 from bot.productlane.ratelimit import WriteLimiter
 from bot.productlane.uploads import uploaded_url
@@ -275,6 +278,27 @@ class ProductlaneClient:
             body = body["data"]  # tolerate a {"data": {...}} wrapper
         return self._validate(model, body, response, "GET", path)
 
+    def list_page(self, collection: str, *, limit: int | None = None, cursor: str | None = None) -> ListPage:
+        """One page of ``GET /{collection}`` (``companies``, ``projects``, ``issues``, ``tags``,
+        ``members``), as raw items and the next page's cursor. Their answers are not fully
+        documented: the page is read in whatever list shape it comes (see `read_list_page`); an
+        answer holding no list is an :class:`UnexpectedResponseError`. A key without the read
+        scope gets :class:`ScopeError` (403 ``scope_required``)."""
+        params = {
+            key: str(value) for key, value in (("limit", limit), ("cursor", cursor)) if value is not None
+        }
+        response = self._get(collection, params)
+        page = read_list_page(_json(response))
+        if page is None:
+            raise UnexpectedResponseError(
+                "The answer holds no list of items.",
+                status=response.status_code,
+                request_id=response.headers.get("x-request-id"),
+                method="GET",
+                path=self._path(collection),
+            )
+        return page
+
     def find_contact_by_email(self, email: str) -> Contact | None:
         """``GET /contacts/by-email``: the contact with this email, or ``None`` if there is none."""
         try:
@@ -327,6 +351,15 @@ class ProductlaneClient:
                 method="PATCH",
                 path=self._path(path),
             ) from exc
+
+    def add_customer_needs(self, thread_id: str, request: AddCustomerNeeds) -> None:
+        """``POST /threads/{id}/customer-needs`` (client-claimed): link the thread to issues or
+        projects. Waits for the write limiter and sends once; the answer's body is not needed."""
+        if not thread_id:
+            raise ValueError("a thread id is needed to link a thread")
+        path = f"threads/{quote(thread_id, safe='')}/customer-needs"
+        self.write_limiter.acquire()
+        self._write("POST", path, json=request.to_json())
 
     # -- plumbing
 
@@ -474,6 +507,7 @@ class ProductlaneClient:
             ) from exc
 
         elapsed = time.monotonic() - started
+        metrics.productlane_answered(method, response.status_code)
         request_id = response.headers.get("x-request-id")
         level = logging.INFO if response.is_success else logging.WARNING
         logger.log(
@@ -498,6 +532,7 @@ class ProductlaneClient:
 
     @staticmethod
     def _log_failure(method: str, url_path: str, started: float, exc: Exception) -> None:
+        metrics.productlane_no_answer(method, timed_out="Timeout" in type(exc).__name__)
         logger.warning(
             "productlane %s %s -> %s elapsed=%.3fs",
             method,

@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, field_serializer
 
 __all__ = [
+    "AddCustomerNeeds",
     "Assignee",
     "Company",
     "CompanyOwner",
@@ -23,6 +24,7 @@ __all__ = [
     "CustomerNeed",
     "ExternalIds",
     "Issue",
+    "ListPage",
     "Me",
     "Notify",
     "PageInfo",
@@ -140,13 +142,37 @@ class CreateThread(BaseModel):
 
 
 class UpdateThread(BaseModel):
-    """Body of ``PATCH /v2/threads/{id}``: only what "Edit details" changes. Fields left ``None``
-    are not sent, so Productlane keeps them."""
+    """Body of ``PATCH /v2/threads/{id}``: only what "Edit details" (and the tags after a create)
+    change. Only the fields given are sent, so Productlane keeps the rest; a field given as
+    ``None`` is sent as ``null`` (clears it: a company or assignee taken off in Edit details).
+    ``tag_ids`` replaces the thread's whole set of tags."""
 
     model_config = ConfigDict(extra="forbid", defer_build=True)
 
     title: str | None = Field(default=None, max_length=TITLE_MAX_LENGTH)
     pain_level: PainLevel | None = None
+    company_id: str | None = None
+    assignee_id: str | None = None
+    project_id: str | None = None
+    tag_ids: list[str] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        body = self.model_dump(mode="json", exclude_unset=True)
+        # A title or pain level is never cleared: None there means "keep it", as it always did.
+        return {k: v for k, v in body.items() if v is not None or k in _CLEARABLE}
+
+
+_CLEARABLE = frozenset({"company_id", "assignee_id"})
+
+
+class AddCustomerNeeds(BaseModel):
+    """Body of ``POST /v2/threads/{id}/customer-needs`` (client-claimed): link the thread to issues
+    or projects. Productlane documents no way to link an issue by ``PATCH``."""
+
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+
+    issue_ids: list[str] | None = None
+    project_ids: list[str] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude_none=True)
@@ -339,3 +365,50 @@ class Issue(_Named):
 
 class Project(_Named):
     """``GET /projects/{id}`` (scope ``projects:read``)."""
+
+
+class ListPage(BaseModel):
+    """One page of a list endpoint (``GET /companies``, ``/projects``, ``/issues``, ``/tags``,
+    ``/members``), as raw items: their shapes are partly unseen, so each reader takes what it
+    understands of each item. ``cursor`` is where the next page starts (None: this was the last)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    items: list[dict[str, Any]]
+    cursor: str | None = None
+
+
+_LIST_KEYS = ("data", "items", "results", "nodes")
+_CURSOR_KEYS = ("next_cursor", "cursor", "nextCursor", "end_cursor")
+
+
+def read_list_page(body: Any) -> ListPage | None:
+    """A list answer in any of the shapes such APIs use, or None when it holds no list.
+
+    Documented for ``GET /threads``: ``{"data": [...], "page": {"cursor", "has_more", "limit"}}``.
+    Also taken: a bare list, the list under ``items``/``results``/``nodes``, a ``{"data": {...}}``
+    wrapper around any of these, and the cursor at the top level or under ``pagination``. A cursor
+    with ``has_more: false`` is not followed.
+    """
+    if isinstance(body, list):
+        return ListPage(items=[item for item in body if isinstance(item, dict)])
+    if not isinstance(body, dict):
+        return None
+    found = next((body[key] for key in _LIST_KEYS if isinstance(body.get(key), list)), None)
+    if found is None:
+        inner = body.get("data")
+        return read_list_page(inner) if isinstance(inner, dict) else None
+    cursor: str | None = None
+    has_more: bool | None = None
+    for holder in (body.get("page"), body.get("pagination"), body.get("page_info"), body):
+        if not isinstance(holder, dict):
+            continue
+        if has_more is None and isinstance(holder.get("has_more"), bool):
+            has_more = holder["has_more"]
+        if cursor is None:
+            cursor = next(
+                (str(holder[key]) for key in _CURSOR_KEYS if isinstance(holder.get(key), str | int)), None
+            )
+    if has_more is False or not cursor:
+        cursor = None
+    return ListPage(items=[item for item in found if isinstance(item, dict)], cursor=cursor)

@@ -7,6 +7,7 @@ from bot.feedback.compose import SlackContext, compose_thread, thread_title
 from bot.feedback.submission import Submission
 from bot.productlane.models import CreateThread, UpdateThread
 from bot.slack.lookups import SlackLookups
+from bot.triage.delivery import update_fields
 
 
 class SlackComposer:
@@ -31,9 +32,12 @@ class SlackComposer:
         )
 
     def update(self, edit: Submission) -> UpdateThread:
-        """ "Edit details": the thread's new title (the first line, when left empty) and pain level."""
+        """ "Edit details": the thread's new title (the first line, when left empty) and pain level,
+        and the triage fields the person changed (issue #14)."""
         return UpdateThread(
-            title=thread_title(edit.form, edit.source, self._lookups), pain_level=edit.form.pain_level
+            title=thread_title(edit.form, edit.source, self._lookups),
+            pain_level=edit.form.pain_level,
+            **update_fields(edit.form, edit.edited_fields),
         )
 
     def compose(self, submission: Submission, captured: Captured | None = None) -> CreateThread:

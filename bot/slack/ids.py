@@ -19,6 +19,10 @@ ASSIGNEE_SELECT = "triage_assignee"
 # Settings per channel (issue #14): `/feedback settings` opens this modal.
 CHANNEL_SETTINGS_MODAL = "productlane_channel_settings"
 REACTION_EVENT = "reaction_added"
+# The App Home (issue #16): opening the Home tab publishes it; its button opens the feedback modal.
+HOME_OPENED_EVENT = "app_home_opened"
+HOME_VIEW = "productlane_home"
+HOME_NEW_FEEDBACK_ACTION = "productlane_home_new_feedback"
 # Every message in the conversations the bot is in (automatic capture, follow-ups): answered by
 # bot.message_events before Bolt, not by a Bolt listener.
 MESSAGE_EVENT_SUBSCRIPTIONS = ("message.channels", "message.groups", "message.im", "message.mpim")
@@ -43,4 +47,8 @@ REQUIRED_BOT_SCOPES: tuple[str, ...] = (
     "groups:history",  # … in a private channel the bot is in
     "im:history",  # … in a DM
     "mpim:history",  # … in a group DM
+    # Settings per channel (issue #14):
+    "reactions:write",  # the ✅ on a message, in channels whose confirmation style is `reaction`
+    # Triage (issue #14):
+    "team:read",  # a Slack Connect customer's email domain (team.info), to preselect its company
 )

@@ -44,6 +44,8 @@ class SlackChannel:
     is_mpim: bool
     is_shared: bool  # shared with another organization (Slack Connect)
     is_member: bool
+    # The workspaces a Slack Connect channel is shared with (ours among them, maybe).
+    connected_team_ids: tuple[str, ...] = ()
 
 
 class TTLCache(Generic[T]):
@@ -94,6 +96,11 @@ def _channel_from(data: dict[str, Any]) -> SlackChannel:
         is_mpim=bool(data.get("is_mpim")),
         is_shared=bool(data.get("is_ext_shared") or data.get("is_shared")),
         is_member=bool(data.get("is_member")),
+        connected_team_ids=tuple(
+            str(team)
+            for team in (data.get("connected_team_ids") or data.get("shared_team_ids") or [])
+            if isinstance(team, str)
+        ),
     )
 
 
@@ -109,6 +116,7 @@ class SlackLookups:
         self.permalinks: TTLCache[str] = TTLCache(24 * 3600)
         self.usergroups: TTLCache[dict[str, str]] = TTLCache(ttl)
         self.thread_sizes: TTLCache[int] = TTLCache(60.0)
+        self.team_domains: TTLCache[tuple[str, ...]] = TTLCache(24 * 3600)
 
     @staticmethod
     def cached(cache: TTLCache[T], key: str) -> T | None:
@@ -160,6 +168,18 @@ class SlackLookups:
             return int(parent.get("reply_count") or 0) + 1
 
         return self._cached(self.thread_sizes, f"{channel_id}/{thread_ts}", fetch)
+
+    def team_email_domains(self, team_id: str) -> tuple[str, ...]:
+        """The email domains of a workspace (team.info's `email_domain`, which may list several,
+        comma-separated): a Slack Connect customer's organization, to find its company (issue #14).
+        Needs team:read; empty when Slack does not say."""
+
+        def fetch() -> tuple[str, ...]:
+            team = self._client.team_info(team=team_id).get("team") or {}
+            raw = team.get("email_domain") if isinstance(team, dict) else None
+            return tuple(part.strip().lower() for part in str(raw or "").split(",") if part.strip())
+
+        return self._cached(self.team_domains, team_id, fetch) or ()
 
     def forget_channel(self, channel_id: str) -> None:
         """After the bot joins a channel its membership changed: look again next time."""

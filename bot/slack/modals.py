@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -18,6 +18,7 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.catalog import Catalog
 from bot.feedback.form import FeedbackForm, Field
 from bot.feedback.source import SourceMessage, why_not_feedback
 from bot.feedback.submission import Draft, DraftStore, EditTarget
@@ -27,6 +28,8 @@ from bot.render.plain_text import message_to_plain_text, title_from_text
 from bot.render.rich_text_value import mrkdwn_to_rich_text
 from bot.slack.lookups import CachedNames, SlackLookups, SlackUser
 from bot.slack.views import ModalContent, feedback_modal, message_modal
+from bot.triage.fields import NO_TRIAGE, TriageView
+from bot.triage.service import Triage
 
 log = logging.getLogger(__name__)
 
@@ -80,9 +83,11 @@ def message_content(
     names: NameResolver,
     notices: tuple[str, ...] = (),
     thread_size: int | None = None,
+    triage: TriageView = NO_TRIAGE,
 ) -> ModalContent:
     source = draft.source
     return ModalContent(
+        triage=triage,
         draft_id=draft.draft_id,
         form=form,
         has_source=source is not None,
@@ -105,6 +110,7 @@ class FeedbackModals:
         defaults: FormDefaults,
         identity: BotIdentity,
         already_sent: Callable[[SourceMessage], str | None] = lambda source: None,
+        triage: Triage | None = None,
     ) -> None:
         self._client = client
         self._lookups = lookups
@@ -112,6 +118,8 @@ class FeedbackModals:
         self._defaults = defaults
         self._identity = identity
         self._already_sent = already_sent
+        # Without a catalog no triage field shows: the modal is as it was before issue #14.
+        self._triage = triage or Triage(Catalog.off())
 
     def _new_draft(self, submitter_id: str, **values: Any) -> Draft:
         draft = Draft(draft_id=uuid.uuid4().hex, submitter_id=submitter_id, **values)
@@ -127,7 +135,15 @@ class FeedbackModals:
         self, source: SourceMessage, author: SlackUser | None, names: NameResolver
     ) -> FeedbackForm:
         title = title_from_text(message_to_plain_text(source.content, names), TITLE_PREFILL_MAX)
-        return with_author_contact(self._defaults.blank_form(title=title), author)
+        form = with_author_contact(self._defaults.blank_form(title=title), author)
+        # Triage from memory: the channel's defaults, and the company of an author already looked up.
+        form = self._triage.with_channel_defaults(form, source.channel_id)
+        return self._with_company(form, [form.contact_email])
+
+    def _with_company(self, form: FeedbackForm, emails_or_domains: list[str | None]) -> FeedbackForm:
+        if form.company_id or Field.COMPANY not in self._triage.fields():
+            return form
+        return self._triage.with_company(form, self._triage.company_for(emails_or_domains))
 
     def open_for_message(self, trigger_id: str, submitter_id: str, source: SourceMessage) -> None:
         reason = why_not_feedback(source, bot_user_id=self._identity.user_id, bot_id=self._identity.bot_id)
@@ -141,7 +157,8 @@ class FeedbackModals:
         already = (already_sent,) if already_sent else ()
         notices = already + ((LOOKING_UP,) if source.author_id and author is None else ())
         form = self._form_from(source, author, cached)
-        view = self._open(trigger_id, message_content(draft, form, cached, notices))
+        triage = self._triage.view(form)
+        view = self._open(trigger_id, message_content(draft, form, cached, notices, triage=triage))
         if view is None:
             return
         # Everything below may be slow; the modal is already on the person's screen.
@@ -166,16 +183,24 @@ class FeedbackModals:
         )
         opened = form
         form = with_author_contact(form, author)
+        form = self._with_company(form, [form.contact_email])
+        if not form.company_id and Field.COMPANY in self._triage.fields():
+            form = self._with_company(form, list(self._external_domains(source, author)))
+        if Field.ASSIGNEE in self._triage.fields():
+            # The submitter comes first among the assignees suggested: their email, cached.
+            self._lookups.user(draft.submitter_id)
         filled_later = frozenset(
             field
             for field, before, after in (
                 (Field.CONTACT_EMAIL, opened.contact_email, form.contact_email),
                 (Field.CONTACT_NAME, opened.contact_name, form.contact_name),
+                (Field.COMPANY, opened.company_id, form.company_id),
             )
             if not before and after
         )
         content = replace(
-            message_content(draft, form, self._lookups, notices, size), filled_later=filled_later
+            message_content(draft, form, self._lookups, notices, size, self._triage.view(form)),
+            filled_later=filled_later,
         )
         try:
             self._client.views_update(
@@ -185,13 +210,32 @@ class FeedbackModals:
             # hash_conflict: the view changed meanwhile; the person's own input wins.
             log.info("views.update skipped: %s", error.response.get("error"))
 
+    def _external_domains(self, source: SourceMessage, author: SlackUser | None) -> Iterator[str]:
+        """In a Slack Connect channel, the email domains of the external organization: its
+        author's, else those Slack gives for the author's workspace or the channel's other
+        workspaces (team.info). Looked up only as far as needed (the caller stops at a match)."""
+        channel = self._lookups.channel(source.channel_id)
+        if not source.author_is_external and not (channel and channel.is_shared):
+            return
+        if source.author_is_external and author and author.email:
+            yield author.email
+        teams = [source.author_team_id] if source.author_is_external else []
+        teams += list(channel.connected_team_ids) if channel else []
+        ours = source.workspace_team_id or self._identity.team_id
+        for team in dict.fromkeys(team for team in teams if team and team != ours):
+            yield from self._lookups.team_email_domains(team)
+
     def open_blank(
         self, trigger_id: str, submitter_id: str, text: str = "", channel_id: str | None = None
     ) -> None:
         draft = self._new_draft(submitter_id, confirm_channel_id=channel_id)
         feedback = mrkdwn_to_rich_text(text) if text.strip() else None
-        form = self._defaults.blank_form(feedback=feedback)
-        self._open(trigger_id, message_content(draft, form, CachedNames(self._lookups)))
+        form = self._triage.with_channel_defaults(self._defaults.blank_form(feedback=feedback), channel_id)
+        triage = self._triage.view(form)
+        self._open(trigger_id, message_content(draft, form, CachedNames(self._lookups), triage=triage))
+        if Field.ASSIGNEE in triage.fields:
+            # After the modal is open: the submitter's email, for the assignees suggested first.
+            self._lookups.user(submitter_id)
 
     def open_again(
         self,
@@ -213,16 +257,22 @@ class FeedbackModals:
             replaces_item_id=replaces_item_id,
         )
         # Only cached names: the trigger expires in 3 seconds, lookups could take longer.
-        self._open(trigger_id, message_content(draft, form, CachedNames(self._lookups)))
+        content = message_content(draft, form, CachedNames(self._lookups), triage=self._triage.view(form))
+        self._open(trigger_id, content)
 
     def open_edit(self, trigger_id: str, editor_id: str, target: EditTarget) -> None:
-        """ "Edit details" (issue #10): the thread's title and pain level, prefilled with what it
-        says now; saving changes the thread that outbox item created."""
+        """ "Edit details" (issue #10): the thread's title and pain level, and its triage fields
+        (issue #14), prefilled with what it says now; saving changes the thread that outbox item
+        created."""
         draft = self._new_draft(
             editor_id, source=target.source, edits_item_id=target.item_id, form=target.form
         )
         content = replace(
-            message_content(draft, target.form, CachedNames(self._lookups)), editing=True, offer_thread=False
+            message_content(
+                draft, target.form, CachedNames(self._lookups), triage=self._triage.view(target.form)
+            ),
+            editing=True,
+            offer_thread=False,
         )
         self._open(trigger_id, content)
 

@@ -11,6 +11,8 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from bot.channels.confirm import confirm_quietly, style_for
+from bot.channels.model import ChannelSettingsSource, Confirm, NoChannelSettings
 from bot.feedback.posted import PostedMessage, PostLater
 from bot.feedback.submission import Submission
 from bot.productlane.models import CreateThread, ThreadOrigin
@@ -25,6 +27,7 @@ from bot.slack.replies import (
     waiting_for_operator_reply,
 )
 from bot.slack.views import PAIN_LABELS
+from bot.triage.confirmation import triage_summary
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +47,9 @@ def confirmation_for(
 ) -> Confirmation:
     """What the confirmation reply says about a delivered submission: the one place for its rules,
     whether it is posted, refreshed after an edit, or rendered again with a status."""
+    # In a Slack Connect channel the customer reads the thread: keep internal names out.
+    internal = request.origin is not ThreadOrigin.slack_connect
+    triage = triage_summary(submission.form) if internal else None
     return Confirmation(
         thread_url=thread_url,
         title=request.title or "",
@@ -54,15 +60,25 @@ def confirmation_for(
         notes=tuple(notes),
         edit_value=submission.key if submission.via_reaction else None,
         edited_by=edited_by,
+        triage=triage.parts if triage else (),
+        linked=triage.linked if triage else None,
     )
 
 
 class SlackNotifier:
     """Where each kind of news goes. Every path ends in a DM to the submitter if all else fails."""
 
-    def __init__(self, messenger: SlackMessenger, *, bot_id: str | None = None) -> None:
+    def __init__(
+        self,
+        messenger: SlackMessenger,
+        *,
+        bot_id: str | None = None,
+        channel_settings: ChannelSettingsSource | None = None,
+    ) -> None:
         self._messenger = messenger
         self._bot_id = bot_id
+        # Each channel's confirmation style (issue #14), read when the confirmation is posted.
+        self._channels = channel_settings or NoChannelSettings()
 
     def find_delivered(self, submission: Submission, thread_url: str) -> PostedMessage | None:
         """The confirmation of `thread_url` if it is already in the source message's thread: an
@@ -90,6 +106,9 @@ class SlackNotifier:
         """Post the confirmation; where it landed, or None when no place would take it."""
         reply = confirmation_reply(confirmation_for(submission, request, thread_url, notes))
         source = submission.source
+        style = style_for(self._channels, submission)
+        if source is not None and style is not Confirm.THREAD:
+            return confirm_quietly(self._messenger, style, submission, reply)
         if source is not None:
             landed = self._messenger.in_thread(source.channel_id, source.thread_ts, reply)
             if landed is not None:
@@ -132,15 +151,28 @@ class SlackNotifier:
         return submission.confirm_channel_id
 
     def delayed(self, submission: Submission) -> None:
+        if submission.via_automatic:
+            return  # nobody asked for a message captured automatically: nobody waits for it
         reply = delayed_reply(submission.form.title or "your feedback")
         self._messenger.to_person(submission.submitter_id, reply, self._where_they_acted(submission))
 
     def waiting_for_operator(self, submission: Submission) -> None:
         """Saved, and sent once whoever runs the bot fixes its Productlane key. Raises `PostLater`."""
+        if submission.via_automatic:
+            return
         reply = waiting_for_operator_reply(submission.form.title or "your feedback")
         self._messenger.to_person(submission.submitter_id, reply, self._where_they_acted(submission))
 
     def failed(self, submission: Submission, item_id: str, problem: str) -> None:
+        if (
+            submission.via_automatic
+            and submission.source is not None
+            and submission.source.author_is_external
+        ):
+            # The customer's own message, captured in a shared channel: they are not told of our
+            # refusals. It stays failed in `productlane-slack outbox` for the operator.
+            log.warning("captured message %s not sent (%s); its author is external", item_id, problem)
+            return
         reply = failure_reply(submission.form.title or "your feedback", problem, item_id)
         # A DM stays, so the "Edit and resend" button is still there after a reload.
         channel = self._where_they_acted(submission)

@@ -1,6 +1,7 @@
 """An emoji files a message (issue #10): reacting with `FEEDBACK_REACTION` to a message sends it to
 Productlane with the defaults — its author as the contact, its first line as the title, the default
-pain level — through the same outbox as the modal. One message gives one thread, however many people
+pain level (the channel's, its company and tags, or the author's company: issue #14) — through the
+same outbox as the modal. One message gives one thread, however many people
 react and however often Slack sends the event; whoever reacts to a message already in Productlane is
 told so, privately. Reactions the bot should not act on are dropped with one log line, no message.
 While Slack has trouble showing the message (rate limited, a 5xx, unreachable) it is read again, up
@@ -20,6 +21,8 @@ from typing import Any, Protocol
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.channels.defaults import with_channel_defaults
+from bot.channels.model import ChannelSettingsSource, NoChannelSettings, emoji_files_in
 from bot.feedback.form import validate_form
 from bot.feedback.posted import PostLater
 from bot.feedback.source import source_from_message, why_not_feedback
@@ -28,6 +31,7 @@ from bot.render.plain_text import message_to_plain_text, title_from_text
 from bot.slack.lookups import SlackLookups
 from bot.slack.modals import TITLE_PREFILL_MAX, BotIdentity, FormDefaults, with_author_contact
 from bot.slack.replies import SlackMessenger, mrkdwn_escape, notice_reply, post_later_if_transient
+from bot.triage.service import Triage
 
 log = logging.getLogger(__name__)
 
@@ -84,8 +88,12 @@ class ReactionFiler:
         reaction: str,
         *,
         sleep: Callable[[float], None] = time.sleep,
+        channel_settings: ChannelSettingsSource | None = None,
+        triage: Triage | None = None,
     ) -> None:
         self._sleep = sleep
+        # Channel settings (issue #14): where the emoji files messages, and the channel's defaults.
+        self._channels = channel_settings or NoChannelSettings()
         self._client = client
         self._lookups = lookups
         self._messenger = messenger
@@ -93,6 +101,8 @@ class ReactionFiler:
         self._defaults = defaults
         self._identity = identity
         self.reaction = reaction
+        # Triage (issue #14): the channel's company, tags and pain level, else the author's company.
+        self._triage = triage
 
     def wants(self, event: Mapping[str, Any]) -> bool:
         """The configured emoji on a message (a skin tone counts as the emoji itself)."""
@@ -111,6 +121,10 @@ class ReactionFiler:
         item: Mapping[str, Any] = event["item"]
         channel_id, ts, reactor = str(item.get("channel") or ""), str(item.get("ts") or ""), event.get("user")
         if not channel_id or not ts or not isinstance(reactor, str) or not reactor:
+            return
+        settings = self._channels.for_channel(channel_id)
+        if not emoji_files_in(settings):
+            log.info("reaction in %s ignored: the channel's capture setting turns the emoji off", channel_id)
             return
         if event.get("item_user") and event.get("item_user") == self._identity.user_id:
             log.info("reaction in %s ignored: it is on one of the bot's own messages", channel_id)
@@ -149,6 +163,11 @@ class ReactionFiler:
         author = self._lookups.user(source.author_id) if source.author_id else None
         title = title_from_text(message_to_plain_text(source.content, self._lookups), TITLE_PREFILL_MAX)
         form = with_author_contact(self._defaults.blank_form(title=title), author)
+        # The channel's defaults, and (with the catalog) the company of the author's email domain.
+        if self._triage is not None:
+            form = self._triage.prefill(form, channel_id)
+        else:
+            form = with_channel_defaults(form, settings)
         problems = validate_form(form, has_source=True)
         if problems:
             self._tell(channel_id, reactor, cannot_file(" ".join(problems.values())))

@@ -64,6 +64,10 @@ class Confirmation:
     # The "Edit details" button's value (filed by reaction), and who changed the details last.
     edit_value: str | None = None
     edited_by: str | None = None
+    # Triage (issue #14): "Company: …", "Linked to: …", "Tags: …"; none where the customer reads
+    # the reply. `linked`: the linked issue's or project's name shown there.
+    triage: tuple[str, ...] = ()
+    linked: str | None = None
 
 
 @dataclass(frozen=True)
@@ -83,6 +87,8 @@ def confirmation_reply(confirmation: Confirmation) -> SlackReply:
         f"*{_link(confirmation.thread_url, title)}*"
     )
     details = f"Pain level: {mrkdwn_escape(confirmation.pain_label)}"
+    for part in confirmation.triage:
+        details += f" · {mrkdwn_escape(part)}"
     if confirmation.contact:
         details += f" · Contact: {mrkdwn_escape(confirmation.contact)}"
     if confirmation.edited_by:
@@ -238,6 +244,23 @@ class SlackMessenger:
             unfurl_links=False,
             unfurl_media=False,
         )
+
+    def react(self, channel_id: str, ts: str, name: str) -> bool:
+        """Add the bot's reaction `name` to a message (joining a public channel if needed); True
+        when it is there (already was, too), False when Slack refuses. Raises `PostLater`."""
+        for attempt in range(2):
+            try:
+                self._client.reactions_add(channel=channel_id, timestamp=ts, name=name)
+                return True
+            except (SlackApiError, OSError) as error:
+                post_later_if_transient(error)
+                code = _error_code(error)
+                if code == "already_reacted":
+                    return True
+                if attempt or code != "not_in_channel" or not self._join_if_public(channel_id):
+                    log.info("cannot react in %s: %s", channel_id, code)
+                    return False
+        return False
 
     def direct(self, user_id: str, reply: SlackReply) -> PostedMessage | None:
         """A DM from the bot to one person; None if impossible. Raises `PostLater` (see module)."""

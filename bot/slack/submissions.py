@@ -10,6 +10,8 @@ from bot.feedback.form import Field, validate_form
 from bot.feedback.submission import DraftStore, Submission, edit_key
 from bot.productlane.models import PainLevel
 from bot.slack.views import errors_response, form_from_state
+from bot.triage.delivery import edited_fields
+from bot.triage.service import Triage
 
 EXPIRED = (
     "This form has expired (the bot was restarted). Copy what you wrote, close it and use the shortcut again."
@@ -17,7 +19,12 @@ EXPIRED = (
 
 
 def read_submission(
-    view: Mapping[str, Any], user_id: str, drafts: DraftStore, *, default_pain: PainLevel
+    view: Mapping[str, Any],
+    user_id: str,
+    drafts: DraftStore,
+    *,
+    default_pain: PainLevel,
+    triage: Triage | None = None,
 ) -> Submission | dict[str, str]:
     draft = drafts.get(str(view.get("private_metadata") or ""))
     if draft is None:
@@ -25,8 +32,10 @@ def read_submission(
     values = (view.get("state") or {}).get("values") or {}
     form = form_from_state(values, default_pain=default_pain)
     if draft.edits_item_id and draft.form is not None:
-        # "Edit details" shows the title and pain level only; the rest is what was sent.
+        # "Edit details" shows the title, pain level and triage fields; the rest is what was sent.
         edited = draft.form.model_copy(update={"title": form.title, "pain_level": form.pain_level})
+        if triage is not None:
+            edited = triage.read(values, edited, None)
         problems = validate_form(edited, has_source=draft.source is not None)
         if problems:
             return errors_response(problems, view)
@@ -37,7 +46,11 @@ def read_submission(
             source=draft.source,
             submitted_at=datetime.now(UTC),
             edits_item_id=draft.edits_item_id,
+            edited_fields=edited_fields(draft.form, edited),
         )
+    if triage is not None:
+        channel_id = draft.source.channel_id if draft.source else draft.confirm_channel_id
+        form = triage.read(values, form, channel_id)
     problems = validate_form(form, has_source=draft.source is not None)
     if problems:
         return errors_response(problems, view)

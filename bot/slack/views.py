@@ -29,6 +29,7 @@ from slack_sdk.models.views import View
 from bot.feedback.form import TITLE_MAX, FeedbackForm, Field
 from bot.productlane.models import PainLevel
 from bot.slack.ids import FEEDBACK_MODAL
+from bot.triage.fields import NO_TRIAGE, TriageView, triage_blocks
 
 MODAL_TITLE = "Send to Productlane"
 PREVIEW_MAX = 2900  # a section's text may hold 3,000 characters
@@ -66,6 +67,8 @@ class ModalContent:
     thread_size: int | None = None
     # "Edit details" on a thread already in Productlane: only what it can change (issue #10).
     editing: bool = False
+    # Triage (issue #14): the Company, Link to, Tags and Assignee fields the catalog can serve.
+    triage: TriageView = NO_TRIAGE
 
     def block_id(self, field: Field) -> str:
         return f"{field.value}{FILLED_SUFFIX}" if field in self.filled_later else field.value
@@ -128,7 +131,7 @@ def _thread_block(content: ModalContent) -> InputBlock:
 
 
 EDITING_NOTICE = (
-    "This feedback is in Productlane already. *Save* changes its title and pain level there "
+    "This feedback is in Productlane already. *Save* changes its details there "
     "and updates the reply in Slack."
 )
 
@@ -160,11 +163,13 @@ def _pain_block(form: FeedbackForm) -> InputBlock:
 
 
 def edit_details_modal(content: ModalContent) -> View:
-    """ "Edit details": the thread's title and pain level, which Productlane can change."""
+    """ "Edit details": the thread's title and pain level, and its triage fields, which
+    Productlane can change."""
     blocks: list[Block] = [ContextBlock(elements=[MarkdownTextObject(text=EDITING_NOTICE)])]
     if content.has_source:
         blocks += _source_blocks(content)
     blocks += [_title_block(content.form), _pain_block(content.form)]
+    blocks += triage_blocks(content.triage, content.block_id, editing=True)
     return View(
         type="modal",
         callback_id=FEEDBACK_MODAL,
@@ -235,6 +240,7 @@ def feedback_modal(content: ModalContent) -> View:
                 max_length=NAME_MAX,
             ),
         ),
+        *triage_blocks(content.triage, content.block_id),
         InputBlock(
             block_id=Field.NOTIFY,
             label="Notify",

@@ -37,9 +37,10 @@ def status_line(status: Status) -> str:
     return f"Status in Productlane: {_STATUS_WORDS[status]}"
 
 
-def linked_line(links: Sequence[Link], is_slack_connect: bool) -> str | None:
-    """ "Linked to <names>" for the live links; None in Slack Connect or without links."""
-    live = [link for link in links if not link.removed]
+def linked_line(links: Sequence[Link], is_slack_connect: bool, shown: str | None = None) -> str | None:
+    """ "Linked to <names>" for the live links; None in Slack Connect or without links. ``shown``:
+    the link the confirmation names already (chosen in the modal), not named twice."""
+    live = [link for link in links if not link.removed and not (shown and link.name == shown)]
     if is_slack_connect or not live:
         return None
     names: list[str] = []
@@ -59,7 +60,7 @@ def confirmation_with_status(
     """The confirmation reply as first posted, with a line for its current state in Productlane."""
     base = confirmation_reply(confirmation)
     parts = [status_line(status)]
-    linked = linked_line(links, is_slack_connect)
+    linked = linked_line(links, is_slack_connect, confirmation.linked)
     if linked:
         parts.append(linked)
     line = " · ".join(parts)[:1900]

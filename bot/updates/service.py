@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
 from slack_sdk import WebClient
 
+from bot import metrics
 from bot.delivery.outbox import Outbox
 from bot.delivery.write_limits import WriteLimits
 from bot.productlane import ProductlaneClient
@@ -82,7 +83,9 @@ class Updates:
 
     def receive_webhook(self, raw_body: bytes, headers: Mapping[str, str]) -> WebhookResult:
         """``POST /productlane/webhooks``: (status, JSON body). See `bot.updates.receiver`."""
-        return self.receiver(raw_body, headers)
+        answer = self.receiver(raw_body, headers)
+        metrics.webhook_answered(*answer)
+        return answer
 
     def remember_thread(self, record: RememberedThread | None) -> None:
         """Keep the Slack side of a thread the bot created. Never raises: a failure here must not
@@ -116,9 +119,13 @@ def build_updates(
     wall_clock: Callable[[], float] = time.time,
     idle_interval: float = 1.0,
     owner: str | None = None,
+    on_threads_changed: Callable[[Sequence[str]], None] | None = None,
 ) -> Updates:
-    """Everything Productlane → Slack needs, from the settings and the app's collaborators."""
-    store = UpdatesStore(outbox, clock=clock or (lambda: datetime.now(UTC)))
+    """Everything Productlane → Slack needs, from the settings and the app's collaborators.
+    ``on_threads_changed``: told which threads' status or links an applied event changed."""
+    store = UpdatesStore(
+        outbox, clock=clock or (lambda: datetime.now(UTC)), on_threads_changed=on_threads_changed
+    )
     switches = Switches(
         edit_confirmation=settings.updates_edit_confirmation,
         post_done=settings.updates_post_done,

@@ -122,6 +122,8 @@ def _confirmation(value: Any) -> Confirmation:
         notes=tuple(str(note) for note in notes) if isinstance(notes, list) else (),
         edit_value=text_or_none("edit_value"),
         edited_by=text_or_none("edited_by"),
+        triage=tuple(str(part) for part in triage) if isinstance(triage := data.get("triage"), list) else (),
+        linked=text_or_none("linked"),
     )
 
 
@@ -141,9 +143,18 @@ def _link(row: sa.Row[Any]) -> Link:
 class UpdatesStore:
     """The updates' tables on the outbox's database. Safe to share between threads."""
 
-    def __init__(self, outbox: Outbox, *, clock: Callable[[], datetime] = _utc_now) -> None:
+    def __init__(
+        self,
+        outbox: Outbox,
+        *,
+        clock: Callable[[], datetime] = _utc_now,
+        on_threads_changed: Callable[[Sequence[str]], None] | None = None,
+    ) -> None:
         self._outbox = outbox
         self._clock = clock
+        # Told, once an event's transaction is committed, which threads' status or links it changed
+        # (the App Home shows them). Never raises; must not wait.
+        self._on_threads_changed = on_threads_changed
         self._dialect = outbox.engine.dialect.name
         with self._writing() as conn:
             ensure_tables(conn)
@@ -254,6 +265,7 @@ class UpdatesStore:
             if held is None:
                 return None
             outcome = "ignored"
+            changed: list[str] = []
             if change is not None:
                 notes: list[str] = []
                 for thread_id in self._threads_for(conn, change):
@@ -261,6 +273,8 @@ class UpdatesStore:
                     if state is None:
                         continue
                     decision = decider(state, change, switches)
+                    if decision.state != state:
+                        changed.append(thread_id)
                     self._save_state(conn, state, decision.state, at)
                     for effect in decision.effects:
                         self._queue(conn, effect, at)
@@ -278,6 +292,8 @@ class UpdatesStore:
                     last_error=None,
                 )
             )
+        if changed and self._on_threads_changed is not None:
+            self._on_threads_changed(changed)
         return outcome
 
     def _threads_for(self, conn: Connection, change: Change) -> list[str]:

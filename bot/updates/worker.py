@@ -16,6 +16,7 @@ from typing import Literal, NamedTuple
 
 from pydantic import ValidationError
 
+from bot import metrics
 from bot.background import BackgroundThreads, RepeatedFailureLog
 from bot.productlane import NotFoundError, ProductlaneClient, ProductlaneError, ScopeError
 from bot.updates.decide import Switches
@@ -92,6 +93,7 @@ class EventApplier:
             log.warning("Productlane event %s: lease lost; another worker applies it", event.event_id)
         else:
             log.info("Productlane event %s (%s): %s", event.event_id, event.event_type, outcome)
+            metrics.productlane_event_applied(event.event_id)
 
     def _with_names(self, change: Change) -> Change:
         """Fill in issue and project names, asking Productlane only about the bot's own threads."""

@@ -455,6 +455,36 @@ def test_a_later_schema_version_is_migrated_once_on_start(url: str, monkeypatch:
     assert len(calls) == 2
 
 
+def test_an_item_keeps_who_it_is_for_on_either_way_in(outbox: Outbox) -> None:
+    first = outbox.add("k1", "thread", {"submitter_id": "U1"}, submitter_id="U1")
+    edited = outbox.add("k2", "thread", {"submitter_id": "U1"}, submitter_id="U1", supersedes=first.id)
+    nobody = outbox.add("k3", "thread", {})
+    assert [outbox.get(i).submitter_id for i in (first.id, edited.id, nobody.id)] == ["U1", "U1", None]  # type: ignore[union-attr]
+    with pytest.raises(ValueError, match="64"):
+        outbox.add("k4", "thread", {}, submitter_id="U" * 65)
+
+
+def test_a_version_2_database_gains_each_items_submitter_from_its_payload(url: str) -> None:
+    with Outbox(url) as box:
+        ids = [
+            box.add("a", "create_thread", {"submitter_id": "U0AAA", "form": {}}).id,
+            box.add("b", "create_thread", {"submitter_id": "U0BBB"}).id,
+            box.add("c", "create_thread", {"no": "submitter"}).id,
+        ]
+        with box.engine.begin() as conn:  # back to what version 2 built
+            conn.exec_driver_sql("DROP INDEX outbox_items_submitter")
+            conn.exec_driver_sql("ALTER TABLE outbox_items DROP COLUMN submitter_id")
+            conn.exec_driver_sql("UPDATE outbox_schema_version SET version = 2")
+    with Outbox(url) as box:
+        assert box.schema_version == outbox_schema.SCHEMA_VERSION == 3
+        assert [box.get(i).submitter_id for i in ids] == ["U0AAA", "U0BBB", None]  # type: ignore[union-attr]
+        indexes = {index["name"] for index in sa.inspect(box.engine).get_indexes("outbox_items")}
+        assert "outbox_items_submitter" in indexes
+        with box.engine.begin() as conn:  # the step is idempotent
+            outbox_schema.MIGRATIONS[3](conn)
+        assert box.get(ids[0]).submitter_id == "U0AAA"  # type: ignore[union-attr]
+
+
 def test_an_unknown_database_is_refused() -> None:
     with pytest.raises(ValueError, match="unsupported outbox database"):
         Outbox("mysql://localhost/outbox")

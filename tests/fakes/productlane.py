@@ -69,6 +69,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
+from tests.fakes.productlane_catalog import FakeCatalog
 from tests.fakes.productlane_webhooks import DEFAULT_PATTERNS, WebhookSender
 
 __all__ = [
@@ -511,6 +512,8 @@ class FakeProductlane:
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
         self._init_capture()
+        # Triage (issue #14): companies, tags, members, the lists, and the ids writes name.
+        self.catalog = FakeCatalog(self)
 
     # -- lifecycle
 
@@ -924,7 +927,7 @@ class FakeProductlane:
             if not company_id
             else {
                 "id": company_id,
-                "name": None,
+                "name": (self.catalog.companies.get(company_id) or {}).get("name"),
                 "logo_url": None,
                 "domains": [],
                 "size": None,
@@ -1037,6 +1040,9 @@ class FakeProductlane:
         captured = self._route_capture(record, scopes)
         if captured is not None:
             return captured
+        listed = self.catalog.route(record, scopes)
+        if listed is not None:
+            return listed
         if path == "/threads" and method == "POST":
             return self._post_thread(h, record, scopes)
         if path == "/threads" and method == "GET":
@@ -1064,6 +1070,9 @@ class FakeProductlane:
             first = details[0]
             where = f"{first['path']}: " if first["path"] else ""
             return self._error(400, message=f"Validation failed: {where}{first['message']}.", details=details)
+        unknown = self.catalog.unknown(record.json)
+        if unknown:
+            return self.catalog.refusal(unknown)
         with self._changed:
             thread = self._create(record.json)
             self.created_count += 1
@@ -1287,6 +1296,10 @@ class FakeProductlane:
             thread = next((t for t in self._threads if t["id"] == thread_id), None)
             if thread is None:
                 return self._error(404, message="Thread not found.")
+            unknown = self.catalog.unknown(body)
+            if unknown:
+                return self.catalog.refusal(unknown)
+            self.catalog.apply_patch(thread, body)
             for name in ("title", "pain_level", "status", "text"):
                 if name in body:
                     thread[name] = body[name]

@@ -55,6 +55,9 @@ from websockets.frames import Frame, Opcode
 from websockets.http11 import Request, Response
 from websockets.sync.server import Server, ServerConnection, serve
 
+from tests.fakes.slack_home import home_methods
+from tests.fakes.slack_reactions import reaction_methods
+
 JSONDict = dict[str, Any]
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "slack"
@@ -89,6 +92,8 @@ DEFAULT_SCOPES: tuple[str, ...] = (
     "groups:history",
     "im:history",
     "mpim:history",
+    "reactions:write",
+    "team:read",
 )
 
 # Form fields slack_sdk sends as JSON strings; the record decodes them to objects.
@@ -359,6 +364,8 @@ class FakeSlackWebAPI:
     (they are plain containers; hold `lock` for compound changes while the bot runs).
     """
 
+    reactions: dict[tuple[str, str], list[str]]  # the bot's reactions by (channel, ts): slack_reactions.py
+
     def __init__(
         self,
         *,
@@ -380,6 +387,10 @@ class FakeSlackWebAPI:
         )
         # Latest state of every view opened/pushed/updated, by view id.
         self.views: dict[str, JSONDict] = {}
+        # Each person's App Home as last published (views.publish), by user id: see slack_home.py.
+        self.homes: dict[str, JSONDict] = {}
+        # Other organizations' workspaces (Slack Connect), as team.info shows them, by team id.
+        self.teams: dict[str, JSONDict] = {}
         # Where apps.connections.open sends the client; FakeSlack points it at its socket server.
         self.socket_url = socket_url
         # Exceptions raised inside the fake while answering (a bug in the fake or a body callable).
@@ -415,6 +426,8 @@ class FakeSlackWebAPI:
             "team.info": ("bot", self._team_info),
             "usergroups.list": ("bot", self._usergroups_list),
             **self._capture_methods(),
+            **reaction_methods(self),
+            **home_methods(self),
             RESPONSE_URL: ("none", lambda call: {"ok": True}),
         }
 
@@ -879,6 +892,11 @@ class FakeSlackWebAPI:
 
     def _team_info(self, call: Call) -> JSONDict:
         self._need_scope("team:read")
+        other = call.params.get("team")
+        if other and other != TEAM_ID:
+            if other not in self.teams:
+                raise _SlackError("team_not_found")
+            return {"ok": True, "team": copy.deepcopy(self.teams[other])}
         return {
             "ok": True,
             "team": {
@@ -1807,6 +1825,32 @@ class FakeSlack:
         payload: JSONDict = load_fixture("view_submission")
         payload["view"] = resolved
         payload["trigger_id"] = trigger_id or _new_trigger_id()
+        if user is not None:
+            payload["user"] = self._user(user)
+        return payload
+
+    def block_suggestion_payload(
+        self,
+        action_id: str,
+        value: str = "",
+        *,
+        view: Mapping[str, Any] | str | None = None,
+        block_id: str | None = None,
+        user: str | Mapping[str, Any] | None = None,
+    ) -> JSONDict:
+        """A `block_suggestion` (an external select asking for its options as the person types),
+        from the fixture; `view` is the modal it is in (the fixture's when None)."""
+        payload: JSONDict = copy.deepcopy(load_fixture("block_suggestion")["envelope"]["payload"])
+        payload["action_id"] = action_id
+        payload["value"] = value
+        if view is not None:
+            resolved = self._resolve_view(view)
+            payload["view"] = resolved
+            payload["container"] = {"type": "view", "view_id": resolved.get("id")}
+            found_block, _ = _find_element(resolved.get("blocks") or [], action_id)
+            payload["block_id"] = block_id or found_block or action_id
+        else:
+            payload["block_id"] = block_id or action_id
         if user is not None:
             payload["user"] = self._user(user)
         return payload

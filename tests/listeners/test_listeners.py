@@ -230,6 +230,29 @@ def test_edit_and_resend_for_an_unknown_submission_explains_by_dm(rig: Rig) -> N
     assert "can no longer be found" in posted.params["text"]
 
 
+def test_someone_else_pressing_a_submitters_edit_and_resend_reopens_nothing(rig: Rig) -> None:
+    rig.bot.worker.start()
+    rig.productlane.fail_next(400, method="POST", path="/threads")
+    rig.dispatch(rig.slack.view_submission_payload(open_modal(rig)["id"], {}))
+    refusal = rig.slack.web.wait_for_call(
+        "chat.postMessage",
+        timeout=10,
+        predicate=lambda c: EDIT_AND_RESEND_ACTION in str(c.params.get("blocks")),
+    )
+    message = {"ts": refusal.response["ts"], "text": "x", "blocks": refusal.params["blocks"]}
+    rig.dispatch(
+        rig.slack.block_actions_payload(
+            EDIT_AND_RESEND_ACTION, message=message, channel=refusal.params["channel"], user="U0CSM0001"
+        )
+    )
+    told = rig.slack.web.wait_for_call(
+        "chat.postMessage",
+        predicate=lambda c: c.time > refusal.time and c.params.get("channel") == "U0CSM0001",
+    )
+    assert "can no longer be found" in told.params["text"]
+    assert not [c for c in rig.slack.web.calls("views.open") if c.time > refusal.time]
+
+
 def test_a_modal_opened_before_a_restart_can_still_be_sent_after_it(rig: Rig, tmp_path: Path) -> None:
     view = open_modal(rig)
     rig.bot.close()  # the bot restarts while the person is still typing

@@ -89,7 +89,8 @@ def test_invalid_json_body(http):
     assert response.status_code == 400
 
 
-def test_created_thread_has_the_shape_of_the_fixture(http):
+def test_created_thread_has_the_shape_of_the_fixture(fake, http):
+    fake.catalog.add_company("Customer Co", ("customer.example",), company_id="co_1")
     response = http.post("threads", json={**VALID, "title": "T", "company_id": "co_1"})
     assert response.status_code == 201
     body = response.json()

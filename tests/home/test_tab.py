@@ -1,0 +1,211 @@
+"""Keeping Homes current: a change to someone's submission publishes their Home again while they may
+be looking (opened within the hour) — once for a burst of changes, by one replica, never faster than
+Slack allows — and costs nothing for people who are not looking. Against the loopback Slack Web API
+and a real outbox."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from slack_sdk import WebClient
+
+from bot.delivery.health import DeliveryHealthReader
+from bot.delivery.outbox import Outbox
+from bot.feedback.form import FeedbackForm
+from bot.feedback.posted import PostLater
+from bot.feedback.submission import Submission
+from bot.home import HomeTab
+from bot.home.views import HomeViews
+from bot.slack.admins import WorkspaceAdmins
+from bot.slack.lookups import SlackLookups
+from bot.slack.replies import Confirmation
+from bot.updates.remember import RememberedThread
+from bot.updates.store import UpdatesStore
+from tests.databases import database_url
+from tests.fakes.slack import TEAM_ID, Call, FakeSlackWebAPI
+
+DANA, SAM = "U0CSM0002", "U0CSM0001"
+KEY = f"productlane:{TEAM_ID}"
+INTERVAL = timedelta(seconds=0.3)
+
+
+@pytest.fixture
+def slack() -> Iterator[FakeSlackWebAPI]:
+    with FakeSlackWebAPI() as fake:
+        yield fake
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    return database_url(request.param, tmp_path)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.offset = timedelta(0)
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+
+def make_tab(slack: FakeSlackWebAPI, outbox: Outbox, **kwargs: Any) -> HomeTab:
+    client = WebClient(base_url=slack.api_url, token=slack.bot_token)
+    lookups = SlackLookups(client)
+    return HomeTab(
+        client,
+        outbox,
+        lookups,
+        WorkspaceAdmins(lookups, (), TEAM_ID),
+        DeliveryHealthReader(outbox, KEY),
+        limiter_key=KEY,
+        team_id=TEAM_ID,
+        workspace_name="Acme",
+        update_mode="off",
+        min_interval=kwargs.pop("min_interval", INTERVAL),
+        **kwargs,
+    )
+
+
+def publishes(slack: FakeSlackWebAPI, user_id: str, since: float = 0.0) -> list[Call]:
+    return [c for c in slack.calls("views.publish") if c.params.get("user_id") == user_id and c.time >= since]
+
+
+def settle(seconds: float = 1.0) -> None:
+    time.sleep(seconds)
+
+
+def test_a_burst_of_changes_republishes_a_looking_persons_home_once(slack: FakeSlackWebAPI, url: str) -> None:
+    with Outbox(url) as outbox:
+        tab = make_tab(slack, outbox)
+        try:
+            tab.opened(DANA)
+            assert len(publishes(slack, DANA)) == 1
+            mark = time.monotonic()
+            for _ in range(20):
+                tab.changed([DANA])
+                tab.changed([SAM])  # never opened their Home: nothing for them
+            settle()
+            assert len(publishes(slack, DANA, mark)) == 1
+            assert publishes(slack, SAM) == []
+            assert HomeViews(outbox).stale() == []
+        finally:
+            tab.stop()
+
+
+def test_the_replica_that_sees_the_change_publishes_it_for_a_home_opened_through_another(
+    slack: FakeSlackWebAPI, url: str
+) -> None:
+    with Outbox(url) as one, Outbox(url) as other:
+        first, second = make_tab(slack, one), make_tab(slack, other)
+        try:
+            first.opened(DANA)
+            mark = time.monotonic()
+            second.changed([DANA])
+            first.changed([DANA])  # both replicas saw a change (two workers): still one publish
+            settle()
+            assert len(publishes(slack, DANA, mark)) == 1
+        finally:
+            first.stop()
+            second.stop()
+
+
+def test_an_hour_after_opening_changes_publish_nothing(slack: FakeSlackWebAPI, url: str) -> None:
+    clock = Clock()
+    with Outbox(url, clock=clock) as outbox:
+        tab = make_tab(slack, outbox)
+        try:
+            tab.opened(DANA)
+            clock.offset = timedelta(hours=1, seconds=1)
+            mark = time.monotonic()
+            tab.changed([DANA])
+            settle(0.6)
+            assert publishes(slack, DANA, mark) == []
+        finally:
+            tab.stop()
+
+
+def test_a_status_change_reaches_the_home_of_the_threads_submitter(slack: FakeSlackWebAPI, url: str) -> None:
+    with Outbox(url) as outbox:
+        store = UpdatesStore(outbox)
+        confirmation = Confirmation("https://pl.test/th_1", "Title", "High", None, DANA)
+        store.remember(RememberedThread("th_1", confirmation, "C0FEEDBACK", None, None, None, False))
+        tab = make_tab(slack, outbox)
+        try:
+            tab.opened(DANA)
+            mark = time.monotonic()
+            tab.threads_changed(["th_1", "th_unknown"])
+            settle()
+            assert len(publishes(slack, DANA, mark)) == 1
+        finally:
+            tab.stop()
+
+
+def test_slack_rate_limiting_a_republish_is_waited_out_then_it_goes(slack: FakeSlackWebAPI, url: str) -> None:
+    with Outbox(url) as outbox:
+        tab = make_tab(slack, outbox, min_interval=timedelta(0))
+        try:
+            tab.opened(DANA)
+            slack.respond(
+                "views.publish",
+                {"ok": False, "error": "ratelimited"},
+                status=429,
+                headers={"Retry-After": "1"},
+                times=1,
+            )
+            mark = time.monotonic()
+            tab.changed([DANA])
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline and not [
+                c for c in publishes(slack, DANA, mark) if c.status == 200 and c.response.get("ok")
+            ]:
+                time.sleep(0.05)
+            calls = publishes(slack, DANA, mark)
+            assert [c.response.get("ok") for c in calls] == [False, True]
+            assert calls[1].time - calls[0].time >= 0.9, "Retry-After honoured"
+        finally:
+            tab.stop()
+
+
+def test_an_idle_tab_holds_no_thread(slack: FakeSlackWebAPI, url: str) -> None:
+    with Outbox(url) as outbox:
+        tab = make_tab(slack, outbox)
+        try:
+            tab.changed([SAM])
+            settle(0.5)
+            assert tab._thread is None
+        finally:
+            tab.stop()
+
+
+def test_the_notifier_it_watches_reports_each_outcome_even_when_slack_refuses(
+    slack: FakeSlackWebAPI, url: str
+) -> None:
+    class Refusing:
+        def delivered(self, submission: Submission, *args: Any) -> None:
+            raise PostLater("ratelimited")
+
+        def failed(self, submission: Submission, item_id: str, problem: str) -> None:
+            return None
+
+        def find_delivered(self, submission: Submission, thread_url: str) -> str:
+            return "passed through"
+
+    with Outbox(url) as outbox:
+        tab = make_tab(slack, outbox)
+        seen: list[list[str]] = []
+        tab.changed = lambda user_ids: seen.append(list(user_ids))  # type: ignore[method-assign]
+        notifier = tab.watching(Refusing())
+        submission = Submission(
+            key="k", submitter_id=DANA, form=FeedbackForm(title="t"), submitted_at=datetime.now(UTC)
+        )
+        with pytest.raises(PostLater):
+            notifier.delivered(submission, None, "https://pl.test/t")
+        notifier.failed(submission, "1", "no")
+        assert notifier.find_delivered(submission, "u") == "passed through"
+        assert seen == [[DANA], [DANA]]
+        tab.stop()
