@@ -10,9 +10,9 @@ with real values.
 
 from __future__ import annotations
 
+import json
 import os
 import re
-import shlex
 import signal
 import subprocess
 from collections.abc import Callable, Iterator
@@ -20,18 +20,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 
 from bot.delivery.outbox import Outbox
 from tests.fakes.productlane import FakeProductlane
 from tests.fakes.slack import FakeSlack
-from tests.running_bot import bot_environment, wait_until
+from tests.running_bot import ENTRY_POINT, bot_environment, wait_until
 
 pytestmark = pytest.mark.timeout(120)
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 CI = (ROOT / ".ci/run").read_text()
-COMMAND_START = re.compile(r"^(uv run |bash |cp |pip install |productlane-slack)")
+COMMAND_START = re.compile(r"^(uv run |bash |cp |pip install |productlane-slack|curl )")
 
 
 @dataclass(frozen=True)
@@ -90,9 +91,13 @@ def installs_uv(shown: Shown, tmp_path: Path) -> None:
 def uv_run(
     argv: str, env: dict[str, str], cwd: Path, timeout: float = 60
 ) -> subprocess.CompletedProcess[str]:
-    """The command exactly as shown, from `cwd`, in this project (UV_PROJECT)."""
-    return subprocess.run(
-        shlex.split(argv),
+    """The command exactly as shown (a shell line: it may redirect), from `cwd`, in this project
+    (UV_PROJECT). `productlane-slack …` as prose names it is run as `uv run productlane-slack …`."""
+    if argv.startswith("productlane-slack"):
+        argv = "uv run " + argv
+    return subprocess.run(  # noqa: S602 - a line of our own docs
+        argv,
+        shell=True,
         env={**env, "UV_PROJECT": str(ROOT), "UV_NO_PROGRESS": "1"},
         cwd=cwd,
         capture_output=True,
@@ -105,7 +110,7 @@ def uv_run(
 def copies_the_example_settings(shown: Shown, tmp_path: Path) -> None:
     """`cp .env.example .env` gives a .env the bot reads, once the three secrets are filled in."""
     (tmp_path / ".env.example").write_text((ROOT / ".env.example").read_text())
-    subprocess.run(shlex.split(shown.command), cwd=tmp_path, check=True)
+    subprocess.run(shown.command.split(), cwd=tmp_path, check=True)
     env_file = tmp_path / ".env"
     text = env_file.read_text()
     for name, value in (
@@ -127,15 +132,56 @@ def fakes(tmp_path: Path) -> Iterator[tuple[FakeSlack, FakeProductlane, dict[str
         yield slack, productlane, bot_environment(slack, productlane, tmp_path / "outbox.db")
 
 
+SETTINGS_FILE = {"channels": [{"channel": "C0123ABCD", "capture": "reaction", "pain_level": "HIGH"}]}
+
+
 def runs_against_the_fakes(shown: Shown, tmp_path: Path) -> None:
-    """A `productlane-slack` command that runs to its end: it must succeed against the fakes."""
+    """A `productlane-slack` command that runs to its end: it must succeed against the fakes. An
+    outbox with a failed item is there for `outbox retry <id>`, a settings file for `channels
+    import FILE`, written under the name the docs give it."""
     with FakeSlack() as slack, FakeProductlane() as productlane:
         env = bot_environment(slack, productlane, tmp_path / "outbox.db")
         item_id = _a_failed_item(tmp_path / "outbox.db")
         argv = shown.command.replace("<id>", str(item_id))
+        imported = re.search(r"channels import (?:--\S+ )*(\S+)", argv)
+        if imported:
+            name = imported.group(1)
+            text = json.dumps(SETTINGS_FILE)
+            if name.endswith((".yaml", ".yml")):
+                text = yaml.safe_dump(SETTINGS_FILE)
+            (tmp_path / name).write_text(text)
         for variant in _expand_optional(argv):
             done = uv_run(variant, env, tmp_path)
             assert done.returncode == 0, f"{variant}: {done.stdout}\n{done.stderr}"
+
+
+def scrapes_the_metrics(shown: Shown, tmp_path: Path) -> None:
+    """The scrape shown, against a running bot with METRICS_TOKEN set (its PORT for the docs' 3000)."""
+    with FakeSlack() as slack, FakeProductlane() as productlane:
+        env = bot_environment(slack, productlane, tmp_path / "outbox.db") | {
+            "METRICS_TOKEN": "doc-test-token"
+        }
+        bot = subprocess.Popen(
+            [str(ENTRY_POINT)],
+            env=env,
+            cwd=tmp_path,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL,
+        )
+        try:
+            command = shown.command.replace(":3000/", f":{env['PORT']}/")
+
+            def scraped() -> subprocess.CompletedProcess[str] | None:
+                done = uv_run(command, env, tmp_path)
+                return done if "productlane_slack_outbox_items" in done.stdout else None
+
+            wait_until(scraped, "a scrape of /metrics", 60)
+            refused = uv_run(command, {**env, "METRICS_TOKEN": "wrong"}, tmp_path)
+            assert "productlane_slack_outbox_items" not in refused.stdout
+        finally:
+            bot.send_signal(signal.SIGTERM)
+            bot.wait(timeout=60)
 
 
 def runs_the_bot(shown: Shown, tmp_path: Path) -> None:
@@ -145,7 +191,7 @@ def runs_the_bot(shown: Shown, tmp_path: Path) -> None:
         log = tmp_path / "bot.log"
         with log.open("wb") as output:
             bot = subprocess.Popen(
-                shlex.split(shown.command),
+                shown.command.split(),
                 env={**env, "UV_PROJECT": str(ROOT), "UV_NO_PROGRESS": "1"},
                 cwd=tmp_path,
                 stdout=output,
@@ -163,7 +209,7 @@ def runs_the_bot(shown: Shown, tmp_path: Path) -> None:
 
 def a_benchmark(shown: Shown, tmp_path: Path) -> None:
     """A benchmark is too slow to run here: the module must exist and take every option shown."""
-    argv = shlex.split(shown.command)
+    argv = shown.command.split()
     module = argv[argv.index("-m") + 1]
     done = uv_run(f"uv run python -m {module} --help", dict(os.environ), ROOT)
     assert done.returncode == 0, done.stderr
@@ -178,7 +224,8 @@ RUNNERS: list[tuple[re.Pattern[str], Callable[[Shown, Path], None]]] = [
     (re.compile(r"^pip install uv$"), installs_uv),
     (re.compile(r"^cp \.env\.example \.env$"), copies_the_example_settings),
     (re.compile(r"^uv run productlane-slack$"), runs_the_bot),
-    (re.compile(r"^uv run productlane-slack (check|outbox)\b"), runs_against_the_fakes),
+    (re.compile(r"^(uv run )?productlane-slack (check|outbox|channels)\b"), runs_against_the_fakes),
+    (re.compile(r"^curl .*/metrics$"), scrapes_the_metrics),
     (re.compile(r"^uv run python -m bench\.\w+"), a_benchmark),
 ]
 
