@@ -16,9 +16,12 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, fiel
 
 __all__ = [
     "Assignee",
+    "Comment",
+    "CommentPage",
     "Company",
     "CompanyOwner",
     "Contact",
+    "CreateComment",
     "CreateThread",
     "CustomerNeed",
     "ExternalIds",
@@ -147,6 +150,21 @@ class UpdateThread(BaseModel):
 
     title: str | None = Field(default=None, max_length=TITLE_MAX_LENGTH)
     pain_level: PainLevel | None = None
+    # The body again, whole (issue #15: follow-ups re-render the conversation when Productlane
+    # refuses comments).
+    text: str | None = Field(default=None, min_length=1)
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+class CreateComment(BaseModel):
+    """Body of ``POST /v2/threads/{id}/comments`` (scope ``comments:write``; client-claimed, not in
+    the pages we could read): an internal note on the thread, ``content`` in HTML."""
+
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+
+    content: str = Field(min_length=1)
 
     def to_json(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude_none=True)
@@ -339,3 +357,21 @@ class Issue(_Named):
 
 class Project(_Named):
     """``GET /projects/{id}`` (scope ``projects:read``)."""
+
+
+class Comment(_Response):
+    """A comment (internal note) on a thread, as ``POST``/``GET /threads/{id}/comments`` answer
+    (client-claimed: only ``id`` is relied on; ``content`` is read when listing)."""
+
+    id: str
+    thread_id: str | None = None
+    content: str | None = None
+    created_at: datetime | None = None
+
+
+class CommentPage(_Response):
+    """One page of ``GET /threads/{id}/comments`` (UNSEEN: read as the documented list shape,
+    ``{data, page}``; a bare list is taken too)."""
+
+    data: list[Comment] = Field(default_factory=list)
+    page: PageInfo | None = None
