@@ -15,6 +15,8 @@ from slack_bolt import App
 from slack_sdk import WebClient
 
 from bot.background import RepeatedFailureLog
+from bot.channels.model import ChannelSettingsSource, NoChannelSettings
+from bot.conversation import Conversation, build_conversation
 from bot.delivery.drafts import SqlDraftStore
 from bot.delivery.edits import OutboxFiling
 from bot.delivery.intake import Intake
@@ -26,7 +28,7 @@ from bot.feedback.source import SourceMessage
 from bot.feedback.submission import DraftStore, Submission
 from bot.listener_pool import ListenerPool
 from bot.listeners import Services, actions, commands, events, shortcuts, views
-from bot.message_events import Interest, MessageEvents
+from bot.message_events import Interest, MessageEvents, Route
 from bot.productlane import PainLevel, ProductlaneClient
 from bot.productlane.models import CreateThread
 from bot.settings import Settings
@@ -61,6 +63,8 @@ class Bot:
     # Channel messages (`message.*` events), decided before Bolt sees them.
     message_events: MessageEvents
     capture: SlackCapture | None = None
+    # Follow-ups from Slack into Productlane (issue #15).
+    conversation: Conversation | None = None
     _file_gone: RepeatedFailureLog = field(
         default_factory=lambda: RepeatedFailureLog(log, "the outbox database file check")
     )
@@ -70,6 +74,8 @@ class Bot:
         past its retention."""
         self.worker.start()
         self.updates.start()
+        if self.conversation is not None:
+            self.conversation.start()
 
     def tick(self) -> None:
         """Called about once a second by the thread that waits for the stop (the main thread): the
@@ -88,7 +94,8 @@ class Bot:
         except Exception as error:
             # The message would carry the database URL; name only the kind of failure.
             return [f"the outbox database is unreachable ({type(error).__name__})"]
-        return self.worker.problems() + self.updates.problems()
+        conversation = self.conversation.problems() if self.conversation is not None else []
+        return self.worker.problems() + self.updates.problems() + conversation
 
     def readiness_notices(self) -> list[str]:
         """What /readyz shows an operator without failing the probe (a paused delivery)."""
@@ -99,6 +106,8 @@ class Bot:
         if not self.listeners.drain(timeout=LISTENER_DRAIN_SECONDS):
             log.warning("listeners still running after %.0f s; stopping anyway", LISTENER_DRAIN_SECONDS)
         self.janitor.stop()
+        if self.conversation is not None:
+            self.conversation.stop()
         self.updates.stop()
         self.worker.stop()
         self.productlane.close()
@@ -134,6 +143,7 @@ def build_bot(
     productlane: ProductlaneClient | None = None,
     outbox: Outbox | None = None,
     drafts: DraftStore | None = None,
+    channel_settings: ChannelSettingsSource | None = None,
 ) -> Bot:
     client = web_client or slack_client(settings)
     # Who the bot is: needed to refuse its own messages. A bad token fails here, at start.
@@ -147,22 +157,46 @@ def build_bot(
     outbox = outbox or Outbox(settings.database_url)
     drafts = drafts or SqlDraftStore(outbox)
     lookups = SlackLookups(client)
-    updates = build_updates(settings, outbox, client, productlane)
+    channel_settings = channel_settings or NoChannelSettings()
+    # One write budget per Productlane key, shared by all replicas on this database.
+    limiter_key = f"productlane:{identity.team_id}"
+    capture = SlackCapture(client, settings.slack_bot_token.get_secret_value(), settings.slack_api_base_url())
+    composer = SlackComposer(lookups)
+    interest = Interest()
+    conversation = build_conversation(
+        settings,
+        outbox,
+        productlane,
+        lookups,
+        capture,
+        composer,
+        interest,
+        limiter_key=limiter_key,
+        channel_settings=channel_settings,
+    )
+    updates = build_updates(
+        settings,
+        outbox,
+        client,
+        productlane,
+        channel_settings=channel_settings,
+        bot_wrote=conversation.bot_wrote,
+    )
 
     def remember(submission: Submission, request: CreateThread, result: dict[str, Any]) -> None:
         # Where the confirmation landed: status changes, "done" and "shipped" go there later.
         record = thread_record_from_delivery(submission, request, result, str(result["url"]), result["reply"])
         updates.remember_thread(record)
+        # Its Slack thread's replies reach Productlane from now on (issue #15).
+        conversation.on_confirmed(submission, result)
 
-    capture = SlackCapture(client, settings.slack_bot_token.get_secret_value(), settings.slack_api_base_url())
     worker = DeliveryWorker(
         outbox,
         productlane,
-        SlackComposer(lookups),
+        composer,
         SlackNotifier(SlackMessenger(client, lookups), bot_id=identity.bot_id),
         settings.thread_url,
-        # One write budget per Productlane key, shared by all replicas on this database.
-        limiter_key=f"productlane:{identity.team_id}",
+        limiter_key=limiter_key,
         lease_seconds=settings.delivery_lease_seconds,
         on_confirmed=remember,
         gatherer=capture,
@@ -214,7 +248,9 @@ def build_bot(
     for listeners in (shortcuts, commands, views, actions, events):
         listeners.register(app, services)
     janitor = RetentionJanitor(outbox, timedelta(days=settings.outbox_retention_days))
-    message_events = MessageEvents(Interest(), bot_user_id=identity.user_id, bot_id=identity.bot_id)
+    message_events = MessageEvents(interest, bot_user_id=identity.user_id, bot_id=identity.bot_id)
+    if conversation.enabled:
+        message_events.consume(Route.FOLLOW_UP, conversation.intake)
     return Bot(
         app,
         worker,
@@ -227,4 +263,5 @@ def build_bot(
         updates,
         message_events,
         capture,
+        conversation,
     )

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+import bot.conversation.schema  # registers the conversation's tables (follow-ups)
 import bot.updates.schema  # noqa: F401 - registers the updates' tables on the shared metadata
 from bot.delivery import schema as outbox_schema
 

@@ -69,6 +69,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
+from tests.fakes.productlane_conversation import ConversationFake
 from tests.fakes.productlane_webhooks import DEFAULT_PATTERNS, WebhookSender
 
 __all__ = [
@@ -511,6 +512,8 @@ class FakeProductlane:
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
         self._init_capture()
+        # Comments and the team's replies (issue #15): tests/fakes/productlane_conversation.py.
+        self.conversation = ConversationFake(self)
 
     # -- lifecycle
 
@@ -1037,6 +1040,9 @@ class FakeProductlane:
         captured = self._route_capture(record, scopes)
         if captured is not None:
             return captured
+        talked, answer = self.conversation.route(h, record, scopes)
+        if talked:
+            return answer
         if path == "/threads" and method == "POST":
             return self._post_thread(h, record, scopes)
         if path == "/threads" and method == "GET":
