@@ -204,3 +204,26 @@ def test_a_threads_replies_are_claimed_one_at_a_time_in_order(store: UpdatesStor
     store.effect_sent(again, "b")
     [then] = store.claim_effects("b", 10, 60)
     assert then.effect_key == "reply:m2"
+
+
+def test_the_channels_replies_setting_and_the_bots_own_comments_keep_a_reply_out(store: UpdatesStore) -> None:
+    from bot.updates.worker import EventApplier
+
+    store.remember(record("th_1", channel_id="C0QUIET001"))
+    store.remember(record("th_2", channel_id="C0LOUD0001", thread_ts="200.000001"))
+    applier = EventApplier(
+        store,
+        None,  # type: ignore[arg-type]  # no names are looked up for replies
+        ON,
+        bot_wrote=lambda message_id: message_id == "cm_ours",
+        replies_in=lambda channel: channel != "C0QUIET001",
+    )
+    for event_id, data in (
+        ("evt_1", {"id": "m1", "thread_id": "th_1", "content": "<p>quiet channel</p>"}),
+        ("evt_2", {"id": "cm_ours", "thread_id": "th_2", "content": "<p>our follow-up</p>"}),
+        ("evt_3", {"id": "m3", "thread_id": "th_2", "content": "<p>the team</p>"}),
+    ):
+        add(store, event_id, data, "message.sent")
+    assert applier.apply_due("applier") == 3
+    [effect] = store.claim_effects("sender", 10, 60)
+    assert (effect.effect_key, effect.text) == ("reply:m3", "*The team* (via Productlane): the team")
