@@ -1,6 +1,7 @@
 """Channel messages beside feedback, and follow-ups beside new feedback (issue #15).
 
-    uv run python -m bench.bench_messages [--rate 500] [--seconds 30] [--submissions 20] [--flood-seconds 60]
+    uv run python -m bench.bench_messages [--rate 500] [--seconds 30] [--submissions 20] [--rounds 1]
+                                          [--threads 30] [--flood-rate 10] [--flood-seconds 60]
 
 The bot subscribes to `message.*`, so it receives every message of every channel it is in. Part 1
 sends `--submissions` whole-view message-shortcut submissions (as bench_ack sends them) spread over
@@ -115,43 +116,54 @@ def outbox_waiting(database: Path) -> int:
 
 def part_one(slack: FakeSlack, bot_pid: int, database: Path, args: argparse.Namespace) -> None:
     warm_up = 3
-    payloads = submissions(slack, open_views(slack, warm_up + 2 * args.submissions, 4))
+    per_round = args.submissions
+    payloads = submissions(slack, open_views(slack, warm_up + 2 * per_round * args.rounds, 4))
     # The first submissions pay for what is loaded on first use: not measured.
     submit_spread(slack, payloads[:warm_up], 1.0)
     payloads = payloads[warm_up:]
-    quiet_payloads, busy_payloads = payloads[: args.submissions], payloads[args.submissions :]
-    traffic = ordinary_messages(slack, args.rate * args.seconds)
     wait_until(lambda: outbox_waiting(database) == 0, 600, "the outbox to drain")
+    quiet: list[float] = []
+    busy: list[float] = []
+    message_acks: list[float] = []
+    quiet_cpu = quiet_wall = busy_cpu = busy_wall = 0.0
+    sent_total = 0
+    for round_index in range(args.rounds):
+        batch = payloads[2 * per_round * round_index : 2 * per_round * (round_index + 1)]
+        traffic = ordinary_messages(slack, args.rate * args.seconds)
 
-    cpu = cpu_seconds(bot_pid)
-    started = time.monotonic()
-    quiet = submit_spread(slack, quiet_payloads, args.seconds)
-    quiet_cpu, quiet_wall = cpu_seconds(bot_pid) - cpu, time.monotonic() - started
+        cpu, started = cpu_seconds(bot_pid), time.monotonic()
+        quiet += submit_spread(slack, batch[:per_round], args.seconds)
+        quiet_cpu += cpu_seconds(bot_pid) - cpu
+        quiet_wall += time.monotonic() - started
 
-    sent: list[str] = []
-    sender = threading.Thread(target=send_traffic, args=(slack, traffic, args.rate, sent), daemon=True)
-    cpu = cpu_seconds(bot_pid)
-    started = time.monotonic()
-    sender.start()
-    busy = submit_spread(slack, busy_payloads, args.seconds)
-    sender.join()
-    for envelope in sent:
-        slack.socket.wait_ack(envelope, timeout=30)
-    busy_cpu, busy_wall = cpu_seconds(bot_pid) - cpu, time.monotonic() - started
-    message_acks = [slack.socket.ack_latency(envelope) * 1000 for envelope in sent]
+        sent: list[str] = []
+        sender = threading.Thread(target=send_traffic, args=(slack, traffic, args.rate, sent), daemon=True)
+        cpu, started = cpu_seconds(bot_pid), time.monotonic()
+        sender.start()
+        busy += submit_spread(slack, batch[per_round:], args.seconds)
+        sender.join()
+        for envelope in sent:
+            slack.socket.wait_ack(envelope, timeout=30)
+        busy_cpu += cpu_seconds(bot_pid) - cpu
+        busy_wall += time.monotonic() - started
+        message_acks += [slack.socket.ack_latency(envelope) * 1000 for envelope in sent]
+        sent_total += len(sent)
 
-    print(f"part 1: {args.submissions} submissions over {args.seconds} s, alone and beside channel messages")
+    print(
+        f"part 1: {per_round} submissions over {args.seconds} s, alone and beside channel messages"
+        + (f" ({args.rounds} rounds of each, alternating)" if args.rounds > 1 else "")
+    )
     print(summary("submissions, quiet", quiet))
     print(summary(f"submissions, {args.rate} msg/s", busy))
     ratio = percentile(busy, 0.99) / percentile(quiet, 0.99)
     print(f"submission ack p99 ratio busy/quiet: {ratio:.2f} (goal ≤ 1.2)")
-    achieved = len(sent) / max(busy_wall, 0.001)
-    print(summary("channel messages", message_acks) + f"  ({len(sent)} sent, {achieved:.0f}/s achieved)")
+    achieved = sent_total / max(busy_wall, 0.001)
+    print(summary("channel messages", message_acks) + f"  ({sent_total} sent, {achieved:.0f}/s achieved)")
     extra = busy_cpu - quiet_cpu * busy_wall / quiet_wall
     print(
         f"bot CPU: quiet {quiet_cpu:.2f} s in {quiet_wall:.1f} s ({100 * quiet_cpu / quiet_wall:.1f}% of a "
         f"core); busy {busy_cpu:.2f} s in {busy_wall:.1f} s ({100 * busy_cpu / busy_wall:.1f}% of a core), "
-        f"{1e6 * extra / max(len(sent), 1):.0f} µs per message"
+        f"{1e6 * extra / max(sent_total, 1):.0f} µs per message"
     )
 
 
@@ -275,6 +287,7 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=500, help="channel messages a second")
     parser.add_argument("--seconds", type=int, default=30)
     parser.add_argument("--submissions", type=int, default=20)
+    parser.add_argument("--rounds", type=int, default=1, help="quiet and busy runs, alternating")
     parser.add_argument("--threads", type=int, default=30, help="followed threads in the flood")
     parser.add_argument("--flood-rate", type=float, default=10.0, help="follow-ups a second in the flood")
     parser.add_argument("--flood-seconds", type=float, default=60.0)
