@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from slack_sdk.models.blocks import ContextBlock, MarkdownTextObject
 
 from bot.render.document import safe_url
-from bot.render.html_to_mrkdwn import html_to_mrkdwn
 from bot.slack.replies import Confirmation, SlackReply, confirmation_reply, mrkdwn_escape
 from bot.updates.state import Link, Status
 
@@ -92,6 +91,9 @@ ATTACHMENT_NAME_MAX = 100
 def team_reply_text(author: str | None, html: str, attachments: Sequence[tuple[str, str]] = ()) -> str:
     """ "*Anna* (via Productlane): …" — the reply as mrkdwn, its files as links. Empty when the
     reply holds nothing to show."""
+    # Imported on the first reply: a bot without webhooks never needs the HTML parser.
+    from bot.render.html_to_mrkdwn import html_to_mrkdwn
+
     body = html_to_mrkdwn(html)
     if len(body) > REPLY_MAX:
         body = body[:REPLY_MAX].rsplit(" ", 1)[0].rstrip() + " … _(the rest is in Productlane)_"
