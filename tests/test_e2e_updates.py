@@ -85,10 +85,13 @@ def send_feedback(world: World, *, channel: str = SOURCE_CHANNEL, ts: str = SOUR
     payload["channel"] = {"id": channel, "name": "feedback"}
     interact(world, payload)
     submit(world, opened_view(world, mark, refreshed=True), {})
+    # In its thread: the previous test's "done" reply may land in the channel after `mark`.
     confirmation = world.slack.web.wait_for_call(
         "chat.postMessage",
         timeout=15,
-        predicate=lambda c: since(mark)(c) and c.params.get("channel") == channel,
+        predicate=lambda c: (
+            since(mark)(c) and c.params.get("channel") == channel and c.params.get("thread_ts") == ts
+        ),
     )
     return world.productlane.threads[-1]["id"], confirmation
 
