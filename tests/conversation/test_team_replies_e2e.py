@@ -22,7 +22,8 @@ from tests.conversation.conversation_world import (
 from tests.fakes.slack import Call, make_channel
 from tests.running_bot import World, since, wait_until
 
-pytestmark = pytest.mark.timeout(180)
+# One worker runs this module, so its bot (a module fixture) starts once, not once per worker.
+pytestmark = [pytest.mark.timeout(180), pytest.mark.xdist_group("conversation.test_team_replies_e2e")]
 
 VIA = "(via Productlane)"
 
