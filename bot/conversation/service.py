@@ -124,6 +124,8 @@ def build_conversation(
         limiter_key=limiter_key,
         owner=owner or f"conversation-{uuid.uuid4().hex[:8]}",
         lease_seconds=lease,
+        gather_seconds=settings.followup_batch_seconds / 2,
+        spacing_seconds=settings.followup_batch_seconds,
         stopping=threads.stopping,
     )
     worker = ConversationWorker(

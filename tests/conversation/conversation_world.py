@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import signal
+import sqlite3
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -27,6 +28,8 @@ from tests.running_bot import (
 )
 
 SCOPES = ("threads:read", "threads:write", "files:write", "comments:write")
+# FOLLOWUP_BATCH_SECONDS for these bots: the spacing and gathering of 10 s (the default), shortened.
+BATCH = 2.0
 SECRET = "whsec_conversation_0123456789abcdef"
 CHANNEL = "C0FEEDBACK"
 CUSTOMER = "U0CUST0003"  # Jane Doe
@@ -47,6 +50,7 @@ def running(
     """The bot with webhooks on (the fake Productlane delivers `message.*` and `comment.*` too)."""
     with contextlib_fakes(slack, productlane, scopes) as (fake_slack, fake_productlane):
         env = bot_environment(fake_slack, fake_productlane, home / "outbox.db")
+        env["FOLLOWUP_BATCH_SECONDS"] = str(BATCH)
         if webhooks:
             env["PRODUCTLANE_WEBHOOK_SECRET"] = SECRET
         env |= dict(extra or {})
@@ -219,6 +223,25 @@ def delete_event(world: World, thread_ts: str, ts: str, *, channel: str = CHANNE
         history = world.slack.web.messages.get(channel, [])
         history[:] = [message for message in history if message.get("ts") != ts]
     send(world, world.slack.events_api_payload(event))
+
+
+def settled(world: World) -> None:
+    """Wait until the bot is done with every follow-up it kept (each sent, deleted or dropped, no
+    thread's batch under way) and with every Productlane event (applied, its Slack effects sent):
+    after this, nothing more comes of what was sent to it (no fixed wait that only hopes so)."""
+    database = world.log.parent / "outbox.db"
+
+    def done() -> bool:
+        with sqlite3.connect(database) as connection:
+            (waiting,) = connection.execute(
+                "SELECT (SELECT count(*) FROM conversation_followups WHERE status IN ('pending', 'sending'))"
+                " + (SELECT count(*) FROM updates_events WHERE status != 'applied')"
+                " + (SELECT count(*) FROM updates_effects WHERE status IN ('pending', 'sending'))"
+            ).fetchone()
+        return int(waiting) == 0
+
+    assert world.productlane.webhooks.wait_idle(timeout=20)
+    wait_until(done, "every follow-up and event settled", 30)
 
 
 def comments(world: World, thread_id: str) -> list[dict[str, Any]]:

@@ -6,7 +6,6 @@ while bots, the bot itself and deleted replies stay out."""
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,6 +20,7 @@ from tests.conversation.conversation_world import (
     reply_event,
     running,
     send,
+    settled,
     wait_for_comments,
 )
 from tests.running_bot import World
@@ -65,7 +65,7 @@ def test_several_replies_close_together_go_in_one_write_in_slacks_order(world: W
     (comment,) = wait_for_comments(world, thread_id, 1)
     content = comment["content"]
     assert content.index("first:") < content.index("second:") < content.index("third:")
-    time.sleep(3)
+    settled(world)
     assert len(comments(world, thread_id)) == 1
     assert world.productlane.conversation.comment_count >= 1
 
@@ -78,7 +78,7 @@ def test_slacks_retry_of_the_same_event_sends_it_once(world: World) -> None:
     send(world, retried)
     send(world, payload)
     wait_for_comments(world, thread_id, 1)
-    time.sleep(12)  # past the next window of this thread
+    settled(world)  # nothing of this thread left to send
     assert texts(comments(world, thread_id)).count("Also on the PDF") == 1
 
 
@@ -102,7 +102,7 @@ def test_bots_and_the_bots_own_messages_are_not_follow_ups(world: World) -> None
     send(world, own)
     reply_event(world, parent, "1764300403.000100", "A person, at last")
     found = wait_for_comments(world, thread_id, 1)
-    time.sleep(2)
+    settled(world)
     assert "A person, at last" in texts(found)
     assert "Deploy bot" not in texts(comments(world, thread_id))
     assert "Our own reply" not in texts(comments(world, thread_id))

@@ -11,11 +11,13 @@ from pathlib import Path
 import pytest
 
 from tests.conversation.conversation_world import (
+    BATCH,
     SCOPES,
     comments,
     file_message,
     reply_event,
     running,
+    settled,
     wait_for_comments,
 )
 from tests.fakes.productlane import FakeProductlane
@@ -63,11 +65,11 @@ def test_without_comments_the_body_becomes_the_whole_conversation(tmp_path: Path
         assert "the message this feedback was sent from" in body
         assert productlane.conversation.comments == []
         assert "re-rendering each thread's body" in world.log_text()
-        # Later follow-ups re-render it again, at most one write per 10 s for the thread.
+        # Later follow-ups re-render it again, at most one write per FOLLOWUP_BATCH_SECONDS for the thread.
         reply_event(world, parent, "1764320120.000100", "any news?")
         wait_until(lambda: len(patched_texts(productlane, thread_id)) >= 2, "a second re-render", 30)
         first, second = productlane.requests_to("PATCH", f"/threads/{thread_id}")[:2]
-        assert second.time - first.time >= 9.5
+        assert second.time - first.time >= BATCH - 0.1
         assert "any news?" in patched_texts(productlane, thread_id)[-1]
         said = check_output(world.slack, productlane, tmp_path)
     assert "✓ Follow-ups (Slack → Productlane):" in said
@@ -87,7 +89,7 @@ def test_an_answer_that_never_came_is_looked_for_before_sending_again(tmp_path: 
         reply_event(world, parent, "1764320220.000100", "today it was an hour")
         wait_for_comments(world, thread_id, 2)
         wait_until(lambda: conversation.listing_count >= 2, "the bot looking again", 40)
-        time.sleep(12)
+        settled(world)
         found = comments(world, thread_id)
     assert len(found) == 2
     assert "about 20 minutes late" in found[0]["content"]
@@ -130,7 +132,7 @@ def test_kill_9_mid_batch_then_restart_sends_each_follow_up_once_and_in_order(tm
                 "the last reply",
                 60,
             )
-            time.sleep(12)
+            settled(third)
             found = comments(third, thread_id)
     text = " ".join(comment["content"] for comment in found)
     for word in ("one:", "two:", "three:", "four:"):
@@ -143,7 +145,7 @@ def test_followup_days_0_turns_follow_ups_off(tmp_path: Path) -> None:
         parent = "1764320400.000100"
         thread_id = file_message_unfollowed(world, parent)
         reply_event(world, parent, "1764320410.000100", "is anyone there?")
-        time.sleep(7)
+        settled(world)
         assert comments(world, thread_id) == []
         assert world.productlane.patch_count == 0
         assert "follow-up" not in world.log_text()

@@ -17,6 +17,7 @@ from tests.conversation.conversation_world import (
     reply_event,
     running,
     send,
+    settled,
     wait_for_comments,
 )
 from tests.fakes.slack import Call, make_channel
@@ -97,7 +98,7 @@ def test_each_message_is_posted_once_and_in_order_even_when_slack_makes_the_firs
     ]
     # Slack refused the first post once: the others waited for it.
     assert len([c for c in world.slack.web.calls("chat.postMessage") if since(mark)(c)]) == 4
-    time.sleep(3)
+    settled(world)
     assert len(replies_in(world, parent, mark)) == 3
 
 
@@ -112,7 +113,7 @@ def test_internal_comments_customer_messages_and_what_productlane_posted_itself_
     conversation.team_reply(thread_id, "<p>relayed by Productlane's own Slack app</p>", channel="slack")
     conversation.team_reply(thread_id, "<p>the one that counts</p>")
     wait_until(lambda: replies_in(world, parent), "the team's reply", 20)
-    time.sleep(2)
+    settled(world)
     said = json.dumps([call.params for call in posts_in(world, parent)], ensure_ascii=False)
     assert "the one that counts" in said
     assert "internal:" not in said
@@ -136,7 +137,7 @@ def test_no_echo_between_the_follow_ups_and_the_team_replies(world: World) -> No
         posted.response["message"] | {"channel": posted.response["channel"]}
     )
     send(world, echo)
-    time.sleep(12)  # past the thread's next write window
+    settled(world)  # the echo kept nothing to send, and nothing more is posted
     assert len(world.productlane.conversation.comments_on(thread_id)) == 1
     assert len(replies_in(world, parent)) == 1
 

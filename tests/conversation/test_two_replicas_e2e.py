@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conversation.conversation_world import CHANNEL, CUSTOMER, SCOPES
+from tests.conversation.conversation_world import BATCH, CHANNEL, CUSTOMER, SCOPES
 from tests.databases import NO_PG, PG_URL, reset_postgres
 from tests.fakes.productlane import FakeProductlane
 from tests.fakes.slack import FakeSlack
@@ -53,7 +53,7 @@ def test_two_replicas_follow_the_same_threads_and_send_each_reply_once_in_order(
         pytest.skip(NO_PG)
     reset_postgres(PG_URL)
     with FakeSlack() as slack, FakeProductlane(scopes=SCOPES) as productlane:
-        env = {"DATABASE_URL": PG_URL}
+        env = {"DATABASE_URL": PG_URL, "FOLLOWUP_BATCH_SECONDS": str(BATCH)}
         (tmp_path / "a").mkdir()
         (tmp_path / "b").mkdir()
         a = start_http_bot(slack, productlane, tmp_path / "a", **env)
@@ -99,7 +99,7 @@ def test_two_replicas_follow_the_same_threads_and_send_each_reply_once_in_order(
                 "every reply in Productlane",
                 40,
             )
-            time.sleep(12)  # anything that would send a duplicate has had time to
+            time.sleep(BATCH + 1)  # past the thread's next write window: a duplicate would be there
         finally:
             status_a, status_b = stop(a), stop(b)
     text = " ".join(c["content"] for c in productlane.conversation.comments_on(thread_id))
