@@ -247,14 +247,15 @@ def build_bot(
     triage = Triage(catalog, channels)
 
     def remember(submission: Submission, request: CreateThread, result: dict[str, Any]) -> None:
-        # Its Slack thread's replies reach Productlane from now on (issue #15), however it was confirmed.
-        conversation.on_confirmed(submission, result)
         # Where the confirmation landed: status changes, "done", "shipped" and the team's replies go
         # there later — except in a channel confirmed privately or by reaction: no bot message there.
-        if not news_may_follow(channels, submission, result.get("reply")):
-            return
-        record = thread_record_from_delivery(submission, request, result, str(result["url"]), result["reply"])
-        updates.remember_thread(record)
+        if news_may_follow(channels, submission, result.get("reply")):
+            record = thread_record_from_delivery(
+                submission, request, result, str(result["url"]), result["reply"]
+            )
+            updates.remember_thread(record)
+        # Its Slack thread's replies reach Productlane from now on (issue #15), however it was confirmed.
+        conversation.on_confirmed(submission, result)
 
     worker = DeliveryWorker(
         outbox,
