@@ -21,6 +21,7 @@ from bot.channels.cache import ChannelSettingsCache
 from bot.channels.confirm import news_may_follow
 from bot.channels.modals import ChannelSettingsModals
 from bot.channels.store import ChannelSettingsStore
+from bot.conversation import Conversation, build_conversation
 from bot.delivery.drafts import SqlDraftStore
 from bot.delivery.edits import OutboxFiling
 from bot.delivery.health import DeliveryHealth, DeliveryHealthReader
@@ -90,6 +91,8 @@ class Bot:
     channel_settings: ChannelSettingsCache | None = None
     # Triage (issue #14): Productlane's lists in memory, for the modal's searchable selects.
     catalog: Catalog = field(default_factory=Catalog.off)
+    # Follow-ups from Slack into Productlane (issue #15).
+    conversation: Conversation | None = None
     _file_gone: RepeatedFailureLog = field(
         default_factory=lambda: RepeatedFailureLog(log, "the outbox database file check")
     )
@@ -100,6 +103,8 @@ class Bot:
         self.worker.start()
         self.updates.start()
         self.catalog.start()
+        if self.conversation is not None:
+            self.conversation.start()
 
     def tick(self) -> None:
         """Called about once a second by the thread that waits for the stop (the main thread): the
@@ -122,7 +127,8 @@ class Bot:
         except Exception as error:
             # The message would carry the database URL; name only the kind of failure.
             return [f"the outbox database is unreachable ({type(error).__name__})"]
-        return self.worker.problems() + self.updates.problems()
+        conversation = self.conversation.problems() if self.conversation is not None else []
+        return self.worker.problems() + self.updates.problems() + conversation
 
     def delivery_health(self) -> DeliveryHealth:
         """Delivery as the shared database says (for /metrics): read at most every few seconds."""
@@ -142,6 +148,8 @@ class Bot:
         if self.home is not None:
             self.home.stop()
         self.catalog.stop()
+        if self.conversation is not None:
+            self.conversation.stop()
         self.updates.stop()
         self.worker.stop()
         self.productlane.close()
@@ -199,6 +207,20 @@ def build_bot(
     channel_store = ChannelSettingsStore(outbox)
     channels = ChannelSettingsCache(channel_store, on_automatic=interest.set_automatic_channels)
     admins = WorkspaceAdmins(lookups, settings.feedback_admin_ids(), identity.team_id)
+    capture = SlackCapture(client, settings.slack_bot_token.get_secret_value(), settings.slack_api_base_url())
+    composer = SlackComposer(lookups)
+    # Follow-ups from Slack into Productlane (issue #15).
+    conversation = build_conversation(
+        settings,
+        outbox,
+        productlane,
+        lookups,
+        capture,
+        composer,
+        interest,
+        limiter_key=limiter_key,
+        channel_settings=channels,
+    )
     home_tab = HomeTab(
         client,
         outbox,
@@ -213,23 +235,32 @@ def build_bot(
         reaction=settings.feedback_reaction,
     )
     updates = build_updates(
-        settings, outbox, client, productlane, on_threads_changed=home_tab.threads_changed
+        settings,
+        outbox,
+        client,
+        productlane,
+        on_threads_changed=home_tab.threads_changed,
+        channel_settings=channels,
+        bot_wrote=conversation.bot_wrote,
     )
     catalog = build_catalog(outbox, productlane, settings.catalog_refresh_seconds)
     triage = Triage(catalog, channels)
 
     def remember(submission: Submission, request: CreateThread, result: dict[str, Any]) -> None:
-        # Where the confirmation landed: status changes, "done" and "shipped" go there later.
-        if not news_may_follow(channels, submission, result.get("reply")):
-            return  # a channel confirmed privately or by reaction gets no bot message in its threads
-        record = thread_record_from_delivery(submission, request, result, str(result["url"]), result["reply"])
-        updates.remember_thread(record)
+        # Where the confirmation landed: status changes, "done", "shipped" and the team's replies go
+        # there later — except in a channel confirmed privately or by reaction: no bot message there.
+        if news_may_follow(channels, submission, result.get("reply")):
+            record = thread_record_from_delivery(
+                submission, request, result, str(result["url"]), result["reply"]
+            )
+            updates.remember_thread(record)
+        # Its Slack thread's replies reach Productlane from now on (issue #15), however it was confirmed.
+        conversation.on_confirmed(submission, result)
 
-    capture = SlackCapture(client, settings.slack_bot_token.get_secret_value(), settings.slack_api_base_url())
     worker = DeliveryWorker(
         outbox,
         productlane,
-        AutomaticComposer(SlackComposer(lookups), lookups),
+        AutomaticComposer(composer, lookups),
         home_tab.watching(
             SlackNotifier(SlackMessenger(client, lookups), bot_id=identity.bot_id, channel_settings=channels)
         ),
@@ -319,6 +350,8 @@ def build_bot(
     message_events.consume(
         Route.AUTOMATIC, AutomaticCapture(outbox, channel_store, channels, defaults, worker.wake)
     )
+    if conversation.enabled:
+        message_events.consume(Route.FOLLOW_UP, conversation.intake)
     return Bot(
         app,
         worker,
@@ -335,4 +368,5 @@ def build_bot(
         health=health,
         channel_settings=channels,
         catalog=catalog,
+        conversation=conversation,
     )

@@ -15,6 +15,8 @@ import sqlalchemy as sa
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.conversation import describe_route
+from bot.conversation.store import FollowUpStore, Route
 from bot.delivery.key_pause import KeyPause
 from bot.delivery.outbox import Outbox, Status
 from bot.delivery.worker import KEY_PROBE_SECONDS
@@ -169,6 +171,14 @@ def check_updates(settings: Settings, me: Me | None) -> CheckResult:
     return CheckResult(title, "pass", detail)
 
 
+def check_followups(settings: Settings, me: Me | None, routes: list[Route]) -> CheckResult:
+    """How people's replies in Slack reach Productlane: as comments, or by re-rendering the body
+    (issue #15). ``routes``: what a running bot found out (empty before it first sent one)."""
+    title = "Follow-ups (Slack → Productlane)"
+    detail = describe_route(settings.followup_days, me.scopes if me is not None else None, routes)
+    return CheckResult(title, "skip" if settings.followup_days <= 0 else "pass", detail)
+
+
 def _productlane_fix(error: ProductlaneError) -> str:
     if error.status in (401, 403, 410):
         return "Create a v2 API key (pl_v2_…) with threads:write into PRODUCTLANE_API_KEY."
@@ -259,10 +269,11 @@ def run_checks(
     productlane = productlane or ProductlaneClient(
         settings.productlane_api_key.get_secret_value(), settings.productlane_api_url
     )
+    me: Me | None = None
     try:
         results.append(check_productlane(productlane))
         try:
-            me: Me | None = productlane.me()
+            me = productlane.me()
         except ProductlaneError:
             me = None  # already reported above
         results.append(check_updates(settings, me))
@@ -273,9 +284,11 @@ def run_checks(
             productlane.close()
     opened = outbox if outbox is not None else _open_outbox(settings.database_url)
     if isinstance(opened, CheckResult):
+        results.append(check_followups(settings, me, []))
         results.append(opened)
     else:
         try:
+            results.append(check_followups(settings, me, FollowUpStore(opened).routes()))
             results.append(check_delivery(opened))
         finally:
             if outbox is None:

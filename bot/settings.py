@@ -50,6 +50,19 @@ WHERE_TO_GET: dict[str, str] = {
     "UPDATES_EDIT_CONFIRMATION": "true or false (default true)",
     "UPDATES_POST_DONE": "true or false (default true)",
     "UPDATES_POST_SHIPPED": "true or false (default true)",
+    # The conversation (issue #15):
+    "UPDATES_POST_REPLIES": (
+        "true or false (default true): post the team's replies from Productlane in the Slack thread "
+        "(needs the webhook, with message.* ticked)"
+    ),
+    "FOLLOWUP_BATCH_SECONDS": (
+        "seconds, 1 to 3600 (default 10): a thread gets at most one write of follow-ups this often; "
+        "replies within half of it of the first go together"
+    ),
+    "FOLLOWUP_DAYS": (
+        "whole days, 0 to 3650 (default 30): how long replies in a filed message's Slack thread are "
+        "added to its Productlane thread; 0 turns follow-ups off"
+    ),
     # Capture (issue #10):
     "FEEDBACK_ADMINS": (
         "Slack user ids, comma-separated (a profile → ⋮ → Copy member ID), e.g. U0123ABCD,U0456EFGH: "
@@ -117,6 +130,14 @@ class Settings(BaseSettings):
     updates_edit_confirmation: bool = True
     updates_post_done: bool = True
     updates_post_shipped: bool = True
+    # The conversation (issue #15): the team's replies from Productlane (message.sent) are posted in
+    # the Slack thread; people's replies in a filed message's Slack thread reach Productlane for
+    # FOLLOWUP_DAYS after it was filed (0: never).
+    updates_post_replies: bool = True
+    followup_days: int = Field(default=30, ge=0, le=3650)
+    # At most one write of follow-ups per thread this often; replies that come within half of it of
+    # the first wait for each other and go together.
+    followup_batch_seconds: float = Field(default=10.0, ge=1.0, le=3600.0)
     # Capture (issue #10): reacting with this emoji to a message files it with the defaults.
     # Empty turns it off.
     feedback_reaction: str = "inbox_tray"

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 
 import bot.catalog.schema  # registers the catalog's tables on the shared metadata
 import bot.channels.schema  # registers the channel settings' tables on the shared metadata
+import bot.conversation.schema  # registers the conversation's tables (follow-ups)
 import bot.home.schema  # registers the Home's table on the shared metadata
 import bot.updates.schema  # noqa: F401 - registers the updates' tables on the shared metadata
 from bot.delivery import schema as outbox_schema

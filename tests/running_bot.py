@@ -3,14 +3,16 @@ environment variables, pointed at the loopback fakes; and the socket-mode moves 
 
 from __future__ import annotations
 
+import codecs
 import os
 import socket
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,9 +32,23 @@ class World:
     productlane: FakeProductlane
     bot: subprocess.Popen[bytes]
     log: Path
+    _read: str = ""
+    _offset: int = 0
+    _decoder: codecs.IncrementalDecoder = field(
+        default_factory=lambda: codecs.getincrementaldecoder("utf-8")(errors="replace")
+    )
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def log_text(self) -> str:
-        return self.log.read_text(errors="replace")
+        """Everything the bot has logged so far. Tests poll this many times a second while a bot
+        that serves a whole module logs for minutes: only what was appended is read each time."""
+        with self._lock:
+            with self.log.open("rb") as output:
+                output.seek(self._offset)
+                added = output.read()
+            self._offset += len(added)
+            self._read += self._decoder.decode(added)
+            return self._read
 
 
 def free_port() -> int:

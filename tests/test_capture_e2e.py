@@ -31,7 +31,8 @@ from tests.running_bot import (
     wait_until,
 )
 
-pytestmark = pytest.mark.timeout(180)
+# One worker runs this module, so its bot (a module fixture) starts once, not once per worker.
+pytestmark = [pytest.mark.timeout(180), pytest.mark.xdist_group("test_capture_e2e")]
 
 PRODUCTLANE_SCOPES = ("threads:read", "threads:write", "files:write")
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8

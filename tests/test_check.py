@@ -200,7 +200,7 @@ def test_without_a_secret_polling_is_reported_with_its_limits(
     status, output = run(settings_for(slack, productlane))
     assert status == 0, output
     assert "✓ Productlane → Slack updates: polling every 60 s (no PRODUCTLANE_WEBHOOK_SECRET)" in output
-    assert "links and 'shipped' need webhooks" in output
+    assert "links, 'shipped' and the team's replies need webhooks" in output
 
 
 def test_polling_needs_threads_read(slack: FakeSlack, productlane: FakeProductlane) -> None:

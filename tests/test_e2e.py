@@ -34,7 +34,8 @@ from tests.running_bot import (
     wait_until,
 )
 
-pytestmark = pytest.mark.timeout(120)
+# One worker runs this module, so its bot (a module fixture) starts once, not once per worker.
+pytestmark = [pytest.mark.timeout(120), pytest.mark.xdist_group("test_e2e")]
 
 
 @pytest.fixture(scope="module")

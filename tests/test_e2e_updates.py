@@ -34,7 +34,8 @@ from tests.running_bot import (
 )
 from tests.web.client import SlowUpload
 
-pytestmark = pytest.mark.timeout(120)
+# One worker runs this module, so its bot (a module fixture) starts once, not once per worker.
+pytestmark = [pytest.mark.timeout(120), pytest.mark.xdist_group("test_e2e_updates")]
 
 SECRET = "whsec_e2e_0123456789abcdef"
 SOURCE_CHANNEL = "C0FEEDBACK"
@@ -112,7 +113,24 @@ def send_feedback(world: World, *, channel: str = SOURCE_CHANNEL, ts: str = SOUR
             since(mark)(c) and c.params.get("channel") == channel and c.params.get("thread_ts") == ts
         ),
     )
-    return world.productlane.threads[-1]["id"], confirmation
+    thread_id = world.productlane.threads[-1]["id"]
+    wait_remembered(world, thread_id)
+    return thread_id, confirmation
+
+
+def wait_remembered(world: World, thread_id: str) -> None:
+    """The bot keeps a thread's Slack side a moment after posting its confirmation; Productlane's
+    news of a thread the bot does not know yet is ignored, as for any thread not its own."""
+    database = world.log.parent / "outbox.db"
+
+    def remembered() -> bool:
+        with sqlite3.connect(database) as connection:
+            found = connection.execute(
+                "SELECT count(*) FROM updates_threads WHERE thread_id = ?", (thread_id,)
+            ).fetchone()
+        return bool(found[0])
+
+    wait_until(remembered, "the thread remembered", 15)
 
 
 def replies_after(world: World, mark: float, text: str) -> list[Call]:
@@ -168,6 +186,7 @@ def test_a_status_change_keeps_the_edit_details_button_of_a_reply_filed_by_react
     )
     assert "Edit details" in json.dumps(confirmation.params["blocks"])
     thread_id = next(t["id"] for t in world.productlane.threads if "Dark mode please" in t["text"])
+    wait_remembered(world, thread_id)
 
     changed = time.monotonic()
     world.productlane.set_thread_status(thread_id, "done")

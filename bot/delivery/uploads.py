@@ -8,6 +8,10 @@ creation, all counted in the outbox's database across replicas — downloaded wi
 uploaded. The outcome (the copy's URL, or a note why the file stays a link to Slack) is recorded
 with the item by its lease owner straight after. A file that cannot be copied never stops the
 feedback: only passing trouble (rate limits, an outage) makes the item wait, and not for ever.
+
+Where the outcomes are kept is a `CopyLedger`: an outbox item's (`ItemLedger`), or any other work
+held under a lease — the follow-ups of a conversation keep theirs beside their own rows — so every
+file that goes to Productlane is copied the same way, within the same shared budgets.
 """
 
 from __future__ import annotations
@@ -65,6 +69,37 @@ class FileSource(Protocol):
 
     def download(self, file: SlackFile, max_bytes: int) -> bytes:
         """The file's bytes, at most ``max_bytes``. Raises `FileUnavailable`, `TryLater`."""
+        ...
+
+
+class CopyLedger(Protocol):
+    """What became of each file of one piece of work, kept by whoever holds that work (a lease)."""
+
+    @property
+    def started_at(self) -> datetime:
+        """When the work was accepted: passing trouble may hold its files for `FILE_PATIENCE`."""
+        ...
+
+    @property
+    def label(self) -> str:
+        """Names the work in log lines (ids only)."""
+        ...
+
+    def copies(self) -> dict[str, CopiedFile]:
+        """What is recorded, by Slack file id."""
+        ...
+
+    def record(self, file_id: str, copy: CopiedFile) -> bool:
+        """Keep one outcome; False when the work is no longer ours (nothing is kept)."""
+        ...
+
+    def renew(self) -> bool:
+        """Extend the lease (a long download, a wait for a slot); False when it is lost."""
+        ...
+
+    def wait_before_writing(self) -> float:
+        """Seconds to hold back before taking one of the shared writes (0: go). Lower-priority work
+        (follow-ups) yields to new feedback here."""
         ...
 
 
@@ -175,6 +210,36 @@ def purge_copies(outbox: Outbox, *, now: datetime | None = None) -> int:
     return int(removed)
 
 
+class ItemLedger:
+    """The copies of an outbox item's files, kept with the item by its lease owner."""
+
+    def __init__(self, outbox: Outbox, item: OutboxItem, owner: str, lease_seconds: float) -> None:
+        self._outbox = outbox
+        self._item = item
+        self._owner = owner
+        self._lease = lease_seconds
+
+    @property
+    def started_at(self) -> datetime:
+        return self._item.created_at
+
+    @property
+    def label(self) -> str:
+        return f"item {self._item.id}"
+
+    def copies(self) -> dict[str, CopiedFile]:
+        return copies_of(self._outbox, self._item.id)
+
+    def record(self, file_id: str, copy: CopiedFile) -> bool:
+        return record_copy(self._outbox, self._item.id, self._owner, file_id, copy)
+
+    def renew(self) -> bool:
+        return self._outbox.renew_lease(self._item.id, self._owner, self._lease)
+
+    def wait_before_writing(self) -> float:
+        return 0.0  # new feedback: nothing goes before it
+
+
 # --- the copier ----------------------------------------------------------------------------------
 
 
@@ -216,25 +281,29 @@ class FileCopier:
     def copy(self, item: OutboxItem, files: Sequence[SlackFile], owner: str) -> dict[str, CopiedFile]:
         """What became of each file (by id), copying those not yet done. Raises `CopyLater`,
         `LeaseLost` or `KeyRefused`; everything copied before that is kept with the item."""
-        done = copies_of(self._outbox, item.id) if files else {}
+        return self.copy_into(ItemLedger(self._outbox, item, owner, self._lease), files)
+
+    def copy_into(self, ledger: CopyLedger, files: Sequence[SlackFile]) -> dict[str, CopiedFile]:
+        """As `copy`, for work whose outcomes ``ledger`` keeps."""
+        done = ledger.copies() if files else {}
         for file in files:
             if file.id in done:
                 continue
-            copy = self._copy_one(item, file, owner)
-            if not record_copy(self._outbox, item.id, owner, file.id, copy):
-                raise LeaseLost(f"item {item.id}")
+            copy = self._copy_one(ledger, file)
+            if not ledger.record(file.id, copy):
+                raise LeaseLost(ledger.label)
             metrics.upload(copied=copy.url is not None)
             if copy.url:
-                log.info("item %s: file %s copied into Productlane", item.id, file.id)
+                log.info("%s: file %s copied into Productlane", ledger.label, file.id)
             else:
-                log.info("item %s: file %s stays a link to Slack (%s)", item.id, file.id, copy.note)
+                log.info("%s: file %s stays a link to Slack (%s)", ledger.label, file.id, copy.note)
             done[file.id] = copy
         return {file.id: done[file.id] for file in files if file.id in done}
 
-    def _patient(self, item: OutboxItem) -> bool:
-        return datetime.now(UTC) - item.created_at < self._patience
+    def _patient(self, ledger: CopyLedger) -> bool:
+        return datetime.now(UTC) - ledger.started_at < self._patience
 
-    def _copy_one(self, item: OutboxItem, file: SlackFile, owner: str) -> CopiedFile:
+    def _copy_one(self, ledger: CopyLedger, file: SlackFile) -> CopiedFile:
         if file.gone:
             return CopiedFile(None, "it was deleted in Slack")
         learned = file
@@ -244,7 +313,7 @@ class FileCopier:
         except FileUnavailable as unavailable:
             return CopiedFile(None, unavailable.note)
         except TryLater as later:
-            return CopiedFile(None, self._later_or_note(item, later.reason, later.retry_after, "Slack"))
+            return CopiedFile(None, self._later_or_note(ledger, later.reason, later.retry_after, "Slack"))
 
         def kept(note: str) -> CopiedFile:
             return CopiedFile(
@@ -257,22 +326,25 @@ class FileCopier:
         spent = f"Productlane's limit of {self._per_day} uploads a day was reached"
         if not daily_left(self._outbox, self._upload_key, self._per_day):
             return kept(spent)  # nothing downloaded for an upload that cannot happen today
-        self._renew(item, owner)
+        self._renew(ledger)
         try:
             data = self._source.download(learned, MAX_UPLOAD_BYTES)
         except FileUnavailable as unavailable:
             return kept(unavailable.note)
         except TryLater as later:
-            return kept(self._later_or_note(item, later.reason, later.retry_after, "Slack"))
+            return kept(self._later_or_note(ledger, later.reason, later.retry_after, "Slack"))
         if len(data) > MAX_UPLOAD_BYTES:  # the source's cap should have stopped it; never send it
             return kept(f"over Productlane's {megabytes(MAX_UPLOAD_BYTES)} limit")
         # The slots are taken right before the upload goes out: Productlane counts arrivals, so
         # a download between the slot and the send would bunch uploads up past its limit.
-        self._wait_for_slot(item, owner, self._upload_key, self._upload_rate, 1)
-        self._wait_for_slot(item, owner, self._write_key, self._write_rate, self._write_burst)
+        held = ledger.wait_before_writing()
+        if held > 0:
+            raise CopyLater("new feedback goes first", held)
+        self._wait_for_slot(ledger, self._upload_key, self._upload_rate, 1)
+        self._wait_for_slot(ledger, self._write_key, self._write_rate, self._write_burst)
         if not take_daily(self._outbox, self._upload_key, self._per_day):
             return kept(spent)
-        self._renew(item, owner)
+        self._renew(ledger)
         name = learned.name or f"{learned.id}"
         try:
             uploaded = self._productlane.upload_file(name, learned.content_type, data)
@@ -299,20 +371,20 @@ class FileCopier:
                 return kept(f"over Productlane's {megabytes(MAX_UPLOAD_BYTES)} limit")
             if error.retryable or error.status is None or error.status >= 500:
                 reason = error.code or type(error).__name__
-                return kept(self._later_or_note(item, reason, None, "Productlane"))
+                return kept(self._later_or_note(ledger, reason, None, "Productlane"))
             return kept(f"Productlane refused it ({error.code or error.status})")
         if not uploaded.url:
             return kept("Productlane's answer held no link to the copy")
         return CopiedFile(uploaded.url, None, learned.name or None, learned.permalink, learned.content_type)
 
-    def _later_or_note(self, item: OutboxItem, reason: str, retry_after: float | None, who: str) -> str:
+    def _later_or_note(self, ledger: CopyLedger, reason: str, retry_after: float | None, who: str) -> str:
         """Passing trouble: raise `CopyLater` to try the item again later, unless it has waited long
         enough already; then the note for a file that goes without its copy."""
-        if self._patient(item):
+        if self._patient(ledger):
             raise CopyLater(reason, retry_after if retry_after is not None else RETRY_SECONDS)
         return f"{who} did not answer in time ({reason})"
 
-    def _wait_for_slot(self, item: OutboxItem, owner: str, key: str, rate: int, burst: int) -> None:
+    def _wait_for_slot(self, ledger: CopyLedger, key: str, rate: int, burst: int) -> None:
         """Take a slot of the limiter ``key``, sleeping for it when the wait is short (the lease is
         renewed after each sleep: two waits in a row must not outlast it); give the item back when
         the wait is long."""
@@ -323,8 +395,8 @@ class FileCopier:
             if wait > self._lease / 2 or self._stopping.is_set():
                 raise CopyLater("waiting for Productlane's upload rate limit", wait)
             self._sleep(wait)
-            self._renew(item, owner)
+            self._renew(ledger)
 
-    def _renew(self, item: OutboxItem, owner: str) -> None:
-        if not self._outbox.renew_lease(item.id, owner, self._lease):
-            raise LeaseLost(f"item {item.id}")
+    def _renew(self, ledger: CopyLedger) -> None:
+        if not ledger.renew():
+            raise LeaseLost(ledger.label)

@@ -49,7 +49,10 @@ from bot.productlane.errors import (
 )
 from bot.productlane.models import (
     AddCustomerNeeds,
+    Comment,
+    CommentPage,
     Contact,
+    CreateComment,
     CreateThread,
     Issue,
     ListPage,
@@ -131,6 +134,10 @@ class ProductlaneClient:
                 timeout=httpx.Timeout(timeout),
                 transport=transport,
                 follow_redirects=False,
+                # The CA bundle costs ~26 ms of CPU and ~2 MB to load, and only https needs it (no
+                # redirect is followed): a plain-http base URL (a local fake, a proxy on loopback)
+                # goes without.
+                verify=self.base_url.startswith("https://"),
             )
 
         self._make_http = make_http
@@ -360,6 +367,43 @@ class ProductlaneClient:
         path = f"threads/{quote(thread_id, safe='')}/customer-needs"
         self.write_limiter.acquire()
         self._write("POST", path, json=request.to_json())
+
+    # -- the conversation (issue #15): follow-ups from Slack as comments
+
+    def create_comment(self, thread_id: str, request: CreateComment) -> Comment:
+        """``POST /threads/{id}/comments`` (``comments:write``; client-claimed). Waits for the write
+        limiter and sends once. Raises as :meth:`create_thread` does: after
+        :class:`OutcomeUnknownError` the comment may exist (:meth:`list_comments` tells)."""
+        if not thread_id:
+            raise ValueError("a thread id is needed to comment on a thread")
+        path = f"threads/{quote(thread_id, safe='')}/comments"
+        self.write_limiter.acquire()
+        response = self._write("POST", path, json=request.to_json())
+        body = _json(response)
+        if isinstance(body, Mapping) and "id" not in body and isinstance(body.get("data"), Mapping):
+            body = body["data"]  # tolerate a {"data": {...}} wrapper
+        try:
+            return self._validate(Comment, body, response, "POST", path)
+        except UnexpectedResponseError as exc:
+            raise OutcomeUnknownError(
+                "Productlane accepted the comment but its answer could not be read.",
+                reason="unreadable_response",
+                status=exc.status,
+                request_id=exc.request_id,
+                method="POST",
+                path=self._path(path),
+            ) from exc
+
+    def list_comments(self, thread_id: str, *, cursor: str | None = None, limit: int = 100) -> CommentPage:
+        """``GET /threads/{id}/comments``: one page of the thread's comments (UNSEEN endpoint; a
+        Productlane without it answers 404 or 405)."""
+        path = f"threads/{quote(thread_id, safe='')}/comments"
+        params = {"limit": str(limit)} | ({"cursor": cursor} if cursor else {})
+        response = self._get(path, params)
+        body = _json(response)
+        if isinstance(body, list):
+            body = {"data": body}
+        return self._validate(CommentPage, body, response, "GET", path)
 
     # -- plumbing
 

@@ -17,9 +17,12 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, fiel
 __all__ = [
     "AddCustomerNeeds",
     "Assignee",
+    "Comment",
+    "CommentPage",
     "Company",
     "CompanyOwner",
     "Contact",
+    "CreateComment",
     "CreateThread",
     "CustomerNeed",
     "ExternalIds",
@@ -155,6 +158,9 @@ class UpdateThread(BaseModel):
     assignee_id: str | None = None
     project_id: str | None = None
     tag_ids: list[str] | None = None
+    # The body again, whole (issue #15: follow-ups re-render the conversation when Productlane
+    # refuses comments).
+    text: str | None = Field(default=None, min_length=1)
 
     def to_json(self) -> dict[str, Any]:
         body = self.model_dump(mode="json", exclude_unset=True)
@@ -173,6 +179,18 @@ class AddCustomerNeeds(BaseModel):
 
     issue_ids: list[str] | None = None
     project_ids: list[str] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+class CreateComment(BaseModel):
+    """Body of ``POST /v2/threads/{id}/comments`` (scope ``comments:write``; client-claimed, not in
+    the pages we could read): an internal note on the thread, ``content`` in HTML."""
+
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+
+    content: str = Field(min_length=1)
 
     def to_json(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude_none=True)
@@ -412,3 +430,21 @@ def read_list_page(body: Any) -> ListPage | None:
     if has_more is False or not cursor:
         cursor = None
     return ListPage(items=[item for item in found if isinstance(item, dict)], cursor=cursor)
+
+
+class Comment(_Response):
+    """A comment (internal note) on a thread, as ``POST``/``GET /threads/{id}/comments`` answer
+    (client-claimed: only ``id`` is relied on; ``content`` is read when listing)."""
+
+    id: str
+    thread_id: str | None = None
+    content: str | None = None
+    created_at: datetime | None = None
+
+
+class CommentPage(_Response):
+    """One page of ``GET /threads/{id}/comments`` (UNSEEN: read as the documented list shape,
+    ``{data, page}``; a bare list is taken too)."""
+
+    data: list[Comment] = Field(default_factory=list)
+    page: PageInfo | None = None

@@ -7,6 +7,9 @@
   counts as reached, so turning the post on later never announces an old milestone.
 * Events come out of order: a snapshot older than the one behind the current status changes
   nothing. A thread deleted in Productlane stays "Removed".
+* A team member's reply to the contact (``message.sent``) is posted in the Slack thread, once per
+  message id — unless Productlane posted it there itself, it is an internal note, or the bot
+  wrote it (no echo): see docs/conversation.md.
 """
 
 from __future__ import annotations
@@ -19,15 +22,16 @@ from bot.updates.events import (
     Change,
     LinkAdded,
     LinkRemoved,
+    MessageSent,
     NeedLink,
     TargetCompleted,
     ThreadRemoved,
     ThreadSnapshot,
 )
-from bot.updates.render import DONE_TEXT, linked_line, shipped_text
+from bot.updates.render import DONE_TEXT, linked_line, shipped_text, team_reply_text
 from bot.updates.state import Link, Status, ThreadState
 
-__all__ = ["Decision", "EditConfirmation", "Effect", "PostMilestone", "Switches", "decide"]
+__all__ = ["Decision", "EditConfirmation", "Effect", "PostMilestone", "PostReply", "Switches", "decide"]
 
 Milestone = Literal["done", "shipped"]
 
@@ -39,6 +43,7 @@ class Switches:
     edit_confirmation: bool = True
     post_done: bool = True
     post_shipped: bool = True
+    post_replies: bool = True
 
 
 @dataclass(frozen=True)
@@ -57,7 +62,16 @@ class PostMilestone:
     text: str
 
 
-Effect = EditConfirmation | PostMilestone
+@dataclass(frozen=True)
+class PostReply:
+    """A team member's reply, posted in the Slack thread once per Productlane message id."""
+
+    thread_id: str
+    message_id: str
+    text: str
+
+
+Effect = EditConfirmation | PostMilestone | PostReply
 
 
 @dataclass(frozen=True)
@@ -80,7 +94,26 @@ def decide(state: ThreadState, change: Change, switches: Switches) -> Decision:
         return _link_added(state, change.need, switches)
     if isinstance(change, LinkRemoved):
         return _link_removed(state, change.need, switches)
+    if isinstance(change, MessageSent):
+        return _team_reply(state, change, switches)
     return _completed(state, change, switches)
+
+
+def _team_reply(state: ThreadState, message: MessageSent, switches: Switches) -> Decision:
+    """The team's reply goes to Slack — Slack Connect channels included: it is meant for the
+    customer — unless it would be said twice or was never meant for them."""
+    if message.skip is not None:
+        return Decision(state, note=message.skip)
+    if message.internal:
+        return Decision(state, note="an internal note: not for Slack")
+    if message.relayed_to_slack:
+        return Decision(state, note="Productlane posted it in Slack itself")
+    if not switches.post_replies:
+        return Decision(state, note="posting replies is off (UPDATES_POST_REPLIES)")
+    text = team_reply_text(message.author, message.html, message.attachments)
+    if not text:
+        return Decision(state, note="an empty reply")
+    return Decision(state, (PostReply(state.thread_id, message.message_id, text),), "the team's reply")
 
 
 def _latest(state: ThreadState, as_of: datetime | None) -> datetime | None:

@@ -22,6 +22,7 @@ __all__ = [
     "EventFormatError",
     "LinkAdded",
     "LinkRemoved",
+    "MessageSent",
     "NeedLink",
     "TargetCompleted",
     "ThreadRemoved",
@@ -43,6 +44,9 @@ HANDLED_EVENT_TYPES = frozenset(
         "customer_need.deleted",
         "issue.completed",
         "project.completed",
+        # The team's replies to the contact (issue #15). `message.received` (the contact writing
+        # in) and every `comment.*` (internal notes) are answered 200 and never reach Slack.
+        "message.sent",
     }
 )
 
@@ -155,7 +159,32 @@ class TargetCompleted:
     name: str | None
 
 
-Change = ThreadSnapshot | ThreadRemoved | LinkAdded | LinkRemoved | TargetCompleted
+@dataclass(frozen=True)
+class MessageSent:
+    """A team member's reply to the contact, sent from Productlane (``message.sent``).
+
+    The message resource is not documented beyond ``{id, thread_id, channel}`` (the answer to
+    ``POST /threads/{id}/messages``), so each field is looked for where it plausibly is, and a
+    message whose id or thread cannot be read is not one the bot acts on.
+    """
+
+    message_id: str
+    thread_id: str
+    html: str
+    author: str | None
+    attachments: tuple[tuple[str, str], ...]
+    """(url, name) of each file the reply carries."""
+    created_at: datetime | None
+    relayed_to_slack: bool
+    """Productlane itself delivered it into Slack (its own Slack integration): not posted again."""
+    internal: bool
+    """Marked internal (a note, not a reply to the contact): never shown in Slack."""
+    skip: str | None = None
+    """Why it must not be posted, found out beyond the event (the bot wrote it; the channel turned
+    replies off); set by the worker before deciding."""
+
+
+Change = ThreadSnapshot | ThreadRemoved | LinkAdded | LinkRemoved | TargetCompleted | MessageSent
 
 
 def _need(data: Mapping[str, Any], thread_id: str | None = None) -> NeedLink | None:
@@ -197,6 +226,75 @@ def snapshot_of_thread(
     )
 
 
+# The message-level fields that say which channel Productlane delivered a message through. Only
+# these are trusted to mean "Productlane posted it in Slack itself": the thread's own `origin` is
+# `slack` for every thread the bot files, so it says nothing about a message.
+_CHANNEL_FIELDS = ("channel", "delivery_channel", "sent_via", "via")
+_SLACK_CHANNELS = frozenset({"slack", "slack_connect"})
+# Fields that hold a Slack message of the reply's own: Productlane posted it there.
+_SLACK_MESSAGE_FIELDS = ("slack_ts", "slack_message_ts", "slack_message_id", "slack_permalink")
+_AUTHOR_FIELDS = ("author", "user", "member", "sender", "from", "created_by")
+_HTML_FIELDS = ("content", "html", "body_html", "text", "body")
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _person_name(value: Any) -> str | None:
+    if not isinstance(value, Mapping):
+        return None  # a bare string is as likely an id as a name
+    name = _text(value.get("name")) or _text(value.get("display_name"))
+    parts = (_text(value.get("first_name")), _text(value.get("last_name")))
+    return name or " ".join(part for part in parts if part) or None
+
+
+def _author(data: Mapping[str, Any]) -> str | None:
+    for key in _AUTHOR_FIELDS:
+        name = _person_name(data.get(key))
+        if name:
+            return name
+    return _text(data.get("author_name")) or _text(data.get("user_name"))
+
+
+def _attachments(data: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    found: list[tuple[str, str]] = []
+    raw = data.get("attachments") or data.get("files")
+    for item in raw if isinstance(raw, list) else []:
+        if isinstance(item, str) and _text(item):
+            found.append((item, ""))
+            continue
+        if not isinstance(item, Mapping):
+            continue
+        url = _text(item.get("url")) or _text(item.get("file_url")) or _text(item.get("cdn_url"))
+        if url:
+            name = _text(item.get("name")) or _text(item.get("file_name")) or _text(item.get("filename"))
+            found.append((url, name or ""))
+    return tuple(found)
+
+
+def _message_sent(data: Mapping[str, Any], when: datetime | None) -> MessageSent | None:
+    message_id = _text(data.get("id"))
+    thread_id = _text(data.get("thread_id")) or _text(_mapping(data.get("thread")).get("id"))
+    if message_id is None or thread_id is None:
+        return None
+    html = next((value for key in _HTML_FIELDS if (value := _text(data.get(key)))), "")
+    channels = {str(data.get(key)).strip().lower() for key in _CHANNEL_FIELDS if _text(data.get(key))}
+    relayed = bool(channels & _SLACK_CHANNELS) or any(_text(data.get(key)) for key in _SLACK_MESSAGE_FIELDS)
+    kind = (_text(data.get("type")) or _text(data.get("kind")) or "").lower()
+    internal = data.get("internal") is True or data.get("is_internal") is True or kind in ("comment", "note")
+    return MessageSent(
+        message_id=message_id,
+        thread_id=thread_id,
+        html=html,
+        author=_author(data),
+        attachments=_attachments(data),
+        created_at=parse_time(data.get("created_at")) or when,
+        relayed_to_slack=relayed,
+        internal=internal,
+    )
+
+
 def change_of(event: WebhookEvent) -> Change | None:
     """What the event changes for the bot, or None (not an event it acts on, or unusable data)."""
     data = event.data
@@ -221,4 +319,6 @@ def change_of(event: WebhookEvent) -> Change | None:
             return None
         kind: TargetKind = "issue" if event.type == "issue.completed" else "project"
         return TargetCompleted(kind, target_id, _name(data))
+    if event.type == "message.sent":
+        return _message_sent(data, when)
     return None

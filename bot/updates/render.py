@@ -2,7 +2,8 @@
 
 In a Slack Connect channel the customer reads the thread: no internal names there (issue and
 project titles, assignees, comments) — only "Done" and "Shipped". The same rule as for the
-contact details in the confirmation.
+contact details in the confirmation. The team's replies to the customer are meant for them, and go
+there as they are.
 """
 
 from __future__ import annotations
@@ -11,10 +12,18 @@ from collections.abc import Sequence
 
 from slack_sdk.models.blocks import ContextBlock, MarkdownTextObject
 
+from bot.render.document import safe_url
 from bot.slack.replies import Confirmation, SlackReply, confirmation_reply, mrkdwn_escape
 from bot.updates.state import Link, Status
 
-__all__ = ["DONE_TEXT", "confirmation_with_status", "linked_line", "shipped_text", "status_line"]
+__all__ = [
+    "DONE_TEXT",
+    "confirmation_with_status",
+    "linked_line",
+    "shipped_text",
+    "status_line",
+    "team_reply_text",
+]
 
 DONE_TEXT = "✅ Marked done in Productlane"
 NAME_MAX = 150
@@ -73,3 +82,36 @@ def shipped_text(name: str | None, is_slack_connect: bool) -> str:
     if is_slack_connect or not name:
         return "🚀 Shipped"
     return f"🚀 Shipped: {_name(name)}"
+
+
+# A reply's words in Slack: Slack takes 40,000 characters but folds anything past ~4,000 away.
+REPLY_MAX = 3500
+ATTACHMENT_NAME_MAX = 100
+
+
+def team_reply_text(author: str | None, html: str, attachments: Sequence[tuple[str, str]] = ()) -> str:
+    """ "*Anna* (via Productlane): …" — the reply as mrkdwn, its files as links. Empty when the
+    reply holds nothing to show."""
+    # Imported on the first reply: a bot without webhooks never needs the HTML parser.
+    from bot.render.html_to_mrkdwn import html_to_mrkdwn
+
+    body = html_to_mrkdwn(html)
+    if len(body) > REPLY_MAX:
+        body = body[:REPLY_MAX].rsplit(" ", 1)[0].rstrip() + " … _(the rest is in Productlane)_"
+    files = [_file_link(url, name) for url, name in attachments]
+    lines = [body] if body else []
+    lines += [link for link in files if link]
+    if not lines:
+        return ""
+    who = f"*{_name(author)}*" if author and author.strip() else "*The team*"
+    said = "\n".join(lines)
+    joiner = "\n" if "\n" in said or len(said) > 80 else " "
+    return f"{who} (via Productlane):{joiner}{said}"
+
+
+def _file_link(url: str, name: str) -> str:
+    target = safe_url(url)
+    if target is None or not target.lower().startswith(("http://", "https://")):
+        return ""
+    label = mrkdwn_escape(" ".join(name.split())[:ATTACHMENT_NAME_MAX]).replace("|", "¦") or "attachment"
+    return f"📎 <{target.replace('&', '&amp;').replace('|', '%7C').replace('>', '%3E')}|{label}>"

@@ -22,6 +22,7 @@ from typing import Literal
 from slack_sdk import WebClient
 
 from bot import metrics
+from bot.channels.model import ChannelSettingsSource, NoChannelSettings
 from bot.delivery.outbox import Outbox
 from bot.delivery.write_limits import WriteLimits
 from bot.productlane import ProductlaneClient
@@ -55,13 +56,20 @@ def describe_mode(settings: Settings) -> str:
     """One line on how Productlane's changes reach Slack (for the start-up log and `check`)."""
     mode = mode_of(settings)
     if mode == "webhooks":
+        replies = (
+            "the team's replies are posted in Slack (message.*)"
+            if settings.updates_post_replies
+            else "the team's replies are not posted (UPDATES_POST_REPLIES=false)"
+        )
         return (
-            f"webhooks: signed POST {WEBHOOK_PATH} on PORT {settings.port} (PRODUCTLANE_WEBHOOK_SECRET set)"
+            f"webhooks: signed POST {WEBHOOK_PATH} on PORT {settings.port} (PRODUCTLANE_WEBHOOK_SECRET set); "
+            + replies
         )
     if mode == "polling":
         return (
             f"polling every {settings.productlane_poll_seconds:g} s (no PRODUCTLANE_WEBHOOK_SECRET): status "
-            f"only, up to {POLL_READS_PER_MINUTE} threads a minute; links and 'shipped' need webhooks"
+            f"only, up to {POLL_READS_PER_MINUTE} threads a minute; links, 'shipped' and the team's replies "
+            "need webhooks"
         )
     return "off (no PRODUCTLANE_WEBHOOK_SECRET and PRODUCTLANE_POLL_SECONDS=0)"
 
@@ -120,9 +128,15 @@ def build_updates(
     idle_interval: float = 1.0,
     owner: str | None = None,
     on_threads_changed: Callable[[Sequence[str]], None] | None = None,
+    channel_settings: ChannelSettingsSource | None = None,
+    bot_wrote: Callable[[str], bool] | None = None,
 ) -> Updates:
     """Everything Productlane → Slack needs, from the settings and the app's collaborators.
-    ``on_threads_changed``: told which threads' status or links an applied event changed."""
+
+    ``on_threads_changed``: told which threads' status or links an applied event changed.
+    ``channel_settings``: a channel whose settings say ``replies: false`` gets none of the team's
+    replies. ``bot_wrote(id)``: whether a Productlane message or comment is one the bot created (a
+    follow-up from Slack), never posted back."""
     store = UpdatesStore(
         outbox, clock=clock or (lambda: datetime.now(UTC)), on_threads_changed=on_threads_changed
     )
@@ -130,7 +144,14 @@ def build_updates(
         edit_confirmation=settings.updates_edit_confirmation,
         post_done=settings.updates_post_done,
         post_shipped=settings.updates_post_shipped,
+        post_replies=settings.updates_post_replies,
     )
+    source = channel_settings or NoChannelSettings()
+
+    def replies_in(channel_id: str) -> bool:
+        found = source.for_channel(channel_id)
+        return found is None or found.replies
+
     mode = mode_of(settings)
     poller = None
     if mode == "polling":
@@ -144,7 +165,13 @@ def build_updates(
         )
     worker = UpdatesWorker(
         store,
-        EventApplier(store, NameLookup(productlane), switches),
+        EventApplier(
+            store,
+            NameLookup(productlane),
+            switches,
+            bot_wrote=bot_wrote or (lambda _: False),
+            replies_in=replies_in,
+        ),
         EffectSender(store, SlackThreadUpdater(web_client)),
         poller,
         idle_interval=idle_interval,

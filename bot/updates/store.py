@@ -26,11 +26,12 @@ from sqlalchemy.engine import Connection
 
 from bot.delivery.outbox import Outbox
 from bot.slack.replies import Confirmation
-from bot.updates.decide import Decision, EditConfirmation, Effect, PostMilestone, Switches, decide
+from bot.updates.decide import Decision, EditConfirmation, Effect, PostMilestone, PostReply, Switches, decide
 from bot.updates.events import (
     Change,
     LinkAdded,
     LinkRemoved,
+    MessageSent,
     TargetCompleted,
     ThreadRemoved,
     ThreadSnapshot,
@@ -82,7 +83,7 @@ class StoredEffect:
     id: int
     effect_key: str
     thread_id: str
-    kind: str  # "edit" | "post"
+    kind: str  # "edit" | "post" | "reply"
     text: str | None
     generation: int
     attempts: int
@@ -297,7 +298,7 @@ class UpdatesStore:
         return outcome
 
     def _threads_for(self, conn: Connection, change: Change) -> list[str]:
-        if isinstance(change, ThreadSnapshot | ThreadRemoved):
+        if isinstance(change, ThreadSnapshot | ThreadRemoved | MessageSent):
             return [change.thread_id]
         if isinstance(change, LinkAdded | LinkRemoved):
             return [change.need.thread_id]
@@ -375,6 +376,16 @@ class UpdatesStore:
             "created_at": at,
             "updated_at": at,
         }
+        if isinstance(effect, PostReply):
+            # Keyed by Productlane's message id: however many events carry it, it is posted once.
+            conn.execute(
+                self._insert(effects)
+                .values(
+                    effect_key=f"reply:{effect.message_id}"[:255], kind="reply", text=effect.text, **common
+                )
+                .on_conflict_do_nothing(index_elements=[effects.c.effect_key])
+            )
+            return
         if isinstance(effect, PostMilestone):
             # Keyed by milestone and thread: a second "done" for one thread is never queued.
             conn.execute(
@@ -540,8 +551,27 @@ class UpdatesStore:
     # -- effects --------------------------------------------------------------------------------
 
     def claim_effects(self, owner: str, limit: int, lease_seconds: float) -> list[StoredEffect]:
+        """Due effects, oldest first. The team's replies go in order: a thread's reply is not
+        claimed while an earlier one of the same thread waits (a retry) or is being sent (by any
+        replica), so a Slack thread never shows them shuffled."""
+        earlier = effects.alias("earlier_reply")
+        in_order = sa.or_(
+            effects.c.kind != "reply",
+            ~sa.exists().where(
+                earlier.c.thread_id == effects.c.thread_id,
+                earlier.c.kind == "reply",
+                earlier.c.status.in_(("pending", "sending")),
+                earlier.c.id < effects.c.id,
+            ),
+        )
         rows = self._claim(
-            effects, "sending", owner, limit, lease_seconds, (effects.c.next_attempt_at, effects.c.id)
+            effects,
+            "sending",
+            owner,
+            limit,
+            lease_seconds,
+            (effects.c.next_attempt_at, effects.c.id),
+            extra=in_order,
         )
         return [
             StoredEffect(
@@ -654,6 +684,8 @@ class UpdatesStore:
         limit: int,
         lease_seconds: float,
         order: Iterable[sa.ColumnElement[Any]],
+        *,
+        extra: sa.ColumnElement[bool] | None = None,
     ) -> list[sa.Row[Any]]:
         if not owner or limit < 1 or lease_seconds <= 0:
             raise ValueError("a claim needs an owner, limit >= 1 and lease_seconds > 0")
@@ -662,6 +694,8 @@ class UpdatesStore:
             sa.and_(table.c.status == "pending", table.c.next_attempt_at <= at),
             sa.and_(table.c.status == active, table.c.lease_until <= at),
         )
+        if extra is not None:
+            due = sa.and_(due, extra)
         pick = (
             sa.select(table.c.id).where(due).order_by(*order).limit(limit).with_for_update(skip_locked=True)
         )

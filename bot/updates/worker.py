@@ -23,6 +23,7 @@ from bot.updates.decide import Switches
 from bot.updates.events import (
     Change,
     LinkAdded,
+    MessageSent,
     NeedLink,
     TargetCompleted,
     ThreadSnapshot,
@@ -61,13 +62,36 @@ def backoff(attempts: int, rng: Callable[[], float] = random.random) -> float:
     return base / 2 + base / 2 * rng()
 
 
-class EventApplier:
-    """Claims stored events and applies each once (see `UpdatesStore.apply`)."""
+def _never(_: str) -> bool:
+    return False
 
-    def __init__(self, store: UpdatesStore, names: NameLookup, switches: Switches) -> None:
+
+def _always(_: str) -> bool:
+    return True
+
+
+class EventApplier:
+    """Claims stored events and applies each once (see `UpdatesStore.apply`).
+
+    ``bot_wrote(message_id)``: whether the bot itself created that message or comment in
+    Productlane (a follow-up from Slack), which must never come back to Slack.
+    ``replies_in(channel_id)``: whether the channel's settings let the team's replies in.
+    """
+
+    def __init__(
+        self,
+        store: UpdatesStore,
+        names: NameLookup,
+        switches: Switches,
+        *,
+        bot_wrote: Callable[[str], bool] = _never,
+        replies_in: Callable[[str], bool] = _always,
+    ) -> None:
         self._store = store
         self._names = names
         self._switches = switches
+        self._bot_wrote = bot_wrote
+        self._replies_in = replies_in
 
     def apply_due(self, owner: str, limit: int = BATCH) -> int:
         claimed = self._store.claim_events(owner, limit, LEASE_SECONDS)
@@ -82,7 +106,7 @@ class EventApplier:
             change = None
         try:
             if change is not None:
-                change = self._with_names(change)
+                change = self._screened(self._with_names(change))
             outcome = self._store.apply(event, owner, change, self._switches)
         except Exception as error:
             wait = backoff(event.attempts)
@@ -94,6 +118,20 @@ class EventApplier:
         else:
             log.info("Productlane event %s (%s): %s", event.event_id, event.event_type, outcome)
             metrics.productlane_event_applied(event.event_id)
+
+    def _screened(self, change: Change) -> Change:
+        """What only the bot's own records tell about a team reply: that the bot wrote it (no
+        echo), or that its channel turned replies off."""
+        if not isinstance(change, MessageSent):
+            return change
+        side = self._store.slack_side(change.thread_id)
+        if side is None:
+            return change  # not a thread the bot created: nothing happens anyway
+        if self._bot_wrote(change.message_id):
+            return replace(change, skip="the bot wrote it (a follow-up from Slack)")
+        if not self._replies_in(side.channel_id):
+            return replace(change, skip="the channel's settings turn the team's replies off")
+        return change
 
     def _with_names(self, change: Change) -> Change:
         """Fill in issue and project names, asking Productlane only about the bot's own threads."""

@@ -70,6 +70,7 @@ from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from tests.fakes.productlane_catalog import FakeCatalog
+from tests.fakes.productlane_conversation import ConversationFake
 from tests.fakes.productlane_webhooks import DEFAULT_PATTERNS, WebhookSender
 
 __all__ = [
@@ -514,6 +515,8 @@ class FakeProductlane:
         self._init_capture()
         # Triage (issue #14): companies, tags, members, the lists, and the ids writes name.
         self.catalog = FakeCatalog(self)
+        # Comments and the team's replies (issue #15): tests/fakes/productlane_conversation.py.
+        self.conversation = ConversationFake(self)
 
     # -- lifecycle
 
@@ -1043,6 +1046,9 @@ class FakeProductlane:
         listed = self.catalog.route(record, scopes)
         if listed is not None:
             return listed
+        talked, answer = self.conversation.route(h, record, scopes)
+        if talked:
+            return answer
         if path == "/threads" and method == "POST":
             return self._post_thread(h, record, scopes)
         if path == "/threads" and method == "GET":

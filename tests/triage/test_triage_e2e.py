@@ -47,7 +47,8 @@ from tests.triage.workspace import (
     wait_for_catalog,
 )
 
-pytestmark = pytest.mark.timeout(180)
+# One worker runs this module, so its bot (a module fixture) starts once, not once per worker.
+pytestmark = [pytest.mark.timeout(180), pytest.mark.xdist_group("triage.test_triage_e2e")]
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,8 @@ from tests.triage.workspace import SCOPES, Seeded, option, seed, triage_environm
 from tests.web.client import payload_body, post_signed
 from tests.web.test_http_mode import HttpBot, start_http_bot, stop
 
-pytestmark = pytest.mark.timeout(180)
+# One worker runs this module, so its bot (a module fixture) starts once, not once per worker.
+pytestmark = [pytest.mark.timeout(180), pytest.mark.xdist_group("triage.test_triage_http")]
 
 
 @pytest.fixture(scope="module")

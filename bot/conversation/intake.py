@@ -1,0 +1,69 @@
+"""The ack path of follow-ups: a reply in a followed thread is kept (one row, keyed by channel and
+ts) before Slack hears "ok"; if it cannot be kept, this raises and Slack sends the event again.
+
+It runs for each message `bot.message_events` routes here (`Route.FOLLOW_UP`): a reply, an edit or a
+deletion in a thread `Interest` follows. Bots and the bot itself never get this far
+(`bot.message_events.classify`), so neither the bot's own replies nor the team's replies it posted
+from Productlane go back as follow-ups.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from bot.conversation.followed import FollowedThreads
+from bot.conversation.store import FollowUpStore
+from bot.message_events import ChannelMessage, MessageKind
+
+__all__ = ["FollowUpIntake", "kept_message"]
+
+log = logging.getLogger(__name__)
+
+# What of a message is shown in Productlane (and who wrote it); the rest of the event is not kept.
+_KEPT = ("text", "blocks", "files", "attachments", "user", "user_team", "team", "ts", "thread_ts", "subtype")
+
+
+def kept_message(message: Mapping[str, Any]) -> dict[str, Any]:
+    kept = {key: message[key] for key in _KEPT if message.get(key) is not None}
+    profile = message.get("user_profile")
+    if isinstance(profile, Mapping):
+        kept["user_profile"] = {
+            key: profile[key] for key in ("real_name", "display_name") if isinstance(profile.get(key), str)
+        }
+    return kept
+
+
+def _edited_ts(message: Mapping[str, Any]) -> str | None:
+    edited = message.get("edited")
+    ts = edited.get("ts") if isinstance(edited, Mapping) else None
+    return ts if isinstance(ts, str) and ts else None
+
+
+class FollowUpIntake:
+    """The `Route.FOLLOW_UP` consumer."""
+
+    def __init__(self, store: FollowUpStore, followed: FollowedThreads, on_kept: Callable[[], None]) -> None:
+        self._store = store
+        self._followed = followed
+        self._on_kept = on_kept
+
+    def __call__(self, message: ChannelMessage, team_id: str | None) -> None:
+        thread_ts = message.thread_ts
+        if thread_ts is None or not self._followed.allowed_in(message.channel):
+            return
+        if message.kind is MessageKind.NEW:
+            kept = self._store.add_reply(
+                message.channel, thread_ts, message.ts, message.user, kept_message(message.message)
+            )
+            outcome = "kept" if kept else "already kept, or not followed now"
+        elif message.kind is MessageKind.EDITED:
+            changed = message.message
+            outcome = self._store.edit_reply(
+                message.channel, thread_ts, message.ts, kept_message(changed), _edited_ts(changed)
+            )
+        else:
+            outcome = self._store.delete_reply(message.channel, thread_ts, message.ts)
+        log.info("follow-up %s/%s (%s): %s", message.channel, message.ts, message.kind.value, outcome)
+        self._on_kept()

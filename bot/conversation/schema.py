@@ -1,0 +1,117 @@
+"""The conversation's tables, on the outbox's database and metadata (the `bot.updates.schema`
+pattern: created on start under an advisory lock; new tables need no migration step).
+
+* ``conversation_threads`` — the Slack threads whose replies are followed: which Productlane thread
+  they belong to, until when, and the sending state of each (its lease, the next write it may make,
+  the batch in flight).
+* ``conversation_followups`` — one row per reply in a followed thread, keyed by channel and ts, so
+  Slack's retries and two replicas receiving the same event keep one; its status says whether it
+  is waiting, in a batch being sent, sent (and as which comment), or deleted before it was sent.
+* ``conversation_copied_files`` — what became of each file of a follow-up on its way to
+  Productlane (the copy's URL, or why it stays a link), written by the sender holding the thread.
+* ``conversation_route`` — how follow-ups reach Productlane, shared by every replica: as comments,
+  or (after Productlane refused comments) by re-rendering the thread's body.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from bot.delivery.schema import _ID, _JSON, UtcMicros, metadata
+
+__all__ = ["FOLLOWUP_STATUSES", "copied_files", "ensure_tables", "followups", "routes", "threads"]
+
+# An arbitrary constant: the PostgreSQL advisory lock that serialises creating these tables.
+_PG_TABLES_LOCK = 0x636F6E766572  # "conver"
+
+FOLLOWUP_STATUSES = ("pending", "sending", "sent", "deleted", "dropped")
+
+threads = sa.Table(
+    "conversation_threads",
+    metadata,
+    sa.Column("channel_id", sa.String(64), primary_key=True),
+    sa.Column("thread_ts", sa.String(32), primary_key=True),
+    sa.Column("thread_id", sa.String(255), nullable=False),
+    # The submission's key (its outbox item's dedupe key): the fallback renders the body from it.
+    sa.Column("item_key", sa.String(255), nullable=True),
+    sa.Column("filed_at", UtcMicros, nullable=False),
+    sa.Column("follow_until", UtcMicros, nullable=False),
+    # Productlane said the thread no longer exists: nothing more is sent to it.
+    sa.Column("gone", sa.Boolean, nullable=False),
+    # No write to this thread before then (10 s after the last; later after passing trouble).
+    sa.Column("next_write_at", UtcMicros, nullable=True),
+    sa.Column("lease_owner", sa.String(255), nullable=True),
+    sa.Column("lease_until", UtcMicros, nullable=True),
+    # The batch in flight: {"id", "route", "marker", "attempted"}; NULL between batches.
+    sa.Column("batch", _JSON, nullable=True),
+    sa.Column("last_error", sa.String(500), nullable=True),
+    sa.Index("conversation_threads_until", "follow_until"),
+)
+
+followups = sa.Table(
+    "conversation_followups",
+    metadata,
+    sa.Column("id", _ID, primary_key=True, autoincrement=True),
+    # "<channel>:<ts>", or "<channel>:<ts>:edited:<edit ts>" for an edit after it was sent.
+    sa.Column("key", sa.String(120), nullable=False, unique=True),
+    sa.Column("channel_id", sa.String(64), nullable=False),
+    sa.Column("thread_ts", sa.String(32), nullable=False),
+    sa.Column("ts", sa.String(32), nullable=False),
+    # Slack's order: the message's ts (an edit's: when it was edited), in microseconds.
+    sa.Column("sort_us", sa.BigInteger, nullable=False),
+    sa.Column("user_id", sa.String(64), nullable=True),
+    # The message as it is to be shown (text, blocks, files, author …); nothing else of the event.
+    sa.Column("message", _JSON, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    # Bumped by each edit or deletion: a batch composed from an older revision is composed again.
+    sa.Column("revision", sa.Integer, nullable=False),
+    sa.Column("received_at", UtcMicros, nullable=False),
+    sa.Column("batch_id", sa.String(64), nullable=True),
+    # Set when the batch's write began: from then on it may be in Productlane.
+    sa.Column("attempted_at", UtcMicros, nullable=True),
+    sa.Column("sent_at", UtcMicros, nullable=True),
+    sa.Column("route", sa.String(16), nullable=True),
+    # The comment it went out in (the same for every reply of a batch).
+    sa.Column("comment_id", sa.String(255), nullable=True),
+    sa.Column("note", sa.String(200), nullable=True),
+    sa.CheckConstraint(
+        "status IN ('pending', 'sending', 'sent', 'deleted', 'dropped')", name="conversation_followups_status"
+    ),
+    sa.Index("conversation_followups_due", "status", "received_at"),
+    sa.Index("conversation_followups_thread", "channel_id", "thread_ts", "status", "sort_us"),
+    sa.Index("conversation_followups_comment", "comment_id"),
+)
+
+copied_files = sa.Table(
+    "conversation_copied_files",
+    metadata,
+    sa.Column("file_id", sa.String(64), primary_key=True),
+    sa.Column("url", sa.String(2048), nullable=True),
+    sa.Column("note", sa.String(500), nullable=True),
+    sa.Column("name", sa.String(255), nullable=True),
+    sa.Column("permalink", sa.String(2048), nullable=True),
+    sa.Column("content_type", sa.String(255), nullable=True),
+    sa.Column("copied_at", UtcMicros, nullable=False),
+)
+
+routes = sa.Table(
+    "conversation_route",
+    metadata,
+    # The write budget's key (one Productlane key per workspace).
+    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("route", sa.String(16), nullable=False),  # "comments" | "patch"
+    sa.Column("reason", sa.String(500), nullable=True),
+    sa.Column("since", UtcMicros, nullable=False),
+    # When comments are tried again (the key may have been given comments:write meanwhile).
+    sa.Column("retry_at", UtcMicros, nullable=True),
+)
+
+TABLES = (threads, followups, copied_files, routes)
+
+
+def ensure_tables(conn: Connection) -> None:
+    """Create these tables where missing (inside the caller's write transaction)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_PG_TABLES_LOCK)))
+    metadata.create_all(conn, tables=list(TABLES), checkfirst=True)

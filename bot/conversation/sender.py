@@ -1,0 +1,457 @@
+"""Sending follow-ups to Productlane: one batch per thread per write, once each, in Slack's order.
+
+For one thread at a time (under its lease):
+
+1. The batch: the one in flight, else up to `BATCH_MAX` waiting follow-ups, oldest first. Follow-ups
+   wait `GATHER_SECONDS` after the first of them arrived, and a thread gets at most one write every
+   `SPACING_SECONDS`: replies written close together go together.
+2. A batch whose write began but whose answer never came (a timeout, a 5xx, a crash) may be in
+   Productlane: its comment is looked for (`GET /threads/{id}/comments`, the link to its first reply
+   is in it) before it is sent again. A re-rendered body (the fallback) is simply sent again.
+3. The content: comments carry the batch (`compose.followup_html`); the fallback re-renders the whole
+   body (`whole_thread`). Files are copied first, as capture copies them (`FileCopier`).
+4. The write: only while no new feedback waits (`NewFeedbackFirst`), and within the shared budget
+   (`WriteLimits`, 60 a minute per workspace, with delivery). The batch is marked attempted just
+   before the request goes out; a reply deleted or edited after composing makes it compose again.
+5. The outcome: sent; nothing sent (429, no connection: try again later); unknown (look first next
+   time); comments refused (404/405, or no comments:write: every replica switches to the fallback,
+   and tries comments again after an hour); the key refused (delivery's pause, on every replica);
+   the thread gone (its follow-ups are dropped and the thread is followed no more).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from bot.conversation.compose import ReplyView, followup_html
+from bot.conversation.priority import NewFeedbackFirst
+from bot.conversation.store import Batch, FollowUpStore, ThreadWork
+from bot.conversation.whole_thread import BodyUnavailable, WholeThread
+from bot.delivery.key_pause import KeyPause
+from bot.delivery.uploads import CopyLater, FileCopier, KeyRefused, LeaseLost
+from bot.delivery.worker import KEY_PROBE_SECONDS, key_problem
+from bot.delivery.write_limits import WriteLimits
+from bot.feedback.capture import CopiedFile, TryLater, slack_files
+from bot.productlane import (
+    AuthenticationError,
+    CreateComment,
+    NetworkError,
+    NotFoundError,
+    OutcomeUnknownError,
+    ProductlaneClient,
+    ProductlaneError,
+    RateLimitedError,
+    ScopeError,
+    ServerError,
+    UpdateThread,
+)
+from bot.render.names import NameResolver
+
+__all__ = ["COMMENTS", "PATCH", "FollowUpSender"]
+
+log = logging.getLogger(__name__)
+
+COMMENTS = "comments"
+PATCH = "patch"
+COMMENT_SCOPE = "comments:write"
+GATHER_SECONDS = 5.0
+SPACING_SECONDS = 10.0
+BATCH_MAX = 20
+LEASE_SECONDS = 60.0
+RETRY_COMMENTS_AFTER = timedelta(hours=1)
+LOOK_PAGES = 5
+# While new feedback waits, the sender looks again this often.
+YIELD_SECONDS = 1.0
+BACKOFF_FIRST = 2.0
+BACKOFF_MAX = 300.0
+
+
+class SlackSide(Protocol):
+    @property
+    def names(self) -> NameResolver: ...
+
+    def author(self, user_id: str | None, message: Any) -> str: ...
+
+    def permalink(self, channel_id: str, ts: str) -> str: ...
+
+
+class _Ledger:
+    """Where the copies of a thread's follow-up files are kept while the sender holds the thread."""
+
+    def __init__(
+        self, sender: FollowUpSender, work: ThreadWork, started_at: datetime, file_ids: list[str]
+    ) -> None:
+        self._sender = sender
+        self._work = work
+        self._started_at = started_at
+        self._file_ids = file_ids
+
+    @property
+    def started_at(self) -> datetime:
+        return self._started_at
+
+    @property
+    def label(self) -> str:
+        return f"follow-ups of thread {self._work.thread_id}"
+
+    def copies(self) -> dict[str, CopiedFile]:
+        return self._sender.store.copies(self._file_ids)
+
+    def record(self, file_id: str, copy: CopiedFile) -> bool:
+        return self._sender.store.record_copy(self._work, self._sender.owner, file_id, copy)
+
+    def renew(self) -> bool:
+        return self._sender.store.renew(self._work, self._sender.owner, self._sender.lease_seconds)
+
+    def wait_before_writing(self) -> float:
+        return YIELD_SECONDS if self._sender.new_feedback.waiting() else 0.0
+
+
+class _Released(Exception):
+    """The thread was given back (a wait too long to hold it for): stop working on it."""
+
+
+def _backoff(attempt: int) -> float:
+    base = min(BACKOFF_MAX, BACKOFF_FIRST * 2.0 ** max(0, attempt - 1))
+    return base / 2 + base / 2 * random.random()  # noqa: S311 - jitter, not a secret
+
+
+class FollowUpSender:
+    def __init__(
+        self,
+        store: FollowUpStore,
+        productlane: ProductlaneClient,
+        slack: SlackSide,
+        whole_thread: WholeThread,
+        copier: FileCopier,
+        new_feedback: NewFeedbackFirst,
+        limits: WriteLimits,
+        pauses: KeyPause,
+        *,
+        limiter_key: str,
+        owner: str,
+        rate_per_minute: int = 60,
+        burst: int = 1,
+        lease_seconds: float = LEASE_SECONDS,
+        gather_seconds: float = GATHER_SECONDS,
+        spacing_seconds: float = SPACING_SECONDS,
+        stopping: threading.Event | None = None,
+    ) -> None:
+        self.store = store
+        self._productlane = productlane
+        self._slack = slack
+        self._whole_thread = whole_thread
+        self._copier = copier
+        self.new_feedback = new_feedback
+        self._limits = limits
+        self._pauses = pauses
+        self._key = limiter_key
+        self.owner = owner
+        self._rate = rate_per_minute
+        self._burst = burst
+        self.lease_seconds = lease_seconds
+        self._gather = gather_seconds
+        self._spacing = spacing_seconds
+        self._stopping = stopping or threading.Event()
+        self._failures: dict[tuple[str, str], int] = {}
+        self._told_fallback = False
+
+    # --- one pass --------------------------------------------------------------------------------
+
+    def send_due(self) -> bool:
+        """Send one thread's due batch; True when there was one (another may be due)."""
+        if not self.store.waiting() or self._pauses.key_problem(self._key) is not None:
+            return False
+        work = self.store.claim_thread(self.owner, self.lease_seconds, self._gather)
+        if work is None:
+            return False
+        try:
+            self._send(work)
+        except _Released:
+            pass
+        except LeaseLost:
+            log.warning("follow-ups of thread %s: lease lost; another replica has them", work.thread_id)
+        except Exception as error:
+            wait = self._failed(work)
+            log.exception("follow-ups of thread %s failed; trying again in %.0f s", work.thread_id, wait)
+            self._release(work, wait, repr(error))
+        return True
+
+    def _now(self) -> datetime:
+        return self.store.now()
+
+    def _release(self, work: ThreadWork, wait: float | None = None, error: str | None = None) -> None:
+        not_before = None if wait is None else self._now() + timedelta(seconds=wait)
+        self.store.release(work, self.owner, not_before=not_before, error=error)
+
+    def _failed(self, work: ThreadWork) -> float:
+        key = (work.channel_id, work.thread_ts)
+        self._failures[key] = self._failures.get(key, 0) + 1
+        return _backoff(self._failures[key])
+
+    def _send(self, work: ThreadWork) -> None:
+        route = self._route()
+        batch = self.store.open_batch(work, self.owner, route, BATCH_MAX)
+        if batch is None:
+            self._release(work)
+            return
+        if batch.attempted and batch.route == COMMENTS:
+            found = self._look_for(work, batch)
+            if found is not None:
+                log.info(
+                    "follow-ups of thread %s: comment %s from an earlier attempt found; not sent again",
+                    work.thread_id,
+                    found,
+                )
+                self._settle(work, batch, found, ())
+                return
+        elif not batch.attempted and batch.route != route:
+            batch = self.store.set_batch_route(work, self.owner, batch, route)
+        for _ in range(3):
+            content, gone = self._content(work, batch)
+            self._wait_for_write(work)
+            if self.store.mark_attempt(work, self.owner, batch, self.lease_seconds):
+                self._write(work, batch, content, gone)
+                return
+            # A reply of the batch was edited or deleted since it was composed: compose it again.
+            again = self.store.open_batch(work, self.owner, batch.route, BATCH_MAX)
+            if again is None:
+                self._release(work)
+                return
+            batch = again
+        self._release(work, 1.0)
+
+    # --- which way ---------------------------------------------------------------------------------
+
+    def _route(self) -> str:
+        stored = self.store.route(self._key)
+        if stored is None or stored.route == COMMENTS:
+            return COMMENTS
+        if stored.retry_at is not None and stored.retry_at <= self._now():
+            return COMMENTS  # the key may have been given comments:write meanwhile: try again
+        return PATCH
+
+    def _fall_back(self, work: ThreadWork, batch: Batch, reason: str) -> None:
+        self.store.set_route(self._key, PATCH, reason, self._now() + RETRY_COMMENTS_AFTER)
+        if not self._told_fallback:
+            self._told_fallback = True
+            log.warning(
+                "Productlane refused follow-ups as comments (%s): they now reach Productlane by "
+                "re-rendering each thread's body (PATCH /threads/{id}); comments are tried again in "
+                "an hour. `productlane-slack check` shows the route.",
+                reason,
+            )
+        self.store.set_batch_route(work, self.owner, batch, PATCH)
+        self._release(work, 0.0)
+
+    # --- composing --------------------------------------------------------------------------------
+
+    def _content(self, work: ThreadWork, batch: Batch) -> tuple[str, list[str]]:
+        """The comment (or the whole body) and the keys of replies Slack no longer has."""
+        started = min(reply.received_at for reply in batch.replies)
+        try:
+            if batch.route == PATCH:
+                files = slack_files([reply.message for reply in batch.replies])
+                ledger = _Ledger(self, work, started, [file.id for file in files])
+                body = self._whole_thread.render(work, ledger)
+                gone = [reply.key for reply in batch.replies if reply.ts not in body.in_slack]
+                return body.text, gone
+            files = slack_files([reply.message for reply in batch.replies])
+            ledger = _Ledger(self, work, started, [file.id for file in files])
+            copies = self._copier.copy_into(ledger, files) if files else {}
+        except (CopyLater, TryLater) as later:
+            wait = later.wait if isinstance(later, CopyLater) else (later.retry_after or 15.0)
+            log.info("follow-ups of thread %s wait %.1f s: %s", work.thread_id, wait, later.reason)
+            self._release(work, wait)
+            raise _Released from later
+        except KeyRefused as refused:
+            self._pause_for_key(work, refused.error)
+            raise _Released from refused
+        except BodyUnavailable as unavailable:
+            log.warning("follow-ups of thread %s dropped: %s", work.thread_id, unavailable)
+            self.store.drop_batch(work, self.owner, batch, str(unavailable))
+            raise _Released from unavailable
+        views = [
+            ReplyView(
+                author=self._slack.author(reply.user_id, reply.message),
+                ts=reply.ts,
+                permalink=self._slack.permalink(work.channel_id, reply.ts),
+                message=reply.message,
+                edited=reply.edited,
+            )
+            for reply in batch.replies
+        ]
+        return followup_html(views, self._slack.names, copies), []
+
+    # --- the write budget --------------------------------------------------------------------------
+
+    def _wait_for_write(self, work: ThreadWork) -> None:
+        """Hold the thread until a write may go: never while new feedback waits for one (the thread
+        is given back, and looked at again in a second), and within the shared budget."""
+        waited = 0.0
+        while True:
+            if self.new_feedback.waiting():
+                self._release(work, YIELD_SECONDS)
+                raise _Released
+            wait = self._limits.reserve_write_slot(self._key, rate_per_minute=self._rate, burst=self._burst)
+            if wait <= 0:
+                return
+            waited += wait
+            if waited > self.lease_seconds / 2 or self._stopping.is_set():
+                self._release(work, wait)
+                raise _Released
+            if self._stopping.wait(wait):
+                self._release(work, 0.0)
+                raise _Released
+            if not self.store.renew(work, self.owner, self.lease_seconds):
+                raise LeaseLost(work.thread_id)
+
+    # --- looking before sending again --------------------------------------------------------------
+
+    def _look_for(self, work: ThreadWork, batch: Batch) -> str | None:
+        """The id of the comment an earlier attempt of ``batch`` made, if Productlane has it."""
+        marker = batch.marker
+        cursor: str | None = None
+        try:
+            for _ in range(LOOK_PAGES):
+                page = self._productlane.list_comments(work.thread_id, cursor=cursor)
+                for comment in page.data:
+                    if (
+                        marker
+                        and marker in (comment.content or "")
+                        and work.channel_id in (comment.content or "")
+                    ):
+                        return comment.id
+                if page.page is None or not page.page.has_more or not page.page.cursor:
+                    return None
+                cursor = page.page.cursor
+        except (NetworkError, ServerError, RateLimitedError) as error:
+            wait = (
+                error.retry_after
+                if isinstance(error, RateLimitedError) and error.retry_after
+                else _backoff(2)
+            )
+            log.info(
+                "follow-ups of thread %s: cannot look for the earlier comment yet (%s)",
+                work.thread_id,
+                error.code,
+            )
+            self._release(work, wait)
+            raise _Released from error
+        except ProductlaneError as error:
+            log.warning(
+                "follow-ups of thread %s: Productlane would not list the thread's comments (%s), so the "
+                "batch whose answer never came is sent again: it may show twice",
+                work.thread_id,
+                error.code or error.status,
+            )
+        return None
+
+    # --- the write ---------------------------------------------------------------------------------
+
+    def _write(self, work: ThreadWork, batch: Batch, content: str, gone: list[str]) -> None:
+        try:
+            if batch.route == COMMENTS:
+                comment = self._productlane.create_comment(work.thread_id, CreateComment(content=content))
+                found: str | None = comment.id
+            else:
+                self._productlane.update_thread(work.thread_id, UpdateThread(text=content))
+                found = None
+        except RateLimitedError as error:
+            wait = error.retry_after if error.retry_after is not None else 60.0
+            self._limits.pause_writes(self._key, self._now() + timedelta(seconds=wait))
+            self.store.nothing_sent(work, self.owner, batch)
+            self._release(work, wait, "rate_limited")
+        except NetworkError as error:
+            self.store.nothing_sent(work, self.owner, batch)
+            self._release(work, self._failed(work), error.code or type(error).__name__)
+        except (OutcomeUnknownError, ServerError) as error:
+            # It may be in Productlane: the next attempt looks for it first.
+            wait = self._failed(work)
+            log.info(
+                "follow-ups of thread %s: no answer (%s); looking before sending again", work.thread_id, error
+            )
+            self._release(work, wait, error.code or type(error).__name__)
+        except ProductlaneError as error:
+            self._refused(work, batch, error)
+        else:
+            self._settle(work, batch, found, gone)
+            if batch.route == COMMENTS:
+                self._comments_work()
+
+    def _comments_work(self) -> None:
+        stored = self.store.route(self._key)
+        if stored is not None and stored.route == PATCH:
+            self.store.set_route(self._key, COMMENTS, None, None)
+            self._told_fallback = False
+            log.warning("Productlane takes follow-ups as comments again")
+
+    def _settle(
+        self, work: ThreadWork, batch: Batch, comment_id: str | None, gone: list[str] | tuple[str, ...]
+    ) -> None:
+        next_write = self._now() + timedelta(seconds=self._spacing)
+        if self.store.batch_sent(
+            work, self.owner, batch, comment_id=comment_id, next_write_at=next_write, gone_keys=gone
+        ):
+            self._failures.pop((work.channel_id, work.thread_ts), None)
+            how = f"as comment {comment_id}" if comment_id else "in its body"
+            log.info(
+                "follow-ups of thread %s: %d sent %s", work.thread_id, len(batch.replies) - len(gone), how
+            )
+
+    def _refused(self, work: ThreadWork, batch: Batch, error: ProductlaneError) -> None:
+        if batch.route == COMMENTS and _refuses_comments(error):
+            if isinstance(error, NotFoundError) and self._thread_gone(work):
+                self._gone(work, batch)
+                return
+            self._fall_back(work, batch, f"{error.status} {error.code or ''}".strip())
+            return
+        if isinstance(error, NotFoundError):
+            self._gone(work, batch)
+            return
+        if isinstance(error, AuthenticationError) or (isinstance(error, ScopeError) and key_problem(error)):
+            self._pause_for_key(work, error)
+            self.store.nothing_sent(work, self.owner, batch)
+            return
+        log.warning("follow-ups of thread %s refused by Productlane: %s", work.thread_id, error)
+        self.store.drop_batch(work, self.owner, batch, f"Productlane refused them: {error.message}")
+
+    def _thread_gone(self, work: ThreadWork) -> bool:
+        try:
+            self._productlane.get_thread(work.thread_id)
+        except NotFoundError:
+            return True
+        except ProductlaneError:
+            return False
+        return False
+
+    def _gone(self, work: ThreadWork, batch: Batch) -> None:
+        log.warning("thread %s no longer exists in Productlane: its follow-ups are dropped", work.thread_id)
+        self.store.drop_batch(
+            work, self.owner, batch, "the thread no longer exists in Productlane", gone=True
+        )
+
+    def _pause_for_key(self, work: ThreadWork, error: ProductlaneError) -> None:
+        refused = key_problem(error)
+        if refused is not None:
+            code, message = refused
+            self._pauses.record_key_problem(
+                self._key, code, message, probe_at=self._now() + timedelta(seconds=KEY_PROBE_SECONDS)
+            )
+        self._release(work, KEY_PROBE_SECONDS, "the API key is refused")
+
+
+def _refuses_comments(error: ProductlaneError) -> bool:
+    """Productlane has no comments for this key: no such endpoint (404, 405, 501), a key without
+    comments:write (403 naming it, or naming nothing), or a body it does not take (400/422: the
+    endpoint is only client-claimed, so a refused shape means comments as we know them do not work
+    there, and the documented route is safer than dropping the follow-ups)."""
+    if error.status in (400, 404, 405, 422, 501):
+        return True
+    if isinstance(error, ScopeError):
+        return not error.required or COMMENT_SCOPE in error.required
+    return False

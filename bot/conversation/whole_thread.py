@@ -1,0 +1,100 @@
+"""The fallback route: the thread's body rendered again as the whole Slack conversation.
+
+When Productlane refuses comments, the documented way left is `PATCH /threads/{id}` with a new
+`text`. The body is then what "Include the whole thread" makes of the thread as Slack shows it now
+(`bot.feedback.conversation`, through the same composer delivery uses): every person's message in
+order with its author and time, the filed one marked, files shown from their Productlane copies.
+So edits and deletions in Slack show too, and sending the same body twice changes nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from pydantic import ValidationError
+from slack_sdk.errors import SlackApiError
+
+from bot.conversation.store import FollowUpStore, ThreadWork
+from bot.delivery.uploads import CopyLedger, FileCopier
+from bot.feedback.capture import Captured, SlackFile, TryLater, slack_files
+from bot.feedback.conversation import included_messages
+from bot.feedback.submission import Submission
+from bot.productlane.models import CreateThread
+from bot.slack.errors import is_transient, retry_after_seconds, slack_error_code
+
+__all__ = ["BodyUnavailable", "RenderedBody", "WholeThread"]
+
+
+class BodyUnavailable(Exception):
+    """The body cannot be rendered again, for a reason that will not pass."""
+
+
+class ThreadComposer(Protocol):
+    def compose(self, submission: Submission, captured: Captured | None = None) -> CreateThread: ...
+
+
+class ThreadReader(Protocol):
+    def replies(self, channel_id: str, thread_ts: str) -> list[dict[str, Any]]: ...
+
+
+class RenderedBody:
+    def __init__(self, text: str, in_slack: frozenset[str]) -> None:
+        self.text = text
+        self.in_slack = in_slack
+        """The ts of every message Slack showed: a follow-up not among them was deleted."""
+
+
+class WholeThread:
+    def __init__(
+        self, store: FollowUpStore, composer: ThreadComposer, reader: ThreadReader, copier: FileCopier
+    ) -> None:
+        self._store = store
+        self._composer = composer
+        self._reader = reader
+        self._copier = copier
+
+    def render(self, work: ThreadWork, ledger: CopyLedger) -> RenderedBody:
+        """Raises `TryLater` (Slack cannot answer now), `BodyUnavailable`, or what copying files
+        raises (`CopyLater`, `LeaseLost`, `KeyRefused`)."""
+        found = self._store.submission_of(work.item_key) if work.item_key else None
+        if found is None:
+            raise BodyUnavailable(
+                "the submission behind this thread is no longer kept (OUTBOX_RETENTION_DAYS), so its "
+                "body cannot be rendered again"
+            )
+        item_id, payload = found
+        try:
+            submission = Submission.model_validate(payload)
+        except ValidationError as error:
+            raise BodyUnavailable("the submission behind this thread is unreadable") from error
+        source = submission.source
+        if source is None:
+            raise BodyUnavailable("the thread was not filed from a Slack message")
+        thread = self._read(work)
+        if not any(message.get("ts") == source.ts for message in thread):
+            # The filed message is gone from Slack: the body keeps it as it was sent.
+            thread.append({**source.content, "ts": source.ts, "user": source.author_id})
+            thread.sort(key=lambda message: float(str(message.get("ts") or 0)))
+        shown = included_messages(thread, source.ts)
+        files = slack_files(shown)
+        copies = {**self._store.item_copies(item_id), **self._store.copies([file.id for file in files])}
+        missing: list[SlackFile] = [file for file in files if file.id not in copies]
+        if missing:
+            copies.update(self._copier.copy_into(ledger, missing))
+        request = self._composer.compose(
+            submission, Captured(thread=tuple(thread), copies=copies, files=files)
+        )
+        return RenderedBody(request.text, frozenset(str(message.get("ts")) for message in thread))
+
+    def _read(self, work: ThreadWork) -> list[dict[str, Any]]:
+        try:
+            return [dict(message) for message in self._reader.replies(work.channel_id, work.thread_ts)]
+        except SlackApiError as error:
+            if is_transient(error):
+                raise TryLater(
+                    f"conversations.replies: {slack_error_code(error)}",
+                    retry_after_seconds(error.response.headers),
+                ) from error
+            raise BodyUnavailable(f"Slack will not show the thread ({slack_error_code(error)})") from error
+        except OSError as error:
+            raise TryLater(f"conversations.replies: {type(error).__name__}") from error

@@ -1,0 +1,127 @@
+"""The follow-up sender in one process, against the fake Productlane: what a comment says (escaped,
+sanitized), and new feedback going first in the shared write budget."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from bot.conversation.compose import ReplyView, followup_html
+from bot.conversation.priority import NewFeedbackFirst
+from bot.conversation.sender import FollowUpSender
+from bot.conversation.store import FollowedThread, FollowUpStore
+from bot.conversation.whole_thread import WholeThread
+from bot.delivery.intake import Intake
+from bot.delivery.key_pause import KeyPause
+from bot.delivery.outbox import Outbox
+from bot.delivery.uploads import FileCopier
+from bot.delivery.write_limits import WriteLimits
+from bot.feedback.capture import SlackFile
+from bot.productlane import ProductlaneClient
+from bot.render.names import NO_NAMES, NameResolver, StaticNames
+from tests.conversation.test_followed import submission
+from tests.fakes.productlane import FakeProductlane
+
+pytestmark = pytest.mark.timeout(60)
+
+CHANNEL, PARENT = "C0FEEDBACK", "1700000000.000100"
+
+
+def test_a_comment_names_the_author_links_the_reply_and_escapes_everything() -> None:
+    html = followup_html(
+        [
+            ReplyView(
+                author="Jane <script>alert(1)</script>",
+                ts="1733150160.000300",
+                permalink="https://acme.slack.com/archives/C0FEEDBACK/p1733150160000300?thread_ts=1",
+                message={"text": "<@U0CSM0001> it *still* fails &lt;b&gt;"},
+            ),
+            ReplyView(
+                author="Sam",
+                ts="1733150220.000300",
+                permalink="javascript:alert(1)",
+                message={"text": "same here"},
+                edited=True,
+            ),
+        ],
+        StaticNames(users={"U0CSM0001": "sam"}),
+    )
+    assert html.startswith(
+        "<p><strong>Jane &lt;script&gt;alert(1)&lt;/script&gt;</strong> in Slack, "
+        '<a href="https://acme.slack.com/archives/C0FEEDBACK/p1733150160000300?thread_ts=1" '
+        'rel="noopener noreferrer">14:36 UTC</a>:</p>'
+    )
+    assert "@sam it <strong>still</strong> fails &lt;b&gt;" in html
+    assert "<p><strong>Sam</strong> in Slack, 14:37 UTC (edited):</p><p>same here</p>" in html
+    assert "javascript" not in html
+
+
+class Names:
+    names: NameResolver = NO_NAMES
+
+    def author(self, user_id: str | None, message: Any) -> str:
+        return "Jane Doe"
+
+    def permalink(self, channel_id: str, ts: str) -> str:
+        return f"https://acme.slack.com/archives/{channel_id}/p{ts.replace('.', '')}"
+
+
+class NoFiles:
+    def resolve(self, file: SlackFile) -> SlackFile:
+        raise AssertionError("no files here")
+
+    def download(self, file: SlackFile, max_bytes: int) -> bytes:
+        raise AssertionError("no files here")
+
+
+@pytest.fixture
+def productlane() -> Iterator[FakeProductlane]:
+    with FakeProductlane(scopes=("threads:read", "threads:write", "comments:write")) as fake:
+        yield fake
+
+
+def sender_for(outbox: Outbox, store: FollowUpStore, fake: FakeProductlane) -> FollowUpSender:
+    client = ProductlaneClient(fake.api_key, fake.url, timeout=5)
+    copier = FileCopier(outbox, client, NoFiles(), limiter_key="productlane:T1", lease_seconds=30)
+    return FollowUpSender(
+        store,
+        client,
+        Names(),
+        WholeThread(store, None, None, copier),  # type: ignore[arg-type]  # comments only here
+        copier,
+        NewFeedbackFirst(outbox),
+        WriteLimits(outbox),
+        KeyPause(outbox),
+        limiter_key="productlane:T1",
+        owner="sender",
+        lease_seconds=30,
+        gather_seconds=0,
+        stopping=threading.Event(),
+    )
+
+
+def test_follow_ups_wait_while_new_feedback_waits(url: str, productlane: FakeProductlane) -> None:
+    outbox = Outbox(url)  # the real clock: the sender sleeps for its write slots
+    try:
+        store = FollowUpStore(outbox)
+        thread = productlane.seed_thread({"text": "<p>x</p>", "contact_email": "jane@customer.example"})
+        now = datetime.now(UTC)
+        store.follow(FollowedThread(CHANNEL, PARENT, thread["id"], "V-1", now, now + timedelta(days=1)))
+        store.add_reply(CHANNEL, PARENT, "1700000001.000100", "U0CUST0003", {"text": "any news?"})
+        sender = sender_for(outbox, store, productlane)
+        Intake(outbox).add(submission(key="V-new"))  # new feedback, due now
+        assert sender.send_due()  # it took the thread, waited, and gave it back
+        assert productlane.conversation.comment_count == 0
+        [item] = outbox.claim("delivery", 1, 30)
+        outbox.record_thread(item.id, "delivery", {"thread_id": "th_new"})  # the thread is created
+        deadline = datetime.now(UTC) + timedelta(seconds=20)
+        while not productlane.conversation.comments_on(thread["id"]) and datetime.now(UTC) < deadline:
+            sender.send_due()
+        [comment] = productlane.conversation.comments_on(thread["id"])
+        assert "any news?" in comment["content"]
+    finally:
+        outbox.close()

@@ -1,0 +1,39 @@
+"""Acks go out at once: the socket-mode connection (and each one it reconnects with) has Nagle's
+algorithm off, so under a stream of channel messages an ack does not wait for Slack's next frame."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+from slack_bolt import App
+from slack_sdk import WebClient
+
+from bot.message_events import Interest, MessageEvents
+from bot.message_events.socket_mode import MessageFilteringHandler
+from tests.fakes.slack import FakeSlack
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def no_delay(handler: MessageFilteringHandler) -> int:
+    session = handler.client.current_session
+    assert session is not None
+    assert session.sock is not None
+    return int(session.sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+
+
+def test_the_connection_and_every_reconnection_send_without_delay() -> None:
+    with FakeSlack() as slack:
+        client = WebClient(token=slack.bot_token, base_url=slack.api_url)
+        app = App(name="t", client=client, signing_secret="unused", token_verification_enabled=False)
+        events = MessageEvents(Interest(), bot_user_id="U0BOT00001", bot_id="B0BOT00001")
+        handler = MessageFilteringHandler(app, slack.app_token, events)
+        try:
+            handler.connect()  # type: ignore[no-untyped-call]
+            slack.socket.wait_connected(timeout=10)
+            assert no_delay(handler) == 1
+            handler.client.connect_to_new_endpoint(force=True)
+            assert no_delay(handler) == 1
+        finally:
+            handler.close()  # type: ignore[no-untyped-call]
