@@ -80,47 +80,36 @@ def read_message_event(
     if subtype is None or subtype in PERSON_SUBTYPES:
         if not _by_person(event, bot_user_id, bot_id):
             return None
-        ts = _str(event.get("ts"))
-        if ts is None:
-            return None
-        return ChannelMessage(
-            MessageKind.NEW,
-            channel,
-            ts,
-            _str(event.get("thread_ts")),
-            _str(event.get("user")),
-            _str(event.get("user_team")) or _str(event.get("team")),
-            event,
-        )
+        return _read(MessageKind.NEW, channel, _str(event.get("ts")), event, event)
     if subtype == EDITED:
         changed = event.get("message")
         if not isinstance(changed, Mapping) or not _by_person(changed, bot_user_id, bot_id):
             return None
-        ts = _str(changed.get("ts"))
-        if ts is None:
-            return None
-        return ChannelMessage(
-            MessageKind.EDITED,
-            channel,
-            ts,
-            _str(changed.get("thread_ts")),
-            _str(changed.get("user")),
-            _str(changed.get("user_team")) or _str(changed.get("team")),
-            event,
-        )
+        return _read(MessageKind.EDITED, channel, _str(changed.get("ts")), changed, event)
     if subtype == DELETED:
-        ts = _str(event.get("deleted_ts"))
         previous = event.get("previous_message")
         before: Mapping[str, Any] = previous if isinstance(previous, Mapping) else {}
-        if ts is None:
-            return None
-        return ChannelMessage(
-            MessageKind.DELETED,
-            channel,
-            ts,
-            _str(before.get("thread_ts")),
-            _str(before.get("user")),
-            _str(before.get("user_team")) or _str(before.get("team")),
-            event,
-        )
+        return _read(MessageKind.DELETED, channel, _str(event.get("deleted_ts")), before, event)
     return None
+
+
+def _read(
+    kind: MessageKind,
+    channel: str,
+    ts: str | None,
+    message: Mapping[str, Any],
+    event: Mapping[str, Any],
+) -> ChannelMessage | None:
+    """``message``: the version that says where it is and who wrote it (the new one of an edit, the
+    last one of a deletion)."""
+    if ts is None:
+        return None
+    return ChannelMessage(
+        kind,
+        channel,
+        ts,
+        _str(message.get("thread_ts")),
+        _str(message.get("user")),
+        _str(message.get("user_team")) or _str(message.get("team")),
+        event,
+    )
