@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.slack.views import field_of
+from tests.bot_forkserver import ForkedBot, fork_bot, forking_wanted
 from tests.fakes.productlane import FakeProductlane
 from tests.fakes.slack import Call, FakeSlack
 
@@ -30,7 +31,7 @@ class World:
 
     slack: FakeSlack
     productlane: FakeProductlane
-    bot: subprocess.Popen[bytes]
+    bot: subprocess.Popen[bytes] | ForkedBot
     log: Path
     _read: str = ""
     _offset: int = 0
@@ -78,7 +79,10 @@ def bot_environment(slack: FakeSlack, productlane: FakeProductlane, database: Pa
 def start_bot(
     slack: FakeSlack, productlane: FakeProductlane, env: Mapping[str, str], cwd: Path, log: Path
 ) -> World:
-    """Start the bot in the background, its output to `log`."""
+    """Start the bot in the background, its output to `log`: forked from the worker's fork server
+    (tests/bot_forkserver.py), or the `productlane-slack` command itself with TESTS_BOT_EXEC=1."""
+    if forking_wanted():
+        return World(slack, productlane, fork_bot([], env, cwd, log), log)
     with log.open("wb") as output:
         bot = subprocess.Popen(
             [str(ENTRY_POINT)],
