@@ -5,8 +5,9 @@ Bolt, SQLAlchemy, pydantic and the bot; the suite starts about a hundred bots, o
 server per test worker imports all of that once; each bot is then a fork of it that runs the same
 `main()` the `productlane-slack` command runs, with the test's environment, working directory and
 log, in a process of its own (signals, `kill -9`, exit statuses and restarts behave as they do for
-the command). Tests that are about the command itself (its start-up, its imports, the docs'
-commands) still run it with `exec`, and `TESTS_BOT_EXEC=1` makes every test do so.
+the command). Tests that are about the command's start (its imports, the docs' commands) still
+`exec` it, and `TESTS_BOT_EXEC=1` makes every test do so. Commands run to their end
+(`productlane-slack check`, `channels import`, …) are forked the same way.
 
 The bot is a grandchild of the fork server whose parent exits at once, so it is adopted by the test
 worker (a child subreaper, prctl PR_SET_CHILD_SUBREAPER), which waits for it like any child.
@@ -80,9 +81,15 @@ class ForkServer:
             text=True,
         )
 
-    def start(self, argv: list[str], env: Mapping[str, str], cwd: Path, log: Path) -> ForkedBot:
-        log.write_bytes(b"")  # there at once (a test may read it before the bot writes), and empty
-        request = {"argv": argv, "env": dict(env), "cwd": str(cwd), "log": str(log)}
+    def start(
+        self, argv: list[str], env: Mapping[str, str], cwd: Path, log: Path, errors: Path | None = None
+    ) -> ForkedBot:
+        # The files are there at once (a test may read one before the bot writes), and empty.
+        log.write_bytes(b"")
+        request = {"argv": argv, "env": dict(env), "cwd": str(cwd), "log": str(log), "errors": str(log)}
+        if errors is not None:
+            errors.write_bytes(b"")
+            request["errors"] = str(errors)
         with self._lock:
             stdin, stdout = self._pipes()
             stdin.write(json.dumps(request) + "\n")
@@ -107,13 +114,16 @@ _server: ForkServer | None = None
 _server_lock = threading.Lock()
 
 
-def fork_bot(argv: list[str], env: Mapping[str, str], cwd: Path, log: Path) -> ForkedBot:
-    """A bot started as `productlane-slack argv…` would be, from this worker's fork server."""
+def fork_bot(
+    argv: list[str], env: Mapping[str, str], cwd: Path, log: Path, errors: Path | None = None
+) -> ForkedBot:
+    """A bot started as `productlane-slack argv…` would be, from this worker's fork server: its
+    output to `log` (its standard error too, unless `errors` names a file for it)."""
     global _server
     with _server_lock:
         if _server is None:
             _server = ForkServer()
-    return _server.start(argv, env, cwd, log)
+    return _server.start(argv, env, cwd, log, errors)
 
 
 def forking_wanted() -> bool:
@@ -163,10 +173,11 @@ def _import_the_bot() -> None:
 
 def _become_the_bot(request: dict[str, Any]) -> None:
     log = os.open(request["log"], os.O_WRONLY | os.O_APPEND)
+    errors = os.open(request["errors"], os.O_WRONLY | os.O_APPEND)
     nothing = os.open(os.devnull, os.O_RDONLY)
     os.dup2(nothing, 0)
     os.dup2(log, 1)
-    os.dup2(log, 2)
+    os.dup2(errors, 2)
     os.closerange(3, 1024)
     os.chdir(request["cwd"])
     os.environ.clear()

@@ -9,6 +9,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -96,7 +97,35 @@ def start_bot(
 
 
 def run_command(argv: Sequence[str], env: Mapping[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    """Run a command to the end, as a person at a terminal would, and capture what it printed."""
+    """Run a command to the end, as a person at a terminal would, and capture what it printed.
+    The bot's own commands (`productlane-slack …`, `python -m bot …`) are forked like the bot."""
+    command = list(argv)
+    bot_args = (
+        command[1:]
+        if command[:1] == [str(ENTRY_POINT)]
+        else command[3:]
+        if command[:3] == [sys.executable, "-m", "bot"]
+        else None
+    )
+    if bot_args is not None and forking_wanted():
+        output = tempfile.NamedTemporaryFile(dir=cwd, prefix=".out-", delete=False)  # noqa: SIM115
+        errors = tempfile.NamedTemporaryFile(dir=cwd, prefix=".err-", delete=False)  # noqa: SIM115
+        output.close()
+        errors.close()
+        try:
+            process = fork_bot(bot_args, env, cwd, Path(output.name), Path(errors.name))
+            try:
+                status = process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+                raise
+            return subprocess.CompletedProcess(
+                command, status, Path(output.name).read_text(), Path(errors.name).read_text()
+            )
+        finally:
+            os.unlink(output.name)
+            os.unlink(errors.name)
     return subprocess.run(
         list(argv), env=dict(env), cwd=cwd, capture_output=True, text=True, timeout=60, check=False
     )
