@@ -30,7 +30,7 @@ from tests.channels.rig import (
 from tests.databases import database_url
 from tests.fakes.productlane import FakeProductlane
 from tests.fakes.slack import Call, FakeSlack
-from tests.running_bot import opened_view, since, submit, wait_until
+from tests.running_bot import opened_view, outbox_settled, since, submit, wait_until
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -67,6 +67,7 @@ def customer_message(ts: str, text: str) -> dict[str, Any]:
 
 
 def send_by_shortcut(bot: Replica, channel: str, ts: str, text: str) -> float:
+    settled(bot)  # an earlier test's confirmation must not land after this mark
     mark = time.monotonic()
     payload = bot.slack.message_shortcut_payload(
         MESSAGE_SHORTCUT, message=customer_message(ts, text), channel=channel, user=MEMBER
@@ -87,8 +88,10 @@ def calls_after(bot: Replica, mark: float, method: str, **match: Any) -> list[Ca
 
 
 def settled(bot: Replica) -> None:
-    """Long enough for anything the bot would still post to be posted."""
-    time.sleep(1.0)
+    """Everything filed so far is delivered and confirmed (or failed): what the bot would post about
+    it has been posted. The module's tests share one bot, so a test that counts what was posted
+    after its mark waits for this first: a busy machine can confirm an earlier test's feedback late."""
+    outbox_settled(bot.world.log.parent / "outbox.db")
 
 
 # --- confirmation styles ------------------------------------------------------------------------
@@ -269,6 +272,7 @@ def test_a_send_that_fails_holds_the_later_messages_back(bot: Replica) -> None:
 
 
 def test_private_confirmations_of_captured_messages_tell_nobody(bot: Replica) -> None:
+    settled(bot)
     mark = time.monotonic()
     bot.event(message_event(bot.slack, "1764330004.000100", "Quietly captured", channel=QUIET_AUTOMATIC))
     wait_until(lambda: threads_with(bot.world.productlane, "Quietly captured"), "the thread")
