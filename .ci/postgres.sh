@@ -36,14 +36,19 @@ find_bindir() {
 	fi
 }
 
+# Run a command as the cluster's owner: postgres when we are root (initdb refuses root).
+if [[ $(id -u) == 0 ]]; then
+	as_owner() { runuser -u postgres -- "$@"; }
+	OWNER=postgres
+else
+	as_owner() { "$@"; }
+	OWNER=$(id -un)
+fi
+
 if [[ ${1:-} == stop ]]; then
 	BIN=$(find_bindir)
 	if [[ -n $BIN && -d $DATA_DIR ]]; then
-		if [[ $(id -u) == 0 ]]; then
-			runuser -u postgres -- "$BIN/pg_ctl" -D "$DATA_DIR" -m fast -w -t 30 stop >/dev/null 2>&1 || true
-		else
-			"$BIN/pg_ctl" -D "$DATA_DIR" -m fast -w -t 30 stop >/dev/null 2>&1 || true
-		fi
+		as_owner "$BIN/pg_ctl" -D "$DATA_DIR" -m fast -w -t 30 stop >/dev/null 2>&1 || true
 		say "stopped the server in $STATE_DIR"
 	fi
 	rm -rf "$STATE_DIR"
@@ -61,14 +66,8 @@ if [[ -z $BIN || ${PG_FORCE_INSTALL:-} == 1 ]]; then
 fi
 say "using $BIN"
 
-# Run a command as the cluster's owner: postgres when we are root (initdb refuses root).
 if [[ $(id -u) == 0 ]]; then
 	id postgres >/dev/null 2>&1 || die "no postgres user (is the postgresql package installed?)"
-	as_owner() { runuser -u postgres -- "$@"; }
-	OWNER=postgres
-else
-	as_owner() { "$@"; }
-	OWNER=$(id -un)
 fi
 
 psql_admin() {
