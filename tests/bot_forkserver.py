@@ -58,15 +58,12 @@ class ForkedBot:
         if self.poll() is None:
             os.kill(self.pid, signum)
 
-    def terminate(self) -> None:
-        self.send_signal(signal.SIGTERM)
-
     def kill(self) -> None:
         self.send_signal(signal.SIGKILL)
 
 
 class ForkServer:
-    """One per test worker, started on its first bot."""
+    """One per test worker, started on its first bot; it ends with the worker (its stdin closes)."""
 
     def __init__(self) -> None:
         libc = ctypes.CDLL(None, use_errno=True)
@@ -84,12 +81,10 @@ class ForkServer:
     def start(
         self, argv: list[str], env: Mapping[str, str], cwd: Path, log: Path, errors: Path | None = None
     ) -> ForkedBot:
-        # The files are there at once (a test may read one before the bot writes), and empty.
-        log.write_bytes(b"")
-        request = {"argv": argv, "env": dict(env), "cwd": str(cwd), "log": str(log), "errors": str(log)}
-        if errors is not None:
-            errors.write_bytes(b"")
-            request["errors"] = str(errors)
+        errors = errors or log
+        for output in (log, errors):
+            output.write_bytes(b"")  # there at once (a test may read it before the bot writes), empty
+        request = {"argv": argv, "env": dict(env), "cwd": str(cwd), "log": str(log), "errors": str(errors)}
         with self._lock:
             stdin, stdout = self._pipes()
             stdin.write(json.dumps(request) + "\n")
@@ -98,11 +93,6 @@ class ForkServer:
         if not answer.strip().isdigit():
             raise RuntimeError(f"the bot fork server did not start a bot: {answer!r}")
         return ForkedBot(int(answer))
-
-    def close(self) -> None:
-        stdin, _ = self._pipes()
-        stdin.close()
-        self._server.wait(timeout=10)
 
     def _pipes(self) -> tuple[IO[str], IO[str]]:
         assert self._server.stdin is not None

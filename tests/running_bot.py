@@ -99,36 +99,29 @@ def start_bot(
 def run_command(argv: Sequence[str], env: Mapping[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
     """Run a command to the end, as a person at a terminal would, and capture what it printed.
     The bot's own commands (`productlane-slack …`, `python -m bot …`) are forked like the bot."""
-    command = list(argv)
-    bot_args = (
-        command[1:]
-        if command[:1] == [str(ENTRY_POINT)]
-        else command[3:]
-        if command[:3] == [sys.executable, "-m", "bot"]
-        else None
-    )
+    bot_args = _bot_arguments(list(argv))
     if bot_args is not None and forking_wanted():
-        output = tempfile.NamedTemporaryFile(dir=cwd, prefix=".out-", delete=False)  # noqa: SIM115
-        errors = tempfile.NamedTemporaryFile(dir=cwd, prefix=".err-", delete=False)  # noqa: SIM115
-        output.close()
-        errors.close()
-        try:
-            process = fork_bot(bot_args, env, cwd, Path(output.name), Path(errors.name))
+        with tempfile.TemporaryDirectory() as scratch:
+            output, errors = Path(scratch, "stdout"), Path(scratch, "stderr")
+            process = fork_bot(bot_args, env, cwd, output, errors)
             try:
                 status = process.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
                 raise
-            return subprocess.CompletedProcess(
-                command, status, Path(output.name).read_text(), Path(errors.name).read_text()
-            )
-        finally:
-            os.unlink(output.name)
-            os.unlink(errors.name)
+            return subprocess.CompletedProcess(list(argv), status, output.read_text(), errors.read_text())
     return subprocess.run(
         list(argv), env=dict(env), cwd=cwd, capture_output=True, text=True, timeout=60, check=False
     )
+
+
+def _bot_arguments(argv: list[str]) -> list[str] | None:
+    """The arguments of the bot's own command (`productlane-slack …`, `python -m bot …`), else None."""
+    for prefix in ([str(ENTRY_POINT)], [sys.executable, "-m", "bot"]):
+        if argv[: len(prefix)] == prefix:
+            return argv[len(prefix) :]
+    return None
 
 
 def wait_until(condition: Callable[[], Any], what: str, timeout: float = 15.0) -> Any:
@@ -141,19 +134,41 @@ def wait_until(condition: Callable[[], Any], what: str, timeout: float = 15.0) -
     raise AssertionError(f"timed out waiting for {what}")
 
 
+# What a bot still has to do, each a count that is 0 when it is done (see `nothing_left`).
+OUTBOX_BUSY = "SELECT count(*) FROM outbox_items WHERE status IN ('pending', 'sending')"
+UPDATES_BUSY = (
+    "SELECT count(*) FROM updates_events WHERE status != 'applied'",
+    "SELECT count(*) FROM updates_effects WHERE status IN ('pending', 'sending')",
+)
+
+
+def count_rows(database: Path, query: str, *params: object) -> int:
+    """One count from the bot's SQLite database, read beside the running bot."""
+    with sqlite3.connect(database) as connection:
+        (found,) = connection.execute(query, params).fetchone()
+    return int(found)
+
+
+def nothing_left(database: Path, queries: Sequence[str], what: str, timeout: float = 30.0) -> None:
+    """Wait until every one of `queries` counts 0 in the same look. Tests count what arrived after
+    this, instead of after a fixed wait that only hopes the bot is done."""
+    wait_until(lambda: all(count_rows(database, query) == 0 for query in queries), what, timeout)
+
+
 def outbox_settled(database: Path, timeout: float = 30.0) -> None:
-    """Wait until the bot's outbox holds nothing pending or being sent: every submission delivered
-    (its confirmation posted) or failed. After this nothing more goes to Productlane or Slack for
-    them, so a test can count what arrived without a fixed wait that only hopes so."""
+    """Every submission delivered (its confirmation posted) or failed: nothing more goes to
+    Productlane or Slack for them."""
+    nothing_left(database, [OUTBOX_BUSY], "every submission delivered or failed", timeout)
 
-    def settled() -> bool:
-        with sqlite3.connect(database) as connection:
-            (waiting,) = connection.execute(
-                "SELECT count(*) FROM outbox_items WHERE status IN ('pending', 'sending')"
-            ).fetchone()
-        return int(waiting) == 0
 
-    wait_until(settled, "every submission delivered or failed", timeout)
+def updates_settled(world: World, *also: str) -> None:
+    """Every webhook delivered and the bot done with each: each event applied, each effect in Slack
+    sent or dropped (and whatever `also` counts done). After this, whatever those events were going
+    to cause has happened."""
+    assert world.productlane.webhooks.wait_idle(timeout=20)
+    nothing_left(
+        world.log.parent / "outbox.db", [*also, *UPDATES_BUSY], "every event applied and its effects sent"
+    )
 
 
 def since(mark: float) -> Callable[[Call], bool]:

@@ -30,7 +30,7 @@ import yaml
 from bot.delivery.outbox import Outbox
 from tests.fakes.productlane import FakeProductlane
 from tests.fakes.slack import FakeSlack
-from tests.running_bot import ENTRY_POINT, bot_environment, wait_until
+from tests.running_bot import bot_environment, start_bot, wait_until
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -131,12 +131,6 @@ def copies_the_example_settings(shown: Shown, tmp_path: Path) -> None:
     assert settings.slack_bot_token.get_secret_value() == "xoxb-filled-in"
 
 
-@pytest.fixture
-def fakes(tmp_path: Path) -> Iterator[tuple[FakeSlack, FakeProductlane, dict[str, str]]]:
-    with FakeSlack() as slack, FakeProductlane() as productlane:
-        yield slack, productlane, bot_environment(slack, productlane, tmp_path / "outbox.db")
-
-
 SETTINGS_FILE = {"channels": [{"channel": "C0123ABCD", "capture": "reaction", "pain_level": "HIGH"}]}
 
 
@@ -166,15 +160,10 @@ def scrapes_the_metrics(shown: Shown, tmp_path: Path) -> None:
         env = bot_environment(slack, productlane, tmp_path / "outbox.db") | {
             "METRICS_TOKEN": "doc-test-token"
         }
-        bot = subprocess.Popen(
-            [str(ENTRY_POINT)],
-            env=env,
-            cwd=tmp_path,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            stdin=subprocess.DEVNULL,
-        )
+        world = start_bot(slack, productlane, env, tmp_path, tmp_path / "bot.log")
         try:
+            # The scrape is what is shown here, not the start: one curl a try, from the connected line.
+            wait_until(lambda: "connected to Slack" in world.log_text(), "the bot to connect", 60)
             command = shown.command.replace(":3000/", f":{env['PORT']}/")
 
             def scraped() -> subprocess.CompletedProcess[str] | None:
@@ -185,8 +174,8 @@ def scrapes_the_metrics(shown: Shown, tmp_path: Path) -> None:
             refused = uv_run(command, {**env, "METRICS_TOKEN": "wrong"}, tmp_path)
             assert "productlane_slack_outbox_items" not in refused.stdout
         finally:
-            bot.send_signal(signal.SIGTERM)
-            bot.wait(timeout=60)
+            world.bot.send_signal(signal.SIGTERM)
+            world.bot.wait(timeout=60)
 
 
 def runs_the_bot(shown: Shown, tmp_path: Path) -> None:

@@ -9,7 +9,6 @@ import hashlib
 import hmac
 import json
 import signal
-import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,11 +24,13 @@ from tests.fakes.slack import Call, FakeSlack, make_channel
 from tests.running_bot import (
     World,
     bot_environment,
+    count_rows,
     interact,
     opened_view,
     since,
     start_bot,
     submit,
+    updates_settled,
     wait_until,
 )
 from tests.web.client import SlowUpload
@@ -40,24 +41,6 @@ pytestmark = [pytest.mark.timeout(120), pytest.mark.xdist_group("test_e2e_update
 SECRET = "whsec_e2e_0123456789abcdef"
 SOURCE_CHANNEL = "C0FEEDBACK"
 SOURCE_TS = "1764252900.000100"
-
-
-def settled(world: World) -> None:
-    """Every webhook delivered and the bot done with each: each event applied, each effect in Slack
-    sent or dropped. After this, whatever those events were going to cause has happened (no fixed
-    wait that only hopes so)."""
-    assert world.productlane.webhooks.wait_idle(timeout=20)
-    database = world.log.parent / "outbox.db"
-
-    def done() -> bool:
-        with sqlite3.connect(database) as connection:
-            waiting = connection.execute(
-                "SELECT (SELECT count(*) FROM updates_events WHERE status != 'applied')"
-                " + (SELECT count(*) FROM updates_effects WHERE status IN ('pending', 'sending'))"
-            ).fetchone()[0]
-        return int(waiting) == 0
-
-    wait_until(done, "every event applied and its effects sent", 20)
 
 
 @contextmanager
@@ -122,15 +105,8 @@ def wait_remembered(world: World, thread_id: str) -> None:
     """The bot keeps a thread's Slack side a moment after posting its confirmation; Productlane's
     news of a thread the bot does not know yet is ignored, as for any thread not its own."""
     database = world.log.parent / "outbox.db"
-
-    def remembered() -> bool:
-        with sqlite3.connect(database) as connection:
-            found = connection.execute(
-                "SELECT count(*) FROM updates_threads WHERE thread_id = ?", (thread_id,)
-            ).fetchone()
-        return bool(found[0])
-
-    wait_until(remembered, "the thread remembered", 15)
+    query = "SELECT count(*) FROM updates_threads WHERE thread_id = ?"
+    wait_until(lambda: count_rows(database, query, thread_id), "the thread remembered", 15)
 
 
 def replies_after(world: World, mark: float, text: str) -> list[Call]:
@@ -170,7 +146,7 @@ def test_done_in_productlane_updates_the_confirmation_and_says_so_once_in_the_th
     # Done again later (reopened, then done): the milestone is never announced twice.
     world.productlane.set_thread_status(thread_id, "open")
     world.productlane.set_thread_status(thread_id, "done")
-    settled(world)
+    updates_settled(world)
     assert len(replies_after(world, mark, "Marked done in Productlane")) == 1
 
 
@@ -209,7 +185,7 @@ def test_a_link_then_the_issue_completed_posts_shipped_once(world: World) -> Non
     shipped = wait_until(lambda: replies_after(world, mark, "Shipped"), "the shipped reply", 20)
     assert "CSV export streams rows" in json.dumps(shipped[0].params, ensure_ascii=False)
     assert shipped[0].params["thread_ts"] == "1764252901.000100"
-    settled(world)
+    updates_settled(world)
     assert len(replies_after(world, mark, "Shipped")) == 1
 
 
@@ -220,7 +196,7 @@ def test_the_same_event_delivered_three_times_has_one_effect(world: World) -> No
     for _ in range(3):
         world.productlane.emit("thread.status_changed", snapshot, event_id="evt_e2e_same")
     wait_until(lambda: replies_after(world, mark, "Marked done in Productlane"), "the done reply", 20)
-    settled(world)
+    updates_settled(world)
     assert len(replies_after(world, mark, "Marked done in Productlane")) == 1
 
 
@@ -231,7 +207,7 @@ def test_an_older_snapshot_after_a_newer_one_leaves_the_newer_status(world: Worl
     world.productlane.set_thread_status(thread_id, "done")
     wait_until(lambda: replies_after(world, mark, "Marked done in Productlane"), "the done reply", 20)
     world.productlane.emit("thread.status_changed", older)  # arrives late
-    settled(world)
+    updates_settled(world)
     last = updates_of(world, mark, confirmation.response["ts"])[-1]
     assert "Done" in json.dumps(last.params, ensure_ascii=False)
     assert "Snoozed" not in json.dumps(last.params, ensure_ascii=False)
@@ -249,7 +225,7 @@ def test_a_slack_connect_thread_hears_done_and_shipped_without_internal_names(wo
     world.productlane.set_thread_status(thread_id, "done")
     wait_until(lambda: replies_after(world, mark, "Shipped"), "the shipped reply", 20)
     wait_until(lambda: replies_after(world, mark, "Marked done"), "the done reply", 20)
-    settled(world)
+    updates_settled(world)
     said = [
         c.params for c in world.slack.web.calls("chat.postMessage") + world.slack.web.calls("chat.update")
     ]
@@ -290,7 +266,7 @@ def test_forged_unsigned_stale_and_oversized_requests_are_refused_and_reach_no_o
     # Refused on its declared length, before a byte of the body is read (only the headers go out).
     oversized = SlowUpload(webhook_port(world), "/productlane/webhooks", big, signed(big))
     assert oversized.answer().status == 413
-    settled(world)
+    updates_settled(world)
     assert replies_after(world, mark, "Marked done") == []
     assert updates_of_any(world, mark) == []
     assert "x" * 100 not in world.log_text()

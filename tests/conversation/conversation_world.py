@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import copy
 import signal
-import sqlite3
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -24,6 +23,7 @@ from tests.running_bot import (
     since,
     start_bot,
     submit,
+    updates_settled,
     wait_until,
 )
 
@@ -226,22 +226,11 @@ def delete_event(world: World, thread_ts: str, ts: str, *, channel: str = CHANNE
 
 
 def settled(world: World) -> None:
-    """Wait until the bot is done with every follow-up it kept (each sent, deleted or dropped, no
-    thread's batch under way) and with every Productlane event (applied, its Slack effects sent):
-    after this, nothing more comes of what was sent to it (no fixed wait that only hopes so)."""
-    database = world.log.parent / "outbox.db"
-
-    def done() -> bool:
-        with sqlite3.connect(database) as connection:
-            (waiting,) = connection.execute(
-                "SELECT (SELECT count(*) FROM conversation_followups WHERE status IN ('pending', 'sending'))"
-                " + (SELECT count(*) FROM updates_events WHERE status != 'applied')"
-                " + (SELECT count(*) FROM updates_effects WHERE status IN ('pending', 'sending'))"
-            ).fetchone()
-        return int(waiting) == 0
-
-    assert world.productlane.webhooks.wait_idle(timeout=20)
-    wait_until(done, "every follow-up and event settled", 30)
+    """The bot is done with every follow-up it kept (each sent, deleted or dropped, no thread's
+    batch under way) and with every Productlane event: nothing more comes of what was sent to it."""
+    updates_settled(
+        world, "SELECT count(*) FROM conversation_followups WHERE status IN ('pending', 'sending')"
+    )
 
 
 def comments(world: World, thread_id: str) -> list[dict[str, Any]]:
