@@ -36,8 +36,8 @@ from pathlib import Path
 from typing import Any
 
 from bot.channels.store import ChannelSettingsStore
-from bot.delivery.outbox import Outbox
 from bot.slack.ids import MESSAGE_SHORTCUT
+from tests.databases import outbox_at
 from tests.fakes.productlane import FakeProductlane
 from tests.fakes.slack import FakeSlack
 
@@ -127,8 +127,8 @@ def main() -> None:
     base_env = {k: v for k, v in os.environ.items() if "PROXY" not in k.upper()}
     rng = random.Random(14)
 
-    with Outbox(database_url) as outbox:  # the channel captures automatically before the bot starts
-        ChannelSettingsStore(outbox).apply([(CHANNEL, {"capture": "automatic"})], by="bench")
+    with outbox_at(database_url) as outbox:  # the channel captures automatically before the bot starts
+        ChannelSettingsStore(outbox.database).apply([(CHANNEL, {"capture": "automatic"})], by="bench")
 
     with FakeSlack() as slack, FakeProductlane(enforce_rate_limit=True) as pl:
         pl.delay(args.productlane_delay, method="POST")

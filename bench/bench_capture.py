@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bot.delivery.uploads import UPLOAD_PACE_PER_MINUTE
+from bot.budgets.file_copies import UPLOAD_PACE_PER_MINUTE
 from bot.slack.ids import MESSAGE_SHORTCUT
 from tests.fakes.productlane import FakeProductlane
 from tests.fakes.slack import FakeSlack, load_fixture

@@ -21,9 +21,11 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from bot.db import metadata
 from bot.delivery.outbox import Outbox
-from bot.delivery.schema import items, metadata, sent_messages
+from bot.delivery.schema import items, sent_messages
 from bot.delivery.sent import find_sent
+from tests.databases import outbox_at
 
 BATCH = 20_000
 
@@ -68,7 +70,7 @@ def fill(outbox: Outbox, rows: int) -> None:
                     "delivered_at": at,
                 }
             )
-        with outbox.writing() as connection:
+        with outbox.database.writing() as connection:
             connection.execute(sa.insert(items), item_rows)
             connection.execute(sa.insert(sent_messages), sent_rows)
 
@@ -89,7 +91,7 @@ def main() -> None:
         engine = sa.create_engine(url)
         metadata.drop_all(engine)
         engine.dispose()
-    with Outbox(url) as outbox:
+    with outbox_at(url) as outbox:
         began = time.monotonic()
         fill(outbox, args.rows)
         print(
@@ -100,11 +102,11 @@ def main() -> None:
         for _ in range(args.lookups):
             channel, ts = channel_and_ts(rng.randrange(args.rows))
             started = time.perf_counter()
-            assert find_sent(outbox, channel, ts) is not None
+            assert find_sent(outbox.database, channel, ts) is not None
             timings["sent before"].append((time.perf_counter() - started) * 1000)
             channel, ts = channel_and_ts(args.rows + rng.randrange(args.rows))
             started = time.perf_counter()
-            assert find_sent(outbox, channel, ts) is None
+            assert find_sent(outbox.database, channel, ts) is None
             timings["never sent"].append((time.perf_counter() - started) * 1000)
         for name, values in timings.items():
             print(

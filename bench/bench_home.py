@@ -34,7 +34,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from bench.bench_ack import ENTRY_POINT, customer_message, free_port, start, wait_until
-from bot.delivery.outbox import EncodedJson, Outbox
+from bot.delivery.outbox import EncodedJson
 from bot.delivery.schema import items
 from bot.feedback.form import FeedbackForm
 from bot.feedback.source import source_from_message_shortcut
@@ -42,6 +42,7 @@ from bot.feedback.submission import Submission
 from bot.slack.ids import MESSAGE_SHORTCUT
 from bot.updates.schema import links, threads
 from bot.updates.store import UpdatesStore
+from tests.databases import outbox_at
 from tests.fakes.productlane import FakeProductlane
 from tests.fakes.slack import TEAM_ID, FakeSlack
 from tests.fakes.slack_home import app_home_opened_payload
@@ -95,9 +96,9 @@ def fill(database_url: str, slack: FakeSlack, total: int, people: int) -> float:
         submitted_at=now,
     ).model_dump(mode="json")
     rng = random.Random(16)
-    with Outbox(database_url) as outbox:
-        UpdatesStore(outbox)  # its tables
-        with outbox.writing() as conn:
+    with outbox_at(database_url) as outbox:
+        UpdatesStore(outbox.database)  # its tables
+        with outbox.database.writing() as conn:
             for table in (links, threads, items):
                 conn.execute(sa.delete(table))
         for first in range(0, total, BATCH):
@@ -171,14 +172,14 @@ def fill(database_url: str, slack: FakeSlack, total: int, people: int) -> float:
                         "submitter_id": who,
                     }
                 )
-            with outbox.writing() as conn:
+            with outbox.database.writing() as conn:
                 conn.execute(sa.insert(items), item_rows)
                 if thread_rows:
                     conn.execute(sa.insert(threads), thread_rows)
                 if link_rows:
                     conn.execute(sa.insert(links), link_rows)
-        if outbox.engine.dialect.name == "postgresql":
-            with outbox.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        if outbox.database.engine.dialect.name == "postgresql":
+            with outbox.database.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
                 conn.exec_driver_sql("ANALYZE")
     return time.monotonic() - started
 

@@ -37,8 +37,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.bench_ack import ENTRY_POINT, free_port, open_views, start, submissions, wait_until
-from bot.delivery.outbox import Outbox
 from bot.updates.store import UpdatesStore
+from tests.databases import outbox_at
 from tests.fakes.productlane import FakeProductlane
 from tests.fakes.productlane_webhooks import post, signed_headers
 from tests.fakes.slack import FakeSlack
@@ -95,8 +95,8 @@ Delivery = tuple[bytes, str, str]  # body, event id, event type
 def remember_threads(database_url: str, productlane: FakeProductlane, count: int) -> list[Delivery]:
     """Threads the bot created (in its database and in Productlane); their signed deliveries."""
     deliveries: list[Delivery] = []
-    with Outbox(database_url) as outbox:
-        store = UpdatesStore(outbox)
+    with outbox_at(database_url) as outbox:
+        store = UpdatesStore(outbox.database)
         for index in range(count):
             created = productlane.seed_thread({"text": "<p>x</p>", "contact_email": "x@example.com"})
             store.remember(

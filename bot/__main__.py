@@ -61,7 +61,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
         return run_checks(settings)
     if args.command == "outbox":
-        from bot.delivery.commands import run_outbox_command
+        from bot.commands.outbox import run_outbox_command
 
         return run_outbox_command(
             settings,
@@ -76,7 +76,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             show_text=args.show_text,
         )
     if args.command == "channels":
-        from bot.channels.commands import run_channels_command
+        from bot.commands.channels import run_channels_command
 
         return run_channels_command(
             settings,

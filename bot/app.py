@@ -14,19 +14,20 @@ from typing import Any
 from slack_bolt import App
 from slack_sdk import WebClient
 
+from bot.automatic.capture import AutomaticCapture, AutomaticComposer, DeletedInSlack
 from bot.background import RepeatedFailureLog
 from bot.catalog import Catalog, build_catalog
-from bot.channels.automatic import AutomaticCapture, AutomaticComposer, DeletedInSlack
 from bot.channels.cache import ChannelSettingsCache
 from bot.channels.confirm import news_may_follow
-from bot.channels.modals import ChannelSettingsModals
 from bot.channels.store import ChannelSettingsStore
 from bot.conversation import Conversation, build_conversation
+from bot.db import DatabaseFileGoneError
+from bot.delivery.composer import SlackComposer
 from bot.delivery.drafts import SqlDraftStore
 from bot.delivery.edits import OutboxFiling
 from bot.delivery.health import DeliveryHealth, DeliveryHealthReader
 from bot.delivery.intake import Intake
-from bot.delivery.outbox import Outbox, OutboxFileGoneError
+from bot.delivery.outbox import Outbox
 from bot.delivery.retention import RetentionJanitor
 from bot.delivery.sent import find_sent
 from bot.delivery.worker import DeliveryWorker
@@ -52,13 +53,14 @@ from bot.settings import Settings
 from bot.slack.admins import WorkspaceAdmins
 from bot.slack.capture import SlackCapture
 from bot.slack.client import CountingWebClient
-from bot.slack.composer import SlackComposer
 from bot.slack.lookups import SlackLookups
-from bot.slack.modals import BotIdentity, FeedbackModals, FormDefaults, already_sent_notice
-from bot.slack.notifier import SlackNotifier
-from bot.slack.reactions import ReactionFiler
 from bot.slack.replies import SlackMessenger
+from bot.tables import open_database
 from bot.triage.service import Triage
+from bot.ui.channel_settings import ChannelSettingsModals
+from bot.ui.modals import BotIdentity, FeedbackModals, FormDefaults, already_sent_notice
+from bot.ui.notifier import SlackNotifier
+from bot.ui.reactions import ReactionFiler
 from bot.updates import Updates, build_updates, thread_record_from_delivery
 from bot.updates.service import mode_of
 
@@ -115,14 +117,14 @@ class Bot:
         # Reload lists another replica refreshed; start a refresh that is due (its own thread).
         self.catalog.tick()
         # Socket mode may have no readiness probe: the log says it too.
-        if self.outbox.file_gone():
-            self._file_gone.failed(OutboxFileGoneError())
+        if self.outbox.database.file_gone():
+            self._file_gone.failed(DatabaseFileGoneError())
 
     def readiness_problems(self) -> list[str]:
         """Why this replica should not get traffic now (empty: ready): the database, the worker."""
         try:
             self.outbox.ping()
-        except OutboxFileGoneError as error:
+        except DatabaseFileGoneError as error:
             return [str(error)]
         except Exception as error:
             # The message would carry the database URL; name only the kind of failure.
@@ -155,7 +157,7 @@ class Bot:
         self.productlane.close()
         if self.capture is not None:
             self.capture.close()
-        self.outbox.close()
+        self.outbox.database.close()
 
 
 def slack_client(settings: Settings) -> WebClient:
@@ -171,7 +173,7 @@ def already_sent(outbox: Outbox) -> Callable[[SourceMessage], str | None]:
     """The duplicate guard: a notice for the modal when the message was delivered before."""
 
     def notice(source: SourceMessage) -> str | None:
-        record = find_sent(outbox, source.channel_id, source.ts)
+        record = find_sent(outbox.database, source.channel_id, source.ts)
         if record is None:
             return None
         return already_sent_notice(record.thread_url, record.submitter_id, record.delivered_at)
@@ -196,15 +198,15 @@ def build_bot(
     productlane = productlane or ProductlaneClient(
         settings.productlane_api_key.get_secret_value(), settings.productlane_api_url
     )
-    outbox = outbox or Outbox(settings.database_url)
-    drafts = drafts or SqlDraftStore(outbox)
+    outbox = outbox or Outbox(open_database(settings.database_url))
+    drafts = drafts or SqlDraftStore(outbox.database)
     lookups = SlackLookups(client)
     # One write budget per Productlane key, shared by all replicas on this database.
     limiter_key = f"productlane:{identity.team_id}"
     health = DeliveryHealthReader(outbox, limiter_key)
     # Settings per channel (issue #14): the database, and this replica's copy of them in memory.
     interest = Interest()
-    channel_store = ChannelSettingsStore(outbox)
+    channel_store = ChannelSettingsStore(outbox.database)
     channels = ChannelSettingsCache(channel_store, on_automatic=interest.set_automatic_channels)
     admins = WorkspaceAdmins(lookups, settings.feedback_admin_ids(), identity.team_id)
     capture = SlackCapture(client, settings.slack_bot_token.get_secret_value(), settings.slack_api_base_url())
@@ -243,7 +245,7 @@ def build_bot(
         channel_settings=channels,
         bot_wrote=conversation.bot_wrote,
     )
-    catalog = build_catalog(outbox, productlane, settings.catalog_refresh_seconds)
+    catalog = build_catalog(outbox.database, productlane, settings.catalog_refresh_seconds)
     triage = Triage(catalog, channels)
 
     def remember(submission: Submission, request: CreateThread, result: dict[str, Any]) -> None:

@@ -15,14 +15,15 @@ import sqlalchemy as sa
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.budgets.key_pause import KeyPause
 from bot.conversation import describe_route
 from bot.conversation.store import FollowUpStore, Route
-from bot.delivery.key_pause import KeyPause
 from bot.delivery.outbox import Outbox, Status
 from bot.delivery.worker import KEY_PROBE_SECONDS
 from bot.productlane import Me, ProductlaneClient, ProductlaneError
 from bot.settings import Settings
 from bot.slack.ids import REQUIRED_BOT_SCOPES
+from bot.tables import open_database
 from bot.triage.check import readable_lists, triage_detail
 from bot.updates.service import describe_mode, mode_of
 
@@ -201,7 +202,7 @@ def check_delivery(outbox: Outbox) -> CheckResult:
     """Is delivery paused because Productlane refused the key? The running bot stored it there."""
     counts = outbox.counts()
     waiting = counts[Status.PENDING] + counts[Status.SENDING]
-    paused = KeyPause(outbox).key_problems()
+    paused = KeyPause(outbox.database).key_problems()
     if paused:
         problem = paused[0]
         return CheckResult(
@@ -222,7 +223,7 @@ def _open_outbox(database_url: str) -> Outbox | CheckResult:
         # `check` runs before first use: do not create the database the bot will create.
         return CheckResult(DELIVERY, "skip", "no outbox yet (the bot creates it when it starts)")
     try:
-        return Outbox(database_url)
+        return Outbox(open_database(database_url))
     except Exception as error:
         # The message would carry the database URL; name only the kind of failure.
         cause = type(getattr(error, "orig", None) or error).__name__
@@ -288,10 +289,10 @@ def run_checks(
         results.append(opened)
     else:
         try:
-            results.append(check_followups(settings, me, FollowUpStore(opened).routes()))
+            results.append(check_followups(settings, me, FollowUpStore(opened.database).routes()))
             results.append(check_delivery(opened))
         finally:
             if outbox is None:
-                opened.close()
+                opened.database.close()
     echo(render_checklist(results))
     return 1 if any(result.outcome == "fail" for result in results) else 0

@@ -8,16 +8,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
-import bot.catalog.schema  # registers the catalog's tables on the shared metadata
-import bot.channels.schema  # registers the channel settings' tables on the shared metadata
-import bot.conversation.schema  # registers the conversation's tables (follow-ups)
-import bot.home.schema  # registers the Home's table on the shared metadata
-import bot.updates.schema  # noqa: F401 - registers the updates' tables on the shared metadata
-from bot.delivery import schema as outbox_schema
+from bot.db import metadata
+from bot.delivery.outbox import Outbox
+from bot.tables import open_database
 
 NO_PG = 'TEST_DATABASE_URL is not set (eval "$(bash .ci/postgres.sh)" starts a server)'
 
@@ -47,10 +45,10 @@ PG_URL = _worker_url(os.environ.get("TEST_DATABASE_URL", ""))
 
 
 def reset_postgres(url: str) -> None:
-    """Every table of the bot dropped, so the next Outbox creates them anew."""
+    """Every table of the bot dropped, so the next database opened creates them anew."""
     engine = sa.create_engine(url)
     try:
-        outbox_schema.metadata.drop_all(engine)
+        metadata.drop_all(engine)
     finally:
         engine.dispose()
 
@@ -63,3 +61,21 @@ def database_url(backend: str, tmp_path: Path) -> str:
         pytest.skip(NO_PG)
     reset_postgres(PG_URL)
     return PG_URL
+
+
+class ClosingOutbox(Outbox):
+    """An outbox on a database of its own, closed with it: what most tests open."""
+
+    def close(self) -> None:
+        self.database.close()
+
+    def __enter__(self) -> ClosingOutbox:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+
+def outbox_at(database_url: str, **options: Any) -> ClosingOutbox:
+    """The outbox on the bot's database at ``database_url`` (every table created)."""
+    return ClosingOutbox(open_database(database_url, **options))

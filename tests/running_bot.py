@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.slack.views import field_of
+from bot.ui.views import field_of
 from tests.bot_forkserver import ForkedBot, fork_bot, forking_wanted
 from tests.fakes.productlane import FakeProductlane
 from tests.fakes.slack import Call, FakeSlack

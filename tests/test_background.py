@@ -62,7 +62,7 @@ def test_the_delivery_worker_does_not_log_a_traceback_per_pass_while_its_databas
             time.sleep(0.5)
             rig.worker.stop(timeout=5)
         rig.client.close()
-        rig.outbox.close()
+        rig.outbox.database.close()
     errors = [record for record in caplog.records if record.levelno >= logging.ERROR]
     assert len(errors) == 1
     assert errors[0].getMessage() == "delivery pass failed; trying again shortly"

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from slack_sdk import WebClient
 
+from bot.budgets.key_pause import KeyPause
 from bot.check import run_checks
-from bot.delivery.key_pause import KeyPause
-from bot.delivery.outbox import Outbox
 from bot.productlane import ProductlaneClient
 from bot.settings import Settings
+from tests.databases import outbox_at
 from tests.fakes.productlane import FakeProductlane
 from tests.fakes.productlane_catalog import CATALOG_SCOPES
 from tests.fakes.slack import DEFAULT_SCOPES, FakeSlack
@@ -146,10 +146,10 @@ def test_a_delivery_paused_for_the_key_is_shown_with_the_fix(
     slack: FakeSlack, productlane: FakeProductlane, tmp_path: Path
 ) -> None:
     url = f"sqlite:///{tmp_path / 'outbox.db'}"
-    with Outbox(url) as outbox:
+    with outbox_at(url) as outbox:
         for key in ("V1:h", "V2:h"):
             outbox.add(key, "create_thread", {})
-        KeyPause(outbox).record_key_problem(
+        KeyPause(outbox.database).record_key_problem(
             "productlane:T0ACME0001",
             "unsupported_key_version",
             "Productlane refused the API key (unsupported_key_version: a v1 key): create a v2 API key.",
@@ -169,7 +169,7 @@ def test_delivery_passes_when_nothing_is_paused(
     slack: FakeSlack, productlane: FakeProductlane, tmp_path: Path
 ) -> None:
     url = f"sqlite:///{tmp_path / 'outbox.db'}"
-    Outbox(url).close()
+    outbox_at(url).close()
     status, output = run(settings_for(slack, productlane, database_url=url))
     assert status == 0, output
     assert "✓ Delivery (outbox): 0 waiting, 0 failed" in output

@@ -27,7 +27,7 @@ from unittest import mock
 import pytest
 import yaml
 
-from bot.delivery.outbox import Outbox
+from tests.databases import outbox_at
 from tests.fakes.productlane import FakeProductlane
 from tests.fakes.slack import FakeSlack
 from tests.running_bot import bot_environment, start_bot, wait_until
@@ -252,7 +252,7 @@ def _expand_optional(argv: str) -> list[str]:
 
 def _a_failed_item(database: Path) -> int:
     """An outbox with one failed item, for `outbox retry <id>` to re-queue."""
-    with Outbox(f"sqlite:///{database}") as outbox:
+    with outbox_at(f"sqlite:///{database}") as outbox:
         item_id = outbox.add("doc-test", "create_thread", {"submitter_id": "U0CSM0002", "form": {}}).id
         outbox.claim("doc-test", 1, 30)
         outbox.mark_failed(item_id, "doc-test", "refused")

@@ -10,14 +10,11 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
 
-from bot.delivery.schema import _JSON, UtcMicros, metadata
+from bot.db.schema import metadata
+from bot.db.types import JSON, UtcMicros
 
-__all__ = ["KIND_STATUSES", "ensure_tables", "entries", "kinds"]
-
-# An arbitrary constant: the PostgreSQL advisory lock that serialises creating these tables.
-_PG_TABLES_LOCK = 0x636174616C6F67  # "catalog"
+__all__ = ["KIND_STATUSES", "entries", "kinds"]
 
 KIND_STATUSES = ("unknown", "ok", "unavailable", "failed")
 
@@ -27,7 +24,7 @@ entries = sa.Table(
     sa.Column("kind", sa.String(16), primary_key=True),
     sa.Column("id", sa.String(255), primary_key=True),
     sa.Column("name", sa.String(512), nullable=False),
-    sa.Column("aliases", _JSON, nullable=False),
+    sa.Column("aliases", JSON, nullable=False),
     sa.Column("closed", sa.Boolean, nullable=False),
 )
 
@@ -49,10 +46,3 @@ kinds = sa.Table(
 )
 
 TABLES = (entries, kinds)
-
-
-def ensure_tables(conn: Connection) -> None:
-    """Create these tables where missing (inside the caller's write transaction)."""
-    if conn.dialect.name == "postgresql":
-        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_PG_TABLES_LOCK)))
-    metadata.create_all(conn, tables=list(TABLES), checkfirst=True)

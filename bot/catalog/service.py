@@ -21,13 +21,13 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import timedelta
 
 from bot.background import RepeatedFailureLog
+from bot.budgets.write_limits import WriteLimits
 from bot.catalog.entries import Entry, domain_of
 from bot.catalog.kinds import Kind
 from bot.catalog.refresh import READ_BURST, READ_LIMITER_KEY, READS_PER_MINUTE, Refresher
 from bot.catalog.search import KindIndex
 from bot.catalog.store import CatalogStore, KindState
-from bot.delivery.outbox import Outbox
-from bot.delivery.write_limits import WriteLimits
+from bot.db import Database
 from bot.productlane import ProductlaneClient
 
 __all__ = ["RELOAD_SECONDS", "Catalog"]
@@ -219,19 +219,19 @@ class Catalog:
             thread.join(timeout)
 
 
-def build_catalog(outbox: Outbox, productlane: ProductlaneClient, refresh_seconds: float) -> Catalog:
-    """The catalog on the outbox's database; off (no fields, no reads) when refresh_seconds is 0."""
+def build_catalog(db: Database, productlane: ProductlaneClient, refresh_seconds: float) -> Catalog:
+    """The catalog on the bot's database; off (no fields, no reads) when refresh_seconds is 0."""
     if refresh_seconds <= 0:
         return Catalog.off()
-    store = CatalogStore(outbox)
-    limits = WriteLimits(outbox)
+    store = CatalogStore(db)
+    limits = WriteLimits(db)
     owner = f"catalog-{uuid.uuid4().hex[:8]}"
 
     def read_slot() -> float:
         return limits.reserve_write_slot(READ_LIMITER_KEY, rate_per_minute=READS_PER_MINUTE, burst=READ_BURST)
 
     def pause_reads(seconds: float) -> None:
-        limits.pause_writes(READ_LIMITER_KEY, outbox.now() + timedelta(seconds=seconds))
+        limits.pause_writes(READ_LIMITER_KEY, db.now() + timedelta(seconds=seconds))
 
     def refresher(stopping: threading.Event, saved: Callable[[Kind, int, list[Entry]], None]) -> Refresher:
         return Refresher(

@@ -23,8 +23,8 @@ from sqlalchemy.engine import Connection
 
 from bot.catalog.entries import Entry
 from bot.catalog.kinds import Kind
-from bot.catalog.schema import ensure_tables, entries, kinds
-from bot.delivery.outbox import Outbox
+from bot.catalog.schema import entries, kinds
+from bot.db import Database
 
 __all__ = ["CatalogStore", "KindState"]
 
@@ -51,12 +51,11 @@ def _row(entry: Entry) -> dict[str, Any]:
 class CatalogStore:
     """The catalog's two tables. Safe to share between threads."""
 
-    def __init__(self, outbox: Outbox) -> None:
-        self._outbox = outbox
+    def __init__(self, db: Database) -> None:
+        self._db = db
         with self._writing() as conn:
-            ensure_tables(conn)
             conn.execute(
-                self._outbox.insert_for(kinds)
+                self._db.insert_for(kinds)
                 .values(
                     [
                         {"kind": kind.value, "status": "unknown", "version": 0, "count": 0}
@@ -68,15 +67,15 @@ class CatalogStore:
             )
 
     def _writing(self) -> AbstractContextManager[Connection]:
-        return self._outbox.writing()
+        return self._db.writing()
 
     def now(self) -> datetime:
-        return self._outbox.now()
+        return self._db.now()
 
     # -- reading ---------------------------------------------------------------------------------
 
     def states(self) -> dict[Kind, KindState]:
-        with self._outbox.reading() as conn:
+        with self._db.reading() as conn:
             rows = conn.execute(sa.select(kinds)).all()
         found: dict[Kind, KindState] = {}
         for row in rows:
@@ -97,7 +96,7 @@ class CatalogStore:
 
     def load(self, kind: Kind) -> tuple[int, list[Entry]]:
         """The list's version and entries, read in one transaction (they belong together)."""
-        with self._outbox.reading() as conn:
+        with self._db.reading() as conn:
             version = conn.execute(sa.select(kinds.c.version).where(kinds.c.kind == kind.value)).scalar()
             rows = conn.execute(
                 sa.select(entries.c.id, entries.c.name, entries.c.aliases, entries.c.closed).where(

@@ -9,21 +9,18 @@
   delivery does not send one whose message is here (whatever order Slack's events came in). Only
   ids, no text; kept a week, long after Slack has stopped retrying an event.
 
-They sit beside the outbox's own tables (same `metadata`): `Outbox` creates them on start when this
-module was imported first, `ensure_tables` otherwise. New tables need no migration step.
+They hang on the one `bot.db.metadata`: opening the database creates them. New tables need no
+migration step.
 """
 
 from __future__ import annotations
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
 
-from bot.delivery.schema import _JSON, UtcMicros, metadata
+from bot.db.schema import metadata
+from bot.db.types import JSON, UtcMicros
 
-__all__ = ["TABLES", "deleted_messages", "ensure_tables", "settings", "version"]
-
-# An arbitrary constant: the PostgreSQL advisory lock that serialises creating these tables.
-_PG_TABLES_LOCK = 0x6368616E6E656C  # "channel"
+__all__ = ["TABLES", "deleted_messages", "settings", "version"]
 
 settings = sa.Table(
     "channel_settings",
@@ -32,7 +29,7 @@ settings = sa.Table(
     sa.Column("company_id", sa.String(255), nullable=True),
     sa.Column("pain_level", sa.String(16), nullable=True),
     # A JSON list of Productlane tag ids.
-    sa.Column("tag_ids", _JSON, nullable=False),
+    sa.Column("tag_ids", JSON, nullable=False),
     sa.Column("capture", sa.String(16), nullable=True),
     sa.Column("confirm", sa.String(16), nullable=True),
     sa.Column("followups", sa.Boolean, nullable=False),
@@ -59,10 +56,3 @@ deleted_messages = sa.Table(
 )
 
 TABLES = (settings, version, deleted_messages)
-
-
-def ensure_tables(conn: Connection) -> None:
-    """Create these tables where missing (inside the caller's write transaction)."""
-    if conn.dialect.name == "postgresql":
-        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_PG_TABLES_LOCK)))
-    metadata.create_all(conn, tables=list(TABLES), checkfirst=True)

@@ -16,8 +16,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from bot.channels.model import ChannelSettings
-from bot.channels.schema import deleted_messages, ensure_tables, settings, version
-from bot.delivery.outbox import Outbox
+from bot.channels.schema import deleted_messages, settings, version
+from bot.db import Database
 
 # A deleted message is remembered this long: Slack retries an event for about an hour at most.
 DELETED_KEPT_FOR = timedelta(days=7)
@@ -77,14 +77,13 @@ def _row_of(channel: ChannelSettings, at: datetime, by: str | None) -> dict[str,
 
 
 class ChannelSettingsStore:
-    """Reads and writes channel settings. Safe to share between threads (as `Outbox` is)."""
+    """Reads and writes channel settings. Safe to share between threads (as `Database` is)."""
 
-    def __init__(self, outbox: Outbox) -> None:
-        self._db = outbox
-        with outbox.writing() as conn:
-            ensure_tables(conn)
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        with db.writing() as conn:
             conn.execute(
-                outbox.insert_for(version)
+                db.insert_for(version)
                 .values(id=1, version=0)
                 .on_conflict_do_nothing(index_elements=[version.c.id])
             )

@@ -26,7 +26,7 @@ class NewFeedbackFirst:
         self._outbox = outbox
 
     def waiting(self) -> bool:
-        at = self._outbox.now()
+        at = self._outbox.database.now()
         # Still to be created (no result yet): due now, or claimed by a sender and on its way
         # (its files uploading, its slot being waited for). "Edit details" changes count too:
         # a person is waiting for them. A confirmation still to post needs no write.
@@ -42,5 +42,5 @@ class NewFeedbackFirst:
             )
             .limit(1)
         )
-        with self._outbox.reading() as conn:
+        with self._outbox.database.reading() as conn:
             return conn.execute(query).first() is not None

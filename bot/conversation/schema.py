@@ -1,5 +1,5 @@
-"""The conversation's tables, on the outbox's database and metadata (the `bot.updates.schema`
-pattern: created on start under an advisory lock; new tables need no migration step).
+"""The conversation's tables, on the one `bot.db.metadata` (opening the database creates them; new
+tables need no migration step).
 
 * ``conversation_threads`` — the Slack threads whose replies are followed: which Productlane thread
   they belong to, until when, and the sending state of each (its lease, the next write it may make,
@@ -16,14 +16,11 @@ pattern: created on start under an advisory lock; new tables need no migration s
 from __future__ import annotations
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
 
-from bot.delivery.schema import _ID, _JSON, UtcMicros, metadata
+from bot.db.schema import metadata
+from bot.db.types import ID, JSON, UtcMicros
 
-__all__ = ["FOLLOWUP_STATUSES", "copied_files", "ensure_tables", "followups", "routes", "threads"]
-
-# An arbitrary constant: the PostgreSQL advisory lock that serialises creating these tables.
-_PG_TABLES_LOCK = 0x636F6E766572  # "conver"
+__all__ = ["FOLLOWUP_STATUSES", "copied_files", "followups", "routes", "threads"]
 
 FOLLOWUP_STATUSES = ("pending", "sending", "sent", "deleted", "dropped")
 
@@ -44,7 +41,7 @@ threads = sa.Table(
     sa.Column("lease_owner", sa.String(255), nullable=True),
     sa.Column("lease_until", UtcMicros, nullable=True),
     # The batch in flight: {"id", "route", "marker", "attempted"}; NULL between batches.
-    sa.Column("batch", _JSON, nullable=True),
+    sa.Column("batch", JSON, nullable=True),
     sa.Column("last_error", sa.String(500), nullable=True),
     sa.Index("conversation_threads_until", "follow_until"),
 )
@@ -52,7 +49,7 @@ threads = sa.Table(
 followups = sa.Table(
     "conversation_followups",
     metadata,
-    sa.Column("id", _ID, primary_key=True, autoincrement=True),
+    sa.Column("id", ID, primary_key=True, autoincrement=True),
     # "<channel>:<ts>", or "<channel>:<ts>:edited:<edit ts>" for an edit after it was sent.
     sa.Column("key", sa.String(120), nullable=False, unique=True),
     sa.Column("channel_id", sa.String(64), nullable=False),
@@ -62,7 +59,7 @@ followups = sa.Table(
     sa.Column("sort_us", sa.BigInteger, nullable=False),
     sa.Column("user_id", sa.String(64), nullable=True),
     # The message as it is to be shown (text, blocks, files, author …); nothing else of the event.
-    sa.Column("message", _JSON, nullable=False),
+    sa.Column("message", JSON, nullable=False),
     sa.Column("status", sa.String(16), nullable=False),
     # Bumped by each edit or deletion: a batch composed from an older revision is composed again.
     sa.Column("revision", sa.Integer, nullable=False),
@@ -108,10 +105,3 @@ routes = sa.Table(
 )
 
 TABLES = (threads, followups, copied_files, routes)
-
-
-def ensure_tables(conn: Connection) -> None:
-    """Create these tables where missing (inside the caller's write transaction)."""
-    if conn.dialect.name == "postgresql":
-        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_PG_TABLES_LOCK)))
-    metadata.create_all(conn, tables=list(TABLES), checkfirst=True)

@@ -22,6 +22,9 @@ from datetime import timedelta
 from typing import Any
 
 from bot.background import BackgroundThreads
+from bot.budgets.file_copies import FileCopier
+from bot.budgets.key_pause import KeyPause
+from bot.budgets.write_limits import WriteLimits
 from bot.channels.model import ChannelSettingsSource, NoChannelSettings
 from bot.conversation.followed import FollowedThreads
 from bot.conversation.intake import FollowUpIntake
@@ -31,10 +34,7 @@ from bot.conversation.slack_facts import SlackFacts
 from bot.conversation.store import FollowUpStore, Route
 from bot.conversation.whole_thread import ThreadComposer, WholeThread
 from bot.conversation.worker import ConversationWorker
-from bot.delivery.key_pause import KeyPause
 from bot.delivery.outbox import Outbox
-from bot.delivery.uploads import FileCopier
-from bot.delivery.write_limits import WriteLimits
 from bot.feedback.submission import Submission
 from bot.message_events import Interest
 from bot.productlane import ProductlaneClient
@@ -97,7 +97,7 @@ def build_conversation(
     channel_settings: ChannelSettingsSource | None = None,
     owner: str | None = None,
 ) -> Conversation:
-    store = FollowUpStore(outbox)
+    store = FollowUpStore(outbox.database)
     threads = BackgroundThreads()
     followed = FollowedThreads(
         store, interest, channel_settings or NoChannelSettings(), settings.followup_days
@@ -105,7 +105,7 @@ def build_conversation(
     # As long as delivery's: a replica that died holding a thread is taken over as soon.
     lease = settings.delivery_lease_seconds
     copier = FileCopier(
-        outbox,
+        outbox.database,
         productlane,
         capture,
         limiter_key=limiter_key,
@@ -119,8 +119,8 @@ def build_conversation(
         WholeThread(store, composer, capture, copier),
         copier,
         NewFeedbackFirst(outbox),
-        WriteLimits(outbox),
-        KeyPause(outbox),
+        WriteLimits(outbox.database),
+        KeyPause(outbox.database),
         limiter_key=limiter_key,
         owner=owner or f"conversation-{uuid.uuid4().hex[:8]}",
         lease_seconds=lease,

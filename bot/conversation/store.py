@@ -24,8 +24,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from bot.conversation.schema import copied_files, ensure_tables, followups, routes, threads
-from bot.delivery.outbox import Outbox, short_error
+from bot.conversation.schema import copied_files, followups, routes, threads
+from bot.db import Database
+from bot.db.types import short_error
 from bot.delivery.schema import copied_files as item_copies
 from bot.delivery.schema import items
 from bot.feedback.capture import CopiedFile
@@ -140,13 +141,11 @@ def _key(channel_id: str, ts: str) -> str:
 class FollowUpStore:
     """The conversation's tables on the outbox's database. Safe to share between threads."""
 
-    def __init__(self, outbox: Outbox) -> None:
-        self._outbox = outbox
-        with outbox.writing() as conn:
-            ensure_tables(conn)
+    def __init__(self, db: Database) -> None:
+        self._db = db
 
     def now(self) -> datetime:
-        return self._outbox.now()
+        return self._db.now()
 
     # -- followed threads -----------------------------------------------------------------------
 
@@ -154,7 +153,7 @@ class FollowUpStore:
         """Follow a filed message's Slack thread (True when it was not followed yet). Following it
         again (an edit of the feedback, a second filing) keeps the first filing's window."""
         statement = (
-            self._outbox.insert_for(threads)
+            self._db.insert_for(threads)
             .values(
                 channel_id=thread.channel_id,
                 thread_ts=thread.thread_ts,
@@ -167,20 +166,20 @@ class FollowUpStore:
             .on_conflict_do_nothing(index_elements=[threads.c.channel_id, threads.c.thread_ts])
             .returning(threads.c.thread_ts)
         )
-        with self._outbox.writing() as conn:
+        with self._db.writing() as conn:
             return conn.execute(statement).first() is not None
 
     def followed_now(self) -> list[tuple[str, str]]:
         """Every thread followed at this moment (channel, thread ts)."""
         query = sa.select(threads.c.channel_id, threads.c.thread_ts).where(self._active())
-        with self._outbox.reading() as conn:
+        with self._db.reading() as conn:
             return [(str(channel), str(ts)) for channel, ts in conn.execute(query)]
 
     def followed_fingerprint(self) -> tuple[int, datetime | None]:
         """How many threads are followed, and the latest filing: cheap to read, and it changes
         whenever a replica follows a new thread."""
         query = sa.select(sa.func.count(), sa.func.max(threads.c.filed_at)).where(self._active())
-        with self._outbox.reading() as conn:
+        with self._db.reading() as conn:
             count, latest = conn.execute(query).one()
         return int(count), latest
 
@@ -189,7 +188,7 @@ class FollowUpStore:
 
     def thread(self, channel_id: str, thread_ts: str) -> FollowedThread | None:
         query = sa.select(threads).where(threads.c.channel_id == channel_id, threads.c.thread_ts == thread_ts)
-        with self._outbox.reading() as conn:
+        with self._db.reading() as conn:
             row = conn.execute(query).first()
         if row is None:
             return None
@@ -205,7 +204,7 @@ class FollowUpStore:
         """Keep a new reply in a followed thread (False: already kept — Slack retried, another
         replica had it — or deleted already, or the thread is not followed now)."""
         at = self.now()
-        with self._outbox.writing() as conn:
+        with self._db.writing() as conn:
             followed = conn.execute(
                 sa.select(threads.c.thread_ts).where(
                     threads.c.channel_id == channel_id, threads.c.thread_ts == thread_ts, self._active()
@@ -214,7 +213,7 @@ class FollowUpStore:
             if followed is None:
                 return False
             inserted = conn.execute(
-                self._outbox.insert_for(followups)
+                self._db.insert_for(followups)
                 .values(
                     key=_key(channel_id, ts),
                     channel_id=channel_id,
@@ -240,7 +239,7 @@ class FollowUpStore:
         what happened, for the log."""
         at = self.now()
         key = _key(channel_id, ts)
-        with self._outbox.writing() as conn:
+        with self._db.writing() as conn:
             row = conn.execute(sa.select(followups).where(followups.c.key == key).with_for_update()).first()
             if row is None:
                 return "not a reply the bot kept"
@@ -256,7 +255,7 @@ class FollowUpStore:
             if _same_words(row.message, message):
                 return "no change to its words"
             inserted = conn.execute(
-                self._outbox.insert_for(followups)
+                self._db.insert_for(followups)
                 .values(
                     key=f"{key}:edited:{edited_ts}"[:120],
                     channel_id=channel_id,
@@ -284,7 +283,7 @@ class FollowUpStore:
             sa.and_(followups.c.status == "sending", followups.c.attempted_at.is_(None)),
         )
         mine = sa.or_(followups.c.key == key, followups.c.key.like(f"{key}:edited:%"))
-        with self._outbox.writing() as conn:
+        with self._db.writing() as conn:
             stopped = conn.execute(
                 sa.update(followups)
                 .where(mine, unsent)
@@ -293,7 +292,7 @@ class FollowUpStore:
             if stopped:
                 return "deleted before it was sent: never sent"
             conn.execute(
-                self._outbox.insert_for(followups)
+                self._db.insert_for(followups)
                 .values(
                     key=key,
                     channel_id=channel_id,
@@ -316,7 +315,7 @@ class FollowUpStore:
     def waiting(self) -> bool:
         """Whether any follow-up waits to be sent (one indexed read)."""
         query = sa.select(followups.c.id).where(followups.c.status.in_(WAITING)).limit(1)
-        with self._outbox.reading() as conn:
+        with self._db.reading() as conn:
             return conn.execute(query).first() is not None
 
     def claim_thread(self, owner: str, lease_seconds: float, gather_seconds: float) -> ThreadWork | None:
@@ -350,7 +349,7 @@ class FollowUpStore:
             .limit(1)
             .with_for_update(skip_locked=True)
         )
-        with self._outbox.writing() as conn:
+        with self._db.writing() as conn:
             picked = conn.execute(pick).first()
             if picked is None:
                 return None
@@ -377,7 +376,7 @@ class FollowUpStore:
 
     def renew(self, work: ThreadWork, owner: str, lease_seconds: float) -> bool:
         at = self.now()
-        with self._outbox.writing() as conn:
+        with self._db.writing() as conn:
             return bool(
                 conn.execute(
                     sa.update(threads)
@@ -395,7 +394,7 @@ class FollowUpStore:
             values["next_write_at"] = not_before
         if error is not None:
             values["last_error"] = short_error(error)
-        with self._outbox.writing() as conn:
+        with self._db.writing() as conn:
             conn.execute(
                 sa.update(threads)
                 .where(self._thread(work.channel_id, work.thread_ts), threads.c.lease_owner == owner)
@@ -406,7 +405,7 @@ class FollowUpStore:
         """The batch in flight, or a new one of up to ``limit`` waiting follow-ups in Slack's order;
         None when nothing is left to send or the lease is lost."""
         at = self.now()
-        with self._outbox.writing() as conn:
+        with self._db.writing() as conn:
             row = conn.execute(
                 sa.select(threads.c.batch).where(self._held(work, owner, at)).with_for_update()
             ).first()
@@ -462,13 +461,13 @@ class FollowUpStore:
         return tuple(_follow_up(row) for row in conn.execute(query))
 
     def batch_versions(self, work: ThreadWork, batch: Batch) -> tuple[tuple[str, int, str], ...]:
-        with self._outbox.reading() as conn:
+        with self._db.reading() as conn:
             return tuple(reply.version for reply in self._batch_rows(conn, work, batch.id))
 
     def set_batch_route(self, work: ThreadWork, owner: str, batch: Batch, route: str) -> Batch:
         """The batch goes another way (comments were refused): nothing of it went out."""
         at = self.now()
-        with self._outbox.writing() as conn:
+        with self._db.writing() as conn:
             conn.execute(
                 sa.update(threads)
                 .where(self._held(work, owner, at))
@@ -486,7 +485,7 @@ class FollowUpStore:
         while ``owner`` holds the thread and the batch is still what was composed (no reply of it
         edited or deleted since); the lease is renewed."""
         at = self.now()
-        with self._outbox.writing() as conn:
+        with self._db.writing() as conn:
             held = conn.execute(
                 sa.select(threads.c.batch).where(self._held(work, owner, at)).with_for_update()
             ).first()
@@ -512,7 +511,7 @@ class FollowUpStore:
 
     def nothing_sent(self, work: ThreadWork, owner: str, batch: Batch) -> None:
         """The write was refused for certain (429, a connection never made): nothing went out."""
-        with self._outbox.writing() as conn:
+        with self._db.writing() as conn:
             conn.execute(
                 sa.update(threads)
                 .where(self._thread(work.channel_id, work.thread_ts), threads.c.lease_owner == owner)
@@ -538,7 +537,7 @@ class FollowUpStore:
         Slack no longer had, deleted), the thread's next write waits, the thread is released."""
         at = self.now()
         gone = list(gone_keys)
-        with self._outbox.writing() as conn:
+        with self._db.writing() as conn:
             held = conn.execute(
                 sa.select(threads.c.thread_ts)
                 .where(self._thread(work.channel_id, work.thread_ts), threads.c.lease_owner == owner)
@@ -575,7 +574,7 @@ class FollowUpStore:
     ) -> None:
         """Productlane can never take these (the thread is gone, or it refused them): they are
         dropped, with why; a gone thread is followed no more, its waiting follow-ups dropped too."""
-        with self._outbox.writing() as conn:
+        with self._db.writing() as conn:
             which = followups.c.batch_id == batch.id
             if gone:
                 which = sa.or_(
@@ -605,7 +604,7 @@ class FollowUpStore:
         if not file_ids:
             return {}
         query = sa.select(copied_files).where(copied_files.c.file_id.in_(list(file_ids)))
-        with self._outbox.reading() as conn:
+        with self._db.reading() as conn:
             rows = conn.execute(query).all()
         return {
             row.file_id: CopiedFile(row.url, row.note, row.name, row.permalink, row.content_type)
@@ -624,12 +623,12 @@ class FollowUpStore:
             "content_type": (copy.content_type or "")[:255] or None,
             "copied_at": at,
         }
-        statement = self._outbox.insert_for(copied_files).values(values)
+        statement = self._db.insert_for(copied_files).values(values)
         statement = statement.on_conflict_do_update(
             index_elements=[copied_files.c.file_id],
             set_={name: statement.excluded[name] for name in values if name != "file_id"},
         )
-        with self._outbox.writing() as conn:
+        with self._db.writing() as conn:
             held = conn.execute(
                 sa.select(threads.c.thread_ts).where(self._held(work, owner, at)).with_for_update()
             ).first()
@@ -643,7 +642,7 @@ class FollowUpStore:
     def submission_of(self, item_key: str) -> tuple[int, dict[str, Any]] | None:
         """The outbox item that filed the thread (its id and payload); None once it is purged."""
         query = sa.select(items.c.id, items.c.payload).where(items.c.dedupe_key == item_key)
-        with self._outbox.reading() as conn:
+        with self._db.reading() as conn:
             row = conn.execute(query).first()
         if row is None or not isinstance(row.payload, dict):
             return None
@@ -652,7 +651,7 @@ class FollowUpStore:
     def item_copies(self, item_id: int) -> dict[str, CopiedFile]:
         """The copies delivery made of the filed message's files."""
         query = sa.select(item_copies).where(item_copies.c.item_id == item_id)
-        with self._outbox.reading() as conn:
+        with self._db.reading() as conn:
             rows = conn.execute(query).all()
         return {
             row.file_id: CopiedFile(row.url, row.note, row.name, row.permalink, row.content_type)
@@ -662,13 +661,13 @@ class FollowUpStore:
     # -- the route -------------------------------------------------------------------------------
 
     def route(self, key: str) -> Route | None:
-        with self._outbox.reading() as conn:
+        with self._db.reading() as conn:
             row = conn.execute(sa.select(routes).where(routes.c.key == key)).first()
         return None if row is None else Route(row.route, row.reason, row.since, row.retry_at)
 
     def routes(self) -> list[Route]:
         """Every key's route (for `check`, which does not know the key)."""
-        with self._outbox.reading() as conn:
+        with self._db.reading() as conn:
             return [Route(r.route, r.reason, r.since, r.retry_at) for r in conn.execute(sa.select(routes))]
 
     def set_route(self, key: str, route: str, reason: str | None, retry_at: datetime | None) -> None:
@@ -679,9 +678,9 @@ class FollowUpStore:
             "since": at,
             "retry_at": retry_at,
         }
-        statement = self._outbox.insert_for(routes).values(key=key, **values)
+        statement = self._db.insert_for(routes).values(key=key, **values)
         statement = statement.on_conflict_do_update(index_elements=[routes.c.key], set_=values)
-        with self._outbox.writing() as conn:
+        with self._db.writing() as conn:
             conn.execute(statement)
 
     # -- no echo ---------------------------------------------------------------------------------
@@ -689,7 +688,7 @@ class FollowUpStore:
     def is_bot_comment(self, comment_id: str) -> bool:
         """Whether a Productlane comment or message is one the bot wrote from Slack's follow-ups."""
         query = sa.select(followups.c.id).where(followups.c.comment_id == comment_id).limit(1)
-        with self._outbox.reading() as conn:
+        with self._db.reading() as conn:
             return conn.execute(query).first() is not None
 
     # -- looking and housekeeping ----------------------------------------------------------------
@@ -701,7 +700,7 @@ class FollowUpStore:
             .where(followups.c.channel_id == channel_id, followups.c.thread_ts == thread_ts)
             .order_by(followups.c.sort_us, followups.c.id)
         )
-        with self._outbox.reading() as conn:
+        with self._db.reading() as conn:
             return [_follow_up(row) for row in conn.execute(query)]
 
     def prune(self, copies_before: datetime) -> int:
@@ -709,7 +708,7 @@ class FollowUpStore:
         nothing left to send, and copies of files made before ``copies_before`` (older than any
         thread still followed, which the fallback may render again)."""
         at = self.now()
-        with self._outbox.writing() as conn:
+        with self._db.writing() as conn:
             gone = int(
                 conn.execute(
                     sa.delete(followups).where(

@@ -14,8 +14,8 @@ from typing import Any, Protocol
 from pydantic import ValidationError
 from slack_sdk.errors import SlackApiError
 
+from bot.budgets.file_copies import CopyLedger, FileCopier
 from bot.conversation.store import FollowUpStore, ThreadWork
-from bot.delivery.uploads import CopyLedger, FileCopier
 from bot.feedback.capture import Captured, SlackFile, TryLater, slack_files
 from bot.feedback.conversation import included_messages
 from bot.feedback.submission import Submission

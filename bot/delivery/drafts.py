@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 from pydantic import ValidationError
 
-from bot.delivery.outbox import Outbox
+from bot.db import Database
 from bot.delivery.schema import modal_drafts
 from bot.feedback.submission import Draft
 
@@ -29,8 +29,8 @@ class SqlDraftStore:
     source of truth for a modal opened before a restart or by another replica.
     """
 
-    def __init__(self, outbox: Outbox, *, remember: int = RECENT_DRAFTS) -> None:
-        self._outbox = outbox
+    def __init__(self, db: Database, *, remember: int = RECENT_DRAFTS) -> None:
+        self._db = db
         self._recent: OrderedDict[str, Draft] = OrderedDict()
         self._recent_lock = threading.Lock()
         self._remember = remember
@@ -42,7 +42,7 @@ class SqlDraftStore:
 
     def put(self, draft: Draft) -> None:
         now = datetime.now(UTC)
-        with self._outbox.writing() as connection:
+        with self._db.writing() as connection:
             connection.execute(
                 sa.insert(modal_drafts).values(
                     id=draft.draft_id, payload=draft.model_dump(mode="json"), created_at=now
@@ -65,7 +65,7 @@ class SqlDraftStore:
         if recent is not None:
             return recent
         # On the submission's ack path: a read that takes no write lock.
-        with self._outbox.reading() as connection:
+        with self._db.reading() as connection:
             payload = connection.execute(self._get_statement, {"draft_id": draft_id}).scalar_one_or_none()
         if not isinstance(payload, dict):
             return None

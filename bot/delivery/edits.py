@@ -13,7 +13,7 @@ from bot.feedback.submission import EditTarget, Filed, Submission, edit_key
 
 
 def item_by_key(outbox: Outbox, dedupe_key: str) -> OutboxItem | None:
-    with outbox.reading() as connection:
+    with outbox.database.reading() as connection:
         found = connection.execute(sa.select(items.c.id).where(items.c.dedupe_key == dedupe_key)).scalar()
     return None if found is None else outbox.get(int(found))
 
@@ -27,7 +27,7 @@ def latest_edit(outbox: Outbox, item_id: int) -> OutboxItem | None:
         .order_by(items.c.id.desc())
         .limit(1)
     )
-    with outbox.reading() as connection:
+    with outbox.database.reading() as connection:
         found = connection.execute(query).scalar()
     return None if found is None else outbox.get(int(found))
 
@@ -42,7 +42,7 @@ class OutboxFiling:
     def already_sent(self, channel_id: str, ts: str) -> str | None:
         """The thread's link when the message is in Productlane already ("" when the link is
         unknown); None when it is not."""
-        record = find_sent(self._outbox, channel_id, ts)
+        record = find_sent(self._outbox.database, channel_id, ts)
         return None if record is None else record.thread_url or ""
 
     def file(self, submission: Submission) -> Filed:

@@ -18,8 +18,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from bot.budgets.schema import key_problems
+from bot.db.types import from_micros
 from bot.delivery.outbox import Outbox, Status
-from bot.delivery.schema import from_micros, items, key_problems
+from bot.delivery.schema import items
 
 __all__ = ["CACHE_SECONDS", "DeliveryHealth", "DeliveryHealthReader", "PausedDelivery", "read_health"]
 
@@ -94,7 +96,7 @@ def _health_query(limiter_key: str) -> sa.Select[Any]:
 def read_health(outbox: Outbox, limiter_key: str, *, now: datetime | None = None) -> DeliveryHealth:
     """Delivery as it stands now, in one statement. ``limiter_key``: the write budget whose pause
     counts (``productlane:<team id>``, as the worker uses it)."""
-    with outbox.reading() as conn:
+    with outbox.database.reading() as conn:
         row = conn.execute(_health_query(limiter_key)).one()
     (
         pending,
@@ -120,7 +122,7 @@ def read_health(outbox: Outbox, limiter_key: str, *, now: datetime | None = None
     )
     # created_at's type (UtcMicros) already made datetimes of them.
     oldest = min((at for at in (oldest_pending, oldest_sending) if at is not None), default=None)
-    return DeliveryHealth(counts, oldest, paused, outbox.now(now))
+    return DeliveryHealth(counts, oldest, paused, outbox.database.now(now))
 
 
 class DeliveryHealthReader:

@@ -30,8 +30,8 @@ pending or sending without a result. Positions are fixed-width and sort as the i
 replicas, Slack delivering events out of order) and whichever sender or replica claims them. Once
 an item has its thread the next one may go, while its confirmation is still being posted.
 
-Beside the items, on the same database: the shared send-rate limiter (`bot.delivery.write_limits`)
-and the "the API key itself is refused" pause (`bot.delivery.key_pause`).
+Beside the items, on the same database: the shared send-rate limiter (`bot.budgets.write_limits`)
+and the "the API key itself is refused" pause (`bot.budgets.key_pause`).
 
 All times are timezone-aware UTC datetimes; every method takes an optional ``now`` for tests.
 Create one `Outbox` per process (after any fork); it is safe to share between threads.
@@ -40,30 +40,21 @@ Create one `Outbox` per process (after any fork); it is safe to share between th
 from __future__ import annotations
 
 import enum
-import json
-import os
-import sqlite3
-import threading
-import time
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
-from sqlalchemy import event
-from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.pool import PoolProxiedConnection
 
-from bot.delivery.schema import items, to_micros, upgrade
+from bot.db import Database
+from bot.db.types import EncodedJson, encode_json, short_error, to_micros
+from bot.delivery.schema import items
 
 __all__ = ["IN_ORDER", "AddResult", "EncodedJson", "Outbox", "OutboxItem", "Status", "in_order_key"]
 
-MAX_ERROR_CHARS = 500
 IN_ORDER = "in-order:"
 POSITION_CHARS = 17  # a Slack ts: 1733150100.000200
-PG_CONNECT_TIMEOUT_SECONDS = 5
 # `add` on SQLite (see Outbox._add_sqlite); the columns and values of `_add_statement`.
 _SQLITE_ADD = (
     "INSERT INTO outbox_items (dedupe_key, kind, payload, status, attempts, created_at, updated_at,"
@@ -71,23 +62,6 @@ _SQLITE_ADD = (
     " ON CONFLICT (dedupe_key) DO NOTHING RETURNING id"
 )
 _SQLITE_EXISTING = "SELECT id FROM outbox_items WHERE dedupe_key = ?"
-_READ_ONLY = "outbox_read_only"  # execution option: a plain (deferred) BEGIN on SQLite
-
-
-class OutboxFileGoneError(RuntimeError):
-    def __init__(self) -> None:
-        super().__init__(
-            "the outbox database file was deleted or replaced while the bot runs; what it accepts "
-            "now is lost at the next start: put the file back, or restart the bot"
-        )
-
-
-def _file_identity(path: str) -> tuple[str, int, int] | None:
-    try:
-        stat = os.stat(path)
-    except OSError:
-        return None
-    return path, stat.st_dev, stat.st_ino
 
 
 class Status(enum.StrEnum):
@@ -129,19 +103,6 @@ class OutboxItem:
     submitter_id: str | None = None
 
 
-class EncodedJson(str):
-    """A payload already encoded as a JSON object (e.g. by pydantic's `model_dump_json`, in Rust):
-    stored as it is, not decoded and encoded again on the ack path."""
-
-
-def _encode_json(value: Any) -> str:
-    return value if isinstance(value, EncodedJson) else json.dumps(value)
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 def in_order_key(queue: str, position: str) -> str:
     """The dedupe key of an item sent in order within ``queue`` (see the module docstring).
     ``position``: `POSITION_CHARS` characters that sort as the items must go, e.g. a Slack ts."""
@@ -150,11 +111,6 @@ def in_order_key(queue: str, position: str) -> str:
             f"an in-order key needs a queue without ':' and a {POSITION_CHARS}-character position"
         )
     return f"{IN_ORDER}{queue}:{position}"
-
-
-def short_error(error: str) -> str:
-    """An error message cut to what the outbox keeps of it."""
-    return error if len(error) <= MAX_ERROR_CHARS else error[: MAX_ERROR_CHARS - 1] + "…"
 
 
 def _item(row: sa.Row[Any]) -> OutboxItem:
@@ -191,103 +147,14 @@ def _in_status(status: Status | str) -> sa.ColumnElement[bool]:
     return items.c.status == wanted.value
 
 
-def _enable_wal(cursor: Any, timeout_s: float) -> None:
-    """``PRAGMA journal_mode = WAL``, retried while another process holds the file.
-
-    Switching a new file to WAL needs an exclusive lock and SQLite may answer "database is
-    locked" at once, without waiting for busy_timeout, when replicas start together.
-    """
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            cursor.execute("PRAGMA journal_mode = WAL")
-            return
-        except sqlite3.OperationalError as error:
-            if "locked" not in str(error) or time.monotonic() >= deadline:
-                raise
-            time.sleep(0.005)
-
-
-def _sqlite_engine(database_url: str, synchronous: str, busy_timeout_ms: int) -> Engine:
-    engine = sa.create_engine(database_url, json_serializer=_encode_json)
-
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        # SQLAlchemy emits BEGIN itself (below); the driver must not start transactions.
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        try:
-            cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-            _enable_wal(cursor, busy_timeout_ms / 1000)
-            cursor.execute(f"PRAGMA synchronous = {synchronous}")
-        finally:
-            cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(conn: Connection) -> None:
-        # Writers take the write lock up front, so a read-then-write transaction can never
-        # fail half-way on a lock upgrade; busy_timeout makes the next writer wait its turn.
-        if conn.get_execution_options().get(_READ_ONLY):
-            conn.exec_driver_sql("BEGIN DEFERRED")
-        else:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-
-    return engine
-
-
 class Outbox:
     """The outbox store. See the module docstring for the life of an item."""
 
-    def __init__(
-        self,
-        database_url: str,
-        *,
-        clock: Callable[[], datetime] = _utc_now,
-        sqlite_synchronous: str = "NORMAL",
-        sqlite_busy_timeout_ms: int = 10_000,
-    ) -> None:
-        """Open (and create or migrate) the outbox at ``database_url``.
-
-        ``sqlite:///path.db`` or ``postgresql+psycopg://user:pass@host:port/db``.
-        ``sqlite_synchronous="FULL"`` also survives power loss, at the cost of an fsync per add;
-        NORMAL (the default) survives any crash of the process.
-        """
-        url = sa.make_url(database_url)
-        self._clock = clock
-        # SQLite has one writer at a time. Threads of this process queue here for it, and each
-        # wakes the moment the previous one commits; without this they would meet in SQLite's busy
-        # handler, which polls with sleeps of up to 100 ms (what made acks slow in a burst). Other
-        # processes on the same file still wait in the busy handler. PostgreSQL needs no queue.
-        self._writers: AbstractContextManager[Any] = nullcontext()
-        self._ack_connection: PoolProxiedConnection | None = None
-        self._dialect = url.get_backend_name()
-        if self._dialect == "sqlite":
-            if sqlite_synchronous.upper() not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
-                raise ValueError(f"unknown SQLite synchronous mode {sqlite_synchronous!r}")
-            self._engine = _sqlite_engine(database_url, sqlite_synchronous.upper(), sqlite_busy_timeout_ms)
-            # Reentrant: a caller already holding it (same thread) is not stopped by it.
-            self._writers = threading.RLock()
-        elif self._dialect == "postgresql":
-            self._engine = sa.create_engine(
-                database_url,
-                pool_pre_ping=True,
-                json_serializer=_encode_json,
-                # An unreachable server fails a connection (a readiness probe, a send) in seconds,
-                # not after the system's TCP timeout of minutes.
-                connect_args={"connect_timeout": PG_CONNECT_TIMEOUT_SECONDS},
-            )
-        else:
-            raise ValueError(f"unsupported outbox database {url.drivername!r}: use sqlite or postgresql")
-        with self._write() as conn:
-            self.schema_version = upgrade(conn)
-        # An open SQLite connection goes on working on a file deleted under it, and everything
-        # written from then on would be gone at the next start: the readiness probe looks.
-        self._file_identity: tuple[str, int, int] | None = None
-        if self._dialect == "sqlite" and url.database and url.database != ":memory:":
-            self._file_identity = _file_identity(os.path.abspath(url.database))
+    def __init__(self, database: Database) -> None:
+        self._db = database
         # `add` runs on Slack's ack path: its statement is built once, not per call.
         self._add_statement = (
-            self.insert_for(items)
+            self._db.insert_for(items)
             .values(
                 {
                     column: sa.bindparam(column)
@@ -320,7 +187,7 @@ class Outbox:
         earlier = items.alias("earlier")
 
         def bytewise(value: sa.ColumnElement[str]) -> sa.ColumnElement[str]:
-            return value.collate("C") if self._dialect == "postgresql" else value
+            return value.collate("C") if self._db.dialect == "postgresql" else value
 
         mine, theirs = bytewise(items.c.dedupe_key), bytewise(earlier.c.dedupe_key)
         queue = bytewise(
@@ -339,79 +206,15 @@ class Outbox:
         return sa.or_(sa.not_(items.c.dedupe_key.startswith(IN_ORDER)), sa.not_(waiting_before))
 
     @property
-    def engine(self) -> Engine:
-        return self._engine
-
-    def close(self) -> None:
-        with self._writers:
-            if self._ack_connection is not None:
-                self._ack_connection.close()
-                self._ack_connection = None
-        self._engine.dispose()
+    def database(self) -> Database:
+        return self._db
 
     def ping(self) -> None:
         """A read of the outbox's own data: raises (SQLAlchemyError) when it cannot be reached,
-        `OutboxFileGoneError` when its SQLite file was deleted or replaced."""
-        if self.file_gone():
-            raise OutboxFileGoneError
-        with self._read() as conn:
+        `DatabaseFileGoneError` when its SQLite file was deleted or replaced."""
+        self._db.check_file()
+        with self._db.reading() as conn:
             conn.execute(sa.select(items.c.id).limit(1))
-
-    def file_gone(self) -> bool:
-        """True when the SQLite file this outbox opened is no longer at its path (one stat)."""
-        identity = self._file_identity
-        return identity is not None and _file_identity(identity[0]) != identity
-
-    def __enter__(self) -> Outbox:
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.close()
-
-    # -- plumbing -----------------------------------------------------------------------------
-
-    @contextmanager
-    def _write(self) -> Iterator[Connection]:
-        with self._writers, self._engine.begin() as conn:
-            yield conn
-
-    def reading(self) -> AbstractContextManager[Connection]:
-        """A read-only transaction for queries beside the outbox's own (drafts, the duplicate
-        guard): on SQLite it takes no write lock, so it never delays an ack's `add`."""
-        return self._read()
-
-    def writing(self) -> AbstractContextManager[Connection]:
-        """A write transaction on the outbox's database, for tables beside the outbox's own."""
-        return self._write()
-
-    @contextmanager
-    def _read(self) -> Iterator[Connection]:
-        with self._engine.connect() as conn:
-            conn.execution_options(**{_READ_ONLY: True})
-            with conn.begin():
-                yield conn
-
-    def now(self, now: datetime | None = None) -> datetime:
-        """``now`` (checked to be timezone-aware, in UTC), or the outbox's clock when None: the
-        time every store on this database goes by."""
-        return self._now(now)
-
-    def _now(self, now: datetime | None) -> datetime:
-        value = self._clock() if now is None else now
-        if value.tzinfo is None or value.utcoffset() is None:
-            raise ValueError("naive datetime: pass a timezone-aware datetime (UTC)")
-        return value.astimezone(UTC)
-
-    def insert_for(self, table: sa.Table) -> Any:
-        """An INSERT for ``table`` in this database's dialect (it has ``on_conflict_do_…``)."""
-        # Each dialect's module is imported only for the database in use.
-        if self._dialect == "postgresql":
-            from sqlalchemy.dialects import postgresql
-
-            return postgresql.insert(table)
-        from sqlalchemy.dialects import sqlite
-
-        return sqlite.insert(table)
 
     def _owned(self, item_id: int, owner: str) -> sa.ColumnElement[bool]:
         return sa.and_(
@@ -421,7 +224,7 @@ class Outbox:
         )
 
     def _update(self, where: sa.ColumnElement[bool], **values: Any) -> int:
-        with self._write() as conn:
+        with self._db.writing() as conn:
             return int(conn.execute(sa.update(items).where(where).values(**values)).rowcount)
 
     # -- adding -------------------------------------------------------------------------------
@@ -458,9 +261,9 @@ class Outbox:
             raise TypeError("payload must be a JSON object (a dict, or EncodedJson of one)")
         if submitter_id is not None and len(submitter_id) > 64:
             raise ValueError("submitter_id must be at most 64 characters")
-        at = self._now(now)
+        at = self._db.now(now)
         due = at + due_in if due_in else at
-        if self._dialect == "sqlite" and supersedes is None:
+        if self._db.dialect == "sqlite" and supersedes is None:
             return self._add_sqlite(dedupe_key, kind, payload, submitter_id, to_micros(at), to_micros(due))
         values = {
             "dedupe_key": dedupe_key,
@@ -474,7 +277,7 @@ class Outbox:
             "delayed_notice_sent": False,
             "submitter_id": submitter_id,
         }
-        with self._write() as conn:
+        with self._db.writing() as conn:
             new_id = conn.execute(self._add_statement, values).scalar_one_or_none()
             if new_id is not None:
                 if supersedes is not None and supersedes != new_id:
@@ -511,9 +314,9 @@ class Outbox:
         """`add` on SQLite, the ack path's one write, straight on the driver: the same row the
         statement above writes, for a third of the time (SQLAlchemy's execution layer cost ~200 µs
         of the ~300 µs a submission's insert took, profiled; bench/bench_ack.py)."""
-        encoded = _encode_json(payload)
-        with self._writers:
-            driver = self._ack_driver()
+        encoded = encode_json(payload)
+        with self._db.writers:
+            driver = self._db.sqlite_driver()
             # One statement, its own transaction (the connection is in autocommit): the write lock
             # is held for one call into SQLite. Every call lets go of the GIL and must win it back
             # while this thread holds the writers' lock, so under a burst each extra call (BEGIN,
@@ -530,15 +333,6 @@ class Outbox:
                     return AddResult(int(rows[0][0]), created=False)
                 # The earlier item went (purged) between the two statements: add it after all.
         raise RuntimeError(f"outbox item {dedupe_key!r} could neither be added nor found")
-
-    def _ack_driver(self) -> sqlite3.Connection:
-        """The connection `add` writes on (SQLite, under the writers' lock): kept out of the pool,
-        so an ack pays no checkout or reset."""
-        if self._ack_connection is None:
-            self._ack_connection = self._engine.raw_connection()
-        driver = self._ack_connection.driver_connection
-        assert isinstance(driver, sqlite3.Connection)  # noqa: S101 - only on SQLite
-        return driver
 
     # -- the worker's side --------------------------------------------------------------------
 
@@ -566,7 +360,7 @@ class Outbox:
             raise ValueError("owner must not be empty")
         if limit < 1 or lease_seconds <= 0:
             raise ValueError("limit must be >= 1 and lease_seconds > 0")
-        at = self._now(now)
+        at = self._db.now(now)
         due = sa.or_(
             sa.and_(items.c.status == Status.PENDING.value, items.c.next_attempt_at <= at),
             sa.and_(items.c.status == Status.SENDING.value, items.c.lease_until <= at),
@@ -580,7 +374,7 @@ class Outbox:
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
-        with self._write() as conn:
+        with self._db.writing() as conn:
             ids = list(conn.execute(pick).scalars())
             if not ids:
                 return []
@@ -612,7 +406,7 @@ class Outbox:
         Call it *before* the request goes out. False (send nothing) unless ``owner`` holds an
         unexpired lease; ``lease_seconds`` also renews the lease from ``now``.
         """
-        at = self._now(now)
+        at = self._db.now(now)
         values: dict[str, Any] = {
             "attempts": items.c.attempts + 1,
             "first_sent_at": sa.func.coalesce(
@@ -628,7 +422,7 @@ class Outbox:
         self, item_id: int, owner: str, lease_seconds: float, *, now: datetime | None = None
     ) -> bool:
         """Extend an unexpired lease to ``now + lease_seconds`` (e.g. while waiting for a slot)."""
-        at = self._now(now)
+        at = self._db.now(now)
         return (
             self._update(
                 sa.and_(self._owned(item_id, owner), items.c.lease_until > at),
@@ -643,7 +437,7 @@ class Outbox:
     ) -> bool:
         """The thread exists: keep ``result`` (its id and link) while the reply is being posted,
         so no later attempt creates it again. The item stays claimed. Only the lease owner may."""
-        return self._update(self._owned(item_id, owner), result=result, updated_at=self._now(now)) == 1
+        return self._update(self._owned(item_id, owner), result=result, updated_at=self._db.now(now)) == 1
 
     def mark_delivered(
         self,
@@ -654,7 +448,7 @@ class Outbox:
         now: datetime | None = None,
     ) -> bool:
         """Sent: keep ``result`` (e.g. the thread id and link). Only the lease owner may."""
-        at = self._now(now)
+        at = self._db.now(now)
         return (
             self._update(
                 self._owned(item_id, owner),
@@ -684,14 +478,14 @@ class Outbox:
         so far was refused for certain, so no thread can exist: ``first_sent_at`` is cleared and
         the next attempt sends without looking for one first.
         """
-        when = self._now(at)
+        when = self._db.now(at)
         values: dict[str, Any] = {
             "status": Status.PENDING.value,
             "next_attempt_at": when,
             "last_error": short_error(error),
             "lease_owner": None,
             "lease_until": None,
-            "updated_at": self._now(now),
+            "updated_at": self._db.now(now),
         }
         if result is not None:
             values["result"] = result
@@ -708,7 +502,7 @@ class Outbox:
                 last_error=short_error(error),
                 lease_owner=None,
                 lease_until=None,
-                updated_at=self._now(now),
+                updated_at=self._db.now(now),
             )
             == 1
         )
@@ -716,7 +510,7 @@ class Outbox:
     def discard(self, item_id: int, owner: str) -> bool:
         """Delete a claimed item that must not be sent after all (its message was deleted in Slack
         before its turn): nothing of it is kept. Only the lease owner may."""
-        with self._write() as conn:
+        with self._db.writing() as conn:
             return int(conn.execute(sa.delete(items).where(self._owned(item_id, owner))).rowcount) == 1
 
     def mark_delayed_notice_sent(self, item_id: int, *, now: datetime | None = None) -> bool:
@@ -726,7 +520,7 @@ class Outbox:
             self._update(
                 sa.and_(items.c.id == item_id, items.c.delayed_notice_sent == sa.false()),
                 delayed_notice_sent=True,
-                updated_at=self._now(now),
+                updated_at=self._db.now(now),
             )
             == 1
         )
@@ -735,12 +529,12 @@ class Outbox:
         """Unset the once-only notice flag (the notice could not be posted): a later pass tells them."""
         ids = list(item_ids)
         if ids:
-            self._update(items.c.id.in_(ids), delayed_notice_sent=False, updated_at=self._now(now))
+            self._update(items.c.id.in_(ids), delayed_notice_sent=False, updated_at=self._db.now(now))
 
     # -- looking and operator commands --------------------------------------------------------
 
     def get(self, item_id: int) -> OutboxItem | None:
-        with self._read() as conn:
+        with self._db.reading() as conn:
             row = conn.execute(sa.select(items).where(items.c.id == item_id)).one_or_none()
         return None if row is None else _item(row)
 
@@ -751,7 +545,7 @@ class Outbox:
         query = sa.select(items).order_by(items.c.id).limit(limit)
         if statuses is not None:
             query = query.where(sa.or_(sa.false(), *(_in_status(s) for s in statuses)))
-        with self._read() as conn:
+        with self._db.reading() as conn:
             return [_item(row) for row in conn.execute(query)]
 
     def counts(self) -> dict[Status, int]:
@@ -759,7 +553,7 @@ class Outbox:
         superseded = items.c.superseded_by.is_not(None)
         query = sa.select(items.c.status, superseded, sa.func.count()).group_by(items.c.status, superseded)
         result = dict.fromkeys(Status, 0)
-        with self._read() as conn:
+        with self._db.reading() as conn:
             for status, is_superseded, count in conn.execute(query):
                 result[Status.SUPERSEDED if is_superseded else Status(status)] += int(count)
         return result
@@ -777,7 +571,7 @@ class Outbox:
         return self._requeue(items.c.status == Status.FAILED.value, now)
 
     def _requeue(self, where: sa.ColumnElement[bool], now: datetime | None) -> int:
-        at = self._now(now)
+        at = self._db.now(now)
         return self._update(
             sa.and_(
                 where,
@@ -799,7 +593,7 @@ class Outbox:
         small transactions: on SQLite each holds the write lock, and an ack's `add` must not wait
         behind a purge of a million rows.
         """
-        cutoff = self._now(before)
+        cutoff = self._db.now(before)
         chosen = (
             sa.select(items.c.id)
             .where(items.c.status == Status.DELIVERED.value, items.c.updated_at < cutoff)
@@ -808,7 +602,7 @@ class Outbox:
         )
         total = 0
         while True:
-            with self._write() as conn:
+            with self._db.writing() as conn:
                 deleted = int(conn.execute(sa.delete(items).where(items.c.id.in_(chosen))).rowcount)
             total += deleted
             if deleted < batch:
@@ -821,10 +615,10 @@ class Outbox:
         Returns the items whose flag this call set: tell exactly those submitters, once each,
         even when several replicas run this at the same moment.
         """
-        at = self._now(now)
+        at = self._db.now(now)
         noted = short_error(reason)
         waiting = sa.and_(items.c.status == Status.PENDING.value, items.c.result.is_(None))
-        with self._write() as conn:
+        with self._db.writing() as conn:
             conn.execute(
                 sa.update(items)
                 .where(waiting, sa.or_(items.c.last_error.is_(None), items.c.last_error != noted))
@@ -843,5 +637,5 @@ class Outbox:
         query = sa.select(sa.func.count()).where(
             items.c.status.in_([Status.PENDING.value, Status.SENDING.value])
         )
-        with self._read() as conn:
+        with self._db.reading() as conn:
             return int(conn.execute(query).scalar_one())

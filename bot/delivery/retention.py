@@ -18,10 +18,10 @@ from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
+from bot.delivery.copies import purge_copies
 from bot.delivery.drafts import KEEP_FOR as DRAFTS_KEEP_FOR
 from bot.delivery.outbox import Outbox
 from bot.delivery.schema import modal_drafts
-from bot.delivery.uploads import purge_copies
 
 log = logging.getLogger(__name__)
 
@@ -41,13 +41,13 @@ def purge(outbox: Outbox, retention: timedelta, *, now: datetime | None = None) 
     at = now or datetime.now(UTC)
     delivered = outbox.purge_delivered(at - retention)
     drafts_before = at - min(retention, DRAFTS_KEEP_FOR)
-    with outbox.writing() as connection:
+    with outbox.database.writing() as connection:
         drafts = int(
             connection.execute(
                 sa.delete(modal_drafts).where(modal_drafts.c.created_at < drafts_before)
             ).rowcount
         )
-    purge_copies(outbox, now=at)
+    purge_copies(outbox.database, now=at)
     return PurgeResult(delivered, drafts)
 
 

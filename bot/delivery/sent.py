@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
-from bot.delivery.outbox import Outbox
+from bot.db import Database
 from bot.delivery.schema import sent_messages
 
 
@@ -28,9 +28,9 @@ _FIND = sa.select(
 ).where(sent_messages.c.channel_id == sa.bindparam("channel_id"), sent_messages.c.ts == sa.bindparam("ts"))
 
 
-def find_sent(outbox: Outbox, channel_id: str, ts: str) -> SentRecord | None:
+def find_sent(db: Database, channel_id: str, ts: str) -> SentRecord | None:
     """The latest delivery of the message at channel/ts, if any."""
-    with outbox.reading() as connection:
+    with db.reading() as connection:
         row = connection.execute(_FIND, {"channel_id": channel_id, "ts": ts}).first()
     if row is None:
         return None
@@ -38,7 +38,7 @@ def find_sent(outbox: Outbox, channel_id: str, ts: str) -> SentRecord | None:
 
 
 def record_sent(
-    outbox: Outbox,
+    db: Database,
     channel_id: str,
     ts: str,
     *,
@@ -56,7 +56,7 @@ def record_sent(
         "submitter_id": submitter_id,
         "delivered_at": delivered_at or datetime.now(UTC),
     }
-    statement = outbox.insert_for(sent_messages).values(values)
+    statement = db.insert_for(sent_messages).values(values)
     statement = statement.on_conflict_do_update(
         index_elements=[sent_messages.c.channel_id, sent_messages.c.ts],
         set_={
@@ -64,5 +64,5 @@ def record_sent(
             for name in ("thread_id", "thread_url", "submitter_id", "delivered_at")
         },
     )
-    with outbox.writing() as connection:
+    with db.writing() as connection:
         connection.execute(statement)

@@ -31,12 +31,13 @@ from pydantic import ValidationError as ModelValidationError
 
 from bot import metrics
 from bot.background import BackgroundThreads, RepeatedFailureLog
+from bot.budgets.file_copies import CopyLater, FileCopier, FileSource, KeyRefused, LeaseLost
+from bot.budgets.key_pause import KeyPause, KeyProblem
+from bot.budgets.write_limits import WriteLimits
+from bot.delivery.copies import copy_item_files
 from bot.delivery.intake import UPDATE_KIND
-from bot.delivery.key_pause import KeyPause, KeyProblem
 from bot.delivery.outbox import Outbox, OutboxItem, Status
 from bot.delivery.sent import record_sent
-from bot.delivery.uploads import CopyLater, FileCopier, FileSource, KeyRefused, LeaseLost
-from bot.delivery.write_limits import WriteLimits
 from bot.feedback.capture import Captured, Gathered, TryLater
 from bot.feedback.form import FeedbackForm
 from bot.feedback.posted import PostedMessage, PostLater
@@ -255,8 +256,8 @@ class DeliveryWorker:
         triage: TriageNames | None = None,
     ) -> None:
         self._outbox = outbox
-        self._limits = WriteLimits(outbox)
-        self._pauses = KeyPause(outbox)
+        self._limits = WriteLimits(outbox.database)
+        self._pauses = KeyPause(outbox.database)
         self._productlane = productlane
         self._on_confirmed = on_confirmed
         # Why a submission must no longer be sent (its message was deleted in Slack), if so (issue #14).
@@ -299,7 +300,7 @@ class DeliveryWorker:
         self._gatherer = gatherer
         self._copier = (
             FileCopier(
-                outbox,
+                outbox.database,
                 productlane,
                 gatherer,
                 limiter_key=limiter_key,
@@ -784,7 +785,9 @@ class DeliveryWorker:
             return Captured()
         try:
             gathered = self._gatherer.gather(submission)
-            copies = self._copier.copy(item, gathered.files, self._claimer())
+            copies = copy_item_files(
+                self._copier, self._outbox, item, gathered.files, self._claimer(), self._lease
+            )
         except TryLater as later:
             self._retry(
                 item,
@@ -878,7 +881,7 @@ class DeliveryWorker:
         if submission.source is not None:
             # The duplicate guard's record: the next person to point at this message is told.
             record_sent(
-                self._outbox,
+                self._outbox.database,
                 submission.source.channel_id,
                 submission.source.ts,
                 thread_id=thread.id,

@@ -1,6 +1,7 @@
 """What delivery gathers around a submission before composing it: the whole Slack thread when it
 was asked for, and the files to copy into Productlane. Plain data and pure reading; fetching is the
-Slack side's (bot/slack/capture.py), uploading the delivery worker's (bot/delivery/uploads.py).
+Slack side's (bot/slack/capture.py), copying into Productlane the shared budgets'
+(bot/budgets/file_copies.py).
 """
 
 from __future__ import annotations

@@ -48,7 +48,7 @@ class Submission(BaseModel):
     # Filed by an emoji reaction: the confirmation offers "Edit details" (issue #10).
     via_reaction: bool = False
     # Captured automatically, a channel's new message (issue #14): nobody filed it by hand, the author
-    # is the submitter; the contact is looked up in delivery (bot/channels/automatic.py).
+    # is the submitter; the contact is looked up in delivery (bot/automatic/capture.py).
     via_automatic: bool = False
     # A change to the thread that outbox item created ("Edit details"), not a new thread.
     edits_item_id: str | None = None

@@ -14,9 +14,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from bot.budgets.schema import key_problems
 from bot.delivery.intake import KIND
 from bot.delivery.outbox import Outbox, Status
-from bot.delivery.schema import items, key_problems
+from bot.delivery.schema import items
 from bot.home.model import HomeSubmission, Refused, Sent, ThreadStatus, Waiting, WaitReason
 from bot.updates.schema import links, threads
 from bot.updates.state import Link
@@ -96,8 +97,8 @@ class SubmissionsReader:
     def latest(
         self, submitter_id: str, limit: int = LATEST, *, now: datetime | None = None
     ) -> list[HomeSubmission]:
-        at = self._outbox.now(now)
-        with self._outbox.reading() as conn:
+        at = self._outbox.database.now(now)
+        with self._outbox.database.reading() as conn:
             rows = conn.execute(self._query, {"submitter_id": submitter_id, "limit": limit}).all()
             paused = (
                 conn.execute(

@@ -10,14 +10,11 @@ migration step (``create_all`` adds it on start).
 from __future__ import annotations
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
 
-from bot.delivery.schema import UtcMicros, metadata
+from bot.db.schema import metadata
+from bot.db.types import UtcMicros
 
-__all__ = ["ensure_tables", "home_views"]
-
-# An arbitrary constant: the PostgreSQL advisory lock that serialises creating this table.
-_PG_TABLES_LOCK = 0x686F6D65  # "home"
+__all__ = ["home_views"]
 
 home_views = sa.Table(
     "home_views",
@@ -31,10 +28,3 @@ home_views = sa.Table(
     sa.Column("stale_since", UtcMicros, nullable=True),
     sa.Index("home_views_stale", "stale_since"),
 )
-
-
-def ensure_tables(conn: Connection) -> None:
-    """Create the table where missing (inside the caller's write transaction)."""
-    if conn.dialect.name == "postgresql":
-        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_PG_TABLES_LOCK)))
-    metadata.create_all(conn, tables=[home_views], checkfirst=True)

@@ -27,10 +27,10 @@ from slack_sdk.models.views import View
 
 from bot import metrics
 from bot.background import RepeatedFailureLog
+from bot.budgets.write_limits import WriteLimits
 from bot.channels.model import ChannelSettingsSource, NoChannelSettings
 from bot.delivery.health import DeliveryHealthReader
 from bot.delivery.outbox import Outbox
-from bot.delivery.write_limits import WriteLimits
 from bot.feedback.submission import Submission
 from bot.home.model import AdminFacts
 from bot.home.reading import SubmissionsReader
@@ -104,9 +104,9 @@ class HomeTab:
         self._reaction = reaction
         self._min_interval = min_interval
         self._rate = republish_per_minute
-        self._views = HomeViews(outbox)
+        self._views = HomeViews(outbox.database)
         self._reader = SubmissionsReader(outbox, limiter_key)
-        self._limits = WriteLimits(outbox)
+        self._limits = WriteLimits(outbox.database)
         self._publish_key = f"slack:views.publish:{team_id or 'workspace'}"
         self._lock = threading.Lock()
         self._changed_people: set[str] = set()
@@ -120,7 +120,7 @@ class HomeTab:
 
     def opened(self, user_id: str) -> None:
         """``user_id`` opened their Home tab: publish it now (never raises)."""
-        read_at = self._outbox.now()
+        read_at = self._outbox.database.now()
         view = self.view_for(user_id)
         if self._publish(user_id, view) is not Published.YES:
             return
@@ -136,7 +136,7 @@ class HomeTab:
             person = self._lookups.user(user_id)
             if person is not None and self._team and person.team_id and person.team_id != self._team:
                 return outsider_view(self._workspace_name)
-            now = self._outbox.now()
+            now = self._outbox.database.now()
             submissions = self._reader.latest(user_id, now=now)
             admin = self._admin_facts() if self._admins.is_admin(user_id) else None
             return home_view(submissions, now=now, admin=admin, reaction=self._reaction)
@@ -151,7 +151,7 @@ class HomeTab:
         return AdminFacts(
             waiting=health.waiting,
             failed=health.failed,
-            oldest_waiting_seconds=health.oldest_waiting_seconds(self._outbox.now()),
+            oldest_waiting_seconds=health.oldest_waiting_seconds(self._outbox.database.now()),
             paused_reason=health.paused.reason if health.paused is not None else None,
             update_mode=self._update_mode,
             channels=tuple(channel_line(settings) for settings in channels),
@@ -167,7 +167,7 @@ class HomeTab:
             if error.response.status_code == 429 or code in ("ratelimited", "rate_limited"):
                 # Every replica waits as long as Slack asked before it republishes anyone's Home.
                 wait = retry_after_seconds(error.response.headers)
-                until = self._outbox.now() + timedelta(seconds=wait if wait is not None else 30.0)
+                until = self._outbox.database.now() + timedelta(seconds=wait if wait is not None else 30.0)
                 self._limits.pause_writes(self._publish_key, until)
                 return Published.LATER
             return Published.LATER if is_transient(error) else Published.REFUSED
@@ -223,7 +223,7 @@ class HomeTab:
                 with self._lock:
                     self._changed_people |= people
                     self._changed_threads |= changed_threads
-                due = self._outbox.now() + timedelta(seconds=RETRY_AFTER_FAILURE)
+                due = self._outbox.database.now() + timedelta(seconds=RETRY_AFTER_FAILURE)
             else:
                 self._failures.worked()
             with self._lock:
@@ -232,7 +232,7 @@ class HomeTab:
                     return
             # Never a busy loop: a Home due now but claimed by another replica meanwhile is looked
             # at again a moment later.
-            wait = 0.0 if due is None else (due - self._outbox.now()).total_seconds()
+            wait = 0.0 if due is None else (due - self._outbox.database.now()).total_seconds()
             self._wake.wait(timeout=max(wait, MIN_WAIT_SECONDS))
         with self._lock:
             self._thread = None
@@ -267,7 +267,7 @@ class HomeTab:
         query = sa.select(threads.c.confirmation["submitter_id"].as_string()).where(
             threads.c.thread_id.in_(sorted(set(thread_ids)))
         )
-        with self._outbox.reading() as conn:
+        with self._outbox.database.reading() as conn:
             return {str(found) for found in conn.execute(query).scalars() if found}
 
 

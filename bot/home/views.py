@@ -15,9 +15,9 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from bot.delivery.outbox import Outbox
-from bot.delivery.schema import UtcMicros, from_micros
-from bot.home.schema import ensure_tables, home_views
+from bot.db import Database
+from bot.db.types import UtcMicros, from_micros
+from bot.home.schema import home_views
 
 __all__ = ["OPEN_FOR", "HomeViews"]
 
@@ -28,28 +28,26 @@ OPEN_FOR = timedelta(hours=1)
 class HomeViews:
     """The ``home_views`` table on the outbox's database. Safe to share between threads."""
 
-    def __init__(self, outbox: Outbox) -> None:
-        self._outbox = outbox
-        with self._writing() as conn:
-            ensure_tables(conn)
+    def __init__(self, db: Database) -> None:
+        self._db = db
 
     def _writing(self) -> AbstractContextManager[Connection]:
         # The outbox's write transaction: on SQLite it queues behind this process's other writers,
         # so an ack's insert is never starved by Home bookkeeping.
-        return self._outbox.writing()
+        return self._db.writing()
 
     def now(self) -> datetime:
-        return self._outbox.now()
+        return self._db.now()
 
     def opened(self, user_id: str, *, read_at: datetime, now: datetime | None = None) -> None:
         """``user_id`` opened their Home and it was just published from what was read at
         ``read_at``: it is current, unless marked stale after that read."""
-        at = self._outbox.now(now)
+        at = self._db.now(now)
         still_stale = sa.case(
-            (home_views.c.stale_since > self._outbox.now(read_at), home_views.c.stale_since), else_=None
+            (home_views.c.stale_since > self._db.now(read_at), home_views.c.stale_since), else_=None
         )
         statement = (
-            self._outbox.insert_for(home_views)
+            self._db.insert_for(home_views)
             .values(user_id=user_id, opened_at=at, published_at=at, stale_since=None)
             .on_conflict_do_update(
                 index_elements=[home_views.c.user_id],
@@ -65,9 +63,9 @@ class HomeViews:
         wanted = sorted(set(user_ids))
         if not wanted:
             return []
-        at = self._outbox.now(now)
+        at = self._db.now(now)
         open_now = sa.and_(home_views.c.user_id.in_(wanted), home_views.c.opened_at >= at - OPEN_FOR)
-        with self._outbox.reading() as conn:
+        with self._db.reading() as conn:
             found = list(conn.execute(sa.select(home_views.c.user_id).where(open_now)).scalars())
         if not found:
             return []
@@ -84,12 +82,12 @@ class HomeViews:
     ) -> list[str]:
         """Up to ``limit`` stale Homes not published within ``min_interval``, oldest mark first:
         each is marked published now and current, for the caller to publish."""
-        at = self._outbox.now(now)
+        at = self._db.now(now)
         due = sa.and_(
             home_views.c.stale_since.is_not(None),
             sa.or_(home_views.c.published_at.is_(None), home_views.c.published_at <= at - min_interval),
         )
-        with self._outbox.reading() as conn:
+        with self._db.reading() as conn:
             if conn.execute(sa.select(home_views.c.user_id).where(due).limit(1)).first() is None:
                 return []
         with self._writing() as conn:
@@ -118,7 +116,7 @@ class HomeViews:
         query = sa.select(
             sa.func.count(), sa.func.min(sa.func.coalesce(home_views.c.published_at, never))
         ).where(home_views.c.stale_since.is_not(None))
-        with self._outbox.reading() as conn:
+        with self._db.reading() as conn:
             count, earliest_published = conn.execute(query).one()
         if not count or not isinstance(earliest_published, datetime):
             return None
@@ -126,7 +124,7 @@ class HomeViews:
 
     def stale(self) -> Sequence[str]:
         """Every stale Home (for tests and operators)."""
-        with self._outbox.reading() as conn:
+        with self._db.reading() as conn:
             return list(
                 conn.execute(
                     sa.select(home_views.c.user_id).where(home_views.c.stale_since.is_not(None))

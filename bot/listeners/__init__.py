@@ -9,14 +9,14 @@ from typing import Protocol
 
 from slack_bolt import Ack
 
-from bot.channels.modals import ChannelSettingsModals
 from bot.delivery.intake import Intake
 from bot.feedback.submission import DraftStore, EditTarget
 from bot.home import HomeTab
 from bot.productlane.models import PainLevel
-from bot.slack.modals import FeedbackModals
-from bot.slack.reactions import ReactionFiler
 from bot.triage.service import Triage
+from bot.ui.channel_settings import ChannelSettingsModals
+from bot.ui.modals import FeedbackModals
+from bot.ui.reactions import ReactionFiler
 
 
 class EditTargets(Protocol):

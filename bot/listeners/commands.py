@@ -7,9 +7,9 @@ from typing import Any
 
 from slack_bolt import App, Respond
 
-from bot.channels.modals import is_settings_request
 from bot.listeners import Services, acknowledge
 from bot.slack.ids import FEEDBACK_COMMAND
+from bot.ui.channel_settings import is_settings_request
 
 
 def register(app: App, services: Services) -> None:

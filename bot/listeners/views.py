@@ -10,8 +10,8 @@ from slack_bolt import Ack, App
 from bot.feedback.form import Field
 from bot.listeners import Services
 from bot.slack.ids import FEEDBACK_MODAL
-from bot.slack.submissions import read_submission
-from bot.slack.views import errors_response
+from bot.ui.submissions import read_submission
+from bot.ui.views import errors_response
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 Plain Python, so counting costs a lock and a dict update and importing this costs nothing: the
 `prometheus-client` library (about 85 ms to import and 0.5 MB, measured) is loaded only when
-`/metrics` is first scraped, and turns these into Prometheus' format then (`bot.metrics.exposition`).
+`/metrics` is first scraped, and turns these into Prometheus' format then (`bot.web.exposition`).
 """
 
 from __future__ import annotations

@@ -1,7 +1,6 @@
 """The tables of Productlane → Slack updates, on the outbox's database and metadata.
 
-They sit beside the outbox's own tables (same `metadata`), so `Outbox` creates them on start
-when this module was imported first; `ensure_tables` creates them otherwise. New tables need no
+They hang on the one `bot.db.metadata`: opening the database creates them. New tables need no
 migration step (`create_all` adds missing tables); a later change to their columns does.
 
 * ``updates_events`` — the inbox: one row per Productlane event (webhook or poll), keyed by the
@@ -16,14 +15,11 @@ migration step (`create_all` adds missing tables); a later change to their colum
 from __future__ import annotations
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
 
-from bot.delivery.schema import _ID, _JSON, UtcMicros, metadata
+from bot.db.schema import metadata
+from bot.db.types import ID, JSON, UtcMicros
 
-__all__ = ["EFFECT_STATUSES", "EVENT_STATUSES", "effects", "ensure_tables", "events", "links", "threads"]
-
-# An arbitrary constant: the PostgreSQL advisory lock that serialises creating these tables.
-_PG_TABLES_LOCK = 0x75706461746573  # "updates"
+__all__ = ["EFFECT_STATUSES", "EVENT_STATUSES", "effects", "events", "links", "threads"]
 
 EVENT_STATUSES = ("pending", "applying", "applied")
 EFFECT_STATUSES = ("pending", "sending", "done", "dropped")
@@ -31,10 +27,10 @@ EFFECT_STATUSES = ("pending", "sending", "done", "dropped")
 events = sa.Table(
     "updates_events",
     metadata,
-    sa.Column("id", _ID, primary_key=True, autoincrement=True),
+    sa.Column("id", ID, primary_key=True, autoincrement=True),
     sa.Column("event_id", sa.String(255), nullable=False, unique=True),
     sa.Column("event_type", sa.String(64), nullable=False),
-    sa.Column("payload", _JSON, nullable=False),
+    sa.Column("payload", JSON, nullable=False),
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("attempts", sa.Integer, nullable=False),
     sa.Column("received_at", UtcMicros, nullable=False),
@@ -62,7 +58,7 @@ threads = sa.Table(
     sa.Column("reply_ts", sa.String(32), nullable=True),
     sa.Column("is_slack_connect", sa.Boolean, nullable=False),
     # What the confirmation says (title, link, …), to render it again with a status line.
-    sa.Column("confirmation", _JSON, nullable=False),
+    sa.Column("confirmation", JSON, nullable=False),
     sa.Column("status", sa.String(16), nullable=False),
     # The `updated_at` of the snapshot behind `status`: an older snapshot never overwrites it.
     sa.Column("status_as_of", UtcMicros, nullable=True),
@@ -97,7 +93,7 @@ links = sa.Table(
 effects = sa.Table(
     "updates_effects",
     metadata,
-    sa.Column("id", _ID, primary_key=True, autoincrement=True),
+    sa.Column("id", ID, primary_key=True, autoincrement=True),
     # "edit:<thread>", "done:<thread>", "shipped:<thread>": a milestone can be queued once only.
     sa.Column("effect_key", sa.String(255), nullable=False, unique=True),
     sa.Column("thread_id", sa.String(255), nullable=False),
@@ -119,10 +115,3 @@ effects = sa.Table(
 )
 
 TABLES = (events, threads, links, effects)
-
-
-def ensure_tables(conn: Connection) -> None:
-    """Create these tables where missing (inside the caller's write transaction)."""
-    if conn.dialect.name == "postgresql":
-        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_PG_TABLES_LOCK)))
-    metadata.create_all(conn, tables=list(TABLES), checkfirst=True)

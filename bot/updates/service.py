@@ -22,9 +22,9 @@ from typing import Literal
 from slack_sdk import WebClient
 
 from bot import metrics
+from bot.budgets.write_limits import WriteLimits
 from bot.channels.model import ChannelSettingsSource, NoChannelSettings
 from bot.delivery.outbox import Outbox
-from bot.delivery.write_limits import WriteLimits
 from bot.productlane import ProductlaneClient
 from bot.settings import Settings
 from bot.updates.decide import Switches
@@ -138,7 +138,7 @@ def build_updates(
     replies. ``bot_wrote(id)``: whether a Productlane message or comment is one the bot created (a
     follow-up from Slack), never posted back."""
     store = UpdatesStore(
-        outbox, clock=clock or (lambda: datetime.now(UTC)), on_threads_changed=on_threads_changed
+        outbox.database, clock=clock or (lambda: datetime.now(UTC)), on_threads_changed=on_threads_changed
     )
     switches = Switches(
         edit_confirmation=settings.updates_edit_confirmation,
@@ -159,7 +159,7 @@ def build_updates(
             store,
             productlane,
             settings.productlane_poll_seconds,
-            read_slot=lambda: WriteLimits(outbox).reserve_write_slot(
+            read_slot=lambda: WriteLimits(outbox.database).reserve_write_slot(
                 POLL_LIMITER_KEY, rate_per_minute=POLL_READS_PER_MINUTE, burst=10
             ),
         )

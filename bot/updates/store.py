@@ -24,7 +24,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from bot.delivery.outbox import Outbox
+from bot.db import Database
 from bot.slack.replies import Confirmation
 from bot.updates.decide import Decision, EditConfirmation, Effect, PostMilestone, PostReply, Switches, decide
 from bot.updates.events import (
@@ -37,7 +37,7 @@ from bot.updates.events import (
     ThreadSnapshot,
 )
 from bot.updates.remember import RememberedThread
-from bot.updates.schema import effects, ensure_tables, events, links, threads
+from bot.updates.schema import effects, events, links, threads
 from bot.updates.state import Link, Status, ThreadState
 
 __all__ = ["NewEvent", "SlackSide", "StoredEffect", "StoredEvent", "UpdatesStore"]
@@ -146,19 +146,17 @@ class UpdatesStore:
 
     def __init__(
         self,
-        outbox: Outbox,
+        db: Database,
         *,
         clock: Callable[[], datetime] = _utc_now,
         on_threads_changed: Callable[[Sequence[str]], None] | None = None,
     ) -> None:
-        self._outbox = outbox
+        self._db = db
         self._clock = clock
         # Told, once an event's transaction is committed, which threads' status or links it changed
         # (the App Home shows them). Never raises; must not wait.
         self._on_threads_changed = on_threads_changed
-        self._dialect = outbox.engine.dialect.name
-        with self._writing() as conn:
-            ensure_tables(conn)
+        self._dialect = db.engine.dialect.name
 
     def now(self) -> datetime:
         value = self._clock()
@@ -169,10 +167,10 @@ class UpdatesStore:
     def _writing(self) -> AbstractContextManager[Connection]:
         # The outbox's write transaction: on SQLite it queues this process's writers, so a burst
         # of webhooks or a busy worker never starves an ack's insert (see Outbox._write).
-        return self._outbox.writing()
+        return self._db.writing()
 
     def _insert(self, table: sa.Table) -> Any:
-        return self._outbox.insert_for(table)
+        return self._db.insert_for(table)
 
     # -- the inbox ------------------------------------------------------------------------------
 
@@ -453,7 +451,7 @@ class UpdatesStore:
             conn.execute(statement)
 
     def is_remembered(self, thread_id: str) -> bool:
-        with self._outbox.reading() as conn:
+        with self._db.reading() as conn:
             found = conn.execute(
                 sa.select(threads.c.thread_id).where(threads.c.thread_id == thread_id)
             ).first()
@@ -461,7 +459,7 @@ class UpdatesStore:
 
     def known_links(self, thread_id: str) -> set[str]:
         """The need ids already recorded for a thread."""
-        with self._outbox.reading() as conn:
+        with self._db.reading() as conn:
             return set(
                 conn.execute(sa.select(links.c.need_id).where(links.c.thread_id == thread_id)).scalars()
             )
@@ -473,21 +471,21 @@ class UpdatesStore:
             if kind == "issue"
             else (links.c.project_id, links.c.project_name)
         )
-        with self._outbox.reading() as conn:
+        with self._db.reading() as conn:
             return conn.execute(
                 sa.select(name).where(target == target_id, name.is_not(None)).limit(1)
             ).scalar_one_or_none()
 
     def is_linked(self, kind: str, target_id: str) -> bool:
         target = links.c.issue_id if kind == "issue" else links.c.project_id
-        with self._outbox.reading() as conn:
+        with self._db.reading() as conn:
             found = conn.execute(
                 sa.select(links.c.need_id).where(target == target_id, links.c.removed == sa.false()).limit(1)
             ).first()
         return found is not None
 
     def slack_side(self, thread_id: str) -> SlackSide | None:
-        with self._outbox.reading() as conn:
+        with self._db.reading() as conn:
             row = conn.execute(sa.select(threads).where(threads.c.thread_id == thread_id)).first()
             if row is None:
                 return None
@@ -506,7 +504,7 @@ class UpdatesStore:
 
     def thread_state(self, thread_id: str) -> ThreadState | None:
         """The state as the decisions see it (for tests and operators)."""
-        with self._outbox.reading() as conn:
+        with self._db.reading() as conn:
             return self._load_state(conn, thread_id)
 
     # -- polling --------------------------------------------------------------------------------
@@ -521,7 +519,7 @@ class UpdatesStore:
             threads.c.next_poll_at <= at,
             threads.c.remembered_at >= at - window,
         )
-        with self._outbox.reading() as conn:
+        with self._db.reading() as conn:
             if conn.execute(sa.select(threads.c.thread_id).where(due).limit(1)).first() is None:
                 return None
         with self._writing() as conn:
@@ -649,7 +647,7 @@ class UpdatesStore:
     def counts(self) -> dict[str, int]:
         """Events and effects by status, e.g. ``{"events.pending": 3, "effects.done": 7}``."""
         result: dict[str, int] = {}
-        with self._outbox.reading() as conn:
+        with self._db.reading() as conn:
             for name, table in (("events", events), ("effects", effects)):
                 for status, count in conn.execute(
                     sa.select(table.c.status, sa.func.count()).group_by(table.c.status)
@@ -708,7 +706,7 @@ class UpdatesStore:
             values["attempts"] = table.c.attempts + 1
         # Most calls find nothing due: look first without SQLite's write lock, so an idle worker
         # never makes an ack's insert wait.
-        with self._outbox.reading() as conn:
+        with self._db.reading() as conn:
             if conn.execute(sa.select(table.c.id).where(due).limit(1)).first() is None:
                 return []
         with self._writing() as conn:

@@ -16,7 +16,7 @@ from bot.delivery.health import DeliveryHealth
 from bot.web.routes import Request, Response, Route
 
 if TYPE_CHECKING:
-    from bot.metrics.exposition import Exposition
+    from bot.web.exposition import Exposition
 
 __all__ = ["METRICS_PATH", "metrics_route"]
 
@@ -52,7 +52,7 @@ class MetricsEndpoint:
     def _built(self) -> Exposition:
         with self._lock:
             if self._exposition is None:
-                from bot.metrics.exposition import Exposition
+                from bot.web.exposition import Exposition
 
                 self._exposition = Exposition(self._health)
             return self._exposition

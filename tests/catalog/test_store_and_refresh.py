@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 
+from bot.budgets.write_limits import WriteLimits
 from bot.catalog import Catalog, Entry, Kind
 from bot.catalog.refresh import Refresher
 from bot.catalog.store import CatalogStore
 from bot.delivery.outbox import Outbox
-from bot.delivery.write_limits import WriteLimits
 from bot.productlane import ProductlaneClient
-from tests.databases import database_url
+from tests.databases import database_url, outbox_at
 from tests.fakes.productlane import FakeProductlane
 from tests.fakes.productlane_catalog import CATALOG_SCOPES
 from tests.running_bot import wait_until
@@ -48,14 +48,14 @@ def clock() -> Clock:
 
 @pytest.fixture
 def outbox(url: str, clock: Clock) -> Iterator[Outbox]:
-    box = Outbox(url, clock=clock)
+    box = outbox_at(url, clock=clock)
     yield box
     box.close()
 
 
 @pytest.fixture
 def store(outbox: Outbox) -> CatalogStore:
-    return CatalogStore(outbox)
+    return CatalogStore(outbox.database)
 
 
 # --- the store ----------------------------------------------------------------------------------
@@ -180,9 +180,11 @@ def test_two_replicas_never_read_the_same_list_twice(
     for n in range(120):
         productlane.seed_issue(f"Issue {n}")
     productlane.delay(0.05, method="GET")  # both are reading at the same time
-    boxes = [Outbox(url, clock=clock) for _ in range(2)]
+    boxes = [outbox_at(url, clock=clock) for _ in range(2)]
     try:
-        workers = [refresher(CatalogStore(box), client, f"replica-{n}")[0] for n, box in enumerate(boxes)]
+        workers = [
+            refresher(CatalogStore(box.database), client, f"replica-{n}")[0] for n, box in enumerate(boxes)
+        ]
         threads = [threading.Thread(target=worker.refresh_due) for worker in workers]
         for thread in threads:
             thread.start()
@@ -205,17 +207,17 @@ def test_the_read_budget_is_one_bucket_for_every_replica(
 ) -> None:
     for n in range(300):
         productlane.catalog.add_company(f"Company {n}")
-    boxes = [Outbox(url) for _ in range(2)]
+    boxes = [outbox_at(url) for _ in range(2)]
     try:
         workers = []
         for n, box in enumerate(boxes):
-            limits = WriteLimits(box)
+            limits = WriteLimits(box.database)
 
             def slot(limits: WriteLimits = limits) -> float:
                 # 600 a minute here (the bot's is 200) keeps the test short: one read every 0.1 s.
                 return limits.reserve_write_slot("test:catalog-reads", rate_per_minute=600, burst=1)
 
-            workers.append(refresher(CatalogStore(box), client, f"replica-{n}", slot)[0])
+            workers.append(refresher(CatalogStore(box.database), client, f"replica-{n}", slot)[0])
         started = time.monotonic()
         threads = [threading.Thread(target=worker.refresh_due) for worker in workers]
         for thread in threads:

@@ -12,7 +12,7 @@ import pytest
 from pydantic import ValidationError
 from slack_sdk import WebClient
 
-from bot.channels.automatic import (
+from bot.automatic.capture import (
     NO_CONTACT,
     AutomaticCapture,
     AutomaticComposer,
@@ -24,17 +24,18 @@ from bot.channels.confirm import news_may_follow
 from bot.channels.defaults import with_channel_defaults
 from bot.channels.model import ChannelSettings
 from bot.channels.store import ChannelSettingsStore
+from bot.delivery.composer import SlackComposer
 from bot.delivery.outbox import Outbox
 from bot.feedback.form import FeedbackForm
 from bot.feedback.source import SourceMessage
 from bot.feedback.submission import Submission
 from bot.message_events import read_message_event
 from bot.productlane.models import CreateThread, PainLevel
-from bot.slack.composer import SlackComposer
 from bot.slack.lookups import SlackLookups
-from bot.slack.modals import FormDefaults
-from bot.slack.notifier import SlackNotifier
 from bot.slack.replies import SlackMessenger
+from bot.ui.modals import FormDefaults
+from bot.ui.notifier import SlackNotifier
+from tests.databases import outbox_at
 from tests.fakes.slack import BOT_ID, BOT_USER_ID, FakeSlack
 
 CHANNEL = "C0SHARED01"
@@ -43,7 +44,7 @@ DEFAULTS = FormDefaults(pain_level=PainLevel.UNKNOWN, notify_slack=False, notify
 
 @pytest.fixture
 def outbox(tmp_path: Path) -> Iterator[Outbox]:
-    with Outbox(f"sqlite:///{tmp_path / 'outbox.db'}") as opened:
+    with outbox_at(f"sqlite:///{tmp_path / 'outbox.db'}") as opened:
         yield opened
 
 
@@ -55,7 +56,7 @@ def slack() -> Iterator[FakeSlack]:
 
 
 def capture(outbox: Outbox, **settings: Any) -> tuple[AutomaticCapture, ChannelSettingsStore]:
-    store = ChannelSettingsStore(outbox)
+    store = ChannelSettingsStore(outbox.database)
     store.apply([(CHANNEL, {"capture": "automatic", **settings})], by="test")
     return AutomaticCapture(outbox, store, ChannelSettingsCache(store), DEFAULTS), store
 

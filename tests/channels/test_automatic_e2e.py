@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.channels.views import CAPTURE_BLOCK, CONFIRM_BLOCK
+from bot.ui.channel_views import CAPTURE_BLOCK, CONFIRM_BLOCK
 from tests.channels.rig import (
     AUTHOR,
     CHANNEL,

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from bot.channels.views import CAPTURE_BLOCK, CONFIRM_BLOCK, PAIN_BLOCK
 from bot.slack.ids import MESSAGE_SHORTCUT
+from bot.ui.channel_views import CAPTURE_BLOCK, CONFIRM_BLOCK, PAIN_BLOCK
 from tests.channels.rig import (
     ADMIN,
     AUTHOR,

@@ -9,20 +9,20 @@ from pathlib import Path
 
 import pytest
 
-from bot.channels.views import (
-    CAPTURE_BLOCK,
-    COMPANY_BLOCK,
-    CONFIRM_BLOCK,
-    CONVERSATION_BLOCK,
-    PAIN_BLOCK,
-    TAGS_BLOCK,
-)
 from bot.slack.ids import (
     CHANNEL_SETTINGS_MODAL,
     COMPANY_SELECT,
     FEEDBACK_COMMAND,
     FEEDBACK_MODAL,
     TAGS_SELECT,
+)
+from bot.ui.channel_views import (
+    CAPTURE_BLOCK,
+    COMPANY_BLOCK,
+    CONFIRM_BLOCK,
+    CONVERSATION_BLOCK,
+    PAIN_BLOCK,
+    TAGS_BLOCK,
 )
 from tests.channels.rig import (
     ADMIN,

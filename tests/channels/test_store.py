@@ -15,17 +15,17 @@ from bot.channels.store import ChannelSettingsStore
 from bot.delivery.outbox import Outbox
 from bot.message_events import Interest
 from bot.productlane.models import PainLevel
-from tests.databases import database_url
+from tests.databases import database_url, outbox_at
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def outbox(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Outbox]:
-    with Outbox(database_url(request.param, tmp_path)) as opened:
+    with outbox_at(database_url(request.param, tmp_path)) as opened:
         yield opened
 
 
 def test_an_edit_merges_into_a_channels_settings_and_null_puts_a_key_back(outbox: Outbox) -> None:
-    store = ChannelSettingsStore(outbox)
+    store = ChannelSettingsStore(outbox.database)
     first = store.apply(
         [("C0AAAAAAA1", {"capture": "automatic", "company_id": "cmp_1", "tag_ids": ["tag_1"]})],
         by="U0ADMIN001",
@@ -53,7 +53,7 @@ def test_an_edit_merges_into_a_channels_settings_and_null_puts_a_key_back(outbox
 def test_back_to_the_defaults_a_channel_has_no_settings_and_every_change_moves_the_version(
     outbox: Outbox,
 ) -> None:
-    store = ChannelSettingsStore(outbox)
+    store = ChannelSettingsStore(outbox.database)
     start = store.version()
     store.apply([("C0AAAAAAA1", {"capture": "shortcut"}), ("C0BBBBBBB2", {"followups": False})], by="cli")
     assert store.version() == start + 1
@@ -67,7 +67,7 @@ def test_back_to_the_defaults_a_channel_has_no_settings_and_every_change_moves_t
 
 
 def test_a_bad_value_writes_nothing_of_the_whole_batch(outbox: Outbox) -> None:
-    store = ChannelSettingsStore(outbox)
+    store = ChannelSettingsStore(outbox.database)
     with pytest.raises(ValueError, match="capture"):
         store.apply(
             [("C0AAAAAAA1", {"capture": "automatic"}), ("C0BBBBBBB2", {"capture": "sometimes"})], by="cli"
@@ -76,14 +76,14 @@ def test_a_bad_value_writes_nothing_of_the_whole_batch(outbox: Outbox) -> None:
 
 
 def test_the_cache_reloads_only_when_the_version_moved_and_keeps_interest_current(outbox: Outbox) -> None:
-    store = ChannelSettingsStore(outbox)
+    store = ChannelSettingsStore(outbox.database)
     interest = Interest()
     cache = ChannelSettingsCache(store, on_automatic=interest.set_automatic_channels)
     assert cache.for_channel("C0AAAAAAA1") is None
     assert not cache.refresh()
 
     # Another replica (another store on the same database) changes the settings.
-    other = ChannelSettingsStore(outbox)
+    other = ChannelSettingsStore(outbox.database)
     other.apply([("C0AAAAAAA1", {"capture": "automatic"}), ("C0BBBBBBB2", {"confirm": "private"})], by="cli")
     assert cache.refresh()
     assert interest.automatic_channels() == frozenset({"C0AAAAAAA1"})
@@ -99,7 +99,7 @@ def test_the_cache_reloads_only_when_the_version_moved_and_keeps_interest_curren
 def test_the_cache_keeps_its_copy_while_the_database_fails(
     outbox: Outbox, caplog: pytest.LogCaptureFixture
 ) -> None:
-    store = ChannelSettingsStore(outbox)
+    store = ChannelSettingsStore(outbox.database)
     store.apply([("C0AAAAAAA1", {"capture": "automatic"})], by="cli")
     cache = ChannelSettingsCache(store, every_seconds=0)
 
@@ -114,7 +114,7 @@ def test_the_cache_keeps_its_copy_while_the_database_fails(
 
 
 def test_a_deleted_message_is_remembered_for_a_week(outbox: Outbox) -> None:
-    store = ChannelSettingsStore(outbox)
+    store = ChannelSettingsStore(outbox.database)
     long_ago = datetime.now(UTC) - timedelta(days=8)
     store.mark_deleted("C0AAAAAAA1", "1764300000.000100", now=long_ago)
     store.mark_deleted("C0AAAAAAA1", "1764300000.000200")

@@ -6,7 +6,9 @@ from typing import Any
 
 from bot.catalog.kinds import Kind
 from bot.channels.model import Capture, ChannelSettings, Confirm
-from bot.channels.views import (
+from bot.productlane.models import PainLevel
+from bot.slack.ids import CHANNEL_SETTINGS_MODAL
+from bot.ui.channel_views import (
     CAPTURE_BLOCK,
     COMPANY_BLOCK,
     CONFIRM_BLOCK,
@@ -18,8 +20,6 @@ from bot.channels.views import (
     settings_from_state,
     settings_modal,
 )
-from bot.productlane.models import PainLevel
-from bot.slack.ids import CHANNEL_SETTINGS_MODAL
 from tests.fakes.slack import build_state_values
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from bot.conversation.store import FollowUpStore
 from bot.delivery.outbox import Outbox
-from tests.databases import database_url
+from tests.databases import database_url, outbox_at
 from tests.updates.conftest import Clock
 
 
@@ -26,11 +26,11 @@ def clock() -> Clock:
 
 @pytest.fixture
 def outbox(url: str, clock: Clock) -> Iterator[Outbox]:
-    box = Outbox(url, clock=clock)
+    box = outbox_at(url, clock=clock)
     yield box
     box.close()
 
 
 @pytest.fixture
 def store(outbox: Outbox) -> FollowUpStore:
-    return FollowUpStore(outbox)
+    return FollowUpStore(outbox.database)

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from bot.conversation.store import FollowUpStore
-from bot.delivery.outbox import Outbox
 from bot.settings import SettingsError, load_settings
+from tests.databases import outbox_at
 from tests.fakes.productlane import FakeProductlane
 from tests.fakes.slack import FakeSlack
 from tests.test_check import run, settings_for
@@ -50,8 +50,8 @@ def test_check_says_the_body_is_rendered_again_without_comments_write(slack: Fak
 
 def test_check_says_what_a_running_bot_found_out(slack: FakeSlack, tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'outbox.db'}"
-    with Outbox(url) as outbox:
-        store = FollowUpStore(outbox)
+    with outbox_at(url) as outbox:
+        store = FollowUpStore(outbox.database)
         store.set_route("productlane:T0ACME0001", "patch", "405", store.now() + timedelta(hours=1))
     with FakeProductlane(scopes=("threads:read", "threads:write", "comments:write")) as productlane:
         status, output = run(settings_for(slack, productlane, database_url=url))

@@ -10,20 +10,21 @@ from typing import Any
 
 import pytest
 
+from bot.budgets.file_copies import FileCopier
+from bot.budgets.key_pause import KeyPause
+from bot.budgets.write_limits import WriteLimits
 from bot.conversation.compose import ReplyView, followup_html
 from bot.conversation.priority import NewFeedbackFirst
 from bot.conversation.sender import FollowUpSender
 from bot.conversation.store import FollowedThread, FollowUpStore
 from bot.conversation.whole_thread import WholeThread
 from bot.delivery.intake import Intake
-from bot.delivery.key_pause import KeyPause
 from bot.delivery.outbox import Outbox
-from bot.delivery.uploads import FileCopier
-from bot.delivery.write_limits import WriteLimits
 from bot.feedback.capture import SlackFile
 from bot.productlane import ProductlaneClient
 from bot.render.names import NO_NAMES, NameResolver, StaticNames
 from tests.conversation.test_followed import submission
+from tests.databases import outbox_at
 from tests.fakes.productlane import FakeProductlane
 
 pytestmark = pytest.mark.timeout(60)
@@ -86,7 +87,7 @@ def productlane() -> Iterator[FakeProductlane]:
 
 def sender_for(outbox: Outbox, store: FollowUpStore, fake: FakeProductlane) -> FollowUpSender:
     client = ProductlaneClient(fake.api_key, fake.url, timeout=5)
-    copier = FileCopier(outbox, client, NoFiles(), limiter_key="productlane:T1", lease_seconds=30)
+    copier = FileCopier(outbox.database, client, NoFiles(), limiter_key="productlane:T1", lease_seconds=30)
     return FollowUpSender(
         store,
         client,
@@ -94,8 +95,8 @@ def sender_for(outbox: Outbox, store: FollowUpStore, fake: FakeProductlane) -> F
         WholeThread(store, None, None, copier),  # type: ignore[arg-type]  # comments only here
         copier,
         NewFeedbackFirst(outbox),
-        WriteLimits(outbox),
-        KeyPause(outbox),
+        WriteLimits(outbox.database),
+        KeyPause(outbox.database),
         limiter_key="productlane:T1",
         owner="sender",
         lease_seconds=30,
@@ -105,9 +106,9 @@ def sender_for(outbox: Outbox, store: FollowUpStore, fake: FakeProductlane) -> F
 
 
 def test_follow_ups_wait_while_new_feedback_waits(url: str, productlane: FakeProductlane) -> None:
-    outbox = Outbox(url)  # the real clock: the sender sleeps for its write slots
+    outbox = outbox_at(url)  # the real clock: the sender sleeps for its write slots
     try:
-        store = FollowUpStore(outbox)
+        store = FollowUpStore(outbox.database)
         thread = productlane.seed_thread({"text": "<p>x</p>", "contact_email": "jane@customer.example"})
         now = datetime.now(UTC)
         store.follow(FollowedThread(CHANNEL, PARENT, thread["id"], "V-1", now, now + timedelta(days=1)))

@@ -20,12 +20,12 @@ from bot.feedback.form import FeedbackForm
 from bot.feedback.source import SourceMessage, source_from_message_shortcut
 from bot.feedback.submission import Draft, Submission
 from bot.productlane.models import PainLevel
-from tests.databases import database_url
+from tests.databases import database_url, outbox_at
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def outbox(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Outbox]:
-    box = Outbox(database_url(request.param, tmp_path))
+    box = outbox_at(database_url(request.param, tmp_path))
     yield box
     box.close()
 
@@ -61,20 +61,20 @@ def test_only_json_objects_are_accepted_as_encoded_payloads(outbox: Outbox) -> N
 
 
 def test_a_draft_is_answered_from_memory_and_from_the_database_elsewhere(outbox: Outbox) -> None:
-    here = SqlDraftStore(outbox)
+    here = SqlDraftStore(outbox.database)
     draft = Draft(draft_id="d1", submitter_id="U1", source=source())
     here.put(draft)
     assert here.get("d1") is draft, "the process that opened the modal needs no database read"
-    elsewhere = SqlDraftStore(outbox)  # another replica, or this bot after a restart
+    elsewhere = SqlDraftStore(outbox.database)  # another replica, or this bot after a restart
     assert elsewhere.get("d1") == draft
     assert elsewhere.get("unknown") is None
 
 
 def test_memory_keeps_only_the_latest_drafts(outbox: Outbox) -> None:
-    store = SqlDraftStore(outbox, remember=2)
+    store = SqlDraftStore(outbox.database, remember=2)
     for index in range(3):
         store.put(Draft(draft_id=f"d{index}", submitter_id="U1"))
-    with outbox.writing() as connection:
+    with outbox.database.writing() as connection:
         connection.execute(sa.text("DELETE FROM modal_drafts"))
     assert store.get("d0") is None, "forgotten in memory, and gone from the database"
     assert store.get("d2") is not None

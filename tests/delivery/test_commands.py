@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bot.delivery.commands import run_outbox_command
-from bot.delivery.key_pause import KeyPause
-from bot.delivery.outbox import Outbox, Status
+from bot.budgets.key_pause import KeyPause
+from bot.commands.outbox import run_outbox_command
+from bot.delivery.outbox import Status
 from bot.settings import Settings
+from tests.databases import outbox_at
 
 PAYLOAD = {
     "submitter_id": "U0CSM0002",
@@ -45,7 +46,7 @@ def run(database: Path, **options: object) -> tuple[int, str]:
 
 
 def failed_item(database: Path) -> int:
-    with Outbox(f"sqlite:///{database}") as outbox:
+    with outbox_at(f"sqlite:///{database}") as outbox:
         item_id = outbox.add("V1:h", "create_thread", PAYLOAD).id
         outbox.claim("worker", 1, 30)
         outbox.mark_failed(item_id, "worker", "Productlane refused: contact_email Invalid email")
@@ -71,7 +72,7 @@ def test_retry_requeues_one_item_or_every_failed_one(tmp_path: Path) -> None:
     database = tmp_path / "outbox.db"
     item_id = failed_item(database)
     assert run(database, retry_id=str(item_id)) == (0, f"re-queued {item_id}")
-    with Outbox(f"sqlite:///{database}") as outbox:
+    with outbox_at(f"sqlite:///{database}") as outbox:
         assert outbox.counts()[Status.PENDING] == 1
         outbox.claim("worker", 1, 30)
         outbox.mark_failed(item_id, "worker", "again")
@@ -87,7 +88,7 @@ def test_retrying_an_unknown_item_says_so(tmp_path: Path) -> None:
 def test_a_superseded_item_is_never_requeued_and_the_operator_is_told_why(tmp_path: Path) -> None:
     database = tmp_path / "outbox.db"
     item_id = failed_item(database)
-    with Outbox(f"sqlite:///{database}") as outbox:
+    with outbox_at(f"sqlite:///{database}") as outbox:
         copy = outbox.add("V2:h", "create_thread", PAYLOAD, supersedes=item_id).id
     status, output = run(database, retry_id=str(item_id))
     assert status == 1
@@ -103,9 +104,9 @@ def test_a_superseded_item_is_never_requeued_and_the_operator_is_told_why(tmp_pa
 
 def test_the_listing_says_when_delivery_is_paused_for_the_key(tmp_path: Path) -> None:
     database = tmp_path / "outbox.db"
-    with Outbox(f"sqlite:///{database}") as outbox:
+    with outbox_at(f"sqlite:///{database}") as outbox:
         outbox.add("V1:h", "create_thread", PAYLOAD)
-        KeyPause(outbox).record_key_problem(
+        KeyPause(outbox.database).record_key_problem(
             "productlane:T1",
             "unauthenticated",
             "Productlane refused the API key (unauthenticated: …): create a v2 API key.",

@@ -15,8 +15,8 @@ from slack_sdk import WebClient
 from bot.delivery.outbox import Status
 from bot.feedback.posted import PostLater
 from bot.slack.lookups import SlackLookups
-from bot.slack.notifier import SlackNotifier
 from bot.slack.replies import SlackMessenger
+from bot.ui.notifier import SlackNotifier
 from tests.delivery.worker_rig import SOURCE, THREAD_URL, Rig, TitleComposer, make_rig, submission, wait_until
 from tests.fakes.productlane import FakeProductlane
 from tests.fakes.slack import BOT_ID, FakeSlack

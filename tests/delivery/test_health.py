@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from bot.budgets.key_pause import KeyPause
 from bot.delivery import Outbox, Status
 from bot.delivery.health import DeliveryHealthReader, read_health
-from bot.delivery.key_pause import KeyPause
-from tests.databases import database_url
+from tests.databases import database_url, outbox_at
 
 T0 = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 KEY = "productlane:T0ACME0001"
@@ -29,7 +29,7 @@ def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest.fixture
 def outbox(url: str) -> Iterator[Outbox]:
-    box = Outbox(url, clock=lambda: T0)
+    box = outbox_at(url, clock=lambda: T0)
     yield box
     box.close()
 
@@ -64,8 +64,10 @@ def test_items_by_state_and_the_oldest_still_waiting(outbox: Outbox) -> None:
 
 
 def test_a_refused_key_shows_as_paused_with_its_reason(outbox: Outbox) -> None:
-    KeyPause(outbox).record_key_problem(KEY, "unauthenticated", "the key was revoked", probe_at=at(30))
-    KeyPause(outbox).record_key_problem("productlane:OTHER", "scope_required", "x", probe_at=at(30))
+    KeyPause(outbox.database).record_key_problem(
+        KEY, "unauthenticated", "the key was revoked", probe_at=at(30)
+    )
+    KeyPause(outbox.database).record_key_problem("productlane:OTHER", "scope_required", "x", probe_at=at(30))
     paused = read_health(outbox, KEY).paused
     assert paused is not None
     assert (paused.code, paused.reason, paused.since) == ("unauthenticated", "the key was revoked", T0)
@@ -73,7 +75,7 @@ def test_a_refused_key_shows_as_paused_with_its_reason(outbox: Outbox) -> None:
 
 def test_replicas_agree_and_a_reader_asks_the_database_once_per_few_seconds(url: str) -> None:
     now = [0.0]
-    with Outbox(url) as one, Outbox(url) as other:
+    with outbox_at(url) as one, outbox_at(url) as other:
         one.add("a", "create_thread", {})
         reader = DeliveryHealthReader(one, KEY, max_age=5.0, clock=lambda: now[0])
         assert reader.read().waiting == read_health(other, KEY).waiting == 1

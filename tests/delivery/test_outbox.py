@@ -17,11 +17,12 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import bot.delivery.schema  # noqa: F401 - the outbox's migration steps
+from bot.budgets.key_pause import KeyPause
+from bot.budgets.write_limits import WriteLimits
+from bot.db import schema as outbox_schema
 from bot.delivery import Outbox, Status
-from bot.delivery import schema as outbox_schema
-from bot.delivery.key_pause import KeyPause
-from bot.delivery.write_limits import WriteLimits
-from tests.databases import database_url
+from tests.databases import database_url, outbox_at
 
 T0 = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
@@ -37,7 +38,7 @@ def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest.fixture
 def outbox(url: str) -> Iterator[Outbox]:
-    box = Outbox(url, clock=lambda: T0)
+    box = outbox_at(url, clock=lambda: T0)
     yield box
     box.close()
 
@@ -359,37 +360,40 @@ def most_in_any_window(times: list[float], window: float) -> int:
 
 def test_the_limiter_allows_a_burst_then_the_rate(outbox: Outbox) -> None:
     for _ in range(10):
-        assert WriteLimits(outbox).reserve_write_slot("pl", rate_per_minute=60, burst=10, now=at(0)) == 0.0
-    assert WriteLimits(outbox).reserve_write_slot("pl", 60, 10, now=at(0)) == pytest.approx(1.0)
-    assert WriteLimits(outbox).reserve_write_slot("pl", 60, 10, now=at(0.25)) == pytest.approx(0.75)
-    assert WriteLimits(outbox).reserve_write_slot("pl", 60, 10, now=at(1)) == 0.0
-    assert WriteLimits(outbox).reserve_write_slot("pl", 60, 10, now=at(1)) == pytest.approx(1.0)
+        assert (
+            WriteLimits(outbox.database).reserve_write_slot("pl", rate_per_minute=60, burst=10, now=at(0))
+            == 0.0
+        )
+    assert WriteLimits(outbox.database).reserve_write_slot("pl", 60, 10, now=at(0)) == pytest.approx(1.0)
+    assert WriteLimits(outbox.database).reserve_write_slot("pl", 60, 10, now=at(0.25)) == pytest.approx(0.75)
+    assert WriteLimits(outbox.database).reserve_write_slot("pl", 60, 10, now=at(1)) == 0.0
+    assert WriteLimits(outbox.database).reserve_write_slot("pl", 60, 10, now=at(1)) == pytest.approx(1.0)
     # Keys are independent.
-    assert WriteLimits(outbox).reserve_write_slot("other", 60, 10, now=at(1)) == 0.0
+    assert WriteLimits(outbox.database).reserve_write_slot("other", 60, 10, now=at(1)) == 0.0
     # Idle time refills the bucket, up to the burst.
     granted = sum(
-        WriteLimits(outbox).reserve_write_slot("pl", 60, 10, now=at(1000)) == 0.0 for _ in range(20)
+        WriteLimits(outbox.database).reserve_write_slot("pl", 60, 10, now=at(1000)) == 0.0 for _ in range(20)
     )
     assert granted == 10
 
 
 def test_pause_writes_holds_everyone_then_resumes_gently(outbox: Outbox) -> None:
-    WriteLimits(outbox).pause_writes("pl", at(30))
-    WriteLimits(outbox).pause_writes("pl", at(10))  # an earlier pause never shortens a longer one
-    assert WriteLimits(outbox).reserve_write_slot("pl", 60, 10, now=at(0)) == pytest.approx(30.0)
-    assert WriteLimits(outbox).reserve_write_slot("pl", 60, 10, now=at(29.5)) == pytest.approx(0.5)
-    assert WriteLimits(outbox).reserve_write_slot("pl", 60, 10, now=at(30)) == 0.0
-    assert WriteLimits(outbox).reserve_write_slot("pl", 60, 10, now=at(30)) == pytest.approx(1.0)
-    assert WriteLimits(outbox).reserve_write_slot("pl", 60, 10, now=at(31)) == 0.0
+    WriteLimits(outbox.database).pause_writes("pl", at(30))
+    WriteLimits(outbox.database).pause_writes("pl", at(10))  # an earlier pause never shortens a longer one
+    assert WriteLimits(outbox.database).reserve_write_slot("pl", 60, 10, now=at(0)) == pytest.approx(30.0)
+    assert WriteLimits(outbox.database).reserve_write_slot("pl", 60, 10, now=at(29.5)) == pytest.approx(0.5)
+    assert WriteLimits(outbox.database).reserve_write_slot("pl", 60, 10, now=at(30)) == 0.0
+    assert WriteLimits(outbox.database).reserve_write_slot("pl", 60, 10, now=at(30)) == pytest.approx(1.0)
+    assert WriteLimits(outbox.database).reserve_write_slot("pl", 60, 10, now=at(31)) == 0.0
 
 
 def test_the_limiter_checks_its_arguments(outbox: Outbox) -> None:
     with pytest.raises(ValueError, match="rate_per_minute"):
-        WriteLimits(outbox).reserve_write_slot("pl", rate_per_minute=0)
+        WriteLimits(outbox.database).reserve_write_slot("pl", rate_per_minute=0)
     with pytest.raises(ValueError, match="burst"):
-        WriteLimits(outbox).reserve_write_slot("pl", burst=0)
+        WriteLimits(outbox.database).reserve_write_slot("pl", burst=0)
     with pytest.raises(ValueError, match="key"):
-        WriteLimits(outbox).reserve_write_slot("")
+        WriteLimits(outbox.database).reserve_write_slot("")
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -405,14 +409,14 @@ def test_the_limiter_never_exceeds_rate_plus_burst_in_any_window(
     now, granted = 0.0, []
     for gap in gaps:
         now += gap
-        wait = WriteLimits(outbox).reserve_write_slot(key, rate, burst, now=at(now))
+        wait = WriteLimits(outbox.database).reserve_write_slot(key, rate, burst, now=at(now))
         if wait == 0.0:
             granted.append(now)
         else:
             assert wait > 0
             # Asking again once the wait is over succeeds (+2 µs: datetimes round to 1 µs).
             now += wait + 2e-6
-            assert WriteLimits(outbox).reserve_write_slot(key, rate, burst, now=at(now)) == 0.0
+            assert WriteLimits(outbox.database).reserve_write_slot(key, rate, burst, now=at(now)) == 0.0
             granted.append(now)
     interval = 60 / rate
     for window in (0.0, interval / 2, interval * 3.5, 10.0, 60.0):
@@ -423,16 +427,16 @@ def test_the_limiter_never_exceeds_rate_plus_burst_in_any_window(
 
 
 def test_reopening_keeps_items_and_does_not_recreate_anything(url: str) -> None:
-    with Outbox(url) as box:
+    with outbox_at(url) as box:
         item_id = box.add("k", "thread", {"a": 1}).id
-        assert box.schema_version == outbox_schema.SCHEMA_VERSION
-    with Outbox(url) as box:
+        assert box.database.schema_version == outbox_schema.SCHEMA_VERSION
+    with outbox_at(url) as box:
         assert box.add("k", "thread", {}).id == item_id
         assert box.counts()[Status.PENDING] == 1
 
 
 def test_a_later_schema_version_is_migrated_once_on_start(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    with Outbox(url) as box:
+    with outbox_at(url) as box:
         box.add("k", "thread", {})
     calls: list[int] = []
 
@@ -442,16 +446,16 @@ def test_a_later_schema_version_is_migrated_once_on_start(url: str, monkeypatch:
 
     monkeypatch.setattr(outbox_schema, "SCHEMA_VERSION", outbox_schema.SCHEMA_VERSION + 1)
     monkeypatch.setitem(outbox_schema.MIGRATIONS, outbox_schema.SCHEMA_VERSION, add_note_column)
-    with Outbox(url) as box:
-        assert box.schema_version == outbox_schema.SCHEMA_VERSION
+    with outbox_at(url) as box:
+        assert box.database.schema_version == outbox_schema.SCHEMA_VERSION
         # The step is idempotent even if its version was not recorded.
-        with box.engine.begin() as conn:
+        with box.database.engine.begin() as conn:
             add_note_column(conn)
-        columns = {c["name"] for c in sa.inspect(box.engine).get_columns("outbox_items")}
+        columns = {c["name"] for c in sa.inspect(box.database.engine).get_columns("outbox_items")}
         assert "note" in columns
         assert box.counts()[Status.PENDING] == 1
-    with Outbox(url) as box:  # already at the version: the step does not run again
-        assert box.schema_version == outbox_schema.SCHEMA_VERSION
+    with outbox_at(url) as box:  # already at the version: the step does not run again
+        assert box.database.schema_version == outbox_schema.SCHEMA_VERSION
     assert len(calls) == 2
 
 
@@ -465,36 +469,36 @@ def test_an_item_keeps_who_it_is_for_on_either_way_in(outbox: Outbox) -> None:
 
 
 def test_a_version_2_database_gains_each_items_submitter_from_its_payload(url: str) -> None:
-    with Outbox(url) as box:
+    with outbox_at(url) as box:
         ids = [
             box.add("a", "create_thread", {"submitter_id": "U0AAA", "form": {}}).id,
             box.add("b", "create_thread", {"submitter_id": "U0BBB"}).id,
             box.add("c", "create_thread", {"no": "submitter"}).id,
         ]
-        with box.engine.begin() as conn:  # back to what version 2 built
+        with box.database.engine.begin() as conn:  # back to what version 2 built
             conn.exec_driver_sql("DROP INDEX outbox_items_submitter")
             conn.exec_driver_sql("ALTER TABLE outbox_items DROP COLUMN submitter_id")
             conn.exec_driver_sql("UPDATE outbox_schema_version SET version = 2")
-    with Outbox(url) as box:
-        assert box.schema_version == outbox_schema.SCHEMA_VERSION == 3
+    with outbox_at(url) as box:
+        assert box.database.schema_version == outbox_schema.SCHEMA_VERSION == 3
         assert [box.get(i).submitter_id for i in ids] == ["U0AAA", "U0BBB", None]  # type: ignore[union-attr]
-        indexes = {index["name"] for index in sa.inspect(box.engine).get_indexes("outbox_items")}
+        indexes = {index["name"] for index in sa.inspect(box.database.engine).get_indexes("outbox_items")}
         assert "outbox_items_submitter" in indexes
-        with box.engine.begin() as conn:  # the step is idempotent
+        with box.database.engine.begin() as conn:  # the step is idempotent
             outbox_schema.MIGRATIONS[3](conn)
         assert box.get(ids[0]).submitter_id == "U0AAA"  # type: ignore[union-attr]
 
 
 def test_an_unknown_database_is_refused() -> None:
     with pytest.raises(ValueError, match="unsupported outbox database"):
-        Outbox("mysql://localhost/outbox")
+        outbox_at("mysql://localhost/outbox")
 
 
 def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(tmp_path: Path) -> None:
     path = tmp_path / "outbox.db"
-    with Outbox(f"sqlite:///{path}") as box:
+    with outbox_at(f"sqlite:///{path}") as box:
         box.add("k", "thread", {})
-        with box.engine.connect() as conn:
+        with box.database.engine.connect() as conn:
             assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
             assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
             assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 10_000
@@ -508,12 +512,12 @@ def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(tmp_path: Path) -> None:
 
 def test_sqlite_synchronous_full_can_be_chosen(tmp_path: Path) -> None:
     with (
-        Outbox(f"sqlite:///{tmp_path / 'o.db'}", sqlite_synchronous="full") as box,
-        box.engine.connect() as conn,
+        outbox_at(f"sqlite:///{tmp_path / 'o.db'}", sqlite_synchronous="full") as box,
+        box.database.engine.connect() as conn,
     ):
         assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
     with pytest.raises(ValueError, match="synchronous"):
-        Outbox(f"sqlite:///{tmp_path / 'o.db'}", sqlite_synchronous="sometimes")
+        outbox_at(f"sqlite:///{tmp_path / 'o.db'}", sqlite_synchronous="sometimes")
 
 
 # -- Edit and resend: an edited copy supersedes the refused item ----------------------------------
@@ -598,8 +602,8 @@ def test_a_definite_refusal_can_forget_the_first_send(outbox: Outbox) -> None:
 
 
 def test_a_key_problem_is_one_pause_per_key_with_one_prober_at_a_time(url: str) -> None:
-    with Outbox(url, clock=lambda: T0) as first, Outbox(url, clock=lambda: T0) as second:
-        one, other = KeyPause(first), KeyPause(second)
+    with outbox_at(url, clock=lambda: T0) as first, outbox_at(url, clock=lambda: T0) as second:
+        one, other = KeyPause(first.database), KeyPause(second.database)
         assert one.record_key_problem("pl", "unauthenticated", "fix it", probe_at=at(30), now=at(0))
         assert not other.record_key_problem("pl", "unsupported_key_version", "v1 key", probe_at=at(99))
         seen = other.key_problem("pl")
@@ -631,7 +635,7 @@ def test_a_key_problem_is_one_pause_per_key_with_one_prober_at_a_time(url: str) 
 
 
 def test_holding_for_the_operator_tells_each_submitter_once(url: str) -> None:
-    with Outbox(url, clock=lambda: T0) as one, Outbox(url, clock=lambda: T0) as other:
+    with outbox_at(url, clock=lambda: T0) as one, outbox_at(url, clock=lambda: T0) as other:
         ids = [one.add(f"k{i}", "thread", {"i": i}).id for i in range(3)]
         one.mark_delayed_notice_sent(ids[0])  # heard earlier (an outage)
         replied = one.add("replied", "thread", {}).id
@@ -650,13 +654,13 @@ def test_holding_for_the_operator_tells_each_submitter_once(url: str) -> None:
 
 def test_a_version_1_database_gains_the_superseded_column(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'old.db'}"
-    with Outbox(url) as box:
+    with outbox_at(url) as box:
         item_id = box.add("k", "thread", {"a": 1}).id
-        with box.engine.begin() as conn:  # back to what version 1 built
+        with box.database.engine.begin() as conn:  # back to what version 1 built
             conn.exec_driver_sql("ALTER TABLE outbox_items DROP COLUMN superseded_by")
             conn.exec_driver_sql("UPDATE outbox_schema_version SET version = 1")
-    with Outbox(url) as box:
-        assert box.schema_version == outbox_schema.SCHEMA_VERSION
+    with outbox_at(url) as box:
+        assert box.database.schema_version == outbox_schema.SCHEMA_VERSION
         item = box.get(item_id)
         assert item is not None
         assert item.superseded_by is None

@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 
 from bot.delivery.outbox import Outbox, in_order_key
-from tests.databases import database_url
+from tests.databases import database_url, outbox_at
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def outbox(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Outbox]:
-    with Outbox(database_url(request.param, tmp_path)) as opened:
+    with outbox_at(database_url(request.param, tmp_path)) as opened:
         yield opened
 
 

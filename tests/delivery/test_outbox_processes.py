@@ -19,9 +19,9 @@ from typing import Any
 
 import pytest
 
+from bot.budgets.write_limits import WriteLimits
 from bot.delivery import Outbox, Status
-from bot.delivery.write_limits import WriteLimits
-from tests.databases import NO_PG, PG_URL, reset_postgres
+from tests.databases import NO_PG, PG_URL, outbox_at, reset_postgres
 from tests.delivery.test_outbox import most_in_any_window
 
 ITEMS = 300
@@ -75,7 +75,7 @@ def _hammer_limiter(box: Outbox, key: str) -> list[float]:
     end = time.monotonic() + LIMIT_SECONDS
     while time.monotonic() < end:
         now = datetime.now(UTC)
-        wait = WriteLimits(box).reserve_write_slot(key, LIMIT_RATE, LIMIT_BURST, now=now)
+        wait = WriteLimits(box.database).reserve_write_slot(key, LIMIT_RATE, LIMIT_BURST, now=now)
         if wait == 0.0:
             granted.append(now.timestamp())
         else:
@@ -84,7 +84,7 @@ def _hammer_limiter(box: Outbox, key: str) -> list[float]:
 
 
 def _worker(url: str, owner: str, start: Any, out: str) -> None:
-    box = Outbox(url)
+    box = outbox_at(url)
     try:
         start.wait(60)
         added = [box.add(f"dup-{i}", "thread", {"from": owner}) for i in range(DEDUPE_KEYS)]
@@ -108,7 +108,7 @@ def _worker(url: str, owner: str, start: Any, out: str) -> None:
 
 
 def test_two_processes_share_one_outbox(url: str, tmp_path: Path) -> None:
-    with Outbox(url) as box:
+    with outbox_at(url) as box:
         for i in range(ITEMS):
             box.add(f"item-{i}", "thread", {"i": i})
 
@@ -129,7 +129,7 @@ def test_two_processes_share_one_outbox(url: str, tmp_path: Path) -> None:
     assert [proc.exitcode for proc in procs] == [0, 0]
     results = [json.loads(out.read_text()) for out in outs]
 
-    with Outbox(url) as box:
+    with outbox_at(url) as box:
         # The same submissions added by both at once: one item each, created once.
         created = Counter(i for r in results for i in r["created"])
         assert len(created) == DEDUPE_KEYS
@@ -167,7 +167,7 @@ def test_two_processes_share_one_outbox(url: str, tmp_path: Path) -> None:
 
 def _open_and_add(url: str, name: str, start: Any) -> None:
     start.wait(60)
-    with Outbox(url) as box:
+    with outbox_at(url) as box:
         box.add(f"first-start-{name}", "thread", {})
         box.add("first-start-shared", "thread", {})
 
@@ -185,5 +185,5 @@ def test_two_processes_start_on_a_fresh_database_at_once(url: str) -> None:
         if proc.is_alive():
             proc.kill()
     assert [proc.exitcode for proc in procs] == [0, 0]
-    with Outbox(url) as box:
+    with outbox_at(url) as box:
         assert box.counts()[Status.PENDING] == 3

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
+from bot.db.schema import SCHEMA_VERSION
 from bot.delivery.drafts import SqlDraftStore
 from bot.delivery.outbox import Outbox
 from bot.delivery.retention import RetentionJanitor, purge
-from bot.delivery.schema import SCHEMA_VERSION
 from bot.delivery.sent import find_sent, record_sent
 from bot.feedback.submission import Draft
-from tests.databases import database_url
+from tests.databases import database_url, outbox_at
 from tests.delivery.test_commands import run
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
@@ -26,7 +26,7 @@ PAYLOAD = {"submitter_id": "U0CSM0002", "source": {"channel_id": "C0FEEDBACK", "
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def outbox(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Outbox]:
-    box = Outbox(database_url(request.param, tmp_path))
+    box = outbox_at(database_url(request.param, tmp_path))
     yield box
     box.close()
 
@@ -59,7 +59,7 @@ def test_purge_deletes_in_batches_until_nothing_old_is_left(outbox: Outbox) -> N
 def test_the_duplicate_guard_outlives_the_purged_item(outbox: Outbox) -> None:
     delivered(outbox, "old", NOW - timedelta(days=400))
     record_sent(
-        outbox,
+        outbox.database,
         "C0FEEDBACK",
         "1.000100",
         thread_id="th_1",
@@ -68,33 +68,38 @@ def test_the_duplicate_guard_outlives_the_purged_item(outbox: Outbox) -> None:
         delivered_at=NOW - timedelta(days=400),
     )
     purge(outbox, timedelta(days=90), now=NOW)
-    record = find_sent(outbox, "C0FEEDBACK", "1.000100")
+    record = find_sent(outbox.database, "C0FEEDBACK", "1.000100")
     assert record is not None
     assert record.thread_url == "https://x/th_1"
     assert record.submitter_id == "U0CSM0002"
-    assert find_sent(outbox, "C0FEEDBACK", "2.000200") is None
+    assert find_sent(outbox.database, "C0FEEDBACK", "2.000200") is None
 
 
 def test_sending_a_message_again_keeps_the_latest_thread(outbox: Outbox) -> None:
     for thread in ("th_1", "th_2"):
         record_sent(
-            outbox, "C1", "1.1", thread_id=thread, thread_url=f"https://x/{thread}", submitter_id="U1"
+            outbox.database,
+            "C1",
+            "1.1",
+            thread_id=thread,
+            thread_url=f"https://x/{thread}",
+            submitter_id="U1",
         )
-    record = find_sent(outbox, "C1", "1.1")
+    record = find_sent(outbox.database, "C1", "1.1")
     assert record is not None
     assert record.thread_url == "https://x/th_2"
 
 
 def test_unsubmitted_drafts_are_purged_after_a_week(outbox: Outbox) -> None:
-    drafts = SqlDraftStore(outbox)
+    drafts = SqlDraftStore(outbox.database)
     drafts.put(Draft(draft_id="d1", submitter_id="U1"))
     assert purge(outbox, timedelta(days=90), now=datetime.now(UTC) + timedelta(days=8)).drafts == 1
-    assert SqlDraftStore(outbox).get("d1") is None, "no replica (or restarted bot) finds it"
+    assert SqlDraftStore(outbox.database).get("d1") is None, "no replica (or restarted bot) finds it"
 
 
 def test_the_purge_command_says_what_it_removed(tmp_path: Path) -> None:
     database = tmp_path / "outbox.db"
-    with Outbox(f"sqlite:///{database}") as box:
+    with outbox_at(f"sqlite:///{database}") as box:
         delivered(box, "old", datetime.now(UTC) - timedelta(days=100))
         delivered(box, "recent", datetime.now(UTC) - timedelta(days=10))
     status, output = run(database, purge_days=30)
@@ -129,16 +134,16 @@ def test_an_outbox_from_version_1_keeps_what_the_duplicate_guard_knew(tmp_path: 
                 '{"thread_id": "th_9", "url": "https://x/th_9"}',
             ),
         )
-    with Outbox(f"sqlite:///{database}") as box:
-        assert box.schema_version == SCHEMA_VERSION
-        record = find_sent(box, "C0FEEDBACK", "1.000100")
+    with outbox_at(f"sqlite:///{database}") as box:
+        assert box.database.schema_version == SCHEMA_VERSION
+        record = find_sent(box.database, "C0FEEDBACK", "1.000100")
     assert record is not None
     assert record.thread_url == "https://x/th_9"
     assert record.delivered_at == datetime.fromtimestamp(1_700_000_000, UTC)
 
 
 def test_the_janitor_purges_when_due_in_a_thread_that_ends_with_the_purge(tmp_path: Path) -> None:
-    outbox = Outbox(f"sqlite:///{tmp_path / 'outbox.db'}")
+    outbox = outbox_at(f"sqlite:///{tmp_path / 'outbox.db'}")
     try:
         old = delivered(outbox, "old", datetime.now(UTC) - timedelta(days=100))
         now = [0.0]

@@ -12,15 +12,17 @@ from typing import Any
 import pytest
 from slack_sdk import WebClient
 
+from bot.budgets.file_copies import CopyLater, FileCopier, KeyRefused, LeaseLost, take_daily
+from bot.delivery.copies import ItemLedger, copies_of
 from bot.delivery.intake import Intake
 from bot.delivery.outbox import Outbox, OutboxItem, Status
-from bot.delivery.uploads import CopyLater, FileCopier, KeyRefused, LeaseLost, copies_of, take_daily
-from bot.feedback.capture import Captured, SlackFile, slack_files
+from bot.feedback.capture import Captured, CopiedFile, SlackFile, slack_files
 from bot.feedback.form import FeedbackForm
 from bot.feedback.source import SourceMessage
 from bot.feedback.submission import Submission
 from bot.productlane import CreateThread, PainLevel, ProductlaneClient, ThreadOrigin
 from bot.slack.capture import SlackCapture
+from tests.databases import outbox_at
 from tests.delivery.worker_rig import Rig, TitleComposer, make_rig, wait_until
 from tests.fakes.productlane import FakeProductlane
 from tests.fakes.slack import FakeSlack, load_fixture
@@ -148,7 +150,7 @@ def test_a_revoked_key_during_an_upload_pauses_delivery_and_nothing_is_lost(rig:
 
 @pytest.fixture
 def outbox(tmp_path: Path) -> Iterator[Outbox]:
-    with Outbox(f"sqlite:///{tmp_path / 'outbox.db'}") as box:
+    with outbox_at(f"sqlite:///{tmp_path / 'outbox.db'}") as box:
         yield box
 
 
@@ -158,9 +160,23 @@ def claimed(outbox: Outbox, submission: Submission, owner: str = "me") -> Outbox
     return item
 
 
-def copier(outbox: Outbox, world: World, **options: Any) -> FileCopier:
+class ItemCopier:
+    """The copier as the delivery worker uses it: the outcomes kept with the claimed item."""
+
+    def __init__(self, outbox: Outbox, copier: FileCopier) -> None:
+        self._outbox = outbox
+        self._copier = copier
+
+    def copy(self, item: OutboxItem, files: tuple[SlackFile, ...], owner: str) -> dict[str, CopiedFile]:
+        return self._copier.copy_into(ItemLedger(self._outbox, item, owner, 30), files)
+
+
+def copier(outbox: Outbox, world: World, **options: Any) -> ItemCopier:
     client = ProductlaneClient(world.productlane.api_key, world.productlane.url)
-    return FileCopier(outbox, client, world.capture, limiter_key="test", lease_seconds=30, **options)
+    copier = FileCopier(
+        outbox.database, client, world.capture, limiter_key="test", lease_seconds=30, **options
+    )
+    return ItemCopier(outbox, copier)
 
 
 def shots(world: World, count: int = 1) -> tuple[SlackFile, ...]:
@@ -172,7 +188,7 @@ def test_what_is_recorded_is_used_as_it_is(outbox: Outbox, world: World) -> None
     found = shots(world, 2)
     first = copier(outbox, world).copy(item, found, "me")
     again = copier(outbox, world).copy(item, found, "me")
-    assert first == again == copies_of(outbox, item.id)
+    assert first == again == copies_of(outbox.database, item.id)
     assert len(world.productlane.uploads) == 2
 
 
@@ -180,7 +196,7 @@ def test_only_the_lease_owner_records_a_copy(outbox: Outbox, world: World) -> No
     item = claimed(outbox, submission_with([]), owner="someone-else")
     with pytest.raises(LeaseLost):
         copier(outbox, world).copy(item, shots(world), "me")
-    assert copies_of(outbox, item.id) == {}
+    assert copies_of(outbox.database, item.id) == {}
 
 
 def test_when_the_days_uploads_are_spent_files_stay_links(outbox: Outbox, world: World) -> None:
@@ -194,9 +210,9 @@ def test_when_the_days_uploads_are_spent_files_stay_links(outbox: Outbox, world:
 
 def test_the_daily_budget_is_counted_per_utc_day(outbox: Outbox) -> None:
     today = datetime(2025, 11, 28, 23, 59, tzinfo=UTC)
-    assert take_daily(outbox, "k", 1, now=today)
-    assert not take_daily(outbox, "k", 1, now=today)
-    assert take_daily(outbox, "k", 1, now=today + timedelta(minutes=2))
+    assert take_daily(outbox.database, "k", 1, now=today)
+    assert not take_daily(outbox.database, "k", 1, now=today)
+    assert take_daily(outbox.database, "k", 1, now=today + timedelta(minutes=2))
 
 
 def test_passing_trouble_waits_then_after_patience_the_file_goes_as_a_link(
@@ -234,4 +250,4 @@ def test_a_key_refused_during_an_upload_is_raised_for_the_pause(outbox: Outbox, 
     item = claimed(outbox, submission_with([]))
     with pytest.raises(KeyRefused):
         copier(outbox, world).copy(item, shots(world), "me")
-    assert copies_of(outbox, item.id) == {}
+    assert copies_of(outbox.database, item.id) == {}

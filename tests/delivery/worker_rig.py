@@ -18,6 +18,7 @@ from bot.feedback.posted import PostedMessage
 from bot.feedback.source import SourceMessage
 from bot.feedback.submission import Submission
 from bot.productlane import CreateThread, PainLevel, ProductlaneClient, ThreadOrigin, UpdateThread
+from tests.databases import outbox_at
 from tests.fakes.productlane import FakeProductlane
 
 THREAD_URL = "https://productlane.test/feedback/{id}"
@@ -134,7 +135,7 @@ class Rig:
     def close(self) -> None:
         self.worker.stop(timeout=5)
         self.client.close()
-        self.outbox.close()
+        self.outbox.database.close()
 
 
 def make_rig(
@@ -145,7 +146,7 @@ def make_rig(
     api_key: str | None = None,
     **worker_options: object,
 ) -> Rig:
-    outbox = Outbox(f"sqlite:///{tmp_path / 'outbox.db'}")
+    outbox = outbox_at(f"sqlite:///{tmp_path / 'outbox.db'}")
     client = ProductlaneClient(api_key or productlane.api_key, productlane.url, timeout=1.0)
     told = notifier if notifier is not None else RecordingNotifier()
     options: dict[str, object] = {"backoff": lambda attempts: 0.05, "poll_interval": 0.05}

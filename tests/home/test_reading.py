@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from bot.budgets.key_pause import KeyPause
 from bot.delivery.intake import Intake
-from bot.delivery.key_pause import KeyPause
 from bot.delivery.outbox import Outbox, Status
 from bot.feedback.form import FeedbackForm
 from bot.feedback.submission import Submission, edit_key
@@ -21,7 +21,7 @@ from bot.slack.replies import Confirmation
 from bot.updates.remember import RememberedThread
 from bot.updates.schema import links
 from bot.updates.store import UpdatesStore
-from tests.databases import database_url
+from tests.databases import database_url, outbox_at
 from tests.delivery.worker_rig import SOURCE
 
 T0 = datetime(2026, 5, 6, 7, 8, 9, tzinfo=UTC)
@@ -35,7 +35,7 @@ def at(seconds: float) -> datetime:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def outbox(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Outbox]:
-    box = Outbox(database_url(request.param, tmp_path), clock=lambda: T0)
+    box = outbox_at(database_url(request.param, tmp_path), clock=lambda: T0)
     yield box
     box.close()
 
@@ -78,12 +78,12 @@ def test_only_their_own_submissions_newest_first_and_no_more_than_asked(outbox: 
 def test_a_sent_submission_shows_its_thread_its_status_and_its_links(outbox: Outbox) -> None:
     item_id = submit(outbox, "Sent")
     deliver(outbox, item_id, "th_1")
-    store = UpdatesStore(outbox, clock=lambda: T0)
+    store = UpdatesStore(outbox.database, clock=lambda: T0)
     confirmation = Confirmation("https://pl.test/th_1", "Sent", "High", None, DANA)
     store.remember(
         RememberedThread("th_1", confirmation, "C0FEEDBACK", None, None, None, False, status="done")
     )
-    with outbox.writing() as conn:
+    with outbox.database.writing() as conn:
         for need, name, removed in (("n1", "CSV export v2", False), ("n2", "Gone", True)):
             conn.execute(
                 sa.insert(links).values(
@@ -146,7 +146,7 @@ def test_a_waiting_submission_is_queued_behind_the_others_due_before_it(outbox: 
 
 def test_a_refused_key_pauses_every_waiting_submission(outbox: Outbox) -> None:
     submit(outbox, "Mine")
-    KeyPause(outbox).record_key_problem(KEY, "unauthenticated", "revoked", probe_at=at(30))
+    KeyPause(outbox.database).record_key_problem(KEY, "unauthenticated", "revoked", probe_at=at(30))
     [found] = SubmissionsReader(outbox, KEY).latest(DANA, now=at(0))
     assert found.state == Waiting(WaitReason.PAUSED)
 

@@ -26,7 +26,7 @@ from bot.slack.lookups import SlackLookups
 from bot.slack.replies import Confirmation
 from bot.updates.remember import RememberedThread
 from bot.updates.store import UpdatesStore
-from tests.databases import database_url
+from tests.databases import database_url, outbox_at
 from tests.fakes.slack import TEAM_ID, Call, FakeSlackWebAPI
 
 DANA, SAM = "U0CSM0002", "U0CSM0001"
@@ -80,7 +80,7 @@ def settle(seconds: float = 1.0) -> None:
 
 
 def test_a_burst_of_changes_republishes_a_looking_persons_home_once(slack: FakeSlackWebAPI, url: str) -> None:
-    with Outbox(url) as outbox:
+    with outbox_at(url) as outbox:
         tab = make_tab(slack, outbox)
         try:
             tab.opened(DANA)
@@ -92,7 +92,7 @@ def test_a_burst_of_changes_republishes_a_looking_persons_home_once(slack: FakeS
             settle()
             assert len(publishes(slack, DANA, mark)) == 1
             assert publishes(slack, SAM) == []
-            assert HomeViews(outbox).stale() == []
+            assert HomeViews(outbox.database).stale() == []
         finally:
             tab.stop()
 
@@ -100,7 +100,7 @@ def test_a_burst_of_changes_republishes_a_looking_persons_home_once(slack: FakeS
 def test_the_replica_that_sees_the_change_publishes_it_for_a_home_opened_through_another(
     slack: FakeSlackWebAPI, url: str
 ) -> None:
-    with Outbox(url) as one, Outbox(url) as other:
+    with outbox_at(url) as one, outbox_at(url) as other:
         first, second = make_tab(slack, one), make_tab(slack, other)
         try:
             first.opened(DANA)
@@ -116,7 +116,7 @@ def test_the_replica_that_sees_the_change_publishes_it_for_a_home_opened_through
 
 def test_an_hour_after_opening_changes_publish_nothing(slack: FakeSlackWebAPI, url: str) -> None:
     clock = Clock()
-    with Outbox(url, clock=clock) as outbox:
+    with outbox_at(url, clock=clock) as outbox:
         tab = make_tab(slack, outbox)
         try:
             tab.opened(DANA)
@@ -130,8 +130,8 @@ def test_an_hour_after_opening_changes_publish_nothing(slack: FakeSlackWebAPI, u
 
 
 def test_a_status_change_reaches_the_home_of_the_threads_submitter(slack: FakeSlackWebAPI, url: str) -> None:
-    with Outbox(url) as outbox:
-        store = UpdatesStore(outbox)
+    with outbox_at(url) as outbox:
+        store = UpdatesStore(outbox.database)
         confirmation = Confirmation("https://pl.test/th_1", "Title", "High", None, DANA)
         store.remember(RememberedThread("th_1", confirmation, "C0FEEDBACK", None, None, None, False))
         tab = make_tab(slack, outbox)
@@ -146,7 +146,7 @@ def test_a_status_change_reaches_the_home_of_the_threads_submitter(slack: FakeSl
 
 
 def test_slack_rate_limiting_a_republish_is_waited_out_then_it_goes(slack: FakeSlackWebAPI, url: str) -> None:
-    with Outbox(url) as outbox:
+    with outbox_at(url) as outbox:
         tab = make_tab(slack, outbox, min_interval=timedelta(0))
         try:
             tab.opened(DANA)
@@ -172,7 +172,7 @@ def test_slack_rate_limiting_a_republish_is_waited_out_then_it_goes(slack: FakeS
 
 
 def test_an_idle_tab_holds_no_thread(slack: FakeSlackWebAPI, url: str) -> None:
-    with Outbox(url) as outbox:
+    with outbox_at(url) as outbox:
         tab = make_tab(slack, outbox)
         try:
             tab.changed([SAM])
@@ -195,7 +195,7 @@ def test_the_notifier_it_watches_reports_each_outcome_even_when_slack_refuses(
         def find_delivered(self, submission: Submission, thread_url: str) -> str:
             return "passed through"
 
-    with Outbox(url) as outbox:
+    with outbox_at(url) as outbox:
         tab = make_tab(slack, outbox)
         seen: list[list[str]] = []
         tab.changed = lambda user_ids: seen.append(list(user_ids))  # type: ignore[method-assign]

@@ -16,8 +16,8 @@ from slack_bolt.response import BoltResponse
 from slack_sdk import WebClient
 
 from bot.app import Bot, build_bot
-from bot.delivery.commands import run_outbox_command
-from bot.delivery.outbox import Outbox, Status
+from bot.commands.outbox import run_outbox_command
+from bot.delivery.outbox import Status
 from bot.productlane import ProductlaneClient
 from bot.settings import Settings
 from bot.slack.ids import (
@@ -26,7 +26,8 @@ from bot.slack.ids import (
     GLOBAL_SHORTCUT,
     MESSAGE_SHORTCUT,
 )
-from bot.slack.views import field_of
+from bot.ui.views import field_of
+from tests.databases import outbox_at
 from tests.fakes.productlane import FakeProductlane
 from tests.fakes.slack import FakeSlack
 
@@ -64,7 +65,7 @@ def bot_for(slack: FakeSlack, productlane: FakeProductlane, database: Path) -> B
         settings_for(slack, productlane),
         web_client=WebClient(token=slack.bot_token, base_url=slack.api_url),
         productlane=ProductlaneClient(productlane.api_key, productlane.url),
-        outbox=Outbox(f"sqlite:///{database}"),
+        outbox=outbox_at(f"sqlite:///{database}"),
     )
 
 
@@ -302,7 +303,7 @@ def test_edit_and_resend_supersedes_the_refused_submission(rig: Rig, tmp_path: P
         include_delivered=False,
         show_text=False,
         echo=lines.append,
-        outbox=Outbox(f"sqlite:///{tmp_path / 'outbox.db'}"),
+        outbox=outbox_at(f"sqlite:///{tmp_path / 'outbox.db'}"),
     )
     assert lines == ["re-queued 0 failed item(s); 1 superseded by an edited resend left alone"]
     assert rig.bot.outbox.counts()[Status.PENDING] == 0  # nothing left that could be sent

@@ -12,8 +12,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from bot import metrics
 from bot.delivery.health import DeliveryHealth, PausedDelivery
 from bot.delivery.outbox import Status
-from bot.metrics.exposition import Exposition
 from bot.metrics.tally import Registry, label_value
+from bot.web.exposition import Exposition
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 

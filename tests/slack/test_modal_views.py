@@ -5,7 +5,7 @@ from __future__ import annotations
 from bot.feedback.form import FeedbackForm, Field
 from bot.productlane.models import PainLevel
 from bot.render.rich_text_value import mrkdwn_to_rich_text
-from bot.slack.views import (
+from bot.ui.views import (
     ModalContent,
     errors_response,
     feedback_modal,

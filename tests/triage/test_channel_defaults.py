@@ -15,9 +15,9 @@ from slack_sdk import WebClient
 
 from bot.app import Bot, build_bot
 from bot.channels.store import ChannelSettingsStore
-from bot.delivery.outbox import Outbox
 from bot.productlane import ProductlaneClient
 from bot.slack.ids import FEEDBACK_COMMAND, MESSAGE_SHORTCUT
+from tests.databases import outbox_at
 from tests.fakes.productlane import FakeProductlane
 from tests.fakes.slack import FakeSlack
 from tests.listeners.test_listeners import blocks_by_id, settings_for
@@ -30,8 +30,8 @@ pytestmark = pytest.mark.timeout(60)
 def rig(tmp_path: Path) -> Iterator[tuple[FakeSlack, Bot, Seeded]]:
     with FakeSlack() as slack, FakeProductlane(scopes=SCOPES) as productlane:
         ids = seed(productlane)
-        outbox = Outbox(f"sqlite:///{tmp_path / 'outbox.db'}")
-        ChannelSettingsStore(outbox).apply(
+        outbox = outbox_at(f"sqlite:///{tmp_path / 'outbox.db'}")
+        ChannelSettingsStore(outbox.database).apply(
             [
                 (
                     "C0FEEDBACK",

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.feedback.form import Field
-from bot.slack.views import field_of
 from bot.triage.fields import ACTIONS
+from bot.ui.views import field_of
 from tests.fakes.productlane import FakeProductlane
 from tests.fakes.productlane_catalog import CATALOG_SCOPES
 from tests.running_bot import World, interact, wait_until

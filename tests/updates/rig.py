@@ -18,6 +18,7 @@ from bot.productlane import ProductlaneClient
 from bot.settings import Settings
 from bot.slack.replies import Confirmation
 from bot.updates import RememberedThread, Updates, build_updates
+from tests.databases import outbox_at
 from tests.fakes.productlane import FakeProductlane
 from tests.fakes.slack import Call, FakeSlackWebAPI
 from tests.updates.endpoint import WebhookEndpoint
@@ -126,7 +127,7 @@ def running_rig(
             FakeProductlane(scopes=scopes, webhook_time_scale=webhook_time_scale)
         )
         slack = stack.enter_context(FakeSlackWebAPI())
-        outbox = Outbox(database_url)
+        outbox = outbox_at(database_url)
         stack.callback(outbox.close)
         client = ProductlaneClient(productlane.api_key, productlane.url, timeout=5.0)
         stack.callback(client.close)

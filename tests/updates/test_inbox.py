@@ -9,17 +9,17 @@ from pathlib import Path
 
 import pytest
 
-from bot.delivery.outbox import Outbox
 from bot.updates.inbox import GroupCommit
 from bot.updates.store import NewEvent, UpdatesStore
+from tests.databases import outbox_at
 from tests.updates.conftest import Clock
 
 pytestmark = pytest.mark.timeout(30)
 
 
 def test_concurrent_deliveries_store_each_event_once(url: str, clock: Clock) -> None:
-    outbox = Outbox(url)
-    store = UpdatesStore(outbox, clock=clock)
+    outbox = outbox_at(url)
+    store = UpdatesStore(outbox.database, clock=clock)
     batches: list[int] = []
 
     def write(new: Sequence[NewEvent]) -> list[bool]:
@@ -42,8 +42,8 @@ def test_concurrent_deliveries_store_each_event_once(url: str, clock: Clock) -> 
 
 
 def test_duplicates_within_one_batch_count_once(tmp_path: Path, clock: Clock) -> None:
-    outbox = Outbox(f"sqlite:///{tmp_path / 'o.db'}")
-    store = UpdatesStore(outbox, clock=clock)
+    outbox = outbox_at(f"sqlite:///{tmp_path / 'o.db'}")
+    store = UpdatesStore(outbox.database, clock=clock)
     assert store.add_events([]) == []
     new = [NewEvent("evt_a", "t", {}), NewEvent("evt_b", "t", {}), NewEvent("evt_a", "t", {})]
     assert store.add_events(new) == [True, True, False]

@@ -10,13 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.delivery.outbox import Outbox
 from bot.productlane import ProductlaneClient
 from bot.slack.replies import Confirmation
 from bot.updates import RememberedThread
 from bot.updates.store import UpdatesStore
 from bot.updates.worker import Poller
-from tests.databases import database_url
+from tests.databases import database_url, outbox_at
 from tests.fakes.productlane import FakeProductlane
 from tests.updates.conftest import Clock
 from tests.updates.rig import Rig, running_rig
@@ -91,8 +90,8 @@ def fake() -> Iterator[FakeProductlane]:
 
 @pytest.fixture
 def store(tmp_path: Path, clock: Clock) -> Iterator[UpdatesStore]:
-    outbox = Outbox(f"sqlite:///{tmp_path / 'outbox.db'}")
-    yield UpdatesStore(outbox, clock=clock)
+    outbox = outbox_at(f"sqlite:///{tmp_path / 'outbox.db'}")
+    yield UpdatesStore(outbox.database, clock=clock)
     outbox.close()
 
 

@@ -14,6 +14,7 @@ from bot.delivery.outbox import Outbox
 from bot.updates.receiver import WebhookReceiver
 from bot.updates.signature import MAX_BODY_BYTES, signature_header
 from bot.updates.store import UpdatesStore
+from tests.databases import outbox_at
 from tests.updates.conftest import Clock
 
 FIXTURE = json.loads(
@@ -29,14 +30,14 @@ SIGNED_AT = 1795861425
 
 @pytest.fixture
 def outbox(tmp_path: Path) -> Iterator[Outbox]:
-    box = Outbox(f"sqlite:///{tmp_path / 'outbox.db'}")
+    box = outbox_at(f"sqlite:///{tmp_path / 'outbox.db'}")
     yield box
     box.close()
 
 
 @pytest.fixture
 def store(outbox: Outbox, clock: Clock) -> UpdatesStore:
-    return UpdatesStore(outbox, clock=clock)
+    return UpdatesStore(outbox.database, clock=clock)
 
 
 @pytest.fixture
@@ -170,6 +171,6 @@ def test_without_a_secret_every_request_is_refused(store: UpdatesStore) -> None:
 def test_a_database_failure_answers_503_so_productlane_delivers_again(
     receive: WebhookReceiver, outbox: Outbox
 ) -> None:
-    with outbox.writing() as conn:
+    with outbox.database.writing() as conn:
         conn.execute(sa.text("DROP TABLE updates_events"))
     assert receive(BODY, HEADERS) == (503, {"ok": False, "error": "unavailable"})

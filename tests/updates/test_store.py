@@ -15,6 +15,7 @@ from bot.updates.decide import Switches
 from bot.updates.events import LinkAdded, NeedLink, TargetCompleted, ThreadSnapshot
 from bot.updates.state import Status
 from bot.updates.store import UpdatesStore
+from tests.databases import outbox_at
 from tests.updates.conftest import Clock
 from tests.updates.helpers import add, record
 
@@ -25,14 +26,14 @@ ON = Switches()
 
 @pytest.fixture
 def outbox(url: str) -> Iterator[Outbox]:
-    box = Outbox(url)
+    box = outbox_at(url)
     yield box
     box.close()
 
 
 @pytest.fixture
 def store(outbox: Outbox, clock: Clock) -> UpdatesStore:
-    return UpdatesStore(outbox, clock=clock)
+    return UpdatesStore(outbox.database, clock=clock)
 
 
 def test_an_event_id_is_stored_once(store: UpdatesStore) -> None:
@@ -141,8 +142,8 @@ def test_links_are_found_by_issue_for_completion(store: UpdatesStore) -> None:
 
 def test_many_workers_apply_each_event_once(url: str, clock: Clock) -> None:
     """Four workers with their own connections race over 60 events flipping one thread's status."""
-    boxes = [Outbox(url) for _ in range(4)]
-    stores = [UpdatesStore(box, clock=clock) for box in boxes]
+    boxes = [outbox_at(url) for _ in range(4)]
+    stores = [UpdatesStore(box.database, clock=clock) for box in boxes]
     try:
         stores[0].remember(record())
         for index in range(60):

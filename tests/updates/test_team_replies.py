@@ -15,6 +15,7 @@ from bot.updates.events import MessageSent, WebhookEvent, change_of
 from bot.updates.render import REPLY_MAX, team_reply_text
 from bot.updates.state import Status, ThreadState
 from bot.updates.store import UpdatesStore
+from tests.databases import outbox_at
 from tests.updates.conftest import Clock
 from tests.updates.helpers import add, record
 
@@ -162,14 +163,14 @@ def test_a_very_long_reply_is_cut_with_a_pointer_to_productlane() -> None:
 
 @pytest.fixture
 def outbox(url: str) -> Iterator[Outbox]:
-    box = Outbox(url)
+    box = outbox_at(url)
     yield box
     box.close()
 
 
 @pytest.fixture
 def store(outbox: Outbox, clock: Clock) -> UpdatesStore:
-    return UpdatesStore(outbox, clock=clock)
+    return UpdatesStore(outbox.database, clock=clock)
 
 
 def apply(store: UpdatesStore, event_id: str, change: MessageSent) -> str | None:

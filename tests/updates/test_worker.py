@@ -10,14 +10,13 @@ import pytest
 import sqlalchemy as sa
 from slack_sdk import WebClient
 
-from bot.delivery.outbox import Outbox
 from bot.updates.decide import Switches
 from bot.updates.events import ThreadSnapshot
 from bot.updates.schema import threads
 from bot.updates.slack_side import SlackThreadUpdater
 from bot.updates.store import UpdatesStore
 from bot.updates.worker import EffectSender
-from tests.databases import database_url
+from tests.databases import database_url, outbox_at
 from tests.fakes.slack import FakeSlackWebAPI
 from tests.updates.conftest import Clock
 from tests.updates.helpers import add, record
@@ -31,7 +30,7 @@ def test_an_event_that_cannot_be_applied_is_retried_and_the_worker_lives_on(
 ) -> None:
     with running_rig(database_url("sqlite", tmp_path)) as rig:
         broken = rig.new_thread()
-        with rig.outbox.writing() as conn:
+        with rig.outbox.database.writing() as conn:
             conn.execute(sa.update(threads).where(threads.c.thread_id == broken).values(status="corrupt"))
         rig.productlane.set_thread_status(broken, "done")
         healthy = rig.new_thread(thread_ts="1700000005.000100", reply_ts="1700000005.000200")
@@ -49,8 +48,8 @@ def test_an_event_that_cannot_be_applied_is_retried_and_the_worker_lives_on(
 
 
 def test_junk_in_a_stored_event_is_ignored(tmp_path: Path, clock: Clock) -> None:
-    outbox = Outbox(database_url("sqlite", tmp_path))
-    store = UpdatesStore(outbox, clock=clock)
+    outbox = outbox_at(database_url("sqlite", tmp_path))
+    store = UpdatesStore(outbox.database, clock=clock)
     store.add_event("evt_junk", "thread.updated", {"id": "evt_junk", "type": "thread.updated", "data": []})
     [event] = store.claim_events("a", 1, 30)
     assert store.apply(event, "a", None, Switches()) == "ignored"
@@ -67,8 +66,8 @@ def test_a_slack_failure_that_never_ends_is_dropped_after_the_last_attempt(
     tmp_path: Path, clock: Clock, slack: FakeSlackWebAPI
 ) -> None:
     slack.respond("chat.postMessage", {"ok": False, "error": "internal_error"}, status=500)
-    outbox = Outbox(database_url("sqlite", tmp_path))
-    store = UpdatesStore(outbox, clock=clock)
+    outbox = outbox_at(database_url("sqlite", tmp_path))
+    store = UpdatesStore(outbox.database, clock=clock)
     store.remember(record())
     add(store, "evt_1", {})
     [event] = store.claim_events("a", 1, 30)
@@ -97,7 +96,7 @@ def test_updates_turned_off_start_no_worker(tmp_path: Path) -> None:
 
 def test_remembering_never_raises_into_delivery(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     with running_rig(database_url("sqlite", tmp_path)) as rig:
-        with rig.outbox.writing() as conn:
+        with rig.outbox.database.writing() as conn:
             conn.execute(sa.text("DROP TABLE updates_threads"))
         Rig.new_thread(rig)  # remember_thread hits the missing table
         assert "could not remember the Slack side of thread" in caplog.text

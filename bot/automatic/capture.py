@@ -31,6 +31,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError, ValidationError
 from bot.channels.defaults import with_channel_defaults
 from bot.channels.model import ChannelSettingsSource
 from bot.channels.store import ChannelSettingsStore
+from bot.delivery.composer import SlackComposer
 from bot.delivery.intake import KIND
 from bot.delivery.outbox import EncodedJson, Outbox, in_order_key
 from bot.feedback.capture import Captured
@@ -38,9 +39,8 @@ from bot.feedback.source import source_from_message
 from bot.feedback.submission import Submission
 from bot.message_events import ChannelMessage, MessageKind
 from bot.productlane.models import CreateThread, UpdateThread
-from bot.slack.composer import SlackComposer
 from bot.slack.lookups import SlackLookups
-from bot.slack.modals import FormDefaults, with_author_contact
+from bot.ui.modals import FormDefaults, with_author_contact
 
 log = logging.getLogger(__name__)
 

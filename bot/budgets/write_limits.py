@@ -10,8 +10,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from bot.delivery.outbox import Outbox
-from bot.delivery.schema import to_micros, write_limits
+from bot.budgets.schema import write_limits
+from bot.db import Database
+from bot.db.types import to_micros
 
 __all__ = ["WriteLimits"]
 
@@ -19,7 +20,7 @@ __all__ = ["WriteLimits"]
 class WriteLimits:
     """Write (or read) budgets per key, shared by every replica on the outbox's database."""
 
-    def __init__(self, db: Outbox) -> None:
+    def __init__(self, db: Database) -> None:
         self._db = db
 
     def reserve_write_slot(

@@ -27,9 +27,9 @@ from bot.render.names import NameResolver
 from bot.render.plain_text import message_to_plain_text, title_from_text
 from bot.render.rich_text_value import mrkdwn_to_rich_text
 from bot.slack.lookups import CachedNames, SlackLookups, SlackUser
-from bot.slack.views import ModalContent, feedback_modal, message_modal
 from bot.triage.fields import NO_TRIAGE, TriageView
 from bot.triage.service import Triage
+from bot.ui.views import ModalContent, feedback_modal, message_modal
 
 log = logging.getLogger(__name__)
 

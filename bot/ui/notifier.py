@@ -26,8 +26,8 @@ from bot.slack.replies import (
     notice_reply,
     waiting_for_operator_reply,
 )
-from bot.slack.views import PAIN_LABELS
 from bot.triage.confirmation import triage_summary
+from bot.ui.views import PAIN_LABELS
 
 log = logging.getLogger(__name__)
 

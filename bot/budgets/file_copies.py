@@ -9,9 +9,9 @@ uploaded. The outcome (the copy's URL, or a note why the file stays a link to Sl
 with the item by its lease owner straight after. A file that cannot be copied never stops the
 feedback: only passing trouble (rate limits, an outage) makes the item wait, and not for ever.
 
-Where the outcomes are kept is a `CopyLedger`: an outbox item's (`ItemLedger`), or any other work
-held under a lease — the follow-ups of a conversation keep theirs beside their own rows — so every
-file that goes to Productlane is copied the same way, within the same shared budgets.
+Where the outcomes are kept is a `CopyLedger`: an outbox item's (`bot.delivery.copies.ItemLedger`),
+or any other work held under a lease — the follow-ups of a conversation keep theirs beside their own
+rows — so every file that goes to Productlane is copied the same way, within the same shared budgets.
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ from typing import Protocol
 import sqlalchemy as sa
 
 from bot import metrics
-from bot.delivery.outbox import Outbox, OutboxItem, Status
-from bot.delivery.schema import copied_files, daily_counts, items
-from bot.delivery.write_limits import WriteLimits
+from bot.budgets.schema import daily_counts
+from bot.budgets.write_limits import WriteLimits
+from bot.db import Database
 from bot.feedback.capture import CopiedFile, FileUnavailable, SlackFile, TryLater
 from bot.productlane import (
     AuthenticationError,
@@ -124,61 +124,15 @@ class KeyRefused(Exception):
         self.error = error
 
 
-# --- the records: copies of an item, and the daily budget ---------------------------------------
+# --- the daily budget --------------------------------------------------------------------------
 
 
-def copies_of(outbox: Outbox, item_id: int) -> dict[str, CopiedFile]:
-    """What is recorded for the item's files, by Slack file id."""
-    query = sa.select(copied_files).where(copied_files.c.item_id == item_id)
-    with outbox.reading() as connection:
-        rows = connection.execute(query).all()
-    return {
-        row.file_id: CopiedFile(
-            url=row.url, note=row.note, name=row.name, permalink=row.permalink, content_type=row.content_type
-        )
-        for row in rows
-    }
-
-
-def record_copy(
-    outbox: Outbox, item_id: int, owner: str, file_id: str, copy: CopiedFile, *, now: datetime | None = None
-) -> bool:
-    """Keep what became of one file with the item. Only the item's lease owner may (False else)."""
-    at = now or datetime.now(UTC)
-    values = {
-        "item_id": item_id,
-        "file_id": file_id[:64],
-        "url": copy.url,
-        "note": copy.note[:_NOTE_MAX] if copy.note else None,
-        "name": (copy.name or "")[:255] or None,
-        "permalink": copy.permalink,
-        "content_type": (copy.content_type or "")[:255] or None,
-        "copied_at": at,
-    }
-    owned = sa.select(items.c.id).where(
-        items.c.id == item_id,
-        items.c.status == Status.SENDING.value,
-        items.c.lease_owner == owner,
-        items.c.lease_until > at,
-    )
-    statement = outbox.insert_for(copied_files).values(values)
-    statement = statement.on_conflict_do_update(
-        index_elements=[copied_files.c.item_id, copied_files.c.file_id],
-        set_={name: statement.excluded[name] for name in values if name not in ("item_id", "file_id")},
-    )
-    with outbox.writing() as connection:
-        if connection.execute(owned.with_for_update()).first() is None:
-            return False
-        connection.execute(statement)
-    return True
-
-
-def take_daily(outbox: Outbox, key: str, limit: int, *, now: datetime | None = None) -> bool:
+def take_daily(db: Database, key: str, limit: int, *, now: datetime | None = None) -> bool:
     """Take one of ``limit`` units of today's (UTC) budget for ``key``; False when none is left."""
     day = (now or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%d")
-    with outbox.writing() as connection:
+    with db.writing() as connection:
         connection.execute(
-            outbox.insert_for(daily_counts)
+            db.insert_for(daily_counts)
             .values(key=key, day=day, used=0)
             .on_conflict_do_nothing(index_elements=[daily_counts.c.key, daily_counts.c.day])
         )
@@ -190,54 +144,13 @@ def take_daily(outbox: Outbox, key: str, limit: int, *, now: datetime | None = N
     return int(taken) == 1
 
 
-def daily_left(outbox: Outbox, key: str, limit: int, *, now: datetime | None = None) -> bool:
+def daily_left(db: Database, key: str, limit: int, *, now: datetime | None = None) -> bool:
     """Whether any of today's (UTC) ``limit`` units for ``key`` is left (a read; takes nothing)."""
     day = (now or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%d")
     query = sa.select(daily_counts.c.used).where(daily_counts.c.key == key, daily_counts.c.day == day)
-    with outbox.reading() as connection:
+    with db.reading() as connection:
         used = connection.execute(query).scalar()
     return int(used or 0) < limit
-
-
-def purge_copies(outbox: Outbox, *, now: datetime | None = None) -> int:
-    """Forget the copies of items that are gone, and daily counts older than yesterday."""
-    yesterday = ((now or datetime.now(UTC)) - timedelta(days=1)).astimezone(UTC).strftime("%Y-%m-%d")
-    with outbox.writing() as connection:
-        removed = connection.execute(
-            sa.delete(copied_files).where(copied_files.c.item_id.not_in(sa.select(items.c.id)))
-        ).rowcount
-        connection.execute(sa.delete(daily_counts).where(daily_counts.c.day < yesterday))
-    return int(removed)
-
-
-class ItemLedger:
-    """The copies of an outbox item's files, kept with the item by its lease owner."""
-
-    def __init__(self, outbox: Outbox, item: OutboxItem, owner: str, lease_seconds: float) -> None:
-        self._outbox = outbox
-        self._item = item
-        self._owner = owner
-        self._lease = lease_seconds
-
-    @property
-    def started_at(self) -> datetime:
-        return self._item.created_at
-
-    @property
-    def label(self) -> str:
-        return f"item {self._item.id}"
-
-    def copies(self) -> dict[str, CopiedFile]:
-        return copies_of(self._outbox, self._item.id)
-
-    def record(self, file_id: str, copy: CopiedFile) -> bool:
-        return record_copy(self._outbox, self._item.id, self._owner, file_id, copy)
-
-    def renew(self) -> bool:
-        return self._outbox.renew_lease(self._item.id, self._owner, self._lease)
-
-    def wait_before_writing(self) -> float:
-        return 0.0  # new feedback: nothing goes before it
 
 
 # --- the copier ----------------------------------------------------------------------------------
@@ -248,7 +161,7 @@ class FileCopier:
 
     def __init__(
         self,
-        outbox: Outbox,
+        db: Database,
         productlane: ProductlaneClient,
         source: FileSource,
         *,
@@ -262,8 +175,8 @@ class FileCopier:
         stopping: threading.Event | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self._outbox = outbox
-        self._limits = WriteLimits(outbox)
+        self._db = db
+        self._limits = WriteLimits(db)
         self._productlane = productlane
         self._source = source
         self._write_key = limiter_key
@@ -277,11 +190,6 @@ class FileCopier:
         self._stopping = stopping or threading.Event()
         self._sleep = sleep
         self._told_scope = False
-
-    def copy(self, item: OutboxItem, files: Sequence[SlackFile], owner: str) -> dict[str, CopiedFile]:
-        """What became of each file (by id), copying those not yet done. Raises `CopyLater`,
-        `LeaseLost` or `KeyRefused`; everything copied before that is kept with the item."""
-        return self.copy_into(ItemLedger(self._outbox, item, owner, self._lease), files)
 
     def copy_into(self, ledger: CopyLedger, files: Sequence[SlackFile]) -> dict[str, CopiedFile]:
         """As `copy`, for work whose outcomes ``ledger`` keeps."""
@@ -324,7 +232,7 @@ class FileCopier:
         if refusal is not None:
             return kept(refusal)
         spent = f"Productlane's limit of {self._per_day} uploads a day was reached"
-        if not daily_left(self._outbox, self._upload_key, self._per_day):
+        if not daily_left(self._db, self._upload_key, self._per_day):
             return kept(spent)  # nothing downloaded for an upload that cannot happen today
         self._renew(ledger)
         try:
@@ -342,7 +250,7 @@ class FileCopier:
             raise CopyLater("new feedback goes first", held)
         self._wait_for_slot(ledger, self._upload_key, self._upload_rate, 1)
         self._wait_for_slot(ledger, self._write_key, self._write_rate, self._write_burst)
-        if not take_daily(self._outbox, self._upload_key, self._per_day):
+        if not take_daily(self._db, self._upload_key, self._per_day):
             return kept(spent)
         self._renew(ledger)
         name = learned.name or f"{learned.id}"
@@ -400,3 +308,10 @@ class FileCopier:
     def _renew(self, ledger: CopyLedger) -> None:
         if not ledger.renew():
             raise LeaseLost(ledger.label)
+
+
+def purge_daily_counts(db: Database, *, now: datetime | None = None) -> None:
+    """Forget daily counts older than yesterday."""
+    yesterday = ((now or datetime.now(UTC)) - timedelta(days=1)).astimezone(UTC).strftime("%Y-%m-%d")
+    with db.writing() as connection:
+        connection.execute(sa.delete(daily_counts).where(daily_counts.c.day < yesterday))

@@ -6,10 +6,11 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from bot.delivery.key_pause import KeyPause
+from bot.budgets.key_pause import KeyPause
 from bot.delivery.outbox import Outbox, OutboxItem, Status
 from bot.delivery.retention import purge
 from bot.settings import Settings
+from bot.tables import open_database
 
 WAITING = ("pending", "sending", "failed")
 ALL = (*WAITING, "superseded", "delivered")
@@ -52,7 +53,7 @@ def pause_lines(outbox: Outbox) -> list[str]:
     return [
         f"Delivery is paused: {problem.message} Items wait as pending and are sent by themselves "
         "once the key works; `retry` is not needed."
-        for problem in KeyPause(outbox).key_problems()
+        for problem in KeyPause(outbox.database).key_problems()
     ]
 
 
@@ -82,7 +83,10 @@ def run_outbox_command(
     echo: Callable[[str], None] = print,
     outbox: Outbox | None = None,
 ) -> int:
-    outbox = outbox or Outbox(settings.database_url)
+    opened = None
+    if outbox is None:
+        opened = open_database(settings.database_url)
+        outbox = Outbox(opened)
     try:
         if purge_days is not None:
             if purge_days < 1:
@@ -111,4 +115,5 @@ def run_outbox_command(
             echo(describe_item(item, show_text=show_text))
         return 0
     finally:
-        outbox.close()
+        if opened is not None:
+            opened.close()

@@ -29,9 +29,9 @@ from bot.feedback.source import source_from_message, why_not_feedback
 from bot.feedback.submission import Filed, Submission, reaction_key
 from bot.render.plain_text import message_to_plain_text, title_from_text
 from bot.slack.lookups import SlackLookups
-from bot.slack.modals import TITLE_PREFILL_MAX, BotIdentity, FormDefaults, with_author_contact
 from bot.slack.replies import SlackMessenger, mrkdwn_escape, notice_reply, post_later_if_transient
 from bot.triage.service import Triage
+from bot.ui.modals import TITLE_PREFILL_MAX, BotIdentity, FormDefaults, with_author_contact
 
 log = logging.getLogger(__name__)
 

@@ -9,8 +9,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from bot.delivery.outbox import Outbox, short_error
-from bot.delivery.schema import from_micros, key_problems, to_micros
+from bot.budgets.schema import key_problems
+from bot.db import Database
+from bot.db.types import from_micros, short_error, to_micros
 
 __all__ = ["KeyPause", "KeyProblem"]
 
@@ -42,7 +43,7 @@ def _key_problem(row: sa.Row[Any]) -> KeyProblem:
 class KeyPause:
     """Pauses of writes per key, shared by every process on the outbox's database."""
 
-    def __init__(self, db: Outbox) -> None:
+    def __init__(self, db: Database) -> None:
         self._db = db
 
     def record_key_problem(

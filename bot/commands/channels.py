@@ -21,6 +21,7 @@ from bot.channels.settings_file import exported, is_yaml, parse_settings_file
 from bot.channels.store import CLI, Change, ChannelSettingsStore
 from bot.delivery.outbox import Outbox
 from bot.settings import Settings
+from bot.tables import open_database
 
 log = logging.getLogger(__name__)
 
@@ -165,12 +166,12 @@ def run_channels_command(
     join: Callable[[Settings, Sequence[str], Callable[[str], None]], None] = _join_automatic,
 ) -> int:
     try:
-        outbox = outbox or Outbox(settings.database_url)
+        db = outbox.database if outbox is not None else open_database(settings.database_url)
     except Exception as error:
         echo(f"cannot open the database in DATABASE_URL ({type(error).__name__})")
         return EXIT_FAILED
     try:
-        store = ChannelSettingsStore(outbox)
+        store = ChannelSettingsStore(db)
         if action == "export":
             echo(json.dumps(exported(store.load().channels), indent=2, ensure_ascii=False))
             return 0
@@ -178,4 +179,5 @@ def run_channels_command(
             return _import(store, settings, path, dry_run, echo, join)
         return _list(store, settings, echo)
     finally:
-        outbox.close()
+        if outbox is None:
+            db.close()

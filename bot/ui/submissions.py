@@ -9,9 +9,9 @@ from typing import Any
 from bot.feedback.form import Field, validate_form
 from bot.feedback.submission import DraftStore, Submission, edit_key
 from bot.productlane.models import PainLevel
-from bot.slack.views import errors_response, form_from_state
 from bot.triage.delivery import edited_fields
 from bot.triage.service import Triage
+from bot.ui.views import errors_response, form_from_state
 
 EXPIRED = (
     "This form has expired (the bot was restarted). Copy what you wrote, close it and use the shortcut again."

@@ -20,7 +20,11 @@ from bot.channels.cache import ChannelSettingsCache
 from bot.channels.membership import ensure_member, membership_notice
 from bot.channels.model import ChannelSettings
 from bot.channels.store import ChannelSettingsStore
-from bot.channels.views import (
+from bot.productlane.models import PainLevel
+from bot.slack.admins import WorkspaceAdmins
+from bot.slack.lookups import SlackLookups
+from bot.slack.replies import SlackMessenger, notice_reply
+from bot.ui.channel_views import (
     CAPTURE_BLOCK,
     CatalogNames,
     IdsAsNames,
@@ -28,10 +32,6 @@ from bot.channels.views import (
     settings_from_state,
     settings_modal,
 )
-from bot.productlane.models import PainLevel
-from bot.slack.admins import WorkspaceAdmins
-from bot.slack.lookups import SlackLookups
-from bot.slack.replies import SlackMessenger, notice_reply
 
 log = logging.getLogger(__name__)
 
