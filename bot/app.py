@@ -31,6 +31,7 @@ from bot.delivery.outbox import Outbox
 from bot.delivery.retention import RetentionJanitor
 from bot.delivery.sent import find_sent
 from bot.delivery.worker import DeliveryWorker
+from bot.feedback.form import FormDefaults
 from bot.feedback.source import SourceMessage
 from bot.feedback.submission import DraftStore, Submission
 from bot.home import HomeTab, update_mode_words
@@ -58,7 +59,7 @@ from bot.slack.replies import SlackMessenger
 from bot.tables import open_database
 from bot.triage.service import Triage
 from bot.ui.channel_settings import ChannelSettingsModals
-from bot.ui.modals import BotIdentity, FeedbackModals, FormDefaults, already_sent_notice
+from bot.ui.modals import BotIdentity, FeedbackModals, already_sent_notice
 from bot.ui.notifier import SlackNotifier
 from bot.ui.reactions import ReactionFiler
 from bot.updates import Updates, build_updates, thread_record_from_delivery

@@ -35,12 +35,12 @@ from bot.delivery.composer import SlackComposer
 from bot.delivery.intake import KIND
 from bot.delivery.outbox import EncodedJson, Outbox, in_order_key
 from bot.feedback.capture import Captured
+from bot.feedback.form import FormDefaults, with_author_contact
 from bot.feedback.source import source_from_message
 from bot.feedback.submission import Submission
 from bot.message_events import ChannelMessage, MessageKind
 from bot.productlane.models import CreateThread, UpdateThread
 from bot.slack.lookups import SlackLookups
-from bot.ui.modals import FormDefaults, with_author_contact
 
 log = logging.getLogger(__name__)
 

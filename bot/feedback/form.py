@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict
 from pydantic.networks import validate_email
@@ -87,3 +88,52 @@ def validate_form(form: FeedbackForm, *, has_source: bool) -> dict[Field, str]:
     if email_problem:
         problems[Field.CONTACT_EMAIL] = email_problem
     return problems
+
+
+PAIN_LABELS: dict[PainLevel, str] = {
+    PainLevel.UNKNOWN: "Unknown",
+    PainLevel.LOW: "Low",
+    PainLevel.MEDIUM: "Medium",
+    PainLevel.HIGH: "High",
+}
+"""How each pain level is named to people, everywhere the bot shows one."""
+
+
+class Person(Protocol):
+    """What a contact is taken from: a Slack user as the lookups know them."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def real_name(self) -> str | None: ...
+
+    @property
+    def email(self) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class FormDefaults:
+    pain_level: PainLevel
+    notify_slack: bool
+    notify_email: bool
+
+    def blank_form(self, **values: Any) -> FeedbackForm:
+        return FeedbackForm(
+            pain_level=self.pain_level,
+            notify_slack=self.notify_slack,
+            notify_email=self.notify_email,
+            **values,
+        )
+
+
+def with_author_contact(form: FeedbackForm, author: Person | None) -> FeedbackForm:
+    """The message's author as the contact, where the form has none yet."""
+    if author is None:
+        return form
+    return form.model_copy(
+        update={
+            "contact_email": form.contact_email or author.email or "",
+            "contact_name": form.contact_name or author.real_name or author.name,
+        }
+    )

@@ -24,10 +24,10 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.channels.model import ChannelSettings
+from bot.feedback.form import PAIN_LABELS
 from bot.home.model import AdminFacts, HomeSubmission, Refused, Sent, Waiting, WaitReason
 from bot.slack.ids import EDIT_AND_RESEND_ACTION, HOME_NEW_FEEDBACK_ACTION, HOME_VIEW
 from bot.slack.replies import mrkdwn_escape
-from bot.ui.views import PAIN_LABELS
 from bot.updates.render import linked_line, status_line
 
 __all__ = ["channel_line", "duration", "home_view", "outsider_view", "unavailable_view"]

@@ -1,14 +1,18 @@
-"""What the confirmation says about triage (issue #14): the company, the linked issue or project
-and the tags the thread got — never in a Slack Connect channel, where the customer reads the reply
-(the caller decides, by the same rule as for the contact)."""
+"""What the confirmation says about a delivered submission: its title, pain level and contact, and
+the triage the thread got (the company, the linked issue or project, the tags) — never the contact
+or triage in a Slack Connect channel, where the customer reads the reply."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.feedback.form import FeedbackForm
+from bot.feedback.form import PAIN_LABELS, FeedbackForm
+from bot.feedback.submission import Submission
+from bot.productlane.models import CreateThread, ThreadOrigin
+from bot.slack.replies import Confirmation
 
-__all__ = ["TriageSummary", "triage_summary"]
+__all__ = ["TriageSummary", "confirmation_for", "triage_summary"]
 
 NAME_MAX = 80
 TAGS_SHOWN = 5
@@ -51,3 +55,36 @@ def triage_summary(form: FeedbackForm) -> TriageSummary:
         else:
             parts.append(f"{len(form.tag_ids)} tag{'s' if len(form.tag_ids) != 1 else ''}")
     return TriageSummary(tuple(parts), linked)
+
+
+def _contact(request: CreateThread) -> str:
+    email = str(request.contact_email)
+    return f"{request.contact_name} <{email}>" if request.contact_name else email
+
+
+def confirmation_for(
+    submission: Submission,
+    request: CreateThread,
+    thread_url: str,
+    notes: Sequence[str] = (),
+    *,
+    edited_by: str | None = None,
+) -> Confirmation:
+    """What the confirmation reply says about a delivered submission: the one place for its rules,
+    whether it is posted, refreshed after an edit, or rendered again with a status."""
+    # In a Slack Connect channel the customer reads the thread: keep internal names out.
+    internal = request.origin is not ThreadOrigin.slack_connect
+    triage = triage_summary(submission.form) if internal else None
+    return Confirmation(
+        thread_url=thread_url,
+        title=request.title or "",
+        pain_label=PAIN_LABELS[request.pain_level],
+        # In a Slack Connect channel the customer reads the thread: keep their details out.
+        contact=None if request.origin is ThreadOrigin.slack_connect else _contact(request),
+        submitter_id=submission.submitter_id,
+        notes=tuple(notes),
+        edit_value=submission.key if submission.via_reaction else None,
+        edited_by=edited_by,
+        triage=triage.parts if triage else (),
+        linked=triage.linked if triage else None,
+    )

@@ -31,6 +31,7 @@ from slack_sdk.models.views import View
 
 from bot.catalog.kinds import Kind
 from bot.channels.model import Capture, ChannelSettings, Confirm
+from bot.feedback.form import PAIN_LABELS
 from bot.productlane.models import PainLevel
 from bot.slack.ids import CHANNEL_SETTINGS_MODAL, COMPANY_SELECT, TAGS_SELECT
 
@@ -48,13 +49,6 @@ CAPTURE_BLOCK = "channel_capture"
 CONFIRM_BLOCK = "channel_confirm"
 CONVERSATION_BLOCK = "channel_conversation"
 FOLLOWUPS, REPLIES = "followups", "replies"
-
-PAIN_LABELS = {
-    PainLevel.UNKNOWN: "Unknown",
-    PainLevel.LOW: "Low",
-    PainLevel.MEDIUM: "Medium",
-    PainLevel.HIGH: "High",
-}
 
 
 class CatalogNames(Protocol):

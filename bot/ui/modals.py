@@ -19,10 +19,9 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.catalog import Catalog
-from bot.feedback.form import FeedbackForm, Field
+from bot.feedback.form import FeedbackForm, Field, FormDefaults, with_author_contact
 from bot.feedback.source import SourceMessage, why_not_feedback
 from bot.feedback.submission import Draft, DraftStore, EditTarget
-from bot.productlane.models import PainLevel
 from bot.render.names import NameResolver
 from bot.render.plain_text import message_to_plain_text, title_from_text
 from bot.render.rich_text_value import mrkdwn_to_rich_text
@@ -42,21 +41,6 @@ class BotIdentity:
     user_id: str | None
     bot_id: str | None
     team_id: str | None
-
-
-@dataclass(frozen=True)
-class FormDefaults:
-    pain_level: PainLevel
-    notify_slack: bool
-    notify_email: bool
-
-    def blank_form(self, **values: Any) -> FeedbackForm:
-        return FeedbackForm(
-            pain_level=self.pain_level,
-            notify_slack=self.notify_slack,
-            notify_email=self.notify_email,
-            **values,
-        )
 
 
 def already_sent_notice(thread_url: str | None, submitter_id: str | None, delivered_at: datetime) -> str:
@@ -275,15 +259,3 @@ class FeedbackModals:
             offer_thread=False,
         )
         self._open(trigger_id, content)
-
-
-def with_author_contact(form: FeedbackForm, author: SlackUser | None) -> FeedbackForm:
-    """The message's author as the contact, where the form has none yet."""
-    if author is None:
-        return form
-    return form.model_copy(
-        update={
-            "contact_email": form.contact_email or author.email or "",
-            "contact_name": form.contact_name or author.real_name or author.name,
-        }
-    )

@@ -15,9 +15,8 @@ from bot.channels.confirm import confirm_quietly, style_for
 from bot.channels.model import ChannelSettingsSource, Confirm, NoChannelSettings
 from bot.feedback.posted import PostedMessage, PostLater
 from bot.feedback.submission import Submission
-from bot.productlane.models import CreateThread, ThreadOrigin
+from bot.productlane.models import CreateThread
 from bot.slack.replies import (
-    Confirmation,
     SlackMessenger,
     confirmation_reply,
     delayed_reply,
@@ -26,43 +25,9 @@ from bot.slack.replies import (
     notice_reply,
     waiting_for_operator_reply,
 )
-from bot.triage.confirmation import triage_summary
-from bot.ui.views import PAIN_LABELS
+from bot.triage.confirmation import confirmation_for
 
 log = logging.getLogger(__name__)
-
-
-def _contact(request: CreateThread) -> str:
-    email = str(request.contact_email)
-    return f"{request.contact_name} <{email}>" if request.contact_name else email
-
-
-def confirmation_for(
-    submission: Submission,
-    request: CreateThread,
-    thread_url: str,
-    notes: Sequence[str] = (),
-    *,
-    edited_by: str | None = None,
-) -> Confirmation:
-    """What the confirmation reply says about a delivered submission: the one place for its rules,
-    whether it is posted, refreshed after an edit, or rendered again with a status."""
-    # In a Slack Connect channel the customer reads the thread: keep internal names out.
-    internal = request.origin is not ThreadOrigin.slack_connect
-    triage = triage_summary(submission.form) if internal else None
-    return Confirmation(
-        thread_url=thread_url,
-        title=request.title or "",
-        pain_label=PAIN_LABELS[request.pain_level],
-        # In a Slack Connect channel the customer reads the thread: keep their details out.
-        contact=None if request.origin is ThreadOrigin.slack_connect else _contact(request),
-        submitter_id=submission.submitter_id,
-        notes=tuple(notes),
-        edit_value=submission.key if submission.via_reaction else None,
-        edited_by=edited_by,
-        triage=triage.parts if triage else (),
-        linked=triage.linked if triage else None,
-    )
 
 
 class SlackNotifier:

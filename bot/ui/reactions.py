@@ -23,7 +23,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.channels.defaults import with_channel_defaults
 from bot.channels.model import ChannelSettingsSource, NoChannelSettings, emoji_files_in
-from bot.feedback.form import validate_form
+from bot.feedback.form import FormDefaults, validate_form, with_author_contact
 from bot.feedback.posted import PostLater
 from bot.feedback.source import source_from_message, why_not_feedback
 from bot.feedback.submission import Filed, Submission, reaction_key
@@ -31,7 +31,7 @@ from bot.render.plain_text import message_to_plain_text, title_from_text
 from bot.slack.lookups import SlackLookups
 from bot.slack.replies import SlackMessenger, mrkdwn_escape, notice_reply, post_later_if_transient
 from bot.triage.service import Triage
-from bot.ui.modals import TITLE_PREFILL_MAX, BotIdentity, FormDefaults, with_author_contact
+from bot.ui.modals import TITLE_PREFILL_MAX, BotIdentity
 
 log = logging.getLogger(__name__)
 

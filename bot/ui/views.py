@@ -26,7 +26,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.feedback.form import TITLE_MAX, FeedbackForm, Field
+from bot.feedback.form import PAIN_LABELS, TITLE_MAX, FeedbackForm, Field
 from bot.productlane.models import PainLevel
 from bot.slack.ids import FEEDBACK_MODAL
 from bot.triage.fields import NO_TRIAGE, TriageView, triage_blocks
@@ -35,12 +35,6 @@ MODAL_TITLE = "Send to Productlane"
 PREVIEW_MAX = 2900  # a section's text may hold 3,000 characters
 CONTEXT_MAX = 1900  # a context element's text may hold 2,000
 NAME_MAX = 255
-PAIN_LABELS: dict[PainLevel, str] = {
-    PainLevel.UNKNOWN: "Unknown",
-    PainLevel.LOW: "Low",
-    PainLevel.MEDIUM: "Medium",
-    PainLevel.HIGH: "High",
-}
 NOTIFY_SLACK, NOTIFY_EMAIL = "slack", "email"
 INCLUDE_THREAD = "include"
 FILLED_SUFFIX = ".filled"

@@ -11,7 +11,7 @@ from typing import Any
 from bot.feedback.submission import Submission
 from bot.productlane.models import CreateThread, Thread, ThreadOrigin
 from bot.slack.replies import Confirmation
-from bot.ui.notifier import confirmation_for
+from bot.triage.confirmation import confirmation_for
 
 __all__ = ["RememberedThread", "thread_record_from_delivery"]
 

@@ -26,14 +26,13 @@ from bot.channels.model import ChannelSettings
 from bot.channels.store import ChannelSettingsStore
 from bot.delivery.composer import SlackComposer
 from bot.delivery.outbox import Outbox
-from bot.feedback.form import FeedbackForm
+from bot.feedback.form import FeedbackForm, FormDefaults
 from bot.feedback.source import SourceMessage
 from bot.feedback.submission import Submission
 from bot.message_events import read_message_event
 from bot.productlane.models import CreateThread, PainLevel
 from bot.slack.lookups import SlackLookups
 from bot.slack.replies import SlackMessenger
-from bot.ui.modals import FormDefaults
 from bot.ui.notifier import SlackNotifier
 from tests.databases import outbox_at
 from tests.fakes.slack import BOT_ID, BOT_USER_ID, FakeSlack

@@ -12,8 +12,7 @@ from bot.feedback.form import FeedbackForm
 from bot.feedback.submission import Submission
 from bot.productlane import CreateThread
 from bot.slack.replies import confirmation_reply
-from bot.triage.confirmation import triage_summary
-from bot.ui.notifier import confirmation_for
+from bot.triage.confirmation import confirmation_for, triage_summary
 from bot.updates.render import confirmation_with_status
 from bot.updates.state import Link, Status
 from bot.updates.store import _confirmation

@@ -1,0 +1,73 @@
+"""The house rules import-linter cannot see: no `_private` name imported across packages, no module
+of bot/ over 600 lines, no comment or docstring that names an issue instead of saying why.
+
+Exits non-zero, listing each breach, when any rule is broken.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+MAX_LINES = 600
+ISSUE = re.compile(r"\b(issues?|tasks?) #\d+|\(#\d+\)|\bfinding #?\d+", re.IGNORECASE)
+
+
+def package_of(module: str) -> str:
+    parts = module.split(".")
+    return ".".join(parts[:2])
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def private_imports(path: Path, tree: ast.AST) -> list[str]:
+    here = module_name(path)
+    found = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.ImportFrom) or node.level or not node.module:
+            continue
+        if node.module.startswith("bot") and package_of(node.module) != package_of(here):
+            for alias in node.names:
+                name = alias.name
+                if name.startswith("_") and not name.startswith("__"):
+                    found.append(f"{path.relative_to(ROOT)}:{node.lineno}: imports {name} from {node.module}")
+            if any(part.startswith("_") and not part.startswith("__") for part in node.module.split(".")):
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno}: imports from private {node.module}")
+    return found
+
+
+def issue_mentions(path: Path, text: str) -> list[str]:
+    found = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if ISSUE.search(line):
+            found.append(f"{path.relative_to(ROOT)}:{number}: names an issue: {line.strip()[:100]}")
+    return found
+
+
+def main() -> int:
+    breaches: list[str] = []
+    for path in sorted((ROOT / "bot").rglob("*.py")):
+        text = path.read_text()
+        lines = text.count("\n")
+        if lines > MAX_LINES:
+            breaches.append(f"{path.relative_to(ROOT)}: {lines} lines (at most {MAX_LINES})")
+        breaches += private_imports(path, ast.parse(text))
+    for folder in ("bot", "tests", "bench"):
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            breaches += issue_mentions(path, path.read_text())
+    for line in breaches:
+        print(line)
+    print(f"house rules: {len(breaches)} breach(es)")
+    return 1 if breaches else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
