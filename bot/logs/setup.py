@@ -6,6 +6,7 @@ import logging
 import sys
 from typing import TextIO
 
+from bot.logs.database_errors import DatabaseErrorsByKind
 from bot.logs.json_lines import JsonLines
 
 __all__ = ["TEXT_FORMAT", "configure_logging"]
@@ -17,6 +18,7 @@ def configure_logging(level: str, log_format: str = "text", stream: TextIO | Non
     """``log_format`` "text" (a line a person reads) or "json" (one JSON object a line)."""
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonLines() if log_format == "json" else logging.Formatter(TEXT_FORMAT))
+    handler.addFilter(DatabaseErrorsByKind())
     logging.basicConfig(level=level, handlers=[handler], force=True)
     # slack_sdk logs whole request bodies at DEBUG; keep them out unless asked for explicitly.
     if level != "DEBUG":
