@@ -20,7 +20,7 @@ def _from_database(error: BaseException) -> bool:
 
 
 def database_error_kind(error: BaseException) -> str | None:
-    """ "OperationalError, SQLSTATE 57P01" for an error raised by the database (or caused by one), else None."""
+    """The kind of a database error (e.g. "OperationalError, SQLSTATE 57P01"), or None for another."""
     seen: set[int] = set()
     current: BaseException | None = error
     while current is not None and id(current) not in seen:
