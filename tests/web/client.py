@@ -1,13 +1,18 @@
 """HTTP as Slack, an orchestrator or a bad network speaks it to the bot: signed requests, plain
-requests with their timing, and a client that sends its body a little at a time."""
+requests with their timing, a client that sends its body a little at a time, and many that trickle
+their headers a byte at a time (slowloris)."""
 
 from __future__ import annotations
 
+import contextlib
 import http.client
+import itertools
 import json
+import os
 import socket
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -107,3 +112,112 @@ class SlowUpload:
 
     def close(self) -> None:
         self._socket.close()
+
+
+class StalledClients:
+    """`count` connections that each send a request's first byte, then one more byte of its headers
+    every `every` seconds, never ending them: each byte is activity, so an idle timeout never fires.
+    They keep trickling in a thread of their own until `close()`; a connection the server closes
+    is counted in `closed` and left alone, or with `reopen` replaced by a new one, as an attacker
+    keeps `count` open."""
+
+    START = b"POST /slack/events HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Never-Ending: "
+
+    def __init__(self, port: int, count: int, every: float = 0.5, *, reopen: bool = False) -> None:
+        self._port = port
+        self._every = every
+        self._reopen = reopen
+        self._sockets: list[socket.socket] = []
+        self._open: list[tuple[socket.socket, Iterator[bytes]]] = []
+        self.local_ports: set[int] = set()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        for _ in range(count):
+            self._connect()
+        self._send_round()  # every connection has begun its request before the caller goes on
+        self._thread = threading.Thread(target=self._trickle, name="stalled-clients", daemon=True)
+        self._thread.start()
+
+    @property
+    def closed(self) -> int:
+        """How many of the connections the server has closed."""
+        with self._lock:
+            return len(self._sockets) - len(self._open)
+
+    def _connect(self) -> None:
+        sock = socket.create_connection(("127.0.0.1", self._port), timeout=30)
+        # A look for the server's close must not wait; a byte always fits the send buffer.
+        sock.setblocking(False)
+        self._sockets.append(sock)
+        self.local_ports.add(int(sock.getsockname()[1]))
+        request = itertools.chain((bytes([byte]) for byte in self.START), itertools.repeat(b"a"))
+        self._open.append((sock, request))
+
+    @property
+    def trickling(self) -> bool:
+        return self._thread.is_alive()
+
+    def _trickle(self) -> None:
+        while not self._stop.wait(self._every):
+            self._send_round()
+
+    def _send_round(self) -> None:
+        with self._lock:
+            still_open = []
+            for sock, request in self._open:
+                if _closed_by_peer(sock):
+                    continue
+                try:
+                    sock.sendall(next(request))
+                except OSError:
+                    continue
+                still_open.append((sock, request))
+            lost = len(self._open) - len(still_open)
+            self._open = still_open
+            if self._reopen:
+                for _ in range(lost):
+                    self._connect()  # sends its first byte in the next round
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+        for sock in self._sockets:
+            sock.close()
+
+    def __enter__(self) -> StalledClients:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def _closed_by_peer(sock: socket.socket) -> bool:
+    """Whether the other end closed `sock` (it sends nothing else: any read means a close)."""
+    try:
+        return sock.recv(1, socket.MSG_DONTWAIT) == b""
+    except (BlockingIOError, InterruptedError):
+        return False
+    except OSError:  # reset: the server closed while our bytes were unread
+        return True
+
+
+def connections_held(pid: int, port: int, peers: set[int]) -> int:
+    """How many connections from the local ports `peers` to `port` process `pid` has accepted (holds
+    a socket for). A connection still in the listen backlog is established, but not accepted: only
+    the server's own descriptors tell the two apart (Linux's /proc)."""
+    inodes: set[str] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(FileNotFoundError), open(table) as rows:
+            for row in itertools.islice(rows, 1, None):
+                fields = row.split()
+                local_port = int(fields[1].rsplit(":", 1)[1], 16)
+                remote_port = int(fields[2].rsplit(":", 1)[1], 16)
+                if local_port == port and remote_port in peers:
+                    inodes.add(fields[9])
+    held = 0
+    for descriptor in os.listdir(f"/proc/{pid}/fd"):
+        with contextlib.suppress(OSError):  # closed since it was listed
+            target = os.readlink(f"/proc/{pid}/fd/{descriptor}")
+            if target.startswith("socket:[") and target[len("socket:[") : -1] in inodes:
+                held += 1
+    return held

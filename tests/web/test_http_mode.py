@@ -25,6 +25,8 @@ from tests.web.client import (
     FORM,
     SIGNING_SECRET,
     SlowUpload,
+    StalledClients,
+    connections_held,
     listening,
     payload_body,
     post_signed,
@@ -148,6 +150,33 @@ def test_a_client_trickling_its_body_delays_no_one_else(http_bot: HttpBot) -> No
     assert [answer.status for answer in answers] == [200, 200]
     assert still_trickling
     assert upload.finish().status == 200
+
+
+def test_200_clients_trickling_their_headers_hold_up_neither_slack_nor_the_probes(http_bot: HttpBot) -> None:
+    slack, port = http_bot.slack, http_bot.port
+    payload = slack.global_shortcut_payload(GLOBAL_SHORTCUT)
+    with StalledClients(port, 200) as stalled:
+        # Accepted, not merely queued in the backlog: the bot holds all 200 at once.
+        wait_until(
+            lambda: connections_held(http_bot.world.bot.pid, port, stalled.local_ports) == 200,
+            "the bot to accept all 200 stalled connections",
+            30,
+        )
+        # The client's timeouts only keep a hang from stalling the test.
+        answer = post_signed(port, payload_body(payload), timeout=20)
+        healthz = request(port, "GET", "/healthz", timeout=20)
+        readyz = request(port, "GET", "/readyz", timeout=20)
+        wait_until(lambda: stalled.closed == 200, "the bot to close every stalled connection", 60)
+        still_trickling = stalled.trickling
+
+    assert answer.status == 200
+    # The shortcut was handled, not only acked: its modal opened.
+    slack.web.wait_for_call(
+        "views.open", 10, lambda call: call.params.get("trigger_id") == payload["trigger_id"]
+    )
+    assert (healthz.status, readyz.status) == (200, 200)
+    assert still_trickling  # closed by the bot while sending, not because they stopped
+    assert "that did not send a whole request in time" in http_bot.world.log_text()
 
 
 def test_forged_and_stale_requests_are_refused(http_bot: HttpBot) -> None:
