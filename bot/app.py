@@ -30,7 +30,7 @@ from bot.delivery.intake import Intake
 from bot.delivery.outbox import Outbox
 from bot.delivery.retention import RetentionJanitor
 from bot.delivery.sent import find_sent
-from bot.delivery.worker import DeliveryWorker
+from bot.delivery.worker import DeliveryWorker, SlackSide, WorkerSettings
 from bot.feedback.form import FormDefaults
 from bot.feedback.source import SourceMessage
 from bot.feedback.submission import DraftStore, Submission
@@ -264,15 +264,18 @@ def build_bot(
         outbox,
         productlane,
         AutomaticComposer(composer, lookups),
-        home_tab.watching(
-            SlackNotifier(SlackMessenger(client, lookups), bot_id=identity.bot_id, channel_settings=channels)
+        SlackSide(
+            notifier=home_tab.watching(
+                SlackNotifier(
+                    SlackMessenger(client, lookups), bot_id=identity.bot_id, channel_settings=channels
+                )
+            ),
+            gatherer=capture,
+            withdrawn=DeletedInSlack(channel_store),
         ),
         settings.thread_url,
-        limiter_key=limiter_key,
-        lease_seconds=settings.delivery_lease_seconds,
+        settings=WorkerSettings(limiter_key=limiter_key, lease_seconds=settings.delivery_lease_seconds),
         on_confirmed=remember,
-        gatherer=capture,
-        withdrawn=DeletedInSlack(channel_store),
         triage=triage,
     )
     defaults = FormDefaults(

@@ -15,11 +15,10 @@ import sqlalchemy as sa
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.budgets.key_pause import KeyPause
+from bot.budgets.key_pause import KEY_PROBE_SECONDS, KeyPause
 from bot.conversation import describe_route
 from bot.conversation.store import FollowUpStore, Route
 from bot.delivery.outbox import Outbox, Status
-from bot.delivery.worker import KEY_PROBE_SECONDS
 from bot.productlane import Me, ProductlaneClient, ProductlaneError
 from bot.settings import Settings
 from bot.slack.ids import REQUIRED_BOT_SCOPES

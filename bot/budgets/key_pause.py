@@ -1,5 +1,9 @@
 """The "Productlane refuses the API key itself" pause: one row per key in the outbox's database, so
-every replica stops writing until an operator fixes the key, and one of them checks it now and then."""
+every replica stops writing until an operator fixes the key, and one of them checks it now and then.
+
+`key_problem` tells such a refusal from a refusal of what was sent: every feature that writes to
+Productlane (delivery, the conversation's replies) pauses on the same refusals, with the same words.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +16,57 @@ import sqlalchemy as sa
 from bot.budgets.schema import key_problems
 from bot.db import Database
 from bot.db.types import from_micros, short_error, to_micros
+from bot.productlane import (
+    AuthenticationError,
+    ProductlaneError,
+    ScopeError,
+    UnsupportedKeyVersionError,
+)
 
-__all__ = ["KeyPause", "KeyProblem"]
+__all__ = [
+    "KEY_PROBE_SECONDS",
+    "WRITE_SCOPE",
+    "KeyPause",
+    "KeyProblem",
+    "key_problem",
+    "missing_scope_message",
+]
+
+WRITE_SCOPE = "threads:write"
+KEY_PROBE_SECONDS = 30.0
+
+_NEW_KEY = (
+    "create a v2 API key (pl_v2_…) with threads:write in Productlane → Settings → API, "
+    "put it in PRODUCTLANE_API_KEY and restart the bot"
+)
+
+
+def key_problem(error: ProductlaneError) -> tuple[str, str] | None:
+    """``(code, what the operator must fix)`` when Productlane refused the bot's API key itself,
+    which no submitter can fix; None for a refusal of the submission (or anything else)."""
+    if isinstance(error, UnsupportedKeyVersionError):
+        return (
+            error.code or "unsupported_key_version",
+            "Productlane refused the API key (unsupported_key_version: a v1 key, which API v2 "
+            f"no longer accepts): {_NEW_KEY}.",
+        )
+    if isinstance(error, AuthenticationError):
+        return (
+            error.code or "unauthenticated",
+            f"Productlane refused the API key (unauthenticated: missing, invalid or revoked): {_NEW_KEY}.",
+        )
+    if isinstance(error, ScopeError) and error.code == "scope_required":
+        return "scope_required", missing_scope_message(error.required or [WRITE_SCOPE], error.granted)
+    return None
+
+
+def missing_scope_message(required: list[str], granted: list[str]) -> str:
+    needed = ", ".join(required)
+    return (
+        f"Productlane refused the API key (scope_required: it lacks {needed}; it has "
+        f"{', '.join(granted) or 'none'}): give the key {needed} in Productlane, or "
+        f"{_NEW_KEY.replace('threads:write', needed)}."
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,13 +28,12 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from bot.budgets.file_copies import CopyLater, FileCopier, KeyRefused, LeaseLost
-from bot.budgets.key_pause import KeyPause
+from bot.budgets.key_pause import KEY_PROBE_SECONDS, KeyPause, key_problem
 from bot.budgets.write_limits import WriteLimits
 from bot.conversation.compose import ReplyView, followup_html
 from bot.conversation.priority import NewFeedbackFirst
 from bot.conversation.store import Batch, FollowUpStore, ThreadWork
 from bot.conversation.whole_thread import BodyUnavailable, WholeThread
-from bot.delivery.worker import KEY_PROBE_SECONDS, key_problem
 from bot.feedback.capture import CopiedFile, TryLater, slack_files
 from bot.productlane import (
     AuthenticationError,

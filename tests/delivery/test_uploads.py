@@ -96,8 +96,7 @@ class CopiesComposer(TitleComposer):
 
 @pytest.fixture
 def rig(tmp_path: Path, world: World) -> Iterator[Rig]:
-    rig = make_rig(tmp_path, world.productlane, gatherer=world.capture)
-    rig.worker._composer = CopiesComposer()
+    rig = make_rig(tmp_path, world.productlane, gatherer=world.capture, composer=CopiesComposer())
     rig.worker.start()
     yield rig
     rig.close()

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from bot.delivery.outbox import Status
-from bot.delivery.worker import backoff_seconds
+from bot.delivery.wiring import backoff_seconds
 from tests.delivery.worker_rig import Rig, make_rig, submission
 from tests.fakes.productlane import FakeProductlane
 from tests.running_bot import wait_until

@@ -11,7 +11,7 @@ from typing import Any
 
 from bot.delivery.intake import Intake
 from bot.delivery.outbox import Outbox, Status
-from bot.delivery.worker import DeliveryWorker, Notifier
+from bot.delivery.worker import Composer, DeliveryWorker, Gatherer, Notifier, SlackSide, WorkerSettings
 from bot.feedback.capture import Captured
 from bot.feedback.form import FeedbackForm
 from bot.feedback.posted import PostedMessage
@@ -144,6 +144,8 @@ def make_rig(
     *,
     notifier: Notifier | None = None,
     api_key: str | None = None,
+    composer: Composer | None = None,
+    gatherer: Gatherer | None = None,
     **worker_options: object,
 ) -> Rig:
     outbox = outbox_at(f"sqlite:///{tmp_path / 'outbox.db'}")
@@ -154,10 +156,9 @@ def make_rig(
     worker = DeliveryWorker(
         outbox,
         client,
-        TitleComposer(),
-        told,
+        composer if composer is not None else TitleComposer(),
+        SlackSide(told, gatherer=gatherer),
         lambda thread_id: THREAD_URL.format(id=thread_id),
-        limiter_key="test",
-        **options,  # type: ignore[arg-type]
+        settings=WorkerSettings(limiter_key="test", **options),  # type: ignore[arg-type]
     )
     return Rig(outbox, productlane, client, told, worker, Intake(outbox, worker.wake))

@@ -45,8 +45,7 @@ class TriageComposer(TitleComposer):
 def workspace(tmp_path: Path) -> Iterator[tuple[Rig, Seeded]]:
     with FakeProductlane(scopes=SCOPES) as productlane:
         ids = seed(productlane)
-        rig = make_rig(tmp_path, productlane, rate_per_minute=600)
-        rig.worker._composer = TriageComposer()
+        rig = make_rig(tmp_path, productlane, rate_per_minute=600, composer=TriageComposer())
         rig.worker.start()
         yield rig, ids
         rig.close()
