@@ -29,7 +29,9 @@ def build() -> tuple[Bot, RouteTable]:
     configure_logging(settings.log_level)
     bot = build_bot(settings)
     bot.worker.start()
-    return bot, RouteTable([slack_events_route(bot.app), *health_routes(bot.readiness_problems)])
+    secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
+    routes = [slack_events_route(bot.app, signing_secret=secret), *health_routes(bot.readiness_problems)]
+    return bot, RouteTable(routes)
 
 
 def serve_with_bolt(port: int) -> None:

@@ -161,6 +161,68 @@ def test_an_answer_without_a_url_leaves_the_file_a_link_and_the_thread_is_create
     assert "invoice-march.pdf</a> (kept in Slack: Productlane's answer held no link to the copy)" in body
 
 
+def test_files_pointing_at_slacks_web_api_are_not_fetched_with_the_token(world: World) -> None:
+    """A file object's URL is the sharer's to choose: ones naming Web API methods must not call them
+    as the bot (the member list uploaded as 'the file', a message posted as the bot)."""
+    slack, productlane = world.slack, world.productlane
+    api = slack.api_url.rstrip("/")
+    said = "posted-by-a-file-url"
+
+    def file_at(file_id: str, name: str, url: str, **changes: Any) -> dict[str, Any]:
+        return {
+            "id": file_id,
+            "name": name,
+            "title": name,
+            "mimetype": "image/png",
+            "filetype": "png",
+            "pretty_type": "PNG",
+            "size": 100,
+            "mode": "hosted",
+            "is_external": False,
+            "url_private": url,
+            "url_private_download": url,
+            "permalink": f"https://acme.slack.com/files/U0CUST0003/{file_id}/{name}",
+            **changes,
+        }
+
+    served = slack.web.add_file(
+        {**load_fixture("message_with_files")["files"][1], "id": "F0NOMIME08", "name": "no-type.pdf"}, PDF
+    )
+    message = {
+        "type": "message",
+        "user": "U0CUST0003",
+        "ts": "1764260004.000100",
+        "text": "Here are the screenshots",
+        "files": [
+            file_at("F0APIUSERS", "members.png", f"{api}/users.list"),
+            file_at("F0APIPOST1", "post.png", f"{api}/chat.postMessage?channel=C0FEEDBACK&text={said}"),
+            file_at(
+                "F0REMOTE01",
+                "remote.png",
+                f"{api.removesuffix('/api')}/files-pri/T0ACME0001-F0REMOTE01/remote.png",
+                mode="external",
+                is_external=True,
+                external_type="app",
+            ),
+            {**served, "mimetype": "", "filetype": "pdf"},
+        ],
+    }
+    uploads_before = len(productlane.uploads)
+    mark = send_message(world, message)
+    reply = reply_to(world, mark, "1764260004.000100")
+
+    assert not [c for c in slack.web.calls("users.list") if since(mark)(c)]
+    assert not [c for c in slack.web.calls() if said in str(c.params) or said in c.path]
+    assert not [d for d in slack.web.downloads if d.file_id in ("F0REMOTE01", "F0NOMIME08")]
+    assert len(productlane.uploads) == uploads_before
+    body = thread_titled(productlane, "Here are the screenshots")["text"]
+    assert "members.png</a> (kept in Slack: its download link is not a Slack file link)" in body
+    assert "post.png</a> (kept in Slack: its download link is not a Slack file link)" in body
+    assert "remote.png</a> (kept in Slack: it is a remote file, not stored in Slack)" in body
+    assert "no-type.pdf</a> (kept in Slack: Slack declared its type as nothing" in body
+    assert "Kept as links to Slack" in str(reply["blocks"])
+
+
 # --- the whole thread --------------------------------------------------------------------------
 
 

@@ -57,6 +57,11 @@ class SlackFile:
     # Slack Connect: the message holds only the id; files.info may tell the rest (or refuse).
     hidden: bool = False
     gone: bool = False  # deleted ("tombstone")
+    # How Slack holds it: "hosted" and "snippet" are uploads Slack stores; "external", "post",
+    # "hidden_by_limit" and the rest are not files the bot can download. Empty when Slack did not say.
+    mode: str = ""
+    # A remote file (an app's, a Google Drive link...): its URL is whatever the sharer gave.
+    external: bool = False
 
     @property
     def content_type(self) -> str:
@@ -87,6 +92,8 @@ def slack_file(raw: Mapping[str, Any]) -> SlackFile | None:
         download_url=_str(raw.get("url_private_download")) or _str(raw.get("url_private")) or None,
         hidden=raw.get("file_access") == "check_file_info" or raw.get("mode") == "file_access",
         gone=raw.get("mode") == "tombstone",
+        mode=_str(raw.get("mode")),
+        external=raw.get("is_external") not in (None, False) or bool(_str(raw.get("external_type"))),
     )
 
 

@@ -7,22 +7,37 @@ attachment becomes a link, a table's cells are joined by " | ", anything else ke
 Slack text is data here too: every piece of text is escaped (``&``, ``<`` and ``>``, the only
 characters mrkdwn gives a meaning to inside ``<…>``), so nothing in a reply can become a mention,
 a ``<!channel>`` or a link it did not hold; a link keeps only an http(s) or mailto target.
+
+The HTML is whatever reached the webhook, so the work is bounded whatever it holds: only the first
+`HTML_BUDGET` characters are read (a reply shows a few thousand at most), the tokenizer below reads
+each character a bounded number of times (html.parser is quadratic on unclosed constructs: "<a"
+or "<!--" repeated rescans the rest of the input at each one), and elements nest at most
+`MAX_NESTING` deep, so the writer's recursion stays far from Python's limit.
 """
 
 from __future__ import annotations
 
+import html as html_module
 import re
 from dataclasses import dataclass, field
-from html.parser import HTMLParser
-from typing import TypeGuard
+from typing import Final, TypeGuard
 
 from bot.render.document import clean_text, safe_url
 from bot.render.fallback import converted
 
-__all__ = ["html_to_mrkdwn", "mrkdwn_text"]
+__all__ = ["HTML_BUDGET", "MAX_NESTING", "Converted", "convert_html", "html_to_mrkdwn", "mrkdwn_text"]
+
+# Slack folds a message away past about 4,000 characters and a reply shows at most 3,500; ten times
+# that in HTML holds them even when markup (links, lists of paragraphs) outweighs the words.
+HTML_BUDGET: Final = 35_000
+# Deeper than any editor writes (lists in lists, marks in links); past it, tags are ignored and
+# their words kept, so the writer recurses a few frames a level at most.
+MAX_NESTING: Final = 48
 
 _VOID = frozenset({"br", "img", "hr", "input", "meta", "link", "wbr", "col", "source", "area"})
 _DROPPED = frozenset({"script", "style", "head", "title", "template", "noscript", "iframe", "object"})
+# Elements whose content is text up to their end tag, never markup (all dropped here).
+_RAW_TEXT = {name: re.compile(rf"</{name}(?=[\s/>])", re.IGNORECASE) for name in ("script", "style")}
 _BLOCKS = frozenset(
     {
         *("p", "div", "section", "article", "header", "footer", "main", "aside", "figure", "figcaption"),
@@ -37,6 +52,15 @@ _INDENT = "    "
 _SPACES = re.compile(r"\s+")
 _BLANK_RUNS = re.compile(r"\n{3,}")
 
+# A whole start tag: its name, then anything up to the ">" that is not inside a quoted value.
+# Possessive quantifiers: a tag that never ends fails in one pass, without backtracking.
+_START_TAG = re.compile(r"""<([a-zA-Z][^\s/>]*+)((?:[^>"']++|"[^"]*+"|'[^']*+')*+)>""")
+_END_TAG_NAME = re.compile(r"[^\s/>]*+")
+# One attribute inside a start tag: a name (anything up to a space, "/", ">" or "=") and its value.
+_ATTRIBUTE = re.compile(r"""[\s/]*+([^\s/>][^\s/>=]*+)(?:\s*+=\s*+("[^"]*+"|'[^']*+'|[^\s>]*+))?""")
+# The fallback's tags: never past the next "<", so "<a" repeated is one pass, not one per "<".
+_ANY_TAG = re.compile(r"<[^<>]*>")
+
 
 def mrkdwn_text(text: str) -> str:
     """Plain text made safe for mrkdwn: the three characters Slack reads as markup are escaped."""
@@ -50,45 +74,121 @@ class _Node:
     children: list[_Node | str] = field(default_factory=list)
 
 
-class _TreeBuilder(HTMLParser):
-    """A forgiving tree: a stray end tag closes up to its opener, unclosed tags close at the end."""
+class _TreeBuilder:
+    """A forgiving tree: a stray end tag closes up to its opener, unclosed tags close at the end.
+    Each call costs O(1) amortised: end tags with nothing open to close are ignored at a glance
+    (a count per open tag name), and each node is closed once."""
 
     def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
         self.root = _Node("root")
         self._open: list[_Node] = [self.root]
+        self._open_by_tag: dict[str, int] = {}
         self._dropping = 0
 
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+    def start(self, tag: str, attrs: dict[str, str], self_closing: bool) -> None:
         if tag in _DROPPED:
-            self._dropping += 1
+            if not self_closing:
+                self._dropping += 1
             return
         if self._dropping:
             return
-        node = _Node(tag, {name: value or "" for name, value in attrs})
-        self._open[-1].children.append(node)
-        if tag not in _VOID:
-            self._open.append(node)
-
-    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in _DROPPED or self._dropping:
+        if tag in _VOID or self_closing:
+            self._open[-1].children.append(_Node(tag, attrs))
             return
-        self._open[-1].children.append(_Node(tag, {name: value or "" for name, value in attrs}))
+        if len(self._open) > MAX_NESTING:
+            return  # its words go to the deepest element kept
+        node = _Node(tag, attrs)
+        self._open[-1].children.append(node)
+        self._open.append(node)
+        self._open_by_tag[tag] = self._open_by_tag.get(tag, 0) + 1
 
-    def handle_endtag(self, tag: str) -> None:
+    def end(self, tag: str) -> None:
         if tag in _DROPPED:
             self._dropping = max(0, self._dropping - 1)
             return
-        if self._dropping or tag in _VOID:
+        if self._dropping or not self._open_by_tag.get(tag):
             return
-        for depth in range(len(self._open) - 1, 0, -1):
-            if self._open[depth].tag == tag:
-                del self._open[depth:]
+        while True:
+            node = self._open.pop()
+            self._open_by_tag[node.tag] -= 1
+            if node.tag == tag:
                 return
 
-    def handle_data(self, data: str) -> None:
-        if not self._dropping:
-            self._open[-1].children.append(data)
+    def text(self, data: str) -> None:
+        if not self._dropping and data:
+            self._open[-1].children.append(html_module.unescape(data))
+
+
+def _attributes(raw: str) -> tuple[dict[str, str], bool]:
+    """A start tag's attributes (the first of a repeated name wins) and whether it ends in "/"."""
+    attrs: dict[str, str] = {}
+    for match in _ATTRIBUTE.finditer(raw):
+        name, value = match.group(1).lower(), match.group(2) or ""
+        if name == "/":
+            continue
+        if value[:1] in ('"', "'"):
+            value = value[1:-1]
+        attrs.setdefault(name, html_module.unescape(value))
+    return attrs, raw.rstrip().endswith("/")
+
+
+def _tokenize(html: str, builder: _TreeBuilder) -> None:
+    """Feed ``html`` to ``builder`` in one pass, as browsers read it in the main: a construct the
+    input ends inside (a tag, a comment) is dropped with the rest, comments, declarations and
+    processing instructions are skipped, a "<" that starts none of them is text."""
+    pos, size = 0, len(html)
+    while pos < size:
+        lt = html.find("<", pos)
+        if lt < 0:
+            builder.text(html[pos:])
+            return
+        if lt > pos:
+            builder.text(html[pos:lt])
+        following = html[lt + 1 : lt + 2]
+        if following.isascii() and following.isalpha():
+            tag = _START_TAG.match(html, lt)
+            if tag is None:
+                return  # the input ends inside this tag
+            name = tag.group(1).lower()
+            attrs, self_closing = _attributes(tag.group(2))
+            pos = tag.end()
+            raw_end = _RAW_TEXT.get(name)
+            if raw_end is not None and not self_closing:
+                found = raw_end.search(html, pos)
+                close = html.find(">", found.end()) if found is not None else -1
+                if close < 0:
+                    return  # never closed: the rest is its (dropped) content
+                pos = close + 1
+                continue
+            builder.start(name, attrs, self_closing)
+        elif following == "/":
+            close = html.find(">", lt + 2)
+            if close < 0:
+                if lt + 2 == size:
+                    builder.text("</")
+                return
+            name_start = html[lt + 2 : lt + 3]
+            if name_start.isascii() and name_start.isalpha():
+                name = _END_TAG_NAME.match(html, lt + 2)
+                if name is not None:
+                    builder.end(name.group().lower())
+            pos = close + 1
+        elif html.startswith("<!--", lt):
+            if html.startswith(("<!-->", "<!--->"), lt):
+                pos = html.find(">", lt + 4) + 1
+                continue
+            close = html.find("-->", lt + 4)
+            if close < 0:
+                return  # an unclosed comment holds the rest
+            pos = close + 3
+        elif following in ("!", "?"):
+            close = html.find(">", lt + 2)
+            if close < 0:
+                return
+            pos = close + 1
+        else:
+            builder.text("<")
+            pos = lt + 1
 
 
 def _is_block(node: _Node | str) -> bool:
@@ -235,19 +335,37 @@ class _Writer:
         return lines
 
 
-def html_to_mrkdwn(html: str) -> str:
+@dataclass(frozen=True)
+class Converted:
+    text: str
+    cut: bool  # the HTML was longer than the budget: only its beginning was read
+
+
+def convert_html(html: str, *, max_html_chars: int = HTML_BUDGET) -> Converted:
     """``html`` as Slack mrkdwn: paragraphs a line each, lists, quotes, code, links; pictures and
-    attachments as links. Empty when the HTML holds no words."""
+    attachments as links. Only the first ``max_html_chars`` characters are read; what they opened
+    is closed. Empty text when the HTML holds no words."""
+    whole = html if isinstance(html, str) else ""
+    read = whole[:max_html_chars]
+    if len(whole) > len(read):
+        # Cut where a word or a tag starts, never inside one (nor inside a character reference):
+        # the last words read are whole ones.
+        boundary = max(read.rfind("<"), read.rfind(" "), read.rfind("\n"), read.rfind("\t"))
+        read = read[:boundary] if boundary > 0 else read
 
     def convert() -> str:
         builder = _TreeBuilder()
-        builder.feed(html if isinstance(html, str) else "")
-        builder.close()
+        _tokenize(read, builder)
         lines = _Writer().blocks(builder.root.children, 0)
         text = "\n".join(line.rstrip() for line in lines)
         return _BLANK_RUNS.sub("\n\n", text).strip("\n")
 
     def fallback() -> str:
-        return mrkdwn_text(_SPACES.sub(" ", re.sub(r"<[^>]*>", " ", html or ""))).strip()
+        return mrkdwn_text(_SPACES.sub(" ", _ANY_TAG.sub(" ", read))).strip()
 
-    return converted(convert, fallback, "HTML to mrkdwn")
+    return Converted(converted(convert, fallback, "HTML to mrkdwn"), cut=len(whole) > max_html_chars)
+
+
+def html_to_mrkdwn(html: str, *, max_html_chars: int = HTML_BUDGET) -> str:
+    """`convert_html`'s text."""
+    return convert_html(html, max_html_chars=max_html_chars).text

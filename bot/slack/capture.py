@@ -9,7 +9,6 @@ import logging
 import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -18,6 +17,7 @@ from bot.feedback.capture import FileUnavailable, Gathered, SlackFile, TryLater,
 from bot.feedback.submission import Submission
 from bot.productlane.uploads import megabytes
 from bot.slack.errors import is_transient, retry_after_seconds, slack_error_code
+from bot.slack.file_urls import download_refusal, token_rule
 
 if TYPE_CHECKING:
     import httpx
@@ -29,9 +29,9 @@ MAX_THREAD_PAGES = 50  # 10,000 messages: far more than one body can hold
 DOWNLOAD_TIMEOUT = 30.0
 _CHUNK = 64 * 1024
 
-# Hosts the bot token may be sent to for a download: Slack's own file hosts. The Web API's own host
-# is allowed too (tests point SLACK_API_URL at a loopback fake that serves the files).
-_SLACK_FILE_HOSTS = ("slack.com", "slack-gov.com")
+# Redirects a download may follow, each hop checked as the first URL was (bot/slack/file_urls.py).
+MAX_REDIRECTS = 3
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 _THREAD_PROBLEMS = {
     "not_in_channel": "the bot is not in this channel (invite it with /invite @Productlane)",
@@ -56,7 +56,7 @@ class SlackCapture:
     def __init__(self, client: WebClient, bot_token: str, api_url: str) -> None:
         self._client = client
         self._token = bot_token
-        self._api_netloc = urlsplit(api_url).netloc.lower()
+        self._token_rule = token_rule(api_url)
         self._http_client: httpx.Client | None = None
         self._http_lock = threading.Lock()
 
@@ -136,30 +136,46 @@ class SlackCapture:
         return found
 
     def may_send_token(self, url: str) -> bool:
-        """Only Slack's own file hosts get the bot token (https), or the Web API's host itself."""
-        parts = urlsplit(url)
-        host = (parts.hostname or "").lower()
-        if parts.netloc.lower() == self._api_netloc and parts.scheme in ("http", "https"):
-            return True
-        return parts.scheme == "https" and any(
-            host == suffix or host.endswith("." + suffix) for suffix in _SLACK_FILE_HOSTS
-        )
+        """Only Slack's file hosts get the bot token, over https, on file paths (or the Web API's
+        own origin when SLACK_API_URL points at a stand-in): see bot/slack/file_urls.py."""
+        return self._token_rule.allows(url)
 
     def download(self, file: SlackFile, max_bytes: int) -> bytes:
+        refusal = download_refusal(file)
+        if refusal is not None:
+            log.info("file %s: not downloading it (%s)", file.id, refusal)
+            raise FileUnavailable(refusal)
         url = file.download_url
         if not url:
             raise FileUnavailable("Slack gave no link to download it")
         if not self.may_send_token(url):
-            log.warning("file %s: its download link is not on a Slack host; not downloading", file.id)
-            raise FileUnavailable("its download link is not on Slack")
+            log.warning("file %s: its download link is not a Slack file link; not downloading", file.id)
+            raise FileUnavailable("its download link is not a Slack file link")
         import httpx
 
+        headers = {"Authorization": f"Bearer {self._token}"}
         try:
-            headers = {"Authorization": f"Bearer {self._token}"}
-            with self._http().stream("GET", url, headers=headers) as answer:
-                return self._read(file, answer, max_bytes)
+            # Redirects are followed here, not by httpx: each hop must pass the same rule before
+            # the token goes with it, and a hop that does not is not followed at all.
+            for _ in range(MAX_REDIRECTS + 1):
+                with self._http().stream("GET", url, headers=headers) as answer:
+                    location = answer.headers.get("location")
+                    if answer.status_code not in _REDIRECTS or location is None:
+                        return self._read(file, answer, max_bytes)
+                    url = str(answer.url.join(location))
+                if not self.may_send_token(url):
+                    log.warning(
+                        "file %s: Slack redirected its download off its file host; not following", file.id
+                    )
+                    raise FileUnavailable(
+                        "Slack sent the download somewhere else (its sign-in page? does the bot have "
+                        "files:read?)"
+                    )
+        except httpx.InvalidURL as error:
+            raise FileUnavailable("its download link is not a Slack file link") from error
         except httpx.TransportError as error:
             raise TryLater(f"download: {type(error).__name__}") from error
+        raise FileUnavailable(f"Slack redirected the download more than {MAX_REDIRECTS} times")
 
     def _read(self, file: SlackFile, answer: httpx.Response, max_bytes: int) -> bytes:
         status = answer.status_code
@@ -191,8 +207,8 @@ class SlackCapture:
             if self._http_client is None:
                 import httpx
 
-                # Redirects are followed; httpx drops the Authorization header on one to another host.
-                self._http_client = httpx.Client(timeout=DOWNLOAD_TIMEOUT, follow_redirects=True)
+                # Never follows a redirect itself: `download` checks each hop before sending the token.
+                self._http_client = httpx.Client(timeout=DOWNLOAD_TIMEOUT, follow_redirects=False)
             return self._http_client
 
     def close(self) -> None:

@@ -8,13 +8,14 @@ counts as unknown, never as an error.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from bot import bounded_json
 
 __all__ = [
     "HANDLED_EVENT_TYPES",
@@ -72,9 +73,9 @@ def parse_event(raw_body: bytes, header_event_id: str | None = None) -> WebhookE
     """The event in a (verified) body. The id is the body's (it is signed; the header is not),
     else ``Productlane-Event-Id``. Raises `EventFormatError`."""
     try:
-        body = json.loads(raw_body)
-    except (ValueError, UnicodeDecodeError) as error:
-        raise EventFormatError("the body is not JSON") from error
+        body = bounded_json.loads(raw_body)
+    except bounded_json.UnreadableJSON as error:
+        raise EventFormatError(f"the body is {error}") from error
     if not isinstance(body, dict):
         raise EventFormatError("the body is not a JSON object")
     if not body.get("id") and header_event_id:

@@ -93,11 +93,15 @@ def team_reply_text(author: str | None, html: str, attachments: Sequence[tuple[s
     """ "*Anna* (via Productlane): …" — the reply as mrkdwn, its files as links. Empty when the
     reply holds nothing to show."""
     # Imported on the first reply: a bot without webhooks never needs the HTML parser.
-    from bot.render.html_to_mrkdwn import html_to_mrkdwn
+    from bot.render.html_to_mrkdwn import convert_html
 
-    body = html_to_mrkdwn(html)
-    if len(body) > REPLY_MAX:
-        body = body[:REPLY_MAX].rsplit(" ", 1)[0].rstrip() + " … _(the rest is in Productlane)_"
+    # Only the beginning of a long reply's HTML is read (what Slack shows of it, and more).
+    converted = convert_html(html)
+    body = converted.text
+    if len(body) > REPLY_MAX or converted.cut:
+        # Cut here, the last word may be a part of one; the converter's cut keeps words whole.
+        kept = body[:REPLY_MAX].rsplit(" ", 1)[0] if len(body) > REPLY_MAX else body
+        body = f"{kept.rstrip()} … _(the rest is in Productlane)_".lstrip()
     files = [_file_link(url, name) for url, name in attachments]
     lines = [body] if body else []
     lines += [link for link in files if link]

@@ -154,6 +154,22 @@ def test_slack_connect_channels_hear_the_team_too(world: World) -> None:
     assert posts_in(world, parent)[-1].params["channel"] == "C0SHARED03"
 
 
+def test_a_megabyte_of_hostile_html_does_not_hold_up_the_next_reply(world: World) -> None:
+    """Unclosed tags by the hundred thousand (a parser's worst case) in a reply just under the
+    webhook's 1 MiB cap: it is read from its beginning only, and the reply after it is posted."""
+    parent = "1764310700.000100"
+    thread_id = file_message(world, parent, "Import chokes on big files")
+    conversation = world.productlane.conversation
+    conversation.team_reply(thread_id, "<p>Here is what we found:</p>" + "<a" * 490_000)
+    conversation.team_reply(thread_id, "<p>Fixed now, sorry for the noise</p>")
+    texts = wait_until(lambda: len(replies_in(world, parent)) >= 2 and replies_in(world, parent), "both", 30)
+    assert texts == [
+        f"*Anna Lindqvist* {VIA}: Here is what we found: … _(the rest is in Productlane)_",
+        f"*Anna Lindqvist* {VIA}: Fixed now, sorry for the noise",
+    ]
+    assert "Traceback" not in world.log_text()
+
+
 def test_with_updates_post_replies_off_nothing_is_posted(tmp_path: Path) -> None:
     with running(tmp_path, {"UPDATES_POST_REPLIES": "false"}) as world:
         parent = "1764310600.000100"

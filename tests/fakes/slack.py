@@ -1040,6 +1040,8 @@ class FakeSlackWebAPI:
         self.file_contents: dict[str, bytes] = {}  # what a download serves, by file id
         self.messages: dict[str, list[JSONDict]] = {}  # every message by channel, replies included
         self.downloads: list[Download] = []
+        # Files whose download Slack answers with a redirect (302, this Location), by file id.
+        self.file_redirects: dict[str, str] = {}
         # The most messages one conversations.replies page holds, whatever `limit` asks for.
         self.replies_page_max = 1000
         return {
@@ -1055,6 +1057,9 @@ class FakeSlackWebAPI:
         file_id = str(stored["id"])
         name = str(stored.get("name") or file_id)
         if stored.get("url_private") or stored.get("url_private_download"):
+            # An upload, as Slack describes one: stored by Slack, not a remote file.
+            stored.setdefault("mode", "hosted")
+            stored.setdefault("is_external", False)
             base = f"http://127.0.0.1:{self.port}{FILES_PATH}{TEAM_ID}-{file_id}"
             stored["url_private"] = f"{base}/{name}"
             stored["url_private_download"] = f"{base}/download/{name}"
@@ -1160,8 +1165,11 @@ class FakeSlackWebAPI:
             file = self.files.get(file_id)
             content = self.file_contents.get(file_id)
             authorised = token == self.bot_token and "files:read" in self.scopes
+            redirect = self.file_redirects.get(file_id)
         status, body, content_type = 200, content or b"", str((file or {}).get("mimetype") or "")
-        if file is None or content is None:
+        if redirect is not None:
+            status, body, content_type = 302, b"", "text/plain"
+        elif file is None or content is None:
             status, body, content_type = 404, b"Not found", "text/plain"
         elif not authorised:
             body, content_type = SIGN_IN_PAGE, "text/html; charset=utf-8"
@@ -1170,6 +1178,8 @@ class FakeSlackWebAPI:
             self._cond.notify_all()
         try:
             request.send_response(status)
+            if redirect is not None:
+                request.send_header("Location", redirect)
             request.send_header("Content-Type", content_type or "application/octet-stream")
             request.send_header("Content-Length", str(len(body)))
             request.end_headers()

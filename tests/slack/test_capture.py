@@ -75,8 +75,109 @@ def test_the_bot_token_goes_only_to_slack_hosts(capture: SlackCapture) -> None:
     assert not capture.may_send_token("http://files.slack.com/files-pri/T1-F1/a.png")
     assert not capture.may_send_token("https://files.slack.com.evil.example/a.png")
     assert not capture.may_send_token("https://evil.example/?files.slack.com")
-    with pytest.raises(FileUnavailable, match="not on Slack"):
-        capture.download(SlackFile(id="F1", download_url="https://evil.example/a.png"), 1024)
+    with pytest.raises(FileUnavailable, match="not a Slack file link"):
+        capture.download(hosted("F1", "https://evil.example/a.png"), 1024)
+
+
+def hosted(file_id: str, url: str, **changes: Any) -> SlackFile:
+    """A file object as a message could carry it: an upload, its type declared, at ``url``."""
+    raw = {
+        "id": file_id,
+        "name": "shot.png",
+        "mimetype": "image/png",
+        "filetype": "png",
+        "mode": "hosted",
+        "is_external": False,
+        "url_private_download": url,
+        **changes,
+    }
+    file = slack_file(raw)
+    assert file is not None
+    return file
+
+
+def test_links_to_slacks_web_api_are_never_fetched_with_the_token(
+    slack: FakeSlack, capture: SlackCapture
+) -> None:
+    api = slack.api_url.rstrip("/")  # the fake's origin stands in for Slack's file host too
+    for url in (
+        f"{api}/users.list",
+        f"{api}/chat.postMessage?channel=C0FEEDBACK&text=posted+as+the+bot",
+        f"{api.removesuffix('/api')}/files-pri/../api/users.list",
+        f"{api.removesuffix('/api')}/files-pri/%2e%2e/api/users.list",
+        f"{api.removesuffix('/api')}/hooks/actions/T1/1",
+    ):
+        with pytest.raises(FileUnavailable, match="not a Slack file link"):
+            capture.download(hosted("F0API00001", url), 1024)
+    assert slack.web.calls() == []
+    assert slack.web.downloads == []
+
+
+def test_remote_files_and_files_without_a_declared_type_are_refused_before_any_request(
+    slack: FakeSlack, capture: SlackCapture
+) -> None:
+    url = served(slack, b"%PDF-1.4").download_url
+    assert url is not None
+    refused = {
+        "a remote file": hosted("F2", url, is_external=True, external_type="gdrive", mode="external"),
+        "a remote file (mode only)": hosted("F3", url, mode="external"),
+        "a post": hosted("F4", url, mode="post"),
+        "no mode": hosted("F5", url, mode=None),
+        "no mimetype, a pdf filetype": hosted("F6", url, mimetype="", filetype="pdf"),
+        "octet-stream": hosted("F7", url, mimetype="application/octet-stream", filetype="pdf"),
+    }
+    notes = {}
+    for what, file in refused.items():
+        with pytest.raises(FileUnavailable) as unavailable:
+            capture.download(file, 1 << 20)
+        notes[what] = unavailable.value.note
+    assert notes["a remote file"] == "it is a remote file, not stored in Slack"
+    assert notes["no mode"].startswith("Slack does not hold it as a file")
+    assert "declared its type as nothing" in notes["no mimetype, a pdf filetype"]
+    assert slack.web.downloads == []
+    assert capture.download(hosted("F8", url, mimetype="application/pdf"), 1 << 20) == b"%PDF-1.4"
+
+
+def test_a_redirect_on_slacks_file_host_is_followed_with_the_token(
+    slack: FakeSlack, capture: SlackCapture
+) -> None:
+    first, second = served(slack, b"old"), served(slack, b"\x89PNG", id="F0IMG00002")
+    assert second.download_url is not None
+    slack.web.file_redirects[first.id] = second.download_url
+    assert capture.download(first, 1024) == b"\x89PNG"
+    assert [(d.file_id, d.status, d.token) for d in slack.web.downloads] == [
+        (first.id, 302, slack.bot_token),
+        (second.id, 200, slack.bot_token),
+    ]
+
+
+def test_a_redirect_off_slacks_file_paths_or_host_is_not_followed(
+    slack: FakeSlack, capture: SlackCapture
+) -> None:
+    file = served(slack, b"png")
+    with FakeSlack() as elsewhere:
+        for location in (
+            "/api/users.list",  # the same origin, the Web API
+            f"{slack.api_url}chat.postMessage?channel=C0FEEDBACK&text=hi",
+            f"http://127.0.0.1:{elsewhere.web.port}/files-pri/T0ACME0001-{file.id}/download/a.png",
+            "https://acme.slack.com/?redir=%2Ffiles-pri%2FT1-F1",
+        ):
+            slack.web.file_redirects[file.id] = location
+            with pytest.raises(FileUnavailable, match="somewhere else"):
+                capture.download(file, 1024)
+        assert elsewhere.web.calls() == []
+        assert elsewhere.web.downloads == []
+    assert slack.web.calls() == []
+    assert {d.status for d in slack.web.downloads} == {302}
+
+
+def test_endless_redirects_end(slack: FakeSlack, capture: SlackCapture) -> None:
+    file = served(slack, b"png")
+    assert file.download_url is not None
+    slack.web.file_redirects[file.id] = file.download_url
+    with pytest.raises(FileUnavailable, match="redirected the download more than"):
+        capture.download(file, 1024)
+    assert len(slack.web.downloads) == 4
 
 
 def test_a_file_slack_no_longer_has_is_unavailable(slack: FakeSlack, capture: SlackCapture) -> None:

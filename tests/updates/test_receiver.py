@@ -140,8 +140,20 @@ def test_one_mebibyte_exactly_is_accepted(receive: WebhookReceiver) -> None:
     assert receive(big, signed(big))[0] == 200
 
 
+DEEP_DATA = b'{"id": "evt_9", "type": "thread.updated", "data": ' + b'{"a":' * 500 + b"1" + b"}" * 501
+
+
 @pytest.mark.parametrize(
-    "body", [b"not json", b"[]", b'{"type": "thread.updated"}', b'{"id": "evt_1", "data": {}}']
+    "body",
+    [
+        b"not json",
+        b"[]",
+        b'{"type": "thread.updated"}',
+        b'{"id": "evt_1", "data": {}}',
+        b"[" * 100_000 + b"]" * 100_000,
+        DEEP_DATA,
+        b"\xff\xfe{",
+    ],
 )
 def test_a_signed_body_that_is_not_an_event_gets_400(
     receive: WebhookReceiver, store: UpdatesStore, body: bytes
