@@ -96,7 +96,7 @@ class Composer(Protocol):
         ...
 
     def update(self, edit: Submission) -> UpdateThread:
-        """The change "Edit details" makes to a thread (issue #10)."""
+        """The change "Edit details" makes to a thread that already exists."""
         ...
 
 
@@ -109,7 +109,7 @@ class Gatherer(FileSource, Protocol):
 
 
 class TriageNames(Protocol):
-    """What the catalog tells delivery about the triage fields (issue #14)."""
+    """What the catalog tells delivery about the triage fields: their names, and which still exist."""
 
     def names(self, form: FeedbackForm) -> dict[str, str]:
         """Names for the form's ids it has no name for yet."""
@@ -260,7 +260,7 @@ class DeliveryWorker:
         self._pauses = KeyPause(outbox.database)
         self._productlane = productlane
         self._on_confirmed = on_confirmed
-        # Why a submission must no longer be sent (its message was deleted in Slack), if so (issue #14).
+        # Why a submission must no longer be sent (its message was deleted in Slack), if so.
         self._withdrawn = withdrawn
         self._composer = composer
         self._notifier = notifier
@@ -285,7 +285,7 @@ class DeliveryWorker:
         self._alerted_at: float | None = None
         self._held_at = 0.0
         self._notices_after = 0.0
-        # Triage (issue #14): names for the confirmation, and tags set by a PATCH once.
+        # Triage: names for the confirmation, and tags set by a PATCH once (create takes none).
         self._triage = triage
         self._tags = TagStep(
             productlane,
@@ -296,7 +296,7 @@ class DeliveryWorker:
         self._links = LinkStep(
             productlane, is_key_problem=lambda error: key_problem(error) is not None, backoff=backoff
         )
-        # Capture (issue #10): the thread and the files, gathered and copied before composing.
+        # Capture: the thread and the files, gathered and copied before composing.
         self._gatherer = gatherer
         self._copier = (
             FileCopier(
@@ -592,7 +592,7 @@ class DeliveryWorker:
                 refused = key_problem(error)
                 stale = stale_fields(error, present(request)) if refused is None else set()
                 if stale:
-                    # A choice deleted since it was made (issue #14): send without it, and say so.
+                    # A choice deleted since it was made: send without it rather than fail, and say so.
                     names = sorted(stale, key=CREATE_FIELDS.index)
                     log.info("item %s: Productlane no longer knows its %s; sending without", item.id, names)
                     notes += [dropped_note(name, submission.form, names_shown(request)) for name in names]
@@ -620,7 +620,7 @@ class DeliveryWorker:
             log.info("item %s not sent and dropped: %s", item.id, reason)
         return True
 
-    # --- "Edit details": change a thread that exists (issue #10) ---------------------------------
+    # --- "Edit details": change a thread that exists ---------------------------------------------
     def _settle_update(self, item: OutboxItem, edit: Submission) -> None:
         """PATCH the thread another item created, then refresh that item's confirmation. A PATCH
         sends the same values again safely, so it is simply retried after any passing failure."""
@@ -691,7 +691,7 @@ class DeliveryWorker:
         if notes:
             result["notes"] = notes
         result["edited_by"] = edit.submitter_id
-        # What the reply shows now: the thread's triage as edited (issue #14).
+        # What the reply shows now: the thread's triage as edited.
         shown = self._as_edited(original, edit, result)
         try:
             request = self._composer.compose(original).model_copy(
@@ -952,7 +952,7 @@ class DeliveryWorker:
     def _set_tags(
         self, item: OutboxItem, submission: Submission, request: CreateThread, result: dict[str, Any]
     ) -> dict[str, Any] | None:
-        """The tags, by PATCH once the thread exists (issue #14; Productlane takes none on create).
+        """The tags, by PATCH once the thread exists (Productlane takes none on create).
         The result to confirm with; None when the item was given back to wait (or is no longer
         this worker's)."""
         if not submission.form.tag_ids or result.get("tags_state") == "done":

@@ -59,12 +59,12 @@ class Confirmation:
     pain_label: str
     contact: str | None  # "Jane Doe <jane@…>"; None where the customer could read the reply
     submitter_id: str
-    # What did not make it into Productlane (the thread, files), a line each (issue #10).
+    # What did not make it into Productlane (the thread, files), a line each.
     notes: tuple[str, ...] = ()
     # The "Edit details" button's value (filed by reaction), and who changed the details last.
     edit_value: str | None = None
     edited_by: str | None = None
-    # Triage (issue #14): "Company: …", "Linked to: …", "Tags: …"; none where the customer reads
+    # Triage: "Company: …", "Linked to: …", "Tags: …"; none where the customer reads
     # the reply. `linked`: the linked issue's or project's name shown there.
     triage: tuple[str, ...] = ()
     linked: str | None = None

@@ -67,7 +67,7 @@ class TriageView:
 
 
 NO_TRIAGE = TriageView()
-"""No triage field: the modal as it was before issue #14."""
+"""No triage field: the modal as it was before triage fields existed."""
 
 
 def _option(choice: Choice) -> Option:

@@ -55,13 +55,13 @@ class ModalContent:
     # makes the looked-up value show. Only fields that were empty at open are renamed, so
     # nothing a person typed is replaced.
     filled_later: frozenset[Field] = frozenset()
-    # The message is in a thread: offer to include the whole of it (issue #10), with its size
+    # The message is in a thread: offer to include the whole of it, with its size
     # when known.
     offer_thread: bool = False
     thread_size: int | None = None
-    # "Edit details" on a thread already in Productlane: only what it can change (issue #10).
+    # "Edit details" on a thread already in Productlane: only what it can change.
     editing: bool = False
-    # Triage (issue #14): the Company, Link to, Tags and Assignee fields the catalog can serve.
+    # Triage: the Company, Link to, Tags and Assignee fields the catalog can serve.
     triage: TriageView = NO_TRIAGE
 
     def block_id(self, field: Field) -> str:
