@@ -13,6 +13,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 MAX_LINES = 600
+# Modules still over the limit, each held to the size it has now until it is split: a ratchet, so
+# none of them can grow and no other module can join them.
+STILL_TOO_LONG = {
+    "bot/conversation/store.py": 741,
+    "bot/delivery/outbox.py": 641,
+    "bot/productlane/client.py": 633,
+    "bot/updates/store.py": 727,
+}
 ISSUE = re.compile(r"\b(issues?|tasks?) #\d+|\(#\d+\)|\bfinding #?\d+", re.IGNORECASE)
 
 
@@ -57,7 +65,8 @@ def main() -> int:
     for path in sorted((ROOT / "bot").rglob("*.py")):
         text = path.read_text()
         lines = text.count("\n")
-        if lines > MAX_LINES:
+        relative = str(path.relative_to(ROOT))
+        if lines > max(MAX_LINES, STILL_TOO_LONG.get(relative, 0)):
             breaches.append(f"{path.relative_to(ROOT)}: {lines} lines (at most {MAX_LINES})")
         breaches += private_imports(path, ast.parse(text))
     for folder in ("bot", "tests", "bench"):

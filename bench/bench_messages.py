@@ -1,4 +1,4 @@
-"""Channel messages beside feedback, and follow-ups beside new feedback (issue #15).
+"""Channel messages beside feedback, and follow-ups beside new feedback: neither may slow new feedback down.
 
     uv run python -m bench.bench_messages [--rate 500] [--seconds 30] [--submissions 20] [--rounds 1]
                                           [--threads 30] [--flood-rate 10] [--flood-seconds 60]

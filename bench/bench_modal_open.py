@@ -1,5 +1,5 @@
 """How fast the feedback modal opens on the main path — the message shortcut on a real-size customer
-message — with the triage fields of issue #14 served from a full-size catalog.
+message — with the triage fields served from a full-size catalog.
 
     uv run python -m bench.bench_modal_open [--opens 60] [--paragraphs 4] [--no-catalog]
 
@@ -10,7 +10,7 @@ shortcut is on a message of its own, `--paragraphs` paragraphs long, by an autho
 looked up afresh (Slack's answer is not cached), so the modal's fill-in (`views.update`: the
 author's email and name, and the company found from that email) runs as it does for a new author.
 Printed: from sending the envelope to Slack receiving `views.open` (the modal on screen), and to its
-`views.update` (the fill-in), p50/p99/max. Run it on the commit before issue #14 for the "before"
+`views.update` (the fill-in), p50/p99/max. Run it on a commit from before the triage fields for the "before"
 figure (`--no-catalog` there: its fake has no catalog).
 """
 

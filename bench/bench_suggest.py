@@ -1,4 +1,4 @@
-"""Slack's options requests for the triage selects (`block_suggestion`, issue #14), answered by the
+"""Slack's options requests for the triage selects (`block_suggestion`), answered by the
 real bot from a full-size catalog: 5,000 issues, 500 projects, 3,000 companies, 300 tags, 200 members.
 
     uv run python -m bench.bench_suggest [--requests 1000] [--seed 14]

@@ -1,4 +1,4 @@
-"""A Productlane workspace of the size issue #14 asks the triage fields to serve: 5,000 issues, 500
+"""A Productlane workspace of the size the triage fields are meant to serve: 5,000 issues, 500
 projects, 3,000 companies, 300 tags and 200 members, with names as people write them (accents,
 product words, ticket-like titles), seeded into the fake Productlane. Shared by bench_suggest and
 bench_modal_open."""

@@ -87,14 +87,14 @@ class Bot:
     # Channel messages (`message.*` events), decided before Bolt sees them.
     message_events: MessageEvents
     capture: SlackCapture | None = None
-    # The App Home, and delivery health as admins and /metrics read it (issue #16).
+    # The App Home, and delivery health as admins and /metrics read it.
     home: HomeTab | None = None
     health: DeliveryHealthReader | None = None
-    # Settings per channel (issue #14), kept current from the database.
+    # Settings per channel, kept current from the database, so every replica applies a change.
     channel_settings: ChannelSettingsCache | None = None
-    # Triage (issue #14): Productlane's lists in memory, for the modal's searchable selects.
+    # Triage: Productlane's lists in memory, so the modal's searchable selects answer without waiting.
     catalog: Catalog = field(default_factory=Catalog.off)
-    # Follow-ups from Slack into Productlane (issue #15).
+    # Follow-ups from Slack into Productlane: the conversation goes on after the thread is filed.
     conversation: Conversation | None = None
     _file_gone: RepeatedFailureLog = field(
         default_factory=lambda: RepeatedFailureLog(log, "the outbox database file check")
@@ -205,14 +205,14 @@ def build_bot(
     # One write budget per Productlane key, shared by all replicas on this database.
     limiter_key = f"productlane:{identity.team_id}"
     health = DeliveryHealthReader(outbox, limiter_key)
-    # Settings per channel (issue #14): the database, and this replica's copy of them in memory.
+    # Settings per channel: the database, and this replica's copy of them in memory.
     interest = Interest()
     channel_store = ChannelSettingsStore(outbox.database)
     channels = ChannelSettingsCache(channel_store, on_automatic=interest.set_automatic_channels)
     admins = WorkspaceAdmins(lookups, settings.feedback_admin_ids(), identity.team_id)
     capture = SlackCapture(client, settings.slack_bot_token.get_secret_value(), settings.slack_api_base_url())
     composer = SlackComposer(lookups)
-    # Follow-ups from Slack into Productlane (issue #15).
+    # Follow-ups from Slack into Productlane: a filed thread's later replies reach it too.
     conversation = build_conversation(
         settings,
         outbox,
@@ -257,7 +257,7 @@ def build_bot(
                 submission, request, result, str(result["url"]), result["reply"]
             )
             updates.remember_thread(record)
-        # Its Slack thread's replies reach Productlane from now on (issue #15), however it was confirmed.
+        # Its Slack thread's replies reach Productlane from now on, however it was confirmed.
         conversation.on_confirmed(submission, result)
 
     worker = DeliveryWorker(

@@ -137,7 +137,7 @@ def check_productlane(client: ProductlaneClient) -> CheckResult:
             "Create a Productlane API key with the threads:write scope into PRODUCTLANE_API_KEY.",
         )
     if not me.has_scope("files:write"):
-        # Not a failure: feedback still goes, its files stay links to Slack (issue #10).
+        # Not a failure: feedback still goes, its files stay links to Slack instead of copies.
         return CheckResult(
             title,
             "pass",
@@ -173,7 +173,7 @@ def check_updates(settings: Settings, me: Me | None) -> CheckResult:
 
 def check_followups(settings: Settings, me: Me | None, routes: list[Route]) -> CheckResult:
     """How people's replies in Slack reach Productlane: as comments, or by re-rendering the body
-    (issue #15). ``routes``: what a running bot found out (empty before it first sent one)."""
+    instead. ``routes``: what a running bot found out (empty before it first sent one)."""
     title = "Follow-ups (Slack → Productlane)"
     detail = describe_route(settings.followup_days, me.scopes if me is not None else None, routes)
     return CheckResult(title, "skip" if settings.followup_days <= 0 else "pass", detail)
@@ -186,7 +186,7 @@ def _productlane_fix(error: ProductlaneError) -> str:
 
 
 def check_triage(settings: Settings, client: ProductlaneClient) -> CheckResult:
-    """Which triage fields the modal can offer with this key (issue #14). Never a failure: every
+    """Which triage fields the modal can offer with this key. Never a failure: every
     field is optional, and without them the modal is as it always was."""
     title = "Triage fields in the modal"
     if settings.catalog_refresh_seconds <= 0:

@@ -50,7 +50,7 @@ WHERE_TO_GET: dict[str, str] = {
     "UPDATES_EDIT_CONFIRMATION": "true or false (default true)",
     "UPDATES_POST_DONE": "true or false (default true)",
     "UPDATES_POST_SHIPPED": "true or false (default true)",
-    # The conversation (issue #15):
+    # The conversation (follow-ups and the team's replies):
     "UPDATES_POST_REPLIES": (
         "true or false (default true): post the team's replies from Productlane in the Slack thread "
         "(needs the webhook, with message.* ticked)"
@@ -63,18 +63,18 @@ WHERE_TO_GET: dict[str, str] = {
         "whole days, 0 to 3650 (default 30): how long replies in a filed message's Slack thread are "
         "added to its Productlane thread; 0 turns follow-ups off"
     ),
-    # Capture (issue #10):
+    # Who may change a channel's settings:
     "FEEDBACK_ADMINS": (
         "Slack user ids, comma-separated (a profile → ⋮ → Copy member ID), e.g. U0123ABCD,U0456EFGH: "
         "besides workspace admins and owners, who may change a channel's settings"
     ),
-    # Seeing it (issue #16):
+    # Seeing how the bot is doing (metrics, logs):
     "METRICS_TOKEN": (
         "a long random string of your choosing (e.g. `openssl rand -hex 32`), also given to Prometheus "
         "as its bearer token; unset leaves /metrics open"
     ),
     "LOG_FORMAT": "text (the default: one readable line per entry) or json (one JSON object a line)",
-    # Triage (issue #14):
+    # Triage (the modal's company, link, tags and assignee):
     "CATALOG_REFRESH_SECONDS": (
         "seconds between refreshes of the companies, projects, issues, tags and members the modal "
         "offers, at least 1 (default 300); 0 turns the triage fields off"
@@ -130,7 +130,7 @@ class Settings(BaseSettings):
     updates_edit_confirmation: bool = True
     updates_post_done: bool = True
     updates_post_shipped: bool = True
-    # The conversation (issue #15): the team's replies from Productlane (message.sent) are posted in
+    # The conversation: the team's replies from Productlane (message.sent) are posted in
     # the Slack thread; people's replies in a filed message's Slack thread reach Productlane for
     # FOLLOWUP_DAYS after it was filed (0: never).
     updates_post_replies: bool = True
@@ -138,16 +138,16 @@ class Settings(BaseSettings):
     # At most one write of follow-ups per thread this often; replies that come within half of it of
     # the first wait for each other and go together.
     followup_batch_seconds: float = Field(default=10.0, ge=1.0, le=3600.0)
-    # Capture (issue #10): reacting with this emoji to a message files it with the defaults.
+    # Capture: reacting with this emoji to a message files it with the defaults.
     # Empty turns it off.
     feedback_reaction: str = "inbox_tray"
     # Who may change channel settings and see delivery health, besides workspace admins and owners.
     feedback_admins: str = ""
-    # Issue #16: when set, GET /metrics requires "Authorization: Bearer <token>".
+    # When set, GET /metrics requires "Authorization: Bearer <token>", so metrics are not public.
     metrics_token: SecretStr | None = None
     # "json": one JSON object a line, for log shippers; "text" (the default) for people.
     log_format: LogFormatName = "text"
-    # Triage (issue #14): how often the local copy of Productlane's lists is refreshed; 0: no fields.
+    # Triage: how often the local copy of Productlane's lists is refreshed; 0: no fields.
     catalog_refresh_seconds: float = Field(default=300.0, ge=0.0, le=86_400.0)
 
     @field_validator("default_pain_level", "log_level", mode="before")

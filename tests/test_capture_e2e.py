@@ -1,4 +1,4 @@
-"""End to end, capture (issue #10): the `productlane-slack` process against loopback Slack and
+"""End to end, capture: the `productlane-slack` process against loopback Slack and
 Productlane. Screenshots and documents are copied into Productlane and shown in the body; what cannot
 be copied stays a link with a note; a kill -9 between upload and create uploads nothing twice; a
 whole thread can be sent."""

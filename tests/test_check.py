@@ -229,7 +229,7 @@ def test_a_key_without_files_write_passes_and_says_what_that_means(
     assert "threads:write and files:write granted" in output
 
 
-# --- triage (issue #14) ---------------------------------------------------------------------------
+# --- triage -------------------------------------------------------------------------------------
 
 
 def triage_line(output: str) -> str:

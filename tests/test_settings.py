@@ -150,7 +150,7 @@ def test_a_bad_poll_interval_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "0 to turn polling off" in caught.value.report()
 
 
-# --- capture (issue #10) -------------------------------------------------------------------------
+# --- capture -------------------------------------------------------------------------------------
 
 
 def test_the_feedback_reaction_defaults_to_inbox_tray_and_empty_turns_it_off(

@@ -1,5 +1,5 @@
 """The catalog: a local copy of Productlane's companies, projects, issues, tags and members, for
-the modal's searchable selects (issue #14). Read from memory on Slack's request path, refreshed in
+the modal's searchable selects (triage). Read from memory on Slack's request path, refreshed in
 the background within a read budget shared by every replica; see `service` and `refresh`."""
 
 from bot.catalog.entries import Entry, domain_of

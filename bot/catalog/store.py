@@ -158,6 +158,8 @@ class CatalogStore:
             )
 
     def _locked_if_ours(self, kind: Kind, owner: str, at: datetime) -> sa.Select[Any]:
+        """The list's status and version, locked for the rest of the transaction; no row when the
+        lease is not (or no longer) ours."""
         mine = self._ours(kind, owner, at)
         return sa.select(kinds.c.status, kinds.c.version).where(mine).with_for_update()
 
@@ -174,11 +176,7 @@ class CatalogStore:
         at = self.now()
         wanted = {entry.id: entry for entry in fetched}
         with self._writing() as conn:
-            state = conn.execute(
-                sa.select(kinds.c.status, kinds.c.version)
-                .where(self._ours(kind, owner, at))
-                .with_for_update()
-            ).one_or_none()
+            state = conn.execute(self._locked_if_ours(kind, owner, at)).one_or_none()
             if state is None:
                 return None
             present = {
@@ -234,11 +232,7 @@ class CatalogStore:
         Releases the lease; False when it was no longer ours."""
         at = self.now()
         with self._writing() as conn:
-            state = conn.execute(
-                sa.select(kinds.c.status, kinds.c.version)
-                .where(self._ours(kind, owner, at))
-                .with_for_update()
-            ).one_or_none()
+            state = conn.execute(self._locked_if_ours(kind, owner, at)).one_or_none()
             if state is None:
                 return False
             values: dict[str, Any] = {

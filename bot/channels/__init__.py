@@ -1,4 +1,4 @@
-"""Settings per channel (issue #14): a channel's company, default pain level and tags, how feedback is
+"""Settings per channel: a channel's company, default pain level and tags, how feedback is
 captured there and how the bot confirms it, and whether its threads follow the conversation."""
 
 from bot.channels.model import Capture, ChannelSettings, ChannelSettingsSource, Confirm, NoChannelSettings

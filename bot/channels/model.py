@@ -43,8 +43,8 @@ class ChannelSettings(BaseModel):
     tag_ids: tuple[str, ...] = ()
     capture: Capture | None = None  # None: as everywhere (the shortcut, and the emoji if it is set)
     confirm: Confirm | None = None  # None: as everywhere (a reply in the thread)
-    followups: bool = True  # replies in a filed message's thread reach Productlane (issue #15)
-    replies: bool = True  # the team's replies from Productlane are posted in the thread (issue #15)
+    followups: bool = True  # replies in a filed message's thread reach Productlane (follow-ups)
+    replies: bool = True  # the team's replies from Productlane are posted in the thread
 
     def merged(self, values: Mapping[str, Any]) -> ChannelSettings:
         """These settings with ``values`` (field → value, as JSON would give them) set; every other

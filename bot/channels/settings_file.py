@@ -24,7 +24,7 @@ from typing import Any
 from bot.channels.model import Capture, ChannelSettings, Confirm
 from bot.productlane.models import PainLevel
 
-# The file's keys → the settings' fields (the file says "tags", as the issue's format does).
+# The file's keys → the settings' fields (the file says "tags", as its format in docs/channels.md does).
 FIELDS = {
     "company_id": "company_id",
     "pain_level": "pain_level",
@@ -172,18 +172,9 @@ def is_yaml(path: str) -> bool:
 
 def exported(channels: Sequence[ChannelSettings]) -> dict[str, Any]:
     """The file for these channels' settings: every key written, nulls included."""
-    return {
-        "channels": [
-            {
-                "channel": channel.channel,
-                "company_id": channel.company_id,
-                "pain_level": channel.pain_level.value if channel.pain_level else None,
-                "tags": list(channel.tag_ids),
-                "capture": channel.capture.value if channel.capture else None,
-                "confirm": channel.confirm.value if channel.confirm else None,
-                "followups": channel.followups,
-                "replies": channel.replies,
-            }
-            for channel in channels
-        ]
-    }
+    return {"channels": [_entry(channel) for channel in channels]}
+
+
+def _entry(channel: ChannelSettings) -> dict[str, Any]:
+    settings = channel.model_dump(mode="json")
+    return {"channel": channel.channel} | {key: settings[field] for key, field in FIELDS.items()}

@@ -62,18 +62,9 @@ def _settings_of(row: sa.Row[Any]) -> ChannelSettings:
 
 
 def _row_of(channel: ChannelSettings, at: datetime, by: str | None) -> dict[str, Any]:
-    return {
-        "channel_id": channel.channel,
-        "company_id": channel.company_id,
-        "pain_level": channel.pain_level.value if channel.pain_level else None,
-        "tag_ids": list(channel.tag_ids),
-        "capture": channel.capture.value if channel.capture else None,
-        "confirm": channel.confirm.value if channel.confirm else None,
-        "followups": channel.followups,
-        "replies": channel.replies,
-        "updated_at": at,
-        "updated_by": by,
-    }
+    row = channel.model_dump(mode="json")  # a column a field, each as JSON holds it (enums by value)
+    row["channel_id"] = row.pop("channel")
+    return row | {"updated_at": at, "updated_by": by}
 
 
 class ChannelSettingsStore:

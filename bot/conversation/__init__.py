@@ -1,4 +1,4 @@
-"""The conversation goes on (issue #15): people's replies in a filed message's Slack thread reach
+"""The conversation goes on after filing: people's replies in a filed message's Slack thread reach
 its Productlane thread — as comments, or by re-rendering the body when Productlane refuses
 comments — once each, in Slack's order, behind new feedback in the shared write budget.
 

@@ -20,7 +20,7 @@ from bot.feedback.capture import Captured, SlackFile, TryLater, slack_files
 from bot.feedback.conversation import included_messages
 from bot.feedback.submission import Submission
 from bot.productlane.models import CreateThread
-from bot.slack.errors import is_transient, retry_after_seconds, slack_error_code
+from bot.slack.errors import is_transient, slack_error_code, try_later
 
 __all__ = ["BodyUnavailable", "RenderedBody", "WholeThread"]
 
@@ -91,10 +91,7 @@ class WholeThread:
             return [dict(message) for message in self._reader.replies(work.channel_id, work.thread_ts)]
         except SlackApiError as error:
             if is_transient(error):
-                raise TryLater(
-                    f"conversations.replies: {slack_error_code(error)}",
-                    retry_after_seconds(error.response.headers),
-                ) from error
+                raise try_later("conversations.replies", error) from error
             raise BodyUnavailable(f"Slack will not show the thread ({slack_error_code(error)})") from error
         except OSError as error:
             raise TryLater(f"conversations.replies: {type(error).__name__}") from error

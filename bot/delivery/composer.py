@@ -33,7 +33,7 @@ class SlackComposer:
 
     def update(self, edit: Submission) -> UpdateThread:
         """ "Edit details": the thread's new title (the first line, when left empty) and pain level,
-        and the triage fields the person changed (issue #14)."""
+        and the triage fields the person changed, and only those."""
         return UpdateThread(
             title=thread_title(edit.form, edit.source, self._lookups),
             pain_level=edit.form.pain_level,

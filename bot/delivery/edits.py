@@ -1,4 +1,4 @@
-"""Finding the outbox items behind "Edit details" (issue #10): the item a reaction filed (by its
+"""Finding the outbox items behind "Edit details": the item a reaction filed (by its
 dedupe key, which names the message), and the latest change made to its thread since."""
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from bot.delivery.outbox import AddResult, EncodedJson, Outbox, OutboxItem
 from bot.feedback.submission import Submission
 
 KIND = "create_thread"
-UPDATE_KIND = "update_thread"  # "Edit details": change the thread another item created (issue #10)
+UPDATE_KIND = "update_thread"  # "Edit details": change the thread another item created
 
 
 class Intake:

@@ -28,7 +28,7 @@ class Field(StrEnum):
     CONTACT_NAME = "contact_name"
     NOTIFY = "notify"
     INCLUDE_THREAD = "include_thread"
-    # Triage (issue #14): searchable selects, shown when the catalog has what they offer.
+    # Triage: searchable selects, shown when the catalog has what they offer.
     COMPANY = "company"
     LINK = "link"
     TAGS = "tags"
@@ -50,9 +50,9 @@ class FeedbackForm(BaseModel):
     contact_name: str = ""
     notify_slack: bool = False
     notify_email: bool = False
-    # Send the whole Slack thread the message belongs to, not only the message (issue #10).
+    # Send the whole Slack thread the message belongs to, not only the message.
     include_thread: bool = False
-    # Triage (issue #14): Productlane ids chosen in the modal, or the channel's defaults. All optional.
+    # Triage: Productlane ids chosen in the modal, or the channel's defaults. All optional.
     company_id: str | None = None
     issue_id: str | None = None  # linked to an issue…
     project_id: str | None = None  # …or to a project (one or the other)

@@ -26,7 +26,7 @@ class Draft(BaseModel):
     # Opened by "Edit and resend" on this outbox item: sending the modal supersedes that item.
     replaces_item_id: str | None = None
     # Opened by "Edit details" on the thread this outbox item created: sending the modal changes
-    # that thread (title, pain level); `form` is what was sent, the rest of it stays (issue #10).
+    # that thread (title, pain level); `form` is what was sent, the rest of it stays.
     edits_item_id: str | None = None
     form: FeedbackForm | None = None
 
@@ -45,15 +45,15 @@ class Submission(BaseModel):
     submitted_at: datetime
     # The outbox item this one is an edited copy of ("Edit and resend"); that one is never sent.
     replaces_item_id: str | None = None
-    # Filed by an emoji reaction: the confirmation offers "Edit details" (issue #10).
+    # Filed by an emoji reaction: the confirmation offers "Edit details" (it was filed with the defaults).
     via_reaction: bool = False
-    # Captured automatically, a channel's new message (issue #14): nobody filed it by hand, the author
+    # Captured automatically, a channel's new message: nobody filed it by hand, the author
     # is the submitter; the contact is looked up in delivery (bot/automatic/capture.py).
     via_automatic: bool = False
     # A change to the thread that outbox item created ("Edit details"), not a new thread.
     edits_item_id: str | None = None
     # The triage fields "Edit details" changed (company_id, link, tag_ids, assignee_id): only
-    # these are sent, so a field nobody touched is never overwritten in Productlane (issue #14).
+    # these are sent, so a field nobody touched is never overwritten in Productlane.
     edited_fields: tuple[str, ...] = ()
 
     @property

@@ -31,15 +31,15 @@ class Services:
     drafts: DraftStore
     intake: Intake
     default_pain: PainLevel
-    # Capture (issue #10): an emoji files a message; "Edit details" changes its thread.
+    # Capture: an emoji files a message; "Edit details" changes its thread.
     reactions: ReactionFiler | None = None
     edit_targets: EditTargets | None = None
     workspace_team_id: str | None = None
-    # Settings per channel (issue #14): `/feedback settings` and its modal.
+    # Settings per channel: `/feedback settings` and its modal.
     channel_settings: ChannelSettingsModals | None = None
-    # The App Home (issue #16).
+    # The App Home: each person's submissions, and a New feedback button.
     home: HomeTab | None = None
-    # Triage (issue #14): the modal's searchable selects, answered from the catalog.
+    # Triage: the modal's searchable selects, answered from the catalog.
     triage: Triage | None = None
 
 

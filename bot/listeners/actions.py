@@ -1,6 +1,6 @@
 """Buttons on the bot's messages: "Edit and resend" after Productlane refused a submission (in the
 refusal's DM and on the App Home), and "Edit details" on the reply to a message filed by reaction
-(issue #10)."""
+(a reaction files with the defaults; this changes them)."""
 
 from __future__ import annotations
 

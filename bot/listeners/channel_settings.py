@@ -1,4 +1,4 @@
-"""The channel settings modal's submission (`/feedback settings`, issue #14): checked and saved before
+"""The channel settings modal's submission (`/feedback settings`): checked and saved before
 Slack's 3 seconds; joining a channel that now captures automatically happens after the ack."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """`/feedback [text]`: the feedback modal, prefilled with the text; `/feedback settings`: the channel's
-settings (issue #14)."""
+settings (its company, tags, pain level and how feedback is captured and confirmed there)."""
 
 from __future__ import annotations
 

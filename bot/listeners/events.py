@@ -1,5 +1,5 @@
 """Events from Slack's Events API (socket mode or HTTP): `reaction_added`, an emoji that files a
-message (issue #10). Acked at once; reading the message and filing it happen afterwards."""
+message. Acked at once; reading the message and filing it happen afterwards."""
 
 from __future__ import annotations
 

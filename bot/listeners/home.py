@@ -1,4 +1,4 @@
-"""The App Home tab (issue #16): opening it publishes the person's Home; its New feedback button opens
+"""The App Home tab: opening it publishes the person's Home; its New feedback button opens
 the feedback modal, as /feedback does. ("Edit and resend" on a refused submission there is the same
 button as in the refusal's DM: bot.listeners.actions answers it.)"""
 

@@ -1,4 +1,4 @@
-"""Options for the triage selects (issue #14): Slack asks as the person types (`block_suggestion`),
+"""Options for the triage selects: Slack asks as the person types (`block_suggestion`),
 wherever the selects are — the feedback modal, "Edit details", a channel's settings. Answered in
 the ack, from the catalog in memory: nothing on this path waits on Productlane or the database."""
 

@@ -1,4 +1,4 @@
-"""Metrics for the people who run the bot (issue #16): what the rest of the code calls, one line at
+"""Metrics for the people who run the bot: what the rest of the code calls, one line at
 each place something happens, and `GET /metrics` (`bot.metrics.endpoint`) in Prometheus' format.
 
 Every call here is cheap (a lock and a dict update; nothing is imported) and never raises. Label

@@ -317,7 +317,7 @@ class ProductlaneClient:
             body = body["data"]  # tolerate a {"data": {...}} wrapper
         return self._validate(Contact, body, response, "GET", "contacts/by-email")
 
-    # -- capture (issue #10): files into Productlane, and changing a thread after it was sent
+    # -- capture: files into Productlane, and changing a thread after it was sent
 
     def upload_file(self, name: str, content_type: str, data: bytes) -> UploadedFile:
         """``POST /files`` (``files:write``): upload one file as multipart field ``file``. Waits for
@@ -368,7 +368,7 @@ class ProductlaneClient:
         self.write_limiter.acquire()
         self._write("POST", path, json=request.to_json())
 
-    # -- the conversation (issue #15): follow-ups from Slack as comments
+    # -- the conversation: follow-ups from Slack as comments
 
     def create_comment(self, thread_id: str, request: CreateComment) -> Comment:
         """``POST /threads/{id}/comments`` (``comments:write``; client-claimed). Waits for the write

@@ -141,7 +141,7 @@ class CreateThread(BaseModel):
         return self.model_dump(mode="json", exclude_none=True)
 
 
-# --- capture (issue #10): changing a thread after it was sent, and where an upload went --------
+# --- capture: changing a thread after it was sent, and where an upload went -------------------
 
 
 class UpdateThread(BaseModel):
@@ -158,8 +158,8 @@ class UpdateThread(BaseModel):
     assignee_id: str | None = None
     project_id: str | None = None
     tag_ids: list[str] | None = None
-    # The body again, whole (issue #15: follow-ups re-render the conversation when Productlane
-    # refuses comments).
+    # The body again, whole: follow-ups re-render the conversation when Productlane
+    # refuses comments.
     text: str | None = Field(default=None, min_length=1)
 
     def to_json(self) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from slack_sdk.errors import SlackApiError
 from bot.feedback.capture import FileUnavailable, Gathered, SlackFile, TryLater, slack_file, slack_files
 from bot.feedback.submission import Submission
 from bot.productlane.uploads import megabytes
-from bot.slack.errors import is_transient, retry_after_seconds, slack_error_code
+from bot.slack.errors import is_transient, slack_error_code, try_later
 from bot.slack.file_urls import download_refusal, token_rule
 
 if TYPE_CHECKING:
@@ -75,10 +75,7 @@ class SlackCapture:
             thread = self.replies(source.channel_id, source.thread_ts)
         except SlackApiError as error:
             if is_transient(error):
-                raise TryLater(
-                    f"conversations.replies: {slack_error_code(error)}",
-                    retry_after_seconds(error.response.headers),
-                ) from error
+                raise try_later("conversations.replies", error) from error
             code = slack_error_code(error)
             log.info("cannot read the thread %s/%s: %s", source.channel_id, source.thread_ts, code)
             problem = _THREAD_PROBLEMS.get(code, f"Slack refused ({code})")
@@ -121,9 +118,7 @@ class SlackCapture:
             info = self._client.files_info(file=file.id)
         except SlackApiError as error:
             if is_transient(error):
-                raise TryLater(
-                    f"files.info: {slack_error_code(error)}", retry_after_seconds(error.response.headers)
-                ) from error
+                raise try_later("files.info", error) from error
             code = slack_error_code(error)
             note = _FILE_PROBLEMS.get(code, f"Slack refused to describe it ({code})")
             raise FileUnavailable(note) from error

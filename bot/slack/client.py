@@ -1,5 +1,5 @@
 """The bot's Slack Web API client: slack_sdk's `WebClient`, counting each failed call by method and
-Slack's error code for `/metrics` (issue #16). Nothing else changes: the call raises as before."""
+Slack's error code for `/metrics`. Nothing else changes: the call raises as before."""
 
 from __future__ import annotations
 

@@ -8,7 +8,9 @@ from typing import Any
 
 from slack_sdk.errors import SlackApiError
 
-__all__ = ["TRANSIENT_ERRORS", "is_transient", "retry_after_seconds", "slack_error_code"]
+from bot.feedback.capture import TryLater
+
+__all__ = ["TRANSIENT_ERRORS", "is_transient", "retry_after_seconds", "slack_error_code", "try_later"]
 
 # Slack's error codes for "not now": its own trouble, or too many requests.
 TRANSIENT_ERRORS = frozenset(
@@ -37,3 +39,9 @@ def retry_after_seconds(headers: Mapping[str, Any] | None) -> float | None:
             except ValueError:
                 return None
     return None
+
+
+def try_later(method: str, error: SlackApiError) -> TryLater:
+    """A transient refusal of ``method`` (see `is_transient`) as the `TryLater` that puts the work
+    back, for as long as Slack asked."""
+    return TryLater(f"{method}: {slack_error_code(error)}", retry_after_seconds(error.response.headers))

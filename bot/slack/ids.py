@@ -10,16 +10,16 @@ FEEDBACK_MODAL = "productlane_feedback"
 EDIT_AND_RESEND_ACTION = "productlane_edit_and_resend"
 SEND_AGAIN_ACTION = "productlane_send_again"
 EDIT_DETAILS_ACTION = "productlane_edit_details"
-# Triage (issue #14): searchable selects answered from the local catalog (block_suggestion), in the
+# Triage: searchable selects answered from the local catalog (block_suggestion), in the
 # feedback modal and in a channel's settings alike.
 COMPANY_SELECT = "triage_company"
 LINK_SELECT = "triage_link"  # one issue or one project
 TAGS_SELECT = "triage_tags"
 ASSIGNEE_SELECT = "triage_assignee"
-# Settings per channel (issue #14): `/feedback settings` opens this modal.
+# Settings per channel: `/feedback settings` opens this modal.
 CHANNEL_SETTINGS_MODAL = "productlane_channel_settings"
 REACTION_EVENT = "reaction_added"
-# The App Home (issue #16): opening the Home tab publishes it; its button opens the feedback modal.
+# The App Home: opening the Home tab publishes it; its button opens the feedback modal.
 HOME_OPENED_EVENT = "app_home_opened"
 HOME_VIEW = "productlane_home"
 HOME_NEW_FEEDBACK_ACTION = "productlane_home_new_feedback"
@@ -40,15 +40,15 @@ REQUIRED_BOT_SCOPES: tuple[str, ...] = (
     "mpim:read",  # whether a conversation is a group DM
     "channels:join",  # join a public channel to reply in its thread
     "im:write",  # open a DM with the submitter when the thread can't be replied to
-    # Capture (issue #10):
+    # Capture (an emoji files a message, with its thread and files):
     "files:read",  # download a message's files (with the bot token) to copy them into Productlane
     "reactions:read",  # the reaction_added event: an emoji files a message
     "channels:history",  # read a whole thread, or the message reacted to, in a public channel
     "groups:history",  # … in a private channel the bot is in
     "im:history",  # … in a DM
     "mpim:history",  # … in a group DM
-    # Settings per channel (issue #14):
+    # Settings per channel (the reaction confirmation style):
     "reactions:write",  # the ✅ on a message, in channels whose confirmation style is `reaction`
-    # Triage (issue #14):
+    # Triage (preselecting a Slack Connect customer's company):
     "team:read",  # a Slack Connect customer's email domain (team.info), to preselect its company
 )

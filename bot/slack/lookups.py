@@ -171,7 +171,7 @@ class SlackLookups:
 
     def team_email_domains(self, team_id: str) -> tuple[str, ...]:
         """The email domains of a workspace (team.info's `email_domain`, which may list several,
-        comma-separated): a Slack Connect customer's organization, to find its company (issue #14).
+        comma-separated): a Slack Connect customer's organization, to find its company (triage).
         Needs team:read; empty when Slack does not say."""
 
         def fetch() -> tuple[str, ...]:

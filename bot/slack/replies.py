@@ -59,12 +59,12 @@ class Confirmation:
     pain_label: str
     contact: str | None  # "Jane Doe <jane@…>"; None where the customer could read the reply
     submitter_id: str
-    # What did not make it into Productlane (the thread, files), a line each (issue #10).
+    # What did not make it into Productlane (the thread, files), a line each.
     notes: tuple[str, ...] = ()
     # The "Edit details" button's value (filed by reaction), and who changed the details last.
     edit_value: str | None = None
     edited_by: str | None = None
-    # Triage (issue #14): "Company: …", "Linked to: …", "Tags: …"; none where the customer reads
+    # Triage: "Company: …", "Linked to: …", "Tags: …"; none where the customer reads
     # the reply. `linked`: the linked issue's or project's name shown there.
     triage: tuple[str, ...] = ()
     linked: str | None = None
@@ -109,21 +109,26 @@ def confirmation_reply(confirmation: Confirmation) -> SlackReply:
 
 
 def waiting_for_operator_reply(title: str) -> SlackReply:
-    text = (
-        f":hourglass_flowing_sand: Your feedback “{mrkdwn_escape(title[:200])}” is saved. "
+    return _saved_reply(
+        title,
         "The bot's connection to Productlane needs fixing by whoever runs the bot; your feedback "
-        "will be sent by itself once it is — you'll get the link then. Nothing to do."
+        "will be sent by itself once it is",
     )
-    return SlackReply(text=text, blocks=[SectionBlock(text=MarkdownTextObject(text=text))])
 
 
 def delayed_reply(title: str) -> SlackReply:
-    text = (
-        f":hourglass_flowing_sand: Your feedback “{mrkdwn_escape(title[:200])}” is saved. "
-        "Productlane isn't answering right now, so it will be sent as soon as Productlane is "
-        "reachable — you'll get the link then. Nothing to do."
+    return _saved_reply(
+        title,
+        "Productlane isn't answering right now, so it will be sent as soon as Productlane is reachable",
     )
-    return SlackReply(text=text, blocks=[SectionBlock(text=MarkdownTextObject(text=text))])
+
+
+def _saved_reply(title: str, holdup: str) -> SlackReply:
+    """Feedback kept by the bot, not yet in Productlane: what holds it up, and that nobody need act."""
+    return notice_reply(
+        f":hourglass_flowing_sand: Your feedback “{mrkdwn_escape(title[:200])}” is saved. "
+        f"{holdup} — you'll get the link then. Nothing to do."
+    )
 
 
 def failure_reply(title: str, problem: str, item_id: str) -> SlackReply:

@@ -1,4 +1,4 @@
-"""Triage (issue #14): the company, linked issue or project, tags and assignee a feedback thread is
+"""Triage: the company, linked issue or project, tags and assignee a feedback thread is
 filed with — chosen in the modal from the catalog (`bot.catalog`), preselected from the channel and
 the contact (`service`), offered as the person types (`suggest`), sent with the thread and its tags
 by a PATCH right after it (`delivery`), and shown in the confirmation (`confirmation`).

@@ -1,8 +1,5 @@
 """How a triage choice travels through Slack: an option's value and text, and the one "Link to"
-select that holds an issue or a project.
-
-Block Kit limits (https://docs.slack.dev/reference/block-kit/composition-objects/option-object):
-an option's text holds at most 75 characters and its value 150; a menu at most 100 options.
+select that holds an issue or a project. Block Kit's limits on options: `bot.slack.blocks`.
 """
 
 from __future__ import annotations
@@ -10,31 +7,18 @@ from __future__ import annotations
 from typing import Any
 
 from bot.catalog.entries import Entry
-
-OPTION_TEXT_MAX = 75
-OPTION_VALUE_MAX = 150
-OPTIONS_MAX = 100
+from bot.slack.blocks import OPTION_TEXT_MAX, OPTION_VALUE_MAX, clip_line, option_json
 
 ISSUE_PREFIX = "issue:"
 PROJECT_PREFIX = "project:"
-
-
-def clip(text: str, limit: int = OPTION_TEXT_MAX) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
-
-
-def option(text: str, value: str) -> dict[str, Any]:
-    """An option object as Slack takes it (plain dicts: a menu of 100 is built per keystroke)."""
-    return {"text": {"type": "plain_text", "text": clip(text) or value[:OPTION_TEXT_MAX]}, "value": value}
 
 
 def entry_option(entry: Entry, prefix: str = "", suffix: str = "") -> dict[str, Any] | None:
     value = prefix + entry.id
     if len(value) > OPTION_VALUE_MAX:
         return None
-    label = clip(entry.name, OPTION_TEXT_MAX - len(suffix)) + suffix
-    return option(label, value)
+    label = clip_line(entry.name, OPTION_TEXT_MAX - len(suffix)) + suffix
+    return option_json(label, value)
 
 
 def link_value(issue_id: str | None, project_id: str | None) -> str | None:

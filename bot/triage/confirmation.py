@@ -10,17 +10,13 @@ from dataclasses import dataclass
 from bot.feedback.form import PAIN_LABELS, FeedbackForm
 from bot.feedback.submission import Submission
 from bot.productlane.models import CreateThread, ThreadOrigin
+from bot.slack.blocks import clip_line
 from bot.slack.replies import Confirmation
 
 __all__ = ["TriageSummary", "confirmation_for", "triage_summary"]
 
 NAME_MAX = 80
 TAGS_SHOWN = 5
-
-
-def _short(name: str) -> str:
-    name = " ".join(name.split())
-    return name if len(name) <= NAME_MAX else name[: NAME_MAX - 1] + "…"
 
 
 @dataclass(frozen=True)
@@ -36,18 +32,18 @@ def triage_summary(form: FeedbackForm) -> TriageSummary:
     parts: list[str] = []
     company = names.get(form.company_id) if form.company_id else None
     if company:
-        parts.append(f"Company: {_short(company)}")
+        parts.append(f"Company: {clip_line(company, NAME_MAX)}")
     linked: str | None = None
     target = form.issue_id or form.project_id
     if target:
         linked = names.get(target)
         parts.append(
-            f"Linked to: {_short(linked)}"
+            f"Linked to: {clip_line(linked, NAME_MAX)}"
             if linked
             else f"Linked to {'an issue' if form.issue_id else 'a project'}"
         )
     if form.tag_ids:
-        named = [_short(names[tag]) for tag in form.tag_ids if tag in names]
+        named = [clip_line(names[tag], NAME_MAX) for tag in form.tag_ids if tag in names]
         if len(named) == len(form.tag_ids):
             shown = named[:TAGS_SHOWN]
             more = len(named) - len(shown)

@@ -1,4 +1,4 @@
-"""Sending the triage fields (issue #14), as the delivery worker does it.
+"""Sending the triage fields, as the delivery worker does it.
 
 - The company, issue or project and assignee go with the create (`compose` maps them).
 - Stale choices lose nothing: when Productlane refuses an id it no longer knows (400/404 naming the

@@ -20,12 +20,12 @@ from slack_sdk.models.blocks import (
     ExternalDataSelectElement,
     InputBlock,
     Option,
-    PlainTextObject,
 )
 
 from bot.feedback.form import FeedbackForm, Field
+from bot.slack.blocks import option
 from bot.slack.ids import ASSIGNEE_SELECT, COMPANY_SELECT, LINK_SELECT, TAGS_SELECT
-from bot.triage.choices import OPTION_TEXT_MAX, clip, link_value, parse_link
+from bot.triage.choices import link_value, parse_link
 
 __all__ = [
     "ACTIONS",
@@ -67,11 +67,11 @@ class TriageView:
 
 
 NO_TRIAGE = TriageView()
-"""No triage field: the modal as it was before issue #14."""
+"""No triage field: the modal as it was before triage fields existed."""
 
 
-def _option(choice: Choice) -> Option:
-    return Option(text=PlainTextObject(text=clip(choice.label, OPTION_TEXT_MAX)), value=choice.value)
+def _choice_option(choice: Choice) -> Option:
+    return option(choice.label, choice.value)
 
 
 def triage_blocks(
@@ -90,7 +90,7 @@ def triage_blocks(
                     action_id=COMPANY_SELECT,
                     placeholder="Search companies",
                     min_query_length=0,
-                    initial_option=_option(view.company) if view.company else None,
+                    initial_option=_choice_option(view.company) if view.company else None,
                 ),
             )
         )
@@ -110,7 +110,7 @@ def triage_blocks(
                     action_id=LINK_SELECT,
                     placeholder="Search issues and projects",
                     min_query_length=0,
-                    initial_option=_option(view.link) if view.link else None,
+                    initial_option=_choice_option(view.link) if view.link else None,
                 ),
             )
         )
@@ -125,7 +125,7 @@ def triage_blocks(
                     placeholder="Search tags",
                     min_query_length=0,
                     max_selected_items=TAGS_MAX,
-                    initial_options=[_option(tag) for tag in view.tags] or None,
+                    initial_options=[_choice_option(tag) for tag in view.tags] or None,
                 ),
             )
         )
@@ -140,7 +140,7 @@ def triage_blocks(
                     action_id=ASSIGNEE_SELECT,
                     placeholder="Search people",
                     min_query_length=0,
-                    initial_option=_option(view.assignee) if view.assignee else None,
+                    initial_option=_choice_option(view.assignee) if view.assignee else None,
                 ),
             )
         )

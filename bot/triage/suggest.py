@@ -7,8 +7,9 @@ from __future__ import annotations
 from typing import Any
 
 from bot.catalog import Catalog, Entry, Kind
+from bot.slack.blocks import OPTIONS_MAX
 from bot.slack.ids import ASSIGNEE_SELECT, COMPANY_SELECT, LINK_SELECT, TAGS_SELECT
-from bot.triage.choices import ISSUE_PREFIX, OPTIONS_MAX, PROJECT_PREFIX, entry_option
+from bot.triage.choices import ISSUE_PREFIX, PROJECT_PREFIX, entry_option
 
 __all__ = ["SELECT_KINDS", "suggestions"]
 

@@ -23,7 +23,6 @@ from slack_sdk.models.blocks import (
     InputBlock,
     MarkdownTextObject,
     Option,
-    PlainTextObject,
     RadioButtonsElement,
     StaticSelectElement,
 )
@@ -33,6 +32,7 @@ from bot.catalog.kinds import Kind
 from bot.channels.model import Capture, ChannelSettings, Confirm
 from bot.feedback.form import PAIN_LABELS
 from bot.productlane.models import PainLevel
+from bot.slack.blocks import option
 from bot.slack.ids import CHANNEL_SETTINGS_MODAL, COMPANY_SELECT, TAGS_SELECT
 
 COMPANY, TAG = Kind.COMPANIES, Kind.TAGS
@@ -74,52 +74,44 @@ class SettingsModalContent:
     changed_at: datetime | None = None
 
 
-def _option(text: str, value: str, description: str | None = None) -> Option:
-    return Option(
-        text=PlainTextObject(text=text[:75]),
-        value=value,
-        description=PlainTextObject(text=description[:75]) if description else None,
-    )
-
-
 def _named(names: CatalogNames, kind: Kind, item_id: str) -> Option:
-    return _option(names.name(kind, item_id) or item_id, item_id)
+    return option(names.name(kind, item_id) or item_id, item_id)
 
 
 def capture_options(emoji: str) -> list[Option]:
     emoji_option = (
-        _option(
+        option(
             f"Shortcut and the :{emoji}: emoji", Capture.REACTION, f"Reacting with :{emoji}: files a message"
         )
         if emoji
-        else _option("Shortcut and the emoji", Capture.REACTION, "FEEDBACK_REACTION is empty: no emoji yet")
+        else option("Shortcut and the emoji", Capture.REACTION, "FEEDBACK_REACTION is empty: no emoji yet")
     )
     return [
-        _option("Shortcut only", Capture.SHORTCUT, "Send to Productlane on a message, or /feedback"),
+        option("Shortcut only", Capture.SHORTCUT, "Send to Productlane on a message, or /feedback"),
         emoji_option,
-        _option("Every new message", Capture.AUTOMATIC, "Each new top-level message by a person is filed"),
+        option("Every new message", Capture.AUTOMATIC, "Each new top-level message by a person is filed"),
     ]
 
 
 def confirm_options() -> list[Option]:
     return [
-        _option("A reply in the thread", Confirm.THREAD, "Everyone in the channel sees the link"),
-        _option("Only the person who filed it", Confirm.PRIVATE, "A direct message; nobody, if captured"),
-        _option("A ✅ reaction on the message", Confirm.REACTION, "Nothing else: no bot message to read"),
+        option("A reply in the thread", Confirm.THREAD, "Everyone in the channel sees the link"),
+        option("Only the person who filed it", Confirm.PRIVATE, "A direct message; nobody, if captured"),
+        option("A ✅ reaction on the message", Confirm.REACTION, "Nothing else: no bot message to read"),
     ]
 
 
 def conversation_options() -> list[Option]:
     return [
-        _option("Replies in the Slack thread go to Productlane", FOLLOWUPS),
-        _option("The team's replies in Productlane are posted in Slack", REPLIES),
+        option("Replies in the Slack thread go to Productlane", FOLLOWUPS),
+        option("The team's replies in Productlane are posted in Slack", REPLIES),
     ]
 
 
 def _pain_options(default_pain: PainLevel) -> list[Option]:
     return [
-        _option(f"As everywhere ({PAIN_LABELS[default_pain]})", DEFAULT),
-        *(_option(label, level.value) for level, label in PAIN_LABELS.items()),
+        option(f"As everywhere ({PAIN_LABELS[default_pain]})", DEFAULT),
+        *(option(label, level.value) for level, label in PAIN_LABELS.items()),
     ]
 
 
@@ -166,7 +158,7 @@ def settings_modal(content: SettingsModalContent, names: CatalogNames) -> View:
     if settings.company_id:
         # A select cannot be emptied once chosen: this is how a company is taken off again.
         label = names.name(COMPANY, settings.company_id) or settings.company_id
-        remove = _option(f"No company (remove {label})", NO_COMPANY)
+        remove = option(f"No company (remove {label})", NO_COMPANY)
         blocks.append(
             InputBlock(
                 block_id=NO_COMPANY,
@@ -252,8 +244,8 @@ def _action(values: Mapping[str, Any], block_id: str, action_id: str) -> Mapping
 
 
 def _selected(values: Mapping[str, Any], block_id: str, action_id: str) -> str | None:
-    option = _action(values, block_id, action_id).get("selected_option")
-    value = option.get("value") if isinstance(option, Mapping) else None
+    selected = _action(values, block_id, action_id).get("selected_option")
+    value = selected.get("value") if isinstance(selected, Mapping) else None
     return value if isinstance(value, str) and value else None
 
 

@@ -102,7 +102,7 @@ class FeedbackModals:
         self._defaults = defaults
         self._identity = identity
         self._already_sent = already_sent
-        # Without a catalog no triage field shows: the modal is as it was before issue #14.
+        # Without a catalog no triage field shows: the modal is as before triage fields existed.
         self._triage = triage or Triage(Catalog.off())
 
     def _new_draft(self, submitter_id: str, **values: Any) -> Draft:
@@ -245,8 +245,8 @@ class FeedbackModals:
         self._open(trigger_id, content)
 
     def open_edit(self, trigger_id: str, editor_id: str, target: EditTarget) -> None:
-        """ "Edit details" (issue #10): the thread's title and pain level, and its triage fields
-        (issue #14), prefilled with what it says now; saving changes the thread that outbox item
+        """ "Edit details": the thread's title and pain level, and its triage fields,
+        prefilled with what it says now; saving changes the thread that outbox item
         created."""
         draft = self._new_draft(
             editor_id, source=target.source, edits_item_id=target.item_id, form=target.form

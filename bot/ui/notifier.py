@@ -42,7 +42,7 @@ class SlackNotifier:
     ) -> None:
         self._messenger = messenger
         self._bot_id = bot_id
-        # Each channel's confirmation style (issue #14), read when the confirmation is posted.
+        # Each channel's confirmation style, read when the confirmation is posted.
         self._channels = channel_settings or NoChannelSettings()
 
     def find_delivered(self, submission: Submission, thread_url: str) -> PostedMessage | None:

@@ -1,6 +1,6 @@
-"""An emoji files a message (issue #10): reacting with `FEEDBACK_REACTION` to a message sends it to
+"""An emoji files a message: reacting with `FEEDBACK_REACTION` to a message sends it to
 Productlane with the defaults — its author as the contact, its first line as the title, the default
-pain level (the channel's, its company and tags, or the author's company: issue #14) — through the
+pain level (the channel's, its company and tags, or the author's company) — through the
 same outbox as the modal. One message gives one thread, however many people
 react and however often Slack sends the event; whoever reacts to a message already in Productlane is
 told so, privately. Reactions the bot should not act on are dropped with one log line, no message.
@@ -92,7 +92,7 @@ class ReactionFiler:
         triage: Triage | None = None,
     ) -> None:
         self._sleep = sleep
-        # Channel settings (issue #14): where the emoji files messages, and the channel's defaults.
+        # Channel settings: where the emoji files messages, and the channel's defaults.
         self._channels = channel_settings or NoChannelSettings()
         self._client = client
         self._lookups = lookups
@@ -101,7 +101,7 @@ class ReactionFiler:
         self._defaults = defaults
         self._identity = identity
         self.reaction = reaction
-        # Triage (issue #14): the channel's company, tags and pain level, else the author's company.
+        # Triage: the channel's company, tags and pain level, else the author's company.
         self._triage = triage
 
     def wants(self, event: Mapping[str, Any]) -> bool:

@@ -28,6 +28,7 @@ from slack_sdk.models.views import View
 
 from bot.feedback.form import PAIN_LABELS, TITLE_MAX, FeedbackForm, Field
 from bot.productlane.models import PainLevel
+from bot.slack.blocks import clip, option
 from bot.slack.ids import FEEDBACK_MODAL
 from bot.triage.fields import NO_TRIAGE, TriageView, triage_blocks
 
@@ -55,35 +56,27 @@ class ModalContent:
     # makes the looked-up value show. Only fields that were empty at open are renamed, so
     # nothing a person typed is replaced.
     filled_later: frozenset[Field] = frozenset()
-    # The message is in a thread: offer to include the whole of it (issue #10), with its size
+    # The message is in a thread: offer to include the whole of it, with its size
     # when known.
     offer_thread: bool = False
     thread_size: int | None = None
-    # "Edit details" on a thread already in Productlane: only what it can change (issue #10).
+    # "Edit details" on a thread already in Productlane: only what it can change.
     editing: bool = False
-    # Triage (issue #14): the Company, Link to, Tags and Assignee fields the catalog can serve.
+    # Triage: the Company, Link to, Tags and Assignee fields the catalog can serve.
     triage: TriageView = NO_TRIAGE
 
     def block_id(self, field: Field) -> str:
         return f"{field.value}{FILLED_SUFFIX}" if field in self.filled_later else field.value
 
 
-def clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
-
-
-def _option(text: str, value: str) -> Option:
-    return Option(text=PlainTextObject(text=text), value=value)
-
-
 def _pain_options() -> list[Option]:
-    return [_option(label, level.value) for level, label in PAIN_LABELS.items()]
+    return [option(label, level.value) for level, label in PAIN_LABELS.items()]
 
 
 def _notify_options() -> list[Option]:
     return [
-        _option("Notify in Slack", NOTIFY_SLACK),
-        _option("Notify by email", NOTIFY_EMAIL),
+        option("Notify in Slack", NOTIFY_SLACK),
+        option("Notify by email", NOTIFY_EMAIL),
     ]
 
 
@@ -110,7 +103,7 @@ def thread_option_label(size: int | None) -> str:
 
 
 def _thread_block(content: ModalContent) -> InputBlock:
-    option = _option(thread_option_label(content.thread_size), INCLUDE_THREAD)
+    include = option(thread_option_label(content.thread_size), INCLUDE_THREAD)
     return InputBlock(
         block_id=Field.INCLUDE_THREAD,
         label="Slack thread",
@@ -118,8 +111,8 @@ def _thread_block(content: ModalContent) -> InputBlock:
         hint="Off: only this message is sent. On: every person's message in the thread, in order.",
         element=CheckboxesElement(
             action_id=Field.INCLUDE_THREAD,
-            options=[option],
-            initial_options=[option] if content.form.include_thread else None,
+            options=[include],
+            initial_options=[include] if content.form.include_thread else None,
         ),
     )
 
@@ -151,7 +144,7 @@ def _pain_block(form: FeedbackForm) -> InputBlock:
         element=StaticSelectElement(
             action_id=Field.PAIN_LEVEL,
             options=_pain_options(),
-            initial_option=_option(PAIN_LABELS[form.pain_level], form.pain_level.value),
+            initial_option=option(PAIN_LABELS[form.pain_level], form.pain_level.value),
         ),
     )
 

@@ -45,7 +45,7 @@ HANDLED_EVENT_TYPES = frozenset(
         "customer_need.deleted",
         "issue.completed",
         "project.completed",
-        # The team's replies to the contact (issue #15). `message.received` (the contact writing
+        # The team's replies to the contact, posted in Slack. `message.received` (the contact writing
         # in) and every `comment.*` (internal notes) are answered 200 and never reach Slack.
         "message.sent",
     }

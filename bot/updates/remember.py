@@ -59,7 +59,7 @@ def thread_record_from_delivery(
     is_slack_connect = request.origin is ThreadOrigin.slack_connect
     kept: Mapping[str, Any] = thread if isinstance(thread, Mapping) else {}
     # Everything the reply showed, so a status edit of it loses nothing: what stayed in Slack
-    # (issue #10's notes), the Edit details button, who edited the details last.
+    # (the notes on the thread and files), the Edit details button, who edited the details last.
     confirmation = confirmation_for(
         submission,
         request,

@@ -1,4 +1,4 @@
-"""End to end, what a channel's settings change (issue #14): how feedback is confirmed there (a reply in
+"""End to end, what a channel's settings change: how feedback is confirmed there (a reply in
 the thread, privately, a ✅ reaction), whether the emoji files messages, and automatic capture — each
 new top-level message by a person filed once, in the order posted, never an edit, a bot, a join or a
 reply, never a message deleted before its turn; the bot joins a public channel it must read and asks

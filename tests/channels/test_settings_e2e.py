@@ -1,4 +1,4 @@
-"""End to end, settings per channel (issue #14): `/feedback settings` through the real process, in
+"""End to end, settings per channel: `/feedback settings` through the real process, in
 socket mode and in HTTP mode — who may open and save it, what it saves, and a second replica applying
 a change within 5 seconds."""
 

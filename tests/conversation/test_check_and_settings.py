@@ -1,4 +1,4 @@
-"""`check` says how follow-ups reach Productlane; the conversation's settings (issue #15)."""
+"""`check` says how follow-ups reach Productlane; the conversation's settings (follow-ups, replies)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""End to end, follow-ups (issue #15): the real `productlane-slack` process files a customer's
+"""End to end, follow-ups: the real `productlane-slack` process files a customer's
 message; the customer's later replies in its Slack thread reach the Productlane thread as comments —
 text and files, several close together in one write, once each across Slack's retries, in order —
 while bots, the bot itself and deleted replies stay out."""

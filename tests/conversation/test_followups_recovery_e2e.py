@@ -1,4 +1,4 @@
-"""End to end, follow-ups when things go wrong (issue #15): Productlane without comments (the PATCH
+"""End to end, follow-ups when things go wrong: Productlane without comments (the PATCH
 fallback, and what `check` says), an answer that never came, `kill -9` in the middle of a batch,
 and FOLLOWUP_DAYS=0. Each reply reaches Productlane once, in Slack's order."""
 

@@ -1,4 +1,4 @@
-"""End to end, the team's replies (issue #15): a team member answers the customer in Productlane and
+"""End to end, the team's replies: a team member answers the customer in Productlane and
 the real `productlane-slack` process posts it into the Slack thread, through signed `message.sent`
 webhooks — once per message, in order, in Slack Connect channels too — while internal comments,
 what Productlane delivered into Slack itself and what the bot wrote never come back."""

@@ -1,5 +1,5 @@
 """End to end, two replicas of the real process in HTTP mode on one PostgreSQL database, as behind a
-load balancer (issue #15): the replica that did not file a message learns within seconds that its
+load balancer: the replica that did not file a message learns within seconds that its
 thread is followed, and replies arriving at either replica — and Slack's retries arriving at the
 other — reach Productlane once each, in Slack's order."""
 

@@ -248,7 +248,7 @@ def validate_create_thread(body: Any) -> list[dict[str, str]]:
     return errors
 
 
-# --------------------------------------------------------------------------- capture (issue #10)
+# ------------------------------------------------------------- capture: files and thread edits
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 UPLOADS_PER_MINUTE = 30
@@ -513,9 +513,9 @@ class FakeProductlane:
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
         self._init_capture()
-        # Triage (issue #14): companies, tags, members, the lists, and the ids writes name.
+        # Triage: companies, tags, members, the lists, and the ids writes name.
         self.catalog = FakeCatalog(self)
-        # Comments and the team's replies (issue #15): tests/fakes/productlane_conversation.py.
+        # Comments and the team's replies: tests/fakes/productlane_conversation.py.
         self.conversation = ConversationFake(self)
 
     # -- lifecycle
@@ -1196,7 +1196,7 @@ class FakeProductlane:
                 return self._error(404, message="Contact not found.")
             return self._json(200, dict(contact))
 
-    # -- capture (issue #10): POST /files and PATCH /threads/{id} ---------------------------------
+    # -- capture: POST /files and PATCH /threads/{id} ---------------------------------------------
 
     def _init_capture(self) -> None:
         self.upload_limit_per_minute = UPLOADS_PER_MINUTE

@@ -1,4 +1,4 @@
-"""The fake Productlane's lists and the ids that point into them (issue #14).
+"""The fake Productlane's lists and the ids that point into them, for the triage fields.
 
 `FakeProductlane.catalog` serves ``GET /companies``, ``/projects``, ``/issues``, ``/tags`` and
 ``/members`` (cursor pagination in the documented ``{data, page: {cursor, has_more, limit}}``

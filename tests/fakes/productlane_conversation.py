@@ -1,4 +1,4 @@
-"""The conversation in the fake Productlane (issue #15): comments on a thread, and the team's
+"""The conversation in the fake Productlane: comments on a thread, and the team's
 replies sent from Productlane as ``message.sent`` webhooks.
 
 Written from the reference notes, independently of `bot.conversation`:

@@ -1031,7 +1031,7 @@ class FakeSlackWebAPI:
         )
         return {"ok": True, "view": view}
 
-    # ------------------------------------------------------------------ capture (issue #10)
+    # ------------------------------------------------------------------ capture: files and threads
     # Files (files.info, downloads that need the bot token), messages and threads
     # (conversations.history, conversations.replies with pagination).
 

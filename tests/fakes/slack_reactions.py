@@ -1,4 +1,4 @@
-"""`reactions.add` for the fake Slack Web API (the ✅ confirmation style, issue #14).
+"""`reactions.add` for the fake Slack Web API (the ✅ confirmation style a channel may choose).
 
 The fake remembers each reaction the bot added, by (channel, ts): `FakeSlackWebAPI.reactions`. It
 answers as Slack documents it: `reactions:write` needed, `already_reacted` for the same reaction again,

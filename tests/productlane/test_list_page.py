@@ -1,5 +1,5 @@
 """List answers in the shapes Productlane documents for GET /threads, and in those it might use for
-the lists whose answers are not documented (issue #14)."""
+the lists whose answers are not documented (the triage catalog's)."""
 
 from __future__ import annotations
 

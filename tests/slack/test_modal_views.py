@@ -88,7 +88,7 @@ def test_an_explanation_modal_fits_its_title() -> None:
     assert len(view.to_dict()["title"]["text"]) <= 24
 
 
-# --- the whole thread (issue #10) ----------------------------------------------------------------
+# --- the whole thread ---------------------------------------------------------------------------
 
 
 def test_a_message_in_a_thread_is_offered_the_whole_thread_off_by_default() -> None:

@@ -1,4 +1,4 @@
-"""A channel's settings preselect the modal (issue #14): its company (before the contact's domain),
+"""A channel's settings preselect the modal: its company (before the contact's domain),
 its default tags and pain level — for the message shortcut and for /feedback alike. The bot is built
 by the factory, the channel's settings saved as `/feedback settings` saves them."""
 

@@ -1,4 +1,4 @@
-"""The confirmation's triage line (issue #14): the company, the link and the tags as Productlane
+"""The confirmation's triage line: the company, the link and the tags as Productlane
 took them; nothing of the sort in Slack Connect; kept whole when the reply is rendered again with
 its status, and a link not named twice."""
 

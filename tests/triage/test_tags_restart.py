@@ -1,4 +1,4 @@
-"""Tags are set once, whatever happens between the create and the PATCH (issue #14): `kill -9` the
+"""Tags are set once, whatever happens between the create and the PATCH: `kill -9` the
 bot right after Productlane created the thread, or while its PATCH is under way, start it again,
 and the thread ends with its tags, set by one PATCH."""
 

@@ -1,4 +1,4 @@
-"""End to end, triage (issue #14), socket mode: the `productlane-slack` process against a fake
+"""End to end, triage, socket mode: the `productlane-slack` process against a fake
 Productlane whose key may read its companies, projects, issues, tags and members. The selects are
 answered from the catalog as the person types; the modal preselects the company; the submission
 creates the thread with the ids and sets the tags by one PATCH; a choice deleted meanwhile is left

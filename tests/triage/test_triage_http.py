@@ -1,4 +1,4 @@
-"""End to end, triage (issue #14), HTTP mode: Slack's options requests arrive as signed POSTs to
+"""End to end, triage, HTTP mode: Slack's options requests arrive as signed POSTs to
 /slack/events and are answered in the response body; the modal shows a field only for what the key
 can read; the submission sends the ids and the tags."""
 

@@ -1,4 +1,4 @@
-"""The team's replies from Productlane (issue #15): `message.sent` read defensively, decided purely,
+"""The team's replies from Productlane: `message.sent` read defensively, decided purely,
 queued once per message id, and sent to Slack in order per thread — on SQLite and PostgreSQL."""
 
 from __future__ import annotations
