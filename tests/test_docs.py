@@ -221,7 +221,7 @@ def a_benchmark(shown: Shown, tmp_path: Path) -> None:
 
 RUNNERS: list[tuple[re.Pattern[str], Callable[[Shown, Path], None]]] = [
     (re.compile(r"^uv run pytest$"), in_ci),
-    (re.compile(r"^uv run (ruff|mypy)\b"), in_ci),
+    (re.compile(r"^uv run (ruff|mypy|lint-imports)\b"), in_ci),
     (re.compile(r"^bash \.ci/run$"), ci_itself),
     (re.compile(r"^bash \.ci/postgres\.sh stop$"), in_ci),
     (re.compile(r"^pip install uv$"), installs_uv),
