@@ -402,6 +402,7 @@ class FakeSlackWebAPI:
         self._answers: dict[str, list[_Answer]] = {}
         self._standing: dict[str, _Answer] = {}
         self._delays: dict[str, float] = {}
+        self._held: dict[str, threading.Event] = {}
         self._view_order: list[str] = []
         self._external_ids: dict[str, str] = {}
         self._ids = itertools.count(1)
@@ -512,6 +513,19 @@ class FakeSlackWebAPI:
                 self._delays[method] = seconds
             else:
                 self._delays.pop(method, None)
+
+    def hold(self, method: str) -> None:
+        """Record calls to `method` at once but answer none of them until `release(method)`: a Slack
+        that has not answered yet, for tests that assert what happens meanwhile."""
+        with self.lock:
+            self._held.setdefault(method, threading.Event())
+
+    def release(self, method: str) -> None:
+        """Answer every held call to `method`, and the later ones at once."""
+        with self.lock:
+            gate = self._held.pop(method, None)
+        if gate is not None:
+            gate.set()
 
     def reset_responses(self, method: str | None = None) -> None:
         """Drop configured answers (for one method, or all)."""
@@ -644,6 +658,10 @@ class FakeSlackWebAPI:
         with self._cond:
             self._calls.append(call)
             self._cond.notify_all()
+        with self.lock:
+            gate = self._held.get(call.method)
+        while gate is not None and not gate.wait(0.05) and not self._closing.is_set():
+            pass
         if delay > 0:
             self._closing.wait(delay)
         self._send(request, status, answer, headers)

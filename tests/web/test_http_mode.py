@@ -92,36 +92,31 @@ def shortcut_body(slack: FakeSlack) -> bytes:
     return payload_body(slack.global_shortcut_payload(GLOBAL_SHORTCUT))
 
 
-def test_20_simultaneous_shortcuts_while_slack_takes_a_second_per_modal(http_bot: HttpBot) -> None:
+def test_20_simultaneous_shortcuts_while_slack_has_not_answered_one_modal(http_bot: HttpBot) -> None:
     slack = http_bot.slack
-    slack.web.delay("views.open", 1.0)
+    slack.web.hold("views.open")
     bodies = [payload_body(slack.message_shortcut_payload(MESSAGE_SHORTCUT)) for _ in range(20)]
     everyone_ready = threading.Barrier(20)
 
-    def press(body: bytes) -> float:
+    def press(body: bytes) -> int:
         everyone_ready.wait()
         answer = post_signed(http_bot.port, body)  # a refused or reset connection raises
-        assert answer.status == 200
-        return answer.seconds
+        return answer.status
 
     mark = time.monotonic()
     try:
         with ThreadPoolExecutor(max_workers=20) as pool:
-            ack_seconds = list(pool.map(press, bodies))
+            # Every shortcut is acked while Slack has answered no views.open yet: no ack waits on it.
+            assert list(pool.map(press, bodies)) == [200] * 20
+        # All 20 views.open calls are made while none is answered: none waits for a free listener
+        # thread behind another modal.
         wait_until(lambda: len(views_opened_after(slack, mark)) >= 20, "20 views.open calls")
-        opened = views_opened_after(slack, mark)
-        view_ids = {call.response["view"]["id"] for call in opened}
-        # The lazy listener updates each modal once views.open has answered: the modal is open.
-        wait_until(lambda: len(views_updated(slack, view_ids)) >= 20, "every modal to be filled in")
-        updated = views_updated(slack, view_ids)
     finally:
-        slack.web.delay("views.open", 0)
-
-    assert max(ack_seconds) < 2.0, ack_seconds  # well under Slack's 3 s
-    first_open = min(call.time for call in opened)
-    # One views.open is 1 s; with Bolt's 5 listener threads the last of 20 would start after 3 s.
-    assert max(call.time for call in opened) - first_open < 1.0
-    assert max(call.time for call in updated) - first_open < 2.5
+        slack.web.release("views.open")
+    opened = views_opened_after(slack, mark)
+    view_ids = {call.response["view"]["id"] for call in opened}
+    # The lazy listener updates each modal once views.open has answered: the modal is open.
+    wait_until(lambda: len(views_updated(slack, view_ids)) >= 20, "every modal to be filled in")
 
 
 def test_a_client_trickling_its_body_delays_no_one_else(http_bot: HttpBot) -> None:
