@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -73,17 +71,17 @@ def test_lookups_by_id_and_alias() -> None:
     assert companies.get("co_2") is None
 
 
-def test_5000_names_are_searched_in_a_few_milliseconds() -> None:
+def test_5000_names_are_searched_and_each_answer_is_capped() -> None:
     words = ["export", "csv", "login", "sso", "billing", "invoice", "slow", "crash", "mobile", "dark"]
     big = KindIndex(
         Entry(f"is_{n}", f"{words[n % 10]} {words[(n * 7) % 10]} issue number {n} for {words[(n * 3) % 10]}")
         for n in range(5000)
     )
-    started = time.perf_counter()
+    # How fast: bench/bench_suggest.py. Here: what the searches find, within the cap.
     for query in ("exp", "csv export", "number 12", "zzz", "", "slow mobile crash"):
-        big.search(query, 100)
-    # Generous for a shared machine; the real figure is in bench/bench_suggest.py.
-    assert (time.perf_counter() - started) / 6 < 0.05
+        assert len(big.search(query, 100)) <= 100
+    assert big.search("zzz", 100) == []
+    assert {entry.id for entry in big.search("number 12", 100)} >= {"is_12"}
 
 
 @given(st.lists(st.text(min_size=1, max_size=30), min_size=1, max_size=30), st.text(max_size=20))
