@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import signal
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -12,61 +15,65 @@ import pytest
 from bot.slack.ids import GLOBAL_SHORTCUT
 from tests.fakes.productlane import FakeProductlane
 from tests.fakes.slack import FakeSlack
-from tests.running_bot import bot_environment, interact, start_bot, wait_until
+from tests.running_bot import World, bot_environment, interact, start_bot, wait_until
 from tests.web.client import StalledClients, connections_held, request
 
 pytestmark = pytest.mark.timeout(90)
 
 
-def test_health_probes_answer_on_port_in_socket_mode(tmp_path: Path) -> None:
+@dataclass
+class SocketModeBot:
+    slack: FakeSlack
+    world: World
+    port: int
+    exit_status: int | None = None
+
+
+@contextmanager
+def socket_mode_bot_with_probes(tmp_path: Path) -> Iterator[SocketModeBot]:
+    """The bot in socket mode, connected and serving its probes; stopped (SIGTERM) on leaving."""
     with FakeSlack() as slack, FakeProductlane() as productlane:
         env = bot_environment(slack, productlane, tmp_path / "outbox.db")
         world = start_bot(slack, productlane, env, tmp_path, tmp_path / "bot.log")
+        bot = SocketModeBot(slack, world, int(env["PORT"]))
         try:
             slack.socket.wait_connected(timeout=30)
             wait_until(lambda: "/healthz, /readyz)" in world.log_text(), "the probes", 30)
-            port = int(env["PORT"])
-
-            healthz = request(port, "GET", "/healthz")
-            readyz = request(port, "GET", "/readyz")
-            slack_events = request(port, "POST", "/slack/events", b"payload=%7B%7D")
+            yield bot
         finally:
             world.bot.send_signal(signal.SIGTERM)
-            exit_status = world.bot.wait(timeout=30)
+            bot.exit_status = world.bot.wait(timeout=30)
+
+
+def test_health_probes_answer_on_port_in_socket_mode(tmp_path: Path) -> None:
+    with socket_mode_bot_with_probes(tmp_path) as bot:
+        healthz = request(bot.port, "GET", "/healthz")
+        readyz = request(bot.port, "GET", "/readyz")
+        slack_events = request(bot.port, "POST", "/slack/events", b"payload=%7B%7D")
 
     assert (healthz.status, readyz.status) == (200, 200)
     assert slack_events.status == 404  # Slack reaches socket mode over its socket, never here
-    assert exit_status == 0, world.log_text()
+    assert bot.exit_status == 0, bot.world.log_text()
 
 
 def test_200_clients_trickling_their_headers_hold_up_neither_the_probes_nor_the_bot(tmp_path: Path) -> None:
-    with FakeSlack() as slack, FakeProductlane() as productlane:
-        env = bot_environment(slack, productlane, tmp_path / "outbox.db")
-        world = start_bot(slack, productlane, env, tmp_path, tmp_path / "bot.log")
-        try:
-            slack.socket.wait_connected(timeout=30)
-            wait_until(lambda: "/healthz, /readyz)" in world.log_text(), "the probes", 30)
-            port = int(env["PORT"])
-            with StalledClients(port, 200) as stalled:
-                wait_until(
-                    lambda: connections_held(world.bot.pid, port, stalled.local_ports) == 200,
-                    "the bot to accept all 200 stalled connections",
-                    30,
-                )
-                # The client's timeouts only keep a hang from stalling the test.
-                healthz = request(port, "GET", "/healthz", timeout=20)
-                readyz = request(port, "GET", "/readyz", timeout=20)
-                interact(world, slack.global_shortcut_payload(GLOBAL_SHORTCUT))  # acked, or it raises
-                wait_until(lambda: stalled.closed == 200, "the bot to close every stalled connection", 60)
-                still_trickling = stalled.trickling
-        finally:
-            world.bot.send_signal(signal.SIGTERM)
-            exit_status = world.bot.wait(timeout=30)
+    with socket_mode_bot_with_probes(tmp_path) as bot, StalledClients(bot.port, 200) as stalled:
+        wait_until(
+            lambda: connections_held(bot.world.bot.pid, bot.port, stalled.local_ports) == 200,
+            "the bot to accept all 200 stalled connections",
+            30,
+        )
+        # The client's timeouts only keep a hang from stalling the test.
+        healthz = request(bot.port, "GET", "/healthz", timeout=20)
+        readyz = request(bot.port, "GET", "/readyz", timeout=20)
+        interact(bot.world, bot.slack.global_shortcut_payload(GLOBAL_SHORTCUT))  # acked, or it raises
+        wait_until(lambda: stalled.closed == 200, "the bot to close every stalled connection", 60)
+        still_trickling = stalled.trickling
 
     assert (healthz.status, readyz.status) == (200, 200)
     assert still_trickling  # closed by the bot while sending, not because they stopped
-    assert "that did not send a whole request in time" in world.log_text()
-    assert exit_status == 0, world.log_text()
+    assert "that did not send a whole request in time" in bot.world.log_text()
+    assert bot.exit_status == 0, bot.world.log_text()
 
 
 def test_a_taken_port_in_socket_mode_is_a_warning_and_the_bot_works(tmp_path: Path) -> None:
