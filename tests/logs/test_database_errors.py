@@ -43,6 +43,8 @@ def a_draft() -> Draft:
 
 def logged_failure(drafts: SqlDraftStore, log_format: str) -> str:
     stream = io.StringIO()
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
     configure_logging("INFO", log_format, stream)
     try:
         drafts.put(a_draft())
@@ -51,7 +53,9 @@ def logged_failure(drafts: SqlDraftStore, log_format: str) -> str:
     else:
         pytest.fail("the database took the draft")
     finally:
-        configure_logging("WARNING")
+        # The bot's handler (and its filter) must not outlive the test: other tests log too.
+        root.handlers[:] = handlers
+        root.setLevel(level)
     return stream.getvalue()
 
 
