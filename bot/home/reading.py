@@ -61,9 +61,9 @@ class SubmissionsReader:
     ) -> list[HomeSubmission]:
         at = self._outbox.database.now(now)
         items = self._submissions.latest(submitter_id, limit)
-        if not items:
-            return []
-        paused = self._pauses.is_paused(self._limiter_key)
+        # Each read is a transaction of its own: those whose answer nothing shown needs are left out
+        # (most Homes show no submission still waiting, and so need no word of a pause).
+        paused = any(_waits(item) for item in items) and self._pauses.is_paused(self._limiter_key)
         facts = self._updates.thread_facts(item.thread_id for item in items if item.thread_id)
         return [
             HomeSubmission(
@@ -99,6 +99,11 @@ class SubmissionsReader:
             ahead=0 if paused else self._submissions.ahead_of(item),
             now=at,
         )
+
+
+def _waits(item: SubmittedItem) -> bool:
+    """Whether the Home shows ``item`` as waiting (see `SubmissionsReader._state`)."""
+    return not item.thread_id and item.status in (Status.PENDING, Status.SENDING)
 
 
 def _status(value: str | None) -> ThreadStatus | None:
