@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 
@@ -51,13 +51,33 @@ log = logging.getLogger(__name__)
 # How long passing trouble (Slack or Productlane down, rate limits) may hold a submission's files
 # before the feedback goes without them: the files then stay links to Slack, with a note.
 FILE_PATIENCE = timedelta(minutes=10)
-_NOTE_MAX = 500
+NOTE_MAX = 500
 RETRY_SECONDS = 15.0  # after passing trouble that names no wait
 # Uploads are paced one under Productlane's 30 a minute. The limiter counts when a slot is taken,
 # Productlane when the upload arrives; paced at exactly 30, an upload that reaches it a few
 # milliseconds sooner after its slot than the one 30 before makes 31 in a minute (a 429, measured
 # by bench_capture). The headroom (2 s a minute) absorbs that.
 UPLOAD_PACE_PER_MINUTE = UPLOADS_PER_MINUTE - 1
+
+
+def copy_columns(copy: CopiedFile) -> dict[str, Any]:
+    """A copy as the columns a ledger keeps it in (every ledger's table has these), each cut to its
+    column's size."""
+    return {
+        "url": copy.url,
+        "note": copy.note[:NOTE_MAX] if copy.note else None,
+        "name": (copy.name or "")[:255] or None,
+        "permalink": copy.permalink,
+        "content_type": (copy.content_type or "")[:255] or None,
+    }
+
+
+def copy_from_row(row: sa.Row[Any]) -> CopiedFile:
+    """A copy as a ledger's row keeps it (the columns of `copy_columns`)."""
+    m = row._mapping
+    return CopiedFile(
+        url=m["url"], note=m["note"], name=m["name"], permalink=m["permalink"], content_type=m["content_type"]
+    )
 
 
 class FileSource(Protocol):

@@ -134,6 +134,12 @@ class KeyPause:
             row = conn.execute(sa.select(key_problems).where(key_problems.c.key == key)).one_or_none()
         return None if row is None else _key_problem(row)
 
+    def is_paused(self, key: str) -> bool:
+        """Whether writes for ``key`` are paused (one read of the primary key, nothing else)."""
+        query = sa.select(key_problems.c.code).where(key_problems.c.key == key)
+        with self._db.reading() as conn:
+            return conn.execute(query).first() is not None
+
     def key_problems(self) -> list[KeyProblem]:
         """Every pause (for `check`, which does not know the limiter key)."""
         with self._db.reading() as conn:

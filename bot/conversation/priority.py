@@ -10,11 +10,8 @@ the one write a follow-up took just before it arrived: at most one second.
 
 from __future__ import annotations
 
-import sqlalchemy as sa
-
-from bot.delivery.intake import KIND, UPDATE_KIND
 from bot.delivery.outbox import Outbox
-from bot.delivery.schema import items
+from bot.delivery.submissions import Submissions
 
 __all__ = ["NewFeedbackFirst"]
 
@@ -23,24 +20,7 @@ class NewFeedbackFirst:
     """``waiting()``: whether a submission needs Productlane's write budget now."""
 
     def __init__(self, outbox: Outbox) -> None:
-        self._outbox = outbox
+        self._submissions = Submissions(outbox)
 
     def waiting(self) -> bool:
-        at = self._outbox.database.now()
-        # Still to be created (no result yet): due now, or claimed by a sender and on its way
-        # (its files uploading, its slot being waited for). "Edit details" changes count too:
-        # a person is waiting for them. A confirmation still to post needs no write.
-        query = (
-            sa.select(items.c.id)
-            .where(
-                sa.or_(
-                    sa.and_(items.c.status == "pending", items.c.next_attempt_at <= at),
-                    items.c.status == "sending",
-                ),
-                items.c.kind.in_((KIND, UPDATE_KIND)),
-                items.c.result.is_(None),
-            )
-            .limit(1)
-        )
-        with self._outbox.database.reading() as conn:
-            return conn.execute(query).first() is not None
+        return self._submissions.new_feedback_waiting()

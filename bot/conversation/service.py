@@ -116,7 +116,7 @@ def build_conversation(
         store,
         productlane,
         SlackFacts(lookups),
-        WholeThread(store, composer, capture, copier),
+        WholeThread(store, outbox, composer, capture, copier),
         copier,
         NewFeedbackFirst(outbox),
         WriteLimits(outbox.database),

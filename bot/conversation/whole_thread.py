@@ -16,6 +16,8 @@ from slack_sdk.errors import SlackApiError
 
 from bot.budgets.file_copies import CopyLedger, FileCopier
 from bot.conversation.store import FollowUpStore, ThreadWork
+from bot.delivery.copies import copies_of
+from bot.delivery.outbox import Outbox
 from bot.feedback.capture import Captured, SlackFile, TryLater, slack_files
 from bot.feedback.conversation import included_messages
 from bot.feedback.submission import Submission
@@ -46,9 +48,15 @@ class RenderedBody:
 
 class WholeThread:
     def __init__(
-        self, store: FollowUpStore, composer: ThreadComposer, reader: ThreadReader, copier: FileCopier
+        self,
+        store: FollowUpStore,
+        outbox: Outbox,
+        composer: ThreadComposer,
+        reader: ThreadReader,
+        copier: FileCopier,
     ) -> None:
         self._store = store
+        self._outbox = outbox
         self._composer = composer
         self._reader = reader
         self._copier = copier
@@ -56,7 +64,8 @@ class WholeThread:
     def render(self, work: ThreadWork, ledger: CopyLedger) -> RenderedBody:
         """Raises `TryLater` (Slack cannot answer now), `BodyUnavailable`, or what copying files
         raises (`CopyLater`, `LeaseLost`, `KeyRefused`)."""
-        found = self._store.submission_of(work.item_key) if work.item_key else None
+        # The submission and its files' copies are delivery's: it is asked for them.
+        found = self._outbox.payload_by_key(work.item_key) if work.item_key else None
         if found is None:
             raise BodyUnavailable(
                 "the submission behind this thread is no longer kept (OUTBOX_RETENTION_DAYS), so its "
@@ -77,7 +86,8 @@ class WholeThread:
             thread.sort(key=lambda message: float(str(message.get("ts") or 0)))
         shown = included_messages(thread, source.ts)
         files = slack_files(shown)
-        copies = {**self._store.item_copies(item_id), **self._store.copies([file.id for file in files])}
+        filed_copies = copies_of(self._outbox.database, item_id)
+        copies = {**filed_copies, **self._store.copies([file.id for file in files])}
         missing: list[SlackFile] = [file for file in files if file.id not in copies]
         if missing:
             copies.update(self._copier.copy_into(ledger, missing))

@@ -11,13 +11,11 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
-from bot.budgets.file_copies import FileCopier, purge_daily_counts
+from bot.budgets.file_copies import FileCopier, copy_columns, copy_from_row, purge_daily_counts
 from bot.db import Database
 from bot.delivery.outbox import Outbox, OutboxItem, Status
 from bot.delivery.schema import copied_files, items
 from bot.feedback.capture import CopiedFile, SlackFile
-
-NOTE_MAX = 500
 
 
 def copies_of(db: Database, item_id: int) -> dict[str, CopiedFile]:
@@ -25,12 +23,7 @@ def copies_of(db: Database, item_id: int) -> dict[str, CopiedFile]:
     query = sa.select(copied_files).where(copied_files.c.item_id == item_id)
     with db.reading() as connection:
         rows = connection.execute(query).all()
-    return {
-        row.file_id: CopiedFile(
-            url=row.url, note=row.note, name=row.name, permalink=row.permalink, content_type=row.content_type
-        )
-        for row in rows
-    }
+    return {row.file_id: copy_from_row(row) for row in rows}
 
 
 def record_copy(
@@ -38,16 +31,7 @@ def record_copy(
 ) -> bool:
     """Keep what became of one file with the item. Only the item's lease owner may (False else)."""
     at = now or datetime.now(UTC)
-    values = {
-        "item_id": item_id,
-        "file_id": file_id[:64],
-        "url": copy.url,
-        "note": copy.note[:NOTE_MAX] if copy.note else None,
-        "name": (copy.name or "")[:255] or None,
-        "permalink": copy.permalink,
-        "content_type": (copy.content_type or "")[:255] or None,
-        "copied_at": at,
-    }
+    values = {"item_id": item_id, "file_id": file_id[:64], **copy_columns(copy), "copied_at": at}
     owned = sa.select(items.c.id).where(
         items.c.id == item_id,
         items.c.status == Status.SENDING.value,

@@ -2,9 +2,10 @@
 whether writes are paused because Productlane refuses the key. The App Home shows it to admins and
 `/metrics` exports it; every replica reads the same rows, so their numbers agree.
 
-One statement reads it all (each count an index range), and `DeliveryHealthReader` answers from its
-last read for a few seconds: however often scrapes and Home tabs ask, the database sees one query per
-few seconds per replica.
+One statement reads the items (each count an index range), and the pause is asked of the shared
+budgets (`KeyPause`, by its primary key); `DeliveryHealthReader` answers from its last read for a few
+seconds: however often scrapes and Home tabs ask, the database sees those two queries per few
+seconds per replica.
 """
 
 from __future__ import annotations
@@ -18,8 +19,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from bot.budgets.schema import key_problems
-from bot.db.types import from_micros
+from bot.budgets.key_pause import KeyPause
 from bot.delivery.outbox import Outbox, Status
 from bot.delivery.schema import items
 
@@ -67,10 +67,9 @@ def _count(where: sa.ColumnElement[bool]) -> sa.ScalarSelect[int]:
     return sa.select(sa.func.count()).select_from(items).where(where).scalar_subquery()
 
 
-def _health_query(limiter_key: str) -> sa.Select[Any]:
+def _health_query() -> sa.Select[Any]:
     superseded = items.c.superseded_by.is_not(None)
     failed = items.c.status == Status.FAILED.value
-    pause = key_problems.c.key == limiter_key
 
     def oldest(status: Status) -> sa.ScalarSelect[Any]:
         # A range of the (status, …) index and its rows: few, unless a backlog waits. (Not min(id)
@@ -87,29 +86,16 @@ def _health_query(limiter_key: str) -> sa.Select[Any]:
         _count(sa.and_(failed, superseded)),
         oldest(Status.PENDING),
         oldest(Status.SENDING),
-        sa.select(key_problems.c.code).where(pause).scalar_subquery(),
-        sa.select(key_problems.c.message).where(pause).scalar_subquery(),
-        sa.select(key_problems.c.since_us).where(pause).scalar_subquery(),
     )
 
 
 def read_health(outbox: Outbox, limiter_key: str, *, now: datetime | None = None) -> DeliveryHealth:
-    """Delivery as it stands now, in one statement. ``limiter_key``: the write budget whose pause
-    counts (``productlane:<team id>``, as the worker uses it)."""
+    """Delivery as it stands now: the items in one statement, then the pause. ``limiter_key``: the
+    write budget whose pause counts (``productlane:<team id>``, as the worker uses it)."""
     with outbox.database.reading() as conn:
-        row = conn.execute(_health_query(limiter_key)).one()
-    (
-        pending,
-        sending,
-        delivered,
-        failed,
-        superseded,
-        oldest_pending,
-        oldest_sending,
-        code,
-        reason,
-        since_us,
-    ) = row
+        row = conn.execute(_health_query()).one()
+    pending, sending, delivered, failed, superseded, oldest_pending, oldest_sending = row
+    problem = KeyPause(outbox.database).key_problem(limiter_key)
     counts = {
         Status.PENDING: int(pending),
         Status.SENDING: int(sending),
@@ -117,9 +103,7 @@ def read_health(outbox: Outbox, limiter_key: str, *, now: datetime | None = None
         Status.FAILED: int(failed),
         Status.SUPERSEDED: int(superseded),
     }
-    paused = (
-        PausedDelivery(str(code), str(reason or ""), from_micros(int(since_us))) if code is not None else None
-    )
+    paused = PausedDelivery(problem.code, problem.message, problem.since) if problem is not None else None
     # created_at's type (UtcMicros) already made datetimes of them.
     oldest = min((at for at in (oldest_pending, oldest_sending) if at is not None), default=None)
     return DeliveryHealth(counts, oldest, paused, outbox.database.now(now))

@@ -33,28 +33,37 @@ an item has its thread the next one may go, while its confirmation is still bein
 Beside the items, on the same database: the shared send-rate limiter (`bot.budgets.write_limits`)
 and the "the API key itself is refused" pause (`bot.budgets.key_pause`).
 
+An item as handed out (`OutboxItem`, its `Status`) is `bot.delivery.item`. What the items say about
+submissions, for the features that show them or make way for them, is `bot.delivery.submissions`.
+
 All times are timezone-aware UTC datetimes; every method takes an optional ``now`` for tests.
 Create one `Outbox` per process (after any fork); it is safe to share between threads.
 """
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, NamedTuple
+from typing import Any
 
 import sqlalchemy as sa
 
 from bot.db import Database
 from bot.db.types import EncodedJson, encode_json, short_error, to_micros
+from bot.delivery.item import (
+    IN_ORDER,
+    POSITION_CHARS,
+    AddResult,
+    OutboxItem,
+    Status,
+    in_order_key,
+    in_status,
+    item_of,
+)
 from bot.delivery.schema import items
 
 __all__ = ["IN_ORDER", "AddResult", "EncodedJson", "Outbox", "OutboxItem", "Status", "in_order_key"]
 
-IN_ORDER = "in-order:"
-POSITION_CHARS = 17  # a Slack ts: 1733150100.000200
 # `add` on SQLite (see Outbox._add_sqlite); the columns and values of `_add_statement`.
 _SQLITE_ADD = (
     "INSERT INTO outbox_items (dedupe_key, kind, payload, status, attempts, created_at, updated_at,"
@@ -62,89 +71,6 @@ _SQLITE_ADD = (
     " ON CONFLICT (dedupe_key) DO NOTHING RETURNING id"
 )
 _SQLITE_EXISTING = "SELECT id FROM outbox_items WHERE dedupe_key = ?"
-
-
-class Status(enum.StrEnum):
-    PENDING = "pending"
-    SENDING = "sending"
-    DELIVERED = "delivered"
-    FAILED = "failed"
-    SUPERSEDED = "superseded"
-    """Replaced by an edited copy ("Edit and resend"); stored as failed + ``superseded_by``."""
-
-
-class AddResult(NamedTuple):
-    id: int
-    created: bool
-    """False when an item with the same dedupe_key already existed (its id is returned)."""
-
-
-@dataclass(frozen=True, slots=True)
-class OutboxItem:
-    id: int
-    dedupe_key: str
-    kind: str
-    payload: dict[str, Any]
-    status: Status
-    attempts: int
-    created_at: datetime
-    updated_at: datetime
-    next_attempt_at: datetime
-    lease_owner: str | None
-    lease_until: datetime | None
-    first_sent_at: datetime | None
-    """When the first send attempt began; set means a thread may exist even if no reply came."""
-    last_error: str | None
-    result: dict[str, Any] | None
-    """What delivery produced: ``thread_id`` and ``url`` once the thread exists, ``reply`` once the
-    submitter was told (where the message landed). A pending item with a result only needs its reply."""
-    delayed_notice_sent: bool
-    superseded_by: int | None = None
-    submitter_id: str | None = None
-
-
-def in_order_key(queue: str, position: str) -> str:
-    """The dedupe key of an item sent in order within ``queue`` (see the module docstring).
-    ``position``: `POSITION_CHARS` characters that sort as the items must go, e.g. a Slack ts."""
-    if len(position) != POSITION_CHARS or not queue or ":" in queue:
-        raise ValueError(
-            f"an in-order key needs a queue without ':' and a {POSITION_CHARS}-character position"
-        )
-    return f"{IN_ORDER}{queue}:{position}"
-
-
-def _item(row: sa.Row[Any]) -> OutboxItem:
-    m = row._mapping
-    superseded_by = m["superseded_by"]
-    return OutboxItem(
-        id=int(m["id"]),
-        dedupe_key=m["dedupe_key"],
-        kind=m["kind"],
-        payload=m["payload"],
-        status=Status.SUPERSEDED if superseded_by is not None else Status(m["status"]),
-        attempts=int(m["attempts"]),
-        created_at=m["created_at"],
-        updated_at=m["updated_at"],
-        next_attempt_at=m["next_attempt_at"],
-        lease_owner=m["lease_owner"],
-        lease_until=m["lease_until"],
-        first_sent_at=m["first_sent_at"],
-        last_error=m["last_error"],
-        result=m["result"],
-        delayed_notice_sent=bool(m["delayed_notice_sent"]),
-        superseded_by=None if superseded_by is None else int(superseded_by),
-        submitter_id=m["submitter_id"],
-    )
-
-
-def _in_status(status: Status | str) -> sa.ColumnElement[bool]:
-    """Rows whose reported `Status` is ``status`` (superseded is failed + superseded_by)."""
-    wanted = Status(status)
-    if wanted is Status.SUPERSEDED:
-        return items.c.superseded_by.is_not(None)
-    if wanted is Status.FAILED:
-        return sa.and_(items.c.status == Status.FAILED.value, items.c.superseded_by.is_(None))
-    return items.c.status == wanted.value
 
 
 class Outbox:
@@ -389,7 +315,7 @@ class Outbox:
                 )
                 .returning(*items.c)
             ).all()
-        claimed = [_item(row) for row in rows]
+        claimed = [item_of(row) for row in rows]
         claimed.sort(key=lambda item: (item.next_attempt_at, item.id))
         return claimed
 
@@ -536,7 +462,17 @@ class Outbox:
     def get(self, item_id: int) -> OutboxItem | None:
         with self._db.reading() as conn:
             row = conn.execute(sa.select(items).where(items.c.id == item_id)).one_or_none()
-        return None if row is None else _item(row)
+        return None if row is None else item_of(row)
+
+    def payload_by_key(self, dedupe_key: str) -> tuple[int, dict[str, Any]] | None:
+        """The id and payload of the item added with ``dedupe_key``; None once it is purged (or for
+        a payload that is no JSON object)."""
+        query = sa.select(items.c.id, items.c.payload).where(items.c.dedupe_key == dedupe_key)
+        with self._db.reading() as conn:
+            row = conn.execute(query).first()
+        if row is None or not isinstance(row.payload, dict):
+            return None
+        return int(row.id), row.payload
 
     def list_items(
         self, statuses: Iterable[Status | str] | None = None, limit: int = 100
@@ -544,9 +480,9 @@ class Outbox:
         """Items oldest first, optionally only those in ``statuses``."""
         query = sa.select(items).order_by(items.c.id).limit(limit)
         if statuses is not None:
-            query = query.where(sa.or_(sa.false(), *(_in_status(s) for s in statuses)))
+            query = query.where(sa.or_(sa.false(), *(in_status(s) for s in statuses)))
         with self._db.reading() as conn:
-            return [_item(row) for row in conn.execute(query)]
+            return [item_of(row) for row in conn.execute(query)]
 
     def counts(self) -> dict[Status, int]:
         """How many items are in each status (every status present, zeros included)."""
@@ -630,7 +566,7 @@ class Outbox:
                 .values(delayed_notice_sent=True, updated_at=at)
                 .returning(*items.c)
             ).all()
-        return sorted((_item(row) for row in rows), key=lambda item: item.id)
+        return sorted((item_of(row) for row in rows), key=lambda item: item.id)
 
     def waiting_count(self) -> int:
         """Pending and sending items: submissions not yet delivered (their reply included)."""

@@ -20,7 +20,6 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-import sqlalchemy as sa
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.models.views import View
@@ -39,7 +38,7 @@ from bot.home.views import HomeViews
 from bot.slack.admins import WorkspaceAdmins
 from bot.slack.errors import is_transient, retry_after_seconds, slack_error_code
 from bot.slack.lookups import SlackLookups
-from bot.updates.schema import threads
+from bot.updates.store import UpdatesStore
 
 __all__ = ["MIN_INTERVAL", "HomeTab", "update_mode_words"]
 
@@ -107,6 +106,7 @@ class HomeTab:
         self._views = HomeViews(outbox.database)
         self._reader = SubmissionsReader(outbox, limiter_key)
         self._limits = WriteLimits(outbox.database)
+        self._updates = UpdatesStore(outbox.database)
         self._publish_key = f"slack:views.publish:{team_id or 'workspace'}"
         self._lock = threading.Lock()
         self._changed_people: set[str] = set()
@@ -240,7 +240,7 @@ class HomeTab:
     def _republish(self, people: set[str], changed_threads: set[str]) -> datetime | None:
         """One round; when the next stale Home is due (None: none is stale)."""
         if changed_threads:
-            people |= self._submitters_of(changed_threads)
+            people |= self._updates.submitters_of(changed_threads)
         if people:
             self._views.mark_stale(people)
         claimed = self._views.claim_due(self._min_interval, CLAIM_BATCH)
@@ -261,14 +261,6 @@ class HomeTab:
                 return True
             self._stopping.wait(min(wait, 5.0))
         return False
-
-    def _submitters_of(self, thread_ids: Iterable[str]) -> set[str]:
-        """Who submitted each thread, as the confirmation the updates remember says."""
-        query = sa.select(threads.c.confirmation["submitter_id"].as_string()).where(
-            threads.c.thread_id.in_(sorted(set(thread_ids)))
-        )
-        with self._outbox.database.reading() as conn:
-            return {str(found) for found in conn.execute(query).scalars() if found}
 
 
 class _WatchingNotifier:

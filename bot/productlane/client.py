@@ -20,13 +20,14 @@ Retry policy, in one place:
 
 Every write waits for the :class:`WriteLimiter` first (``acquire()`` blocks), so call writes from a
 worker, never from a Slack listener.
+
+This module holds the endpoints; one request's way out and back, where the policy is carried out,
+is `bot.productlane.exchange`.
 """
 
 from __future__ import annotations
 
-import logging
 import random
-import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
@@ -36,17 +37,8 @@ from urllib.parse import quote
 
 import pydantic
 
-from bot import __version__, metrics
-from bot.productlane.errors import (
-    NetworkError,
-    NotFoundError,
-    OutcomeUnknownError,
-    ProductlaneError,
-    RateLimitedError,
-    ServerError,
-    UnexpectedResponseError,
-    error_from_response,
-)
+from bot.productlane.errors import NotFoundError, OutcomeUnknownError, UnexpectedResponseError
+from bot.productlane.exchange import USER_AGENT, ApiExchange, json_body
 from bot.productlane.models import (
     AddCustomerNeeds,
     Comment,
@@ -75,10 +67,7 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_BASE_URL", "USER_AGENT", "ProductlaneClient"]
 
-logger = logging.getLogger(__name__)
-
 DEFAULT_BASE_URL = "https://productlane.com/api/v2"
-USER_AGENT = f"productlane-slack/{__version__}"
 
 _ModelT = TypeVar("_ModelT", bound=pydantic.BaseModel)
 
@@ -110,69 +99,47 @@ class ProductlaneClient:
             raise ValueError("api_key is empty")
         if max_get_attempts < 1:
             raise ValueError("max_get_attempts must be at least 1")
-        self.base_url = base_url.rstrip("/")
-        self.write_limiter = write_limiter if write_limiter is not None else WriteLimiter()
-        self.max_get_attempts = max_get_attempts
-        self._sleep = sleep
-        self._backoff_base = backoff_base
-        self._backoff_max = backoff_max
-        self._max_retry_after = max_retry_after
-        self._rng = rng
-
-        def make_http() -> httpx.Client:
-            # httpx is imported here, on the first request, not at start-up: ~1 MB that a bot which
-            # has sent nothing yet does not need. (Python caches imports: later ones are a lookup.)
-            import httpx
-
-            return httpx.Client(
-                base_url=self.base_url + "/",
-                headers={
-                    "Authorization": f"Bearer {api_key.strip()}",
-                    "User-Agent": USER_AGENT,
-                    "Accept": "application/json",
-                },
-                timeout=httpx.Timeout(timeout),
-                transport=transport,
-                follow_redirects=False,
-                # The CA bundle costs ~26 ms of CPU and ~2 MB to load, and only https needs it (no
-                # redirect is followed): a plain-http base URL (a local fake, a proxy on loopback)
-                # goes without.
-                verify=self.base_url.startswith("https://"),
-            )
-
-        self._make_http = make_http
-        # The HTTP client (its TLS context holds the CA bundle, ~2 MB) is made on the first
-        # request: a bot that has sent nothing yet stays small.
-        self._http_client: httpx.Client | None = None
-        self._http_lock = threading.Lock()
-        self._closed = False
+        self._api = ApiExchange(
+            api_key,
+            base_url.rstrip("/"),
+            timeout=timeout,
+            write_limiter=write_limiter if write_limiter is not None else WriteLimiter(),
+            transport=transport,
+            max_get_attempts=max_get_attempts,
+            sleep=sleep,
+            backoff_base=backoff_base,
+            backoff_max=backoff_max,
+            max_retry_after=max_retry_after,
+            rng=rng,
+        )
 
     def __repr__(self) -> str:
         return f"ProductlaneClient(base_url={self.base_url!r})"
+
+    @property
+    def base_url(self) -> str:
+        return self._api.base_url
+
+    @property
+    def write_limiter(self) -> WriteLimiter:
+        return self._api.write_limiter
+
+    @property
+    def max_get_attempts(self) -> int:
+        return self._api.max_get_attempts
 
     # -- lifecycle
 
     @property
     def _http(self) -> httpx.Client:
-        client = self._http_client
-        if client is None:
-            with self._http_lock:
-                if self._closed:
-                    raise RuntimeError("the Productlane client is closed")
-                if self._http_client is None:
-                    self._http_client = self._make_http()
-                client = self._http_client
-        return client
+        return self._api.http
 
     @property
     def closed(self) -> bool:
-        return self._closed
+        return self._api.closed
 
     def close(self) -> None:
-        with self._http_lock:
-            self._closed = True
-            if self._http_client is not None:
-                self._http_client.close()
+        self._api.close()
 
     def __enter__(self) -> ProductlaneClient:
         return self
@@ -189,7 +156,7 @@ class ProductlaneClient:
 
     def me(self) -> Me:
         """``GET /me``: the key's workspace and scopes (needs no scope; proves the key)."""
-        return self._parse(Me, self._get("me"), "GET", "me")
+        return self._api.parse(Me, self._api.get("me"), "GET", "me")
 
     def create_thread(self, request: CreateThread) -> Thread:
         """``POST /threads``: create a thread. Waits for the write limiter, sends at most once.
@@ -199,9 +166,9 @@ class ProductlaneClient:
         """
         path = "threads"
         self.write_limiter.acquire()
-        response = self._post(path, request.to_json())
+        response = self._api.post(path, request.to_json())
         try:
-            return self._parse(Thread, response, "POST", path)
+            return self._api.parse(Thread, response, "POST", path)
         except UnexpectedResponseError as exc:
             raise OutcomeUnknownError(
                 "Productlane accepted the thread but its answer could not be read.",
@@ -209,7 +176,7 @@ class ProductlaneClient:
                 status=exc.status,
                 request_id=exc.request_id,
                 method="POST",
-                path=self._path(path),
+                path=self._api.path(path),
             ) from exc
 
     def list_threads(
@@ -250,7 +217,7 @@ class ProductlaneClient:
             "cursor": cursor,
         }
         params = {key: _param(value) for key, value in raw.items() if value is not None}
-        return self._parse(ThreadPage, self._get("threads", params), "GET", "threads")
+        return self._api.parse(ThreadPage, self._api.get("threads", params), "GET", "threads")
 
     def iter_threads(self, **filters: Any) -> Iterator[Thread]:
         """Every thread matching ``filters`` (as :meth:`list_threads`), following the cursor."""
@@ -279,11 +246,11 @@ class ProductlaneClient:
         if not item_id:
             raise ValueError(f"an id is needed to read one of {collection}")
         path = f"{collection}/{quote(item_id, safe='')}"
-        response = self._get(path)
-        body = _json(response)
+        response = self._api.get(path)
+        body = json_body(response)
         if isinstance(body, Mapping) and "id" not in body and isinstance(body.get("data"), Mapping):
             body = body["data"]  # tolerate a {"data": {...}} wrapper
-        return self._validate(model, body, response, "GET", path)
+        return self._api.validate(model, body, response, "GET", path)
 
     def list_page(self, collection: str, *, limit: int | None = None, cursor: str | None = None) -> ListPage:
         """One page of ``GET /{collection}`` (``companies``, ``projects``, ``issues``, ``tags``,
@@ -294,28 +261,28 @@ class ProductlaneClient:
         params = {
             key: str(value) for key, value in (("limit", limit), ("cursor", cursor)) if value is not None
         }
-        response = self._get(collection, params)
-        page = read_list_page(_json(response))
+        response = self._api.get(collection, params)
+        page = read_list_page(json_body(response))
         if page is None:
             raise UnexpectedResponseError(
                 "The answer holds no list of items.",
                 status=response.status_code,
                 request_id=response.headers.get("x-request-id"),
                 method="GET",
-                path=self._path(collection),
+                path=self._api.path(collection),
             )
         return page
 
     def find_contact_by_email(self, email: str) -> Contact | None:
         """``GET /contacts/by-email``: the contact with this email, or ``None`` if there is none."""
         try:
-            response = self._get("contacts/by-email", {"email": email})
+            response = self._api.get("contacts/by-email", {"email": email})
         except NotFoundError:
             return None
-        body = _json(response)
+        body = json_body(response)
         if isinstance(body, Mapping) and isinstance(body.get("data"), Mapping):
             body = body["data"]  # tolerate a {"data": {...}} wrapper
-        return self._validate(Contact, body, response, "GET", "contacts/by-email")
+        return self._api.validate(Contact, body, response, "GET", "contacts/by-email")
 
     # -- capture: files into Productlane, and changing a thread after it was sent
 
@@ -329,8 +296,8 @@ class ProductlaneClient:
         """
         path = "files"
         self.write_limiter.acquire()
-        response = self._write("POST", path, files={"file": (name, data, content_type)})
-        body = _json(response)
+        response = self._api.write("POST", path, files={"file": (name, data, content_type)})
+        body = json_body(response)
         file_id = None
         if isinstance(body, Mapping):
             wrapped = body.get("data")
@@ -346,9 +313,9 @@ class ProductlaneClient:
             raise ValueError("a thread id is needed to update a thread")
         path = f"threads/{quote(thread_id, safe='')}"
         self.write_limiter.acquire()
-        response = self._write("PATCH", path, json=request.to_json())
+        response = self._api.write("PATCH", path, json=request.to_json())
         try:
-            return self._parse(Thread, response, "PATCH", path)
+            return self._api.parse(Thread, response, "PATCH", path)
         except UnexpectedResponseError as exc:
             raise OutcomeUnknownError(
                 "Productlane accepted the change but its answer could not be read.",
@@ -356,7 +323,7 @@ class ProductlaneClient:
                 status=exc.status,
                 request_id=exc.request_id,
                 method="PATCH",
-                path=self._path(path),
+                path=self._api.path(path),
             ) from exc
 
     def add_customer_needs(self, thread_id: str, request: AddCustomerNeeds) -> None:
@@ -366,7 +333,7 @@ class ProductlaneClient:
             raise ValueError("a thread id is needed to link a thread")
         path = f"threads/{quote(thread_id, safe='')}/customer-needs"
         self.write_limiter.acquire()
-        self._write("POST", path, json=request.to_json())
+        self._api.write("POST", path, json=request.to_json())
 
     # -- the conversation: follow-ups from Slack as comments
 
@@ -378,12 +345,12 @@ class ProductlaneClient:
             raise ValueError("a thread id is needed to comment on a thread")
         path = f"threads/{quote(thread_id, safe='')}/comments"
         self.write_limiter.acquire()
-        response = self._write("POST", path, json=request.to_json())
-        body = _json(response)
+        response = self._api.write("POST", path, json=request.to_json())
+        body = json_body(response)
         if isinstance(body, Mapping) and "id" not in body and isinstance(body.get("data"), Mapping):
             body = body["data"]  # tolerate a {"data": {...}} wrapper
         try:
-            return self._validate(Comment, body, response, "POST", path)
+            return self._api.validate(Comment, body, response, "POST", path)
         except UnexpectedResponseError as exc:
             raise OutcomeUnknownError(
                 "Productlane accepted the comment but its answer could not be read.",
@@ -391,7 +358,7 @@ class ProductlaneClient:
                 status=exc.status,
                 request_id=exc.request_id,
                 method="POST",
-                path=self._path(path),
+                path=self._api.path(path),
             ) from exc
 
     def list_comments(self, thread_id: str, *, cursor: str | None = None, limit: int = 100) -> CommentPage:
@@ -399,229 +366,11 @@ class ProductlaneClient:
         Productlane without it answers 404 or 405)."""
         path = f"threads/{quote(thread_id, safe='')}/comments"
         params = {"limit": str(limit)} | ({"cursor": cursor} if cursor else {})
-        response = self._get(path, params)
-        body = _json(response)
+        response = self._api.get(path, params)
+        body = json_body(response)
         if isinstance(body, list):
             body = {"data": body}
-        return self._validate(CommentPage, body, response, "GET", path)
-
-    # -- plumbing
-
-    def _path(self, path: str) -> str:
-        import httpx
-
-        return httpx.URL(self.base_url + "/" + path).path
-
-    def _get(self, path: str, params: Mapping[str, str] | None = None) -> httpx.Response:
-        attempt = 1
-        while True:
-            try:
-                return self._send("GET", path, params=params)
-            except ProductlaneError as exc:
-                wait = self._get_retry_wait(exc, attempt)
-                if wait is None:
-                    raise
-                logger.info(
-                    "productlane GET %s: retrying in %.2fs (attempt %d/%d) after %s",
-                    self._path(path),
-                    wait,
-                    attempt + 1,
-                    self.max_get_attempts,
-                    type(exc).__name__,
-                )
-                self._sleep(wait)
-                attempt += 1
-
-    def _get_retry_wait(self, exc: ProductlaneError, attempt: int) -> float | None:
-        """Seconds to wait before the next GET attempt, or ``None`` to give up."""
-        if attempt >= self.max_get_attempts:
-            return None
-        if isinstance(exc, RateLimitedError):
-            if exc.retry_after is not None:
-                return exc.retry_after if exc.retry_after <= self._max_retry_after else None
-            return self._backoff(attempt)
-        if isinstance(exc, ServerError | NetworkError) or (
-            isinstance(exc, UnexpectedResponseError) and exc.retryable
-        ):
-            return self._backoff(attempt)
-        return None
-
-    def _backoff(self, attempt: int) -> float:
-        """Exponential backoff with jitter: a value in [d/2, d], d = base·2^(attempt-1) ≤ max."""
-        ceiling = min(self._backoff_max, self._backoff_base * (2.0 ** (attempt - 1)))
-        return float(ceiling * (0.5 + 0.5 * self._rng()))
-
-    def _post(self, path: str, body: Mapping[str, Any]) -> httpx.Response:
-        return self._write("POST", path, json=body)
-
-    def _write(
-        self,
-        method: str,
-        path: str,
-        *,
-        json: Mapping[str, Any] | None = None,
-        files: Mapping[str, tuple[str, bytes, str]] | None = None,
-    ) -> httpx.Response:
-        try:
-            return self._send(method, path, json=json, files=files)
-        except RateLimitedError as exc:
-            if exc.retry_after is not None:
-                self.write_limiter.pause(exc.retry_after)
-            raise
-        except (ServerError, UnexpectedResponseError) as exc:
-            if isinstance(exc, UnexpectedResponseError) and not exc.retryable:
-                raise  # a 4xx page from a proxy: refused, not created
-            raise OutcomeUnknownError(
-                "Productlane answered the write with a server error; it may have been applied.",
-                reason="server_error",
-                status=exc.status,
-                code=exc.code,
-                details=exc.details,
-                request_id=exc.request_id,
-                method=method,
-                path=exc.path,
-            ) from exc
-
-    def _send(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, str] | None = None,
-        json: Mapping[str, Any] | None = None,
-        files: Mapping[str, tuple[str, bytes, str]] | None = None,
-    ) -> httpx.Response:
-        """One HTTP exchange. Returns a 2xx response or raises a :class:`ProductlaneError`.
-
-        A read (GET) that times out or loses its connection raises :class:`NetworkError` (nothing
-        can have changed); a write in that situation raises :class:`OutcomeUnknownError`.
-        """
-        import httpx
-
-        # Nothing left this machine: safe to send again, even a write.
-        not_sent = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.ProxyError)
-        # Misconfiguration (bad URL scheme, invalid header): nothing was sent; retrying will not help.
-        misconfigured = (httpx.UnsupportedProtocol, httpx.LocalProtocolError, httpx.InvalidURL)
-        idempotent = method == "GET"
-        url_path = self._path(path)
-        started = time.monotonic()
-        try:
-            response = self._http.request(method, path, params=params, json=json, files=files)
-        except not_sent as exc:
-            self._log_failure(method, url_path, started, exc)
-            raise NetworkError(
-                f"Could not connect to Productlane: {type(exc).__name__}.",
-                method=method,
-                path=url_path,
-            ) from exc
-        except misconfigured as exc:
-            self._log_failure(method, url_path, started, exc)
-            raise ProductlaneError(
-                f"Request not sent, check the base URL: {type(exc).__name__}: {exc}",
-                method=method,
-                path=url_path,
-            ) from exc
-        except httpx.TimeoutException as exc:  # read/write timeout: the request went out
-            self._log_failure(method, url_path, started, exc)
-            if idempotent:
-                raise NetworkError(
-                    f"No answer from Productlane in time ({type(exc).__name__}).",
-                    method=method,
-                    path=url_path,
-                ) from exc
-            raise OutcomeUnknownError(
-                f"No answer from Productlane in time ({type(exc).__name__}).",
-                reason="timeout",
-                method=method,
-                path=url_path,
-            ) from exc
-        except httpx.TransportError as exc:  # dropped connection, read/write error
-            self._log_failure(method, url_path, started, exc)
-            if idempotent:
-                raise NetworkError(
-                    f"Connection to Productlane lost ({type(exc).__name__}).",
-                    method=method,
-                    path=url_path,
-                ) from exc
-            raise OutcomeUnknownError(
-                f"Connection to Productlane lost before an answer ({type(exc).__name__}).",
-                reason="connection_lost",
-                method=method,
-                path=url_path,
-            ) from exc
-
-        elapsed = time.monotonic() - started
-        metrics.productlane_answered(method, response.status_code)
-        request_id = response.headers.get("x-request-id")
-        level = logging.INFO if response.is_success else logging.WARNING
-        logger.log(
-            level,
-            "productlane %s %s -> %d request_id=%s elapsed=%.3fs",
-            method,
-            url_path,
-            response.status_code,
-            request_id,
-            elapsed,
-            extra={
-                "productlane_method": method,
-                "productlane_path": url_path,
-                "productlane_status": response.status_code,
-                "productlane_request_id": request_id,
-                "productlane_elapsed": elapsed,
-            },
-        )
-        if response.is_success:
-            return response
-        raise error_from_response(response, method=method, path=url_path)
-
-    @staticmethod
-    def _log_failure(method: str, url_path: str, started: float, exc: Exception) -> None:
-        metrics.productlane_no_answer(method, timed_out="Timeout" in type(exc).__name__)
-        logger.warning(
-            "productlane %s %s -> %s elapsed=%.3fs",
-            method,
-            url_path,
-            type(exc).__name__,
-            time.monotonic() - started,
-        )
-
-    def _parse(self, model: type[_ModelT], response: httpx.Response, method: str, path: str) -> _ModelT:
-        return self._validate(model, _json(response), response, method, path)
-
-    def _validate(
-        self, model: type[_ModelT], body: Any, response: httpx.Response, method: str, path: str
-    ) -> _ModelT:
-        if body is _NO_JSON:
-            raise UnexpectedResponseError(
-                f"Success answer is not JSON ({response.headers.get('content-type', '?')}).",
-                body_excerpt=response.text[:200],
-                status=response.status_code,
-                request_id=response.headers.get("x-request-id"),
-                method=method,
-                path=self._path(path),
-            )
-        try:
-            return model.model_validate(body)
-        except pydantic.ValidationError as exc:
-            raise UnexpectedResponseError(
-                f"Success answer does not match {model.__name__}: "
-                f"{exc.error_count()} problem(s), first at "
-                f"{'.'.join(str(p) for p in exc.errors()[0]['loc']) or '(root)'}.",
-                status=response.status_code,
-                request_id=response.headers.get("x-request-id"),
-                method=method,
-                path=self._path(path),
-            ) from exc
-
-
-_NO_JSON = object()
-
-
-def _json(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return _NO_JSON
+        return self._api.validate(CommentPage, body, response, "GET", path)
 
 
 def _param(value: Any) -> str:

@@ -8,16 +8,19 @@ died) is claimable again.
 
 An event is applied in one transaction: the event row (still ours?), the thread's state and
 links, the effects it queues, and the event marked applied. So each event changes the state
-once, whichever replica received it and however often Productlane delivered it.
+once, whichever replica received it and however often Productlane delivered it (what applying
+writes is `bot.updates.applying`; the rows handed out are `bot.updates.records`).
+
+Other features ask it for what they show of a thread (`thread_facts`, `submitters_of`) instead of
+reading these tables.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -25,22 +28,23 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from bot.db import Database
-from bot.slack.replies import Confirmation
-from bot.updates.decide import Decision, EditConfirmation, Effect, PostMilestone, PostReply, Switches, decide
-from bot.updates.events import (
-    Change,
-    LinkAdded,
-    LinkRemoved,
-    MessageSent,
-    TargetCompleted,
-    ThreadRemoved,
-    ThreadSnapshot,
+from bot.updates.applying import links_of, load_state, queue_effect, save_state, threads_for
+from bot.updates.decide import Decision, Switches, decide
+from bot.updates.events import Change
+from bot.updates.records import (
+    NewEvent,
+    SlackSide,
+    StoredEffect,
+    StoredEvent,
+    ThreadFacts,
+    confirmation_of,
+    link_of,
 )
 from bot.updates.remember import RememberedThread
 from bot.updates.schema import effects, events, links, threads
 from bot.updates.state import Link, Status, ThreadState
 
-__all__ = ["NewEvent", "SlackSide", "StoredEffect", "StoredEvent", "UpdatesStore"]
+__all__ = ["NewEvent", "SlackSide", "StoredEffect", "StoredEvent", "ThreadFacts", "UpdatesStore"]
 
 log = logging.getLogger(__name__)
 
@@ -58,87 +62,15 @@ def _aware(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def _known_status(value: object) -> Status | None:
+    try:
+        return Status(str(value)) if value else None
+    except ValueError:
+        return None
+
+
 def _short(text: str) -> str:
     return text if len(text) <= MAX_ERROR_CHARS else text[: MAX_ERROR_CHARS - 1] + "…"
-
-
-@dataclass(frozen=True)
-class NewEvent:
-    event_id: str
-    event_type: str
-    payload: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class StoredEvent:
-    id: int
-    event_id: str
-    event_type: str
-    payload: dict[str, Any]
-    attempts: int
-
-
-@dataclass(frozen=True)
-class StoredEffect:
-    id: int
-    effect_key: str
-    thread_id: str
-    kind: str  # "edit" | "post" | "reply"
-    text: str | None
-    generation: int
-    attempts: int
-
-
-@dataclass(frozen=True)
-class SlackSide:
-    """Everything needed to update Slack about one thread, read at send time."""
-
-    thread_id: str
-    channel_id: str
-    thread_ts: str | None
-    reply_channel_id: str | None
-    reply_ts: str | None
-    is_slack_connect: bool
-    confirmation: Confirmation
-    status: Status
-    links: tuple[Link, ...]
-
-
-def _confirmation(value: Any) -> Confirmation:
-    """The confirmation as `remember` stored it (`dataclasses.asdict`): every field, so the reply
-    rendered again with its status keeps its notes, its Edit details button and its editor."""
-    data = value if isinstance(value, Mapping) else {}
-
-    def text_or_none(name: str) -> str | None:
-        found = data.get(name)
-        return found if isinstance(found, str) and found else None
-
-    notes = data.get("notes")
-    return Confirmation(
-        thread_url=str(data.get("thread_url") or ""),
-        title=str(data.get("title") or ""),
-        pain_label=str(data.get("pain_label") or ""),
-        contact=text_or_none("contact"),
-        submitter_id=str(data.get("submitter_id") or ""),
-        notes=tuple(str(note) for note in notes) if isinstance(notes, list) else (),
-        edit_value=text_or_none("edit_value"),
-        edited_by=text_or_none("edited_by"),
-        triage=tuple(str(part) for part in triage) if isinstance(triage := data.get("triage"), list) else (),
-        linked=text_or_none("linked"),
-    )
-
-
-def _link(row: sa.Row[Any]) -> Link:
-    m = row._mapping
-    return Link(
-        need_id=m["need_id"],
-        issue_id=m["issue_id"],
-        project_id=m["project_id"],
-        issue_name=m["issue_name"],
-        project_name=m["project_name"],
-        removed=bool(m["removed"]),
-        completed=bool(m["completed"]),
-    )
 
 
 class UpdatesStore:
@@ -267,16 +199,16 @@ class UpdatesStore:
             changed: list[str] = []
             if change is not None:
                 notes: list[str] = []
-                for thread_id in self._threads_for(conn, change):
-                    state = self._load_state(conn, thread_id)
+                for thread_id in threads_for(conn, change):
+                    state = load_state(conn, thread_id)
                     if state is None:
                         continue
                     decision = decider(state, change, switches)
                     if decision.state != state:
                         changed.append(thread_id)
-                    self._save_state(conn, state, decision.state, at)
+                    save_state(self._db, conn, state, decision.state, at)
                     for effect in decision.effects:
-                        self._queue(conn, effect, at)
+                        queue_effect(self._db, conn, effect, at)
                     notes.append(decision.note)
                 outcome = "; ".join(notes) if notes else "not a thread the bot created"
             conn.execute(
@@ -294,127 +226,6 @@ class UpdatesStore:
         if changed and self._on_threads_changed is not None:
             self._on_threads_changed(changed)
         return outcome
-
-    def _threads_for(self, conn: Connection, change: Change) -> list[str]:
-        if isinstance(change, ThreadSnapshot | ThreadRemoved | MessageSent):
-            return [change.thread_id]
-        if isinstance(change, LinkAdded | LinkRemoved):
-            return [change.need.thread_id]
-        assert isinstance(change, TargetCompleted)  # noqa: S101 - the union's last member
-        target = links.c.issue_id if change.kind == "issue" else links.c.project_id
-        query = (
-            sa.select(links.c.thread_id)
-            .where(target == change.target_id, links.c.removed == sa.false())
-            .distinct()
-            .order_by(links.c.thread_id)
-        )
-        return list(conn.execute(query).scalars())
-
-    def _load_state(self, conn: Connection, thread_id: str) -> ThreadState | None:
-        row = conn.execute(
-            sa.select(threads).where(threads.c.thread_id == thread_id).with_for_update()
-        ).first()
-        if row is None:
-            return None
-        found = _links_of(conn, thread_id)
-        return ThreadState(
-            thread_id=thread_id,
-            status=Status(row.status),
-            status_as_of=row.status_as_of,
-            links=tuple(_link(r) for r in found),
-            done_reached=bool(row.done_reached),
-            shipped_reached=bool(row.shipped_reached),
-            is_slack_connect=bool(row.is_slack_connect),
-        )
-
-    def _save_state(self, conn: Connection, old: ThreadState, new: ThreadState, at: datetime) -> None:
-        if (old.status, old.status_as_of, old.done_reached, old.shipped_reached) != (
-            new.status,
-            new.status_as_of,
-            new.done_reached,
-            new.shipped_reached,
-        ):
-            conn.execute(
-                sa.update(threads)
-                .where(threads.c.thread_id == new.thread_id)
-                .values(
-                    status=new.status.value,
-                    status_as_of=new.status_as_of,
-                    done_reached=new.done_reached,
-                    shipped_reached=new.shipped_reached,
-                    updated_at=at,
-                )
-            )
-        before = {link.need_id: link for link in old.links}
-        for link in new.links:
-            if before.get(link.need_id) == link:
-                continue
-            values = {
-                "thread_id": new.thread_id,
-                "issue_id": link.issue_id,
-                "project_id": link.project_id,
-                "issue_name": (link.issue_name or "")[:512] or None,
-                "project_name": (link.project_name or "")[:512] or None,
-                "removed": link.removed,
-                "completed": link.completed,
-            }
-            conn.execute(
-                self._insert(links)
-                .values(need_id=link.need_id, created_at=at, **values)
-                .on_conflict_do_update(index_elements=[links.c.need_id], set_=values)
-            )
-
-    def _queue(self, conn: Connection, effect: Effect, at: datetime) -> None:
-        common = {
-            "thread_id": effect.thread_id,
-            "status": "pending",
-            "generation": 0,
-            "attempts": 0,
-            "next_attempt_at": at,
-            "created_at": at,
-            "updated_at": at,
-        }
-        if isinstance(effect, PostReply):
-            # Keyed by Productlane's message id: however many events carry it, it is posted once.
-            conn.execute(
-                self._insert(effects)
-                .values(
-                    effect_key=f"reply:{effect.message_id}"[:255], kind="reply", text=effect.text, **common
-                )
-                .on_conflict_do_nothing(index_elements=[effects.c.effect_key])
-            )
-            return
-        if isinstance(effect, PostMilestone):
-            # Keyed by milestone and thread: a second "done" for one thread is never queued.
-            conn.execute(
-                self._insert(effects)
-                .values(
-                    effect_key=f"{effect.milestone}:{effect.thread_id}",
-                    kind="post",
-                    text=effect.text,
-                    **common,
-                )
-                .on_conflict_do_nothing(index_elements=[effects.c.effect_key])
-            )
-            return
-        assert isinstance(effect, EditConfirmation)  # noqa: S101 - the union's last member
-        # One edit row per thread, asked for again with a new generation: the edit renders the
-        # latest state when it is sent, and a send of an older generation is sent again.
-        conn.execute(
-            self._insert(effects)
-            .values(effect_key=f"edit:{effect.thread_id}", kind="edit", text=None, **common)
-            .on_conflict_do_update(
-                index_elements=[effects.c.effect_key],
-                set_={
-                    "generation": effects.c.generation + 1,
-                    "status": sa.case((effects.c.status == "sending", "sending"), else_="pending"),
-                    "attempts": 0,
-                    "next_attempt_at": at,
-                    "last_error": None,
-                    "updated_at": at,
-                },
-            )
-        )
 
     # -- threads --------------------------------------------------------------------------------
 
@@ -489,7 +300,7 @@ class UpdatesStore:
             row = conn.execute(sa.select(threads).where(threads.c.thread_id == thread_id)).first()
             if row is None:
                 return None
-            found = _links_of(conn, thread_id)
+            found = links_of(conn, thread_id)
         return SlackSide(
             thread_id=thread_id,
             channel_id=row.channel_id,
@@ -497,15 +308,48 @@ class UpdatesStore:
             reply_channel_id=row.reply_channel_id,
             reply_ts=row.reply_ts,
             is_slack_connect=bool(row.is_slack_connect),
-            confirmation=_confirmation(row.confirmation),
+            confirmation=confirmation_of(row.confirmation),
             status=Status(row.status),
-            links=tuple(_link(r) for r in found),
+            links=tuple(link_of(r) for r in found),
         )
 
     def thread_state(self, thread_id: str) -> ThreadState | None:
         """The state as the decisions see it (for tests and operators)."""
         with self._db.reading() as conn:
-            return self._load_state(conn, thread_id)
+            return load_state(conn, thread_id)
+
+    def thread_facts(self, thread_ids: Iterable[str]) -> dict[str, ThreadFacts]:
+        """Each thread's status and live links as the updates last heard them, by key (a thread
+        neither remembered nor linked is left out)."""
+        wanted = sorted(set(thread_ids))
+        if not wanted:
+            return {}
+        statuses: dict[str, Status | None] = {}
+        found: dict[str, list[Link]] = {}
+        live = (
+            sa.select(links)
+            .where(links.c.thread_id.in_(wanted), links.c.removed == sa.false())
+            .order_by(links.c.created_at, links.c.need_id)
+        )
+        with self._db.reading() as conn:
+            for thread_id, status in conn.execute(
+                sa.select(threads.c.thread_id, threads.c.status).where(threads.c.thread_id.in_(wanted))
+            ):
+                statuses[str(thread_id)] = _known_status(status)
+            for row in conn.execute(live):
+                found.setdefault(str(row.thread_id), []).append(link_of(row))
+        facts = {thread_id: ThreadFacts(status) for thread_id, status in statuses.items()}
+        for thread_id, thread_links in found.items():
+            facts[thread_id] = ThreadFacts(statuses.get(thread_id), tuple(thread_links))
+        return facts
+
+    def submitters_of(self, thread_ids: Iterable[str]) -> set[str]:
+        """Who submitted each thread, as the confirmation remembered for it says."""
+        query = sa.select(threads.c.confirmation["submitter_id"].as_string()).where(
+            threads.c.thread_id.in_(sorted(set(thread_ids)))
+        )
+        with self._db.reading() as conn:
+            return {str(found) for found in conn.execute(query).scalars() if found}
 
     # -- polling --------------------------------------------------------------------------------
 
@@ -717,11 +561,3 @@ class UpdatesStore:
                 sa.update(table).where(table.c.id.in_(ids), due).values(**values).returning(*table.c)
             ).all()
         return sorted(rows, key=lambda row: [row._mapping[c.name] for c in order])
-
-
-def _links_of(conn: Connection, thread_id: str) -> list[sa.Row[Any]]:
-    """The thread's links to issues and projects, oldest first."""
-    query = (
-        sa.select(links).where(links.c.thread_id == thread_id).order_by(links.c.created_at, links.c.need_id)
-    )
-    return list(conn.execute(query).all())

@@ -92,7 +92,7 @@ def sender_for(outbox: Outbox, store: FollowUpStore, fake: FakeProductlane) -> F
         store,
         client,
         Names(),
-        WholeThread(store, None, None, copier),  # type: ignore[arg-type]  # comments only here
+        WholeThread(store, outbox, None, None, copier),  # type: ignore[arg-type]  # comments only here
         copier,
         NewFeedbackFirst(outbox),
         WriteLimits(outbox.database),

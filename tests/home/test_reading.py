@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from bot.budgets.key_pause import KeyPause
 from bot.delivery.intake import Intake
 from bot.delivery.outbox import Outbox, Status
+from bot.delivery.submissions import delay_of
 from bot.feedback.form import FeedbackForm
 from bot.feedback.submission import Submission, edit_key
 from bot.home.model import Refused, Sent, ThreadStatus, Waiting, WaitReason
@@ -161,7 +162,12 @@ def test_why_a_submission_waits() -> None:
         paused: bool = False,
     ) -> Waiting:
         return waiting_reason(
-            status=status, last_error=error, next_attempt_at=at(due), now=at(10), ahead=ahead, paused=paused
+            status=status,
+            delay=delay_of(error),
+            next_attempt_at=at(due),
+            now=at(10),
+            ahead=ahead,
+            paused=paused,
         )
 
     assert reason(ahead=4) == Waiting(WaitReason.QUEUED, ahead=4)

@@ -13,9 +13,9 @@ from bot.feedback.submission import Submission
 from bot.productlane import CreateThread
 from bot.slack.replies import confirmation_reply
 from bot.triage.confirmation import confirmation_for, triage_summary
+from bot.updates.records import confirmation_of
 from bot.updates.render import confirmation_with_status
 from bot.updates.state import Link, Status
-from bot.updates.store import _confirmation
 
 FORM = FeedbackForm(
     title="CSV export stalls",
@@ -78,7 +78,7 @@ def test_ids_without_names() -> None:
 
 def test_the_status_rendering_keeps_the_line_and_names_the_link_once() -> None:
     confirmation = confirmation_for(submission(), request(), "https://pl.test/t/1")
-    stored = _confirmation(json.loads(json.dumps(dataclasses.asdict(confirmation))))
+    stored = confirmation_of(json.loads(json.dumps(dataclasses.asdict(confirmation))))
     assert stored == confirmation
     same = Link(need_id="cn_1", issue_id="is_1", project_id=None, issue_name="CSV export stalls at 99%")
     other = Link(need_id="cn_2", issue_id=None, project_id="pr_9", project_name="Exports v2")
