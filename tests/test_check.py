@@ -229,6 +229,25 @@ def test_a_key_without_files_write_passes_and_says_what_that_means(
     assert "threads:write and files:write granted" in output
 
 
+def test_the_write_budget_is_shown_with_how_it_departs_from_productlanes_limit(
+    slack: FakeSlack, productlane: FakeProductlane
+) -> None:
+    status, output = run(settings_for(slack, productlane))
+    assert status == 0, output
+    assert (
+        "✓ Write budget (PRODUCTLANE_WRITES_PER_MINUTE): 60 writes a minute to Productlane, shared by every "
+        "replica on this database (Productlane's documented limit per key)"
+    ) in output
+    status, output = run(settings_for(slack, productlane, productlane_writes_per_minute="40"))
+    assert status == 0, output
+    assert "40 writes a minute to Productlane" in output
+    assert "the rest of Productlane's 60 is left to whatever else uses the key" in output
+    status, output = run(settings_for(slack, productlane, productlane_writes_per_minute="600"))
+    assert status == 0, output  # a plan may allow it: never a failed check
+    assert "600 writes a minute to Productlane" in output
+    assert "above Productlane's documented 60, for a plan that allows it" in output
+
+
 # --- triage (issue #14) ---------------------------------------------------------------------------
 
 
