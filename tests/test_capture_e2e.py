@@ -18,6 +18,7 @@ import pytest
 from bot.slack.ids import EDIT_DETAILS_ACTION, MESSAGE_SHORTCUT
 from tests.fakes.productlane import FakeProductlane
 from tests.fakes.slack import FakeSlack, load_fixture, make_channel
+from tests.pace import TEST_LEASE_SECONDS
 from tests.running_bot import (
     World,
     bot_environment,
@@ -317,7 +318,7 @@ def recorded_copies(database: Path) -> int:
 def test_kill_9_between_upload_and_create_uploads_nothing_twice(tmp_path: Path) -> None:
     with FakeSlack() as slack, FakeProductlane(scopes=PRODUCTLANE_SCOPES) as productlane:
         env = bot_environment(slack, productlane, tmp_path / "outbox.db")
-        env["DELIVERY_LEASE_SECONDS"] = "2"
+        env["DELIVERY_LEASE_SECONDS"] = str(TEST_LEASE_SECONDS)
         first = start_bot(slack, productlane, env, tmp_path, tmp_path / "first.log")
         try:
             wait_until(lambda: "connected to Slack" in first.log_text(), "the bot to connect", timeout=30)

@@ -19,6 +19,7 @@ from bot.feedback.source import SourceMessage
 from bot.feedback.submission import Submission
 from bot.productlane import CreateThread, PainLevel, ProductlaneClient, ThreadOrigin, UpdateThread
 from tests.fakes.productlane import FakeProductlane
+from tests.pace import TEST_WRITES_PER_MINUTE
 
 THREAD_URL = "https://productlane.test/feedback/{id}"
 
@@ -148,7 +149,12 @@ def make_rig(
     outbox = Outbox(f"sqlite:///{tmp_path / 'outbox.db'}")
     client = ProductlaneClient(api_key or productlane.api_key, productlane.url, timeout=1.0)
     told = notifier if notifier is not None else RecordingNotifier()
-    options: dict[str, object] = {"backoff": lambda attempts: 0.05, "poll_interval": 0.05}
+    # Productlane's pace (a write a second) only where a test asks for it (tests/pace.py).
+    options: dict[str, object] = {
+        "backoff": lambda attempts: 0.05,
+        "poll_interval": 0.05,
+        "rate_per_minute": TEST_WRITES_PER_MINUTE,
+    }
     options.update(worker_options)
     worker = DeliveryWorker(
         outbox,

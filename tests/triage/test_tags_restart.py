@@ -13,6 +13,7 @@ import pytest
 from bot.slack.ids import GLOBAL_SHORTCUT
 from tests.fakes.productlane import FakeProductlane
 from tests.fakes.slack import FakeSlack
+from tests.pace import TEST_LEASE_SECONDS
 from tests.running_bot import World, bot_environment, interact, opened_view, start_bot, wait_until
 from tests.triage.workspace import SCOPES, Seeded, option, seed, submit, triage_environment, wait_for_catalog
 
@@ -21,7 +22,7 @@ pytestmark = pytest.mark.timeout(180)
 
 def start(slack: FakeSlack, productlane: FakeProductlane, home: Path, log: str) -> World:
     env = triage_environment(bot_environment(slack, productlane, home / "outbox.db"))
-    env["DELIVERY_LEASE_SECONDS"] = "2"
+    env["DELIVERY_LEASE_SECONDS"] = str(TEST_LEASE_SECONDS)
     world = start_bot(slack, productlane, env, home, home / log)
     wait_until(lambda: "connected to Slack" in world.log_text(), "the bot to connect", timeout=30)
     return world
