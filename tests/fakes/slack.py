@@ -57,6 +57,7 @@ from websockets.sync.server import Server, ServerConnection, serve
 
 from tests.fakes.slack_home import home_methods
 from tests.fakes.slack_reactions import reaction_methods
+from tests.pace import PATIENCE
 
 JSONDict = dict[str, Any]
 
@@ -402,6 +403,7 @@ class FakeSlackWebAPI:
         self._answers: dict[str, list[_Answer]] = {}
         self._standing: dict[str, _Answer] = {}
         self._delays: dict[str, float] = {}
+        self._held: set[str] = set()
         self._view_order: list[str] = []
         self._external_ids: dict[str, str] = {}
         self._ids = itertools.count(1)
@@ -513,6 +515,21 @@ class FakeSlackWebAPI:
             else:
                 self._delays.pop(method, None)
 
+    def hold(self, method: str) -> None:
+        """Record calls to `method` at once but answer none of them until `release`: a test sees
+        what the bot does while Slack has not answered, whatever the machine's speed."""
+        with self.lock:
+            self._held.add(method)
+
+    def release(self, method: str | None = None) -> None:
+        """Answer the held calls (to `method`, or all) now, and hold no more of them."""
+        with self._cond:
+            if method is None:
+                self._held.clear()
+            else:
+                self._held.discard(method)
+            self._cond.notify_all()
+
     def reset_responses(self, method: str | None = None) -> None:
         """Drop configured answers (for one method, or all)."""
         with self.lock:
@@ -543,7 +560,7 @@ class FakeSlackWebAPI:
     def wait_for_call(
         self,
         method: str,
-        timeout: float = 5.0,
+        timeout: float = PATIENCE,
         predicate: Callable[[Call], bool] | None = None,
     ) -> Call:
         """The first recorded call to `method` (matching `predicate`), waiting for it to arrive."""
@@ -644,6 +661,8 @@ class FakeSlackWebAPI:
         with self._cond:
             self._calls.append(call)
             self._cond.notify_all()
+            while call.method in self._held and not self._closing.is_set():
+                self._cond.wait(0.1)
         if delay > 0:
             self._closing.wait(delay)
         self._send(request, status, answer, headers)
@@ -1331,7 +1350,7 @@ class FakeSocketModeServer:
         with self.lock:
             return self._total
 
-    def wait_connected(self, timeout: float = 5.0, *, total: int | None = None) -> None:
+    def wait_connected(self, timeout: float = PATIENCE, *, total: int | None = None) -> None:
         """Wait for an open connection, or with `total`, for that many accepted in all."""
         with self._cond:
             _wait(
@@ -1342,7 +1361,7 @@ class FakeSocketModeServer:
                 f"(open: {len(self._peers)}, ever: {self._total}, refused: {self.rejected})",
             )
 
-    def wait_disconnected(self, timeout: float = 5.0) -> None:
+    def wait_disconnected(self, timeout: float = PATIENCE) -> None:
         """Wait until no connection is open."""
         with self._cond:
             _wait(
@@ -1373,7 +1392,7 @@ class FakeSocketModeServer:
         retry_attempt: int = 0,
         retry_reason: str = "",
         accepts_response_payload: bool | None = None,
-        timeout: float = 5.0,
+        timeout: float = PATIENCE,
     ) -> str:
         """Send an envelope to the newest connection (waiting for one); return its envelope_id."""
         envelope_id = envelope_id or str(uuid.uuid4())
@@ -1402,7 +1421,7 @@ class FakeSocketModeServer:
                 return ack
         return None
 
-    def wait_ack(self, envelope_id: str, timeout: float = 5.0) -> JSONDict:
+    def wait_ack(self, envelope_id: str, timeout: float = PATIENCE) -> JSONDict:
         """The app's answer to the envelope ({envelope_id, payload?}), waiting for it."""
         with self._cond:
             ack: Ack = _wait(

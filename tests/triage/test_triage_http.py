@@ -39,8 +39,7 @@ def http_workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[H
 
 def options_over_http(bot: HttpBot, action_id: str, value: str) -> dict[str, Any]:
     answer = post_signed(bot.port, payload_body(bot.slack.block_suggestion_payload(action_id, value)))
-    assert answer.status == 200, answer
-    assert answer.seconds < 3.0
+    assert answer.status == 200, answer  # how fast (Slack waits 3 s): bench/bench_suggest.py
     body = json.loads(answer.body)
     assert isinstance(body, dict)
     return body
