@@ -27,6 +27,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
 
+from tests import tiers
+
 PR_SET_CHILD_SUBREAPER = 36
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -110,6 +112,7 @@ def fork_bot(
     """A bot started as `productlane-slack argv…` would be, from this worker's fork server: its
     output to `log` (its standard error too, unless `errors` names a file for it)."""
     global _server
+    tiers.may_start(f"productlane-slack {' '.join(argv)}".strip())
     with _server_lock:
         if _server is None:
             _server = ForkServer()

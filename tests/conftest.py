@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 
 import pytest
+
+from tests import tiers
 
 # Many containers set PYTHONDONTWRITEBYTECODE. Then every test worker would rewrite (pytest's assertion
 # rewriting) and compile every test module again on each run: about 2.5 s of CPU per worker, most of
@@ -22,7 +25,42 @@ PROXY_VARIABLES = (
 
 
 @pytest.fixture(autouse=True)
+def tier(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Only a test marked e2e may start a process (tests/tiers.py)."""
+    tiers.running(None if request.node.get_closest_marker("e2e") else request.node.nodeid)
+    yield
+    tiers.running(None)
+
+
+@pytest.fixture(autouse=True)
 def no_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
     # slack_sdk honours HTTP(S)_PROXY but not NO_PROXY: loopback fakes must be reached directly.
     for name in PROXY_VARIABLES:
         monkeypatch.delenv(name, raising=False)
+
+
+# --- random order -----------------------------------------------------------------------------------
+# pytest-randomly shuffles the modules, and the tests in each, from a seed, and seeds `random` from it
+# before each test: a test that passes only after another one (or only alone) shows up. The seed is
+# printed first and last (pytest-randomly's own header line is hidden by -q), so a failing order can be
+# replayed: `uv run pytest --randomly-seed=N`. `-p no:randomly` runs the files' own order.
+
+
+def _seed_line(config: pytest.Config) -> str | None:
+    seed = getattr(config.option, "randomly_seed", None)
+    if seed is None or hasattr(config, "workerinput"):  # no plugin, or a worker: the controller says it
+        return None
+    return f"Using --randomly-seed={seed} (replay this order: uv run pytest --randomly-seed={seed})"
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    line = _seed_line(session.config)
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if line is not None and reporter is not None:
+        reporter.write_line(line)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    line = _seed_line(config)
+    if line is not None:
+        terminalreporter.write_line(line)

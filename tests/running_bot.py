@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.slack.views import field_of
+from tests import tiers
 from tests.bot_forkserver import ForkedBot, fork_bot, forking_wanted
 from tests.fakes.productlane import FakeProductlane
 from tests.fakes.slack import Call, FakeSlack
@@ -85,6 +86,7 @@ def start_bot(
 ) -> World:
     """Start the bot in the background, its output to `log`: forked from the worker's fork server
     (tests/bot_forkserver.py), or the `productlane-slack` command itself with TESTS_BOT_EXEC=1."""
+    tiers.may_start("the bot")
     if forking_wanted():
         return World(slack, productlane, fork_bot([], env, cwd, log), log)
     with log.open("wb") as output:
@@ -102,6 +104,7 @@ def start_bot(
 def run_command(argv: Sequence[str], env: Mapping[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
     """Run a command to the end, as a person at a terminal would, and capture what it printed.
     The bot's own commands (`productlane-slack …`, `python -m bot …`) are forked like the bot."""
+    tiers.may_start(" ".join(argv[:3]))
     bot_args = _bot_arguments(list(argv))
     if bot_args is not None and forking_wanted():
         with tempfile.TemporaryDirectory() as scratch:

@@ -33,7 +33,7 @@ from tests.running_bot import (
 )
 
 # One worker runs this module, so its bot (a module fixture) starts once, not once per worker.
-pytestmark = [pytest.mark.timeout(180), pytest.mark.xdist_group("test_capture_e2e")]
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180), pytest.mark.xdist_group("test_capture_e2e")]
 
 PRODUCTLANE_SCOPES = ("threads:read", "threads:write", "files:write")
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8

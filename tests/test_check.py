@@ -126,6 +126,7 @@ def test_unreachable_services_fail_without_a_traceback(productlane: FakeProductl
     assert "could not reach Slack" in "\n".join(lines)
 
 
+@pytest.mark.e2e
 def test_the_check_command_runs_from_the_environment(
     slack: FakeSlack, productlane: FakeProductlane, tmp_path: Path
 ) -> None:

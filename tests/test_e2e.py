@@ -35,7 +35,7 @@ from tests.running_bot import (
 )
 
 # One worker runs this module, so its bot (a module fixture) starts once, not once per worker.
-pytestmark = [pytest.mark.timeout(120), pytest.mark.xdist_group("test_e2e")]
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120), pytest.mark.xdist_group("test_e2e")]
 
 
 @pytest.fixture(scope="module")

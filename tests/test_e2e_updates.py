@@ -36,7 +36,7 @@ from tests.running_bot import (
 from tests.web.client import SlowUpload
 
 # One worker runs this module, so its bot (a module fixture) starts once, not once per worker.
-pytestmark = [pytest.mark.timeout(120), pytest.mark.xdist_group("test_e2e_updates")]
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120), pytest.mark.xdist_group("test_e2e_updates")]
 
 SECRET = "whsec_e2e_0123456789abcdef"
 SOURCE_CHANNEL = "C0FEEDBACK"

@@ -38,7 +38,7 @@ from tests.running_bot import (
 )
 
 # One worker runs this module, so its bot (a module fixture) starts once, not once per worker.
-pytestmark = [pytest.mark.timeout(120), pytest.mark.xdist_group("test_home_e2e")]
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120), pytest.mark.xdist_group("test_home_e2e")]
 
 SECRET = "whsec_home_0123456789abcdef"
 SUBMITTER = "U0CSM0002"  # Dana: the person the payload builders act as

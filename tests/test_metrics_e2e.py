@@ -21,7 +21,7 @@ from tests.running_bot import World, bot_environment, interact, opened_view, sta
 from tests.web.client import SIGNING_SECRET, request
 
 # One worker runs this module, so its bot (a module fixture) starts once, not once per worker.
-pytestmark = [pytest.mark.timeout(120), pytest.mark.xdist_group("test_metrics_e2e")]
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120), pytest.mark.xdist_group("test_metrics_e2e")]
 
 TOKEN = "metrics-token-9f8e7d6c5b4a"
 SECRET_TITLE = "Acme's confidential roadmap complaint"

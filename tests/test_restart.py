@@ -24,7 +24,7 @@ from tests.running_bot import (
     wait_until,
 )
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 
 BATCH = 12
 

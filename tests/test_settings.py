@@ -106,6 +106,7 @@ def test_http_mode_needs_only_the_signing_secret(monkeypatch: pytest.MonkeyPatch
     assert "shh" not in repr(settings)
 
 
+@pytest.mark.e2e
 def test_the_command_exits_2_with_a_readable_message(tmp_path: Path) -> None:
     env = {"PATH": "/usr/bin:/bin", "SLACK_BOT_TOKEN": "xoxa-secret-value-123"}
     result = run_command([sys.executable, "-m", "bot", "check"], env, tmp_path)

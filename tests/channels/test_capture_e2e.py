@@ -32,7 +32,7 @@ from tests.fakes.productlane import FakeProductlane
 from tests.fakes.slack import Call, FakeSlack
 from tests.running_bot import opened_view, outbox_settled, since, submit, wait_until
 
-pytestmark = pytest.mark.timeout(240)
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 
 THREADED, PRIVATE, REACTED = "C0THREAD01", "C0PRIVAT01", "C0REACTD01"
 SHORTCUT_ONLY, EMOJI, AUTOMATIC = "C0SHORTC01", "C0EMOJI001", "C0AUTOMA01"

@@ -17,7 +17,7 @@ from tests.fakes.productlane import FakeProductlane
 from tests.fakes.slack import FakeSlack
 from tests.running_bot import run_command, wait_until
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 
 NOT_JOINED, INVITE_ONLY = "C0NOTJOIN1", "G0INVITE01"
 

@@ -42,7 +42,7 @@ from tests.fakes.productlane import FakeProductlane
 from tests.fakes.slack import RESPONSE_URL, FakeSlack
 from tests.running_bot import count_rows, since, wait_until
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 
 MODES = ("socket", "http")
 

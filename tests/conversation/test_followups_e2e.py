@@ -26,7 +26,11 @@ from tests.conversation.conversation_world import (
 from tests.running_bot import World
 
 # One worker runs this module, so its bot (a module fixture) starts once, not once per worker.
-pytestmark = [pytest.mark.timeout(180), pytest.mark.xdist_group("conversation.test_followups_e2e")]
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.timeout(180),
+    pytest.mark.xdist_group("conversation.test_followups_e2e"),
+]
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8
 

@@ -24,7 +24,11 @@ from tests.fakes.slack import Call, make_channel
 from tests.running_bot import World, since, wait_until
 
 # One worker runs this module, so its bot (a module fixture) starts once, not once per worker.
-pytestmark = [pytest.mark.timeout(180), pytest.mark.xdist_group("conversation.test_team_replies_e2e")]
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.timeout(180),
+    pytest.mark.xdist_group("conversation.test_team_replies_e2e"),
+]
 
 VIA = "(via Productlane)"
 

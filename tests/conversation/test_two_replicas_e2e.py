@@ -19,7 +19,7 @@ from tests.running_bot import since, wait_until
 from tests.web.client import request, signed_headers
 from tests.web.test_http_mode import HttpBot, start_http_bot, stop
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 
 PARENT = "1764330100.000100"
 

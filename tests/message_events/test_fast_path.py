@@ -18,7 +18,7 @@ from tests.fakes.slack import FakeSlack
 from tests.running_bot import World, bot_environment, interact, opened_view, start_bot, wait_until
 from tests.web.client import SIGNING_SECRET, request, signed_headers
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 
 KINDS = (
     *("top_level_by_person", "thread_reply_by_person", "reply_with_file", "bot_message", "own_reply"),

@@ -17,7 +17,7 @@ from tests.pace import TEST_LEASE_SECONDS
 from tests.running_bot import World, bot_environment, interact, opened_view, start_bot, wait_until
 from tests.triage.workspace import SCOPES, Seeded, option, seed, submit, triage_environment, wait_for_catalog
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 
 
 def start(slack: FakeSlack, productlane: FakeProductlane, home: Path, log: str) -> World:

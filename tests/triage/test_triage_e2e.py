@@ -48,7 +48,7 @@ from tests.triage.workspace import (
 )
 
 # One worker runs this module, so its bot (a module fixture) starts once, not once per worker.
-pytestmark = [pytest.mark.timeout(180), pytest.mark.xdist_group("triage.test_triage_e2e")]
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180), pytest.mark.xdist_group("triage.test_triage_e2e")]
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,7 @@ from tests.web.client import payload_body, post_signed
 from tests.web.test_http_mode import HttpBot, start_http_bot, stop
 
 # One worker runs this module, so its bot (a module fixture) starts once, not once per worker.
-pytestmark = [pytest.mark.timeout(180), pytest.mark.xdist_group("triage.test_triage_http")]
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180), pytest.mark.xdist_group("triage.test_triage_http")]
 
 
 @pytest.fixture(scope="module")

@@ -33,7 +33,7 @@ from tests.web.client import (
 )
 
 # One worker runs this module, so its bot (a module fixture) starts once, not once per worker.
-pytestmark = [pytest.mark.timeout(120), pytest.mark.xdist_group("web.test_http_mode")]
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120), pytest.mark.xdist_group("web.test_http_mode")]
 
 MIB = 1024 * 1024
 

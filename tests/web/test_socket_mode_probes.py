@@ -15,7 +15,7 @@ from tests.fakes.slack import FakeSlack
 from tests.running_bot import bot_environment, interact, start_bot, wait_until
 from tests.web.client import request
 
-pytestmark = pytest.mark.timeout(90)
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(90)]
 
 
 def test_health_probes_answer_on_port_in_socket_mode(tmp_path: Path) -> None:
