@@ -324,16 +324,20 @@ def test_kill_9_between_upload_and_create_uploads_nothing_twice(tmp_path: Path) 
             wait_until(lambda: "connected to Slack" in first.log_text(), "the bot to connect", timeout=30)
             message = message_with_files(slack, "1764300000.000100")
             message["files"] = message["files"][:2]
+            # The create gets no answer until the bot is dead, and then never reaches Productlane.
+            productlane.hold(method="POST", path="/threads")
             send_message(first, message)
-            # Both uploads are recorded; the create waits for its write slot (one a second).
+            # Both uploads are recorded, and the create is on its way.
             wait_until(
                 lambda: recorded_copies(tmp_path / "outbox.db") == 2, "both copies recorded", timeout=30
             )
+            wait_until(lambda: productlane.post_count == 1, "the create to be sent")
         finally:
             first.bot.send_signal(signal.SIGKILL)
             first.bot.wait(timeout=10)
+            productlane.release(drop=True)
         assert len(productlane.uploads) == 2
-        assert productlane.post_count == 0, "the kill came after the create: it proves nothing"
+        assert productlane.created_count == 0, "the kill came after the create: it proves nothing"
 
         second = start_bot(slack, productlane, env, tmp_path, tmp_path / "second.log")
         try:

@@ -119,7 +119,8 @@ def test_unreachable_services_fail_without_a_traceback(productlane: FakeProductl
         productlane_api_url="http://127.0.0.1:9/api/v2",
     )
     lines: list[str] = []
-    web = WebClient(token="xoxb-x", base_url="http://127.0.0.1:9/api/", timeout=2)
+    # No retry after a refused connection (slack_sdk's waits a second): it changes nothing here.
+    web = WebClient(token="xoxb-x", base_url="http://127.0.0.1:9/api/", timeout=2, retry_handlers=[])
     client = ProductlaneClient("pl_v2_x", "http://127.0.0.1:9/api/v2", max_get_attempts=1)
     status = run_checks(settings, web_client=web, productlane=client, echo=lines.append)
     assert status == 1

@@ -505,6 +505,7 @@ class FakeProductlane:
         self._faults: list[_Fault] = []
         self._delays: list[_Delay] = []
         self._holds: list[tuple[str | None, str | None]] = []
+        self._drop_generation = 0  # release(drop=True) moves it on: what was held then is dropped
         self._released = threading.Condition(self._lock)
         self._write_log: deque[float] = deque()
         self._read_log: deque[float] = deque()
@@ -622,24 +623,29 @@ class FakeProductlane:
         with self._lock:
             self._holds.append((method, path))
 
-    def release(self) -> None:
-        """Handle every held request now (their delays, if any, follow) and hold no more."""
+    def release(self, *, drop: bool = False) -> None:
+        """Handle every held request now (their delays, if any, follow) and hold no more. With
+        ``drop`` the held requests are not handled at all: their connections close unanswered, as
+        if they had never reached Productlane (e.g. their sender was killed)."""
         with self._lock:
             self._holds.clear()
+            if drop:
+                self._drop_generation += 1
             self._released.notify_all()
 
     def _wait_while_held(self, method: str, path: str) -> bool:
-        """False when the fake stopped while the request was held."""
+        """False when the request is to be dropped: released with ``drop``, or the fake stopped."""
 
         def held() -> bool:
             return any((m is None or m == method) and (p is None or p == path) for m, p in self._holds)
 
         with self._released:
+            generation = self._drop_generation
             while held():
                 if self._stopping.is_set():
                     return False
                 self._released.wait(0.1)
-        return True
+            return self._drop_generation == generation
 
     def clear_delays(self) -> None:
         with self._lock:

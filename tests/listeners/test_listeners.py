@@ -18,7 +18,7 @@ from slack_sdk import WebClient
 from bot.app import Bot, build_bot
 from bot.delivery.commands import run_outbox_command
 from bot.delivery.outbox import Outbox, Status
-from bot.productlane import ProductlaneClient
+from bot.productlane import ProductlaneClient, WriteLimiter
 from bot.settings import Settings
 from bot.slack.ids import (
     EDIT_AND_RESEND_ACTION,
@@ -29,6 +29,7 @@ from bot.slack.ids import (
 from bot.slack.views import field_of
 from tests.fakes.productlane import FakeProductlane
 from tests.fakes.slack import FakeSlack
+from tests.pace import TEST_WRITES_PER_MINUTE
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -56,6 +57,7 @@ def settings_for(slack: FakeSlack, productlane: FakeProductlane) -> Settings:
         productlane_api_url=productlane.url,
         default_pain_level="MEDIUM",
         default_notify_email=True,
+        productlane_writes_per_minute=TEST_WRITES_PER_MINUTE,
     )
 
 
@@ -63,7 +65,11 @@ def bot_for(slack: FakeSlack, productlane: FakeProductlane, database: Path) -> B
     return build_bot(
         settings_for(slack, productlane),
         web_client=WebClient(token=slack.bot_token, base_url=slack.api_url),
-        productlane=ProductlaneClient(productlane.api_key, productlane.url),
+        productlane=ProductlaneClient(
+            productlane.api_key,
+            productlane.url,
+            write_limiter=WriteLimiter(rate_per_minute=TEST_WRITES_PER_MINUTE),
+        ),
         outbox=Outbox(f"sqlite:///{database}"),
     )
 
