@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from collections.abc import Iterator
 
@@ -37,6 +38,28 @@ def no_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
     # slack_sdk honours HTTP(S)_PROXY but not NO_PROXY: loopback fakes must be reached directly.
     for name in PROXY_VARIABLES:
         monkeypatch.delenv(name, raising=False)
+
+
+# --- xdist groups ------------------------------------------------------------------------------------
+# `--dist loadgroup` sends the tests of one xdist_group (a module whose tests share one running bot) to
+# one worker, which it finds by an "@group" suffix xdist's worker adds to each such test's node id.
+# pytest 9 builds the node id from `Item._id` and no longer reads the `_nodeid` that pytest-xdist 3.8
+# (the newest) sets: without this, a group's tests spread over every worker and each worker started
+# the module's bot again. It does nothing once the suffix is there (a pytest-xdist that knows).
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not getattr(config.option, "loadgroup", False):
+        return
+    for item in items:
+        groups = sorted({str(mark.args[0]) for mark in item.iter_markers("xdist_group") if mark.args})
+        node_id = getattr(item, "_id", None)
+        if not groups or node_id is None or "@" in item.nodeid:
+            continue
+        grouped = dataclasses.replace(node_id)
+        object.__setattr__(grouped, "_str_cache", f"{item.nodeid}@{'_'.join(groups)}")
+        item._id = grouped
 
 
 # --- random order -----------------------------------------------------------------------------------

@@ -32,7 +32,8 @@ from tests.fakes.productlane import FakeProductlane
 from tests.fakes.slack import Call, FakeSlack
 from tests.running_bot import opened_view, outbox_settled, since, submit, wait_until
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
+# One worker runs this module, so its bot (a module fixture) starts once, not once per worker.
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240), pytest.mark.xdist_group("channels.test_capture_e2e")]
 
 THREADED, PRIVATE, REACTED = "C0THREAD01", "C0PRIVAT01", "C0REACTD01"
 SHORTCUT_ONLY, EMOJI, AUTOMATIC = "C0SHORTC01", "C0EMOJI001", "C0AUTOMA01"
