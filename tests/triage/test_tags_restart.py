@@ -14,7 +14,15 @@ from bot.slack.ids import GLOBAL_SHORTCUT
 from tests.fakes.productlane import FakeProductlane
 from tests.fakes.slack import FakeSlack
 from tests.pace import TEST_LEASE_SECONDS
-from tests.running_bot import World, bot_environment, interact, opened_view, start_bot, wait_until
+from tests.running_bot import (
+    World,
+    bot_environment,
+    interact,
+    opened_view,
+    outbox_settled,
+    start_bot,
+    wait_until,
+)
 from tests.triage.workspace import SCOPES, Seeded, option, seed, submit, triage_environment, wait_for_catalog
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
@@ -86,7 +94,7 @@ def test_a_kill_between_the_create_and_the_patch_still_sets_the_tags_once(tmp_pa
                 lambda: slack.web.calls("chat.postEphemeral") or slack.web.calls("conversations.open"),
                 "the confirmation",
             )
-            time.sleep(1.5)  # anything that would send twice has had time to
+            outbox_settled(tmp_path / "outbox.db")  # nothing left that could send anything twice
         finally:
             finish(second)
         assert productlane.created_count == 1
@@ -119,7 +127,7 @@ def test_a_kill_while_the_patch_is_under_way_does_not_send_it_again(tmp_path: Pa
                 "the tags found set",
                 timeout=30,
             )
-            time.sleep(1.5)
+            outbox_settled(tmp_path / "outbox.db")  # nothing left that could send anything twice
         finally:
             finish(second)
         assert productlane.created_count == 1
