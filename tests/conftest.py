@@ -52,6 +52,15 @@ def no_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if not getattr(config.option, "loadgroup", False):
         return
+    # The longest work first, so that it does not start last and leave the run waiting on it: the
+    # groups (a whole module's tests on one bot), then the other tests that start processes. The
+    # sort is stable: within each kind the order stays the random one (every worker computes the
+    # same, as xdist requires).
+    items.sort(
+        key=lambda item: (
+            0 if item.get_closest_marker("xdist_group") else 1 if item.get_closest_marker("e2e") else 2
+        )
+    )
     for item in items:
         groups = sorted({str(mark.args[0]) for mark in item.iter_markers("xdist_group") if mark.args})
         node_id = getattr(item, "_id", None)
