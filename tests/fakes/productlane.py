@@ -73,6 +73,7 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 from tests.fakes.productlane_catalog import FakeCatalog
 from tests.fakes.productlane_conversation import ConversationFake
 from tests.fakes.productlane_webhooks import DEFAULT_PATTERNS, WebhookSender
+from tests.fakes.serving import stop_serving
 from tests.pace import PATIENCE
 
 __all__ = [
@@ -554,7 +555,7 @@ class FakeProductlane:
         self._stopping.set()
         self.webhooks.stop()
         if self._thread is not None:
-            self._server.shutdown()
+            stop_serving(self._server)
             self._thread.join(timeout=5)
             self._thread = None
         self._server.server_close()

@@ -55,6 +55,7 @@ from websockets.frames import Frame, Opcode
 from websockets.http11 import Request, Response
 from websockets.sync.server import Server, ServerConnection, serve
 
+from tests.fakes.serving import stop_serving
 from tests.fakes.slack_home import home_methods
 from tests.fakes.slack_reactions import reaction_methods
 from tests.pace import PATIENCE
@@ -454,7 +455,7 @@ class FakeSlackWebAPI:
         self._closing.set()  # wakes handlers sleeping on a configured delay
         server, self._server = self._server, None
         if server is not None:
-            server.shutdown()
+            stop_serving(server)
             server.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
