@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import sys
 from collections.abc import Iterator
 
@@ -38,6 +39,18 @@ def no_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
     # slack_sdk honours HTTP(S)_PROXY but not NO_PROXY: loopback fakes must be reached directly.
     for name in PROXY_VARIABLES:
         monkeypatch.delenv(name, raising=False)
+
+
+# --- how many workers -------------------------------------------------------------------------------
+# pyproject asks for `-n auto`, which asks this. The full run spends most of its time waiting on bot
+# processes and loopback servers: 8 workers side by side, whatever the cores. The fast tier
+# (`-m "not e2e"`) waits little and each worker costs ~3 s of CPU to start and collect: two a core.
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    if "not e2e" in (config.option.markexpr or ""):
+        return 2 * (os.cpu_count() or 1)
+    return 8
 
 
 # --- xdist groups ------------------------------------------------------------------------------------
