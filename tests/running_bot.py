@@ -12,7 +12,8 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -195,6 +196,25 @@ def updates_settled(world: World, *also: str) -> None:
     nothing_left(
         world.log.parent / "outbox.db", [*also, *UPDATES_BUSY], "every event applied and its effects sent"
     )
+
+
+@contextmanager
+def fresh_fakes(slack: FakeSlack, productlane: FakeProductlane) -> Iterator[None]:
+    """Around each test of a module whose tests share one bot and its fakes: what the test set up in
+    the fakes (faults, delays, held calls, canned answers, scopes) is undone after it, so the next
+    test, whichever the random order makes it, finds them as the module set them up. What the bot
+    keeps (its outbox, caches, log) stays: those tests count what they cause, from a mark."""
+    slack_scopes, productlane_scopes = list(slack.web.scopes), list(productlane.scopes)
+    try:
+        yield
+    finally:
+        slack.web.release()
+        slack.web.reset_responses()
+        slack.web.reset_delays()
+        slack.web.scopes = slack_scopes
+        productlane.release()
+        productlane.reset_faults()
+        productlane.set_scopes(productlane_scopes)
 
 
 def since(mark: float) -> Callable[[Call], bool]:

@@ -25,6 +25,7 @@ from tests.running_bot import (
     World,
     bot_environment,
     count_rows,
+    fresh_fakes,
     interact,
     opened_view,
     since,
@@ -66,6 +67,13 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         wait_until(lambda: "listening on port" in world.log_text(), "the webhook route", 30)
         world.productlane.add_webhook(webhook_url(world), SECRET)
         yield world
+
+
+@pytest.fixture(autouse=True)
+def fresh(world: World) -> Iterator[None]:
+    """Each test finds the shared fakes as the module set them up (running_bot.fresh_fakes)."""
+    with fresh_fakes(world.slack, world.productlane):
+        yield
 
 
 def webhook_port(world: World) -> int:

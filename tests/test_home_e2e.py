@@ -29,6 +29,7 @@ from tests.running_bot import (
     World,
     bot_environment,
     count_rows,
+    fresh_fakes,
     interact,
     opened_view,
     run_command,
@@ -79,6 +80,13 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             world.bot.send_signal(signal.SIGTERM)
             world.bot.wait(timeout=30)
     assert world.bot.returncode == 0, world.log_text()
+
+
+@pytest.fixture(autouse=True)
+def fresh(world: World) -> Iterator[None]:
+    """Each test finds the shared fakes as the module set them up (running_bot.fresh_fakes)."""
+    with fresh_fakes(world.slack, world.productlane):
+        yield
 
 
 def publishes(world: World, user_id: str, mark: float) -> list[Call]:

@@ -531,6 +531,11 @@ class FakeSlackWebAPI:
                 self._held.discard(method)
             self._cond.notify_all()
 
+    def reset_delays(self) -> None:
+        """Answer every method at once again (what `delay` set is forgotten)."""
+        with self.lock:
+            self._delays.clear()
+
     def reset_responses(self, method: str | None = None) -> None:
         """Drop configured answers (for one method, or all)."""
         with self.lock:

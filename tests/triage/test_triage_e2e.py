@@ -29,6 +29,7 @@ from tests.running_bot import (
     World,
     bot_environment,
     by_field,
+    fresh_fakes,
     interact,
     opened_view,
     since,
@@ -68,6 +69,13 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[World,
                 world.bot.wait(timeout=30)
     assert world.bot.returncode == 0, world.log_text()
     assert productlane.api_key not in world.log_text()
+
+
+@pytest.fixture(autouse=True)
+def fresh(workspace: tuple[World, Seeded]) -> Iterator[None]:
+    """Each test finds the shared fakes as the module set them up (running_bot.fresh_fakes)."""
+    with fresh_fakes(workspace[0].slack, workspace[0].productlane):
+        yield
 
 
 @pytest.fixture

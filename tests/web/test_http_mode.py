@@ -20,7 +20,7 @@ from bot.slack.ids import GLOBAL_SHORTCUT, MESSAGE_SHORTCUT
 from tests.databases import NO_PG, PG_URL, reset_postgres
 from tests.fakes.productlane import FakeProductlane
 from tests.fakes.slack import Call, FakeSlack
-from tests.running_bot import World, bot_environment, since, start_bot, wait_until
+from tests.running_bot import World, bot_environment, fresh_fakes, since, start_bot, wait_until
 from tests.web.client import (
     FORM,
     SIGNING_SECRET,
@@ -76,6 +76,13 @@ def http_bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HttpBot]:
             assert stop(bot) == 0, bot.world.log_text()
     secrets = (slack.bot_token, productlane.api_key, SIGNING_SECRET)
     assert not [secret for secret in secrets if secret in bot.world.log_text()]
+
+
+@pytest.fixture(autouse=True)
+def fresh(http_bot: HttpBot) -> Iterator[None]:
+    """Each test finds the shared fakes as the module set them up (running_bot.fresh_fakes)."""
+    with fresh_fakes(http_bot.world.slack, http_bot.world.productlane):
+        yield
 
 
 def views_opened_after(slack: FakeSlack, mark: float) -> list[Call]:
