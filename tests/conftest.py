@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import importlib
 import os
 import sys
 from collections.abc import Iterator
@@ -103,6 +105,23 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if line is not None and reporter is not None:
         reporter.write_line(line)
+    _rewrite_test_modules_once(session.config)
+
+
+def _rewrite_test_modules_once(config: pytest.Config) -> None:
+    """On a fresh clone no test module has been rewritten (pytest's assert messages) and compiled
+    yet, and every worker would do it for every module, side by side: ~2 s of CPU each, 8 times
+    over on 2 cores. The controller does it once before the workers start; they then load the
+    files, as on every later run. Nothing happens when they are there already."""
+    if hasattr(config, "workerinput") or not getattr(config.option, "numprocesses", None):
+        return
+    tag = f"{sys.implementation.cache_tag}-pytest-{pytest.__version__}"
+    root = config.rootpath
+    for path in sorted((root / "tests").rglob("test_*.py")):
+        if (path.parent / "__pycache__" / f"{path.stem}.{tag}.pyc").exists():
+            continue
+        with contextlib.suppress(Exception):  # a worker's collection reports it properly
+            importlib.import_module(".".join(path.relative_to(root).with_suffix("").parts))
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
