@@ -1,7 +1,7 @@
 """End to end, two replicas of the real process in HTTP mode on one PostgreSQL database, as behind a
-load balancer (issue #15): the replica that did not file a message learns that its
-thread is followed, and replies arriving at either replica — and Slack's retries arriving at the
-other — reach Productlane once each, in Slack's order."""
+load balancer: the replica that did not file a message learns that its thread is followed, and
+replies arriving at either replica — and Slack's retries arriving at the other — reach Productlane
+once each, in Slack's order."""
 
 from __future__ import annotations
 
