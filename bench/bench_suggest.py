@@ -145,6 +145,29 @@ def run_bot(
         slack.socket.wait_disconnected(timeout=10)
 
 
+INDEX_WORDS = ["export", "csv", "login", "sso", "billing", "invoice", "slow", "crash", "mobile", "dark"]
+INDEX_QUERIES = ("exp", "csv export", "number 12", "zzz", "", "slow mobile crash")
+
+
+def index_alone(rounds: int = 200) -> list[float]:
+    """Seconds per search of one list of 5,000 names in memory, without the bot around it (what
+    tests/catalog/test_search.py searches): each of INDEX_QUERIES `rounds` times."""
+    from bot.catalog import Entry, KindIndex
+
+    words = INDEX_WORDS
+    big = KindIndex(
+        Entry(f"is_{n}", f"{words[n % 10]} {words[(n * 7) % 10]} issue number {n} for {words[(n * 3) % 10]}")
+        for n in range(5000)
+    )
+    seconds: list[float] = []
+    for _ in range(rounds):
+        for query in INDEX_QUERIES:
+            started = time.perf_counter()
+            big.search(query, 100)
+            seconds.append(time.perf_counter() - started)
+    return seconds
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--requests", type=int, default=1000)
@@ -152,6 +175,12 @@ def main() -> None:
     args = parser.parse_args()
     rng = random.Random(args.seed)
 
+    alone = sorted(index_alone())
+    print(
+        f"the index alone, 5,000 names, {len(INDEX_QUERIES)} kinds of query: p50 "
+        f"{statistics.median(alone) * 1000:.2f} ms, p99 {alone[int(0.99 * (len(alone) - 1))] * 1000:.2f} ms, "
+        f"max {alone[-1] * 1000:.2f} ms a search"
+    )
     with FakeSlack() as slack, FakeProductlane(scopes=SCOPES) as productlane:
         names = seed_workspace(productlane, rng)
         loaded, latencies, counts, memory = run_bot(

@@ -48,7 +48,7 @@ from bot.listeners import (
     views,
 )
 from bot.message_events import Interest, MessageEvents, Route
-from bot.productlane import PainLevel, ProductlaneClient
+from bot.productlane import PainLevel, ProductlaneClient, WriteLimiter
 from bot.productlane.models import CreateThread
 from bot.settings import Settings
 from bot.slack.admins import WorkspaceAdmins
@@ -196,8 +196,12 @@ def build_bot(
     identity = BotIdentity(
         user_id=auth.get("user_id"), bot_id=auth.get("bot_id"), team_id=auth.get("team_id")
     )
+    writes_per_minute = settings.productlane_writes_per_minute
     productlane = productlane or ProductlaneClient(
-        settings.productlane_api_key.get_secret_value(), settings.productlane_api_url
+        settings.productlane_api_key.get_secret_value(),
+        settings.productlane_api_url,
+        # This process's own guard; the budget every replica shares is the limiter in the database.
+        write_limiter=WriteLimiter(rate_per_minute=writes_per_minute),
     )
     outbox = outbox or Outbox(open_database(settings.database_url))
     drafts = drafts or SqlDraftStore(outbox.database)
@@ -236,6 +240,7 @@ def build_bot(
         update_mode=update_mode_words(mode_of(settings), settings.productlane_poll_seconds),
         channel_settings=channels,
         reaction=settings.feedback_reaction,
+        writes_per_minute=writes_per_minute,
     )
     updates = build_updates(
         settings,
@@ -274,7 +279,11 @@ def build_bot(
             withdrawn=DeletedInSlack(channel_store),
         ),
         settings.thread_url,
-        settings=WorkerSettings(limiter_key=limiter_key, lease_seconds=settings.delivery_lease_seconds),
+        settings=WorkerSettings(
+            limiter_key=limiter_key,
+            rate_per_minute=writes_per_minute,
+            lease_seconds=settings.delivery_lease_seconds,
+        ),
         on_confirmed=remember,
         triage=triage,
     )

@@ -179,6 +179,31 @@ def check_followups(settings: Settings, me: Me | None, routes: list[Route]) -> C
     return CheckResult(title, "skip" if settings.followup_days <= 0 else "pass", detail)
 
 
+# Productlane's documented write limit per API key.
+DOCUMENTED_WRITES_PER_MINUTE = 60
+
+
+def check_write_budget(settings: Settings) -> CheckResult:
+    """The bot's share of the key's writes. Never a failure: too high a share shows as 429s, which
+    the bot waits out; the line says which way it departs from Productlane's documented limit."""
+    title = "Write budget (PRODUCTLANE_WRITES_PER_MINUTE)"
+    rate = settings.productlane_writes_per_minute
+    shared = f"{rate:,} writes a minute to Productlane, shared by every replica on this database"
+    if rate < DOCUMENTED_WRITES_PER_MINUTE:
+        detail = (
+            f"{shared}; the rest of Productlane's {DOCUMENTED_WRITES_PER_MINUTE} is left to whatever "
+            "else uses the key"
+        )
+    elif rate > DOCUMENTED_WRITES_PER_MINUTE:
+        detail = (
+            f"{shared}; above Productlane's documented {DOCUMENTED_WRITES_PER_MINUTE}, for a plan that "
+            "allows it (otherwise Productlane answers 429 and delivery waits)"
+        )
+    else:
+        detail = f"{shared} (Productlane's documented limit per key)"
+    return CheckResult(title, "pass", detail)
+
+
 def _productlane_fix(error: ProductlaneError) -> str:
     if error.status in (401, 403, 410):
         return "Create a v2 API key (pl_v2_…) with threads:write into PRODUCTLANE_API_KEY."
@@ -276,6 +301,7 @@ def run_checks(
             me = productlane.me()
         except ProductlaneError:
             me = None  # already reported above
+        results.append(check_write_budget(settings))
         results.append(check_updates(settings, me))
         if me is not None:
             results.append(check_triage(settings, productlane))

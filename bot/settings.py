@@ -41,6 +41,10 @@ WHERE_TO_GET: dict[str, str] = {
     "DATABASE_URL": "sqlite:///productlane-slack.db, or postgresql+psycopg://user:pass@host/db",
     "PORT": "the HTTP port: Slack's requests in HTTP mode, /healthz and /readyz in both modes, e.g. 3000",
     "DELIVERY_LEASE_SECONDS": "seconds, between 1 and 600 (default 20)",
+    "PRODUCTLANE_WRITES_PER_MINUTE": (
+        "whole writes a minute, 1 to 6000 (default 60, Productlane's documented limit per API key): "
+        "less when another integration shares the key, more when your plan allows more"
+    ),
     "OUTBOX_RETENTION_DAYS": "whole days, at least 1 (default 90)",
     "PRODUCTLANE_WEBHOOK_SECRET": (
         "Productlane → Settings → Integrations → API → Webhooks: the signing secret shown when the "
@@ -120,6 +124,11 @@ class Settings(BaseSettings):
     # How long a replica may hold a submission it is sending before another may take it over
     # (after a crash). Longer than Productlane's slowest answer; shorter means faster recovery.
     delivery_lease_seconds: float = Field(default=20.0, ge=1.0, le=600.0)
+    # The bot's share of the API key's write budget (new threads, uploads, follow-ups, tag PATCHes),
+    # counted across every replica on this database. Productlane documents 60 a minute per key; an
+    # operator who shares the key with another integration gives the bot part of it, and a plan with
+    # a higher limit can use that.
+    productlane_writes_per_minute: int = Field(default=60, ge=1, le=6000)
     # Delivered submissions (customers' words) are deleted this many days after delivery.
     outbox_retention_days: int = Field(default=90, ge=1)
     # Productlane → Slack (close the loop). With a webhook secret, signed webhooks drive the

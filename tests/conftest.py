@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import importlib
+import os
 import sys
+from collections.abc import Iterator
 
 import pytest
+
+from tests import tiers
 
 # Many containers set PYTHONDONTWRITEBYTECODE. Then every test worker would rewrite (pytest's assertion
 # rewriting) and compile every test module again on each run: about 2.5 s of CPU per worker, most of
@@ -22,7 +29,102 @@ PROXY_VARIABLES = (
 
 
 @pytest.fixture(autouse=True)
+def tier(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Only a test marked e2e may start a process (tests/tiers.py)."""
+    tiers.running(None if request.node.get_closest_marker("e2e") else request.node.nodeid)
+    yield
+    tiers.running(None)
+
+
+@pytest.fixture(autouse=True)
 def no_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
     # slack_sdk honours HTTP(S)_PROXY but not NO_PROXY: loopback fakes must be reached directly.
     for name in PROXY_VARIABLES:
         monkeypatch.delenv(name, raising=False)
+
+
+# --- how many workers -------------------------------------------------------------------------------
+# pyproject asks for `-n auto`, which asks this. The full run spends most of its time waiting on bot
+# processes and loopback servers: 8 workers side by side, whatever the cores. The fast tier
+# (`-m "not e2e"`) waits little and each worker costs ~3 s of CPU to start and collect: two a core.
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    if "not e2e" in (config.option.markexpr or ""):
+        return 2 * (os.cpu_count() or 1)
+    return 8
+
+
+# --- xdist groups ------------------------------------------------------------------------------------
+# `--dist loadgroup` sends the tests of one xdist_group (a module whose tests share one running bot) to
+# one worker, which it finds by an "@group" suffix xdist's worker adds to each such test's node id.
+# pytest 9 builds the node id from `Item._id` and no longer reads the `_nodeid` that pytest-xdist 3.8
+# (the newest) sets: without this, a group's tests spread over every worker and each worker started
+# the module's bot again. It does nothing once the suffix is there (a pytest-xdist that knows).
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not getattr(config.option, "loadgroup", False):
+        return
+    # The longest work first, so that it does not start last and leave the run waiting on it: the
+    # groups (a whole module's tests on one bot), then the other tests that start processes. The
+    # sort is stable: within each kind the order stays the random one (every worker computes the
+    # same, as xdist requires).
+    items.sort(
+        key=lambda item: (
+            0 if item.get_closest_marker("xdist_group") else 1 if item.get_closest_marker("e2e") else 2
+        )
+    )
+    for item in items:
+        groups = sorted({str(mark.args[0]) for mark in item.iter_markers("xdist_group") if mark.args})
+        node_id = getattr(item, "_id", None)
+        if not groups or node_id is None or "@" in item.nodeid:
+            continue
+        grouped = dataclasses.replace(node_id)
+        object.__setattr__(grouped, "_str_cache", f"{item.nodeid}@{'_'.join(groups)}")
+        item._id = grouped
+
+
+# --- random order -----------------------------------------------------------------------------------
+# pytest-randomly shuffles the modules, and the tests in each, from a seed, and seeds `random` from it
+# before each test: a test that passes only after another one (or only alone) shows up. The seed is
+# printed first and last (pytest-randomly's own header line is hidden by -q), so a failing order can be
+# replayed: `uv run pytest --randomly-seed=N`. `-p no:randomly` runs the files' own order.
+
+
+def _seed_line(config: pytest.Config) -> str | None:
+    seed = getattr(config.option, "randomly_seed", None)
+    if seed is None or hasattr(config, "workerinput"):  # no plugin, or a worker: the controller says it
+        return None
+    return f"Using --randomly-seed={seed} (replay this order: uv run pytest --randomly-seed={seed})"
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    line = _seed_line(session.config)
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if line is not None and reporter is not None:
+        reporter.write_line(line)
+    _rewrite_test_modules_once(session.config)
+
+
+def _rewrite_test_modules_once(config: pytest.Config) -> None:
+    """On a fresh clone no test module has been rewritten (pytest's assert messages) and compiled
+    yet, and every worker would do it for every module, side by side: ~2 s of CPU each, 8 times
+    over on 2 cores. The controller does it once before the workers start; they then load the
+    files, as on every later run. Nothing happens when they are there already."""
+    if hasattr(config, "workerinput") or not getattr(config.option, "numprocesses", None):
+        return
+    tag = f"{sys.implementation.cache_tag}-pytest-{pytest.__version__}"
+    root = config.rootpath
+    for path in sorted((root / "tests").rglob("test_*.py")):
+        if (path.parent / "__pycache__" / f"{path.stem}.{tag}.pyc").exists():
+            continue
+        with contextlib.suppress(Exception):  # a worker's collection reports it properly
+            importlib.import_module(".".join(path.relative_to(root).with_suffix("").parts))
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    line = _seed_line(config)
+    if line is not None:
+        terminalreporter.write_line(line)

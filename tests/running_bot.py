@@ -12,15 +12,18 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from bot.ui.views import field_of
+from tests import tiers
 from tests.bot_forkserver import ForkedBot, fork_bot, forking_wanted
 from tests.fakes.productlane import FakeProductlane
 from tests.fakes.slack import Call, FakeSlack
+from tests.pace import PATIENCE, TEST_WRITES_PER_MINUTE
 
 THREAD_URL = "https://productlane.test/feedback/{id}"
 ENTRY_POINT = Path(sys.executable).parent / "productlane-slack"
@@ -72,6 +75,8 @@ def bot_environment(slack: FakeSlack, productlane: FakeProductlane, database: Pa
         "PRODUCTLANE_THREAD_URL": THREAD_URL,
         "DATABASE_URL": f"sqlite:///{database}",
         "LOG_LEVEL": "INFO",
+        # Not Productlane's pace, unless a test is about it (tests/pace.py).
+        "PRODUCTLANE_WRITES_PER_MINUTE": str(TEST_WRITES_PER_MINUTE),
         # Socket mode serves its health probes here, HTTP mode everything.
         "PORT": str(free_port()),
     }
@@ -82,6 +87,7 @@ def start_bot(
 ) -> World:
     """Start the bot in the background, its output to `log`: forked from the worker's fork server
     (tests/bot_forkserver.py), or the `productlane-slack` command itself with TESTS_BOT_EXEC=1."""
+    tiers.may_start("the bot")
     if forking_wanted():
         return World(slack, productlane, fork_bot([], env, cwd, log), log)
     with log.open("wb") as output:
@@ -99,6 +105,7 @@ def start_bot(
 def run_command(argv: Sequence[str], env: Mapping[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
     """Run a command to the end, as a person at a terminal would, and capture what it printed.
     The bot's own commands (`productlane-slack …`, `python -m bot …`) are forked like the bot."""
+    tiers.may_start(" ".join(argv[:3]))
     bot_args = _bot_arguments(list(argv))
     if bot_args is not None and forking_wanted():
         with tempfile.TemporaryDirectory() as scratch:
@@ -124,7 +131,7 @@ def _bot_arguments(argv: list[str]) -> list[str] | None:
     return None
 
 
-def wait_until(condition: Callable[[], Any], what: str, timeout: float = 15.0) -> Any:
+def wait_until(condition: Callable[[], Any], what: str, timeout: float = PATIENCE) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = condition()
@@ -142,20 +149,40 @@ UPDATES_BUSY = (
 )
 
 
-def count_rows(database: Path, query: str, *params: object) -> int:
-    """One count from the bot's SQLite database, read beside the running bot."""
+def count_rows(database: Path | str, query: str, *params: object) -> int:
+    """One count from the bot's database, read beside the running bot: a SQLite file, or a
+    database URL (PostgreSQL; `?` placeholders as for SQLite)."""
+    if isinstance(database, str):
+        if database.startswith("sqlite:///"):
+            database = Path(database.removeprefix("sqlite:///"))
+        else:
+            return _count_by_url(database, query, params)
     with sqlite3.connect(database) as connection:
         (found,) = connection.execute(query, params).fetchone()
     return int(found)
 
 
-def nothing_left(database: Path, queries: Sequence[str], what: str, timeout: float = 30.0) -> None:
+def _count_by_url(url: str, query: str, params: Sequence[object]) -> int:
+    import sqlalchemy as sa
+
+    names = [f"p{index}" for index in range(len(params))]
+    for name in names:
+        query = query.replace("?", f":{name}", 1)
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return int(connection.execute(sa.text(query), dict(zip(names, params, strict=True))).scalar_one())
+    finally:
+        engine.dispose()
+
+
+def nothing_left(database: Path | str, queries: Sequence[str], what: str, timeout: float = 30.0) -> None:
     """Wait until every one of `queries` counts 0 in the same look. Tests count what arrived after
     this, instead of after a fixed wait that only hopes the bot is done."""
     wait_until(lambda: all(count_rows(database, query) == 0 for query in queries), what, timeout)
 
 
-def outbox_settled(database: Path, timeout: float = 30.0) -> None:
+def outbox_settled(database: Path | str, timeout: float = 30.0) -> None:
     """Every submission delivered (its confirmation posted) or failed: nothing more goes to
     Productlane or Slack for them."""
     nothing_left(database, [OUTBOX_BUSY], "every submission delivered or failed", timeout)
@@ -171,6 +198,25 @@ def updates_settled(world: World, *also: str) -> None:
     )
 
 
+@contextmanager
+def fresh_fakes(slack: FakeSlack, productlane: FakeProductlane) -> Iterator[None]:
+    """Around each test of a module whose tests share one bot and its fakes: what the test set up in
+    the fakes (faults, delays, held calls, canned answers, scopes) is undone after it, so the next
+    test, whichever the random order makes it, finds them as the module set them up. What the bot
+    keeps (its outbox, caches, log) stays: those tests count what they cause, from a mark."""
+    slack_scopes, productlane_scopes = list(slack.web.scopes), list(productlane.scopes)
+    try:
+        yield
+    finally:
+        slack.web.release()
+        slack.web.reset_responses()
+        slack.web.reset_delays()
+        slack.web.scopes = slack_scopes
+        productlane.release()
+        productlane.reset_faults()
+        productlane.set_scopes(productlane_scopes)
+
+
 def since(mark: float) -> Callable[[Call], bool]:
     return lambda call: call.time >= mark
 
@@ -178,7 +224,7 @@ def since(mark: float) -> Callable[[Call], bool]:
 def interact(world: World, payload: dict[str, Any], kind: str = "interactive") -> dict[str, Any]:
     """Send Slack's envelope over the socket and return the bot's ack."""
     envelope = world.slack.socket.send_envelope(kind, payload)
-    return world.slack.socket.wait_ack(envelope, timeout=5)
+    return world.slack.socket.wait_ack(envelope)
 
 
 def opened_view(world: World, mark: float, *, refreshed: bool = False) -> dict[str, Any]:

@@ -119,13 +119,15 @@ def test_unreachable_services_fail_without_a_traceback(productlane: FakeProductl
         productlane_api_url="http://127.0.0.1:9/api/v2",
     )
     lines: list[str] = []
-    web = WebClient(token="xoxb-x", base_url="http://127.0.0.1:9/api/", timeout=2)
+    # No retry after a refused connection (slack_sdk's waits a second): it changes nothing here.
+    web = WebClient(token="xoxb-x", base_url="http://127.0.0.1:9/api/", timeout=2, retry_handlers=[])
     client = ProductlaneClient("pl_v2_x", "http://127.0.0.1:9/api/v2", max_get_attempts=1)
     status = run_checks(settings, web_client=web, productlane=client, echo=lines.append)
     assert status == 1
     assert "could not reach Slack" in "\n".join(lines)
 
 
+@pytest.mark.e2e
 def test_the_check_command_runs_from_the_environment(
     slack: FakeSlack, productlane: FakeProductlane, tmp_path: Path
 ) -> None:
@@ -229,7 +231,26 @@ def test_a_key_without_files_write_passes_and_says_what_that_means(
     assert "threads:write and files:write granted" in output
 
 
-# --- triage -------------------------------------------------------------------------------------
+def test_the_write_budget_is_shown_with_how_it_departs_from_productlanes_limit(
+    slack: FakeSlack, productlane: FakeProductlane
+) -> None:
+    status, output = run(settings_for(slack, productlane))
+    assert status == 0, output
+    assert (
+        "✓ Write budget (PRODUCTLANE_WRITES_PER_MINUTE): 60 writes a minute to Productlane, shared by every "
+        "replica on this database (Productlane's documented limit per key)"
+    ) in output
+    status, output = run(settings_for(slack, productlane, productlane_writes_per_minute="40"))
+    assert status == 0, output
+    assert "40 writes a minute to Productlane" in output
+    assert "the rest of Productlane's 60 is left to whatever else uses the key" in output
+    status, output = run(settings_for(slack, productlane, productlane_writes_per_minute="600"))
+    assert status == 0, output  # a plan may allow it: never a failed check
+    assert "600 writes a minute to Productlane" in output
+    assert "above Productlane's documented 60, for a plan that allows it" in output
+
+
+# --- triage ---------------------------------------------------------------------------
 
 
 def triage_line(output: str) -> str:

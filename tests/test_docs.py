@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import importlib.util
 import io
 import json
 import os
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -32,7 +34,7 @@ from tests.fakes.productlane import FakeProductlane
 from tests.fakes.slack import FakeSlack
 from tests.running_bot import bot_environment, start_bot, wait_until
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -93,6 +95,12 @@ def installs_uv(shown: Shown, tmp_path: Path) -> None:
     assert "pip install --quiet uv" in CI
 
 
+# How `uv run` finds this project from a scratch directory. UV_NO_SYNC: the environment is the one
+# this run uses, synced by the `uv run pytest` that started it; checking the lock again (and
+# compiling the bytecode again) would cost ~0.3 s of CPU a command and prove nothing more.
+UV = {"UV_PROJECT": str(ROOT), "UV_NO_PROGRESS": "1", "UV_NO_SYNC": "1"}
+
+
 def uv_run(
     argv: str, env: dict[str, str], cwd: Path, timeout: float = 60
 ) -> subprocess.CompletedProcess[str]:
@@ -103,7 +111,7 @@ def uv_run(
     return subprocess.run(  # noqa: S602 - a line of our own docs
         argv,
         shell=True,
-        env={**env, "UV_PROJECT": str(ROOT), "UV_NO_PROGRESS": "1"},
+        env={**env, **UV},
         cwd=cwd,
         capture_output=True,
         text=True,
@@ -186,7 +194,7 @@ def runs_the_bot(shown: Shown, tmp_path: Path) -> None:
         with log.open("wb") as output:
             bot = subprocess.Popen(
                 shown.command.split(),
-                env={**env, "UV_PROJECT": str(ROOT), "UV_NO_PROGRESS": "1"},
+                env={**env, **UV},
                 cwd=tmp_path,
                 stdout=output,
                 stderr=subprocess.STDOUT,
@@ -219,8 +227,36 @@ def a_benchmark(shown: Shown, tmp_path: Path) -> None:
         assert option in printed.getvalue(), f"{shown}: {module} has no {option}"
 
 
+def a_test_selection(shown: Shown, tmp_path: Path) -> None:
+    """`uv run pytest` with a selection or an order. Running the suite from inside itself would cost
+    a run and prove little more: each marker it selects on is declared (pyproject's `markers`, which
+    --strict-markers holds every test to) and carried by tests, and each option's plugin is there."""
+    import tomllib
+
+    declared = {
+        marker.split(":")[0]
+        for marker in tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"][
+            "markers"
+        ]
+    }
+    argv = shlex.split(shown.command)[len(["uv", "run", "pytest"]) :]
+    while argv:
+        option = argv.pop(0)
+        if option == "-m":
+            names = set(re.findall(r"[A-Za-z_]\w*", argv.pop(0))) - {"and", "or", "not"}
+            assert names <= declared, f"{shown}: {names - declared} not in pyproject's markers"
+            sources = "".join(path.read_text() for path in (ROOT / "tests").rglob("test_*.py"))
+            for name in names:
+                assert f"pytest.mark.{name}" in sources, f"{shown}: no test is marked {name}"
+        elif option.startswith("--randomly-seed=") or (option == "-p" and argv.pop(0) == "no:randomly"):
+            assert importlib.util.find_spec("pytest_randomly") is not None, f"{shown}: no pytest-randomly"
+        else:
+            pytest.fail(f"{shown}: nothing here proves {option}")
+
+
 RUNNERS: list[tuple[re.Pattern[str], Callable[[Shown, Path], None]]] = [
     (re.compile(r"^uv run pytest$"), in_ci),
+    (re.compile(r"^uv run pytest -"), a_test_selection),
     (re.compile(r"^uv run (ruff|mypy|lint-imports)\b"), in_ci),
     (re.compile(r"^bash \.ci/run$"), ci_itself),
     (re.compile(r"^bash \.ci/postgres\.sh stop$"), in_ci),

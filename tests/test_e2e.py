@@ -26,6 +26,7 @@ from tests.running_bot import (
     World,
     bot_environment,
     by_field,
+    fresh_fakes,
     interact,
     opened_view,
     since,
@@ -35,7 +36,7 @@ from tests.running_bot import (
 )
 
 # One worker runs this module, so its bot (a module fixture) starts once, not once per worker.
-pytestmark = [pytest.mark.timeout(120), pytest.mark.xdist_group("test_e2e")]
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120), pytest.mark.xdist_group("test_e2e")]
 
 
 @pytest.fixture(scope="module")
@@ -56,6 +57,13 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     assert bot.returncode == 0, world.log_text()
     secrets = (slack.bot_token, slack.app_token, productlane.api_key)
     assert not [secret for secret in secrets if secret in world.log_text()]
+
+
+@pytest.fixture(autouse=True)
+def fresh(world: World) -> Iterator[None]:
+    """Each test finds the shared fakes as the module set them up (running_bot.fresh_fakes)."""
+    with fresh_fakes(world.slack, world.productlane):
+        yield
 
 
 def posted(world: World, mark: float, method: str = "chat.postMessage", **match: Any) -> Call:

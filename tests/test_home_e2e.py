@@ -28,6 +28,8 @@ from tests.running_bot import (
     ENTRY_POINT,
     World,
     bot_environment,
+    count_rows,
+    fresh_fakes,
     interact,
     opened_view,
     run_command,
@@ -38,7 +40,7 @@ from tests.running_bot import (
 )
 
 # One worker runs this module, so its bot (a module fixture) starts once, not once per worker.
-pytestmark = [pytest.mark.timeout(120), pytest.mark.xdist_group("test_home_e2e")]
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120), pytest.mark.xdist_group("test_home_e2e")]
 
 SECRET = "whsec_home_0123456789abcdef"
 SUBMITTER = "U0CSM0002"  # Dana: the person the payload builders act as
@@ -80,6 +82,13 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     assert world.bot.returncode == 0, world.log_text()
 
 
+@pytest.fixture(autouse=True)
+def fresh(world: World) -> Iterator[None]:
+    """Each test finds the shared fakes as the module set them up (running_bot.fresh_fakes)."""
+    with fresh_fakes(world.slack, world.productlane):
+        yield
+
+
 def publishes(world: World, user_id: str, mark: float) -> list[Call]:
     return [
         call
@@ -118,11 +127,16 @@ def test_a_submitter_sees_their_own_submissions_in_each_state_and_resends_a_refu
     world: World,
 ) -> None:
     productlane = world.productlane
+    # The module's tests share the bot and its log: what is counted is what this test adds.
+    refusals = world.log_text().count("refused by Productlane")
     shortcut_submission(world, "1764300001.000100", "Sent one: export times out")
-    wait_until(lambda: len(productlane.threads) >= 1, "the first thread")
+    wait_until(
+        lambda: any(t["title"] == "Sent one: export times out" for t in productlane.threads),
+        "the first thread",
+    )
     productlane.fail_next(400, method="POST", path="/threads")
     shortcut_submission(world, "1764300002.000100", "Refused one: dark mode")
-    wait_until(lambda: "refused by Productlane" in world.log_text(), "the refusal")
+    wait_until(lambda: world.log_text().count("refused by Productlane") > refusals, "the refusal")
     # A colleague's feedback is theirs alone.
     mark = time.monotonic()
     interact(world, world.slack.global_shortcut_payload(GLOBAL_SHORTCUT, user=COLLEAGUE))
@@ -132,7 +146,13 @@ def test_a_submitter_sees_their_own_submissions_in_each_state_and_resends_a_refu
     productlane.fail_next(503, n=1000, method="POST", path="/threads")
     try:
         shortcut_submission(world, "1764300003.000100", "Waiting one: SSO")
-        wait_until(lambda: "item" in world.log_text() and "retrying in" in world.log_text(), "a retry")
+        # This submission's first send was answered 503: it waits for its retry (seconds away).
+        database = world.log.parent / "outbox.db"
+        retry_due = (
+            "SELECT count(*) FROM outbox_items WHERE status = 'pending' AND attempts > 0"
+            " AND last_error IS NOT NULL AND payload LIKE '%Waiting one: SSO%'"
+        )
+        wait_until(lambda: count_rows(database, retry_due), "a retry")
 
         home = open_home(world, SUBMITTER)
     finally:

@@ -16,7 +16,7 @@ from tests.fakes.productlane import FakeProductlane
 from tests.fakes.slack import FakeSlack
 from tests.running_bot import bot_environment, interact, opened_view, start_bot, submit, wait_until
 
-pytestmark = pytest.mark.timeout(90)
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(90)]
 
 
 def test_json_logs_are_one_object_a_line_with_the_item_and_the_request_id(tmp_path: Path) -> None:

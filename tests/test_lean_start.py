@@ -7,6 +7,10 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
+pytestmark = pytest.mark.e2e  # a Python process of its own: a fresh import
+
 NOT_AT_START = (
     "psycopg",
     "sqlalchemy.dialects.postgresql",

@@ -17,11 +17,20 @@ from prometheus_client.parser import text_string_to_metric_families
 from bot.slack.ids import MESSAGE_SHORTCUT
 from tests.fakes.productlane import FakeProductlane
 from tests.fakes.slack import FakeSlack
-from tests.running_bot import World, bot_environment, interact, opened_view, start_bot, submit, wait_until
+from tests.running_bot import (
+    World,
+    bot_environment,
+    fresh_fakes,
+    interact,
+    opened_view,
+    start_bot,
+    submit,
+    wait_until,
+)
 from tests.web.client import SIGNING_SECRET, request
 
 # One worker runs this module, so its bot (a module fixture) starts once, not once per worker.
-pytestmark = [pytest.mark.timeout(120), pytest.mark.xdist_group("test_metrics_e2e")]
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120), pytest.mark.xdist_group("test_metrics_e2e")]
 
 TOKEN = "metrics-token-9f8e7d6c5b4a"
 SECRET_TITLE = "Acme's confidential roadmap complaint"
@@ -63,6 +72,13 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[World, int
             world.bot.wait(timeout=30)
     assert world.bot.returncode == 0, world.log_text()
     assert TOKEN not in world.log_text()
+
+
+@pytest.fixture(autouse=True)
+def fresh(world: tuple[World, int]) -> Iterator[None]:
+    """Each test finds the shared fakes as the module set them up (running_bot.fresh_fakes)."""
+    with fresh_fakes(world[0].slack, world[0].productlane):
+        yield
 
 
 def send(world: World, ts: str, title: str) -> None:

@@ -12,6 +12,7 @@ import pytest
 from bot.slack.ids import GLOBAL_SHORTCUT
 from tests.fakes.productlane import FakeProductlane
 from tests.fakes.slack import FakeSlack
+from tests.pace import TEST_LEASE_SECONDS
 from tests.running_bot import (
     World,
     bot_environment,
@@ -23,14 +24,14 @@ from tests.running_bot import (
     wait_until,
 )
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 
 BATCH = 12
 
 
 def start_connected(slack: FakeSlack, productlane: FakeProductlane, home: Path, log_name: str) -> World:
     env = bot_environment(slack, productlane, home / "outbox.db")
-    env["DELIVERY_LEASE_SECONDS"] = "2"
+    env["DELIVERY_LEASE_SECONDS"] = str(TEST_LEASE_SECONDS)
     world = start_bot(slack, productlane, env, home, home / log_name)
     wait_until(lambda: "connected to Slack" in world.log_text(), "the bot to connect", timeout=30)
     return world
@@ -38,7 +39,9 @@ def start_connected(slack: FakeSlack, productlane: FakeProductlane, home: Path, 
 
 def test_sigkill_mid_batch_then_restart_delivers_each_submission_once(tmp_path: Path) -> None:
     with FakeSlack() as slack, FakeProductlane() as productlane:
-        # Slow answers, so that the kill lands while requests are in flight.
+        # Every submission is accepted before the first send gets an answer; then each answer takes a
+        # while, so that the kill lands with some delivered, some in flight and some not yet sent.
+        productlane.hold(method="POST", path="/threads")
         productlane.delay(0.4, method="POST", path="/threads")
         first = start_connected(slack, productlane, tmp_path, "first.log")
         try:
@@ -52,7 +55,8 @@ def test_sigkill_mid_batch_then_restart_delivers_each_submission_once(tmp_path: 
                     {"feedback": f"Item {index}", "contact_email": "jane@customer.example"},
                 )
                 assert not ack.get("payload"), ack
-            wait_until(lambda: productlane.post_count >= 3, "a few deliveries to start")
+            productlane.release()
+            wait_until(lambda: productlane.created_count >= 3, "a few deliveries to be made")
         finally:
             first.bot.send_signal(signal.SIGKILL)
             first.bot.wait(timeout=10)

@@ -10,7 +10,7 @@ from tests.fakes.productlane import FakeProductlane
 from tests.fakes.slack import FakeSlack
 from tests.running_bot import ENTRY_POINT, bot_environment, run_command
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(60)]
 
 
 def test_an_unreachable_database_is_named_without_its_password(tmp_path: Path) -> None:

@@ -24,6 +24,7 @@ VARIABLES = (
     "LOG_LEVEL",
     "DATABASE_URL",
     "PORT",
+    "PRODUCTLANE_WRITES_PER_MINUTE",
     "PRODUCTLANE_WEBHOOK_SECRET",
     "PRODUCTLANE_POLL_SECONDS",
     "UPDATES_EDIT_CONFIRMATION",
@@ -105,6 +106,7 @@ def test_http_mode_needs_only_the_signing_secret(monkeypatch: pytest.MonkeyPatch
     assert "shh" not in repr(settings)
 
 
+@pytest.mark.e2e
 def test_the_command_exits_2_with_a_readable_message(tmp_path: Path) -> None:
     env = {"PATH": "/usr/bin:/bin", "SLACK_BOT_TOKEN": "xoxa-secret-value-123"}
     result = run_command([sys.executable, "-m", "bot", "check"], env, tmp_path)
@@ -150,7 +152,29 @@ def test_a_bad_poll_interval_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "0 to turn polling off" in caught.value.report()
 
 
-# --- capture -------------------------------------------------------------------------------------
+def test_the_write_budget_defaults_to_productlanes_documented_60_a_minute(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name, value in GOOD.items():
+        monkeypatch.setenv(name, value)
+    assert load_settings().productlane_writes_per_minute == 60
+    monkeypatch.setenv("PRODUCTLANE_WRITES_PER_MINUTE", "40")
+    assert load_settings().productlane_writes_per_minute == 40
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "1.5", "lots", "6001"])
+def test_a_bad_write_budget_is_named_with_its_range(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    for name, good in GOOD.items():
+        monkeypatch.setenv(name, good)
+    monkeypatch.setenv("PRODUCTLANE_WRITES_PER_MINUTE", value)
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    report = caught.value.report()
+    assert "PRODUCTLANE_WRITES_PER_MINUTE" in report
+    assert "1 to 6000 (default 60, Productlane's documented limit per API key)" in report
+
+
+# --- capture -------------------------------------------------------------------------
 
 
 def test_the_feedback_reaction_defaults_to_inbox_tray_and_empty_turns_it_off(

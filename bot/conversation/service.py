@@ -110,6 +110,7 @@ def build_conversation(
         capture,
         limiter_key=limiter_key,
         lease_seconds=lease,
+        write_rate_per_minute=settings.productlane_writes_per_minute,
         stopping=threads.stopping,
     )
     sender = FollowUpSender(
@@ -123,6 +124,7 @@ def build_conversation(
         KeyPause(outbox.database),
         limiter_key=limiter_key,
         owner=owner or f"conversation-{uuid.uuid4().hex[:8]}",
+        rate_per_minute=settings.productlane_writes_per_minute,
         lease_seconds=lease,
         gather_seconds=settings.followup_batch_seconds / 2,
         spacing_seconds=settings.followup_batch_seconds,

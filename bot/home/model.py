@@ -23,7 +23,8 @@ __all__ = [
 
 class WaitReason(enum.StrEnum):
     QUEUED = "queued"
-    """Its turn has not come: others are ahead of it in Productlane's write budget (60 a minute)."""
+    """Its turn has not come: others are ahead of it in Productlane's write budget
+    (PRODUCTLANE_WRITES_PER_MINUTE)."""
     SENDING = "sending"
     """Being sent right now."""
     UNREACHABLE = "unreachable"

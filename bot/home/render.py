@@ -30,13 +30,14 @@ from bot.slack.ids import EDIT_AND_RESEND_ACTION, HOME_NEW_FEEDBACK_ACTION, HOME
 from bot.slack.replies import mrkdwn_escape
 from bot.updates.render import linked_line, status_line
 
-__all__ = ["channel_line", "duration", "home_view", "outsider_view", "unavailable_view"]
+__all__ = ["WRITES_PER_MINUTE", "channel_line", "duration", "home_view", "outsider_view", "unavailable_view"]
 
 TITLE_MAX = 150
 SECTION_MAX = 2900  # a section's text may hold 3,000 characters
 FIELD_MAX = 1900  # a field's, 2,000
 PROBLEM_MAX = 500
-WRITES_PER_MINUTE = 60  # Productlane's write limit: the queue moves at one a second
+# The queue moves at the bot's share of Productlane's write budget (PRODUCTLANE_WRITES_PER_MINUTE).
+WRITES_PER_MINUTE = 60
 
 
 def _clip(text: str, limit: int) -> str:
@@ -79,7 +80,7 @@ def _where(channel_id: str | None) -> str:
     return f"<#{mrkdwn_escape(channel_id)}>"
 
 
-def _waiting_line(waiting: Waiting) -> str:
+def _waiting_line(waiting: Waiting, writes_per_minute: int) -> str:
     prefix = ":hourglass_flowing_sand: *Waiting*: "
     if waiting.reason is WaitReason.PAUSED:
         return (
@@ -96,11 +97,11 @@ def _waiting_line(waiting: Waiting) -> str:
         return prefix + f"Slack hasn't handed over the message's thread or files yet; tried again{again}."
     if waiting.ahead <= 0:
         return prefix + "next in line for Productlane."
-    wait = math.ceil((waiting.ahead + 1) * 60 / WRITES_PER_MINUTE)
+    wait = math.ceil((waiting.ahead + 1) * 60 / writes_per_minute)
     others = "other" if waiting.ahead == 1 else "others"
     return (
         prefix + f"queued behind {waiting.ahead:,} {others} (about {duration(wait)}: Productlane takes "
-        f"{WRITES_PER_MINUTE} a minute)."
+        f"{writes_per_minute:,} a minute)."
     )
 
 
@@ -118,7 +119,7 @@ def _sent_line(sent: Sent) -> str:
     return " · ".join(parts)
 
 
-def _submission_blocks(submission: HomeSubmission) -> list[Block]:
+def _submission_blocks(submission: HomeSubmission, writes_per_minute: int) -> list[Block]:
     state = submission.state
     title = _clip(" ".join(submission.title.split()), TITLE_MAX)
     accessory = None
@@ -134,7 +135,7 @@ def _submission_blocks(submission: HomeSubmission) -> list[Block]:
         )
     else:
         headline = f"*{mrkdwn_escape(title)}*"
-        line = _waiting_line(state)
+        line = _waiting_line(state, writes_per_minute)
     return [
         SectionBlock(
             block_id=f"item-{submission.item_id}",
@@ -226,6 +227,7 @@ def home_view(
     now: datetime,
     admin: AdminFacts | None = None,
     reaction: str = "",
+    writes_per_minute: int = WRITES_PER_MINUTE,
 ) -> View:
     """A person's Home: their latest submissions (the reader gives at most 20), a New feedback
     button and, for admins, delivery health."""
@@ -247,7 +249,7 @@ def home_view(
             SectionBlock(text=MarkdownTextObject(text=f"Nothing sent yet. To send feedback, {ways}."))
         )
     for submission in submissions[:20]:
-        blocks += _submission_blocks(submission)
+        blocks += _submission_blocks(submission, writes_per_minute)
     if admin is not None:
         blocks += _admin_blocks(admin)
     blocks.append(ContextBlock(elements=[MarkdownTextObject(text=f"Updated {_date(now)}")]))

@@ -33,7 +33,7 @@ from bot.delivery.outbox import Outbox
 from bot.feedback.submission import Submission
 from bot.home.model import AdminFacts
 from bot.home.reading import SubmissionsReader
-from bot.home.render import channel_line, home_view, outsider_view, unavailable_view
+from bot.home.render import WRITES_PER_MINUTE, channel_line, home_view, outsider_view, unavailable_view
 from bot.home.views import HomeViews
 from bot.slack.admins import WorkspaceAdmins
 from bot.slack.errors import is_transient, retry_after_seconds, slack_error_code
@@ -90,6 +90,7 @@ class HomeTab:
         reaction: str = "",
         min_interval: timedelta = MIN_INTERVAL,
         republish_per_minute: int = REPUBLISH_PER_MINUTE,
+        writes_per_minute: int = WRITES_PER_MINUTE,
     ) -> None:
         self._client = client
         self._outbox = outbox
@@ -103,6 +104,7 @@ class HomeTab:
         self._reaction = reaction
         self._min_interval = min_interval
         self._rate = republish_per_minute
+        self._writes_per_minute = writes_per_minute
         self._views = HomeViews(outbox.database)
         self._reader = SubmissionsReader(outbox, limiter_key)
         self._limits = WriteLimits(outbox.database)
@@ -139,7 +141,13 @@ class HomeTab:
             now = self._outbox.database.now()
             submissions = self._reader.latest(user_id, now=now)
             admin = self._admin_facts() if self._admins.is_admin(user_id) else None
-            return home_view(submissions, now=now, admin=admin, reaction=self._reaction)
+            return home_view(
+                submissions,
+                now=now,
+                admin=admin,
+                reaction=self._reaction,
+                writes_per_minute=self._writes_per_minute,
+            )
         except Exception:
             # The database is away: say so rather than leave an old Home up as if it were current.
             log.exception("could not read what %s's Home shows", user_id)

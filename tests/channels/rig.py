@@ -55,7 +55,7 @@ class Replica:
         """An interactivity request (a view submission…); the bot's answer (the ack's payload)."""
         if self.mode == "socket":
             envelope = self.slack.socket.send_envelope("interactive", payload)
-            return dict(self.slack.socket.wait_ack(envelope, timeout=5).get("payload") or {})
+            return dict(self.slack.socket.wait_ack(envelope).get("payload") or {})
         answer = request(
             self.port, "POST", "/slack/events", payload_body(payload), signed_headers(payload_body(payload))
         )
@@ -64,7 +64,7 @@ class Replica:
 
     def command(self, payload: dict[str, Any]) -> None:
         if self.mode == "socket":
-            self.slack.socket.wait_ack(self.slack.socket.send_envelope("slash_commands", payload), timeout=5)
+            self.slack.socket.wait_ack(self.slack.socket.send_envelope("slash_commands", payload))
             return
         body = urlencode(payload).encode()
         assert request(self.port, "POST", "/slack/events", body, signed_headers(body)).status == 200
@@ -78,7 +78,7 @@ class Replica:
                 retry_attempt=retry_attempt,
                 retry_reason="timeout" if retry_attempt else "",
             )
-            self.slack.socket.wait_ack(envelope, timeout=5)
+            self.slack.socket.wait_ack(envelope)
             return
         body = json.dumps(payload).encode()
         headers = signed_headers(body) | {"Content-Type": "application/json"}

@@ -30,9 +30,10 @@ from tests.channels.rig import (
 from tests.databases import database_url
 from tests.fakes.productlane import FakeProductlane
 from tests.fakes.slack import Call, FakeSlack
-from tests.running_bot import opened_view, outbox_settled, since, submit, wait_until
+from tests.running_bot import fresh_fakes, opened_view, outbox_settled, since, submit, wait_until
 
-pytestmark = pytest.mark.timeout(240)
+# One worker runs this module, so its bot (a module fixture) starts once, not once per worker.
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240), pytest.mark.xdist_group("channels.test_capture_e2e")]
 
 THREADED, PRIVATE, REACTED = "C0THREAD01", "C0PRIVAT01", "C0REACTD01"
 SHORTCUT_ONLY, EMOJI, AUTOMATIC = "C0SHORTC01", "C0EMOJI001", "C0AUTOMA01"
@@ -60,6 +61,13 @@ def bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Replica]:
                 running, {CAPTURE_BLOCK: "automatic", CONFIRM_BLOCK: "private"}, channel=QUIET_AUTOMATIC
             )
             yield running
+
+
+@pytest.fixture(autouse=True)
+def fresh(bot: Replica) -> Iterator[None]:
+    """Each test finds the shared fakes as the module set them up (running_bot.fresh_fakes)."""
+    with fresh_fakes(bot.world.slack, bot.world.productlane):
+        yield
 
 
 def customer_message(ts: str, text: str) -> dict[str, Any]:

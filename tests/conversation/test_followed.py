@@ -24,7 +24,7 @@ from bot.message_events import Interest, MessageEvents, Outcome, Route
 from bot.productlane import PainLevel
 from tests.fakes.slack import FakeSlack
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(60)]
 
 CHANNEL, QUIET, PARENT = "C0FEEDBACK", "C0QUIET001", "1700000000.000100"
 BOT_USER, BOT_ID = "U0BOT00001", "B0BOT00001"

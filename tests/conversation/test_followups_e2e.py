@@ -23,10 +23,14 @@ from tests.conversation.conversation_world import (
     settled,
     wait_for_comments,
 )
-from tests.running_bot import World
+from tests.running_bot import World, fresh_fakes
 
 # One worker runs this module, so its bot (a module fixture) starts once, not once per worker.
-pytestmark = [pytest.mark.timeout(180), pytest.mark.xdist_group("conversation.test_followups_e2e")]
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.timeout(180),
+    pytest.mark.xdist_group("conversation.test_followups_e2e"),
+]
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8
 
@@ -35,6 +39,13 @@ PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     with running(tmp_path_factory.mktemp("followups")) as world:
         yield world
+
+
+@pytest.fixture(autouse=True)
+def fresh(world: World) -> Iterator[None]:
+    """Each test finds the shared fakes as the module set them up (running_bot.fresh_fakes)."""
+    with fresh_fakes(world.slack, world.productlane):
+        yield
 
 
 def texts(found: list[dict[str, Any]]) -> str:

@@ -22,11 +22,12 @@ from tests.conversation.conversation_world import (
 )
 from tests.fakes.productlane import FakeProductlane
 from tests.fakes.slack import FakeSlack
+from tests.pace import TEST_LEASE_SECONDS
 from tests.running_bot import bot_environment, run_command, wait_until
 
-pytestmark = pytest.mark.timeout(240)
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 
-FAST_LEASE = {"DELIVERY_LEASE_SECONDS": "2"}
+FAST_LEASE = {"DELIVERY_LEASE_SECONDS": str(TEST_LEASE_SECONDS)}
 
 
 def patched_texts(productlane: FakeProductlane, thread_id: str) -> list[str]:

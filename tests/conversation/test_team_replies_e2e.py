@@ -21,10 +21,14 @@ from tests.conversation.conversation_world import (
     wait_for_comments,
 )
 from tests.fakes.slack import Call, make_channel
-from tests.running_bot import World, since, wait_until
+from tests.running_bot import World, fresh_fakes, since, wait_until
 
 # One worker runs this module, so its bot (a module fixture) starts once, not once per worker.
-pytestmark = [pytest.mark.timeout(180), pytest.mark.xdist_group("conversation.test_team_replies_e2e")]
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.timeout(180),
+    pytest.mark.xdist_group("conversation.test_team_replies_e2e"),
+]
 
 VIA = "(via Productlane)"
 
@@ -33,6 +37,13 @@ VIA = "(via Productlane)"
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     with running(tmp_path_factory.mktemp("team-replies")) as world:
         yield world
+
+
+@pytest.fixture(autouse=True)
+def fresh(world: World) -> Iterator[None]:
+    """Each test finds the shared fakes as the module set them up (running_bot.fresh_fakes)."""
+    with fresh_fakes(world.slack, world.productlane):
+        yield
 
 
 def posts_in(world: World, thread_ts: str, mark: float = 0.0) -> list[Call]:

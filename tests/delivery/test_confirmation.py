@@ -142,7 +142,8 @@ def test_a_thread_the_bot_can_never_post_in_falls_back_to_a_dm_and_stops(world: 
 
 
 def test_slack_out_of_reach_is_a_moment_to_wait_not_a_place_to_give_up() -> None:
-    web = WebClient(token="xoxb-x", base_url="http://127.0.0.1:9/api/", timeout=2)
+    # No retry after a refused connection (slack_sdk's waits a second): it changes nothing here.
+    web = WebClient(token="xoxb-x", base_url="http://127.0.0.1:9/api/", timeout=2, retry_handlers=[])
     messenger = SlackMessenger(web, SlackLookups(web))
     notifier = SlackNotifier(messenger)
     with pytest.raises(PostLater):

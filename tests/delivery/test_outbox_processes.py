@@ -30,7 +30,7 @@ LIMIT_RATE = 1200  # per minute: one slot every 50 ms
 LIMIT_BURST = 5
 LIMIT_SECONDS = 1.5
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -20,12 +20,13 @@ from bot.feedback.capture import Captured, CopiedFile, SlackFile, slack_files
 from bot.feedback.form import FeedbackForm
 from bot.feedback.source import SourceMessage
 from bot.feedback.submission import Submission
-from bot.productlane import CreateThread, PainLevel, ProductlaneClient, ThreadOrigin
+from bot.productlane import CreateThread, PainLevel, ProductlaneClient, ThreadOrigin, WriteLimiter
 from bot.slack.capture import SlackCapture
 from tests.databases import outbox_at
 from tests.delivery.worker_rig import Rig, TitleComposer, make_rig, wait_until
 from tests.fakes.productlane import FakeProductlane
 from tests.fakes.slack import FakeSlack, load_fixture
+from tests.pace import TEST_WRITES_PER_MINUTE
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -171,9 +172,18 @@ class ItemCopier:
 
 
 def copier(outbox: Outbox, world: World, **options: Any) -> ItemCopier:
-    client = ProductlaneClient(world.productlane.api_key, world.productlane.url)
+    # Not Productlane's pace (29 uploads and 60 writes a minute): none of these tests is about it.
+    pace: dict[str, Any] = {
+        "write_rate_per_minute": TEST_WRITES_PER_MINUTE,
+        "uploads_per_minute": TEST_WRITES_PER_MINUTE,
+    }
+    client = ProductlaneClient(
+        world.productlane.api_key,
+        world.productlane.url,
+        write_limiter=WriteLimiter(rate_per_minute=TEST_WRITES_PER_MINUTE),
+    )
     copier = FileCopier(
-        outbox.database, client, world.capture, limiter_key="test", lease_seconds=30, **options
+        outbox.database, client, world.capture, limiter_key="test", lease_seconds=30, **(pace | options)
     )
     return ItemCopier(outbox, copier)
 

@@ -138,9 +138,7 @@ def test_productlane_unreachable_for_a_while_then_back(tmp_path: Path) -> None:
     rig.worker.start()
     try:
         rig.intake.accept(submission("Down then up"))
-        deadline = time.monotonic() + 5
-        while not rig.notifier.delayed_titles and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_until(lambda: rig.notifier.delayed_titles, "the submitter told of the delay")
         assert rig.notifier.delayed_titles == ["Down then up"]
         later.start()
         rig.wait_settled(1)
@@ -176,17 +174,18 @@ def test_an_idle_worker_holds_one_sender_and_a_backlog_gets_them_all(tmp_path: P
             for index in range(16):
                 rig.intake.accept(submission(f"Backlog {index}"))
             most = 0
-            deadline = time.monotonic() + 20
-            while len(productlane.threads) < 16 and time.monotonic() < deadline:
+
+            def all_sent() -> bool:
+                nonlocal most
                 most = max(most, rig.worker.senders_running())
                 time.sleep(0.01)
+                return len(productlane.threads) >= 16
+
+            wait_until(all_sent, "every thread of the backlog")
             rig.wait_settled(16)
             assert most == 4
             # The helpers end a poll interval after the backlog is gone.
-            deadline = time.monotonic() + 5
-            while rig.worker.senders_running() > 1 and time.monotonic() < deadline:
-                time.sleep(0.02)
-            assert rig.worker.senders_running() == 1
+            wait_until(lambda: rig.worker.senders_running() == 1, "the helpers to end")
             names = {thread.name for thread in threading.enumerate() if thread.name.startswith("delivery-")}
             assert names == {"delivery-0"}
             assert sorted(titles(productlane)) == sorted(f"Backlog {index}" for index in range(16))

@@ -17,9 +17,17 @@ from bot.feedback.form import FeedbackForm
 from bot.feedback.posted import PostedMessage
 from bot.feedback.source import SourceMessage
 from bot.feedback.submission import Submission
-from bot.productlane import CreateThread, PainLevel, ProductlaneClient, ThreadOrigin, UpdateThread
+from bot.productlane import (
+    CreateThread,
+    PainLevel,
+    ProductlaneClient,
+    ThreadOrigin,
+    UpdateThread,
+    WriteLimiter,
+)
 from tests.databases import outbox_at
 from tests.fakes.productlane import FakeProductlane
+from tests.pace import TEST_WRITES_PER_MINUTE
 
 THREAD_URL = "https://productlane.test/feedback/{id}"
 
@@ -149,10 +157,19 @@ def make_rig(
     **worker_options: object,
 ) -> Rig:
     outbox = outbox_at(f"sqlite:///{tmp_path / 'outbox.db'}")
-    client = ProductlaneClient(api_key or productlane.api_key, productlane.url, timeout=1.0)
-    told = notifier if notifier is not None else RecordingNotifier()
-    options: dict[str, object] = {"backoff": lambda attempts: 0.05, "poll_interval": 0.05}
+    # Productlane's pace (a write a second) only where a test asks for it (tests/pace.py).
+    options: dict[str, object] = {
+        "backoff": lambda attempts: 0.05,
+        "poll_interval": 0.05,
+        "rate_per_minute": TEST_WRITES_PER_MINUTE,
+    }
     options.update(worker_options)
+    # The client's own limiter keeps the same pace, as the bot's does (bot/app.py).
+    limiter = WriteLimiter(rate_per_minute=int(str(options["rate_per_minute"])))
+    client = ProductlaneClient(
+        api_key or productlane.api_key, productlane.url, timeout=1.0, write_limiter=limiter
+    )
+    told = notifier if notifier is not None else RecordingNotifier()
     worker = DeliveryWorker(
         outbox,
         client,

@@ -27,6 +27,7 @@ Fault controls (all thread-safe; each takes optional ``path=`` (e.g. ``"/threads
 ``/api/v2``) and ``method=`` filters, matching every request when omitted):
 
 * :meth:`~FakeProductlane.delay` — answer slowly.
+* :meth:`~FakeProductlane.hold` — leave requests unanswered until :meth:`~FakeProductlane.release`.
 * :meth:`~FakeProductlane.fail_next` — answer with the documented error envelope for a status.
 * :meth:`~FakeProductlane.answer_html_next` — answer with a proxy's HTML page.
 * :meth:`~FakeProductlane.drop_next` — close the connection without answering.
@@ -72,6 +73,8 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 from tests.fakes.productlane_catalog import FakeCatalog
 from tests.fakes.productlane_conversation import ConversationFake
 from tests.fakes.productlane_webhooks import DEFAULT_PATTERNS, WebhookSender
+from tests.fakes.serving import stop_serving
+from tests.pace import PATIENCE
 
 __all__ = [
     "DEFAULT_API_KEY",
@@ -502,6 +505,9 @@ class FakeProductlane:
         )
         self._faults: list[_Fault] = []
         self._delays: list[_Delay] = []
+        self._holds: list[tuple[str | None, str | None]] = []
+        self._drop_generation = 0  # release(drop=True) moves it on: what was held then is dropped
+        self._released = threading.Condition(self._lock)
         self._write_log: deque[float] = deque()
         self._read_log: deque[float] = deque()
         self.post_count = 0  # POST /threads requests received (whatever the outcome)
@@ -549,7 +555,7 @@ class FakeProductlane:
         self._stopping.set()
         self.webhooks.stop()
         if self._thread is not None:
-            self._server.shutdown()
+            stop_serving(self._server)
             self._thread.join(timeout=5)
             self._thread = None
         self._server.server_close()
@@ -582,7 +588,7 @@ class FakeProductlane:
         with self._lock:
             return [dict(c) for c in self._contacts.values()]
 
-    def wait_for(self, predicate: Callable[[FakeProductlane], bool], timeout: float = 5.0) -> bool:
+    def wait_for(self, predicate: Callable[[FakeProductlane], bool], timeout: float = PATIENCE) -> bool:
         """Wait until ``predicate(self)`` holds (re-checked after every request), or time out."""
         deadline = time.monotonic() + timeout
         with self._changed:
@@ -611,6 +617,36 @@ class FakeProductlane:
         :meth:`clear_delays`)."""
         with self._lock:
             self._delays.append(_Delay(seconds, method, path, times))
+
+    def hold(self, *, path: str | None = None, method: str | None = None) -> None:
+        """Leave matching requests unanswered (received and counted, not handled) until
+        :meth:`release`: a test decides when they go on instead of guessing a delay."""
+        with self._lock:
+            self._holds.append((method, path))
+
+    def release(self, *, drop: bool = False) -> None:
+        """Handle every held request now (their delays, if any, follow) and hold no more. With
+        ``drop`` the held requests are not handled at all: their connections close unanswered, as
+        if they had never reached Productlane (e.g. their sender was killed)."""
+        with self._lock:
+            self._holds.clear()
+            if drop:
+                self._drop_generation += 1
+            self._released.notify_all()
+
+    def _wait_while_held(self, method: str, path: str) -> bool:
+        """False when the request is to be dropped: released with ``drop``, or the fake stopped."""
+
+        def held() -> bool:
+            return any((m is None or m == method) and (p is None or p == path) for m, p in self._holds)
+
+        with self._released:
+            generation = self._drop_generation
+            while held():
+                if self._stopping.is_set():
+                    return False
+                self._released.wait(0.1)
+            return self._drop_generation == generation
 
     def clear_delays(self) -> None:
         with self._lock:
@@ -998,6 +1034,8 @@ class FakeProductlane:
             self._changed.notify_all()
 
         try:
+            if not self._wait_while_held(method, route):
+                return self._drop(h, record)
             wait = self._take_delay(method, route)
             if wait > 0 and self._stopping.wait(wait):
                 return self._drop(h, record)

@@ -55,8 +55,10 @@ from websockets.frames import Frame, Opcode
 from websockets.http11 import Request, Response
 from websockets.sync.server import Server, ServerConnection, serve
 
+from tests.fakes.serving import stop_serving
 from tests.fakes.slack_home import home_methods
 from tests.fakes.slack_reactions import reaction_methods
+from tests.pace import PATIENCE
 
 JSONDict = dict[str, Any]
 
@@ -402,7 +404,7 @@ class FakeSlackWebAPI:
         self._answers: dict[str, list[_Answer]] = {}
         self._standing: dict[str, _Answer] = {}
         self._delays: dict[str, float] = {}
-        self._held: dict[str, threading.Event] = {}
+        self._held: set[str] = set()
         self._view_order: list[str] = []
         self._external_ids: dict[str, str] = {}
         self._ids = itertools.count(1)
@@ -453,7 +455,7 @@ class FakeSlackWebAPI:
         self._closing.set()  # wakes handlers sleeping on a configured delay
         server, self._server = self._server, None
         if server is not None:
-            server.shutdown()
+            stop_serving(server)
             server.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
@@ -515,17 +517,24 @@ class FakeSlackWebAPI:
                 self._delays.pop(method, None)
 
     def hold(self, method: str) -> None:
-        """Record calls to `method` at once but answer none of them until `release(method)`: a Slack
-        that has not answered yet, for tests that assert what happens meanwhile."""
+        """Record calls to `method` at once but answer none of them until `release`: a test sees
+        what the bot does while Slack has not answered, whatever the machine's speed."""
         with self.lock:
-            self._held.setdefault(method, threading.Event())
+            self._held.add(method)
 
-    def release(self, method: str) -> None:
-        """Answer every held call to `method`, and the later ones at once."""
+    def release(self, method: str | None = None) -> None:
+        """Answer the held calls (to `method`, or all) now, and hold no more of them."""
+        with self._cond:
+            if method is None:
+                self._held.clear()
+            else:
+                self._held.discard(method)
+            self._cond.notify_all()
+
+    def reset_delays(self) -> None:
+        """Answer every method at once again (what `delay` set is forgotten)."""
         with self.lock:
-            gate = self._held.pop(method, None)
-        if gate is not None:
-            gate.set()
+            self._delays.clear()
 
     def reset_responses(self, method: str | None = None) -> None:
         """Drop configured answers (for one method, or all)."""
@@ -557,7 +566,7 @@ class FakeSlackWebAPI:
     def wait_for_call(
         self,
         method: str,
-        timeout: float = 5.0,
+        timeout: float = PATIENCE,
         predicate: Callable[[Call], bool] | None = None,
     ) -> Call:
         """The first recorded call to `method` (matching `predicate`), waiting for it to arrive."""
@@ -658,10 +667,8 @@ class FakeSlackWebAPI:
         with self._cond:
             self._calls.append(call)
             self._cond.notify_all()
-        with self.lock:
-            gate = self._held.get(call.method)
-        while gate is not None and not gate.wait(0.05) and not self._closing.is_set():
-            pass
+            while call.method in self._held and not self._closing.is_set():
+                self._cond.wait(0.1)
         if delay > 0:
             self._closing.wait(delay)
         self._send(request, status, answer, headers)
@@ -1359,7 +1366,7 @@ class FakeSocketModeServer:
         with self.lock:
             return self._total
 
-    def wait_connected(self, timeout: float = 5.0, *, total: int | None = None) -> None:
+    def wait_connected(self, timeout: float = PATIENCE, *, total: int | None = None) -> None:
         """Wait for an open connection, or with `total`, for that many accepted in all."""
         with self._cond:
             _wait(
@@ -1370,7 +1377,7 @@ class FakeSocketModeServer:
                 f"(open: {len(self._peers)}, ever: {self._total}, refused: {self.rejected})",
             )
 
-    def wait_disconnected(self, timeout: float = 5.0) -> None:
+    def wait_disconnected(self, timeout: float = PATIENCE) -> None:
         """Wait until no connection is open."""
         with self._cond:
             _wait(
@@ -1401,7 +1408,7 @@ class FakeSocketModeServer:
         retry_attempt: int = 0,
         retry_reason: str = "",
         accepts_response_payload: bool | None = None,
-        timeout: float = 5.0,
+        timeout: float = PATIENCE,
     ) -> str:
         """Send an envelope to the newest connection (waiting for one); return its envelope_id."""
         envelope_id = envelope_id or str(uuid.uuid4())
@@ -1430,7 +1437,7 @@ class FakeSocketModeServer:
                 return ack
         return None
 
-    def wait_ack(self, envelope_id: str, timeout: float = 5.0) -> JSONDict:
+    def wait_ack(self, envelope_id: str, timeout: float = PATIENCE) -> JSONDict:
         """The app's answer to the envelope ({envelope_id, payload?}), waiting for it."""
         with self._cond:
             ack: Ack = _wait(

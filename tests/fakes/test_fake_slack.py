@@ -232,7 +232,8 @@ def test_configured_delay_holds_the_answer_but_not_the_record(slack: FakeSlack, 
 
     call = slack.web.wait_for_call("users.info")
     assert answered - started >= 0.4
-    assert answered - call.time >= 0.4  # recorded on arrival, answered the delay later
+    # Recorded on arrival, answered later: the delay lies between the record and the answer.
+    assert started <= call.time <= answered - 0.4
 
 
 def test_a_slow_method_keeps_its_default_answer(slack: FakeSlack, client: WebClient) -> None:
@@ -409,14 +410,14 @@ def test_bolt_app_over_socket_mode_end_to_end(slack: FakeSlack) -> None:
         slack.socket.wait_connected()
 
         shortcut = slack.message_shortcut_payload("send_to_productlane")
-        before_send = time.monotonic()
+        sent = time.monotonic()
         envelope_id = slack.socket.send_envelope("interactive", shortcut)
         assert slack.socket.wait_ack(envelope_id) == {"envelope_id": envelope_id}
-        acked_by = time.monotonic() - before_send
+        acked = time.monotonic()
         opened = slack.web.wait_for_call("views.open")
         assert opened.params["trigger_id"] == shortcut["trigger_id"]
-        # The fake's figure (bench_modal_open reports it) lies within what this test saw.
-        assert 0 <= slack.socket.ack_latency(envelope_id) <= acked_by
+        # The fake measures from sending the envelope to its ack: within what the test saw.
+        assert 0 < slack.socket.ack_latency(envelope_id) <= acked - sent
 
         submission = slack.view_submission_payload(slack.web.last_view("feedback_modal"), {})
         envelope_id = slack.socket.send_envelope("interactive", submission)

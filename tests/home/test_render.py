@@ -55,6 +55,12 @@ def test_each_state_says_where_the_submission_stands() -> None:
     assert "From <#C0FEEDBACK> · <!date^" in text
 
 
+def test_the_queue_moves_at_the_bots_share_of_the_write_budget() -> None:
+    queued = [submission(3, Waiting(WaitReason.QUEUED, ahead=119))]
+    assert "(about 6 min: Productlane takes 20 a minute)" in shown(queued, writes_per_minute=20)
+    assert "(about 12 s: Productlane takes 600 a minute)" in shown(queued, writes_per_minute=600)
+
+
 def test_a_refused_submission_offers_edit_and_resend_and_the_home_a_new_feedback_button() -> None:
     view = home_view([submission(42, Refused("no", item_id=42))], now=NOW).to_dict()
     buttons = [block["accessory"] for block in view["blocks"] if "accessory" in block]

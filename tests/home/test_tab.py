@@ -28,6 +28,7 @@ from bot.updates.remember import RememberedThread
 from bot.updates.store import UpdatesStore
 from tests.databases import database_url, outbox_at
 from tests.fakes.slack import TEAM_ID, Call, FakeSlackWebAPI
+from tests.running_bot import wait_until
 
 DANA, SAM = "U0CSM0002", "U0CSM0001"
 KEY = f"productlane:{TEAM_ID}"
@@ -159,11 +160,10 @@ def test_slack_rate_limiting_a_republish_is_waited_out_then_it_goes(slack: FakeS
             )
             mark = time.monotonic()
             tab.changed([DANA])
-            deadline = time.monotonic() + 5
-            while time.monotonic() < deadline and not [
-                c for c in publishes(slack, DANA, mark) if c.status == 200 and c.response.get("ok")
-            ]:
-                time.sleep(0.05)
+            wait_until(
+                lambda: [c for c in publishes(slack, DANA, mark) if c.status == 200 and c.response.get("ok")],
+                "the publish after Retry-After",
+            )
             calls = publishes(slack, DANA, mark)
             assert [c.response.get("ok") for c in calls] == [False, True]
             assert calls[1].time - calls[0].time >= 0.9, "Retry-After honoured"

@@ -18,7 +18,7 @@ from slack_sdk import WebClient
 from bot.app import Bot, build_bot
 from bot.commands.outbox import run_outbox_command
 from bot.delivery.outbox import Status
-from bot.productlane import ProductlaneClient
+from bot.productlane import ProductlaneClient, WriteLimiter
 from bot.settings import Settings
 from bot.slack.ids import (
     EDIT_AND_RESEND_ACTION,
@@ -30,6 +30,7 @@ from bot.ui.views import field_of
 from tests.databases import outbox_at
 from tests.fakes.productlane import FakeProductlane
 from tests.fakes.slack import FakeSlack
+from tests.pace import TEST_WRITES_PER_MINUTE
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -57,6 +58,7 @@ def settings_for(slack: FakeSlack, productlane: FakeProductlane) -> Settings:
         productlane_api_url=productlane.url,
         default_pain_level="MEDIUM",
         default_notify_email=True,
+        productlane_writes_per_minute=TEST_WRITES_PER_MINUTE,
     )
 
 
@@ -64,7 +66,11 @@ def bot_for(slack: FakeSlack, productlane: FakeProductlane, database: Path) -> B
     return build_bot(
         settings_for(slack, productlane),
         web_client=WebClient(token=slack.bot_token, base_url=slack.api_url),
-        productlane=ProductlaneClient(productlane.api_key, productlane.url),
+        productlane=ProductlaneClient(
+            productlane.api_key,
+            productlane.url,
+            write_limiter=WriteLimiter(rate_per_minute=TEST_WRITES_PER_MINUTE),
+        ),
         outbox=outbox_at(f"sqlite:///{database}"),
     )
 
@@ -98,20 +104,22 @@ def test_message_shortcut_acks_at_once_and_opens_the_modal_prefilled(rig: Rig) -
 
 
 def test_the_modal_opens_before_slow_lookups_answer(rig: Rig) -> None:
-    # Slack answers no users.info until the modal is open: the modal must not wait for it.
+    # Slack answers no users.info until the modal is open: the trigger expires after 3 s, so the modal
+    # must not wait for the author's details, however long they take.
     rig.slack.web.hold("users.info")
     try:
         rig.dispatch(rig.slack.message_shortcut_payload(MESSAGE_SHORTCUT))
-        opened = rig.slack.web.wait_for_call("views.open", timeout=30)
-        first = blocks_by_id(opened.params["view"])
-        assert "initial_value" not in first["contact_email"]["element"]
-        assert "Looking up" in json.dumps(opened.params["view"])
-        assert rig.slack.web.calls("views.update") == []  # nothing to fill in before Slack answers
+        opened = rig.slack.web.wait_for_call("views.open", timeout=15)
+        rig.slack.web.wait_for_call("users.info", timeout=15)  # the lookup is under way, unanswered
+        assert not rig.slack.web.calls("views.update")
     finally:
         released = time.monotonic()
         rig.slack.web.release("users.info")
-    updated = rig.slack.web.wait_for_call("views.update", timeout=30)
-    assert updated.time >= released
+    first = blocks_by_id(opened.params["view"])
+    assert "initial_value" not in first["contact_email"]["element"]
+    assert "Looking up" in json.dumps(opened.params["view"])
+    updated = rig.slack.web.wait_for_call("views.update", timeout=15)
+    assert updated.time >= released  # filled in once the details came
     filled = blocks_by_id(updated.params["view"])
     assert filled["contact_email"]["element"]["initial_value"] == "jane@customer.example"
     # Empty at open, so it gets a new block id: Slack shows a new block's initial_value, while it

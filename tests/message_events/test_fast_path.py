@@ -18,7 +18,7 @@ from tests.fakes.slack import FakeSlack
 from tests.running_bot import World, bot_environment, interact, opened_view, start_bot, wait_until
 from tests.web.client import SIGNING_SECRET, request, signed_headers
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 
 KINDS = (
     *("top_level_by_person", "thread_reply_by_person", "reply_with_file", "bot_message", "own_reply"),
@@ -47,10 +47,10 @@ def test_channel_messages_are_acked_at_once_and_never_reach_bolt(socket_bot: Wor
         slack.socket.send_envelope("events_api", slack.message_event_payload(KINDS[index % len(KINDS)]))
         for index in range(240)
     ]
-    acks = [slack.socket.wait_ack(envelope, timeout=10) for envelope in envelopes]
+    acks = [slack.socket.wait_ack(envelope, timeout=30) for envelope in envelopes]
+    # Each acked with nothing but its envelope id (how fast: bench/bench_messages.py).
+    assert [ack for ack in acks if set(ack) != {"envelope_id"}] == []
     assert len(acks) == 240
-    latencies = sorted(slack.socket.ack_latency(envelope) for envelope in envelopes)
-    assert latencies[len(latencies) // 2] < 1.0  # a sanity bound, not a benchmark (bench/)
 
     # The rest of the bot is unaffected: a shortcut still opens the modal.
     mark = time.monotonic()

@@ -29,6 +29,7 @@ from tests.running_bot import (
     World,
     bot_environment,
     by_field,
+    fresh_fakes,
     interact,
     opened_view,
     since,
@@ -48,7 +49,7 @@ from tests.triage.workspace import (
 )
 
 # One worker runs this module, so its bot (a module fixture) starts once, not once per worker.
-pytestmark = [pytest.mark.timeout(180), pytest.mark.xdist_group("triage.test_triage_e2e")]
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180), pytest.mark.xdist_group("triage.test_triage_e2e")]
 
 
 @pytest.fixture(scope="module")
@@ -68,6 +69,13 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[World,
                 world.bot.wait(timeout=30)
     assert world.bot.returncode == 0, world.log_text()
     assert productlane.api_key not in world.log_text()
+
+
+@pytest.fixture(autouse=True)
+def fresh(workspace: tuple[World, Seeded]) -> Iterator[None]:
+    """Each test finds the shared fakes as the module set them up (running_bot.fresh_fakes)."""
+    with fresh_fakes(workspace[0].slack, workspace[0].productlane):
+        yield
 
 
 @pytest.fixture
@@ -143,10 +151,24 @@ def test_words_match_in_any_order_whatever_the_accents_and_case(world: World) ->
 def test_the_modal_preselects_the_contacts_company_and_the_thread_gets_every_choice(
     world: World, ids: Seeded
 ) -> None:
-    view = open_on_message(world, "1764400000.000100", "Exports stall at 99% for our admins")
+    # An author of their own: the bot has not looked up (and cached) their details in an earlier test,
+    # whatever order the tests run in, so the modal opens before it knows them.
+    world.slack.web.add_user(
+        {
+            "id": "U0CUST0042",
+            "team_id": "T0ACME0001",
+            "name": "kim",
+            "real_name": "Kim Lee",
+            "is_bot": False,
+            "profile": {"real_name": "Kim Lee", "display_name": "kim", "email": "kim@customer.example"},
+        }
+    )
+    view = open_on_message(
+        world, "1764400000.000100", "Exports stall at 99% for our admins", user="U0CUST0042"
+    )
     blocks = by_field(view)
     assert {"company", "link", "tags", "assignee"} <= set(blocks)
-    # Jane's email is at customer.example: Customer Co, found once her details were looked up.
+    # Kim's email is at customer.example: Customer Co, found once their details were looked up.
     company = blocks["company"]["element"]["initial_option"]
     assert company == {"text": {"type": "plain_text", "text": "Customer Co"}, "value": ids["customer"]}
     assert blocks["company"]["block_id"] == "company.filled"

@@ -15,13 +15,13 @@ import pytest
 from bot.slack.ids import COMPANY_SELECT, GLOBAL_SHORTCUT, LINK_SELECT, MESSAGE_SHORTCUT
 from tests.fakes.productlane import FakeProductlane
 from tests.fakes.slack import FakeSlack
-from tests.running_bot import by_field, since, wait_until
+from tests.running_bot import by_field, fresh_fakes, since, wait_until
 from tests.triage.workspace import SCOPES, Seeded, option, seed, triage_environment, wait_for_catalog
 from tests.web.client import payload_body, post_signed
 from tests.web.test_http_mode import HttpBot, start_http_bot, stop
 
 # One worker runs this module, so its bot (a module fixture) starts once, not once per worker.
-pytestmark = [pytest.mark.timeout(180), pytest.mark.xdist_group("triage.test_triage_http")]
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180), pytest.mark.xdist_group("triage.test_triage_http")]
 
 
 @pytest.fixture(scope="module")
@@ -35,6 +35,13 @@ def http_workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[H
             yield bot, ids
         finally:
             assert stop(bot) == 0, bot.world.log_text()
+
+
+@pytest.fixture(autouse=True)
+def fresh(http_workspace: tuple[HttpBot, Seeded]) -> Iterator[None]:
+    """Each test finds the shared fakes as the module set them up (running_bot.fresh_fakes)."""
+    with fresh_fakes(http_workspace[0].world.slack, http_workspace[0].world.productlane):
+        yield
 
 
 def options_over_http(bot: HttpBot, action_id: str, value: str) -> dict[str, Any]:

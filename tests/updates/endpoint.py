@@ -13,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from bot.updates import MAX_BODY_BYTES, WEBHOOK_PATH
+from tests.fakes.serving import stop_serving
 
 Receive = Callable[[bytes, Mapping[str, str]], tuple[int, dict[str, Any]]]
 DRAIN_LIMIT = 8 * MAX_BODY_BYTES
@@ -77,6 +78,6 @@ class WebhookEndpoint:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
+        stop_serving(self._server)
         self._server.server_close()
         self._thread.join(timeout=5)

@@ -82,10 +82,12 @@ def test_a_server_error_is_retried(slack: FakeSlackWebAPI, updater: SlackThreadU
 
 
 def test_no_answer_at_all_is_retried() -> None:
+    # A port held, never listening: connections are refused, and no server of another test running
+    # beside this one can take the port in the meantime (it answered once, and the post was dropped).
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    client = WebClient(token=DEFAULT_BOT_TOKEN, base_url=f"http://127.0.0.1:{port}/api/", timeout=2)
-    outcome = SlackThreadUpdater(client).post("C0FEEDBACK", "1.2", "x")
+        client = WebClient(token=DEFAULT_BOT_TOKEN, base_url=f"http://127.0.0.1:{port}/api/", timeout=2)
+        outcome = SlackThreadUpdater(client).post("C0FEEDBACK", "1.2", "x")
     assert outcome.kind == "retry"
     assert outcome.reason.startswith("chat.postMessage: ")

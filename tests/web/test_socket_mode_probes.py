@@ -18,7 +18,7 @@ from tests.fakes.slack import FakeSlack
 from tests.running_bot import World, bot_environment, interact, start_bot, wait_until
 from tests.web.client import StalledClients, connections_held, request
 
-pytestmark = pytest.mark.timeout(90)
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(90)]
 
 
 @dataclass

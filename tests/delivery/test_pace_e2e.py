@@ -1,0 +1,58 @@
+"""The running bot writes to Productlane at PRODUCTLANE_WRITES_PER_MINUTE, whatever is waiting: an
+operator who shares the key with another integration gives the bot part of the budget."""
+
+from __future__ import annotations
+
+import itertools
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from bot.slack.ids import GLOBAL_SHORTCUT
+from tests.fakes.productlane import FakeProductlane
+from tests.fakes.slack import FakeSlack
+from tests.running_bot import bot_environment, interact, opened_view, start_bot, submit, wait_until
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
+
+SUBMISSIONS = 3
+
+
+def test_a_smaller_share_of_the_key_spaces_the_writes_out_to_it(tmp_path: Path) -> None:
+    # Half of Productlane's 60: a write every 2 s, where the default would send one a second.
+    writes_per_minute = 30
+    with FakeSlack() as slack, FakeProductlane() as productlane:
+        # Every submission waits before the first goes: the pace, not the submitting, spaces them.
+        productlane.hold(method="POST", path="/threads")
+        env = bot_environment(slack, productlane, tmp_path / "outbox.db")
+        env["PRODUCTLANE_WRITES_PER_MINUTE"] = str(writes_per_minute)
+        world = start_bot(slack, productlane, env, tmp_path, tmp_path / "bot.log")
+        try:
+            wait_until(lambda: "connected to Slack" in world.log_text(), "the bot to connect", timeout=30)
+            for index in range(SUBMISSIONS):
+                mark = time.monotonic()
+                interact(world, slack.global_shortcut_payload(GLOBAL_SHORTCUT))
+                ack = submit(
+                    world,
+                    opened_view(world, mark),
+                    {"feedback": f"Paced {index}", "contact_email": "jane@customer.example"},
+                )
+                assert not ack.get("payload"), ack
+            productlane.release()
+            wait_until(lambda: productlane.created_count == SUBMISSIONS, "every thread", timeout=60)
+        finally:
+            world.bot.send_signal(signal.SIGTERM)
+            world.bot.wait(timeout=30)
+    assert world.bot.returncode == 0, world.log_text()
+    assert sorted(thread["title"] for thread in productlane.threads) == [
+        f"Paced {index}" for index in range(SUBMISSIONS)
+    ]
+    arrivals = [request.time for request in productlane.requests_to("POST", "/threads")]
+    assert len(arrivals) == SUBMISSIONS
+    # The shared limiter hands out a slot every 60 / 30 = 2 s. A request reaches Productlane a little
+    # after its slot (the first one after opening a connection), so a gap between arrivals may be
+    # short by that much; at the default 60 a minute they would be 1 s. A busy machine only adds.
+    gaps = [later - earlier for earlier, later in itertools.pairwise(arrivals)]
+    assert min(gaps) >= 0.75 * 60 / writes_per_minute, gaps
