@@ -119,13 +119,48 @@ def safe_url(url: str) -> str | None:
     return url if rest.startswith("//") and len(rest) > 2 else None
 
 
-def link(url: str, label: str = "", style: int = 0) -> Inline:
-    """A link when `url` is safe; otherwise only its words (the label, else the URL as text)."""
+# A label that reads as an address: a scheme, "www.", or a dotted name ending in letters, as in
+# "paypal.com/login". Such a label promises where the link goes, so it must not lie about it.
+_LOOKS_LIKE_ADDRESS = re.compile(
+    r"^\s*(?:[a-z][a-z0-9+.-]*://|www\.|[^\s/@:]+\.[a-z]{2,}(?:[:/?#]|\s*$))", re.IGNORECASE
+)
+_HOST = re.compile(r"^(?:[a-z][a-z0-9+.-]*:)?//(?:[^/?#@]*@)?([^/?#:]*)", re.IGNORECASE)
+
+
+def host_of(url: str) -> str:
+    """The host `url` leads to, lower-cased and without a leading "www." ("" when it has none)."""
+    found = _HOST.match(url.strip())
+    host = (found.group(1) if found else "").lower().rstrip(".")
+    return host.removeprefix("www.")
+
+
+def _label_host(label: str) -> str:
+    label = label.strip()
+    return host_of(label if "://" in label else f"//{label}")
+
+
+def honest_label(href: str, label: str) -> str:
+    """`label`, followed by the real host in brackets when the label reads as an address of another
+    host: "paypal.com" over a link to evil.example shows as "paypal.com (evil.example)"."""
+    if not href.lower().startswith(("http://", "https://")) or not _LOOKS_LIKE_ADDRESS.match(label):
+        return label
+    real = host_of(href)
+    shown = _label_host(label)
+    if not real or shown == real:
+        return label
+    return f"{label} ({real})"
+
+
+def link(url: str, label: str = "", style: int = 0, *, file_name: bool = False) -> Inline:
+    """A link when `url` is safe; otherwise only its words (the label, else the URL as text). A file's
+    name labels a link to the file itself (`file_name`): "report.pdf" names no host."""
     label = clean_text(label)
     href = safe_url(url)
     if href is None:
         return Text(label if label.strip() else clean_text(url), style)
-    return Link(href, label if label.strip() else href, style)
+    if not label.strip():
+        return Link(href, href, style)
+    return Link(href, label if file_name else honest_label(href, label), style)
 
 
 def image(url: str) -> Image | None:

@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Final, TypeGuard
 
-from bot.render.document import clean_text, safe_url
+from bot.render.document import clean_text, honest_label, safe_url
 from bot.render.fallback import converted
 
 __all__ = ["HTML_BUDGET", "MAX_NESTING", "Converted", "convert_html", "html_to_mrkdwn", "mrkdwn_text"]
@@ -224,9 +224,10 @@ def _wrap(marker: str, inner: str) -> str:
 
 def _link(href: str, label: str) -> str:
     target = safe_url(href)
-    words = mrkdwn_text(_SPACES.sub(" ", label).strip())
+    plain = _SPACES.sub(" ", label).strip()
     if target is None:
-        return words
+        return mrkdwn_text(plain)
+    words = mrkdwn_text(honest_label(target, plain))
     # Inside <url|label> a "|" or ">" would end the label early.
     target = target.replace("|", "%7C").replace(">", "%3E").replace("<", "%3C").replace("&", "&amp;")
     shown = words.replace("|", "¦")

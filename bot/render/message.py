@@ -145,12 +145,12 @@ def file_blocks(files: Any, copies: Mapping[str, CopiedFile] | None = None) -> l
             if picture is not None:
                 pictures.append(picture)
                 continue
-            items.append(ListItem([text(f"{kind}: "), link(learned.url, name.strip() or "file")]))
+            items.append(ListItem([text(f"{kind}: "), link(learned.url, name.strip() or "file", file_name=True)]))
             continue
         url = as_str(file.get("permalink")) or as_str(file.get("url_private")) or learned.permalink or ""
         if not name.strip():
             name = "file" if url else "a file" if learned.note else "a file that is no longer available"
-        inlines: list[Inline] = [text(f"{kind}: "), link(url, name)]
+        inlines: list[Inline] = [text(f"{kind}: "), link(url, name, file_name=True)]
         if learned.note:
             inlines.append(text(f" (kept in Slack: {learned.note})"))
         items.append(ListItem(inlines))
@@ -164,7 +164,7 @@ def _is_image(file: Mapping[str, Any]) -> bool:
 
 
 def _image_paragraph(url: str, label: str) -> Paragraph:
-    return Paragraph([text("Image: "), link(url, label)])
+    return Paragraph([text("Image: "), link(url, label, file_name=True)])
 
 
 def _text_object_blocks(obj: Any, names: NameResolver) -> list[Block]:

@@ -82,6 +82,23 @@ def test_a_team_reply_is_posted_in_the_thread_as_mrkdwn(world: World) -> None:
     assert "📎 <https://cdn.productlane.test/spec.pdf|spec.pdf>" in text
 
 
+def test_a_link_labelled_with_another_address_shows_where_it_really_goes(world: World) -> None:
+    parent = "1764310150.000100"
+    thread_id = file_message(world, parent, "Where do I reset my password?")
+    world.productlane.conversation.team_reply(
+        thread_id,
+        '<p>Reset it at <a href="https://login.evil.example/reset">https://accounts.acme.test/reset</a>, '
+        'or read <a href="https://acme.test/help">our help</a>.</p>',
+        author="Anna Lindqvist",
+    )
+    (text,) = wait_until(lambda: replies_in(world, parent), "the team's reply in Slack", 20)
+    # The customer sees the host the link leads to beside the address its label claims.
+    assert (
+        "<https://login.evil.example/reset|https://accounts.acme.test/reset (login.evil.example)>" in text
+    )
+    assert "<https://acme.test/help|our help>" in text  # a label that names no address is left alone
+
+
 def test_each_message_is_posted_once_and_in_order_even_when_slack_makes_the_first_wait(world: World) -> None:
     parent = "1764310200.000100"
     thread_id = file_message(world, parent, "Sync stops overnight")

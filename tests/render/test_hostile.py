@@ -8,6 +8,7 @@ import pytest
 
 from bench.bench_convert import NAMES as BENCH_NAMES
 from bench.bench_convert import build_message
+from bot.render.html_to_mrkdwn import html_to_mrkdwn
 from bot.render.message_html import message_to_html, mrkdwn_to_html, rich_text_to_html
 from bot.render.names import NO_NAMES, StaticNames
 from bot.render.plain_text import message_to_plain_text, mrkdwn_to_plain_text
@@ -111,6 +112,27 @@ def test_an_unsafe_link_keeps_only_its_label():
     assert rich_text_to_html(one_section(_link("javascript:alert(1)", "click")), NO_NAMES) == ("<p>click</p>")
     assert mrkdwn_to_html("<javascript:alert(1)|x>", NO_NAMES) == "<p>x</p>"
     assert mrkdwn_to_html("<JaVaScRiPt:alert(1)|x>", NO_NAMES) == "<p>x</p>"
+
+
+@pytest.mark.parametrize(
+    ("href", "label", "shown"),
+    [
+        ("https://evil.example/x", "https://paypal.com/login", "https://paypal.com/login (evil.example)"),
+        ("https://evil.example/x", "paypal.com", "paypal.com (evil.example)"),
+        ("https://evil.example/x", "www.paypal.com", "www.paypal.com (evil.example)"),
+        ("https://www.paypal.com/x", "paypal.com/x", "paypal.com/x"),
+        ("https://paypal.com/x", "HTTPS://WWW.PAYPAL.COM/x", "HTTPS://WWW.PAYPAL.COM/x"),
+        ("https://evil.example/x", "click here", "click here"),
+        ("https://evil.example/x", "version 1.2 notes", "version 1.2 notes"),
+    ],
+)
+def test_a_label_that_reads_as_another_address_shows_the_real_host(href: str, label: str, shown: str):
+    # Slack -> Productlane: the thread's HTML.
+    html = mrkdwn_to_html(f"<{href}|{label}>", NO_NAMES)
+    assert parse(html).hrefs == [href]
+    assert f">{shown}</a>" in html
+    # Productlane -> Slack: a team reply's mrkdwn.
+    assert html_to_mrkdwn(f'<a href="{href}">{label}</a>') == f"<{href}|{shown}>"
 
 
 def test_an_unsafe_link_without_a_label_shows_its_url_as_inert_text():
