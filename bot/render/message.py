@@ -145,7 +145,9 @@ def file_blocks(files: Any, copies: Mapping[str, CopiedFile] | None = None) -> l
             if picture is not None:
                 pictures.append(picture)
                 continue
-            items.append(ListItem([text(f"{kind}: "), link(learned.url, name.strip() or "file", file_name=True)]))
+            items.append(
+                ListItem([text(f"{kind}: "), link(learned.url, name.strip() or "file", file_name=True)])
+            )
             continue
         url = as_str(file.get("permalink")) or as_str(file.get("url_private")) or learned.permalink or ""
         if not name.strip():

@@ -93,9 +93,7 @@ def test_a_link_labelled_with_another_address_shows_where_it_really_goes(world: 
     )
     (text,) = wait_until(lambda: replies_in(world, parent), "the team's reply in Slack", 20)
     # The customer sees the host the link leads to beside the address its label claims.
-    assert (
-        "<https://login.evil.example/reset|https://accounts.acme.test/reset (login.evil.example)>" in text
-    )
+    assert "<https://login.evil.example/reset|https://accounts.acme.test/reset (login.evil.example)>" in text
     assert "<https://acme.test/help|our help>" in text  # a label that names no address is left alone
 
 
