@@ -204,6 +204,26 @@ def check_write_budget(settings: Settings) -> CheckResult:
     return CheckResult(title, "pass", detail)
 
 
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
+def check_listening(settings: Settings) -> CheckResult:
+    """Who can reach PORT, and whether /metrics asks them for a token. Never a failure: every
+    interface is what a container needs; the line says what that opens."""
+    title = "Listening (BIND_ADDRESS, PORT)"
+    where = f"port {settings.port} of {settings.bind_address}"
+    if settings.bind_address in LOOPBACK:
+        return CheckResult(title, "pass", f"{where}: this machine only")
+    if settings.metrics_token is None:
+        return CheckResult(
+            title,
+            "pass",
+            f"{where}: /metrics is open to whoever reaches it (counts, never content); set "
+            "METRICS_TOKEN, or BIND_ADDRESS=127.0.0.1 where nothing else needs the port",
+        )
+    return CheckResult(title, "pass", f"{where}: /metrics asks for METRICS_TOKEN")
+
+
 def _productlane_fix(error: ProductlaneError) -> str:
     if error.status in (401, 403, 410):
         return "Create a v2 API key (pl_v2_…) with threads:write into PRODUCTLANE_API_KEY."
@@ -302,6 +322,7 @@ def run_checks(
         except ProductlaneError:
             me = None  # already reported above
         results.append(check_write_budget(settings))
+        results.append(check_listening(settings))
         results.append(check_updates(settings, me))
         if me is not None:
             results.append(check_triage(settings, productlane))

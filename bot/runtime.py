@@ -131,7 +131,12 @@ def _serve_health_probes(bot: Bot, settings: Settings) -> HttpServer | None:
     routes = RouteTable(_routes_beside_slack(bot, settings))
     try:
         # Webhooks come in bursts (Productlane retries, bulk edits): more threads than probes need.
-        server = HttpServer(routes, settings.port, threads=8 if bot.updates.webhooks_enabled else 2)
+        server = HttpServer(
+            routes,
+            settings.port,
+            host=settings.bind_address,
+            threads=8 if bot.updates.webhooks_enabled else 2,
+        )
     except PortUnavailableError as error:
         if bot.updates.webhooks_enabled:
             log.error("%s; Productlane's webhooks cannot arrive (set PORT to a free port)", error)
@@ -139,7 +144,7 @@ def _serve_health_probes(bot: Bot, settings: Settings) -> HttpServer | None:
             log.warning("%s; /healthz and /readyz are not served (set PORT to a free port)", error)
         return None
     server.start()
-    log.info("listening on port %d (%s)", server.port, ", ".join(routes.paths()))
+    log.info("listening on port %d of %s (%s)", server.port, settings.bind_address, ", ".join(routes.paths()))
     return server
 
 
@@ -153,7 +158,7 @@ def _run_http(bot: Bot, settings: Settings, stop: threading.Event) -> int:
         [slack_events_route(bot.app, bot.message_events, secret), *_routes_beside_slack(bot, settings)]
     )
     try:
-        server = HttpServer(routes, settings.port)
+        server = HttpServer(routes, settings.port, host=settings.bind_address)
     except PortUnavailableError as error:
         log.error("%s; HTTP mode needs it (set PORT to a free port)", error)
         return 1

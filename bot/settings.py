@@ -6,6 +6,7 @@ a log line or an error message.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +40,10 @@ WHERE_TO_GET: dict[str, str] = {
     "DEFAULT_NOTIFY_EMAIL": "true or false",
     "LOG_LEVEL": "one of DEBUG, INFO, WARNING, ERROR",
     "DATABASE_URL": "sqlite:///productlane-slack.db, or postgresql+psycopg://user:pass@host/db",
+    "BIND_ADDRESS": (
+        "the address PORT listens on: 0.0.0.0 (default, every IPv4 interface), :: (every interface), "
+        "or 127.0.0.1 to keep the probes, webhooks and /metrics on this machine"
+    ),
     "PORT": "the HTTP port: Slack's requests in HTTP mode, /healthz and /readyz in both modes, e.g. 3000",
     "DELIVERY_LEASE_SECONDS": "seconds, between 1 and 600 (default 20)",
     "PRODUCTLANE_WRITES_PER_MINUTE": (
@@ -121,6 +126,9 @@ class Settings(BaseSettings):
     log_level: LogLevelName = "INFO"
     database_url: str = "sqlite:///productlane-slack.db"
     port: int = Field(default=3000, ge=1, le=65535)
+    # Where PORT listens. Every interface by default, as a container's probes need; 127.0.0.1 keeps
+    # the probes and /metrics on this machine (socket mode needs no port open to anyone else).
+    bind_address: str = "0.0.0.0"  # noqa: S104
     # How long a replica may hold a submission it is sending before another may take it over
     # (after a crash). Longer than Productlane's slowest answer; shorter means faster recovery.
     delivery_lease_seconds: float = Field(default=20.0, ge=1.0, le=600.0)
@@ -195,6 +203,19 @@ class Settings(BaseSettings):
     def _api_key_present(cls, value: SecretStr) -> SecretStr:
         if not value.get_secret_value().strip():
             raise ValueError("is empty")
+        return value
+
+    @field_validator("bind_address", mode="before")
+    @classmethod
+    def _an_address(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        value = value.strip().strip("[]")
+        if value != "localhost":
+            try:
+                ipaddress.ip_address(value)
+            except ValueError:
+                raise ValueError("must be an IP address such as 0.0.0.0, :: or 127.0.0.1") from None
         return value
 
     @field_validator("slack_api_url", "productlane_api_url")

@@ -231,6 +231,18 @@ def test_a_key_without_files_write_passes_and_says_what_that_means(
     assert "threads:write and files:write granted" in output
 
 
+def test_the_listening_line_says_who_reaches_metrics(slack: FakeSlack, productlane: FakeProductlane) -> None:
+    status, output = run(settings_for(slack, productlane))
+    assert status == 0, output
+    assert "✓ Listening (BIND_ADDRESS, PORT): port 3000 of 0.0.0.0: /metrics is open to whoever" in output
+    status, output = run(settings_for(slack, productlane, metrics_token="scrape-me"))
+    assert "port 3000 of 0.0.0.0: /metrics asks for METRICS_TOKEN" in output
+    assert "scrape-me" not in output
+    status, output = run(settings_for(slack, productlane, bind_address="127.0.0.1"))
+    assert status == 0, output
+    assert "port 3000 of 127.0.0.1: this machine only" in output
+
+
 def test_the_write_budget_is_shown_with_how_it_departs_from_productlanes_limit(
     slack: FakeSlack, productlane: FakeProductlane
 ) -> None:

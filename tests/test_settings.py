@@ -174,6 +174,26 @@ def test_a_bad_write_budget_is_named_with_its_range(monkeypatch: pytest.MonkeyPa
     assert "1 to 6000 (default 60, Productlane's documented limit per API key)" in report
 
 
+@pytest.mark.parametrize("value", ["my-laptop", "0.0.0.0:3000", "300.1.1.1", "http://0.0.0.0"])
+def test_a_bind_address_that_is_not_an_address_is_named(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    for name, good in GOOD.items():
+        monkeypatch.setenv(name, good)
+    monkeypatch.setenv("BIND_ADDRESS", value)
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    report = caught.value.report()
+    assert "BIND_ADDRESS" in report
+    assert "must be an IP address such as 0.0.0.0, :: or 127.0.0.1" in report
+
+
+@pytest.mark.parametrize(("value", "kept"), [("127.0.0.1", "127.0.0.1"), (" :: ", "::"), ("[::1]", "::1")])
+def test_a_bind_address_is_kept_as_an_address(monkeypatch: pytest.MonkeyPatch, value: str, kept: str) -> None:
+    for name, good in GOOD.items():
+        monkeypatch.setenv(name, good)
+    monkeypatch.setenv("BIND_ADDRESS", value)
+    assert load_settings().bind_address == kept
+
+
 # --- capture -------------------------------------------------------------------------
 
 

@@ -126,7 +126,7 @@ def test_an_unsafe_link_keeps_only_its_label():
         ("https://evil.example/x", "version 1.2 notes", "version 1.2 notes"),
     ],
 )
-def test_a_label_that_reads_as_another_address_shows_the_real_host(href: str, label: str, shown: str):
+def test_a_label_that_reads_as_another_address_shows_the_real_host(href: str, label: str, shown: str) -> None:
     # Slack -> Productlane: the thread's HTML.
     html = mrkdwn_to_html(f"<{href}|{label}>", NO_NAMES)
     assert parse(html).hrefs == [href]

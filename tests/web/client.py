@@ -37,10 +37,11 @@ def request(
     body: bytes = b"",
     headers: Mapping[str, str] | None = None,
     timeout: float = 10.0,
+    host: str = "127.0.0.1",
 ) -> Answer:
     """One request on a fresh connection; connection errors propagate (a reset is a failure)."""
     started = time.monotonic()
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    connection = http.client.HTTPConnection(host, port, timeout=timeout)
     try:
         connection.request(method, path, body=body or None, headers=dict(headers or {}))
         response = connection.getresponse()

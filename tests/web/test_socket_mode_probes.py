@@ -30,10 +30,10 @@ class SocketModeBot:
 
 
 @contextmanager
-def socket_mode_bot_with_probes(tmp_path: Path) -> Iterator[SocketModeBot]:
+def socket_mode_bot_with_probes(tmp_path: Path, **settings: str) -> Iterator[SocketModeBot]:
     """The bot in socket mode, connected and serving its probes; stopped (SIGTERM) on leaving."""
     with FakeSlack() as slack, FakeProductlane() as productlane:
-        env = bot_environment(slack, productlane, tmp_path / "outbox.db")
+        env = bot_environment(slack, productlane, tmp_path / "outbox.db") | settings
         world = start_bot(slack, productlane, env, tmp_path, tmp_path / "bot.log")
         bot = SocketModeBot(slack, world, int(env["PORT"]))
         try:
@@ -54,6 +54,33 @@ def test_health_probes_answer_on_port_in_socket_mode(tmp_path: Path) -> None:
     assert (healthz.status, readyz.status) == (200, 200)
     assert slack_events.status == 404  # Slack reaches socket mode over its socket, never here
     assert bot.exit_status == 0, bot.world.log_text()
+
+
+# Another address of this machine: the whole of 127.0.0.0/8 reaches it, but a socket bound to
+# 127.0.0.1 alone is not listening there, as it is not on the machine's network addresses.
+ANOTHER_ADDRESS = "127.0.0.2"
+
+
+def test_bind_address_keeps_the_probes_and_metrics_on_this_machine(tmp_path: Path) -> None:
+    with socket_mode_bot_with_probes(tmp_path, BIND_ADDRESS="127.0.0.1") as bot:
+        healthz = request(bot.port, "GET", "/healthz")
+        metrics = request(bot.port, "GET", "/metrics")
+        with pytest.raises(ConnectionRefusedError):
+            request(bot.port, "GET", "/metrics", host=ANOTHER_ADDRESS)
+        listening = bot.world.log_text()
+
+    assert (healthz.status, metrics.status) == (200, 200)
+    assert f"listening on port {bot.port} of 127.0.0.1 (" in listening
+    assert bot.exit_status == 0, bot.world.log_text()
+
+
+def test_by_default_the_probes_answer_on_every_interface(tmp_path: Path) -> None:
+    with socket_mode_bot_with_probes(tmp_path) as bot:
+        elsewhere = request(bot.port, "GET", "/healthz", host=ANOTHER_ADDRESS)
+        listening = bot.world.log_text()
+
+    assert elsewhere.status == 200
+    assert f"listening on port {bot.port} of 0.0.0.0 (" in listening
 
 
 def test_200_clients_trickling_their_headers_hold_up_neither_the_probes_nor_the_bot(tmp_path: Path) -> None:
