@@ -119,10 +119,13 @@ def _count(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
 
 
+OWN_MESSAGE = "That's one of my own messages. Use *Send to Productlane* on the customer's message instead."
+
+
 def why_not_feedback(source: SourceMessage, *, bot_user_id: str | None, bot_id: str | None) -> str | None:
     """Why this message cannot become feedback, in words for the person who tried; else None."""
     if (bot_id and source.bot_id == bot_id) or (bot_user_id and source.author_id == bot_user_id):
-        return "That's one of my own messages. Use *Send to Productlane* on the customer's message instead."
+        return OWN_MESSAGE
     if source.subtype in SYSTEM_SUBTYPES:
         return "That's a message Slack wrote itself, so there is no feedback in it to send."
     if not source.content:

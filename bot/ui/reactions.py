@@ -3,9 +3,12 @@ Productlane with the defaults — its author as the contact, its first line as t
 pain level (the channel's, its company and tags, or the author's company) — through the
 same outbox as the modal. One message gives one thread, however many people
 react and however often Slack sends the event; whoever reacts to a message already in Productlane is
-told so, privately. Reactions the bot should not act on are dropped with one log line, no message.
-While Slack has trouble showing the message (rate limited, a 5xx, unreachable) it is read again, up
-to 3 times; then the person who reacted is told to try again, never left without an answer.
+told so, privately. The emoji is a request: whenever it files nothing (the bot cannot read the
+channel, the message is gone or cannot be feedback, the outbox is away), the person who reacted is
+told why, in the channel or else by DM. Only other emoji, channels whose settings turn the emoji off
+and people of another organization get no answer. While Slack has trouble showing the message
+(rate limited, a 5xx, unreachable) it is read again, up to 3 times; then the person who reacted is
+told to try again, never left without an answer.
 
 Runs after Slack has its ack (a lazy listener): reading the message and the author may take a while.
 """
@@ -25,7 +28,7 @@ from bot.channels.defaults import with_channel_defaults
 from bot.channels.model import ChannelSettingsSource, NoChannelSettings, emoji_files_in
 from bot.feedback.form import FormDefaults, validate_form, with_author_contact
 from bot.feedback.posted import PostLater
-from bot.feedback.source import source_from_message, why_not_feedback
+from bot.feedback.source import OWN_MESSAGE, source_from_message, why_not_feedback
 from bot.feedback.submission import Filed, Submission, reaction_key
 from bot.render.plain_text import message_to_plain_text, title_from_text
 from bot.slack.lookups import SlackLookups
@@ -65,6 +68,34 @@ def cannot_read_now() -> str:
         ":warning: I couldn't file that message by its reaction: Slack wouldn't show it to me just "
         "now. Take the reaction off and add it again in a minute, or use *Send to Productlane* on it."
     )
+
+
+def cannot_read(code: str | None) -> str:
+    if code in ("not_in_channel", "channel_not_found", "missing_scope"):
+        why = (
+            "I'm not in that channel, so I can't read its messages. Invite me with `/invite` and react again"
+        )
+    else:
+        why = "Slack won't let me read it" + (f" (`{mrkdwn_escape(code)}`)" if code else "")
+    return (
+        f":warning: I couldn't file that message by its reaction: {why}, or use *Send to Productlane* on it."
+    )
+
+
+MESSAGE_GONE = (
+    ":warning: I couldn't file that message by its reaction: I can't find it any more (deleted, or "
+    "in a thread I can't see)."
+)
+
+NOT_KEPT = (
+    ":warning: I couldn't file that message by its reaction: I couldn't keep it just now, so nothing "
+    "was sent. Take the reaction off and add it again in a few minutes, or use *Send to Productlane* on it."
+)
+
+
+def cannot_use(why_not: str) -> str:
+    """For a message that can never be feedback: `why_not` says what to do instead."""
+    return f":warning: I couldn't file that message by its reaction: {why_not}"
 
 
 def cannot_file(problem: str) -> str:
@@ -128,6 +159,7 @@ class ReactionFiler:
             return
         if event.get("item_user") and event.get("item_user") == self._identity.user_id:
             log.info("reaction in %s ignored: it is on one of the bot's own messages", channel_id)
+            self._tell(channel_id, reactor, cannot_use(OWN_MESSAGE))
             return
         person = self._lookups.user(reactor)
         if (
@@ -138,8 +170,10 @@ class ReactionFiler:
         ):
             log.info("reaction in %s ignored: %s is from another organization", channel_id, reactor)
             return
-        message = self._read(channel_id, ts, reactor)
+        message, readable = self._read(channel_id, ts, reactor)
         if message is None:
+            if readable:
+                self._tell(channel_id, reactor, MESSAGE_GONE)
             return
         channel = self._lookups.channel(channel_id)
         source = source_from_message(
@@ -155,6 +189,7 @@ class ReactionFiler:
                 channel_id,
                 source.subtype or "bot",
             )
+            self._tell(channel_id, reactor, cannot_use(why_not))
             return
         sent = self._filing.already_sent(channel_id, ts)
         if sent is not None:
@@ -180,7 +215,15 @@ class ReactionFiler:
             submitted_at=datetime.now(UTC),
             via_reaction=True,
         )
-        filed = self._filing.file(submission)
+        try:
+            filed = self._filing.file(submission)
+        except Exception as error:
+            # The outbox is away: nothing was accepted, so the person must hear to try again.
+            log.error(
+                "reaction in %s not filed: the outbox refused it (%s)", channel_id, type(error).__name__
+            )
+            self._tell(channel_id, reactor, NOT_KEPT)
+            return
         if filed.created:
             log.info("message %s/%s filed by reaction", channel_id, ts)
         elif filed.submitter_id != reactor:
@@ -191,12 +234,14 @@ class ReactionFiler:
                 already_in_productlane(filed.thread_url) if filed.thread_url else ON_ITS_WAY,
             )
 
-    def _read(self, channel_id: str, ts: str, reactor: str) -> dict[str, Any] | None:
+    def _read(self, channel_id: str, ts: str, reactor: str) -> tuple[dict[str, Any] | None, bool]:
         """The message at channel/ts, read again while Slack's trouble passes (rate limited, a
-        5xx, unreachable): the reaction is the person's whole request, and Slack sends it once."""
+        5xx, unreachable): the reaction is the person's whole request, and Slack sends it once.
+        The flag says whether Slack answered (a missing message then is gone); when it did not,
+        the person has already been told."""
         for attempt in range(1, READ_ATTEMPTS + 1):
             try:
-                return self._read_once(channel_id, ts)
+                return self._read_once(channel_id, ts), True
             except (SlackApiError, OSError) as error:
                 try:
                     post_later_if_transient(error)
@@ -208,7 +253,7 @@ class ReactionFiler:
                             later.reason,
                         )
                         self._tell(channel_id, reactor, cannot_read_now())
-                        return None
+                        return None, False
                     wait = min(later.retry_after or READ_BACKOFF_SECONDS * attempt, READ_WAIT_MAX_SECONDS)
                     log.info(
                         "reaction in %s: reading the message again in %.0f s (%s)",
@@ -221,8 +266,9 @@ class ReactionFiler:
                 # Not transient: Slack refused (the bot is not in the channel, a missing scope).
                 code = error.response.get("error") if isinstance(error, SlackApiError) else None
                 log.info("reaction in %s ignored: the bot cannot read the message (%s)", channel_id, code)
-                return None
-        return None
+                self._tell(channel_id, reactor, cannot_read(str(code) if code else None))
+                return None, False
+        return None, False
 
     def _read_once(self, channel_id: str, ts: str) -> dict[str, Any] | None:
         """The message at channel/ts: a top-level one from the history, a reply from its thread."""
@@ -231,17 +277,22 @@ class ReactionFiler:
         )
         found = _at(history.get("messages"), ts)
         if found is None:
-            replies = self._client.conversations_replies(
-                channel=channel_id, ts=ts, oldest=ts, inclusive=True, limit=10
-            )
-            found = _at(replies.get("messages"), ts)
+            try:
+                replies = self._client.conversations_replies(
+                    channel=channel_id, ts=ts, oldest=ts, inclusive=True, limit=10
+                )
+                found = _at(replies.get("messages"), ts)
+            except SlackApiError as error:
+                if error.response.get("error") != "thread_not_found":
+                    raise  # in neither the history nor a thread (thread_not_found): deleted
         if found is None:
             log.info("reaction in %s ignored: message %s not found", channel_id, ts)
         return found
 
     def _tell(self, channel_id: str, user_id: str, text: str) -> None:
+        """Only the person who reacted hears it: in the channel, else (the bot is not in it) by DM."""
         try:
-            self._messenger.ephemeral(channel_id, user_id, notice_reply(text))
+            self._messenger.to_person(user_id, notice_reply(text), channel_id)
         except Exception as error:  # best effort: the reaction itself is handled
             log.info("could not tell %s about their reaction: %s", user_id, type(error).__name__)
 
