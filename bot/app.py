@@ -48,6 +48,7 @@ from bot.listeners import (
     views,
 )
 from bot.message_events import Interest, MessageEvents, Route
+from bot.message_events.catch_up import CatchUp
 from bot.productlane import PainLevel, ProductlaneClient, WriteLimiter
 from bot.productlane.models import CreateThread
 from bot.settings import Settings
@@ -96,6 +97,8 @@ class Bot:
     catalog: Catalog = field(default_factory=Catalog.off)
     # Follow-ups from Slack into Productlane: the conversation goes on after the thread is filed.
     conversation: Conversation | None = None
+    # After an outage longer than Slack's retries, the channel messages it lost, read back.
+    catch_up: CatchUp | None = None
     _file_gone: RepeatedFailureLog = field(
         default_factory=lambda: RepeatedFailureLog(log, "the outbox database file check")
     )
@@ -120,6 +123,8 @@ class Bot:
         # Socket mode may have no readiness probe: the log says it too.
         if self.outbox.database.file_gone():
             self._file_gone.failed(DatabaseFileGoneError())
+        if self.catch_up is not None:
+            self.catch_up.tick(self.outbox.ping)
 
     def readiness_problems(self) -> list[str]:
         """Why this replica should not get traffic now (empty: ready): the database, the worker."""
@@ -148,6 +153,8 @@ class Bot:
         if not self.listeners.drain(timeout=LISTENER_DRAIN_SECONDS):
             log.warning("listeners still running after %.0f s; stopping anyway", LISTENER_DRAIN_SECONDS)
         self.janitor.stop()
+        if self.catch_up is not None:
+            self.catch_up.stop()
         if self.home is not None:
             self.home.stop()
         self.catalog.stop()
@@ -367,6 +374,14 @@ def build_bot(
     )
     if conversation.enabled:
         message_events.consume(Route.FOLLOW_UP, conversation.intake)
+    catch_up = CatchUp(
+        client,
+        interest,
+        message_events.handle,
+        identity.team_id,
+        min_outage_seconds=settings.catch_up_after_seconds,
+    )
+    message_events.watch(catch_up)
     return Bot(
         app,
         worker,
@@ -384,4 +399,5 @@ def build_bot(
         channel_settings=channels,
         catalog=catalog,
         conversation=conversation,
+        catch_up=catch_up,
     )

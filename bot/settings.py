@@ -68,6 +68,10 @@ WHERE_TO_GET: dict[str, str] = {
         "seconds, 1 to 3600 (default 10): a thread gets at most one write of follow-ups this often; "
         "replies within half of it of the first go together"
     ),
+    "CATCH_UP_AFTER_SECONDS": (
+        "seconds, 0 to 3600 (default 30): after the outbox database was away this long, the messages "
+        "of automatic channels and followed threads are read back from Slack"
+    ),
     "FOLLOWUP_DAYS": (
         "whole days, 0 to 3650 (default 30): how long replies in a filed message's Slack thread are "
         "added to its Productlane thread; 0 turns follow-ups off"
@@ -155,6 +159,9 @@ class Settings(BaseSettings):
     # At most one write of follow-ups per thread this often; replies that come within half of it of
     # the first wait for each other and go together.
     followup_batch_seconds: float = Field(default=10.0, ge=1.0, le=3600.0)
+    # Slack retries an unacked event for about five minutes; after an outage of the database at
+    # least this long, what it gave up on is read back from the channels' history.
+    catch_up_after_seconds: float = Field(default=30.0, ge=0.0, le=3600.0)
     # Capture: reacting with this emoji to a message files it with the defaults.
     # Empty turns it off.
     feedback_reaction: str = "inbox_tray"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 import logging
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from bot.message_events.classify import ChannelMessage, read_message_event
 from bot.message_events.interest import Interest, Route
@@ -19,6 +19,14 @@ log = logging.getLogger(__name__)
 
 Consumer = Callable[[ChannelMessage, str | None], None]
 """Takes a message and the workspace's team id (the payload's); persists what it needs."""
+
+
+class KeptWatch(Protocol):
+    """Told whether each message a consumer took could be kept (see `catch_up`)."""
+
+    def failed(self) -> None: ...
+
+    def worked(self) -> None: ...
 
 
 class Outcome(enum.Enum):
@@ -54,6 +62,7 @@ class MessageEvents:
         self._bot_user_id = bot_user_id
         self._bot_id = bot_id
         self._consumers: dict[Route, Consumer] = {}
+        self._watch: KeptWatch | None = None
         if automatic is not None:
             self._consumers[Route.AUTOMATIC] = automatic
         if follow_up is not None:
@@ -62,6 +71,10 @@ class MessageEvents:
     def consume(self, route: Route, consumer: Consumer) -> None:
         """Hand the messages of ``route`` to ``consumer`` (wired once, before the bot starts)."""
         self._consumers[route] = consumer
+
+    def watch(self, watch: KeptWatch) -> None:
+        """Tell ``watch`` whether each message could be kept (wired once, before the bot starts)."""
+        self._watch = watch
 
     def handle(self, payload: Mapping[str, Any]) -> Outcome:
         """Decide about one Events API body. Raises only when a consumer could not persist the
@@ -76,5 +89,12 @@ class MessageEvents:
         if route is None or consumer is None:
             return Outcome.IGNORED
         team = payload.get("team_id")
-        consumer(message, team if isinstance(team, str) else None)
+        try:
+            consumer(message, team if isinstance(team, str) else None)
+        except Exception:
+            if self._watch is not None:
+                self._watch.failed()
+            raise
+        if self._watch is not None:
+            self._watch.worked()
         return Outcome.AUTOMATIC if route is Route.AUTOMATIC else Outcome.FOLLOW_UP
