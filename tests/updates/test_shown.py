@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 
 from bot.slack.replies import Confirmation
-from bot.updates.events import WebhookEvent, change_of, to_customer
+from bot.updates.events import MessageSent, WebhookEvent, change_of, to_customer
 from bot.updates.records import REPLY, REPLY_UNSURE, SlackSide, StoredEffect
 from bot.updates.render import confirmation_with_status, shipped_text
 from bot.updates.shown import edit_as_shown, post_as_shown
@@ -84,9 +84,11 @@ def test_only_an_explicit_word_says_a_message_went_to_the_customer() -> None:
     assert not to_customer({"internal": False})  # not internal is not "sent to them"
     assert not to_customer({"direction": "inbound", "sent_to_customer": "yes"})
 
-    def sent(data: dict[str, object]) -> object:
+    def sent(data: dict[str, object]) -> MessageSent:
         base = {"id": "m1", "thread_id": "th_1", "content": "<p>hi</p>"}
-        return change_of(WebhookEvent(id="evt_1", type="message.sent", data=base | data))
+        change = change_of(WebhookEvent(id="evt_1", type="message.sent", data=base | data))
+        assert isinstance(change, MessageSent)
+        return change
 
     assert sent({"direction": "outbound"}).to_customer is True
     assert sent({}).to_customer is False
