@@ -57,8 +57,10 @@ from bot.slack.capture import SlackCapture
 from bot.slack.client import CountingWebClient
 from bot.slack.lookups import SlackLookups
 from bot.slack.replies import SlackMessenger
+from bot.slack.team import Teammates
 from bot.tables import open_database
 from bot.triage.service import Triage
+from bot.ui.access import Access
 from bot.ui.channel_settings import ChannelSettingsModals
 from bot.ui.modals import BotIdentity, FeedbackModals, already_sent_notice
 from bot.ui.notifier import SlackNotifier
@@ -201,7 +203,11 @@ def build_bot(
     # Who the bot is: needed to refuse its own messages. A bad token fails here, at start.
     auth = client.auth_test()
     identity = BotIdentity(
-        user_id=auth.get("user_id"), bot_id=auth.get("bot_id"), team_id=auth.get("team_id")
+        user_id=auth.get("user_id"),
+        bot_id=auth.get("bot_id"),
+        team_id=auth.get("team_id"),
+        # Installed for a whole Enterprise Grid organization: its people are ours in every workspace.
+        enterprise_id=(auth.get("enterprise_id") or None) if auth.get("is_enterprise_install") else None,
     )
     writes_per_minute = settings.productlane_writes_per_minute
     productlane = productlane or ProductlaneClient(
@@ -220,7 +226,7 @@ def build_bot(
     interest = Interest()
     channel_store = ChannelSettingsStore(outbox.database)
     channels = ChannelSettingsCache(channel_store, on_automatic=interest.set_automatic_channels)
-    admins = WorkspaceAdmins(lookups, settings.feedback_admin_ids(), identity.team_id)
+    admins = WorkspaceAdmins(lookups, settings.feedback_admin_ids(), identity.team_id, identity.enterprise_id)
     capture = SlackCapture(client, settings.slack_bot_token.get_secret_value(), settings.slack_api_base_url())
     composer = SlackComposer(lookups)
     # Follow-ups from Slack into Productlane: a filed thread's later replies reach it too.
@@ -243,6 +249,7 @@ def build_bot(
         health,
         limiter_key=limiter_key,
         team_id=identity.team_id,
+        enterprise_id=identity.enterprise_id,
         workspace_name=auth.get("team"),
         update_mode=update_mode_words(mode_of(settings), settings.productlane_poll_seconds),
         channel_settings=channels,
@@ -257,6 +264,7 @@ def build_bot(
         on_threads_changed=home_tab.threads_changed,
         channel_settings=channels,
         bot_wrote=conversation.bot_wrote,
+        lookups=lookups,
     )
     catalog = build_catalog(outbox.database, productlane, settings.catalog_refresh_seconds)
     triage = Triage(catalog, channels)
@@ -335,12 +343,12 @@ def build_bot(
             already_sent=already_sent(outbox),
             triage=triage,
         ),
+        access=Access(client, lookups, Teammates(lookups, identity.own_team)),
         drafts=drafts,
         intake=intake,
         default_pain=defaults.pain_level,
         reactions=reactions,
         edit_targets=filing,
-        workspace_team_id=identity.team_id,
         home=home_tab,
         channel_settings=channel_modals,
         triage=triage,

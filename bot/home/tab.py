@@ -38,6 +38,7 @@ from bot.home.views import HomeViews
 from bot.slack.admins import WorkspaceAdmins
 from bot.slack.errors import is_transient, retry_after_seconds, slack_error_code
 from bot.slack.lookups import SlackLookups
+from bot.slack.team import OwnTeam, belongs
 from bot.updates.store import UpdatesStore
 
 __all__ = ["MIN_INTERVAL", "HomeTab", "update_mode_words"]
@@ -85,6 +86,7 @@ class HomeTab:
         limiter_key: str,
         team_id: str | None,
         workspace_name: str | None,
+        enterprise_id: str | None = None,
         update_mode: str,
         channel_settings: ChannelSettingsSource | None = None,
         reaction: str = "",
@@ -98,6 +100,7 @@ class HomeTab:
         self._admins = admins
         self._health = health
         self._team = team_id
+        self._ours = OwnTeam(team_id, enterprise_id)
         self._workspace_name = workspace_name
         self._update_mode = update_mode
         self._channel_settings: ChannelSettingsSource = channel_settings or NoChannelSettings()
@@ -136,7 +139,10 @@ class HomeTab:
         """What ``user_id``'s Home shows now."""
         try:
             person = self._lookups.user(user_id)
-            if person is not None and self._team and person.team_id and person.team_id != self._team:
+            if person is None:
+                # Slack did not say who is looking: nothing is shown until it does.
+                return unavailable_view()
+            if not belongs(person.team_id, person.enterprise_id, self._ours):
                 return outsider_view(self._workspace_name)
             now = self._outbox.database.now()
             submissions = self._reader.latest(user_id, now=now)

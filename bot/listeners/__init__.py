@@ -14,6 +14,7 @@ from bot.feedback.submission import DraftStore, EditTarget
 from bot.home import HomeTab
 from bot.productlane.models import PainLevel
 from bot.triage.service import Triage
+from bot.ui.access import Access
 from bot.ui.channel_settings import ChannelSettingsModals
 from bot.ui.modals import FeedbackModals
 from bot.ui.reactions import ReactionFiler
@@ -28,13 +29,14 @@ class Services:
     """What the listeners call into."""
 
     modals: FeedbackModals
+    # Whether the person is one of ours: asked by every listener before it shows or changes anything.
+    access: Access
     drafts: DraftStore
     intake: Intake
     default_pain: PainLevel
     # Capture: an emoji files a message; "Edit details" changes its thread.
     reactions: ReactionFiler | None = None
     edit_targets: EditTargets | None = None
-    workspace_team_id: str | None = None
     # Settings per channel: `/feedback settings` and its modal.
     channel_settings: ChannelSettingsModals | None = None
     # The App Home: each person's submissions, and a New feedback button.

@@ -17,12 +17,20 @@ def register(app: App, services: Services) -> None:
     def reopen(body: dict[str, Any], client: Any) -> None:
         item_id = str((body.get("actions") or [{}])[0].get("value") or "")
         user_id = body["user"]["id"]
+        if not services.access.is_teammate(user_id, body.get("user")):
+            services.access.refuse_in_modal(body["trigger_id"])
+            return
         submission = services.intake.submission(item_id)
         # The button is only ever shown to the submitter (their DM, their App Home): anyone else
         # pressing one (a forwarded message) finds nothing to reopen.
         if submission is None or submission.submitter_id != user_id:
             gone = notice_reply("That submission can no longer be found. Please start again.")
             client.chat_postMessage(channel=user_id, text=gone.text, blocks=gone.blocks_json())
+            return
+        # Sending it again reads its channel with the bot's access: only for someone still in it.
+        refusal = services.access.may_resend(submission.source, user_id)
+        if refusal is not None:
+            services.access.refuse_in_modal(body["trigger_id"], refusal)
             return
         services.modals.open_again(
             body["trigger_id"],
@@ -37,7 +45,6 @@ def register(app: App, services: Services) -> None:
         key = str((body.get("actions") or [{}])[0].get("value") or "")
         user = body.get("user") or {}
         channel_id = str((body.get("channel") or {}).get("id") or "")
-        team = user.get("team_id")
 
         def tell(text: str) -> None:
             notice = notice_reply(text)
@@ -46,9 +53,12 @@ def register(app: App, services: Services) -> None:
                     channel=channel_id, user=user["id"], text=notice.text, blocks=notice.blocks_json()
                 )
 
-        if services.workspace_team_id and team and team != services.workspace_team_id:
+        if not services.access.is_teammate(str(user.get("id") or ""), user):
             # The reply may sit in a channel shared with a customer: only the team edits its threads.
-            tell("Only people in this workspace can edit the details of a Productlane thread.")
+            tell(
+                "Only people in this workspace can edit the details of a Productlane thread. If you "
+                "are one, Slack did not confirm it just now: please try again in a minute."
+            )
             return
         target = services.edit_targets.edit_target(key) if services.edit_targets else None
         if target is None:

@@ -9,11 +9,16 @@ from slack_bolt import App, Respond
 
 from bot.listeners import Services, acknowledge
 from bot.slack.ids import FEEDBACK_COMMAND
+from bot.ui.access import OUTSIDER_TEXT
 from bot.ui.channel_settings import is_settings_request
 
 
 def register(app: App, services: Services) -> None:
     def open_modal(body: dict[str, Any], respond: Respond) -> None:
+        # A command's team_id is the workspace's, not necessarily the person's: asked of Slack.
+        if not services.access.is_teammate(str(body.get("user_id") or "")):
+            respond(text=OUTSIDER_TEXT, response_type="ephemeral")
+            return
         if services.channel_settings is not None and is_settings_request(body.get("text")):
             services.channel_settings.open(
                 body["trigger_id"],

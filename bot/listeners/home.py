@@ -19,6 +19,9 @@ def register(app: App, services: Services) -> None:
             services.home.opened(str(event["user"]))
 
     def new_feedback(body: dict[str, Any]) -> None:
+        if not services.access.is_teammate(body["user"]["id"], body.get("user")):
+            services.access.refuse_in_modal(body["trigger_id"])
+            return
         services.modals.open_blank(body["trigger_id"], body["user"]["id"])
 
     app.event(HOME_OPENED_EVENT)(ack=acknowledge, lazy=[publish])

@@ -17,10 +17,12 @@ def register(app: App, services: Services, lookups: SlackLookups | None = None) 
     triage = services.triage
 
     def answer(ack: Ack, body: dict[str, Any]) -> None:
-        if triage is None:
+        user_id = str((body.get("user") or {}).get("id") or "")
+        # The catalog (companies, issues, tags, people) is the team's: nothing for anyone else, nor
+        # for someone not yet known (only what is cached is read here: the ack must not wait).
+        if triage is None or not services.access.is_teammate(user_id, body.get("user"), wait=False):
             ack(options=[])
             return
-        user_id = str((body.get("user") or {}).get("id") or "")
         # Only what is cached: the modal's fill-in looked the submitter up already.
         user = lookups.cached(lookups.users, user_id) if lookups is not None and user_id else None
         answer = triage.suggest(

@@ -13,11 +13,17 @@ from bot.slack.ids import GLOBAL_SHORTCUT, MESSAGE_SHORTCUT
 
 def register(app: App, services: Services) -> None:
     def open_for_message(body: dict[str, Any]) -> None:
+        if not services.access.is_teammate(body["user"]["id"], body.get("user")):
+            services.access.refuse_in_modal(body["trigger_id"])
+            return
         services.modals.open_for_message(
             body["trigger_id"], body["user"]["id"], source_from_message_shortcut(body)
         )
 
     def open_blank(body: dict[str, Any]) -> None:
+        if not services.access.is_teammate(body["user"]["id"], body.get("user")):
+            services.access.refuse_in_modal(body["trigger_id"])
+            return
         services.modals.open_blank(body["trigger_id"], body["user"]["id"])
 
     app.shortcut(MESSAGE_SHORTCUT)(ack=acknowledge, lazy=[open_for_message])

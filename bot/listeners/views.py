@@ -10,6 +10,7 @@ from slack_bolt import Ack, App
 from bot.feedback.form import Field
 from bot.listeners import Services
 from bot.slack.ids import FEEDBACK_MODAL
+from bot.ui.access import outsider_modal
 from bot.ui.submissions import read_submission
 from bot.ui.views import errors_response
 
@@ -20,6 +21,11 @@ NOT_SAVED = "Your feedback could not be saved just now. Please press Send again.
 
 def register(app: App, services: Services) -> None:
     def submit(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        # Only the team files or edits: the modal was opened for one of ours, and is checked again
+        # here from what the request says (and what is cached: the ack must not wait).
+        if not services.access.is_teammate(str(body["user"]["id"]), body.get("user"), wait=False):
+            ack(response_action="update", view=outsider_modal())
+            return
         outcome = read_submission(
             view,
             body["user"]["id"],

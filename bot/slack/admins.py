@@ -6,13 +6,20 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from bot.slack.lookups import SlackLookups
+from bot.slack.team import OwnTeam, belongs
 
 
 class WorkspaceAdmins:
-    def __init__(self, lookups: SlackLookups, feedback_admins: Iterable[str], workspace_team_id: str | None):
+    def __init__(
+        self,
+        lookups: SlackLookups,
+        feedback_admins: Iterable[str],
+        workspace_team_id: str | None,
+        enterprise_id: str | None = None,
+    ):
         self._lookups = lookups
         self._named = frozenset(feedback_admins)
-        self._team = workspace_team_id
+        self._ours = OwnTeam(workspace_team_id, enterprise_id)
 
     def is_admin(self, user_id: str) -> bool:
         """A workspace admin or owner of this workspace (users.info, cached), or named in
@@ -22,8 +29,9 @@ class WorkspaceAdmins:
         user = self._lookups.user(user_id)
         if user is None or not user.is_admin:
             return False
-        # An admin of the customer's workspace, in a Slack Connect channel, is not one of ours.
-        return not (self._team and user.team_id and user.team_id != self._team)
+        # An admin of the customer's workspace, in a Slack Connect channel, is not one of ours;
+        # nor is one whose team Slack does not give.
+        return belongs(user.team_id, user.enterprise_id, self._ours)
 
     def who_can(self) -> str:
         """Who may, in words for the person who may not (mrkdwn)."""

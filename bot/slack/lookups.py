@@ -1,9 +1,13 @@
 """Cached Slack lookups: people, channels, user groups, permalinks.
 
 A modal must open within Slack's 3-second trigger window, and one message can mention the same person
-many times, so each answer is remembered for a while. A failed lookup is remembered briefly too, so a
-missing scope or a deleted user does not cost a round trip per mention. It also backs the converter's
-NameResolver: unknown ids still render (as `@U0123`) when Slack does not answer.
+many times, so each answer is remembered for a while. A refusal that will not pass by itself (a
+missing scope, a deleted user) is remembered for a minute, so it does not cost a round trip per
+mention; Slack's passing trouble (rate limited, a 5xx) for a few seconds only. It also backs the
+converter's NameResolver: unknown ids still render (as `@U0123`) when Slack does not answer.
+
+A failed lookup is remembered as *unknown* (None), never as a fact: whoever asks whether a channel
+is internal or a person is one of ours gets "no" for it (`channel_audience`, `bot.slack.team`).
 """
 
 from __future__ import annotations
@@ -13,15 +17,20 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any, Generic, TypeVar
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.slack.errors import is_transient
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 _MISSING = object()
+# conversations.members pages read at most (1,000 people each) before saying "don't know".
+MEMBER_PAGES = 50
 
 
 @dataclass(frozen=True)
@@ -33,6 +42,8 @@ class SlackUser:
     team_id: str | None
     is_bot: bool
     is_admin: bool = False  # a workspace admin or owner (of the workspace in team_id)
+    # The Enterprise Grid organization the person belongs to (users.info's enterprise_user).
+    enterprise_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -46,6 +57,14 @@ class SlackChannel:
     is_member: bool
     # The workspaces a Slack Connect channel is shared with (ours among them, maybe).
     connected_team_ids: tuple[str, ...] = ()
+
+
+class Audience(Enum):
+    """Who may read a channel, as far as the bot can tell right now."""
+
+    INTERNAL = "internal"  # only our organization: Slack said it is not shared
+    SHARED = "shared"  # Slack Connect (or an invitation to it is pending)
+    UNKNOWN = "unknown"  # Slack did not say: treated as shared
 
 
 class TTLCache(Generic[T]):
@@ -64,6 +83,10 @@ class TTLCache(Generic[T]):
             if entry is None or entry[0] < self._clock():
                 return _MISSING
             return entry[1]
+
+    def forget(self, key: str) -> None:
+        with self._lock:
+            self._entries.pop(key, None)
 
     def put(self, key: str, value: T | None, ttl: float | None = None) -> None:
         with self._lock:
@@ -84,7 +107,14 @@ def _user_from(data: dict[str, Any]) -> SlackUser:
         team_id=data.get("team_id"),
         is_bot=bool(data.get("is_bot")),
         is_admin=bool(data.get("is_admin") or data.get("is_owner") or data.get("is_primary_owner")),
+        enterprise_id=_enterprise_of(data),
     )
+
+
+def _enterprise_of(data: dict[str, Any]) -> str | None:
+    grid = data.get("enterprise_user")
+    found = grid.get("enterprise_id") if isinstance(grid, dict) else data.get("enterprise_id")
+    return found if isinstance(found, str) and found else None
 
 
 def _channel_from(data: dict[str, Any]) -> SlackChannel:
@@ -94,7 +124,10 @@ def _channel_from(data: dict[str, Any]) -> SlackChannel:
         is_private=bool(data.get("is_private")),
         is_im=bool(data.get("is_im")),
         is_mpim=bool(data.get("is_mpim")),
-        is_shared=bool(data.get("is_ext_shared") or data.get("is_shared")),
+        # A pending invitation counts: the other organization may be reading before it is accepted.
+        is_shared=bool(
+            data.get("is_ext_shared") or data.get("is_shared") or data.get("is_pending_ext_shared")
+        ),
         is_member=bool(data.get("is_member")),
         connected_team_ids=tuple(
             str(team)
@@ -108,6 +141,11 @@ class SlackLookups:
     """Slack facts the bot needs, each fetched once per TTL."""
 
     NEGATIVE_TTL = 60.0
+    # Slack's passing trouble is not remembered for long: the next question asks again soon.
+    TRANSIENT_TTL = 5.0
+    # Whether a channel is shared is asked again this often when the bot posts there: a channel
+    # may become a Slack Connect channel after feedback from it was filed.
+    AUDIENCE_TTL = 60.0
 
     def __init__(self, client: WebClient, ttl: float = 600.0) -> None:
         self._client = client
@@ -117,6 +155,7 @@ class SlackLookups:
         self.usergroups: TTLCache[dict[str, str]] = TTLCache(ttl)
         self.thread_sizes: TTLCache[int] = TTLCache(60.0)
         self.team_domains: TTLCache[tuple[str, ...]] = TTLCache(24 * 3600)
+        self.audiences: TTLCache[Audience] = TTLCache(self.AUDIENCE_TTL)
 
     @staticmethod
     def cached(cache: TTLCache[T], key: str) -> T | None:
@@ -132,7 +171,7 @@ class SlackLookups:
             value: T | None = fetch()
         except SlackApiError as error:
             log.info("Slack lookup %s failed: %s", key, error.response.get("error"))
-            cache.put(key, None, self.NEGATIVE_TTL)
+            cache.put(key, None, self.TRANSIENT_TTL if is_transient(error) else self.NEGATIVE_TTL)
             return None
         except Exception as error:  # a network failure: don't remember it
             log.warning("Slack lookup %s failed: %s", key, type(error).__name__)
@@ -151,6 +190,43 @@ class SlackLookups:
             return _channel_from(self._client.conversations_info(channel=channel_id)["channel"])
 
         return self._cached(self.channels, channel_id, fetch)
+
+    def channel_audience(self, channel_id: str) -> Audience:
+        """Whether the channel is shared with another organization, asked of Slack at most every
+        `AUDIENCE_TTL` seconds (the channel's other facts are kept longer). UNKNOWN when Slack does
+        not answer: the caller treats it as shared."""
+        hit = self.audiences.get(channel_id)
+        if hit is not _MISSING and hit is not None:
+            return hit  # type: ignore[return-value]
+        self.forget_channel(channel_id)
+        channel = self.channel(channel_id)
+        if channel is None:
+            return Audience.UNKNOWN  # remembered only as long as the failed lookup is
+        audience = Audience.SHARED if channel.is_shared else Audience.INTERNAL
+        self.audiences.put(channel_id, audience)
+        return audience
+
+    def channel_is_internal(self, channel_id: str) -> bool:
+        """True only when Slack said, within the last minute, that no other organization is in it."""
+        return self.channel_audience(channel_id) is Audience.INTERNAL
+
+    def is_channel_member(self, channel_id: str, user_id: str) -> bool | None:
+        """Whether ``user_id`` is in the channel now (conversations.members, every page); None
+        when Slack does not say. Never cached: it guards reading the channel for them."""
+        cursor: str | None = None
+        try:
+            for _ in range(MEMBER_PAGES):
+                page = self._client.conversations_members(channel=channel_id, limit=1000, cursor=cursor)
+                if user_id in (page.get("members") or []):
+                    return True
+                cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
+                if not cursor:
+                    return False
+        except SlackApiError as error:
+            log.info("members of %s: %s", channel_id, error.response.get("error"))
+        except Exception as error:  # a network failure
+            log.warning("members of %s: %s", channel_id, type(error).__name__)
+        return None
 
     def permalink(self, channel_id: str, ts: str) -> str | None:
         def fetch() -> str:
@@ -183,7 +259,7 @@ class SlackLookups:
 
     def forget_channel(self, channel_id: str) -> None:
         """After the bot joins a channel its membership changed: look again next time."""
-        self.channels.put(channel_id, None, ttl=0)
+        self.channels.forget(channel_id)
 
     def _usergroup_handles(self) -> dict[str, str] | None:
         def fetch() -> dict[str, str]:

@@ -185,6 +185,11 @@ class SlackMessenger:
         self._client = client
         self._lookups = lookups
 
+    def channel_is_internal(self, channel_id: str) -> bool:
+        """Whether no other organization reads the channel, asked again before each post (see
+        `SlackLookups.channel_audience`); False when Slack does not say."""
+        return self._lookups.channel_is_internal(channel_id)
+
     def in_thread(self, channel_id: str, thread_ts: str, reply: SlackReply) -> PostedMessage | None:
         """Reply in a message's thread, joining a public channel if needed; where it landed, or
         None if the bot cannot post there. Raises `PostLater` when Slack cannot take it now."""

@@ -1,11 +1,12 @@
 """What the confirmation says about a delivered submission: its title, pain level and contact, and
 the triage the thread got (the company, the linked issue or project, the tags) — never the contact
-or triage in a Slack Connect channel, where the customer reads the reply."""
+or triage in a Slack Connect channel, where the customer reads the reply: a thread filed from one,
+or a channel that is shared (or that Slack would not describe) when the reply is posted or edited."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bot.feedback.form import PAIN_LABELS, FeedbackForm
 from bot.feedback.submission import Submission
@@ -13,7 +14,7 @@ from bot.productlane.models import CreateThread, ThreadOrigin
 from bot.slack.blocks import clip_line
 from bot.slack.replies import Confirmation
 
-__all__ = ["TriageSummary", "confirmation_for", "triage_summary"]
+__all__ = ["TriageSummary", "confirmation_for", "for_the_customer", "triage_summary"]
 
 NAME_MAX = 80
 TAGS_SHOWN = 5
@@ -58,6 +59,12 @@ def _contact(request: CreateThread) -> str:
     return f"{request.contact_name} <{email}>" if request.contact_name else email
 
 
+def for_the_customer(confirmation: Confirmation) -> Confirmation:
+    """The confirmation as someone of another organization may read it: without the contact's
+    details and the triage (company, linked issue or project, tags). Pure."""
+    return replace(confirmation, contact=None, triage=(), linked=None)
+
+
 def confirmation_for(
     submission: Submission,
     request: CreateThread,
@@ -65,22 +72,28 @@ def confirmation_for(
     notes: Sequence[str] = (),
     *,
     edited_by: str | None = None,
+    in_shared_channel: bool = False,
 ) -> Confirmation:
     """What the confirmation reply says about a delivered submission: the one place for its rules,
-    whether it is posted, refreshed after an edit, or rendered again with a status."""
-    # In a Slack Connect channel the customer reads the thread: keep internal names out.
-    internal = request.origin is not ThreadOrigin.slack_connect
-    triage = triage_summary(submission.form) if internal else None
-    return Confirmation(
+    whether it is posted, refreshed after an edit, or rendered again with a status.
+
+    ``in_shared_channel``: where it goes now is shared with another organization, or Slack would
+    not say (the caller asked just before posting)."""
+    triage = triage_summary(submission.form)
+    full = Confirmation(
         thread_url=thread_url,
         title=request.title or "",
         pain_label=PAIN_LABELS[request.pain_level],
-        # In a Slack Connect channel the customer reads the thread: keep their details out.
-        contact=None if request.origin is ThreadOrigin.slack_connect else _contact(request),
+        contact=_contact(request),
         submitter_id=submission.submitter_id,
         notes=tuple(notes),
         edit_value=submission.key if submission.via_reaction else None,
         edited_by=edited_by,
-        triage=triage.parts if triage else (),
-        linked=triage.linked if triage else None,
+        triage=triage.parts,
+        linked=triage.linked,
     )
+    # In a Slack Connect channel the customer reads the thread: keep internal names and their
+    # details out.
+    if in_shared_channel or request.origin is ThreadOrigin.slack_connect:
+        return for_the_customer(full)
+    return full

@@ -26,6 +26,7 @@ from bot.render.names import NameResolver
 from bot.render.plain_text import message_to_plain_text, title_from_text
 from bot.render.rich_text_value import mrkdwn_to_rich_text
 from bot.slack.lookups import CachedNames, SlackLookups, SlackUser
+from bot.slack.team import OwnTeam
 from bot.triage.fields import NO_TRIAGE, TriageView
 from bot.triage.service import Triage
 from bot.ui.views import ModalContent, feedback_modal, message_modal
@@ -41,6 +42,12 @@ class BotIdentity:
     user_id: str | None
     bot_id: str | None
     team_id: str | None
+    # The Enterprise Grid organization, when the app is installed for the whole organization.
+    enterprise_id: str | None = None
+
+    @property
+    def own_team(self) -> OwnTeam:
+        return OwnTeam(self.team_id, self.enterprise_id)
 
 
 def already_sent_notice(thread_url: str | None, submitter_id: str | None, delivered_at: datetime) -> str:

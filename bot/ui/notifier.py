@@ -69,8 +69,12 @@ class SlackNotifier:
         notes: Sequence[str] = (),
     ) -> PostedMessage | None:
         """Post the confirmation; where it landed, or None when no place would take it."""
-        reply = confirmation_reply(confirmation_for(submission, request, thread_url, notes))
         source = submission.source
+        # Asked now, not when it was filed: the channel may have been shared since.
+        shared = source is not None and not self._messenger.channel_is_internal(source.channel_id)
+        reply = confirmation_reply(
+            confirmation_for(submission, request, thread_url, notes, in_shared_channel=shared)
+        )
         style = style_for(self._channels, submission)
         if source is not None and style is not Confirm.THREAD:
             return confirm_quietly(self._messenger, style, submission, reply)
@@ -97,8 +101,11 @@ class SlackNotifier:
         Where it landed (None: there was none to refresh). Raises `PostLater`."""
         if reply is None or reply.ephemeral:
             return reply
+        shared = not self._messenger.channel_is_internal(reply.channel)
         refreshed = confirmation_reply(
-            confirmation_for(original, request, thread_url, notes, edited_by=edit.submitter_id)
+            confirmation_for(
+                original, request, thread_url, notes, edited_by=edit.submitter_id, in_shared_channel=shared
+            )
         )
         self._messenger.update(reply, refreshed)
         return reply

@@ -33,6 +33,7 @@ from bot.feedback.submission import Filed, Submission, reaction_key
 from bot.render.plain_text import message_to_plain_text, title_from_text
 from bot.slack.lookups import SlackLookups
 from bot.slack.replies import SlackMessenger, mrkdwn_escape, notice_reply, post_later_if_transient
+from bot.slack.team import belongs
 from bot.triage.service import Triage
 from bot.ui.modals import TITLE_PREFILL_MAX, BotIdentity
 
@@ -61,6 +62,10 @@ def already_in_productlane(thread_url: str | None) -> str:
 
 
 ON_ITS_WAY = ":inbox_tray: That message is already on its way to Productlane; the link follows in its thread."
+NOT_FILED_UNKNOWN = (
+    ":warning: I couldn't file that message: Slack didn't confirm just now that you are in this "
+    "workspace. Take the reaction off and add it again in a minute."
+)
 
 
 def cannot_read_now() -> str:
@@ -162,12 +167,12 @@ class ReactionFiler:
             self._tell(channel_id, reactor, cannot_use(OWN_MESSAGE))
             return
         person = self._lookups.user(reactor)
-        if (
-            person is not None
-            and person.team_id
-            and self._identity.team_id
-            and (person.team_id != self._identity.team_id)
-        ):
+        if person is None:
+            # Slack did not say who reacted: someone of the customer's organization files nothing.
+            log.info("reaction in %s ignored: Slack did not say who %s is", channel_id, reactor)
+            self._tell(channel_id, reactor, NOT_FILED_UNKNOWN)
+            return
+        if not belongs(person.team_id, person.enterprise_id, self._identity.own_team):
             log.info("reaction in %s ignored: %s is from another organization", channel_id, reactor)
             return
         message, readable = self._read(channel_id, ts, reactor)

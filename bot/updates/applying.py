@@ -22,7 +22,7 @@ from bot.updates.events import (
     ThreadRemoved,
     ThreadSnapshot,
 )
-from bot.updates.records import link_of
+from bot.updates.records import REPLY, REPLY_UNSURE, link_of
 from bot.updates.schema import effects, links, threads
 from bot.updates.state import Status, ThreadState
 
@@ -113,7 +113,12 @@ def queue_effect(db: Database, conn: Connection, effect: Effect, at: datetime) -
         # Keyed by Productlane's message id: however many events carry it, it is posted once.
         conn.execute(
             db.insert_for(effects)
-            .values(effect_key=f"reply:{effect.message_id}"[:255], kind="reply", text=effect.text, **common)
+            .values(
+                effect_key=f"reply:{effect.message_id}"[:255],
+                kind=REPLY if effect.to_customer else REPLY_UNSURE,
+                text=effect.text,
+                **common,
+            )
             .on_conflict_do_nothing(index_elements=[effects.c.effect_key])
         )
         return

@@ -69,6 +69,8 @@ class PostReply:
     thread_id: str
     message_id: str
     text: str
+    to_customer: bool = False
+    """Productlane said it went to the customer: only then may it go into a shared channel."""
 
 
 Effect = EditConfirmation | PostMilestone | PostReply
@@ -100,8 +102,9 @@ def decide(state: ThreadState, change: Change, switches: Switches) -> Decision:
 
 
 def _team_reply(state: ThreadState, message: MessageSent, switches: Switches) -> Decision:
-    """The team's reply goes to Slack — Slack Connect channels included: it is meant for the
-    customer — unless it would be said twice or was never meant for them."""
+    """The team's reply goes to Slack — Slack Connect channels included when Productlane says it
+    went to the customer (`EffectSender` checks the channel when it posts) — unless it would be
+    said twice or was never meant for them."""
     if message.skip is not None:
         return Decision(state, note=message.skip)
     if message.internal:
@@ -113,7 +116,8 @@ def _team_reply(state: ThreadState, message: MessageSent, switches: Switches) ->
     text = team_reply_text(message.author, message.html, message.attachments)
     if not text:
         return Decision(state, note="an empty reply")
-    return Decision(state, (PostReply(state.thread_id, message.message_id, text),), "the team's reply")
+    reply = PostReply(state.thread_id, message.message_id, text, to_customer=message.to_customer)
+    return Decision(state, (reply,), "the team's reply")
 
 
 def _latest(state: ThreadState, as_of: datetime | None) -> datetime | None:

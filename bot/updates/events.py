@@ -32,6 +32,7 @@ __all__ = [
     "change_of",
     "parse_event",
     "parse_time",
+    "to_customer",
 ]
 
 TargetKind = Literal["issue", "project"]
@@ -180,6 +181,9 @@ class MessageSent:
     """Productlane itself delivered it into Slack (its own Slack integration): not posted again."""
     internal: bool
     """Marked internal (a note, not a reply to the contact): never shown in Slack."""
+    to_customer: bool = False
+    """Productlane's data says, in so many words, that it went to the customer (`to_customer`):
+    only such a reply is posted in a channel shared with another organization."""
     skip: str | None = None
     """Why it must not be posted, found out beyond the event (the bot wrote it; the channel turned
     replies off); set by the worker before deciding."""
@@ -293,6 +297,26 @@ def _message_sent(data: Mapping[str, Any], when: datetime | None) -> MessageSent
         created_at=parse_time(data.get("created_at")) or when,
         relayed_to_slack=relayed,
         internal=internal,
+        to_customer=not internal and to_customer(data),
+    )
+
+
+# What says that a message went out to the customer. The message resource is not documented
+# beyond {id, thread_id, channel}: only an explicit word counts, never the absence of "internal".
+_OUTWARD_DIRECTIONS = frozenset({"outbound", "outgoing", "to_customer"})
+_CUSTOMER_VISIBILITY = frozenset({"public", "customer", "external"})
+_TO_CUSTOMER_FLAGS = ("sent_to_customer", "to_customer", "customer_visible", "is_public")
+
+
+def to_customer(data: Mapping[str, Any]) -> bool:
+    """Whether a message resource says it was sent to the customer: ``direction: outbound``,
+    ``visibility: public``, or a flag such as ``sent_to_customer: true``. Pure."""
+    direction = (_text(data.get("direction")) or "").strip().lower()
+    visibility = (_text(data.get("visibility")) or "").strip().lower()
+    return (
+        direction in _OUTWARD_DIRECTIONS
+        or visibility in _CUSTOMER_VISIBILITY
+        or any(data.get(flag) is True for flag in _TO_CUSTOMER_FLAGS)
     )
 
 

@@ -38,12 +38,19 @@ class StoredEvent:
     attempts: int
 
 
+# The kinds of a team's reply: one Productlane said went to the customer, and one it did not say
+# that of (posted only in a channel known to be internal). Both keep one thread's replies in order.
+REPLY = "reply"
+REPLY_UNSURE = "reply_unsure"
+REPLY_KINDS = (REPLY, REPLY_UNSURE)
+
+
 @dataclass(frozen=True)
 class StoredEffect:
     id: int
     effect_key: str
     thread_id: str
-    kind: str  # "edit" | "post" | "reply"
+    kind: str  # "edit" | "post" | one of REPLY_KINDS
     text: str | None
     generation: int
     attempts: int

@@ -27,6 +27,7 @@ from bot.channels.model import ChannelSettingsSource, NoChannelSettings
 from bot.delivery.outbox import Outbox
 from bot.productlane import ProductlaneClient
 from bot.settings import Settings
+from bot.slack.lookups import SlackLookups
 from bot.updates.decide import Switches
 from bot.updates.names import NameLookup
 from bot.updates.receiver import WebhookReceiver, WebhookResult
@@ -130,13 +131,15 @@ def build_updates(
     on_threads_changed: Callable[[Sequence[str]], None] | None = None,
     channel_settings: ChannelSettingsSource | None = None,
     bot_wrote: Callable[[str], bool] | None = None,
+    lookups: SlackLookups | None = None,
 ) -> Updates:
     """Everything Productlane → Slack needs, from the settings and the app's collaborators.
 
-    ``on_threads_changed``: told which threads' status or links an applied event changed.
-    ``channel_settings``: a channel whose settings say ``replies: false`` gets none of the team's
-    replies. ``bot_wrote(id)``: whether a Productlane message or comment is one the bot created (a
-    follow-up from Slack), never posted back."""
+        ``on_threads_changed``: told which threads' status or links an applied event changed.
+        ``channel_settings``: a channel whose settings say ``replies: false`` gets none of the team's
+        replies. ``bot_wrote(id)``: whether a Productlane message or comment is one the bot created (a
+        follow-up from Slack), never posted back. ``lookups``: the app's cached Slack lookups, which say
+    whether a channel is shared before each post there."""
     store = UpdatesStore(
         outbox.database, clock=clock or (lambda: datetime.now(UTC)), on_threads_changed=on_threads_changed
     )
@@ -172,7 +175,7 @@ def build_updates(
             bot_wrote=bot_wrote or (lambda _: False),
             replies_in=replies_in,
         ),
-        EffectSender(store, SlackThreadUpdater(web_client)),
+        EffectSender(store, SlackThreadUpdater(web_client, lookups)),
         poller,
         idle_interval=idle_interval,
         owner=owner,

@@ -16,6 +16,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.slack.errors import TRANSIENT_ERRORS, retry_after_seconds
+from bot.slack.lookups import SlackLookups
 from bot.slack.replies import SlackReply
 
 __all__ = [
@@ -91,8 +92,14 @@ def classify_slack_error(
 class SlackThreadUpdater:
     """Edits a confirmation and posts in a thread for the updates worker."""
 
-    def __init__(self, client: WebClient) -> None:
+    def __init__(self, client: WebClient, lookups: SlackLookups | None = None) -> None:
         self._client = client
+        self._lookups = lookups or SlackLookups(client)
+
+    def channel_is_internal(self, channel_id: str) -> bool:
+        """Asked before every post and edit (cached a minute): False when the channel is shared
+        with another organization now, or Slack does not say."""
+        return self._lookups.channel_is_internal(channel_id)
 
     def update(self, channel_id: str, ts: str, reply: SlackReply) -> SlackOutcome:
         return self._call(

@@ -32,6 +32,7 @@ from bot.updates.applying import links_of, load_state, queue_effect, save_state,
 from bot.updates.decide import Decision, Switches, decide
 from bot.updates.events import Change
 from bot.updates.records import (
+    REPLY_KINDS,
     NewEvent,
     SlackSide,
     StoredEffect,
@@ -398,10 +399,10 @@ class UpdatesStore:
         replica), so a Slack thread never shows them shuffled."""
         earlier = effects.alias("earlier_reply")
         in_order = sa.or_(
-            effects.c.kind != "reply",
+            effects.c.kind.not_in(REPLY_KINDS),
             ~sa.exists().where(
                 earlier.c.thread_id == effects.c.thread_id,
-                earlier.c.kind == "reply",
+                earlier.c.kind.in_(REPLY_KINDS),
                 earlier.c.status.in_(("pending", "sending")),
                 earlier.c.id < effects.c.id,
             ),

@@ -32,6 +32,7 @@ from bot.updates.events import (
 )
 from bot.updates.names import NameLookup
 from bot.updates.render import confirmation_with_status
+from bot.updates.shown import NOT_FOR_SHARED, edit_as_shown, post_as_shown
 from bot.updates.slack_side import SlackOutcome, SlackThreadUpdater
 from bot.updates.store import StoredEffect, StoredEvent, UpdatesStore
 
@@ -211,12 +212,18 @@ class EffectSender:
                 log.debug("thread %s: the confirmation's place is unknown; no edit", effect.thread_id)
                 self._store.effect_dropped(effect, owner, "no confirmation message to edit")
                 return
-            reply = confirmation_with_status(
-                side.confirmation, side.status, side.links, side.is_slack_connect
-            )
+            # Whether the channel is shared is asked now: it may have become so since the filing.
+            internal = self._slack.channel_is_internal(side.reply_channel_id)
+            reply = confirmation_with_status(*edit_as_shown(side, internal=internal))
             outcome = self._slack.update(side.reply_channel_id, side.reply_ts, reply)
         else:
-            outcome = self._slack.post(side.channel_id, side.thread_ts, effect.text or "")
+            internal = self._slack.channel_is_internal(side.channel_id)
+            text = post_as_shown(effect, internal=internal)
+            if text is None:
+                log.info("thread %s: the team's reply kept out of a shared channel", effect.thread_id)
+                self._store.effect_dropped(effect, owner, NOT_FOR_SHARED)
+                return
+            outcome = self._slack.post(side.channel_id, side.thread_ts, text)
         self._settle(effect, owner, outcome)
 
     def _settle(self, effect: StoredEffect, owner: str, outcome: SlackOutcome) -> None:

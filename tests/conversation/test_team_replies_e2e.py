@@ -205,3 +205,22 @@ def test_with_updates_post_replies_off_nothing_is_posted(tmp_path: Path) -> None
             lambda: "posting replies is off" in world.log_text(), "the event applied without a post", 20
         )
         assert replies_in(world, parent) == []
+
+
+def test_a_reply_not_said_to_have_gone_to_the_customer_stays_out_of_a_shared_channel(world: World) -> None:
+    world.slack.web.channels["C0SHARED05"] = make_channel(
+        "C0SHARED05", "bigco-support", is_ext_shared=True, is_shared=True, is_member=True
+    )
+    shared, internal = "1764310800.000100", "1764310900.000100"
+    in_shared = file_message(world, shared, "Reports are blank", channel="C0SHARED05")
+    in_internal = file_message(world, internal, "Reports are blank here too")
+    conversation = world.productlane.conversation
+    # Productlane's data does not say these went out to the customer.
+    conversation.team_reply(in_shared, "<p>unsure where this went</p>", direction=None)
+    conversation.team_reply(in_internal, "<p>unsure, in our own channel</p>", direction=None)
+    conversation.team_reply(in_shared, "<p>this one went to them</p>")
+    wait_until(lambda: replies_in(world, shared), "the reply that went to the customer", 20)
+    wait_until(lambda: replies_in(world, internal), "the reply in the internal channel", 20)
+    settled(world)
+    assert [text.split(": ", 1)[1] for text in replies_in(world, shared)] == ["this one went to them"]
+    assert "unsure, in our own channel" in replies_in(world, internal)[0]

@@ -417,6 +417,7 @@ class FakeSlackWebAPI:
             "apps.connections.open": ("app", self._apps_connections_open),
             "users.info": ("bot", self._users_info),
             "conversations.info": ("bot", self._conversations_info),
+            "conversations.members": ("bot", self._conversations_members),
             "conversations.join": ("bot", self._conversations_join),
             "conversations.open": ("bot", self._conversations_open),
             "chat.getPermalink": ("bot", self._chat_get_permalink),
@@ -815,6 +816,17 @@ class FakeSlackWebAPI:
         else:
             self._need_scope("channels:read")
         return {"ok": True, "channel": copy.deepcopy(channel)}
+
+    def _conversations_members(self, call: Call) -> JSONDict:
+        """The channel's ``members`` when a test set them (``add_channel(..., members=[...])``),
+        else every person the fake knows."""
+        channel = self.channels.get(str(self._param(call, "channel", "channel_not_found")))
+        if channel is None:
+            raise _SlackError("channel_not_found")
+        members = channel.get("members")
+        if members is None:
+            members = [user_id for user_id, user in self.users.items() if not user.get("is_bot")]
+        return {"ok": True, "members": list(members), "response_metadata": {"next_cursor": ""}}
 
     def _conversations_join(self, call: Call) -> JSONDict:
         self._need_scope("channels:join")

@@ -86,3 +86,16 @@ def test_the_status_rendering_keeps_the_line_and_names_the_link_once() -> None:
     assert "Company: Customer Co" in shown
     assert "Status in Productlane: Open · Linked to Exports v2" in shown
     assert shown.count("CSV export stalls at 99%") == 1
+
+
+def test_a_channel_shared_now_or_that_slack_wont_describe_gets_the_customers_confirmation() -> None:
+    internal = confirmation_for(submission(), request(), "https://pl.test/t/1")
+    shared = confirmation_for(submission(), request(), "https://pl.test/t/1", in_shared_channel=True)
+    shown = text(confirmation_reply(shared))
+    for secret in ("Customer Co", "CSV export stalls at 99%", "enterprise", "jane@customer.example"):
+        assert secret not in shown
+    assert "CSV export stalls" in shown  # its title, and the link, stay
+    # The same as a thread filed from a Slack Connect channel, whatever the origin said.
+    assert shared == confirmation_for(submission(), request("slack_connect"), "https://pl.test/t/1")
+    assert shared.title == internal.title
+    assert shared.thread_url == internal.thread_url

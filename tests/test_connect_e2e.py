@@ -1,0 +1,270 @@
+"""End to end, Slack Connect fails closed: the real `productlane-slack` process, with a catalog,
+against loopback Slack and Productlane.
+
+- A confirmation names the company, the tags and the contact only in a channel Slack said, just
+  before the post, is not shared: not in one shared since the modal opened, nor in one Slack would
+  not describe (conversations.info rate limited).
+- Shortcuts, buttons, the modal's submission and the selects' options are for people of the
+  workspace: someone of another organization, or someone Slack would not describe, is told so and
+  sees no data; the options are empty.
+- Edit and resend of feedback from a private channel only for someone still in that channel.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from bot.slack.ids import (
+    COMPANY_SELECT,
+    EDIT_AND_RESEND_ACTION,
+    EDIT_DETAILS_ACTION,
+    FEEDBACK_MODAL,
+    MESSAGE_SHORTCUT,
+)
+from bot.ui.access import LEFT_CHANNEL
+from tests.fakes.productlane import FakeProductlane
+from tests.fakes.slack import Call, FakeSlack, make_channel
+from tests.running_bot import (
+    World,
+    bot_environment,
+    fresh_fakes,
+    interact,
+    opened_view,
+    since,
+    start_bot,
+    wait_until,
+)
+from tests.triage.workspace import SCOPES, seed, submit, triage_environment, wait_for_catalog
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180), pytest.mark.xdist_group("test_connect_e2e")]
+
+OUTSIDER = {"id": "U0BIGCO001", "username": "kim", "name": "kim", "team_id": "T0BIGCO01"}
+STRANGER = {"id": "U0NEWBIE01", "username": "new", "name": "new"}  # no team in the payload
+RATELIMITED = {"ok": False, "error": "ratelimited"}
+INTERNAL_DETAILS = ("Company:", "Customer Co", "jane@customer.example")
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    home = tmp_path_factory.mktemp("bot")
+    with FakeSlack() as slack, FakeProductlane(scopes=SCOPES) as productlane:
+        seed(productlane)
+        env = triage_environment(bot_environment(slack, productlane, home / "outbox.db"))
+        world = start_bot(slack, productlane, env, home, home / "bot.log")
+        try:
+            wait_until(lambda: "connected to Slack" in world.log_text(), "the connected line", timeout=30)
+            wait_for_catalog(world, ("companies",))
+            yield world
+        finally:
+            if world.bot.poll() is None:
+                world.bot.send_signal(signal.SIGTERM)
+                world.bot.wait(timeout=30)
+    assert world.bot.returncode == 0, world.log_text()
+
+
+@pytest.fixture(autouse=True)
+def fresh(world: World) -> Iterator[None]:
+    with fresh_fakes(world.slack, world.productlane):
+        yield
+
+
+def open_on_message(world: World, channel: str, ts: str, text: str, user: Any = None) -> dict[str, Any]:
+    mark = time.monotonic()
+    payload = world.slack.message_shortcut_payload(MESSAGE_SHORTCUT, channel=channel, user=user)
+    payload["message"].update({"ts": ts, "text": text, "blocks": []})
+    payload["message_ts"] = ts
+    interact(world, payload)
+    return opened_view(world, mark, refreshed=True)
+
+
+def reply_in(world: World, mark: float, channel: str, thread_ts: str) -> Call:
+    return world.slack.web.wait_for_call(
+        "chat.postMessage",
+        timeout=20,
+        predicate=lambda c: (
+            since(mark)(c) and c.params.get("channel") == channel and c.params.get("thread_ts") == thread_ts
+        ),
+    )
+
+
+def refusal_modal(world: World, mark: float) -> str:
+    call = world.slack.web.wait_for_call("views.open", timeout=15, predicate=since(mark))
+    view = call.params["view"]
+    assert view.get("callback_id") != FEEDBACK_MODAL
+    assert view["title"]["text"] == "Not available"
+    return str(view["blocks"])
+
+
+def feedback_modals_opened(world: World, mark: float) -> list[Call]:
+    return [
+        call
+        for call in world.slack.web.calls("views.open")
+        if since(mark)(call) and call.params["view"].get("callback_id") == FEEDBACK_MODAL
+    ]
+
+
+# --- confirmations ask whether the channel is shared when they are posted ------------------------
+
+
+def test_an_internal_channel_gets_the_whole_confirmation(world: World) -> None:
+    world.slack.web.add_channel("C0INSIDE01", "support-internal")
+    view = open_on_message(world, "C0INSIDE01", "1764500100.000100", "Invoices are in the wrong currency")
+    mark = time.monotonic()
+    submit(world, view, {})
+    blocks = str(reply_in(world, mark, "C0INSIDE01", "1764500100.000100").params["blocks"])
+    for detail in INTERNAL_DETAILS:
+        assert detail in blocks
+
+
+def test_a_confirmation_names_nothing_internal_when_slack_wont_say_whether_the_channel_is_shared(
+    world: World,
+) -> None:
+    world.slack.web.add_channel("C0RATELIM1", "support-busy")
+    view = open_on_message(world, "C0RATELIM1", "1764500200.000100", "Exports time out at noon")
+    # From here Slack answers no conversations.info: the channel cannot be told internal.
+    world.slack.web.respond("conversations.info", RATELIMITED, status=429, headers={"Retry-After": "1"})
+    mark = time.monotonic()
+    submit(world, view, {})
+    reply = reply_in(world, mark, "C0RATELIM1", "1764500200.000100")
+    blocks = str(reply.params["blocks"])
+    assert "Exports time out at noon" in blocks
+    for detail in INTERNAL_DETAILS:
+        assert detail not in blocks
+    assert world.slack.web.calls("conversations.info")[-1].response.get("error") == "ratelimited"
+
+
+def test_a_channel_shared_after_the_modal_opened_gets_a_confirmation_without_internal_details(
+    world: World,
+) -> None:
+    world.slack.web.add_channel("C0TURNED01", "acme-partner")
+    view = open_on_message(world, "C0TURNED01", "1764500300.000100", "Webhooks arrive twice")
+    # The channel is shared with the customer's organization while the person fills in the form.
+    world.slack.web.channels["C0TURNED01"] = make_channel("C0TURNED01", "acme-partner", is_ext_shared=True)
+    mark = time.monotonic()
+    submit(world, view, {})
+    blocks = str(reply_in(world, mark, "C0TURNED01", "1764500300.000100").params["blocks"])
+    assert "Webhooks arrive twice" in blocks
+    for detail in INTERNAL_DETAILS:
+        assert detail not in blocks
+
+
+# --- only the team uses the bot's interactive parts ----------------------------------------------
+
+
+def test_an_outsider_and_someone_slack_wont_describe_get_no_options(world: World) -> None:
+    def options(user: Any) -> dict[str, Any]:
+        ack = interact(world, world.slack.block_suggestion_payload(COMPANY_SELECT, "customer", user=user))
+        payload = ack.get("payload")
+        assert isinstance(payload, dict), ack
+        return payload
+
+    assert "Customer Co" in [o["text"]["text"] for o in options("U0CSM0002").get("options", [])]
+    assert options(OUTSIDER) == {"options": []}
+    world.slack.web.respond("users.info", RATELIMITED, status=429, headers={"Retry-After": "1"})
+    assert options(STRANGER) == {"options": []}
+
+
+def test_the_message_shortcut_opens_no_form_for_an_outsider_or_someone_slack_wont_describe(
+    world: World,
+) -> None:
+    mark = time.monotonic()
+    interact(world, world.slack.message_shortcut_payload(MESSAGE_SHORTCUT, user=OUTSIDER))
+    assert "Only people of this workspace" in refusal_modal(world, mark)
+
+    world.slack.web.respond("users.info", RATELIMITED, status=429, headers={"Retry-After": "1"})
+    again = time.monotonic()
+    interact(world, world.slack.message_shortcut_payload(MESSAGE_SHORTCUT, user=STRANGER))
+    assert "Only people of this workspace" in refusal_modal(world, again)
+    assert feedback_modals_opened(world, mark) == []
+
+
+def test_an_outsider_cannot_submit_the_feedback_modal(world: World) -> None:
+    view = open_on_message(world, "C0FEEDBACK", "1764500400.000100", "Dark mode for the portal")
+    before = len(world.productlane.requests_to("POST", "/threads"))
+    ack = interact(world, world.slack.view_submission_payload(view["id"], {}, user=OUTSIDER))
+    assert ack["payload"]["response_action"] == "update"
+    assert "Only people of this workspace" in str(ack["payload"]["view"])
+    # Nothing was filed: a feedback of the team's own goes through, and it is the only one.
+    mark = time.monotonic()
+    submit(world, view, {})
+    reply_in(world, mark, "C0FEEDBACK", "1764500400.000100")
+    created = world.productlane.requests_to("POST", "/threads")[before:]
+    assert len([r for r in created if "Dark mode for the portal" in r.json["text"]]) == 1
+
+
+def test_edit_details_and_edit_and_resend_refuse_an_outsider(world: World) -> None:
+    message = {"ts": "1764500500.000200", "text": "x", "blocks": []}
+    mark = time.monotonic()
+    interact(
+        world,
+        world.slack.block_actions_payload(
+            EDIT_DETAILS_ACTION, value="reaction:C0FEEDBACK/1", message=message, user=OUTSIDER
+        ),
+    )
+    told = world.slack.web.wait_for_call("chat.postEphemeral", timeout=15, predicate=since(mark))
+    assert told.params["user"] == OUTSIDER["id"]
+    assert "Only people in this workspace" in str(told.params["text"])
+
+    interact(
+        world,
+        world.slack.block_actions_payload(EDIT_AND_RESEND_ACTION, value="1", message=message, user=OUTSIDER),
+    )
+    assert "Only people of this workspace" in refusal_modal(world, mark)
+    assert feedback_modals_opened(world, mark) == []
+
+
+# --- Edit and resend from a private channel ------------------------------------------------------
+
+
+def test_edit_and_resend_from_a_private_channel_only_for_someone_still_in_it(world: World) -> None:
+    slack = world.slack
+    slack.web.add_channel("C0PRIVATE9", "escalations", is_private=True, members=["U0CSM0002", "U0CUST0003"])
+    world.productlane.fail_next(400, method="POST", path="/threads")
+    view = open_on_message(world, "C0PRIVATE9", "1764500600.000100", "Audit log misses logins")
+    mark = time.monotonic()
+    submit(world, view, {})
+    refusal = slack.web.wait_for_call(
+        "chat.postMessage",
+        timeout=20,
+        predicate=lambda c: since(mark)(c) and EDIT_AND_RESEND_ACTION in str(c.params.get("blocks")),
+    )
+    message = {
+        "ts": refusal.response["ts"],
+        "text": refusal.params["text"],
+        "blocks": refusal.params["blocks"],
+    }
+    press = slack.block_actions_payload(
+        EDIT_AND_RESEND_ACTION, message=message, channel=refusal.params["channel"]
+    )
+
+    slack.web.channels["C0PRIVATE9"]["members"] = ["U0CUST0003"]  # Dana left the channel
+    left = time.monotonic()
+    interact(world, press)
+    assert LEFT_CHANNEL.split(",")[0] in refusal_modal(world, left)
+
+    slack.web.respond("conversations.members", RATELIMITED, status=429, headers={"Retry-After": "1"})
+    unknown = time.monotonic()
+    interact(
+        world,
+        slack.block_actions_payload(
+            EDIT_AND_RESEND_ACTION, message=message, channel=refusal.params["channel"]
+        ),
+    )
+    assert "didn't say just now whether you are still in the channel" in refusal_modal(world, unknown)
+    assert feedback_modals_opened(world, left) == []
+
+    slack.web.reset_responses("conversations.members")
+    slack.web.channels["C0PRIVATE9"]["members"] = ["U0CSM0002", "U0CUST0003"]  # back in it
+    back = time.monotonic()
+    interact(
+        world,
+        slack.block_actions_payload(
+            EDIT_AND_RESEND_ACTION, message=message, channel=refusal.params["channel"]
+        ),
+    )
+    wait_until(lambda: feedback_modals_opened(world, back), "the feedback modal, reopened")
