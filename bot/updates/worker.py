@@ -211,6 +211,11 @@ class EffectSender:
                 log.debug("thread %s: the confirmation's place is unknown; no edit", effect.thread_id)
                 self._store.effect_dropped(effect, owner, "no confirmation message to edit")
                 return
+            if side.confirmation_forgotten:
+                self._store.effect_dropped(
+                    effect, owner, "the confirmation's words are no longer kept (OUTBOX_RETENTION_DAYS)"
+                )
+                return
             reply = confirmation_with_status(
                 side.confirmation, side.status, side.links, side.is_slack_connect
             )
