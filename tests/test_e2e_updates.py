@@ -302,7 +302,10 @@ def test_dedupe_trusts_the_signed_body_never_the_unsigned_event_id_header(world:
     wait_until(lambda: len(replies_after(world, mark, "Marked done in Productlane")) >= 2, "both done", 20)
     updates_settled(world)
     done = replies_after(world, mark, "Marked done in Productlane")
-    assert sorted(str(call.params.get("thread_ts")) for call in done) == ["1764252906.000100", "1764252907.000100"]
+    assert sorted(str(call.params.get("thread_ts")) for call in done) == [
+        "1764252906.000100",
+        "1764252907.000100",
+    ]
 
 
 def updates_of_any(world: World, mark: float) -> list[Call]:
