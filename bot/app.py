@@ -375,7 +375,12 @@ def build_bot(
     for listeners in (shortcuts, commands, views, actions, events, home, channel_settings):
         listeners.register(app, services)
     options.register(app, services, lookups)
-    janitor = RetentionJanitor(outbox, timedelta(days=settings.outbox_retention_days))
+    janitor = RetentionJanitor(
+        outbox,
+        timedelta(days=settings.outbox_retention_days),
+        # The confirmation's words (title, contact, triage names) go with the submission.
+        forget=(updates.store.forget_confirmations,),
+    )
     message_events = MessageEvents(interest, bot_user_id=identity.user_id, bot_id=identity.bot_id)
     message_events.consume(
         Route.AUTOMATIC, AutomaticCapture(outbox, channel_store, channels, defaults, worker.wake)

@@ -280,6 +280,34 @@ def test_forged_unsigned_stale_and_oversized_requests_are_refused_and_reach_no_o
     assert "x" * 100 not in world.log_text()
 
 
+def test_dedupe_trusts_the_signed_body_never_the_unsigned_event_id_header(world: World) -> None:
+    # Bodies without an id: one header id on two different events must not make the second a
+    # duplicate, and a new header id on a body already received must not apply it again.
+    first_id, _ = send_feedback(world, ts="1764252906.000100")
+    second_id, _ = send_feedback(world, ts="1764252907.000100")
+    mark = time.monotonic()
+    bodies = [
+        json.dumps(
+            {
+                "type": "thread.status_changed",
+                "data": world.productlane.set_thread_status(t, "done", emit=False),
+            }
+        ).encode()
+        for t in (first_id, second_id)
+    ]
+    headers = signed(bodies[0]) | {"Productlane-Event-Id": "evt_e2e_reused"}
+    assert post(world, bodies[0], headers) == 200
+    assert post(world, bodies[1], signed(bodies[1]) | {"Productlane-Event-Id": "evt_e2e_reused"}) == 200
+    assert post(world, bodies[0], signed(bodies[0]) | {"Productlane-Event-Id": "evt_e2e_fresh"}) == 200
+    wait_until(lambda: len(replies_after(world, mark, "Marked done in Productlane")) >= 2, "both done", 20)
+    updates_settled(world)
+    done = replies_after(world, mark, "Marked done in Productlane")
+    assert sorted(str(call.params.get("thread_ts")) for call in done) == [
+        "1764252906.000100",
+        "1764252907.000100",
+    ]
+
+
 def updates_of_any(world: World, mark: float) -> list[Call]:
     return [call for call in world.slack.web.calls("chat.update") if since(mark)(call)]
 

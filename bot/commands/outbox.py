@@ -11,6 +11,7 @@ from bot.delivery.outbox import Outbox, OutboxItem, Status
 from bot.delivery.retention import purge
 from bot.settings import Settings
 from bot.tables import open_database
+from bot.updates.store import UpdatesStore
 
 WAITING = ("pending", "sending", "failed")
 ALL = (*WAITING, "superseded", "delivered")
@@ -92,10 +93,12 @@ def run_outbox_command(
             if purge_days < 1:
                 echo("--days must be at least 1")
                 return 2
-            result = purge(outbox, timedelta(days=purge_days))
+            forget = (UpdatesStore(outbox.database).forget_confirmations,)
+            result = purge(outbox, timedelta(days=purge_days), forget=forget)
             echo(
-                f"purged {result.delivered_items} delivered item(s) older than {purge_days} day(s) "
-                f"and {result.drafts} unsubmitted draft(s); failed and pending items are kept"
+                f"purged {result.delivered_items} delivered item(s) older than {purge_days} day(s), "
+                f"{result.drafts} unsubmitted draft(s) and the words of {result.forgotten} "
+                "confirmation(s); failed and pending items are kept"
             )
             return 0
         for line in pause_lines(outbox):

@@ -70,6 +70,7 @@ class FollowedThreads:
             item_key=submission.key,
             filed_at=now,
             follow_until=now + timedelta(days=self._days),
+            body_sha256=fingerprint if isinstance(fingerprint := result.get("body_sha256"), str) else None,
         )
         with self._lock:
             if self._store.follow(thread):

@@ -18,6 +18,7 @@ __all__ = [
     "FollowedThread",
     "Route",
     "ThreadWork",
+    "batch_of",
     "follow_up_of",
     "ts_micros",
 ]
@@ -45,6 +46,16 @@ class FollowedThread:
     item_key: str | None
     filed_at: datetime
     follow_until: datetime
+    body_sha256: str | None = None
+    """The fingerprint of the body Productlane created the thread with (None: unknown)."""
+
+
+@dataclass(frozen=True)
+class Route:
+    route: str  # "comments" | "patch"
+    reason: str | None
+    since: datetime
+    retry_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -56,6 +67,10 @@ class ThreadWork:
     thread_id: str
     item_key: str | None
     batch: Mapping[str, Any] | None
+    route: Route | None = None
+    """This thread's route when it is not comments (None: comments)."""
+    body_sha256: str | None = None
+    """The fingerprint of the body as the bot last wrote it (None: unknown)."""
 
 
 @dataclass(frozen=True)
@@ -83,6 +98,21 @@ class Batch:
     route: str  # "comments" | "patch"
     attempted: bool
     replies: tuple[FollowUp, ...]
+    keep_body: bool = False
+    """The thread's body was changed in Productlane: this batch never re-renders it."""
+    body_sha256: str | None = None
+    """The fingerprint of the body this batch's write sent (the fallback), once attempted."""
+
+    def as_json(self, **changes: Any) -> dict[str, Any]:
+        """What the thread's ``batch`` column keeps of it (``changes``: new values)."""
+        kept: dict[str, Any] = {
+            "id": self.id,
+            "route": self.route,
+            "attempted": self.attempted,
+            "keep_body": self.keep_body,
+            "body_sha256": self.body_sha256,
+        }
+        return kept | changes
 
     @property
     def marker(self) -> str:
@@ -91,12 +121,17 @@ class Batch:
         return "" if first is None else f"/p{first.ts.replace('.', '')}"
 
 
-@dataclass(frozen=True)
-class Route:
-    route: str  # "comments" | "patch"
-    reason: str | None
-    since: datetime
-    retry_at: datetime | None
+def batch_of(current: Mapping[str, Any], replies: tuple[FollowUp, ...]) -> Batch:
+    """The batch the thread's ``batch`` column describes, with its replies."""
+    body = current.get("body_sha256")
+    return Batch(
+        str(current["id"]),
+        str(current["route"]),
+        bool(current.get("attempted")),
+        replies,
+        keep_body=bool(current.get("keep_body")),
+        body_sha256=body if isinstance(body, str) else None,
+    )
 
 
 def follow_up_of(row: sa.Row[Any]) -> FollowUp:

@@ -9,15 +9,16 @@ tables need no migration step).
   is waiting, in a batch being sent, sent (and as which comment), or deleted before it was sent.
 * ``conversation_copied_files`` — what became of each file of a follow-up on its way to
   Productlane (the copy's URL, or why it stays a link), written by the sender holding the thread.
-* ``conversation_route`` — how follow-ups reach Productlane, shared by every replica: as comments,
-  or (after Productlane refused comments) by re-rendering the thread's body.
+* ``conversation_route`` — no longer written: the route is decided per thread (the columns
+  ``route``… of ``conversation_threads``); kept so a database that has it keeps a known table.
 """
 
 from __future__ import annotations
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
-from bot.db.schema import metadata
+from bot.db.schema import MIGRATIONS, add_column_if_missing, metadata
 from bot.db.types import ID, JSON, UtcMicros
 
 __all__ = ["FOLLOWUP_STATUSES", "copied_files", "followups", "routes", "threads"]
@@ -43,6 +44,16 @@ threads = sa.Table(
     # The batch in flight: {"id", "route", "marker", "attempted"}; NULL between batches.
     sa.Column("batch", JSON, nullable=True),
     sa.Column("last_error", sa.String(500), nullable=True),
+    # How this thread's follow-ups reach Productlane: NULL (or "comments") as comments, "patch" by
+    # re-rendering its body — decided for this thread alone, from what Productlane answered it.
+    sa.Column("route", sa.String(16), nullable=True),
+    sa.Column("route_reason", sa.String(500), nullable=True),
+    sa.Column("route_since", UtcMicros, nullable=True),
+    # When comments are tried again for it (the key may have been given comments:write meanwhile).
+    sa.Column("route_retry_at", UtcMicros, nullable=True),
+    # SHA-256 of the body as Productlane returned it after the bot's last write (the creation, or a
+    # re-rendered body): a body that differs was changed in Productlane and is never overwritten.
+    sa.Column("body_sha256", sa.String(64), nullable=True),
     sa.Index("conversation_threads_until", "follow_until"),
 )
 
@@ -72,6 +83,9 @@ followups = sa.Table(
     # The comment it went out in (the same for every reply of a batch).
     sa.Column("comment_id", sa.String(255), nullable=True),
     sa.Column("note", sa.String(200), nullable=True),
+    # Set (with status "dropped") when Productlane refused the batch for its content, or its body
+    # changed in Productlane and comments were refused: kept for the admins' Home, never sent.
+    sa.Column("refusal", sa.String(200), nullable=True),
     sa.CheckConstraint(
         "status IN ('pending', 'sending', 'sent', 'deleted', 'dropped')", name="conversation_followups_status"
     ),
@@ -105,3 +119,20 @@ routes = sa.Table(
 )
 
 TABLES = (threads, followups, copied_files, routes)
+
+
+def _v4(conn: Connection) -> None:
+    """Version 4: the route per followed thread, the fingerprint of the body the bot last wrote, and
+    follow-ups refused for their content kept for the admins."""
+    for column, ddl in (
+        ("route", "VARCHAR(16)"),
+        ("route_reason", "VARCHAR(500)"),
+        ("route_since", "BIGINT"),
+        ("route_retry_at", "BIGINT"),
+        ("body_sha256", "VARCHAR(64)"),
+    ):
+        add_column_if_missing(conn, "conversation_threads", column, ddl)
+    add_column_if_missing(conn, "conversation_followups", "refusal", "VARCHAR(200)")
+
+
+MIGRATIONS[4] = _v4

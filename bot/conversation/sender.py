@@ -14,9 +14,16 @@ For one thread at a time (under its lease):
    (`WriteLimits`, 60 a minute per workspace, with delivery). The batch is marked attempted just
    before the request goes out; a reply deleted or edited after composing makes it compose again.
 5. The outcome: sent; nothing sent (429, no connection: try again later); unknown (look first next
-   time); comments refused (404/405, or no comments:write: every replica switches to the fallback,
-   and tries comments again after an hour); the key refused (delivery's pause, on every replica);
-   the thread gone (its follow-ups are dropped and the thread is followed no more).
+   time); comments refused for this thread (404, 405, 501, or a 403 naming comments:write: this
+   thread alone switches to the fallback, and tries comments again after an hour); the batch
+   refused for its content (400, 422 …: that batch alone is kept as refused, shown to the admins,
+   and nothing else changes); the key refused (delivery's pause, on every replica); the thread gone
+   (its follow-ups are dropped and the thread is followed no more).
+
+The fallback never overwrites a body someone changed in Productlane: before each re-render the
+thread is read, and its body must be the one the bot last wrote (its SHA-256, kept from the
+creation and from each re-render). When it is not (or cannot be told), the batch goes as a comment
+after all; if comments are refused too, it is kept as refused for the admins.
 """
 
 from __future__ import annotations
@@ -48,6 +55,7 @@ from bot.productlane import (
     ServerError,
     UpdateThread,
 )
+from bot.productlane.models import body_fingerprint
 from bot.render.names import NameResolver
 
 __all__ = ["COMMENTS", "PATCH", "FollowUpSender"]
@@ -193,7 +201,7 @@ class FollowUpSender:
         return _backoff(self._failures[key])
 
     def _send(self, work: ThreadWork) -> None:
-        route = self._route()
+        route = self._route(work)
         batch = self.store.open_batch(work, self.owner, route, BATCH_MAX)
         if batch is None:
             self._release(work)
@@ -208,12 +216,15 @@ class FollowUpSender:
                 )
                 self._settle(work, batch, found, ())
                 return
-        elif not batch.attempted and batch.route != route:
+        elif not batch.attempted and batch.route != route and not batch.keep_body:
             batch = self.store.set_batch_route(work, self.owner, batch, route)
+        if batch.route == PATCH:
+            batch = self._body_unchanged_or_comment(work, batch)
         for _ in range(3):
             content, gone = self._content(work, batch)
             self._wait_for_write(work)
-            if self.store.mark_attempt(work, self.owner, batch, self.lease_seconds):
+            sent_body = body_fingerprint(content) if batch.route == PATCH else None
+            if self.store.mark_attempt(work, self.owner, batch, self.lease_seconds, body_sha256=sent_body):
                 self._write(work, batch, content, gone)
                 return
             # A reply of the batch was edited or deleted since it was composed: compose it again.
@@ -226,8 +237,9 @@ class FollowUpSender:
 
     # --- which way ---------------------------------------------------------------------------------
 
-    def _route(self) -> str:
-        stored = self.store.route(self._key)
+    def _route(self, work: ThreadWork) -> str:
+        """This thread's route: what Productlane answered about it, never about another thread."""
+        stored = work.route
         if stored is None or stored.route == COMMENTS:
             return COMMENTS
         if stored.retry_at is not None and stored.retry_at <= self._now():
@@ -235,17 +247,48 @@ class FollowUpSender:
         return PATCH
 
     def _fall_back(self, work: ThreadWork, batch: Batch, reason: str) -> None:
-        self.store.set_route(self._key, PATCH, reason, self._now() + RETRY_COMMENTS_AFTER)
-        if not self._told_fallback:
-            self._told_fallback = True
-            log.warning(
-                "Productlane refused follow-ups as comments (%s): they now reach Productlane by "
-                "re-rendering each thread's body (PATCH /threads/{id}); comments are tried again in "
-                "an hour. `productlane-slack check` shows the route.",
-                reason,
-            )
+        self.store.set_thread_route(work, PATCH, reason, self._now() + RETRY_COMMENTS_AFTER)
+        log.log(
+            logging.INFO if self._told_fallback else logging.WARNING,
+            "Productlane refused follow-ups of thread %s as comments (%s): that thread's reach "
+            "Productlane by re-rendering its body (PATCH /threads/{id}), never over a change made in "
+            "Productlane; comments are tried again in an hour. `productlane-slack check` shows the route.",
+            work.thread_id,
+            reason,
+        )
+        self._told_fallback = True
         self.store.set_batch_route(work, self.owner, batch, PATCH)
         self._release(work, 0.0)
+
+    def _body_unchanged_or_comment(self, work: ThreadWork, batch: Batch) -> Batch:
+        """The batch as it may go: re-rendering the body only while Productlane's body is the one
+        the bot last wrote (or the one this batch's earlier attempt sent); else as a comment."""
+        try:
+            current: str | None = body_fingerprint(self._productlane.get_thread(work.thread_id).text)
+        except NotFoundError:
+            self._gone(work, batch)
+            raise _Released from None
+        except (NetworkError, ServerError, RateLimitedError) as error:
+            wait = (
+                error.retry_after
+                if isinstance(error, RateLimitedError) and error.retry_after
+                else self._failed(work)
+            )
+            self._release(work, wait, error.code or type(error).__name__)
+            raise _Released from error
+        except ProductlaneError as error:
+            log.warning("thread %s: cannot read its body (%s)", work.thread_id, error.code or error.status)
+            current = None  # cannot tell: it is not overwritten
+        if current is not None and current in (work.body_sha256, batch.body_sha256):
+            return batch
+        log.warning(
+            "thread %s: its body %s, so it is not re-rendered; these follow-ups go as a comment",
+            work.thread_id,
+            "was changed in Productlane since the bot wrote it"
+            if current is not None and work.body_sha256
+            else "may have been changed in Productlane (the bot cannot compare it)",
+        )
+        return self.store.set_batch_route(work, self.owner, batch, COMMENTS, keep_body=True)
 
     # --- composing --------------------------------------------------------------------------------
 
@@ -353,13 +396,15 @@ class FollowUpSender:
     # --- the write ---------------------------------------------------------------------------------
 
     def _write(self, work: ThreadWork, batch: Batch, content: str, gone: list[str]) -> None:
+        written: str | None = None
         try:
             if batch.route == COMMENTS:
                 comment = self._productlane.create_comment(work.thread_id, CreateComment(content=content))
                 found: str | None = comment.id
             else:
-                self._productlane.update_thread(work.thread_id, UpdateThread(text=content))
+                updated = self._productlane.update_thread(work.thread_id, UpdateThread(text=content))
                 found = None
+                written = body_fingerprint(updated.text)
         except RateLimitedError as error:
             wait = error.retry_after if error.retry_after is not None else 60.0
             self._limits.pause_writes(self._key, self._now() + timedelta(seconds=wait))
@@ -378,23 +423,32 @@ class FollowUpSender:
         except ProductlaneError as error:
             self._refused(work, batch, error)
         else:
-            self._settle(work, batch, found, gone)
+            self._settle(work, batch, found, gone, written)
             if batch.route == COMMENTS:
-                self._comments_work()
+                self._comments_work(work)
 
-    def _comments_work(self) -> None:
-        stored = self.store.route(self._key)
-        if stored is not None and stored.route == PATCH:
-            self.store.set_route(self._key, COMMENTS, None, None)
-            self._told_fallback = False
-            log.warning("Productlane takes follow-ups as comments again")
+    def _comments_work(self, work: ThreadWork) -> None:
+        if work.route is not None and work.route.route == PATCH:
+            self.store.set_thread_route(work, COMMENTS, None, None)
+            log.warning("Productlane takes the follow-ups of thread %s as comments again", work.thread_id)
 
     def _settle(
-        self, work: ThreadWork, batch: Batch, comment_id: str | None, gone: list[str] | tuple[str, ...]
+        self,
+        work: ThreadWork,
+        batch: Batch,
+        comment_id: str | None,
+        gone: list[str] | tuple[str, ...],
+        body_sha256: str | None = None,
     ) -> None:
         next_write = self._now() + timedelta(seconds=self._spacing)
         if self.store.batch_sent(
-            work, self.owner, batch, comment_id=comment_id, next_write_at=next_write, gone_keys=gone
+            work,
+            self.owner,
+            batch,
+            comment_id=comment_id,
+            next_write_at=next_write,
+            gone_keys=gone,
+            body_sha256=body_sha256,
         ):
             self._failures.pop((work.channel_id, work.thread_ts), None)
             how = f"as comment {comment_id}" if comment_id else "in its body"
@@ -407,17 +461,36 @@ class FollowUpSender:
             if isinstance(error, NotFoundError) and self._thread_gone(work):
                 self._gone(work, batch)
                 return
+            if batch.keep_body:
+                self._keep_refused(
+                    work,
+                    batch,
+                    "not sent: the thread's body was changed in Productlane, and Productlane refused "
+                    f"them as a comment ({error.status})",
+                )
+                return
             self._fall_back(work, batch, f"{error.status} {error.code or ''}".strip())
             return
         if isinstance(error, NotFoundError):
             self._gone(work, batch)
             return
-        if isinstance(error, AuthenticationError) or (isinstance(error, ScopeError) and key_problem(error)):
+        # A 403 naming no scope on a comment says nothing about the key: that batch is refused.
+        key_wide = (
+            isinstance(error, ScopeError)
+            and key_problem(error) is not None
+            and (bool(error.required) or batch.route == PATCH)
+        )
+        if isinstance(error, AuthenticationError) or key_wide:
             self._pause_for_key(work, error)
             self.store.nothing_sent(work, self.owner, batch)
             return
-        log.warning("follow-ups of thread %s refused by Productlane: %s", work.thread_id, error)
-        self.store.drop_batch(work, self.owner, batch, f"Productlane refused them: {error.message}")
+        self._keep_refused(work, batch, f"Productlane refused them ({error.status}): {error.message}")
+
+    def _keep_refused(self, work: ThreadWork, batch: Batch, why: str) -> None:
+        """This batch alone is refused: kept with why, shown to the admins; the thread's route and
+        every other thread go on as they were."""
+        log.warning("follow-ups of thread %s refused: %s", work.thread_id, why)
+        self.store.drop_batch(work, self.owner, batch, why, refused=True)
 
     def _thread_gone(self, work: ThreadWork) -> bool:
         try:
@@ -445,12 +518,9 @@ class FollowUpSender:
 
 
 def _refuses_comments(error: ProductlaneError) -> bool:
-    """Productlane has no comments for this key: no such endpoint (404, 405, 501), a key without
-    comments:write (403 naming it, or naming nothing), or a body it does not take (400/422: the
-    endpoint is only client-claimed, so a refused shape means comments as we know them do not work
-    there, and the documented route is safer than dropping the follow-ups)."""
-    if error.status in (400, 404, 405, 422, 501):
+    """Productlane has no comments for this key: no such endpoint (404, 405, 501) or a key without
+    comments:write (a 403 naming it). Only these say something about the endpoint or the key; a
+    400 or 422 refuses one batch's content and says nothing about the route."""
+    if error.status in (404, 405, 501):
         return True
-    if isinstance(error, ScopeError):
-        return not error.required or COMMENT_SCOPE in error.required
-    return False
+    return isinstance(error, ScopeError) and COMMENT_SCOPE in error.required

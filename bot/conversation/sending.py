@@ -13,7 +13,16 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from bot.conversation.records import NOTE_MAX, WAITING, Batch, FollowUp, ThreadWork, follow_up_of
+from bot.conversation.records import (
+    NOTE_MAX,
+    WAITING,
+    Batch,
+    FollowUp,
+    Route,
+    ThreadWork,
+    batch_of,
+    follow_up_of,
+)
 from bot.conversation.schema import followups, threads
 from bot.db import Database
 from bot.db.types import short_error
@@ -79,7 +88,14 @@ class SenderSide:
             ).first()
         if row is None:
             return None
-        return ThreadWork(row.channel_id, row.thread_ts, row.thread_id, row.item_key, row.batch)
+        route = (
+            Route(row.route, row.route_reason, row.route_since or at, row.route_retry_at)
+            if row.route and row.route != "comments"
+            else None
+        )
+        return ThreadWork(
+            row.channel_id, row.thread_ts, row.thread_id, row.item_key, row.batch, route, row.body_sha256
+        )
 
     @staticmethod
     def _thread(channel_id: str, thread_ts: str) -> sa.ColumnElement[bool]:
@@ -133,9 +149,7 @@ class SenderSide:
             if current is not None:
                 replies = self._batch_rows(conn, work, str(current["id"]))
                 if replies:
-                    return Batch(
-                        str(current["id"]), str(current["route"]), bool(current.get("attempted")), replies
-                    )
+                    return batch_of(current, replies)
                 # Every reply of it was deleted before it went out: nothing to send for it.
                 conn.execute(sa.update(threads).where(self._held(work, owner, at)).values(batch=None))
             waiting = conn.execute(
@@ -182,26 +196,38 @@ class SenderSide:
         with self._db.reading() as conn:
             return tuple(reply.version for reply in self._batch_rows(conn, work, batch.id))
 
-    def set_batch_route(self, work: ThreadWork, owner: str, batch: Batch, route: str) -> Batch:
-        """The batch goes another way (comments were refused): nothing of it went out."""
+    def set_batch_route(
+        self, work: ThreadWork, owner: str, batch: Batch, route: str, *, keep_body: bool | None = None
+    ) -> Batch:
+        """The batch goes another way (comments were refused, or the body changed in Productlane:
+        ``keep_body``): nothing of it went out."""
         at = self.now()
+        keep = batch.keep_body if keep_body is None else keep_body
+        changed = Batch(batch.id, route, False, batch.replies, keep_body=keep)
         with self._db.writing() as conn:
             conn.execute(
-                sa.update(threads)
-                .where(self._held(work, owner, at))
-                .values(batch={"id": batch.id, "route": route, "attempted": False})
+                sa.update(threads).where(self._held(work, owner, at)).values(batch=changed.as_json())
             )
             conn.execute(
                 sa.update(followups)
                 .where(followups.c.batch_id == batch.id, followups.c.status == "sending")
                 .values(attempted_at=None)
             )
-        return Batch(batch.id, route, False, batch.replies)
+        return changed
 
-    def mark_attempt(self, work: ThreadWork, owner: str, batch: Batch, lease_seconds: float) -> bool:
+    def mark_attempt(
+        self,
+        work: ThreadWork,
+        owner: str,
+        batch: Batch,
+        lease_seconds: float,
+        *,
+        body_sha256: str | None = None,
+    ) -> bool:
         """Record that the batch's write is about to go out (call it *before* sending): True only
         while ``owner`` holds the thread and the batch is still what was composed (no reply of it
-        edited or deleted since); the lease is renewed."""
+        edited or deleted since); the lease is renewed. ``body_sha256``: the fingerprint of the
+        body a re-render sends (an answer that never came may have left it in Productlane)."""
         at = self.now()
         with self._db.writing() as conn:
             held = conn.execute(
@@ -216,7 +242,7 @@ class SenderSide:
                 sa.update(threads)
                 .where(self._held(work, owner, at))
                 .values(
-                    batch={"id": batch.id, "route": batch.route, "attempted": True},
+                    batch=batch.as_json(attempted=True, body_sha256=body_sha256),
                     lease_until=at + timedelta(seconds=lease_seconds),
                 )
             )
@@ -233,7 +259,7 @@ class SenderSide:
             conn.execute(
                 sa.update(threads)
                 .where(self._thread(work.channel_id, work.thread_ts), threads.c.lease_owner == owner)
-                .values(batch={"id": batch.id, "route": batch.route, "attempted": False})
+                .values(batch=batch.as_json(attempted=False))
             )
             conn.execute(
                 sa.update(followups)
@@ -250,9 +276,11 @@ class SenderSide:
         comment_id: str | None,
         next_write_at: datetime,
         gone_keys: Iterable[str] = (),
+        body_sha256: str | None = None,
     ) -> bool:
         """Productlane has the batch: its replies are sent (``gone_keys``: those it turned out
-        Slack no longer had, deleted), the thread's next write waits, the thread is released."""
+        Slack no longer had, deleted), the thread's next write waits, the thread is released.
+        ``body_sha256``: the fingerprint of the body Productlane now has (after a re-render)."""
         at = self.now()
         gone = list(gone_keys)
         with self._db.writing() as conn:
@@ -274,6 +302,7 @@ class SenderSide:
                 .where(followups.c.batch_id == batch.id, followups.c.status == "sending")
                 .values(status="sent", sent_at=at, route=batch.route, comment_id=comment_id)
             )
+            body = {"body_sha256": body_sha256} if body_sha256 is not None else {}
             conn.execute(
                 sa.update(threads)
                 .where(self._thread(work.channel_id, work.thread_ts))
@@ -283,15 +312,24 @@ class SenderSide:
                     lease_owner=None,
                     lease_until=None,
                     last_error=None,
+                    **body,
                 )
             )
         return True
 
     def drop_batch(
-        self, work: ThreadWork, owner: str, batch: Batch, note: str, *, gone: bool = False
+        self,
+        work: ThreadWork,
+        owner: str,
+        batch: Batch,
+        note: str,
+        *,
+        gone: bool = False,
+        refused: bool = False,
     ) -> None:
         """Productlane can never take these (the thread is gone, or it refused them): they are
-        dropped, with why; a gone thread is followed no more, its waiting follow-ups dropped too."""
+        dropped, with why; a gone thread is followed no more, its waiting follow-ups dropped too.
+        ``refused``: kept as refused, shown to the admins (`FollowUpStore.refused`)."""
         with self._db.writing() as conn:
             which = followups.c.batch_id == batch.id
             if gone:
@@ -306,7 +344,7 @@ class SenderSide:
             conn.execute(
                 sa.update(followups)
                 .where(which, followups.c.status.in_(WAITING))
-                .values(status="dropped", note=note[:NOTE_MAX])
+                .values(status="dropped", note=note[:NOTE_MAX], refusal=note[:NOTE_MAX] if refused else None)
             )
             conn.execute(
                 sa.update(threads)
@@ -314,4 +352,20 @@ class SenderSide:
                 .values(
                     batch=None, gone=gone, lease_owner=None, lease_until=None, last_error=short_error(note)
                 )
+            )
+
+    def set_thread_route(
+        self, work: ThreadWork, route: str, reason: str | None, retry_at: datetime | None
+    ) -> None:
+        """How this thread's follow-ups go from now on (``"comments"`` or ``"patch"``); no other
+        thread's route changes."""
+        values: dict[str, Any] = {
+            "route": None if route == "comments" else route,
+            "route_reason": short_error(reason) if reason else None,
+            "route_since": self.now() if route != "comments" else None,
+            "route_retry_at": retry_at,
+        }
+        with self._db.writing() as conn:
+            conn.execute(
+                sa.update(threads).where(self._thread(work.channel_id, work.thread_ts)).values(**values)
             )

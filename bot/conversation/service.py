@@ -148,12 +148,16 @@ def describe_route(days: int, scopes: Sequence[str] | None, routes: Sequence[Rou
     if days <= 0:
         return "off (FOLLOWUP_DAYS=0)"
     window = f"replies in a filed message's Slack thread for {days} days"
-    fallback = next((route for route in routes if route.route == PATCH), None)
-    if fallback is not None:
-        since = fallback.since.strftime("%Y-%m-%d %H:%M UTC")
+    fallbacks = [route for route in routes if route.route == PATCH]
+    if fallbacks:
+        latest = fallbacks[0]
+        since = latest.since.strftime("%Y-%m-%d %H:%M UTC")
+        reason = latest.reason or "no reason given"
         return (
-            f"{window}, by re-rendering the thread's body (PATCH /threads/{{id}}): Productlane refused "
-            f"comments ({fallback.reason or 'no reason given'}) on {since}; comments are tried again hourly"
+            f"{window}, as comments (POST /threads/{{id}}/comments); for {len(fallbacks)} thread(s) "
+            f"by re-rendering the thread's body (PATCH /threads/{{id}}), never over a change made in "
+            f"Productlane: Productlane refused comments on them (latest: {reason} "
+            f"on {since}); comments are tried again hourly"
         )
     if scopes is not None and COMMENT_SCOPE not in scopes:
         return (

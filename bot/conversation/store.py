@@ -19,6 +19,7 @@ The sender's side (leases and batches) is `bot.conversation.sending`; the rows h
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -34,9 +35,8 @@ from bot.conversation.records import (
     follow_up_of,
     ts_micros,
 )
-from bot.conversation.schema import copied_files, followups, routes, threads
+from bot.conversation.schema import copied_files, followups, threads
 from bot.conversation.sending import SenderSide
-from bot.db.types import short_error
 from bot.feedback.capture import CopiedFile
 
 __all__ = [
@@ -44,6 +44,7 @@ __all__ = [
     "FollowUp",
     "FollowUpStore",
     "FollowedThread",
+    "RefusedFollowUps",
     "Route",
     "ThreadWork",
     "ts_micros",
@@ -51,6 +52,17 @@ __all__ = [
 
 # Deleted and settled rows are kept this long (a late retry of Slack's event finds its key).
 KEEP_SETTLED = timedelta(days=7)
+# Refused follow-ups stay longer: the admins' Home shows them until someone has had time to look.
+KEEP_REFUSED = timedelta(days=30)
+
+
+@dataclass(frozen=True)
+class RefusedFollowUps:
+    """Follow-ups Productlane refused, kept and shown to the admins."""
+
+    count: int
+    latest_reason: str | None
+    latest_thread_id: str | None
 
 
 def _key(channel_id: str, ts: str) -> str:
@@ -75,6 +87,7 @@ class FollowUpStore(SenderSide):
                 filed_at=thread.filed_at,
                 follow_until=thread.follow_until,
                 gone=False,
+                body_sha256=thread.body_sha256,
             )
             .on_conflict_do_nothing(index_elements=[threads.c.channel_id, threads.c.thread_ts])
             .returning(threads.c.thread_ts)
@@ -251,30 +264,55 @@ class FollowUpStore(SenderSide):
             conn.execute(statement)
         return True
 
-    # -- the route -------------------------------------------------------------------------------
+    # -- the route (per thread) and what was refused -----------------------------------------------
 
-    def route(self, key: str) -> Route | None:
+    def thread_route(self, channel_id: str, thread_ts: str) -> Route | None:
+        """The thread's route when it is not comments (None: comments)."""
+        query = sa.select(threads).where(threads.c.channel_id == channel_id, threads.c.thread_ts == thread_ts)
         with self._db.reading() as conn:
-            row = conn.execute(sa.select(routes).where(routes.c.key == key)).first()
-        return None if row is None else Route(row.route, row.reason, row.since, row.retry_at)
+            row = conn.execute(query).first()
+        if row is None or not row.route or row.route == "comments":
+            return None
+        return Route(row.route, row.route_reason, row.route_since or self.now(), row.route_retry_at)
 
     def routes(self) -> list[Route]:
-        """Every key's route (for `check`, which does not know the key)."""
+        """The routes of followed threads that do not go as comments, latest first (for `check`)."""
+        query = (
+            sa.select(
+                threads.c.route, threads.c.route_reason, threads.c.route_since, threads.c.route_retry_at
+            )
+            .where(threads.c.route.is_not(None), threads.c.route != "comments", self._active())
+            .order_by(threads.c.route_since.desc())
+        )
         with self._db.reading() as conn:
-            return [Route(r.route, r.reason, r.since, r.retry_at) for r in conn.execute(sa.select(routes))]
+            return [
+                Route(r.route, r.route_reason, r.route_since or self.now(), r.route_retry_at)
+                for r in conn.execute(query)
+            ]
 
-    def set_route(self, key: str, route: str, reason: str | None, retry_at: datetime | None) -> None:
-        at = self.now()
-        values = {
-            "route": route,
-            "reason": short_error(reason) if reason else None,
-            "since": at,
-            "retry_at": retry_at,
-        }
-        statement = self._db.insert_for(routes).values(key=key, **values)
-        statement = statement.on_conflict_do_update(index_elements=[routes.c.key], set_=values)
-        with self._db.writing() as conn:
-            conn.execute(statement)
+    def refused(self) -> RefusedFollowUps:
+        """How many follow-ups Productlane refused (kept, never sent), and the latest's reason and
+        thread: what the admins' Home shows."""
+        count = sa.select(sa.func.count()).select_from(followups).where(followups.c.refusal.is_not(None))
+        latest = (
+            sa.select(followups.c.refusal, threads.c.thread_id)
+            .join(
+                threads,
+                sa.and_(
+                    threads.c.channel_id == followups.c.channel_id,
+                    threads.c.thread_ts == followups.c.thread_ts,
+                ),
+            )
+            .where(followups.c.refusal.is_not(None))
+            .order_by(followups.c.id.desc())
+            .limit(1)
+        )
+        with self._db.reading() as conn:
+            total = int(conn.execute(count).scalar_one())
+            row = conn.execute(latest).first() if total else None
+        return RefusedFollowUps(
+            total, None if row is None else str(row.refusal), None if row is None else str(row.thread_id)
+        )
 
     # -- no echo ---------------------------------------------------------------------------------
 
@@ -307,6 +345,7 @@ class FollowUpStore(SenderSide):
                     sa.delete(followups).where(
                         followups.c.status.in_(("sent", "deleted", "dropped")),
                         followups.c.received_at < at - KEEP_SETTLED,
+                        sa.or_(followups.c.refusal.is_(None), followups.c.received_at < at - KEEP_REFUSED),
                     )
                 ).rowcount
             )

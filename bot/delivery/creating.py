@@ -37,6 +37,7 @@ from bot.productlane import (
     ServerError,
     Thread,
 )
+from bot.productlane.models import body_fingerprint
 from bot.triage.delivery import (
     CREATE_FIELDS,
     dropped_from,
@@ -272,6 +273,8 @@ class ThreadCreation:
             # The thread as created: later news about it (webhooks, polling) is compared to this.
             "status": thread.status if isinstance(thread.status, str) else None,
             "updated_at": thread.updated_at.isoformat(),
+            # The body as created: the follow-ups' fallback never overwrites one changed since.
+            "body_sha256": body_fingerprint(thread.text),
         }
         if notes:
             result["notes"] = list(notes)

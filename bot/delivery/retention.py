@@ -5,6 +5,10 @@ Productlane they are only history. They are deleted `OUTBOX_RETENTION_DAYS` afte
 unsubmitted modal drafts after a week (or the retention, if shorter). Failed and pending items are
 never purged: they still need someone. The duplicate guard's records (`sent_messages`: channel,
 message ts, thread link, who sent it and when — no text) are kept, so "already sent" stays true.
+
+What other features keep of a delivered submission goes with it: the composition hands `purge` (and
+`RetentionJanitor`) each feature's forgetting step (`Forget`), called with the same cutoff — e.g. the
+words of a confirmation kept to render it again with a status (title, contact, triage names).
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -30,16 +34,28 @@ PURGE_EVERY = timedelta(hours=6)
 FIRST_PURGE_AFTER = timedelta(minutes=1)  # not during start-up, when the first acks arrive
 
 
+Forget = Callable[[datetime], int]
+"""Another feature's step of the purge: forget what it keeps of submissions delivered before the
+cutoff it is given; returns how many records it changed."""
+
+
 @dataclass(frozen=True)
 class PurgeResult:
     delivered_items: int
     drafts: int
+    forgotten: int = 0
+    """Records other features forgot with the purged submissions (e.g. confirmations)."""
 
 
-def purge(outbox: Outbox, retention: timedelta, *, now: datetime | None = None) -> PurgeResult:
-    """Delete delivered items older than `retention`, and stale drafts; returns how many."""
+def purge(
+    outbox: Outbox, retention: timedelta, *, now: datetime | None = None, forget: Sequence[Forget] = ()
+) -> PurgeResult:
+    """Delete delivered items older than `retention`, and stale drafts, and have every ``forget``
+    step forget what it keeps of them; returns how many."""
     at = now or datetime.now(UTC)
-    delivered = outbox.purge_delivered(at - retention)
+    cutoff = at - retention
+    delivered = outbox.purge_delivered(cutoff)
+    forgotten = sum(step(cutoff) for step in forget)
     drafts_before = at - min(retention, DRAFTS_KEEP_FOR)
     with outbox.database.writing() as connection:
         drafts = int(
@@ -48,7 +64,7 @@ def purge(outbox: Outbox, retention: timedelta, *, now: datetime | None = None) 
             ).rowcount
         )
     purge_copies(outbox.database, now=at)
-    return PurgeResult(delivered, drafts)
+    return PurgeResult(delivered, drafts, forgotten)
 
 
 class RetentionJanitor:
@@ -60,10 +76,16 @@ class RetentionJanitor:
     """
 
     def __init__(
-        self, outbox: Outbox, retention: timedelta, *, clock: Callable[[], float] = time.monotonic
+        self,
+        outbox: Outbox,
+        retention: timedelta,
+        *,
+        forget: Sequence[Forget] = (),
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._outbox = outbox
         self._retention = retention
+        self._forget = tuple(forget)
         self._clock = clock
         self._next_at = clock() + FIRST_PURGE_AFTER.total_seconds()
         self._thread: threading.Thread | None = None
@@ -84,14 +106,16 @@ class RetentionJanitor:
 
     def purge_now(self) -> PurgeResult | None:
         try:
-            result = purge(self._outbox, self._retention)
+            result = purge(self._outbox, self._retention, forget=self._forget)
         except Exception:
             log.exception("purging old outbox items failed; trying again later")
             return None
-        if result.delivered_items or result.drafts:
+        if result.delivered_items or result.drafts or result.forgotten:
             log.info(
-                "purged %d delivered item(s) and %d draft(s) older than the retention period",
+                "purged %d delivered item(s), %d draft(s) and %d confirmation(s) older than the "
+                "retention period",
                 result.delivered_items,
                 result.drafts,
+                result.forgotten,
             )
         return result

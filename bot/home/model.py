@@ -86,3 +86,7 @@ class AdminFacts:
     """How Productlane's changes reach Slack: webhooks, polling (every N s) or off."""
     channels: tuple[str, ...]
     """A line for each channel with settings (mrkdwn)."""
+    refused_followups: int = 0
+    """Replies in followed Slack threads Productlane refused (kept, never sent)."""
+    refused_followup_reason: str | None = None
+    """Why the latest was refused, and its thread (plain text)."""

@@ -200,6 +200,13 @@ def _admin_blocks(facts: AdminFacts) -> list[Block]:
         f"*Delivery*\n{delivery}",
         f"*Updates from Productlane*\n{mrkdwn_escape(facts.update_mode)}",
     ]
+    if facts.refused_followups:
+        latest = (
+            f"\nLatest: {mrkdwn_escape(facts.refused_followup_reason)}"
+            if facts.refused_followup_reason
+            else ""
+        )
+        fields.append(f"*Follow-ups refused* (kept, not in Productlane)\n{facts.refused_followups:,}{latest}")
     channels = "*Channels with settings*\n" + (
         _lines_within(facts.channels, SECTION_MAX - 40)
         if facts.channels

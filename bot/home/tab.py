@@ -28,6 +28,7 @@ from bot import metrics
 from bot.background import RepeatedFailureLog
 from bot.budgets.write_limits import WriteLimits
 from bot.channels.model import ChannelSettingsSource, NoChannelSettings
+from bot.conversation.store import FollowUpStore
 from bot.delivery.health import DeliveryHealthReader
 from bot.delivery.outbox import Outbox
 from bot.feedback.submission import Submission
@@ -112,6 +113,7 @@ class HomeTab:
         self._reader = SubmissionsReader(outbox, limiter_key)
         self._limits = WriteLimits(outbox.database)
         self._updates = UpdatesStore(outbox.database)
+        self._followups = FollowUpStore(outbox.database)
         self._publish_key = f"slack:views.publish:{team_id or 'workspace'}"
         self._lock = threading.Lock()
         self._changed_people: set[str] = set()
@@ -162,6 +164,10 @@ class HomeTab:
     def _admin_facts(self) -> AdminFacts:
         health = self._health.read()
         channels = sorted(self._channel_settings.all(), key=lambda settings: settings.channel)
+        refused = self._followups.refused()
+        latest = (
+            f"thread {refused.latest_thread_id}: {refused.latest_reason}" if refused.latest_reason else None
+        )
         return AdminFacts(
             waiting=health.waiting,
             failed=health.failed,
@@ -169,6 +175,8 @@ class HomeTab:
             paused_reason=health.paused.reason if health.paused is not None else None,
             update_mode=self._update_mode,
             channels=tuple(channel_line(settings) for settings in channels),
+            refused_followups=refused.count,
+            refused_followup_reason=latest,
         )
 
     def _publish(self, user_id: str, view: View) -> Published:

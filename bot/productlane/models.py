@@ -8,6 +8,7 @@ field or a new enum value in an answer never turns a created thread into an erro
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -43,6 +44,7 @@ __all__ = [
     "ThreadTab",
     "UpdateThread",
     "UploadedFile",
+    "body_fingerprint",
 ]
 
 TITLE_MAX_LENGTH = 512
@@ -448,3 +450,9 @@ class CommentPage(_Response):
 
     data: list[Comment] = Field(default_factory=list)
     page: PageInfo | None = None
+
+
+def body_fingerprint(text: str) -> str:
+    """SHA-256 (hex) of a thread's body as Productlane returned it: what the bot wrote is compared
+    with what the thread holds now, so a body changed in Productlane is never overwritten."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()

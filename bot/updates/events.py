@@ -8,6 +8,7 @@ counts as unknown, never as an error.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,6 +30,7 @@ __all__ = [
     "ThreadRemoved",
     "ThreadSnapshot",
     "WebhookEvent",
+    "body_event_id",
     "change_of",
     "parse_event",
     "parse_time",
@@ -70,17 +72,25 @@ class WebhookEvent(BaseModel):
     data: dict[str, Any] = Field(default_factory=dict)
 
 
-def parse_event(raw_body: bytes, header_event_id: str | None = None) -> WebhookEvent:
-    """The event in a (verified) body. The id is the body's (it is signed; the header is not),
-    else ``Productlane-Event-Id``. Raises `EventFormatError`."""
+def body_event_id(raw_body: bytes) -> str:
+    """The dedupe key of a signed body that carries no id: derived from the signed bytes themselves,
+    so a retry of the same body is one event and different bodies are never merged."""
+    return "sha256:" + hashlib.sha256(raw_body).hexdigest()
+
+
+def parse_event(raw_body: bytes) -> WebhookEvent:
+    """The event in a (verified) body. Its id is the body's own; a body without one is keyed by
+    the SHA-256 of its signed bytes (`body_event_id`), never by ``Productlane-Event-Id``: headers
+    are not signed, so anyone replaying a signed body could pick a header id that drops another
+    event as a duplicate, or repeats this one. Raises `EventFormatError`."""
     try:
         body = bounded_json.loads(raw_body)
     except bounded_json.UnreadableJSON as error:
         raise EventFormatError(f"the body is {error}") from error
     if not isinstance(body, dict):
         raise EventFormatError("the body is not a JSON object")
-    if not body.get("id") and header_event_id:
-        body["id"] = header_event_id
+    if not body.get("id"):
+        body["id"] = body_event_id(raw_body)
     if "data" in body and not isinstance(body["data"], dict):
         body["data"] = {}  # null or a list: no snapshot to read
     try:

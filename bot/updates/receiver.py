@@ -7,7 +7,9 @@ The web layer hands over the raw body and the headers; it should refuse a body o
 2. unsigned, forged or stale → 401 (one log line with the reason; nothing of the body);
 3. not a Productlane event (JSON object with an id and a type) → 400;
 4. an event type the bot does not act on → 200, nothing stored;
-5. otherwise the event is stored by its id (a redelivery changes nothing) → 200 at once; the
+5. otherwise the event is stored by its id — the signed body's, or the SHA-256 of the signed body
+   when it has none; never the unsigned ``Productlane-Event-Id`` header (a redelivery changes
+   nothing) → 200 at once; the
    updates worker applies it. A database failure → 503, so Productlane delivers it again.
    Events arriving together are stored in one transaction (`GroupCommit`).
 """
@@ -32,7 +34,6 @@ __all__ = ["SIGNATURE_HEADER", "WebhookReceiver", "WebhookResult"]
 log = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "productlane-signature"
-EVENT_ID_HEADER = "productlane-event-id"
 DELIVERY_ID_HEADER = "productlane-delivery-id"
 
 WebhookResult = tuple[int, dict[str, Any]]
@@ -64,7 +65,7 @@ class WebhookReceiver:
             log.warning("refused a Productlane webhook: %s", problem.value)
             return 401, {"ok": False, "error": "invalid_signature"}
         try:
-            event = parse_event(raw_body, lower.get(EVENT_ID_HEADER))
+            event = parse_event(raw_body)
         except EventFormatError as error:
             log.warning("refused a signed Productlane webhook: %s", error)
             return 400, {"ok": False, "error": "invalid_event"}

@@ -69,6 +69,8 @@ class SlackSide:
     confirmation: Confirmation
     status: Status
     links: tuple[Link, ...]
+    confirmation_forgotten: bool = False
+    """Its words went with the purged submission (retention): the reply is no longer edited."""
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from bot.db import Database
 from bot.updates.applying import links_of, load_state, queue_effect, save_state, threads_for
 from bot.updates.decide import Decision, Switches, decide
 from bot.updates.events import Change
+from bot.updates.forgetting import forget_confirmations, is_forgotten
 from bot.updates.records import (
     REPLY_KINDS,
     NewEvent,
@@ -310,6 +311,7 @@ class UpdatesStore:
             reply_ts=row.reply_ts,
             is_slack_connect=bool(row.is_slack_connect),
             confirmation=confirmation_of(row.confirmation),
+            confirmation_forgotten=is_forgotten(row.confirmation),
             status=Status(row.status),
             links=tuple(link_of(r) for r in found),
         )
@@ -499,6 +501,10 @@ class UpdatesStore:
                 ):
                     result[f"{name}.{status}"] = int(count)
         return result
+
+    def forget_confirmations(self, before: datetime) -> int:
+        """Retention: the words of confirmations remembered before ``before`` (`bot.updates.forgetting`)."""
+        return forget_confirmations(self._db, before)
 
     def prune(self, before: datetime) -> int:
         """Forget applied events and settled effects last changed before ``before``.

@@ -212,6 +212,11 @@ class EffectSender:
                 log.debug("thread %s: the confirmation's place is unknown; no edit", effect.thread_id)
                 self._store.effect_dropped(effect, owner, "no confirmation message to edit")
                 return
+            if side.confirmation_forgotten:
+                self._store.effect_dropped(
+                    effect, owner, "the confirmation's words are no longer kept (OUTBOX_RETENTION_DAYS)"
+                )
+                return
             # Whether the channel is shared is asked now: it may have become so since the filing.
             internal = self._slack.channel_is_internal(side.reply_channel_id)
             reply = confirmation_with_status(*edit_as_shown(side, internal=internal))

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.conversation.store import FollowUpStore
+from bot.conversation.store import FollowedThread, FollowUpStore, ThreadWork
 from bot.settings import SettingsError, load_settings
 from tests.databases import outbox_at
 from tests.fakes.productlane import FakeProductlane
@@ -52,13 +52,16 @@ def test_check_says_what_a_running_bot_found_out(slack: FakeSlack, tmp_path: Pat
     url = f"sqlite:///{tmp_path / 'outbox.db'}"
     with outbox_at(url) as outbox:
         store = FollowUpStore(outbox.database)
-        store.set_route("productlane:T0ACME0001", "patch", "405", store.now() + timedelta(hours=1))
+        now = store.now()
+        store.follow(FollowedThread("C1", "1.000100", "th_1", None, now, now + timedelta(days=7)))
+        work = ThreadWork("C1", "1.000100", "th_1", None, None)
+        store.set_thread_route(work, "patch", "405", now + timedelta(hours=1))
     with FakeProductlane(scopes=("threads:read", "threads:write", "comments:write")) as productlane:
         status, output = run(settings_for(slack, productlane, database_url=url))
     assert status == 0, output
     assert (
-        "by re-rendering the thread's body (PATCH /threads/{id}): Productlane refused comments (405)"
-        in line(output)
+        "for 1 thread(s) by re-rendering the thread's body (PATCH /threads/{id}), never over a change "
+        "made in Productlane: Productlane refused comments on them (latest: 405" in line(output)
     )
 
 

@@ -65,7 +65,7 @@ def test_without_comments_the_body_becomes_the_whole_conversation(tmp_path: Path
         assert "➤ @jane" in body
         assert "the message this feedback was sent from" in body
         assert productlane.conversation.comments == []
-        assert "re-rendering each thread's body" in world.log_text()
+        assert "by re-rendering its body" in world.log_text()
         # Later follow-ups re-render it again, at most one write per FOLLOWUP_BATCH_SECONDS for the thread.
         reply_event(world, parent, "1764320120.000100", "any news?")
         wait_until(lambda: len(patched_texts(productlane, thread_id)) >= 2, "a second re-render", 30)

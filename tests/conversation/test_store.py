@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from bot.conversation.store import FollowedThread, FollowUpStore, ts_micros
+from bot.conversation.store import FollowedThread, FollowUpStore, ThreadWork, ts_micros
 from tests.updates.conftest import Clock
 
 pytestmark = pytest.mark.timeout(60)
@@ -186,14 +186,48 @@ def test_a_gone_thread_drops_its_follow_ups_and_is_followed_no_more(
     assert not add(store, "1700000002.000100")
 
 
-def test_the_route_is_shared(store: FollowUpStore) -> None:
-    assert store.route("productlane:T1") is None
-    store.set_route("productlane:T1", "patch", "404 not_found", store.now() + timedelta(hours=1))
-    stored = store.route("productlane:T1")
+def test_the_route_is_one_threads_alone(store: FollowUpStore) -> None:
+    follow(store)
+    follow(store, parent="1700000000.000200")
+    one = ThreadWork(CHANNEL, PARENT, "th_1", "V-key", None)
+    assert store.thread_route(CHANNEL, PARENT) is None
+    store.set_thread_route(one, "patch", "404 not_found", store.now() + timedelta(hours=1))
+    stored = store.thread_route(CHANNEL, PARENT)
     assert stored is not None
     assert (stored.route, stored.reason) == ("patch", "404 not_found")
-    store.set_route("productlane:T1", "comments", None, None)
-    assert [route.route for route in store.routes()] == ["comments"]
+    assert store.thread_route(CHANNEL, "1700000000.000200") is None, "the other thread is untouched"
+    assert [route.reason for route in store.routes()] == ["404 not_found"]
+    store.set_thread_route(one, "comments", None, None)
+    assert store.thread_route(CHANNEL, PARENT) is None
+    assert store.routes() == []
+
+
+def test_a_refused_batch_is_kept_for_the_admins_and_outlives_a_week(
+    store: FollowUpStore, clock: Clock
+) -> None:
+    follow(store, days=1)
+    add(store, "1700000001.000100", "the words Productlane refused")
+    clock.advance(10)
+    work = store.claim_thread("me", 60, 5)
+    assert work is not None
+    batch = store.open_batch(work, "me", "comments", 20)
+    assert batch is not None
+    store.drop_batch(work, "me", batch, "Productlane refused them (422): no", refused=True)
+    refused = store.refused()
+    assert (refused.count, refused.latest_reason, refused.latest_thread_id) == (
+        1,
+        "Productlane refused them (422): no",
+        "th_1",
+    )
+    assert [reply.message["text"] for reply in store.replies(CHANNEL, PARENT)] == [
+        "the words Productlane refused"
+    ]
+    clock.advance(9 * 86_400)
+    store.prune(copies_before=store.now())
+    assert store.refused().count == 1
+    clock.advance(30 * 86_400)
+    store.prune(copies_before=store.now())
+    assert store.refused().count == 0
 
 
 def test_prune_forgets_what_is_settled_and_old(store: FollowUpStore, clock: Clock) -> None:

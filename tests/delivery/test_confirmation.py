@@ -73,9 +73,10 @@ def test_a_rate_limited_confirmation_is_posted_after_retry_after_and_the_thread_
     assert item is not None
     assert item.result is not None
     thread_id = world.productlane.threads[0]["id"]
-    assert item.result | {"status": None, "updated_at": None} == {
+    assert item.result | {"status": None, "updated_at": None, "body_sha256": None} == {
         "status": None,
         "updated_at": None,
+        "body_sha256": None,
         "thread_id": thread_id,
         "url": f"https://productlane.test/feedback/{thread_id}",
         "reply": {

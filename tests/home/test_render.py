@@ -135,6 +135,16 @@ def test_admins_see_delivery_health() -> None:
     assert "None: every channel works as the bot's defaults say." in paused
 
 
+def test_admins_see_follow_ups_productlane_refused() -> None:
+    assert "Follow-ups refused" not in shown([], admin=AdminFacts(0, 0, 0, None, "webhooks", ()))
+    admin = AdminFacts(
+        0, 0, 0, None, "webhooks", (), 2, "thread th_1: Productlane refused them (422): <bad> content"
+    )
+    text = shown([], admin=admin)
+    assert "*Follow-ups refused* (kept, not in Productlane)\\n2" in text
+    assert "Latest: thread th_1: Productlane refused them (422): &lt;bad&gt; content" in text
+
+
 def test_outsiders_and_a_database_that_is_away_get_one_line() -> None:
     for view in (outsider_view("Acme"), outsider_view(None), unavailable_view()):
         view.validate_json()

@@ -32,6 +32,10 @@ class Clock:
         with self._lock:
             return self._now
 
+    def set(self, moment: datetime) -> None:
+        with self._lock:
+            self._now = moment
+
     def advance(self, seconds: float) -> None:
         with self._lock:
             self._now += timedelta(seconds=seconds)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -338,13 +339,19 @@ def test_unusable_or_unused_events_change_nothing(payload: bytes) -> None:
     assert change_of(parse_event(payload)) is None
 
 
-@pytest.mark.parametrize(
-    "raw", [b"not json", b"[1, 2]", b'{"type": "thread.updated"}', b'{"id": "evt_1"}', b"\xff"]
-)
+@pytest.mark.parametrize("raw", [b"not json", b"[1, 2]", b'{"id": "evt_1"}', b"\xff"])
 def test_what_is_not_an_event(raw: bytes) -> None:
     with pytest.raises(EventFormatError):
         parse_event(raw)
 
 
-def test_the_header_event_id_serves_when_the_body_has_none() -> None:
-    assert parse_event(b'{"type": "thread.updated", "data": {}}', "evt_from_header").id == "evt_from_header"
+def test_the_body_id_is_the_events_id() -> None:
+    assert parse_event(b'{"id": "evt_body", "type": "thread.updated", "data": {}}').id == "evt_body"
+
+
+def test_a_body_without_an_id_is_keyed_by_the_hash_of_its_signed_bytes() -> None:
+    raw = b'{"type": "thread.updated", "data": {"id": "th_1"}}'
+    other = b'{"type": "thread.updated", "data": {"id": "th_2"}}'
+    assert parse_event(raw).id == "sha256:" + hashlib.sha256(raw).hexdigest()
+    assert parse_event(raw).id == parse_event(raw).id
+    assert parse_event(raw).id != parse_event(other).id

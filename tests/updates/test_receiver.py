@@ -83,6 +83,23 @@ def test_a_redelivery_is_answered_200_and_changes_nothing(
     assert woken == [1]
 
 
+def test_an_event_without_a_body_id_is_kept_by_its_signed_bytes_not_the_header_id(
+    receive: WebhookReceiver, store: UpdatesStore
+) -> None:
+    first = json.dumps({"type": "thread.updated", "data": {"id": "th_1", "status": "done"}}).encode()
+    second = json.dumps({"type": "thread.updated", "data": {"id": "th_2", "status": "done"}}).encode()
+    # The same unsigned header id on two different signed bodies: two events.
+    one = receive(first, signed(first, event_id="evt_reused"))
+    two = receive(second, signed(second, event_id="evt_reused"))
+    assert one[1]["duplicate"] is False
+    assert two[1]["duplicate"] is False
+    assert one[1]["event_id"] != two[1]["event_id"] != "evt_reused"
+    # The same body under a new header id: the same event, received again.
+    again = receive(first, signed(first, event_id="evt_fresh"))
+    assert again == (200, {"ok": True, "event_id": one[1]["event_id"], "duplicate": True})
+    assert store.counts() == {"events.pending": 2}
+
+
 def test_header_names_are_matched_whatever_their_case(receive: WebhookReceiver) -> None:
     lower = {name.lower(): value for name, value in HEADERS.items()}
     assert receive(BODY, lower)[0] == 200
@@ -148,7 +165,6 @@ DEEP_DATA = b'{"id": "evt_9", "type": "thread.updated", "data": ' + b'{"a":' * 5
     [
         b"not json",
         b"[]",
-        b'{"type": "thread.updated"}',
         b'{"id": "evt_1", "data": {}}',
         b"[" * 100_000 + b"]" * 100_000,
         DEEP_DATA,

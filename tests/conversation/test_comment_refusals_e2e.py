@@ -1,0 +1,79 @@
+"""End to end, what a refused comment changes and what it does not: a 400/422 refuses that batch
+alone (kept for the admins; no thread switches to re-rendering its body, no body is overwritten),
+and the fallback never overwrites a body the team changed in Productlane."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conversation.conversation_world import (
+    comments,
+    file_message,
+    reply_event,
+    running,
+    settled,
+    wait_for_comments,
+)
+from tests.running_bot import World, count_rows, wait_until
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
+
+
+def refused_rows(world: World) -> int:
+    return count_rows(
+        world.log.parent / "outbox.db",
+        "SELECT count(*) FROM conversation_followups WHERE refusal IS NOT NULL",
+    )
+
+
+def body_writes(world: World) -> list[str]:
+    return [
+        request.path
+        for request in world.productlane.requests
+        if request.method == "PATCH" and isinstance(request.json, dict) and "text" in request.json
+    ]
+
+
+def test_a_422_on_one_comment_refuses_that_batch_alone(tmp_path: Path) -> None:
+    with running(tmp_path) as world:
+        first = file_message(world, "1764330100.000100", "Search ignores accents")
+        second = file_message(world, "1764330200.000100", "Dark mode flickers")
+        world.productlane.fail_next(
+            422, path=f"/threads/{first}/comments", method="POST", message="Validation failed: content."
+        )
+        reply_event(world, "1764330100.000100", "1764330110.000100", "café does not match cafe")
+        wait_until(lambda: refused_rows(world) == 1, "the batch refused and kept", 30)
+        reply_event(world, "1764330200.000100", "1764330210.000100", "only on Safari")
+        wait_for_comments(world, second, 1)
+        # The refused thread still takes comments: its next reply is one.
+        reply_event(world, "1764330100.000100", "1764330120.000100", "naïve neither")
+        wait_for_comments(world, first, 1)
+        settled(world)
+        assert body_writes(world) == [], "no body was re-rendered"
+        assert "naïve neither" in comments(world, first)[0]["content"]
+        assert "café" not in comments(world, first)[0]["content"]
+        assert "re-rendering" not in world.log_text()
+        assert "Productlane refused them (422)" in world.log_text()
+        assert refused_rows(world) == 1
+
+
+def test_the_fallback_never_overwrites_a_body_changed_in_productlane(tmp_path: Path) -> None:
+    with running(tmp_path) as world:
+        productlane = world.productlane
+        edited = file_message(world, "1764330300.000100", "Invoices show the wrong VAT")
+        untouched = file_message(world, "1764330400.000100", "Invoices miss the PO number")
+        productlane.update_thread(edited, emit=False, text="<p>Rewritten by the team in Productlane</p>")
+        productlane.conversation.comments_status = 404  # no comments at all: the fallback
+        reply_event(world, "1764330300.000100", "1764330310.000100", "also for EU customers")
+        wait_until(lambda: refused_rows(world) == 1, "the follow-up kept, not written over the body", 30)
+        reply_event(world, "1764330400.000100", "1764330410.000100", "the PO is in the form")
+        wait_until(
+            lambda: f"/threads/{untouched}" in body_writes(world), "the unchanged body re-rendered", 30
+        )
+        settled(world)
+        assert f"/threads/{edited}" not in body_writes(world)
+        thread = next(t for t in productlane.threads if t["id"] == edited)
+        assert thread["text"] == "<p>Rewritten by the team in Productlane</p>"
+        assert "was changed in Productlane since the bot wrote it" in world.log_text()
