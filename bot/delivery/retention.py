@@ -3,7 +3,9 @@
 Delivered items hold customers' words (the message, the form); once their thread exists in
 Productlane they are only history. They are deleted `OUTBOX_RETENTION_DAYS` after delivery, and
 unsubmitted modal drafts after a week (or the retention, if shorter). Failed and pending items are
-never purged: they still need someone. The duplicate guard's records (`sent_messages`: channel,
+never purged: they still need someone. What other features keep for someone to act on and let go
+after the same retention (the flood limits' held items) is purged by the same job: each hands in a
+purge of its own (`also`), called with the cut-off. The duplicate guard's records (`sent_messages`: channel,
 message ts, thread link, who sent it and when — no text) are kept, so "already sent" stays true.
 """
 
@@ -12,7 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -30,14 +32,23 @@ PURGE_EVERY = timedelta(hours=6)
 FIRST_PURGE_AFTER = timedelta(minutes=1)  # not during start-up, when the first acks arrive
 
 
+Purge = Callable[[datetime], int]
+"""Deletes what its feature keeps from before the cut-off; how many it deleted."""
+
+
 @dataclass(frozen=True)
 class PurgeResult:
     delivered_items: int
     drafts: int
+    others: int = 0
+    """What the other features' purges (`also`) deleted."""
 
 
-def purge(outbox: Outbox, retention: timedelta, *, now: datetime | None = None) -> PurgeResult:
-    """Delete delivered items older than `retention`, and stale drafts; returns how many."""
+def purge(
+    outbox: Outbox, retention: timedelta, *, now: datetime | None = None, also: Sequence[Purge] = ()
+) -> PurgeResult:
+    """Delete delivered items older than `retention`, stale drafts, and what ``also`` purges from
+    before the same cut-off; returns how many."""
     at = now or datetime.now(UTC)
     delivered = outbox.purge_delivered(at - retention)
     drafts_before = at - min(retention, DRAFTS_KEEP_FOR)
@@ -48,7 +59,8 @@ def purge(outbox: Outbox, retention: timedelta, *, now: datetime | None = None) 
             ).rowcount
         )
     purge_copies(outbox.database, now=at)
-    return PurgeResult(delivered, drafts)
+    others = sum(other(at - retention) for other in also)
+    return PurgeResult(delivered, drafts, others)
 
 
 class RetentionJanitor:
@@ -60,10 +72,16 @@ class RetentionJanitor:
     """
 
     def __init__(
-        self, outbox: Outbox, retention: timedelta, *, clock: Callable[[], float] = time.monotonic
+        self,
+        outbox: Outbox,
+        retention: timedelta,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        also: Sequence[Purge] = (),
     ) -> None:
         self._outbox = outbox
         self._retention = retention
+        self._also = tuple(also)
         self._clock = clock
         self._next_at = clock() + FIRST_PURGE_AFTER.total_seconds()
         self._thread: threading.Thread | None = None
@@ -84,14 +102,16 @@ class RetentionJanitor:
 
     def purge_now(self) -> PurgeResult | None:
         try:
-            result = purge(self._outbox, self._retention)
+            result = purge(self._outbox, self._retention, also=self._also)
         except Exception:
             log.exception("purging old outbox items failed; trying again later")
             return None
-        if result.delivered_items or result.drafts:
+        if result.delivered_items or result.drafts or result.others:
             log.info(
-                "purged %d delivered item(s) and %d draft(s) older than the retention period",
+                "purged %d delivered item(s), %d draft(s) and %d held item(s) older than the retention "
+                "period",
                 result.delivered_items,
                 result.drafts,
+                result.others,
             )
         return result
