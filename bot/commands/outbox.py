@@ -9,6 +9,7 @@ from typing import Any
 from bot.budgets.key_pause import KeyPause
 from bot.delivery.outbox import Outbox, OutboxItem, Status
 from bot.delivery.retention import purge
+from bot.floods import NO_LIMITS, FloodStore
 from bot.settings import Settings
 from bot.tables import open_database
 
@@ -92,10 +93,12 @@ def run_outbox_command(
             if purge_days < 1:
                 echo("--days must be at least 1")
                 return 2
-            result = purge(outbox, timedelta(days=purge_days))
+            held = FloodStore(outbox.database, NO_LIMITS)
+            result = purge(outbox, timedelta(days=purge_days), also=[lambda before: held.purge(before)])
             echo(
-                f"purged {result.delivered_items} delivered item(s) older than {purge_days} day(s) "
-                f"and {result.drafts} unsubmitted draft(s); failed and pending items are kept"
+                f"purged {result.delivered_items} delivered item(s) older than {purge_days} day(s), "
+                f"{result.drafts} unsubmitted draft(s) and {result.others} item(s) the flood limits "
+                "held; failed and pending items are kept"
             )
             return 0
         for line in pause_lines(outbox):
