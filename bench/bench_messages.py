@@ -309,6 +309,9 @@ def main() -> None:
             "DATABASE_URL": f"sqlite:///{database}",
             "LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "WARNING"),
             "PORT": str(free_port()),
+            # The follow-up flood measures the acks and the batching, not the flood limits.
+            "FOLLOWUPS_PER_AUTHOR_HOUR": "0",
+            "FOLLOWUPS_PER_CHANNEL_HOUR": "0",
         }
         bot = start([str(ENTRY_POINT)], env, home, home / "bot.log")
         try:

@@ -34,7 +34,9 @@ from bot.delivery.worker import DeliveryWorker, SlackSide, WorkerSettings
 from bot.feedback.form import FormDefaults
 from bot.feedback.source import SourceMessage
 from bot.feedback.submission import DraftStore, Submission
+from bot.floods import FloodAlerts, FloodStore, Scope, flood_limits
 from bot.home import HomeTab, update_mode_words
+from bot.home.held import HeldActions
 from bot.listener_pool import ListenerPool
 from bot.listeners import (
     Services,
@@ -101,6 +103,8 @@ class Bot:
     conversation: Conversation | None = None
     # After an outage longer than Slack's retries, the channel messages it lost, read back.
     catch_up: CatchUp | None = None
+    # Telling the admins when a channel goes over the flood limits.
+    flood_alerts: FloodAlerts | None = None
     _file_gone: RepeatedFailureLog = field(
         default_factory=lambda: RepeatedFailureLog(log, "the outbox database file check")
     )
@@ -159,6 +163,8 @@ class Bot:
             self.catch_up.stop()
         if self.home is not None:
             self.home.stop()
+        if self.flood_alerts is not None:
+            self.flood_alerts.stop()
         self.catalog.stop()
         if self.conversation is not None:
             self.conversation.stop()
@@ -229,6 +235,11 @@ def build_bot(
     admins = WorkspaceAdmins(lookups, settings.feedback_admin_ids(), identity.team_id, identity.enterprise_id)
     capture = SlackCapture(client, settings.slack_bot_token.get_secret_value(), settings.slack_api_base_url())
     composer = SlackComposer(lookups)
+    # Flood limits: what automatic capture and follow-ups keep over them is held for the admins.
+    floods = FloodStore(outbox.database, flood_limits(settings))
+    flood_alerts = FloodAlerts(
+        admins.to_tell, SlackMessenger(client, lookups).direct, settings.outbox_retention_days
+    )
     # Follow-ups from Slack into Productlane: a filed thread's later replies reach it too.
     conversation = build_conversation(
         settings,
@@ -240,6 +251,8 @@ def build_bot(
         interest,
         limiter_key=limiter_key,
         channel_settings=channels,
+        floods=floods,
+        alerts=flood_alerts,
     )
     home_tab = HomeTab(
         client,
@@ -255,6 +268,8 @@ def build_bot(
         channel_settings=channels,
         reaction=settings.feedback_reaction,
         writes_per_minute=writes_per_minute,
+        floods=floods,
+        retention_days=settings.outbox_retention_days,
     )
     updates = build_updates(
         settings,
@@ -309,6 +324,15 @@ def build_bot(
     )
     intake = Intake(outbox, worker.wake)
     filing = OutboxFiling(outbox, intake)
+    automatic = AutomaticCapture(
+        outbox, channel_store, channels, defaults, worker.wake, floods=floods, alerts=flood_alerts
+    )
+    held = HeldActions(
+        floods,
+        admins,
+        {Scope.AUTOMATIC: automatic.file_held, Scope.FOLLOWUP: conversation.intake.file_held},
+        home_tab.opened,
+    )
     reactions = ReactionFiler(
         client,
         lookups,
@@ -352,6 +376,7 @@ def build_bot(
         home=home_tab,
         channel_settings=channel_modals,
         triage=triage,
+        held=held,
     )
     listener_pool = ListenerPool()
     app = App(
@@ -380,11 +405,10 @@ def build_bot(
         timedelta(days=settings.outbox_retention_days),
         # The confirmation's words (title, contact, triage names) go with the submission.
         forget=(updates.store.forget_confirmations,),
+        also=[lambda before: floods.purge(before)],
     )
     message_events = MessageEvents(interest, bot_user_id=identity.user_id, bot_id=identity.bot_id)
-    message_events.consume(
-        Route.AUTOMATIC, AutomaticCapture(outbox, channel_store, channels, defaults, worker.wake)
-    )
+    message_events.consume(Route.AUTOMATIC, automatic)
     if conversation.enabled:
         message_events.consume(Route.FOLLOW_UP, conversation.intake)
     catch_up = CatchUp(
@@ -413,4 +437,5 @@ def build_bot(
         catalog=catalog,
         conversation=conversation,
         catch_up=catch_up,
+        flood_alerts=flood_alerts,
     )

@@ -19,6 +19,7 @@ from bot.budgets.key_pause import KEY_PROBE_SECONDS, KeyPause
 from bot.conversation import describe_route
 from bot.conversation.store import FollowUpStore, Route
 from bot.delivery.outbox import Outbox, Status
+from bot.floods import NO_LIMITS, FloodStore, flood_limits
 from bot.productlane import Me, ProductlaneClient, ProductlaneError
 from bot.settings import Settings
 from bot.slack.ids import REQUIRED_BOT_SCOPES
@@ -224,6 +225,17 @@ def check_listening(settings: Settings) -> CheckResult:
     return CheckResult(title, "pass", f"{where}: /metrics asks for METRICS_TOKEN")
 
 
+def check_flood_limits(settings: Settings, held: int | None) -> CheckResult:
+    """The limits per author and per channel, and what they hold now (``held``: None when the
+    database could not be read). Never a failure: what is held waits for an admin, kept."""
+    detail = flood_limits(settings).describe()
+    if held:
+        detail += f"; {held:,} held now: an admin files or drops them on the bot's App Home"
+    elif held == 0:
+        detail += "; nothing held"
+    return CheckResult("Flood limits", "pass", detail)
+
+
 def _productlane_fix(error: ProductlaneError) -> str:
     if error.status in (401, 403, 410):
         return "Create a v2 API key (pl_v2_…) with threads:write into PRODUCTLANE_API_KEY."
@@ -259,6 +271,13 @@ def check_delivery(outbox: Outbox) -> CheckResult:
             "Nothing needs `outbox retry`.",
         )
     return CheckResult(DELIVERY, "pass", f"{waiting} waiting, {counts[Status.FAILED]} failed")
+
+
+def _held_count(outbox: Outbox) -> int | None:
+    try:
+        return FloodStore(outbox.database, NO_LIMITS).held_count()
+    except Exception:
+        return None
 
 
 def _open_outbox(database_url: str) -> Outbox | CheckResult:
@@ -332,10 +351,12 @@ def run_checks(
     opened = outbox if outbox is not None else _open_outbox(settings.database_url)
     if isinstance(opened, CheckResult):
         results.append(check_followups(settings, me, []))
+        results.append(check_flood_limits(settings, None))
         results.append(opened)
     else:
         try:
             results.append(check_followups(settings, me, FollowUpStore(opened.database).routes()))
+            results.append(check_flood_limits(settings, _held_count(opened)))
             results.append(check_delivery(opened))
         finally:
             if outbox is None:

@@ -76,6 +76,23 @@ WHERE_TO_GET: dict[str, str] = {
         "whole days, 0 to 3650 (default 30): how long replies in a filed message's Slack thread are "
         "added to its Productlane thread; 0 turns follow-ups off"
     ),
+    # Flood limits (automatic capture and follow-ups; what goes over is held for the admins):
+    "AUTOMATIC_PER_AUTHOR_HOUR": (
+        "whole new threads an hour, 0 for no limit (default 20): how many of one person's messages "
+        "in automatic channels become threads within an hour; more are held for an admin"
+    ),
+    "AUTOMATIC_PER_CHANNEL_HOUR": (
+        "whole new threads an hour, 0 for no limit (default 100): how many messages of one automatic "
+        "channel become threads within an hour; more are held for an admin"
+    ),
+    "FOLLOWUPS_PER_AUTHOR_HOUR": (
+        "whole follow-ups an hour, 0 for no limit (default 120): how many of one person's replies in "
+        "filed threads reach Productlane within an hour; more are held for an admin"
+    ),
+    "FOLLOWUPS_PER_CHANNEL_HOUR": (
+        "whole follow-ups an hour, 0 for no limit (default 600): how many replies in one channel's "
+        "filed threads reach Productlane within an hour; more are held for an admin"
+    ),
     # Who may change a channel's settings:
     "FEEDBACK_ADMINS": (
         "Slack user ids, comma-separated (a profile → ⋮ → Copy member ID), e.g. U0123ABCD,U0456EFGH: "
@@ -162,6 +179,17 @@ class Settings(BaseSettings):
     # Slack retries an unacked event for about five minutes; after an outage of the database at
     # least this long, what it gave up on is read back from the channels' history.
     catch_up_after_seconds: float = Field(default=30.0, ge=0.0, le=3600.0)
+    # Flood limits, each counted over a sliding hour across every replica; 0: no limit. What goes
+    # over is held (kept, not sent) until an admin files or drops it on the App Home. The defaults
+    # are far above what people write by hand — 20 new threads from one person an hour is one every
+    # three minutes without a pause, 100 a channel is a busy support channel's day — and far below
+    # the write budget (60 a minute): one runaway author or integration cannot take it all.
+    automatic_per_author_hour: int = Field(default=20, ge=0, le=100_000)
+    automatic_per_channel_hour: int = Field(default=100, ge=0, le=100_000)
+    # Replies are shorter and come faster than new messages (a live conversation with a customer):
+    # two a minute from one person for a whole hour, ten a minute in one channel.
+    followups_per_author_hour: int = Field(default=120, ge=0, le=100_000)
+    followups_per_channel_hour: int = Field(default=600, ge=0, le=100_000)
     # Capture: reacting with this emoji to a message files it with the defaults.
     # Empty turns it off.
     feedback_reaction: str = "inbox_tray"

@@ -15,6 +15,7 @@ import bot.catalog.schema
 import bot.channels.schema
 import bot.conversation.schema
 import bot.delivery.schema
+import bot.floods.schema
 import bot.home.schema
 import bot.updates.schema  # noqa: F401 - imported for the tables they register
 from bot.db import Database

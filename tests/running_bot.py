@@ -26,6 +26,13 @@ from tests.fakes.slack import Call, FakeSlack
 from tests.pace import PATIENCE, TEST_WRITES_PER_MINUTE
 
 THREAD_URL = "https://productlane.test/feedback/{id}"
+FLOOD_LIMITS = (
+    "AUTOMATIC_PER_AUTHOR_HOUR",
+    "AUTOMATIC_PER_CHANNEL_HOUR",
+    "FOLLOWUPS_PER_AUTHOR_HOUR",
+    "FOLLOWUPS_PER_CHANNEL_HOUR",
+)
+TEST_FLOOD_LIMIT = 10_000
 ENTRY_POINT = Path(sys.executable).parent / "productlane-slack"
 
 
@@ -77,6 +84,10 @@ def bot_environment(slack: FakeSlack, productlane: FakeProductlane, database: Pa
         "LOG_LEVEL": "INFO",
         # Not Productlane's pace, unless a test is about it (tests/pace.py).
         "PRODUCTLANE_WRITES_PER_MINUTE": str(TEST_WRITES_PER_MINUTE),
+        # A module's shared bot files more from one author in minutes than a person does in an hour:
+        # the flood limits are counted, far out of reach, unless a test is about them
+        # (tests/channels/test_flood_limits_e2e.py).
+        **{name: str(TEST_FLOOD_LIMIT) for name in FLOOD_LIMITS},
         # Socket mode serves its health probes here, HTTP mode everything.
         "PORT": str(free_port()),
     }

@@ -298,3 +298,17 @@ def test_triage_turned_off_is_skipped(slack: FakeSlack, productlane: FakeProduct
     assert status == 0, output
     assert triage_line(output) == "– Triage fields in the modal: off (CATALOG_REFRESH_SECONDS=0)"
     assert not productlane.requests_to("GET", "/companies")
+
+
+def test_the_flood_limits_are_shown_with_what_they_hold(
+    slack: FakeSlack, productlane: FakeProductlane
+) -> None:
+    status, output = run(settings_for(slack, productlane))
+    assert status == 0, output
+    assert (
+        "✓ Flood limits: automatic capture, new threads: 20 per author, 100 per channel an hour; "
+        "follow-ups: 120 per author, 600 per channel an hour"
+    ) in output
+    status, output = run(settings_for(slack, productlane, automatic_per_channel_hour="0"))
+    assert status == 0, output
+    assert "20 per author, no limit per channel an hour" in output

@@ -15,6 +15,9 @@ no Slack or Productlane call: the event already holds the message. Safe by const
   message is in Slack already, and its thread is in Productlane a couple of seconds later.
 - A deletion (Slack sends `message_deleted` here too) is remembered; delivery does not send a message
   deleted before its turn (`DeletedInSlack`) and drops its item, words and all.
+- Flood limits (`bot.floods`): a message over the limits per author or per channel is held — kept in
+  the floods' table, not in the outbox — until an admin files it (`file_held`: the normal path from
+  here on) or drops it. Only a message that would be filed is counted.
 
 In delivery, `AutomaticComposer` looks up the author's email for the contact (a cached `users.info`).
 """
@@ -38,6 +41,7 @@ from bot.feedback.capture import Captured
 from bot.feedback.form import FormDefaults, with_author_contact
 from bot.feedback.source import source_from_message
 from bot.feedback.submission import Submission
+from bot.floods import FloodAlerts, FloodStore, HeldItem, Scope
 from bot.message_events import ChannelMessage, MessageKind
 from bot.productlane.models import CreateThread, UpdateThread
 from bot.slack.lookups import SlackLookups
@@ -98,22 +102,56 @@ class AutomaticCapture:
         channels: ChannelSettingsSource,
         defaults: FormDefaults,
         wake: Callable[[], None] = lambda: None,
+        *,
+        floods: FloodStore | None = None,
+        alerts: FloodAlerts | None = None,
     ) -> None:
         self._outbox = outbox
         self._store = store
         self._channels = channels
         self._defaults = defaults
         self._wake = wake
+        self._floods = floods
+        self._alerts = alerts
 
     def __call__(self, message: ChannelMessage, team_id: str | None) -> None:
         if message.kind is MessageKind.DELETED:
             self._store.mark_deleted(message.channel, message.ts)
+            if self._floods is not None and self._floods.forget(Scope.AUTOMATIC, message.channel, message.ts):
+                log.info("held message %s/%s deleted in Slack: dropped", message.channel, message.ts)
             return
         if message.kind is not MessageKind.NEW or not message.top_level:
             return  # an edit files nothing new; a reply is a follow-up, not a thread of its own
         submission = automatic_submission(message, team_id, self._channels, self._defaults)
         if submission is None:
             return
+        if self._floods is not None:
+            verdict = self._floods.admit(
+                Scope.AUTOMATIC,
+                message.channel,
+                message.ts,
+                submission.submitter_id,
+                submission.model_dump(mode="json"),
+            )
+            if verdict.held:
+                log.info("message %s/%s held: over the flood limits", message.channel, message.ts)
+                if verdict.first and self._alerts is not None:
+                    self._alerts.went_over(Scope.AUTOMATIC, message.channel, verdict.reason or "")
+                return
+        self._enqueue(submission, f"message {message.channel}/{message.ts} captured automatically")
+
+    def file_held(self, held: HeldItem) -> bool:
+        """An admin filed a held message: it goes the way every captured message goes (its key
+        still names the message, so filing it twice files it once). False: nothing to file."""
+        try:
+            submission = Submission.model_validate(held.payload)
+        except ValueError:
+            log.warning("held item %s could not be read; not filed", held.id)
+            return False
+        self._enqueue(submission, f"held message {held.channel_id}/{held.ts} filed by an admin")
+        return True
+
+    def _enqueue(self, submission: Submission, what: str) -> None:
         added = self._outbox.add(
             submission.key,
             KIND,
@@ -123,12 +161,7 @@ class AutomaticCapture:
             due_in=SETTLE,
         )
         if added.created:
-            log.info(
-                "message %s/%s captured automatically as outbox item %s",
-                message.channel,
-                message.ts,
-                added.id,
-            )
+            log.info("%s as outbox item %s", what, added.id)
             self._wake()
 
 

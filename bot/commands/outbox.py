@@ -9,6 +9,7 @@ from typing import Any
 from bot.budgets.key_pause import KeyPause
 from bot.delivery.outbox import Outbox, OutboxItem, Status
 from bot.delivery.retention import purge
+from bot.floods import NO_LIMITS, FloodStore
 from bot.settings import Settings
 from bot.tables import open_database
 from bot.updates.store import UpdatesStore
@@ -94,11 +95,15 @@ def run_outbox_command(
                 echo("--days must be at least 1")
                 return 2
             forget = (UpdatesStore(outbox.database).forget_confirmations,)
-            result = purge(outbox, timedelta(days=purge_days), forget=forget)
+            held = FloodStore(outbox.database, NO_LIMITS)
+            result = purge(
+                outbox, timedelta(days=purge_days), forget=forget, also=[lambda before: held.purge(before)]
+            )
             echo(
                 f"purged {result.delivered_items} delivered item(s) older than {purge_days} day(s), "
-                f"{result.drafts} unsubmitted draft(s) and the words of {result.forgotten} "
-                "confirmation(s); failed and pending items are kept"
+                f"{result.drafts} unsubmitted draft(s), the words of {result.forgotten} "
+                f"confirmation(s) and {result.others} item(s) the flood limits held; failed and pending "
+                "items are kept"
             )
             return 0
         for line in pause_lines(outbox):

@@ -5,6 +5,10 @@ It runs for each message `bot.message_events` routes here (`Route.FOLLOW_UP`): a
 deletion in a thread `Interest` follows. Bots and the bot itself never get this far
 (`bot.message_events.classify`), so neither the bot's own replies nor the team's replies it posted
 from Productlane go back as follow-ups.
+
+A new reply over the flood limits (`bot.floods`) is held there instead of kept here, until an admin
+files it (`file_held`, then it is kept like any reply) or drops it; deleted in Slack meanwhile, its
+held copy goes too.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from typing import Any
 
 from bot.conversation.followed import FollowedThreads
 from bot.conversation.store import FollowUpStore
+from bot.floods import FloodAlerts, FloodStore, HeldItem, Scope
 from bot.message_events import ChannelMessage, MessageKind
 
 __all__ = ["FollowUpIntake", "kept_message"]
@@ -44,19 +49,30 @@ def _edited_ts(message: Mapping[str, Any]) -> str | None:
 class FollowUpIntake:
     """The `Route.FOLLOW_UP` consumer."""
 
-    def __init__(self, store: FollowUpStore, followed: FollowedThreads, on_kept: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        store: FollowUpStore,
+        followed: FollowedThreads,
+        on_kept: Callable[[], None],
+        *,
+        floods: FloodStore | None = None,
+        alerts: FloodAlerts | None = None,
+    ) -> None:
         self._store = store
         self._followed = followed
         self._on_kept = on_kept
+        self._floods = floods
+        self._alerts = alerts
 
     def __call__(self, message: ChannelMessage, team_id: str | None) -> None:
         thread_ts = message.thread_ts
         if thread_ts is None or not self._followed.allowed_in(message.channel):
             return
         if message.kind is MessageKind.NEW:
-            kept = self._store.add_reply(
-                message.channel, thread_ts, message.ts, message.user, kept_message(message.message)
-            )
+            kept_words = kept_message(message.message)
+            if self._held(message, thread_ts, kept_words):
+                return
+            kept = self._store.add_reply(message.channel, thread_ts, message.ts, message.user, kept_words)
             outcome = "kept" if kept else "already kept, or not followed now"
         elif message.kind is MessageKind.EDITED:
             changed = message.message
@@ -64,6 +80,43 @@ class FollowUpIntake:
                 message.channel, thread_ts, message.ts, kept_message(changed), _edited_ts(changed)
             )
         else:
+            if self._floods is not None:
+                self._floods.forget(Scope.FOLLOWUP, message.channel, message.ts)
             outcome = self._store.delete_reply(message.channel, thread_ts, message.ts)
         log.info("follow-up %s/%s (%s): %s", message.channel, message.ts, message.kind.value, outcome)
         self._on_kept()
+
+    def _held(self, message: ChannelMessage, thread_ts: str, kept: dict[str, Any]) -> bool:
+        """Whether the flood limits hold this new reply (then it is not kept here)."""
+        if self._floods is None:
+            return False
+        payload = {"thread_ts": thread_ts, "user": message.user, "message": kept}
+        verdict = self._floods.admit(Scope.FOLLOWUP, message.channel, message.ts, message.user or "", payload)
+        if not verdict.held:
+            return False
+        log.info("follow-up %s/%s (new): held, over the flood limits", message.channel, message.ts)
+        if verdict.first and self._alerts is not None:
+            self._alerts.went_over(Scope.FOLLOWUP, message.channel, verdict.reason or "")
+        return True
+
+    def file_held(self, held: HeldItem) -> bool:
+        """An admin filed a held reply: kept as it would have been (False: its thread is not
+        followed now, or it was kept or deleted already)."""
+        payload = held.payload
+        thread_ts, message = payload.get("thread_ts"), payload.get("message")
+        if not isinstance(thread_ts, str) or not isinstance(message, dict):
+            log.warning("held item %s could not be read; not filed", held.id)
+            return False
+        user = payload.get("user")
+        kept = self._store.add_reply(
+            held.channel_id, thread_ts, held.ts, user if isinstance(user, str) else None, message
+        )
+        log.info(
+            "held follow-up %s/%s filed by an admin: %s",
+            held.channel_id,
+            held.ts,
+            "kept" if kept else "not kept",
+        )
+        if kept:
+            self._on_kept()
+        return kept

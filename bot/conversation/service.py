@@ -36,6 +36,7 @@ from bot.conversation.whole_thread import ThreadComposer, WholeThread
 from bot.conversation.worker import ConversationWorker
 from bot.delivery.outbox import Outbox
 from bot.feedback.submission import Submission
+from bot.floods import FloodAlerts, FloodStore
 from bot.message_events import Interest
 from bot.productlane import ProductlaneClient
 from bot.settings import Settings
@@ -96,6 +97,8 @@ def build_conversation(
     limiter_key: str,
     channel_settings: ChannelSettingsSource | None = None,
     owner: str | None = None,
+    floods: FloodStore | None = None,
+    alerts: FloodAlerts | None = None,
 ) -> Conversation:
     store = FollowUpStore(outbox.database)
     threads = BackgroundThreads()
@@ -138,7 +141,7 @@ def build_conversation(
         # A thread followed for FOLLOWUP_DAYS may be rendered again (the fallback) until its end.
         copies_kept=timedelta(days=settings.followup_days + 7),
     )
-    intake = FollowUpIntake(store, followed, worker.wake)
+    intake = FollowUpIntake(store, followed, worker.wake, floods=floods, alerts=alerts)
     return Conversation(store, followed, intake, worker, settings.followup_days)
 
 

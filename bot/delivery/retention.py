@@ -3,7 +3,9 @@
 Delivered items hold customers' words (the message, the form); once their thread exists in
 Productlane they are only history. They are deleted `OUTBOX_RETENTION_DAYS` after delivery, and
 unsubmitted modal drafts after a week (or the retention, if shorter). Failed and pending items are
-never purged: they still need someone. The duplicate guard's records (`sent_messages`: channel,
+never purged: they still need someone. What other features keep for someone to act on and let go
+after the same retention (the flood limits' held items) is purged by the same job: each hands in a
+purge of its own (`also`), called with the cut-off. The duplicate guard's records (`sent_messages`: channel,
 message ts, thread link, who sent it and when — no text) are kept, so "already sent" stays true.
 
 What other features keep of a delivered submission goes with it: the composition hands `purge` (and
@@ -38,6 +40,9 @@ Forget = Callable[[datetime], int]
 """Another feature's step of the purge: forget what it keeps of submissions delivered before the
 cutoff it is given; returns how many records it changed."""
 
+Purge = Callable[[datetime], int]
+"""Deletes what its feature keeps from before the cut-off; how many it deleted."""
+
 
 @dataclass(frozen=True)
 class PurgeResult:
@@ -45,13 +50,21 @@ class PurgeResult:
     drafts: int
     forgotten: int = 0
     """Records other features forgot with the purged submissions (e.g. confirmations)."""
+    others: int = 0
+    """What the other features' purges (`also`) deleted."""
 
 
 def purge(
-    outbox: Outbox, retention: timedelta, *, now: datetime | None = None, forget: Sequence[Forget] = ()
+    outbox: Outbox,
+    retention: timedelta,
+    *,
+    now: datetime | None = None,
+    forget: Sequence[Forget] = (),
+    also: Sequence[Purge] = (),
 ) -> PurgeResult:
-    """Delete delivered items older than `retention`, and stale drafts, and have every ``forget``
-    step forget what it keeps of them; returns how many."""
+    """Delete delivered items older than `retention` and stale drafts, have every ``forget`` step
+    forget what it keeps of them, and what ``also`` purges from before the same cut-off; returns
+    how many."""
     at = now or datetime.now(UTC)
     cutoff = at - retention
     delivered = outbox.purge_delivered(cutoff)
@@ -64,7 +77,8 @@ def purge(
             ).rowcount
         )
     purge_copies(outbox.database, now=at)
-    return PurgeResult(delivered, drafts, forgotten)
+    others = sum(other(cutoff) for other in also)
+    return PurgeResult(delivered, drafts, forgotten, others)
 
 
 class RetentionJanitor:
@@ -82,10 +96,12 @@ class RetentionJanitor:
         *,
         forget: Sequence[Forget] = (),
         clock: Callable[[], float] = time.monotonic,
+        also: Sequence[Purge] = (),
     ) -> None:
         self._outbox = outbox
         self._retention = retention
         self._forget = tuple(forget)
+        self._also = tuple(also)
         self._clock = clock
         self._next_at = clock() + FIRST_PURGE_AFTER.total_seconds()
         self._thread: threading.Thread | None = None
@@ -106,16 +122,17 @@ class RetentionJanitor:
 
     def purge_now(self) -> PurgeResult | None:
         try:
-            result = purge(self._outbox, self._retention, forget=self._forget)
+            result = purge(self._outbox, self._retention, forget=self._forget, also=self._also)
         except Exception:
             log.exception("purging old outbox items failed; trying again later")
             return None
-        if result.delivered_items or result.drafts or result.forgotten:
+        if result.delivered_items or result.drafts or result.forgotten or result.others:
             log.info(
-                "purged %d delivered item(s), %d draft(s) and %d confirmation(s) older than the "
-                "retention period",
+                "purged %d delivered item(s), %d draft(s), the words of %d confirmation(s) and %d held "
+                "item(s) older than the retention period",
                 result.delivered_items,
                 result.drafts,
                 result.forgotten,
+                result.others,
             )
         return result

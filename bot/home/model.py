@@ -7,11 +7,13 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot.floods import HeldGroup
 from bot.updates.state import Link
 from bot.updates.state import Status as ThreadStatus
 
 __all__ = [
     "AdminFacts",
+    "HeldGroup",
     "HomeSubmission",
     "Refused",
     "Sent",
@@ -90,3 +92,9 @@ class AdminFacts:
     """Replies in followed Slack threads Productlane refused (kept, never sent)."""
     refused_followup_reason: str | None = None
     """Why the latest was refused, and its thread (plain text)."""
+    held: tuple[HeldGroup, ...] = ()
+    """What the flood limits hold, by channel and scope (the largest first)."""
+    held_total: int = 0
+    """Every held item, shown or not."""
+    retention_days: int = 90
+    """After how many days held items are purged (OUTBOX_RETENTION_DAYS)."""

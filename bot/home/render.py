@@ -13,8 +13,10 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from slack_sdk.models.blocks import (
+    ActionsBlock,
     Block,
     ButtonElement,
+    ConfirmObject,
     ContextBlock,
     DividerBlock,
     HeaderBlock,
@@ -25,17 +27,35 @@ from slack_sdk.models.views import View
 
 from bot.channels.model import ChannelSettings
 from bot.feedback.form import PAIN_LABELS
-from bot.home.model import AdminFacts, HomeSubmission, Refused, Sent, Waiting, WaitReason
-from bot.slack.ids import EDIT_AND_RESEND_ACTION, HOME_NEW_FEEDBACK_ACTION, HOME_VIEW
+from bot.home.model import AdminFacts, HeldGroup, HomeSubmission, Refused, Sent, Waiting, WaitReason
+from bot.slack.ids import (
+    EDIT_AND_RESEND_ACTION,
+    HOME_DROP_HELD_ACTION,
+    HOME_FILE_HELD_ACTION,
+    HOME_NEW_FEEDBACK_ACTION,
+    HOME_VIEW,
+)
 from bot.slack.replies import mrkdwn_escape
 from bot.updates.render import linked_line, status_line
 
-__all__ = ["WRITES_PER_MINUTE", "channel_line", "duration", "home_view", "outsider_view", "unavailable_view"]
+__all__ = [
+    "HELD_SHOWN",
+    "WRITES_PER_MINUTE",
+    "channel_line",
+    "duration",
+    "held_value",
+    "home_view",
+    "outsider_view",
+    "parse_held_value",
+    "unavailable_view",
+]
 
 TITLE_MAX = 150
 SECTION_MAX = 2900  # a section's text may hold 3,000 characters
 FIELD_MAX = 1900  # a field's, 2,000
 PROBLEM_MAX = 500
+# Held channels listed (two blocks each): with 20 submissions the Home stays well under 100 blocks.
+HELD_SHOWN = 10
 # The queue moves at the bot's share of Productlane's write budget (PRODUCTLANE_WRITES_PER_MINUTE).
 WRITES_PER_MINUTE = 60
 
@@ -186,6 +206,73 @@ def _lines_within(lines: Sequence[str], limit: int) -> str:
     return "\n".join(shown)
 
 
+def held_value(group: HeldGroup) -> str:
+    """What a File or Drop button carries: which channel's held items of which scope."""
+    return f"{group.scope.value}:{group.channel_id}"
+
+
+def parse_held_value(value: str) -> tuple[str, str] | None:
+    """(scope, channel) from a button's value; None when it is not one of ours."""
+    scope, _, channel = value.partition(":")
+    return (scope, channel) if scope and channel else None
+
+
+def _held_line(group: HeldGroup) -> str:
+    noun = group.scope.noun if group.count != 1 else group.scope.noun.removesuffix("s")
+    people = ", ".join(f"<@{mrkdwn_escape(author)}>" for author in group.authors)
+    return (
+        f"<#{mrkdwn_escape(group.channel_id)}>: *{group.count:,} {noun}* held, from {people} "
+        f"(the first at {_date(group.oldest)}) — {mrkdwn_escape(_clip(group.reason, 200))}"
+    )
+
+
+def _held_blocks(facts: AdminFacts) -> list[Block]:
+    if not facts.held:
+        return []
+    blocks: list[Block] = [
+        HeaderBlock(text="Held by the flood limits"),
+        ContextBlock(
+            elements=[
+                MarkdownTextObject(
+                    text="Over the limits per author or per channel an hour, so kept here and not sent "
+                    "to Productlane. *File* sends a channel's held items the usual way (no limit "
+                    f"applies); *Drop* deletes them. Held items older than {facts.retention_days:,} "
+                    "days (OUTBOX_RETENTION_DAYS) are deleted by themselves."
+                )
+            ]
+        ),
+    ]
+    for group in facts.held[:HELD_SHOWN]:
+        value = held_value(group)
+        blocks += [
+            SectionBlock(text=MarkdownTextObject(text=_clip(_held_line(group), SECTION_MAX))),
+            ActionsBlock(
+                block_id=f"held-{value}"[:255],
+                elements=[
+                    ButtonElement(text="File", action_id=HOME_FILE_HELD_ACTION, value=value, style="primary"),
+                    ButtonElement(
+                        text="Drop",
+                        action_id=HOME_DROP_HELD_ACTION,
+                        value=value,
+                        style="danger",
+                        confirm=ConfirmObject(
+                            title="Drop what is held?",
+                            text=f"The {group.count:,} held {group.scope.noun} of this channel are deleted "
+                            "and never sent to Productlane.",
+                            confirm="Drop",
+                            deny="Keep",
+                        ),
+                    ),
+                ],
+            ),
+        ]
+    shown = sum(group.count for group in facts.held[:HELD_SHOWN])
+    if facts.held_total > shown:
+        more = f"…and {facts.held_total - shown:,} more held in other channels: File or Drop these first."
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=more)]))
+    return blocks
+
+
 def _admin_blocks(facts: AdminFacts) -> list[Block]:
     delivery = (
         f":warning: Paused: {mrkdwn_escape(_clip(facts.paused_reason, 1500))}"
@@ -199,6 +286,7 @@ def _admin_blocks(facts: AdminFacts) -> list[Block]:
         f"*Oldest waiting*\n{oldest}",
         f"*Delivery*\n{delivery}",
         f"*Updates from Productlane*\n{mrkdwn_escape(facts.update_mode)}",
+        f"*Held by the flood limits*\n{facts.held_total:,}",
     ]
     if facts.refused_followups:
         latest = (
@@ -217,6 +305,7 @@ def _admin_blocks(facts: AdminFacts) -> list[Block]:
         HeaderBlock(text="Delivery health"),
         SectionBlock(fields=[MarkdownTextObject(text=_clip(field, FIELD_MAX)) for field in fields]),
         SectionBlock(text=MarkdownTextObject(text=_clip(channels, SECTION_MAX))),
+        *_held_blocks(facts),
         ContextBlock(
             elements=[
                 MarkdownTextObject(

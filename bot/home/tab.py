@@ -32,9 +32,17 @@ from bot.conversation.store import FollowUpStore
 from bot.delivery.health import DeliveryHealthReader
 from bot.delivery.outbox import Outbox
 from bot.feedback.submission import Submission
+from bot.floods import FloodStore
 from bot.home.model import AdminFacts
 from bot.home.reading import SubmissionsReader
-from bot.home.render import WRITES_PER_MINUTE, channel_line, home_view, outsider_view, unavailable_view
+from bot.home.render import (
+    HELD_SHOWN,
+    WRITES_PER_MINUTE,
+    channel_line,
+    home_view,
+    outsider_view,
+    unavailable_view,
+)
 from bot.home.views import HomeViews
 from bot.slack.admins import WorkspaceAdmins
 from bot.slack.errors import is_transient, retry_after_seconds, slack_error_code
@@ -94,6 +102,8 @@ class HomeTab:
         min_interval: timedelta = MIN_INTERVAL,
         republish_per_minute: int = REPUBLISH_PER_MINUTE,
         writes_per_minute: int = WRITES_PER_MINUTE,
+        floods: FloodStore | None = None,
+        retention_days: int = 90,
     ) -> None:
         self._client = client
         self._outbox = outbox
@@ -109,6 +119,8 @@ class HomeTab:
         self._min_interval = min_interval
         self._rate = republish_per_minute
         self._writes_per_minute = writes_per_minute
+        self._floods = floods
+        self._retention_days = retention_days
         self._views = HomeViews(outbox.database)
         self._reader = SubmissionsReader(outbox, limiter_key)
         self._limits = WriteLimits(outbox.database)
@@ -168,6 +180,8 @@ class HomeTab:
         latest = (
             f"thread {refused.latest_thread_id}: {refused.latest_reason}" if refused.latest_reason else None
         )
+        held = tuple(self._floods.held_groups(HELD_SHOWN)) if self._floods is not None else ()
+        held_total = self._floods.held_count() if held and self._floods is not None else 0
         return AdminFacts(
             waiting=health.waiting,
             failed=health.failed,
@@ -177,6 +191,9 @@ class HomeTab:
             channels=tuple(channel_line(settings) for settings in channels),
             refused_followups=refused.count,
             refused_followup_reason=latest,
+            held=held,
+            held_total=held_total,
+            retention_days=self._retention_days,
         )
 
     def _publish(self, user_id: str, view: View) -> Published:

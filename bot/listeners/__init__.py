@@ -12,6 +12,7 @@ from slack_bolt import Ack
 from bot.delivery.intake import Intake
 from bot.feedback.submission import DraftStore, EditTarget
 from bot.home import HomeTab
+from bot.home.held import HeldActions
 from bot.productlane.models import PainLevel
 from bot.triage.service import Triage
 from bot.ui.access import Access
@@ -43,6 +44,8 @@ class Services:
     home: HomeTab | None = None
     # Triage: the modal's searchable selects, answered from the catalog.
     triage: Triage | None = None
+    # What the flood limits held: an admin's File and Drop buttons on the Home.
+    held: HeldActions | None = None
 
 
 def acknowledge(ack: Ack) -> None:

@@ -1,6 +1,7 @@
 """The App Home tab: opening it publishes the person's Home; its New feedback button opens
 the feedback modal, as /feedback does. ("Edit and resend" on a refused submission there is the same
-button as in the refusal's DM: bot.listeners.actions answers it.)"""
+button as in the refusal's DM: bot.listeners.actions answers it.) An admin's File and Drop buttons
+on what the flood limits held go to `bot.home.held`."""
 
 from __future__ import annotations
 
@@ -9,7 +10,12 @@ from typing import Any
 from slack_bolt import App
 
 from bot.listeners import Services, acknowledge
-from bot.slack.ids import HOME_NEW_FEEDBACK_ACTION, HOME_OPENED_EVENT
+from bot.slack.ids import (
+    HOME_DROP_HELD_ACTION,
+    HOME_FILE_HELD_ACTION,
+    HOME_NEW_FEEDBACK_ACTION,
+    HOME_OPENED_EVENT,
+)
 
 
 def register(app: App, services: Services) -> None:
@@ -24,5 +30,18 @@ def register(app: App, services: Services) -> None:
             return
         services.modals.open_blank(body["trigger_id"], body["user"]["id"])
 
+    def pressed(body: dict[str, Any]) -> tuple[str, str]:
+        return str(body["user"]["id"]), str((body.get("actions") or [{}])[0].get("value") or "")
+
+    def file_held(body: dict[str, Any]) -> None:
+        if services.held is not None:
+            services.held.file(*pressed(body))
+
+    def drop_held(body: dict[str, Any]) -> None:
+        if services.held is not None:
+            services.held.drop(*pressed(body))
+
     app.event(HOME_OPENED_EVENT)(ack=acknowledge, lazy=[publish])
+    app.action(HOME_FILE_HELD_ACTION)(ack=acknowledge, lazy=[file_held])
+    app.action(HOME_DROP_HELD_ACTION)(ack=acknowledge, lazy=[drop_held])
     app.action(HOME_NEW_FEEDBACK_ACTION)(ack=acknowledge, lazy=[new_feedback])

@@ -1,5 +1,6 @@
 """Who runs the bot in Slack: the workspace's admins and owners, and the people in FEEDBACK_ADMINS.
-They may change a channel's settings and see delivery health in the App Home."""
+They may change a channel's settings, see delivery health in the App Home, file or drop what the
+flood limits held, and hear when a channel goes over them."""
 
 from __future__ import annotations
 
@@ -32,6 +33,16 @@ class WorkspaceAdmins:
         # An admin of the customer's workspace, in a Slack Connect channel, is not one of ours;
         # nor is one whose team Slack does not give.
         return belongs(user.team_id, user.enterprise_id, self._ours)
+
+    def to_tell(self) -> list[str]:
+        """Who hears when the bot needs its admins: the people in FEEDBACK_ADMINS, and the
+        workspace's own admins and owners (users.list; an admin of a Slack Connect customer's
+        organization is not one of ours)."""
+        people = set(self._named)
+        for user in self._lookups.people_who_admin():
+            if belongs(user.team_id, user.enterprise_id, self._ours):
+                people.add(user.id)
+        return sorted(people)
 
     def who_can(self) -> str:
         """Who may, in words for the person who may not (mrkdwn)."""

@@ -23,6 +23,9 @@ REACTION_EVENT = "reaction_added"
 HOME_OPENED_EVENT = "app_home_opened"
 HOME_VIEW = "productlane_home"
 HOME_NEW_FEEDBACK_ACTION = "productlane_home_new_feedback"
+# The admins' part of the Home: what the flood limits held in a channel, filed on or dropped.
+HOME_FILE_HELD_ACTION = "productlane_home_file_held"
+HOME_DROP_HELD_ACTION = "productlane_home_drop_held"
 # Every message in the conversations the bot is in (automatic capture, follow-ups): answered by
 # bot.message_events before Bolt, not by a Bolt listener.
 MESSAGE_EVENT_SUBSCRIPTIONS = ("message.channels", "message.groups", "message.im", "message.mpim")

@@ -185,6 +185,24 @@ class SlackLookups:
 
         return self._cached(self.users, user_id, fetch)
 
+    def people_who_admin(self, pages: int = 50) -> list[SlackUser]:
+        """The workspace's admins and owners (users.list, every page up to ``pages`` of 200):
+        asked rarely (when a channel goes over a flood limit), so never cached. Raises what Slack
+        raises."""
+        found: list[SlackUser] = []
+        cursor = ""
+        for _ in range(pages):
+            answer = self._client.users_list(limit=200, cursor=cursor or None)
+            for data in answer.get("members") or []:
+                if isinstance(data, dict) and not data.get("deleted"):
+                    user = _user_from(data)
+                    if user.is_admin and not user.is_bot:
+                        found.append(user)
+            cursor = str((answer.get("response_metadata") or {}).get("next_cursor") or "")
+            if not cursor:
+                break
+        return found
+
     def channel(self, channel_id: str) -> SlackChannel | None:
         def fetch() -> SlackChannel:
             return _channel_from(self._client.conversations_info(channel=channel_id)["channel"])

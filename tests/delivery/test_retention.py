@@ -162,3 +162,15 @@ def test_the_janitor_purges_when_due_in_a_thread_that_ends_with_the_purge(tmp_pa
         janitor.stop()
     finally:
         outbox.close()
+
+
+def test_other_features_purges_run_with_the_same_cut_off(outbox: Outbox) -> None:
+    asked: list[datetime] = []
+
+    def held_items(before: datetime) -> int:
+        asked.append(before)
+        return 2
+
+    result = purge(outbox, timedelta(days=30), now=NOW, also=[held_items])
+    assert asked == [NOW - timedelta(days=30)]
+    assert result.others == 2

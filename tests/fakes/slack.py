@@ -416,6 +416,7 @@ class FakeSlackWebAPI:
             "auth.test": ("bot", self._auth_test),
             "apps.connections.open": ("app", self._apps_connections_open),
             "users.info": ("bot", self._users_info),
+            "users.list": ("bot", self._users_list),
             "conversations.info": ("bot", self._conversations_info),
             "conversations.members": ("bot", self._conversations_members),
             "conversations.join": ("bot", self._conversations_join),
@@ -790,6 +791,11 @@ class FakeSlackWebAPI:
         if self.socket_url is None:
             raise _SlackError("fake_has_no_socket_mode_server")
         return {"ok": True, "url": self.socket_url()}
+
+    def _users_list(self, call: Call) -> JSONDict:
+        """Every known person, one page (the bot asks it for the workspace's admins)."""
+        self._need_scope("users:read")
+        return {"ok": True, "members": copy.deepcopy(list(self.users.values())), "response_metadata": {}}
 
     def _users_info(self, call: Call) -> JSONDict:
         self._need_scope("users:read")

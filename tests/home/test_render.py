@@ -7,10 +7,25 @@ import json
 from datetime import UTC, datetime, timedelta
 
 from bot.channels.model import Capture, ChannelSettings, Confirm
-from bot.home.model import AdminFacts, HomeSubmission, Refused, Sent, ThreadStatus, Waiting, WaitReason
-from bot.home.render import duration, home_view, outsider_view, unavailable_view
+from bot.floods import Scope
+from bot.home.model import (
+    AdminFacts,
+    HeldGroup,
+    HomeSubmission,
+    Refused,
+    Sent,
+    ThreadStatus,
+    Waiting,
+    WaitReason,
+)
+from bot.home.render import HELD_SHOWN, duration, home_view, outsider_view, parse_held_value, unavailable_view
 from bot.productlane.models import PainLevel
-from bot.slack.ids import EDIT_AND_RESEND_ACTION, HOME_NEW_FEEDBACK_ACTION
+from bot.slack.ids import (
+    EDIT_AND_RESEND_ACTION,
+    HOME_DROP_HELD_ACTION,
+    HOME_FILE_HELD_ACTION,
+    HOME_NEW_FEEDBACK_ACTION,
+)
 from bot.updates.state import Link
 from tests.fakes.slack_home import block_kit_problems
 
@@ -163,3 +178,61 @@ def test_durations_read_as_people_say_them() -> None:
         "1 day",
         "2 days",
     ]
+
+
+def held_group(channel: str, scope: Scope, count: int) -> HeldGroup:
+    reason = f"more than 20 {scope.noun} by one author in an hour"
+    return HeldGroup(channel, scope, count, ("U0CUST0003", "U0CUST0004"), NOW - timedelta(minutes=5), reason)
+
+
+def admin_facts(held: tuple[HeldGroup, ...], total: int) -> AdminFacts:
+    return AdminFacts(
+        waiting=0,
+        failed=0,
+        oldest_waiting_seconds=0,
+        paused_reason=None,
+        update_mode="webhooks",
+        channels=(),
+        held=held,
+        held_total=total,
+        retention_days=30,
+    )
+
+
+def test_admins_see_what_the_flood_limits_hold_with_file_and_drop_per_channel() -> None:
+    groups = (held_group("C0ACME", Scope.AUTOMATIC, 12), held_group("C0ACME", Scope.FOLLOWUP, 1))
+    view = home_view([], now=NOW, admin=admin_facts(groups, 13))
+    view.validate_json()
+    blocks = view.to_dict()["blocks"]
+    text = json.dumps(blocks, ensure_ascii=False)
+    assert "*Held by the flood limits*\\n13" in text
+    assert "<#C0ACME>: *12 new threads* held, from <@U0CUST0003>, <@U0CUST0004>" in text
+    assert "*1 follow-up* held" in text
+    assert "older than 30 days (OUTBOX_RETENTION_DAYS) are deleted" in text
+    buttons = [e for b in blocks if b["type"] == "actions" for e in b["elements"]]
+    assert [(b["action_id"], b["value"]) for b in buttons] == [
+        (HOME_FILE_HELD_ACTION, "automatic:C0ACME"),
+        (HOME_DROP_HELD_ACTION, "automatic:C0ACME"),
+        (HOME_FILE_HELD_ACTION, "followup:C0ACME"),
+        (HOME_DROP_HELD_ACTION, "followup:C0ACME"),
+    ]
+    assert "confirm" in buttons[1], "dropping asks first"
+    assert parse_held_value(buttons[0]["value"]) == ("automatic", "C0ACME")
+    assert parse_held_value("nonsense") is None
+
+
+def test_nothing_held_shows_a_count_of_none_and_no_section() -> None:
+    text = json.dumps(home_view([], now=NOW, admin=admin_facts((), 0)).to_dict()["blocks"])
+    assert "*Held by the flood limits*\\n0" in text
+    assert HOME_FILE_HELD_ACTION not in text
+
+
+def test_many_held_channels_and_twenty_submissions_stay_within_slacks_limits() -> None:
+    groups = tuple(held_group(f"C{n:08d}", Scope.AUTOMATIC, 100 + n) for n in range(HELD_SHOWN))
+    items = [submission(n, Refused("x" * 600, item_id=n), title="t" * 300) for n in range(20)]
+    view = home_view(items, now=NOW, admin=admin_facts(groups, 5000))
+    view.validate_json()
+    blocks = view.to_dict()["blocks"]
+    assert len(blocks) <= 100
+    assert not block_kit_problems(blocks)
+    assert "more held in other channels" in json.dumps(blocks)
