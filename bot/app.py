@@ -235,6 +235,9 @@ def build_bot(
     admins = WorkspaceAdmins(lookups, settings.feedback_admin_ids(), identity.team_id, identity.enterprise_id)
     capture = SlackCapture(client, settings.slack_bot_token.get_secret_value(), settings.slack_api_base_url())
     composer = SlackComposer(lookups)
+    # A captured message's author is its contact, looked up in delivery: when the first thread is
+    # composed, and again whenever the conversation writes the whole thread into its body.
+    automatic_composer = AutomaticComposer(composer, lookups)
     # Flood limits: what automatic capture and follow-ups keep over them is held for the admins.
     floods = FloodStore(outbox.database, flood_limits(settings))
     flood_alerts = FloodAlerts(
@@ -247,7 +250,7 @@ def build_bot(
         productlane,
         lookups,
         capture,
-        composer,
+        automatic_composer,
         interest,
         limiter_key=limiter_key,
         channel_settings=channels,
@@ -298,7 +301,7 @@ def build_bot(
     worker = DeliveryWorker(
         outbox,
         productlane,
-        AutomaticComposer(composer, lookups),
+        automatic_composer,
         SlackSide(
             notifier=home_tab.watching(
                 SlackNotifier(

@@ -73,3 +73,31 @@ def test_what_slack_gave_up_on_during_an_outage_is_read_back_and_filed_once(tmp_
                 "Filed before the outage",
                 "Posted during the outage",
             ]
+
+
+def test_a_captured_messages_replies_reach_a_productlane_without_comments_in_its_body(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'outbox.db'}"
+    with FakeSlack() as slack, FakeProductlane(scopes=SCOPES) as productlane:
+        add_admin(slack)
+        productlane.conversation.comments_status = 404  # this Productlane takes no comments
+        with replica(slack, productlane, tmp_path / "a", "socket", url) as bot:
+            set_channel(bot, {CAPTURE_BLOCK: "automatic", CONFIRM_BLOCK: "reaction"})
+            parent_ts = f"{time.time():.6f}"
+            first = message_event(slack, parent_ts, "Captured without a contact typed in")
+            slack.web.add_message(CHANNEL, first["event"])
+            bot.event(first)
+            (filed,) = wait_until(lambda: threads_with(productlane, "Captured without"), "the thread")
+            wait_until(lambda: "following the Slack thread" in bot.log(), "its thread followed")
+            reply = message_event(slack, f"{time.time():.6f}", "And on mobile too", thread_ts=parent_ts)
+            slack.web.add_message(CHANNEL, reply["event"])
+            bot.event(reply)
+
+            # The whole conversation is written into the body, the author still its contact.
+            def rewritten() -> bool:
+                thread = next(t for t in productlane.threads if t["id"] == filed["id"])
+                return "And on mobile too" in thread["text"]
+
+            wait_until(rewritten, "the reply written into the thread's body", 60)
+            assert "failed; trying again" not in bot.log(), "no failed attempt on the way"
