@@ -21,7 +21,7 @@ __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "add_column_if_missing", "metadata", 
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 """The version this code writes; an existing database is migrated up to it on start."""
 
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {}

@@ -480,7 +480,7 @@ def test_a_version_2_database_gains_each_items_submitter_from_its_payload(url: s
             conn.exec_driver_sql("ALTER TABLE outbox_items DROP COLUMN submitter_id")
             conn.exec_driver_sql("UPDATE outbox_schema_version SET version = 2")
     with outbox_at(url) as box:
-        assert box.database.schema_version == outbox_schema.SCHEMA_VERSION == 3
+        assert box.database.schema_version == outbox_schema.SCHEMA_VERSION
         assert [box.get(i).submitter_id for i in ids] == ["U0AAA", "U0BBB", None]  # type: ignore[union-attr]
         indexes = {index["name"] for index in sa.inspect(box.database.engine).get_indexes("outbox_items")}
         assert "outbox_items_submitter" in indexes
