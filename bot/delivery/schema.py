@@ -67,11 +67,6 @@ items = sa.Table(
     sa.Index("outbox_items_settled", "status", "updated_at"),
     # A person's items, newest first (the App Home: their last 20 of maybe 100,000).
     sa.Index("outbox_items_submitter", "submitter_id", "id"),
-    # The claim's (bot/delivery/claiming.py): each read stops at its limit however long the backlog.
-    *(
-        sa.Index(name, *columns, sqlite_where=sa.text(where), postgresql_where=sa.text(where))
-        for name, columns, where in CLAIM_INDEXES
-    ),
 )
 
 # What each open feedback modal was opened on (private_metadata holds only the id), so that a
@@ -188,6 +183,21 @@ def _v3(conn: Connection) -> None:
 MIGRATIONS[3] = _v3
 
 
+def _claim_index_ddl(name: str, columns: tuple[str, ...], where: str) -> str:
+    return f"CREATE INDEX IF NOT EXISTS {name} ON outbox_items ({', '.join(columns)}) WHERE {where}"
+
+
+# The claim's partial indexes (bot/delivery/claiming.py), made with the table. As DDL of their own,
+# the same on both databases: an `sa.Index` with `postgresql_where` would load the PostgreSQL dialect
+# into a bot on SQLite (tests/test_lean_start.py).
+def _make_claim_indexes(_table: sa.Table, connection: Connection, **_kw: Any) -> None:
+    for name, columns, where in CLAIM_INDEXES:
+        connection.exec_driver_sql(_claim_index_ddl(name, columns, where))
+
+
+sa.event.listen(items, "after_create", _make_claim_indexes)
+
+
 def _v4(conn: Connection) -> None:
     """Version 4: the claim reads each kind of due item through an index of its own (a flood's backlog
     made every claim read and sort all of it): each in-order item's queue in a column, and the indexes."""
@@ -198,9 +208,7 @@ def _v4(conn: Connection) -> None:
         f" WHERE substr(dedupe_key, 1, {len(IN_ORDER)}) = '{IN_ORDER}' AND in_order_queue IS NULL"
     )
     for name, columns, where in CLAIM_INDEXES:
-        conn.exec_driver_sql(
-            f"CREATE INDEX IF NOT EXISTS {name} ON outbox_items ({', '.join(columns)}) WHERE {where}"
-        )
+        conn.exec_driver_sql(_claim_index_ddl(name, columns, where))
 
 
 MIGRATIONS[4] = _v4
