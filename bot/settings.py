@@ -51,6 +51,14 @@ WHERE_TO_GET: dict[str, str] = {
         "less when another integration shares the key, more when your plan allows more"
     ),
     "OUTBOX_RETENTION_DAYS": "whole days, at least 1 (default 90)",
+    "UPLOADS_PER_CHANNEL_PER_DAY": (
+        "whole uploads, 1 to 500 (default 100): the most of Productlane's 500 file uploads a day one "
+        "Slack channel may take; its files past that stay links to Slack"
+    ),
+    "FILES_PER_SUBMISSION": (
+        "whole files, 0 to 500 (default 20): the most files one submission (a whole thread included) "
+        "copies into Productlane; the rest stay links to Slack"
+    ),
     "PRODUCTLANE_WEBHOOK_SECRET": (
         "Productlane → Settings → Integrations → API → Webhooks: the signing secret shown when the "
         "webhook is created (several, comma-separated, while rotating)"
@@ -158,6 +166,11 @@ class Settings(BaseSettings):
     # operator who shares the key with another integration gives the bot part of it, and a plan with
     # a higher limit can use that.
     productlane_writes_per_minute: int = Field(default=60, ge=1, le=6000)
+    # Productlane takes 500 uploads a day per workspace: no channel may take more than this many of
+    # them, so one flooding channel cannot use up everyone's files. The rest stay links to Slack.
+    uploads_per_channel_per_day: int = Field(default=100, ge=1, le=500)
+    # The most files one submission copies ("include the whole thread" on a thread of hundreds).
+    files_per_submission: int = Field(default=20, ge=0, le=500)
     # Delivered submissions (customers' words) are deleted this many days after delivery.
     outbox_retention_days: int = Field(default=90, ge=1)
     # Productlane → Slack (close the loop). With a webhook secret, signed webhooks drive the

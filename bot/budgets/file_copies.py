@@ -9,6 +9,12 @@ uploaded. The outcome (the copy's URL, or a note why the file stays a link to Sl
 with the item by its lease owner straight after. A file that cannot be copied never stops the
 feedback: only passing trouble (rate limits, an outage) makes the item wait, and not for ever.
 
+Two shares keep one flood from spending what everyone shares: each channel may take at most
+``uploads_per_channel_per_day`` of the day's uploads (one flooding channel cannot use up the
+workspace's 500), and one piece of work copies at most its first ``files_per_copy`` files ("include
+the whole thread" on a thread of 300 screenshots). What does not fit stays a link to Slack, with a
+note saying why, as when the day's uploads run out: never lost.
+
 Where the outcomes are kept is a `CopyLedger`: an outbox item's (`bot.delivery.copies.ItemLedger`),
 or any other work held under a lease — the follow-ups of a conversation keep theirs beside their own
 rows — so every file that goes to Productlane is copied the same way, within the same shared budgets.
@@ -29,7 +35,7 @@ from bot import metrics
 from bot.budgets.schema import daily_counts
 from bot.budgets.write_limits import WriteLimits
 from bot.db import Database
-from bot.feedback.capture import CopiedFile, FileUnavailable, SlackFile, TryLater
+from bot.feedback.capture import CopiedFile, FileUnavailable, SlackFile, TryLater, over_file_share
 from bot.productlane import (
     AuthenticationError,
     ProductlaneClient,
@@ -58,6 +64,9 @@ RETRY_SECONDS = 15.0  # after passing trouble that names no wait
 # milliseconds sooner after its slot than the one 30 before makes 31 in a minute (a 429, measured
 # by bench_capture). The headroom (2 s a minute) absorbs that.
 UPLOAD_PACE_PER_MINUTE = UPLOADS_PER_MINUTE - 1
+# The defaults of UPLOADS_PER_CHANNEL_PER_DAY and FILES_PER_SUBMISSION (bot.settings).
+UPLOADS_PER_CHANNEL_PER_DAY = 100
+FILES_PER_COPY = 20
 
 
 def copy_columns(copy: CopiedFile) -> dict[str, Any]:
@@ -149,19 +158,35 @@ class KeyRefused(Exception):
 
 def take_daily(db: Database, key: str, limit: int, *, now: datetime | None = None) -> bool:
     """Take one of ``limit`` units of today's (UTC) budget for ``key``; False when none is left."""
+    return take_daily_all(db, [(key, limit)], now=now)
+
+
+class _Spent(Exception):
+    """One of the budgets taken together had nothing left: what the others gave is rolled back."""
+
+
+def take_daily_all(db: Database, budgets: Sequence[tuple[str, int]], *, now: datetime | None = None) -> bool:
+    """Take one unit of each of today's (UTC) ``(key, limit)`` budgets, all or none; False when any
+    has none left (then nothing is taken)."""
     day = (now or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%d")
-    with db.writing() as connection:
-        connection.execute(
-            db.insert_for(daily_counts)
-            .values(key=key, day=day, used=0)
-            .on_conflict_do_nothing(index_elements=[daily_counts.c.key, daily_counts.c.day])
-        )
-        taken = connection.execute(
-            sa.update(daily_counts)
-            .where(daily_counts.c.key == key, daily_counts.c.day == day, daily_counts.c.used < limit)
-            .values(used=daily_counts.c.used + 1)
-        ).rowcount
-    return int(taken) == 1
+    try:
+        with db.writing() as connection:
+            for key, limit in budgets:
+                connection.execute(
+                    db.insert_for(daily_counts)
+                    .values(key=key, day=day, used=0)
+                    .on_conflict_do_nothing(index_elements=[daily_counts.c.key, daily_counts.c.day])
+                )
+                taken = connection.execute(
+                    sa.update(daily_counts)
+                    .where(daily_counts.c.key == key, daily_counts.c.day == day, daily_counts.c.used < limit)
+                    .values(used=daily_counts.c.used + 1)
+                ).rowcount
+                if int(taken) != 1:
+                    raise _Spent
+    except _Spent:
+        return False
+    return True
 
 
 def daily_left(db: Database, key: str, limit: int, *, now: datetime | None = None) -> bool:
@@ -191,6 +216,8 @@ class FileCopier:
         write_burst: int = 1,
         uploads_per_minute: int = UPLOAD_PACE_PER_MINUTE,
         uploads_per_day: int = UPLOADS_PER_DAY,
+        uploads_per_channel_per_day: int = UPLOADS_PER_CHANNEL_PER_DAY,
+        files_per_copy: int = FILES_PER_COPY,
         patience: timedelta = FILE_PATIENCE,
         stopping: threading.Event | None = None,
         sleep: Callable[[float], None] = time.sleep,
@@ -206,18 +233,33 @@ class FileCopier:
         self._write_burst = write_burst
         self._upload_rate = uploads_per_minute
         self._per_day = uploads_per_day
+        self._per_channel = uploads_per_channel_per_day
+        self._files_per_copy = files_per_copy
         self._patience = patience
         self._stopping = stopping or threading.Event()
         self._sleep = sleep
         self._told_scope = False
 
-    def copy_into(self, ledger: CopyLedger, files: Sequence[SlackFile]) -> dict[str, CopiedFile]:
-        """As `copy`, for work whose outcomes ``ledger`` keeps."""
+    def copy_into(
+        self, ledger: CopyLedger, files: Sequence[SlackFile], *, channel_id: str | None = None
+    ) -> dict[str, CopiedFile]:
+        """What became of each of ``files`` (by id), copying those ``ledger`` holds no outcome for.
+        ``channel_id``: the Slack channel the work comes from, whose daily share of uploads it takes.
+        Only the first `files_per_copy` files are copied; the rest stay links to Slack."""
         done = ledger.copies() if files else {}
-        for file in files:
+        for number, file in enumerate(files):
             if file.id in done:
                 continue
-            copy = self._copy_one(ledger, file)
+            if number >= self._files_per_copy:
+                copy = CopiedFile(
+                    None,
+                    over_file_share(self._files_per_copy),
+                    file.name or None,
+                    file.permalink,
+                    file.content_type or None,
+                )
+            else:
+                copy = self._copy_one(ledger, file, channel_id)
             if not ledger.record(file.id, copy):
                 raise LeaseLost(ledger.label)
             metrics.upload(copied=copy.url is not None)
@@ -231,7 +273,7 @@ class FileCopier:
     def _patient(self, ledger: CopyLedger) -> bool:
         return datetime.now(UTC) - ledger.started_at < self._patience
 
-    def _copy_one(self, ledger: CopyLedger, file: SlackFile) -> CopiedFile:
+    def _copy_one(self, ledger: CopyLedger, file: SlackFile, channel_id: str | None) -> CopiedFile:
         if file.gone:
             return CopiedFile(None, "it was deleted in Slack")
         learned = file
@@ -251,8 +293,11 @@ class FileCopier:
         refusal = upload_refusal(learned.content_type, learned.size, learned.label())
         if refusal is not None:
             return kept(refusal)
-        spent = f"Productlane's limit of {self._per_day} uploads a day was reached"
-        if not daily_left(self._db, self._upload_key, self._per_day):
+        budgets = [(self._upload_key, self._per_day)]
+        if channel_id:
+            budgets.append((f"{self._upload_key}:channel:{channel_id}", self._per_channel))
+        spent = self._spent_note(budgets)
+        if spent is not None:
             return kept(spent)  # nothing downloaded for an upload that cannot happen today
         self._renew(ledger)
         try:
@@ -270,8 +315,12 @@ class FileCopier:
             raise CopyLater("new feedback goes first", held)
         self._wait_for_slot(ledger, self._upload_key, self._upload_rate, 1)
         self._wait_for_slot(ledger, self._write_key, self._write_rate, self._write_burst)
-        if not take_daily(self._db, self._upload_key, self._per_day):
-            return kept(spent)
+        if not take_daily_all(self._db, budgets):
+            # Another worker took the last one in between: say which ran out.
+            return kept(
+                self._spent_note(budgets)
+                or f"Productlane's limit of {self._per_day} uploads a day was reached"
+            )
         self._renew(ledger)
         name = learned.name or f"{learned.id}"
         try:
@@ -304,6 +353,15 @@ class FileCopier:
         if not uploaded.url:
             return kept("Productlane's answer held no link to the copy")
         return CopiedFile(uploaded.url, None, learned.name or None, learned.permalink, learned.content_type)
+
+    def _spent_note(self, budgets: Sequence[tuple[str, int]]) -> str | None:
+        """Why no upload is left today (the workspace's, or the channel's share), or None."""
+        for number, (key, limit) in enumerate(budgets):
+            if not daily_left(self._db, key, limit):
+                if number == 0:
+                    return f"Productlane's limit of {limit} uploads a day was reached"
+                return f"this channel's share of {limit} uploads a day was used up"
+        return None
 
     def _later_or_note(self, ledger: CopyLedger, reason: str, retry_after: float | None, who: str) -> str:
         """Passing trouble: raise `CopyLater` to try the item again later, unless it has waited long

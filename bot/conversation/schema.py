@@ -18,7 +18,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from bot.db.schema import MIGRATIONS, add_column_if_missing, metadata
+from bot.db.schema import add_column_if_missing, metadata, register_migration
 from bot.db.types import ID, JSON, UtcMicros
 
 __all__ = ["FOLLOWUP_STATUSES", "copied_files", "followups", "routes", "threads"]
@@ -121,8 +121,8 @@ routes = sa.Table(
 TABLES = (threads, followups, copied_files, routes)
 
 
-def _v4(conn: Connection) -> None:
-    """Version 4: the route per followed thread, the fingerprint of the body the bot last wrote, and
+def _v5(conn: Connection) -> None:
+    """Version 5: the route per followed thread, the fingerprint of the body the bot last wrote, and
     follow-ups refused for their content kept for the admins."""
     for column, ddl in (
         ("route", "VARCHAR(16)"),
@@ -135,4 +135,4 @@ def _v4(conn: Connection) -> None:
     add_column_if_missing(conn, "conversation_followups", "refusal", "VARCHAR(200)")
 
 
-MIGRATIONS[4] = _v4
+register_migration(5, _v5)

@@ -304,7 +304,7 @@ class FollowUpSender:
                 return body.text, gone
             files = slack_files([reply.message for reply in batch.replies])
             ledger = _Ledger(self, work, started, [file.id for file in files])
-            copies = self._copier.copy_into(ledger, files) if files else {}
+            copies = self._copier.copy_into(ledger, files, channel_id=work.channel_id) if files else {}
         except (CopyLater, TryLater) as later:
             wait = later.wait if isinstance(later, CopyLater) else (later.retry_after or 15.0)
             log.info("follow-ups of thread %s wait %.1f s: %s", work.thread_id, wait, later.reason)

@@ -90,7 +90,7 @@ class WholeThread:
         copies = {**filed_copies, **self._store.copies([file.id for file in files])}
         missing: list[SlackFile] = [file for file in files if file.id not in copies]
         if missing:
-            copies.update(self._copier.copy_into(ledger, missing))
+            copies.update(self._copier.copy_into(ledger, missing, channel_id=work.channel_id))
         request = self._composer.compose(
             submission, Captured(thread=tuple(thread), copies=copies, files=files)
         )

@@ -17,16 +17,35 @@ from collections.abc import Callable
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "add_column_if_missing", "metadata", "upgrade"]
+__all__ = [
+    "MIGRATIONS",
+    "SCHEMA_VERSION",
+    "add_column_if_missing",
+    "metadata",
+    "register_migration",
+    "upgrade",
+]
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 """The version this code writes; an existing database is migrated up to it on start."""
 
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {}
 """Step ``n`` brings a database from version ``n - 1`` to ``n``; each step must be idempotent.
-Registered by the module that defines the table it changes."""
+Registered by the module that defines the table it changes (`register_migration`)."""
+
+
+def register_migration(version: int, step: Callable[[Connection], None]) -> None:
+    """Register step ``version``. Two features taking the same number would leave one of the
+    steps unrun on every database, so that is refused as the modules are imported."""
+    taken = MIGRATIONS.get(version)
+    if taken is not None and taken is not step:
+        raise RuntimeError(
+            f"schema version {version} has two migration steps: {taken.__module__}, {step.__module__}"
+        )
+    MIGRATIONS[version] = step
+
 
 # An arbitrary constant: the PostgreSQL advisory lock that serialises schema set-up of replicas.
 _PG_SCHEMA_LOCK = 0x6F7574626F78  # "outbox"

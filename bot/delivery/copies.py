@@ -97,7 +97,10 @@ def copy_item_files(
     files: Sequence[SlackFile],
     owner: str,
     lease_seconds: float,
+    *,
+    channel_id: str | None = None,
 ) -> dict[str, CopiedFile]:
-    """What became of each file of ``item`` (by id), copying those not yet done. Raises `CopyLater`,
-    `LeaseLost` or `KeyRefused`; everything copied before that is kept with the item."""
-    return copier.copy_into(ItemLedger(outbox, item, owner, lease_seconds), files)
+    """What became of each file of ``item`` (by id), copying those not yet done, within the share of
+    ``channel_id`` (the channel it was filed from). Raises `CopyLater`, `LeaseLost` or `KeyRefused`;
+    everything copied before that is kept with the item."""
+    return copier.copy_into(ItemLedger(outbox, item, owner, lease_seconds), files, channel_id=channel_id)

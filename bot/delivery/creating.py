@@ -99,6 +99,8 @@ class ThreadCreation:
                 lease_seconds=settings.lease_seconds,
                 write_rate_per_minute=settings.rate_per_minute,
                 write_burst=settings.burst,
+                uploads_per_channel_per_day=settings.uploads_per_channel_per_day,
+                files_per_copy=settings.files_per_submission,
                 stopping=sending.stopping,
             )
             if slack.gatherer is not None
@@ -207,6 +209,7 @@ class ThreadCreation:
                 gathered.files,
                 sending.claimer(),
                 sending.settings.lease_seconds,
+                channel_id=submission.source.channel_id if submission.source else None,
             )
         except TryLater as later:
             sending.retry(

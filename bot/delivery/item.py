@@ -10,7 +10,7 @@ from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 
-from bot.delivery.schema import items
+from bot.delivery.schema import IN_ORDER, POSITION_CHARS, items
 
 __all__ = [
     "IN_ORDER",
@@ -22,9 +22,6 @@ __all__ = [
     "in_status",
     "item_of",
 ]
-
-IN_ORDER = "in-order:"
-POSITION_CHARS = 17  # a Slack ts: 1733150100.000200
 
 
 class Status(enum.StrEnum):

@@ -50,9 +50,9 @@ import sqlalchemy as sa
 
 from bot.db import Database
 from bot.db.types import EncodedJson, encode_json, short_error, to_micros
+from bot.delivery.claiming import candidates, queue_of
 from bot.delivery.item import (
     IN_ORDER,
-    POSITION_CHARS,
     AddResult,
     OutboxItem,
     Status,
@@ -67,7 +67,8 @@ __all__ = ["IN_ORDER", "AddResult", "EncodedJson", "Outbox", "OutboxItem", "Stat
 # `add` on SQLite (see Outbox._add_sqlite); the columns and values of `_add_statement`.
 _SQLITE_ADD = (
     "INSERT INTO outbox_items (dedupe_key, kind, payload, status, attempts, created_at, updated_at,"
-    " next_attempt_at, delayed_notice_sent, submitter_id) VALUES (?, ?, ?, 'pending', 0, ?, ?, ?, 0, ?)"
+    " next_attempt_at, delayed_notice_sent, submitter_id, in_order_queue)"
+    " VALUES (?, ?, ?, 'pending', 0, ?, ?, ?, 0, ?, ?)"
     " ON CONFLICT (dedupe_key) DO NOTHING RETURNING id"
 )
 _SQLITE_EXISTING = "SELECT id FROM outbox_items WHERE dedupe_key = ?"
@@ -95,41 +96,13 @@ class Outbox:
                         "next_attempt_at",
                         "delayed_notice_sent",
                         "submitter_id",
+                        "in_order_queue",
                     )
                 }
             )
             .on_conflict_do_nothing(index_elements=[items.c.dedupe_key])
             .returning(items.c.id)
         )
-        self._its_turn = self._turn_condition()
-
-    def _turn_condition(self) -> sa.ColumnElement[bool]:
-        """An item not in order, or one whose queue has no earlier item still waiting for its thread.
-
-        The earlier items of a queue are the keys between the queue's prefix and the item's own key:
-        any string between the two starts with the prefix. Keys compare byte by byte (PostgreSQL's
-        "C" collation; SQLite's default), an index range scan on the unique key.
-        """
-        earlier = items.alias("earlier")
-
-        def bytewise(value: sa.ColumnElement[str]) -> sa.ColumnElement[str]:
-            return value.collate("C") if self._db.dialect == "postgresql" else value
-
-        mine, theirs = bytewise(items.c.dedupe_key), bytewise(earlier.c.dedupe_key)
-        queue = bytewise(
-            sa.func.substr(items.c.dedupe_key, 1, sa.func.length(items.c.dedupe_key) - POSITION_CHARS)
-        )
-        waiting_before = (
-            sa.select(earlier.c.id)
-            .where(
-                theirs > queue,
-                theirs < mine,
-                earlier.c.status.in_([Status.PENDING.value, Status.SENDING.value]),
-                earlier.c.result.is_(None),
-            )
-            .exists()
-        )
-        return sa.or_(sa.not_(items.c.dedupe_key.startswith(IN_ORDER)), sa.not_(waiting_before))
 
     @property
     def database(self) -> Database:
@@ -202,6 +175,7 @@ class Outbox:
             "next_attempt_at": due,
             "delayed_notice_sent": False,
             "submitter_id": submitter_id,
+            "in_order_queue": queue_of(dedupe_key),
         }
         with self._db.writing() as conn:
             new_id = conn.execute(self._add_statement, values).scalar_one_or_none()
@@ -250,7 +224,8 @@ class Outbox:
             for _ in range(2):
                 # RETURNING rows must all be read before the statement (and its transaction) ends.
                 rows = driver.execute(
-                    _SQLITE_ADD, (dedupe_key, kind, encoded, at_us, at_us, due_us, submitter_id)
+                    _SQLITE_ADD,
+                    (dedupe_key, kind, encoded, at_us, at_us, due_us, submitter_id, queue_of(dedupe_key)),
                 ).fetchall()
                 if rows:
                     return AddResult(int(rows[0][0]), created=True)
@@ -277,7 +252,8 @@ class Outbox:
         post), e.g. while writes to Productlane are paused.
 
         Due: pending with ``next_attempt_at <= now``, or sending whose lease has run out (its
-        worker died; check ``first_sent_at`` before sending again). Oldest due first. Each item
+        worker died; check ``first_sent_at`` before sending again). Oldest due first, each kind read
+        through an index of its own (`bot.delivery.claiming`), whatever the backlog. Each item
         is handed to one claimer only: PostgreSQL locks the chosen rows with
         ``FOR UPDATE SKIP LOCKED``; SQLite runs the whole claim in a ``BEGIN IMMEDIATE``
         transaction (one writer at a time), and the update re-checks the condition.
@@ -293,15 +269,8 @@ class Outbox:
         )
         if replies_only:
             due = sa.and_(due, items.c.result.is_not(None))
-        pick = (
-            sa.select(items.c.id)
-            .where(due, self._its_turn)
-            .order_by(items.c.next_attempt_at, items.c.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
         with self._db.writing() as conn:
-            ids = list(conn.execute(pick).scalars())
+            ids = candidates(conn, at, limit, replies_only=replies_only)
             if not ids:
                 return []
             rows = conn.execute(

@@ -11,10 +11,26 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from bot.db.schema import MIGRATIONS, add_column_if_missing, metadata
+from bot.db.schema import add_column_if_missing, metadata, register_migration
 from bot.db.types import ID, JSON, UtcMicros
 
 STATUSES = ("pending", "sending", "delivered", "failed")
+
+# The keys of items sent in order within a queue (see bot.delivery.item.in_order_key).
+IN_ORDER = "in-order:"
+POSITION_CHARS = 17  # a Slack ts: 1733150100.000200
+
+# Partial indexes for the claim: free items due in order; the items of in-order queues still waiting
+# for their thread, by queue and position; items whose thread exists with their reply still to post.
+CLAIM_INDEXES = (
+    ("outbox_items_free", ("next_attempt_at", "id"), "status = 'pending' AND in_order_queue IS NULL"),
+    (
+        "outbox_items_waiting",
+        ("in_order_queue", "dedupe_key"),
+        "status IN ('pending', 'sending') AND result IS NULL AND in_order_queue IS NOT NULL",
+    ),
+    ("outbox_items_replies", ("next_attempt_at", "id"), "status = 'pending' AND result IS NOT NULL"),
+)
 
 items = sa.Table(
     "outbox_items",
@@ -41,6 +57,9 @@ items = sa.Table(
     # Who the item is for (the payload's submitter, a Slack user id), kept beside the payload so that
     # one person's items are read by an index (the App Home), never by scanning JSON. Set by `add`.
     sa.Column("submitter_id", sa.String(64), nullable=True),
+    # The in-order queue the item waits its turn in (its key without the position; see
+    # bot.delivery.outbox), None for the rest: the claim finds each queue's head by an index.
+    sa.Column("in_order_queue", sa.String(255), nullable=True),
     sa.CheckConstraint("status IN ('pending', 'sending', 'delivered', 'failed')", name="outbox_items_status"),
     sa.Index("outbox_items_due", "status", "next_attempt_at"),
     sa.Index("outbox_items_lease", "status", "lease_until"),
@@ -139,7 +158,7 @@ def _v2(conn: Connection) -> None:
     _v2_sent_messages(conn)
 
 
-MIGRATIONS[2] = _v2
+register_migration(2, _v2)
 
 
 def _v3(conn: Connection) -> None:
@@ -161,4 +180,35 @@ def _v3(conn: Connection) -> None:
     )
 
 
-MIGRATIONS[3] = _v3
+register_migration(3, _v3)
+
+
+def _claim_index_ddl(name: str, columns: tuple[str, ...], where: str) -> str:
+    return f"CREATE INDEX IF NOT EXISTS {name} ON outbox_items ({', '.join(columns)}) WHERE {where}"
+
+
+# The claim's partial indexes (bot/delivery/claiming.py), made with the table. As DDL of their own,
+# the same on both databases: an `sa.Index` with `postgresql_where` would load the PostgreSQL dialect
+# into a bot on SQLite (tests/test_lean_start.py).
+def _make_claim_indexes(_table: sa.Table, connection: Connection, **_kw: Any) -> None:
+    for name, columns, where in CLAIM_INDEXES:
+        connection.exec_driver_sql(_claim_index_ddl(name, columns, where))
+
+
+sa.event.listen(items, "after_create", _make_claim_indexes)
+
+
+def _v4(conn: Connection) -> None:
+    """Version 4: the claim reads each kind of due item through an index of its own (a flood's backlog
+    made every claim read and sort all of it): each in-order item's queue in a column, and the indexes."""
+    add_column_if_missing(conn, "outbox_items", "in_order_queue", "VARCHAR(255)")
+    queue = f"substr(dedupe_key, 1, length(dedupe_key) - {POSITION_CHARS})"
+    conn.exec_driver_sql(
+        f"UPDATE outbox_items SET in_order_queue = {queue}"  # noqa: S608 - constants, no input
+        f" WHERE substr(dedupe_key, 1, {len(IN_ORDER)}) = '{IN_ORDER}' AND in_order_queue IS NULL"
+    )
+    for name, columns, where in CLAIM_INDEXES:
+        conn.exec_driver_sql(_claim_index_ddl(name, columns, where))
+
+
+register_migration(4, _v4)

@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from bot.budgets.file_copies import FileSource
+from bot.budgets.file_copies import FILES_PER_COPY, UPLOADS_PER_CHANNEL_PER_DAY, FileSource
 from bot.budgets.key_pause import KEY_PROBE_SECONDS
 from bot.feedback.capture import Captured, Gathered
 from bot.feedback.form import FeedbackForm
@@ -54,6 +54,10 @@ class WorkerSettings:
     # 60/min lets 70 through in the first minute (429s measured by bench_ack).
     burst: int = 1
     lease_seconds: float = 60.0
+    uploads_per_channel_per_day: int = UPLOADS_PER_CHANNEL_PER_DAY
+    """The most of the day's uploads one Slack channel may take."""
+    files_per_submission: int = FILES_PER_COPY
+    """The most files one submission copies; the rest stay links to Slack."""
     poll_interval: float = 1.0
     owner: str | None = None
     """Who holds this worker's leases (None: a name of its own)."""

@@ -20,6 +20,8 @@ __all__ = [
     "Gathered",
     "SlackFile",
     "TryLater",
+    "is_over_file_share",
+    "over_file_share",
     "slack_file",
     "slack_files",
 ]
@@ -121,6 +123,19 @@ class Gathered:
     files: tuple[SlackFile, ...] = ()
 
 
+# The end of the note on each file past the share one submission copies (`over_file_share`).
+_OVER_FILE_SHARE = " files a submission copies into Productlane"
+
+
+def over_file_share(most: int) -> str:
+    """The note on a file past the first ``most`` of a submission: it stays a link to Slack."""
+    return f"past the first {most}{_OVER_FILE_SHARE}"
+
+
+def is_over_file_share(note: str | None) -> bool:
+    return note is not None and note.endswith(_OVER_FILE_SHARE)
+
+
 @dataclass(frozen=True)
 class Captured:
     """Gathered, plus what became of each file (by Slack file id): the input compose renders."""
@@ -136,11 +151,20 @@ class Captured:
         if self.thread_problem:
             notes.append(f"Only the message was sent, not the whole thread: {self.thread_problem}.")
         kept = []
+        over_share: list[str] = []
         for file in self.files:
             copy = self.copies.get(file.id)
             if copy is not None and not copy.url:
+                if is_over_file_share(copy.note):
+                    over_share.append(str(copy.note))
+                    continue
                 name = file.name or copy.name or "a file"
                 kept.append(f"{name} ({copy.note})" if copy.note else name)
         if kept:
             notes.append("Kept as links to Slack: " + "; ".join(kept) + ".")
+        if over_share:
+            # Counted, not listed: a thread of hundreds of files would make a confirmation of names.
+            count = len(over_share)
+            files = "file was" if count == 1 else "files were"
+            notes.append(f"{count} more {files} kept as links to Slack ({over_share[0]}).")
         return notes
