@@ -22,7 +22,7 @@ from datetime import timedelta
 from typing import Any
 
 from bot.background import BackgroundThreads
-from bot.budgets.file_copies import FileCopier
+from bot.budgets.file_copies import CopierSettings, FileCopier
 from bot.budgets.key_pause import KeyPause
 from bot.budgets.write_limits import WriteLimits
 from bot.channels.model import ChannelSettingsSource, NoChannelSettings
@@ -111,11 +111,13 @@ def build_conversation(
         outbox.database,
         productlane,
         capture,
-        limiter_key=limiter_key,
-        lease_seconds=lease,
-        write_rate_per_minute=settings.productlane_writes_per_minute,
-        uploads_per_channel_per_day=settings.uploads_per_channel_per_day,
-        files_per_copy=settings.files_per_submission,
+        CopierSettings(
+            limiter_key=limiter_key,
+            lease_seconds=lease,
+            write_rate_per_minute=settings.productlane_writes_per_minute,
+            uploads_per_channel_per_day=settings.uploads_per_channel_per_day,
+            files_per_copy=settings.files_per_submission,
+        ),
         stopping=threads.stopping,
     )
     sender = FollowUpSender(

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from bot.budgets.file_copies import FileCopier
+from bot.budgets.file_copies import CopierSettings, FileCopier
 from bot.budgets.key_pause import KeyPause
 from bot.budgets.write_limits import WriteLimits
 from bot.conversation.compose import ReplyView, followup_html
@@ -87,7 +87,9 @@ def productlane() -> Iterator[FakeProductlane]:
 
 def sender_for(outbox: Outbox, store: FollowUpStore, fake: FakeProductlane) -> FollowUpSender:
     client = ProductlaneClient(fake.api_key, fake.url, timeout=5)
-    copier = FileCopier(outbox.database, client, NoFiles(), limiter_key="productlane:T1", lease_seconds=30)
+    copier = FileCopier(
+        outbox.database, client, NoFiles(), CopierSettings(limiter_key="productlane:T1", lease_seconds=30)
+    )
     return FollowUpSender(
         store,
         client,
