@@ -29,7 +29,7 @@ from bot.channels.model import ChannelSettingsSource, NoChannelSettings
 from bot.conversation.followed import FollowedThreads
 from bot.conversation.intake import FollowUpIntake
 from bot.conversation.priority import NewFeedbackFirst
-from bot.conversation.sender import COMMENT_SCOPE, PATCH, FollowUpSender
+from bot.conversation.sender import COMMENT_SCOPE, PATCH, FollowUpSender, SenderSettings, SharedWrites
 from bot.conversation.slack_facts import SlackFacts
 from bot.conversation.store import FollowUpStore, Route
 from bot.conversation.whole_thread import ThreadComposer, WholeThread
@@ -126,15 +126,15 @@ def build_conversation(
         SlackFacts(lookups),
         WholeThread(store, outbox, composer, capture, copier),
         copier,
-        NewFeedbackFirst(outbox),
-        WriteLimits(outbox.database),
-        KeyPause(outbox.database),
-        limiter_key=limiter_key,
-        owner=owner or f"conversation-{uuid.uuid4().hex[:8]}",
-        rate_per_minute=settings.productlane_writes_per_minute,
-        lease_seconds=lease,
-        gather_seconds=settings.followup_batch_seconds / 2,
-        spacing_seconds=settings.followup_batch_seconds,
+        SharedWrites(WriteLimits(outbox.database), KeyPause(outbox.database), NewFeedbackFirst(outbox)),
+        settings=SenderSettings(
+            limiter_key=limiter_key,
+            owner=owner or f"conversation-{uuid.uuid4().hex[:8]}",
+            rate_per_minute=settings.productlane_writes_per_minute,
+            lease_seconds=lease,
+            gather_seconds=settings.followup_batch_seconds / 2,
+            spacing_seconds=settings.followup_batch_seconds,
+        ),
         stopping=threads.stopping,
     )
     worker = ConversationWorker(

@@ -15,7 +15,7 @@ from bot.budgets.key_pause import KeyPause
 from bot.budgets.write_limits import WriteLimits
 from bot.conversation.compose import ReplyView, followup_html
 from bot.conversation.priority import NewFeedbackFirst
-from bot.conversation.sender import FollowUpSender
+from bot.conversation.sender import FollowUpSender, SenderSettings, SharedWrites
 from bot.conversation.store import FollowedThread, FollowUpStore
 from bot.conversation.whole_thread import WholeThread
 from bot.delivery.intake import Intake
@@ -96,13 +96,10 @@ def sender_for(outbox: Outbox, store: FollowUpStore, fake: FakeProductlane) -> F
         Names(),
         WholeThread(store, outbox, None, None, copier),  # type: ignore[arg-type]  # comments only here
         copier,
-        NewFeedbackFirst(outbox),
-        WriteLimits(outbox.database),
-        KeyPause(outbox.database),
-        limiter_key="productlane:T1",
-        owner="sender",
-        lease_seconds=30,
-        gather_seconds=0,
+        SharedWrites(WriteLimits(outbox.database), KeyPause(outbox.database), NewFeedbackFirst(outbox)),
+        settings=SenderSettings(
+            limiter_key="productlane:T1", owner="sender", lease_seconds=30, gather_seconds=0
+        ),
         stopping=threading.Event(),
     )
 
