@@ -17,7 +17,7 @@ from bot.catalog import Catalog, Entry, Kind
 from bot.catalog.refresh import Refresher
 from bot.catalog.store import CatalogStore
 from bot.delivery.outbox import Outbox
-from bot.productlane import ProductlaneClient
+from bot.productlane import ProductlaneClient, ReadRetries
 from tests.databases import database_url, outbox_at
 from tests.fakes.productlane import FakeProductlane
 from tests.fakes.productlane_catalog import CATALOG_SCOPES
@@ -148,7 +148,9 @@ def productlane() -> Iterator[FakeProductlane]:
 
 @pytest.fixture
 def client(productlane: FakeProductlane) -> Iterator[ProductlaneClient]:
-    with ProductlaneClient(productlane.api_key, productlane.url, sleep=lambda s: None) as c:
+    with ProductlaneClient(
+        productlane.api_key, productlane.url, retries=ReadRetries(sleep=lambda s: None)
+    ) as c:
         yield c
 
 
