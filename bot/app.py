@@ -58,7 +58,7 @@ from bot.slack.admins import WorkspaceAdmins
 from bot.slack.capture import SlackCapture
 from bot.slack.client import CountingWebClient
 from bot.slack.lookups import SlackLookups
-from bot.slack.replies import SlackMessenger
+from bot.slack.replies import SlackMessenger, SlackTools
 from bot.slack.team import Teammates
 from bot.tables import open_database
 from bot.triage.service import Triage
@@ -336,9 +336,7 @@ def build_bot(
         home_tab.opened,
     )
     reactions = ReactionFiler(
-        client,
-        lookups,
-        SlackMessenger(client, lookups),
+        SlackTools.over(client, lookups),
         filing,
         defaults,
         identity,
@@ -347,16 +345,13 @@ def build_bot(
         triage=triage,
     )
     channel_modals = ChannelSettingsModals(
-        client,
-        lookups,
-        SlackMessenger(client, lookups),
+        SlackTools.over(client, lookups),
         channel_store,
         channels,
         admins,
         default_pain=defaults.pain_level,
         emoji=settings.feedback_reaction,
         bot_user_id=identity.user_id,
-        has_named_admins=bool(settings.feedback_admin_ids()),
         names=catalog,
     )
     services = Services(
