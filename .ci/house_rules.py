@@ -1,5 +1,6 @@
 """The house rules import-linter cannot see: no `_private` name imported across packages, no module
-of bot/ over 600 lines, no comment or docstring that names an issue instead of saying why.
+of bot/ over 600 lines, no package reading another's tables, no constructor in bot/ over 8
+parameters, no comment or docstring that names an issue instead of saying why.
 
 Exits non-zero, listing each breach, when any rule is broken.
 """
@@ -13,6 +14,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 MAX_LINES = 600
+MAX_INIT_PARAMETERS = 8
 ISSUE = re.compile(r"\b(issues?|tasks?) #\d+|\(#\d+\)|\bfinding #?\d+", re.IGNORECASE)
 
 
@@ -64,6 +66,27 @@ def foreign_tables(path: Path, tree: ast.AST) -> list[str]:
     return found
 
 
+def wide_constructors(path: Path, tree: ast.AST) -> list[str]:
+    """A constructor takes at most `MAX_INIT_PARAMETERS` besides self: collaborators that always
+    travel together become one object, pacing knobs one frozen dataclass with defaults."""
+    found = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.ClassDef):
+            continue
+        for item in node.body:
+            if not isinstance(item, ast.FunctionDef) or item.name != "__init__":
+                continue
+            args = item.args
+            count = len(args.posonlyargs) + len(args.args) + len(args.kwonlyargs) - 1
+            count += (args.vararg is not None) + (args.kwarg is not None)
+            if count > MAX_INIT_PARAMETERS:
+                found.append(
+                    f"{path.relative_to(ROOT)}:{item.lineno}: {node.name}.__init__ takes {count} "
+                    f"parameters besides self (at most {MAX_INIT_PARAMETERS})"
+                )
+    return found
+
+
 def issue_mentions(path: Path, text: str) -> list[str]:
     found = []
     for number, line in enumerate(text.splitlines(), 1):
@@ -82,6 +105,7 @@ def main() -> int:
         tree = ast.parse(text)
         breaches += private_imports(path, tree)
         breaches += foreign_tables(path, tree)
+        breaches += wide_constructors(path, tree)
     for folder in ("bot", "tests", "bench"):
         for path in sorted((ROOT / folder).rglob("*.py")):
             breaches += issue_mentions(path, path.read_text())

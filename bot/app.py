@@ -35,7 +35,7 @@ from bot.feedback.form import FormDefaults
 from bot.feedback.source import SourceMessage
 from bot.feedback.submission import DraftStore, Submission
 from bot.floods import FloodAlerts, FloodStore, Scope, flood_limits
-from bot.home import HomeTab, update_mode_words
+from bot.home import HomeShows, HomeSlack, HomeTab, update_mode_words
 from bot.home.held import HeldActions
 from bot.listener_pool import ListenerPool
 from bot.listeners import (
@@ -58,7 +58,7 @@ from bot.slack.admins import WorkspaceAdmins
 from bot.slack.capture import SlackCapture
 from bot.slack.client import CountingWebClient
 from bot.slack.lookups import SlackLookups
-from bot.slack.replies import SlackMessenger
+from bot.slack.replies import SlackMessenger, SlackTools
 from bot.slack.team import Teammates
 from bot.tables import open_database
 from bot.triage.service import Triage
@@ -258,21 +258,18 @@ def build_bot(
         alerts=flood_alerts,
     )
     home_tab = HomeTab(
-        client,
+        HomeSlack(client, lookups, admins, identity.own_team, workspace_name=auth.get("team")),
         outbox,
-        lookups,
-        admins,
         health,
         limiter_key=limiter_key,
-        team_id=identity.team_id,
-        enterprise_id=identity.enterprise_id,
-        workspace_name=auth.get("team"),
-        update_mode=update_mode_words(mode_of(settings), settings.productlane_poll_seconds),
+        shows=HomeShows(
+            update_mode=update_mode_words(mode_of(settings), settings.productlane_poll_seconds),
+            reaction=settings.feedback_reaction,
+            writes_per_minute=writes_per_minute,
+            retention_days=settings.outbox_retention_days,
+        ),
         channel_settings=channels,
-        reaction=settings.feedback_reaction,
-        writes_per_minute=writes_per_minute,
         floods=floods,
-        retention_days=settings.outbox_retention_days,
     )
     updates = build_updates(
         settings,
@@ -339,9 +336,7 @@ def build_bot(
         home_tab.opened,
     )
     reactions = ReactionFiler(
-        client,
-        lookups,
-        SlackMessenger(client, lookups),
+        SlackTools.over(client, lookups),
         filing,
         defaults,
         identity,
@@ -350,16 +345,13 @@ def build_bot(
         triage=triage,
     )
     channel_modals = ChannelSettingsModals(
-        client,
-        lookups,
-        SlackMessenger(client, lookups),
+        SlackTools.over(client, lookups),
         channel_store,
         channels,
         admins,
         default_pain=defaults.pain_level,
         emoji=settings.feedback_reaction,
         bot_user_id=identity.user_id,
-        has_named_admins=bool(settings.feedback_admin_ids()),
         names=catalog,
     )
     services = Services(

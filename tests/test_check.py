@@ -13,7 +13,7 @@ from slack_sdk import WebClient
 
 from bot.budgets.key_pause import KeyPause
 from bot.check import run_checks
-from bot.productlane import ProductlaneClient
+from bot.productlane import ProductlaneClient, ReadRetries
 from bot.settings import Settings
 from tests.databases import outbox_at
 from tests.fakes.productlane import FakeProductlane
@@ -121,7 +121,9 @@ def test_unreachable_services_fail_without_a_traceback(productlane: FakeProductl
     lines: list[str] = []
     # No retry after a refused connection (slack_sdk's waits a second): it changes nothing here.
     web = WebClient(token="xoxb-x", base_url="http://127.0.0.1:9/api/", timeout=2, retry_handlers=[])
-    client = ProductlaneClient("pl_v2_x", "http://127.0.0.1:9/api/v2", max_get_attempts=1)
+    client = ProductlaneClient(
+        "pl_v2_x", "http://127.0.0.1:9/api/v2", retries=ReadRetries(max_get_attempts=1)
+    )
     status = run_checks(settings, web_client=web, productlane=client, echo=lines.append)
     assert status == 1
     assert "could not reach Slack" in "\n".join(lines)

@@ -26,6 +26,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -201,6 +202,26 @@ def daily_left(db: Database, key: str, limit: int, *, now: datetime | None = Non
 # --- the copier ----------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class CopierSettings:
+    """The budgets a copier works within (the write budget it shares, Productlane's uploads, each
+    channel's share of the day's, the files one piece of work copies), how long passing trouble may
+    hold the files, and the lease of the work it copies for."""
+
+    limiter_key: str
+    """Names the write budget every replica shares; the uploads' budget is named after it."""
+    lease_seconds: float
+    """The lease of the work held while copying, renewed while waiting for a slot."""
+    write_rate_per_minute: int = 60
+    write_burst: int = 1
+    uploads_per_minute: int = UPLOAD_PACE_PER_MINUTE
+    uploads_per_day: int = UPLOADS_PER_DAY
+    uploads_per_channel_per_day: int = UPLOADS_PER_CHANNEL_PER_DAY
+    files_per_copy: int = FILES_PER_COPY
+    """The most files one piece of work copies; the rest stay links to Slack."""
+    patience: timedelta = FILE_PATIENCE
+
+
 class FileCopier:
     """Copies an item's files into Productlane for the worker that holds the item."""
 
@@ -209,16 +230,8 @@ class FileCopier:
         db: Database,
         productlane: ProductlaneClient,
         source: FileSource,
+        settings: CopierSettings,
         *,
-        limiter_key: str,
-        lease_seconds: float,
-        write_rate_per_minute: int = 60,
-        write_burst: int = 1,
-        uploads_per_minute: int = UPLOAD_PACE_PER_MINUTE,
-        uploads_per_day: int = UPLOADS_PER_DAY,
-        uploads_per_channel_per_day: int = UPLOADS_PER_CHANNEL_PER_DAY,
-        files_per_copy: int = FILES_PER_COPY,
-        patience: timedelta = FILE_PATIENCE,
         stopping: threading.Event | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -226,16 +239,16 @@ class FileCopier:
         self._limits = WriteLimits(db)
         self._productlane = productlane
         self._source = source
-        self._write_key = limiter_key
-        self._upload_key = f"{limiter_key}:uploads"
-        self._lease = lease_seconds
-        self._write_rate = write_rate_per_minute
-        self._write_burst = write_burst
-        self._upload_rate = uploads_per_minute
-        self._per_day = uploads_per_day
-        self._per_channel = uploads_per_channel_per_day
-        self._files_per_copy = files_per_copy
-        self._patience = patience
+        self._write_key = settings.limiter_key
+        self._upload_key = f"{settings.limiter_key}:uploads"
+        self._lease = settings.lease_seconds
+        self._write_rate = settings.write_rate_per_minute
+        self._write_burst = settings.write_burst
+        self._upload_rate = settings.uploads_per_minute
+        self._per_day = settings.uploads_per_day
+        self._per_channel = settings.uploads_per_channel_per_day
+        self._files_per_copy = settings.files_per_copy
+        self._patience = settings.patience
         self._stopping = stopping or threading.Event()
         self._sleep = sleep
         self._told_scope = False

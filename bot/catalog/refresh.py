@@ -23,6 +23,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 
 from bot.catalog.entries import Entry, entry_from
@@ -42,6 +43,8 @@ __all__ = [
     "READS_PER_MINUTE",
     "READ_LIMITER_KEY",
     "LeaseLost",
+    "ReadBudget",
+    "RefreshSettings",
     "Refresher",
     "unreadable_detail",
 ]
@@ -80,6 +83,28 @@ def unreadable_detail(kind: Kind, error: ScopeError | NotFoundError) -> str:
     return f"the key lacks {needed}"
 
 
+@dataclass(frozen=True, slots=True)
+class RefreshSettings:
+    """How a process refreshes the lists: who holds their leases, how often each is read again, and
+    how it is read (entries a page, and at most how many in all)."""
+
+    owner: str
+    interval: float
+    """Seconds between refreshes of a list (and before a refused key is tried again)."""
+    page_size: int = PAGE_SIZE
+    max_entries: int = MAX_ENTRIES
+
+
+@dataclass(frozen=True, slots=True)
+class ReadBudget:
+    """The catalog's read budget, shared by every replica: ``slot`` takes a read's slot and says how
+    long to wait before it (0: at once), ``pause`` stops every replica's reads for that many seconds
+    (Productlane answered 429)."""
+
+    slot: Callable[[], float]
+    pause: Callable[[float], None]
+
+
 class Refresher:
     """Refreshes the lists that are due, one at a time, until none is (or the bot stops)."""
 
@@ -87,26 +112,22 @@ class Refresher:
         self,
         store: CatalogStore,
         productlane: ProductlaneClient,
+        settings: RefreshSettings,
+        budget: ReadBudget,
         *,
-        owner: str,
-        interval: float,
-        read_slot: Callable[[], float],
-        pause_reads: Callable[[float], None],
         saved: Callable[[Kind, int, list[Entry]], None],
         stopping: threading.Event,
-        page_size: int = PAGE_SIZE,
-        max_entries: int = MAX_ENTRIES,
     ) -> None:
         self._store = store
         self._productlane = productlane
-        self._owner = owner
-        self._interval = interval
-        self._read_slot = read_slot
-        self._pause_reads = pause_reads
+        self._owner = settings.owner
+        self._interval = settings.interval
+        self._read_slot = budget.slot
+        self._pause_reads = budget.pause
         self._saved = saved
         self._stopping = stopping
-        self._page_size = page_size
-        self._max_entries = max_entries
+        self._page_size = settings.page_size
+        self._max_entries = settings.max_entries
 
     def refresh_due(self) -> int:
         """Claim and refresh due lists until none is left; how many were refreshed."""

@@ -24,7 +24,14 @@ from bot.background import RepeatedFailureLog
 from bot.budgets.write_limits import WriteLimits
 from bot.catalog.entries import Entry, domain_of
 from bot.catalog.kinds import Kind
-from bot.catalog.refresh import READ_BURST, READ_LIMITER_KEY, READS_PER_MINUTE, Refresher
+from bot.catalog.refresh import (
+    READ_BURST,
+    READ_LIMITER_KEY,
+    READS_PER_MINUTE,
+    ReadBudget,
+    Refresher,
+    RefreshSettings,
+)
 from bot.catalog.search import KindIndex
 from bot.catalog.store import CatalogStore, KindState
 from bot.db import Database
@@ -237,10 +244,8 @@ def build_catalog(db: Database, productlane: ProductlaneClient, refresh_seconds:
         return Refresher(
             store,
             productlane,
-            owner=owner,
-            interval=refresh_seconds,
-            read_slot=read_slot,
-            pause_reads=pause_reads,
+            RefreshSettings(owner=owner, interval=refresh_seconds),
+            ReadBudget(slot=read_slot, pause=pause_reads),
             saved=saved,
             stopping=stopping,
         )

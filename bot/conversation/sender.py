@@ -31,6 +31,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -58,7 +59,7 @@ from bot.productlane import (
 from bot.productlane.models import body_fingerprint
 from bot.render.names import NameResolver
 
-__all__ = ["COMMENTS", "PATCH", "FollowUpSender"]
+__all__ = ["COMMENTS", "PATCH", "FollowUpSender", "SenderSettings", "SharedWrites"]
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +128,34 @@ def _backoff(attempt: int) -> float:
     return base / 2 + base / 2 * random.random()  # noqa: S311 - jitter, not a secret
 
 
+@dataclass(frozen=True, slots=True)
+class SenderSettings:
+    """How the sender paces itself: its share of the write budget, its leases on threads, and how
+    long replies gather before they go together."""
+
+    limiter_key: str
+    """Names the write budget every replica shares with delivery."""
+    owner: str
+    """Who holds this sender's leases."""
+    rate_per_minute: int = 60
+    burst: int = 1
+    lease_seconds: float = LEASE_SECONDS
+    gather_seconds: float = GATHER_SECONDS
+    """Follow-ups wait this long after the first of them arrived."""
+    spacing_seconds: float = SPACING_SECONDS
+    """A thread gets at most one write this often."""
+
+
+@dataclass(frozen=True, slots=True)
+class SharedWrites:
+    """What follow-ups share with delivery: the write budget every replica draws on, the pause for
+    a refused key, and the rule that new feedback goes first."""
+
+    limits: WriteLimits
+    pauses: KeyPause
+    new_feedback: NewFeedbackFirst
+
+
 class FollowUpSender:
     def __init__(
         self,
@@ -135,17 +164,9 @@ class FollowUpSender:
         slack: SlackSide,
         whole_thread: WholeThread,
         copier: FileCopier,
-        new_feedback: NewFeedbackFirst,
-        limits: WriteLimits,
-        pauses: KeyPause,
+        shared: SharedWrites,
         *,
-        limiter_key: str,
-        owner: str,
-        rate_per_minute: int = 60,
-        burst: int = 1,
-        lease_seconds: float = LEASE_SECONDS,
-        gather_seconds: float = GATHER_SECONDS,
-        spacing_seconds: float = SPACING_SECONDS,
+        settings: SenderSettings,
         stopping: threading.Event | None = None,
     ) -> None:
         self.store = store
@@ -153,16 +174,16 @@ class FollowUpSender:
         self._slack = slack
         self._whole_thread = whole_thread
         self._copier = copier
-        self.new_feedback = new_feedback
-        self._limits = limits
-        self._pauses = pauses
-        self._key = limiter_key
-        self.owner = owner
-        self._rate = rate_per_minute
-        self._burst = burst
-        self.lease_seconds = lease_seconds
-        self._gather = gather_seconds
-        self._spacing = spacing_seconds
+        self.new_feedback = shared.new_feedback
+        self._limits = shared.limits
+        self._pauses = shared.pauses
+        self._key = settings.limiter_key
+        self.owner = settings.owner
+        self._rate = settings.rate_per_minute
+        self._burst = settings.burst
+        self.lease_seconds = settings.lease_seconds
+        self._gather = settings.gather_seconds
+        self._spacing = settings.spacing_seconds
         self._stopping = stopping or threading.Event()
         self._failures: dict[tuple[str, str], int] = {}
         self._told_fallback = False

@@ -22,14 +22,14 @@ from datetime import timedelta
 from typing import Any
 
 from bot.background import BackgroundThreads
-from bot.budgets.file_copies import FileCopier
+from bot.budgets.file_copies import CopierSettings, FileCopier
 from bot.budgets.key_pause import KeyPause
 from bot.budgets.write_limits import WriteLimits
 from bot.channels.model import ChannelSettingsSource, NoChannelSettings
 from bot.conversation.followed import FollowedThreads
 from bot.conversation.intake import FollowUpIntake
 from bot.conversation.priority import NewFeedbackFirst
-from bot.conversation.sender import COMMENT_SCOPE, PATCH, FollowUpSender
+from bot.conversation.sender import COMMENT_SCOPE, PATCH, FollowUpSender, SenderSettings, SharedWrites
 from bot.conversation.slack_facts import SlackFacts
 from bot.conversation.store import FollowUpStore, Route
 from bot.conversation.whole_thread import ThreadComposer, WholeThread
@@ -111,11 +111,13 @@ def build_conversation(
         outbox.database,
         productlane,
         capture,
-        limiter_key=limiter_key,
-        lease_seconds=lease,
-        write_rate_per_minute=settings.productlane_writes_per_minute,
-        uploads_per_channel_per_day=settings.uploads_per_channel_per_day,
-        files_per_copy=settings.files_per_submission,
+        CopierSettings(
+            limiter_key=limiter_key,
+            lease_seconds=lease,
+            write_rate_per_minute=settings.productlane_writes_per_minute,
+            uploads_per_channel_per_day=settings.uploads_per_channel_per_day,
+            files_per_copy=settings.files_per_submission,
+        ),
         stopping=threads.stopping,
     )
     sender = FollowUpSender(
@@ -124,15 +126,15 @@ def build_conversation(
         SlackFacts(lookups),
         WholeThread(store, outbox, composer, capture, copier),
         copier,
-        NewFeedbackFirst(outbox),
-        WriteLimits(outbox.database),
-        KeyPause(outbox.database),
-        limiter_key=limiter_key,
-        owner=owner or f"conversation-{uuid.uuid4().hex[:8]}",
-        rate_per_minute=settings.productlane_writes_per_minute,
-        lease_seconds=lease,
-        gather_seconds=settings.followup_batch_seconds / 2,
-        spacing_seconds=settings.followup_batch_seconds,
+        SharedWrites(WriteLimits(outbox.database), KeyPause(outbox.database), NewFeedbackFirst(outbox)),
+        settings=SenderSettings(
+            limiter_key=limiter_key,
+            owner=owner or f"conversation-{uuid.uuid4().hex[:8]}",
+            rate_per_minute=settings.productlane_writes_per_minute,
+            lease_seconds=lease,
+            gather_seconds=settings.followup_batch_seconds / 2,
+            spacing_seconds=settings.followup_batch_seconds,
+        ),
         stopping=threads.stopping,
     )
     worker = ConversationWorker(

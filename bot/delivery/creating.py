@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import ValidationError as ModelValidationError
 
 from bot import metrics
-from bot.budgets.file_copies import CopyLater, FileCopier, KeyRefused, LeaseLost
+from bot.budgets.file_copies import CopierSettings, CopyLater, FileCopier, KeyRefused, LeaseLost
 from bot.budgets.key_pause import key_problem
 from bot.delivery.confirming import Confirmations
 from bot.delivery.copies import copy_item_files
@@ -95,12 +95,14 @@ class ThreadCreation:
                 sending.outbox.database,
                 sending.productlane,
                 slack.gatherer,
-                limiter_key=settings.limiter_key,
-                lease_seconds=settings.lease_seconds,
-                write_rate_per_minute=settings.rate_per_minute,
-                write_burst=settings.burst,
-                uploads_per_channel_per_day=settings.uploads_per_channel_per_day,
-                files_per_copy=settings.files_per_submission,
+                CopierSettings(
+                    limiter_key=settings.limiter_key,
+                    lease_seconds=settings.lease_seconds,
+                    write_rate_per_minute=settings.rate_per_minute,
+                    write_burst=settings.burst,
+                    uploads_per_channel_per_day=settings.uploads_per_channel_per_day,
+                    files_per_copy=settings.files_per_submission,
+                ),
                 stopping=sending.stopping,
             )
             if slack.gatherer is not None

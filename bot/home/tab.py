@@ -17,6 +17,7 @@ import enum
 import logging
 import threading
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -50,7 +51,7 @@ from bot.slack.lookups import SlackLookups
 from bot.slack.team import OwnTeam, belongs
 from bot.updates.store import UpdatesStore
 
-__all__ = ["MIN_INTERVAL", "HomeTab", "update_mode_words"]
+__all__ = ["MIN_INTERVAL", "HomePacing", "HomeShows", "HomeSlack", "HomeTab", "update_mode_words"]
 
 log = logging.getLogger(__name__)
 
@@ -81,52 +82,74 @@ def update_mode_words(mode: str, poll_seconds: float) -> str:
     return "off"
 
 
+@dataclass(frozen=True, slots=True)
+class HomeSlack:
+    """The Home's side of Slack: where Homes are published, who is looking and whether they are one
+    of ours, and which of them are the workspace's admins."""
+
+    client: WebClient
+    lookups: SlackLookups
+    admins: WorkspaceAdmins
+    ours: OwnTeam
+    """The workspace (and organization) the bot is installed in; its publish budget is named after it."""
+    workspace_name: str | None
+    """Named to people of another workspace, who are shown nothing else."""
+
+
+@dataclass(frozen=True, slots=True)
+class HomeShows:
+    """What the Home tells beside people's submissions: the reaction that files a message, and for
+    the admins how Productlane's changes reach Slack, the write pace and how long items are kept."""
+
+    update_mode: str
+    """In words (`update_mode_words`)."""
+    reaction: str = ""
+    writes_per_minute: int = WRITES_PER_MINUTE
+    retention_days: int = 90
+
+
+@dataclass(frozen=True, slots=True)
+class HomePacing:
+    """How often Homes are published again after changes."""
+
+    min_interval: timedelta = MIN_INTERVAL
+    """A person's Home at most this often."""
+    republish_per_minute: int = REPUBLISH_PER_MINUTE
+    """Across replicas."""
+
+
 class HomeTab:
     """Publishes people's Home tabs. Thread-safe; `stop()` ends its publishing thread."""
 
     def __init__(
         self,
-        client: WebClient,
+        slack: HomeSlack,
         outbox: Outbox,
-        lookups: SlackLookups,
-        admins: WorkspaceAdmins,
         health: DeliveryHealthReader,
         *,
         limiter_key: str,
-        team_id: str | None,
-        workspace_name: str | None,
-        enterprise_id: str | None = None,
-        update_mode: str,
+        shows: HomeShows,
         channel_settings: ChannelSettingsSource | None = None,
-        reaction: str = "",
-        min_interval: timedelta = MIN_INTERVAL,
-        republish_per_minute: int = REPUBLISH_PER_MINUTE,
-        writes_per_minute: int = WRITES_PER_MINUTE,
         floods: FloodStore | None = None,
-        retention_days: int = 90,
+        pacing: HomePacing = HomePacing(),
     ) -> None:
-        self._client = client
+        self._client = slack.client
         self._outbox = outbox
-        self._lookups = lookups
-        self._admins = admins
+        self._lookups = slack.lookups
+        self._admins = slack.admins
         self._health = health
-        self._team = team_id
-        self._ours = OwnTeam(team_id, enterprise_id)
-        self._workspace_name = workspace_name
-        self._update_mode = update_mode
+        self._ours = slack.ours
+        self._workspace_name = slack.workspace_name
+        self._shows = shows
         self._channel_settings: ChannelSettingsSource = channel_settings or NoChannelSettings()
-        self._reaction = reaction
-        self._min_interval = min_interval
-        self._rate = republish_per_minute
-        self._writes_per_minute = writes_per_minute
+        self._pacing = pacing
         self._floods = floods
-        self._retention_days = retention_days
         self._views = HomeViews(outbox.database)
         self._reader = SubmissionsReader(outbox, limiter_key)
         self._limits = WriteLimits(outbox.database)
         self._updates = UpdatesStore(outbox.database)
         self._followups = FollowUpStore(outbox.database)
-        self._publish_key = f"slack:views.publish:{team_id or 'workspace'}"
+        self._publish_key = f"slack:views.publish:{slack.ours.team_id or 'workspace'}"
         self._lock = threading.Lock()
         self._changed_people: set[str] = set()
         self._changed_threads: set[str] = set()
@@ -165,8 +188,8 @@ class HomeTab:
                 submissions,
                 now=now,
                 admin=admin,
-                reaction=self._reaction,
-                writes_per_minute=self._writes_per_minute,
+                reaction=self._shows.reaction,
+                writes_per_minute=self._shows.writes_per_minute,
             )
         except Exception:
             # The database is away: say so rather than leave an old Home up as if it were current.
@@ -187,13 +210,13 @@ class HomeTab:
             failed=health.failed,
             oldest_waiting_seconds=health.oldest_waiting_seconds(self._outbox.database.now()),
             paused_reason=health.paused.reason if health.paused is not None else None,
-            update_mode=self._update_mode,
+            update_mode=self._shows.update_mode,
             channels=tuple(channel_line(settings) for settings in channels),
             refused_followups=refused.count,
             refused_followup_reason=latest,
             held=held,
             held_total=held_total,
-            retention_days=self._retention_days,
+            retention_days=self._shows.retention_days,
         )
 
     def _publish(self, user_id: str, view: View) -> Published:
@@ -282,7 +305,7 @@ class HomeTab:
             people |= self._updates.submitters_of(changed_threads)
         if people:
             self._views.mark_stale(people)
-        claimed = self._views.claim_due(self._min_interval, CLAIM_BATCH)
+        claimed = self._views.claim_due(self._pacing.min_interval, CLAIM_BATCH)
         for index, user_id in enumerate(claimed):
             outcome = self._publish(user_id, self.view_for(user_id)) if self._wait_for_slot() else None
             if outcome is Published.YES:
@@ -291,11 +314,13 @@ class HomeTab:
                 # Stopping, or Slack cannot take it now: these stay stale for a later round.
                 self._views.mark_stale(claimed[index:])
                 break
-        return self._views.next_due(self._min_interval)
+        return self._views.next_due(self._pacing.min_interval)
 
     def _wait_for_slot(self) -> bool:
         while not self._stopping.is_set():
-            wait = self._limits.reserve_write_slot(self._publish_key, self._rate, REPUBLISH_BURST)
+            wait = self._limits.reserve_write_slot(
+                self._publish_key, self._pacing.republish_per_minute, REPUBLISH_BURST
+            )
             if wait <= 0:
                 return True
             self._stopping.wait(min(wait, 5.0))

@@ -3,7 +3,7 @@
 This package knows nothing of Slack.
 """
 
-from bot.productlane.client import DEFAULT_BASE_URL, USER_AGENT, ProductlaneClient
+from bot.productlane.client import DEFAULT_BASE_URL, USER_AGENT, ProductlaneClient, ReadRetries
 from bot.productlane.errors import (
     AuthenticationError,
     ConflictError,
@@ -79,6 +79,7 @@ __all__ = [
     "ProductlaneError",
     "Project",
     "RateLimitedError",
+    "ReadRetries",
     "ScopeError",
     "ServerError",
     "Tag",

@@ -27,9 +27,7 @@ is `bot.productlane.exchange`.
 
 from __future__ import annotations
 
-import random
-import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -38,7 +36,7 @@ from urllib.parse import quote
 import pydantic
 
 from bot.productlane.errors import NotFoundError, OutcomeUnknownError, UnexpectedResponseError
-from bot.productlane.exchange import USER_AGENT, ApiExchange, json_body
+from bot.productlane.exchange import USER_AGENT, ApiExchange, ReadRetries, json_body
 from bot.productlane.models import (
     AddCustomerNeeds,
     Comment,
@@ -65,7 +63,7 @@ from bot.productlane.uploads import uploaded_url
 if TYPE_CHECKING:
     import httpx
 
-__all__ = ["DEFAULT_BASE_URL", "USER_AGENT", "ProductlaneClient"]
+__all__ = ["DEFAULT_BASE_URL", "USER_AGENT", "ProductlaneClient", "ReadRetries"]
 
 DEFAULT_BASE_URL = "https://productlane.com/api/v2"
 
@@ -75,9 +73,10 @@ _ModelT = TypeVar("_ModelT", bound=pydantic.BaseModel)
 class ProductlaneClient:
     """A Productlane API v2 client for one API key.
 
-    ``transport`` replaces httpx's network transport (tests); ``sleep`` and ``rng`` drive the GET
-    backoff (tests inject them to assert the waits). ``write_limiter`` should be shared by every
-    client using the same key in this process; ``None`` gives this client a private default one.
+    ``transport`` replaces httpx's network transport (tests); ``retries`` says how GETs are retried
+    (None: the defaults; tests inject its ``sleep`` and ``rng`` to assert the waits).
+    ``write_limiter`` should be shared by every client using the same key in this process;
+    ``None`` gives this client a private default one.
     """
 
     def __init__(
@@ -88,16 +87,12 @@ class ProductlaneClient:
         timeout: float = 10.0,
         write_limiter: WriteLimiter | None = None,
         transport: httpx.BaseTransport | None = None,
-        max_get_attempts: int = 4,
-        sleep: Callable[[float], None] = time.sleep,
-        backoff_base: float = 0.5,
-        backoff_max: float = 30.0,
-        max_retry_after: float = 60.0,
-        rng: Callable[[], float] = random.random,
+        retries: ReadRetries | None = None,
     ) -> None:
+        retries = retries if retries is not None else ReadRetries()
         if not api_key or not api_key.strip():
             raise ValueError("api_key is empty")
-        if max_get_attempts < 1:
+        if retries.max_get_attempts < 1:
             raise ValueError("max_get_attempts must be at least 1")
         self._api = ApiExchange(
             api_key,
@@ -105,12 +100,7 @@ class ProductlaneClient:
             timeout=timeout,
             write_limiter=write_limiter if write_limiter is not None else WriteLimiter(),
             transport=transport,
-            max_get_attempts=max_get_attempts,
-            sleep=sleep,
-            backoff_base=backoff_base,
-            backoff_max=backoff_max,
-            max_retry_after=max_retry_after,
-            rng=rng,
+            retries=retries,
         )
 
     def __repr__(self) -> str:

@@ -6,9 +6,11 @@ every answer logged and counted, and a success answer checked against its model.
 from __future__ import annotations
 
 import logging
+import random
 import threading
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import pydantic
@@ -28,7 +30,7 @@ from bot.productlane.ratelimit import WriteLimiter
 if TYPE_CHECKING:
     import httpx
 
-__all__ = ["USER_AGENT", "ApiExchange", "json_body"]
+__all__ = ["USER_AGENT", "ApiExchange", "ReadRetries", "json_body"]
 
 # The client's name: operators' log filters select its entries by it.
 logger = logging.getLogger("bot.productlane.client")
@@ -36,6 +38,21 @@ logger = logging.getLogger("bot.productlane.client")
 USER_AGENT = f"productlane-slack/{__version__}"
 
 _ModelT = TypeVar("_ModelT", bound=pydantic.BaseModel)
+
+
+@dataclass(frozen=True, slots=True)
+class ReadRetries:
+    """How reads (GETs) are retried: how many attempts in all, the backoff between them (with
+    jitter from ``rng``, waited out by ``sleep``: tests inject both to assert the waits), and the
+    longest Retry-After a 429 may ask before it is raised at once instead. Writes are never retried
+    by the client."""
+
+    max_get_attempts: int = 4
+    backoff_base: float = 0.5
+    backoff_max: float = 30.0
+    max_retry_after: float = 60.0
+    sleep: Callable[[float], None] = time.sleep
+    rng: Callable[[], float] = random.random
 
 
 class ApiExchange:
@@ -50,21 +67,16 @@ class ApiExchange:
         timeout: float,
         write_limiter: WriteLimiter,
         transport: httpx.BaseTransport | None,
-        max_get_attempts: int,
-        sleep: Callable[[float], None],
-        backoff_base: float,
-        backoff_max: float,
-        max_retry_after: float,
-        rng: Callable[[], float],
+        retries: ReadRetries,
     ) -> None:
         self.base_url = base_url
         self.write_limiter = write_limiter
-        self.max_get_attempts = max_get_attempts
-        self._sleep = sleep
-        self._backoff_base = backoff_base
-        self._backoff_max = backoff_max
-        self._max_retry_after = max_retry_after
-        self._rng = rng
+        self.max_get_attempts = retries.max_get_attempts
+        self._sleep = retries.sleep
+        self._backoff_base = retries.backoff_base
+        self._backoff_max = retries.backoff_max
+        self._max_retry_after = retries.max_retry_after
+        self._rng = retries.rng
 
         def make_http() -> httpx.Client:
             # httpx is imported here, on the first request, not at start-up: ~1 MB that a bot which

@@ -22,6 +22,11 @@ class WorkspaceAdmins:
         self._named = frozenset(feedback_admins)
         self._ours = OwnTeam(workspace_team_id, enterprise_id)
 
+    @property
+    def has_named(self) -> bool:
+        """Whether FEEDBACK_ADMINS names anyone (a refusal then says they may too)."""
+        return bool(self._named)
+
     def is_admin(self, user_id: str) -> bool:
         """A workspace admin or owner of this workspace (users.info, cached), or named in
         FEEDBACK_ADMINS. Someone Slack won't describe is not an admin."""

@@ -316,3 +316,17 @@ class SlackMessenger:
             if landed is not None:
                 return landed
         return self.direct(user_id, reply)
+
+
+@dataclass(frozen=True, slots=True)
+class SlackTools:
+    """What the Slack UI works through: the Web API client, the lookups (people and channels, cached)
+    and the messenger that posts the bot's replies where they belong, over the same two."""
+
+    client: WebClient
+    lookups: SlackLookups
+    messenger: SlackMessenger
+
+    @classmethod
+    def over(cls, client: WebClient, lookups: SlackLookups) -> SlackTools:
+        return cls(client, lookups, SlackMessenger(client, lookups))

@@ -13,7 +13,6 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.channels.cache import ChannelSettingsCache
@@ -22,8 +21,7 @@ from bot.channels.model import ChannelSettings
 from bot.channels.store import ChannelSettingsStore
 from bot.productlane.models import PainLevel
 from bot.slack.admins import WorkspaceAdmins
-from bot.slack.lookups import SlackLookups
-from bot.slack.replies import SlackMessenger, notice_reply
+from bot.slack.replies import SlackTools, notice_reply
 from bot.ui.channel_views import (
     CAPTURE_BLOCK,
     CatalogNames,
@@ -69,9 +67,7 @@ class ChannelSettingsModals:
 
     def __init__(
         self,
-        client: WebClient,
-        lookups: SlackLookups,
-        messenger: SlackMessenger,
+        slack: SlackTools,
         store: ChannelSettingsStore,
         cache: ChannelSettingsCache,
         admins: WorkspaceAdmins,
@@ -80,11 +76,10 @@ class ChannelSettingsModals:
         emoji: str,
         bot_user_id: str | None,
         names: CatalogNames | None = None,
-        has_named_admins: bool = False,
     ) -> None:
-        self._client = client
-        self._lookups = lookups
-        self._messenger = messenger
+        self._client = slack.client
+        self._lookups = slack.lookups
+        self._messenger = slack.messenger
         self._store = store
         self._cache = cache
         self._admins = admins
@@ -92,7 +87,6 @@ class ChannelSettingsModals:
         self._emoji = emoji
         self._bot_user_id = bot_user_id
         self.names: CatalogNames = names or IdsAsNames()
-        self._has_named_admins = has_named_admins
 
     def open(
         self, trigger_id: str, user_id: str, channel_id: str | None, tell: Callable[[str], object]
@@ -125,7 +119,7 @@ class ChannelSettingsModals:
         channel_id = str(view.get("private_metadata") or "")
         if not self._admins.is_admin(user_id):
             log.warning("channel settings of %s not saved: %s is not an admin", channel_id, user_id)
-            return {CAPTURE_BLOCK: not_allowed_on_save(self._has_named_admins)}
+            return {CAPTURE_BLOCK: not_allowed_on_save(self._admins.has_named)}
         values = settings_from_state((view.get("state") or {}).get("values") or {})
         try:
             changes = self._store.apply([(channel_id, values)], by=user_id)

@@ -21,7 +21,6 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.channels.defaults import with_channel_defaults
@@ -31,8 +30,7 @@ from bot.feedback.posted import PostLater
 from bot.feedback.source import OWN_MESSAGE, source_from_message, why_not_feedback
 from bot.feedback.submission import Filed, Submission, reaction_key
 from bot.render.plain_text import message_to_plain_text, title_from_text
-from bot.slack.lookups import SlackLookups
-from bot.slack.replies import SlackMessenger, mrkdwn_escape, notice_reply, post_later_if_transient
+from bot.slack.replies import SlackTools, mrkdwn_escape, notice_reply, post_later_if_transient
 from bot.slack.team import belongs
 from bot.triage.service import Triage
 from bot.ui.modals import TITLE_PREFILL_MAX, BotIdentity
@@ -115,9 +113,7 @@ class ReactionFiler:
 
     def __init__(
         self,
-        client: WebClient,
-        lookups: SlackLookups,
-        messenger: SlackMessenger,
+        slack: SlackTools,
         filing: Filing,
         defaults: FormDefaults,
         identity: BotIdentity,
@@ -130,9 +126,9 @@ class ReactionFiler:
         self._sleep = sleep
         # Channel settings: where the emoji files messages, and the channel's defaults.
         self._channels = channel_settings or NoChannelSettings()
-        self._client = client
-        self._lookups = lookups
-        self._messenger = messenger
+        self._client = slack.client
+        self._lookups = slack.lookups
+        self._messenger = slack.messenger
         self._filing = filing
         self._defaults = defaults
         self._identity = identity

@@ -14,10 +14,10 @@ import pytest
 
 from bot.budgets.write_limits import WriteLimits
 from bot.catalog import Catalog, Entry, Kind
-from bot.catalog.refresh import Refresher
+from bot.catalog.refresh import ReadBudget, Refresher, RefreshSettings
 from bot.catalog.store import CatalogStore
 from bot.delivery.outbox import Outbox
-from bot.productlane import ProductlaneClient
+from bot.productlane import ProductlaneClient, ReadRetries
 from tests.databases import database_url, outbox_at
 from tests.fakes.productlane import FakeProductlane
 from tests.fakes.productlane_catalog import CATALOG_SCOPES
@@ -129,10 +129,8 @@ def refresher(
         Refresher(
             store,
             client,
-            owner=owner,
-            interval=300,
-            read_slot=read_slot,  # type: ignore[arg-type]
-            pause_reads=lambda seconds: None,
+            RefreshSettings(owner=owner, interval=300),
+            ReadBudget(slot=read_slot, pause=lambda seconds: None),  # type: ignore[arg-type]
             saved=lambda kind, version, entries: saved.__setitem__(kind, entries),
             stopping=threading.Event(),
         ),
@@ -148,7 +146,9 @@ def productlane() -> Iterator[FakeProductlane]:
 
 @pytest.fixture
 def client(productlane: FakeProductlane) -> Iterator[ProductlaneClient]:
-    with ProductlaneClient(productlane.api_key, productlane.url, sleep=lambda s: None) as c:
+    with ProductlaneClient(
+        productlane.api_key, productlane.url, retries=ReadRetries(sleep=lambda s: None)
+    ) as c:
         yield c
 
 

@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
-from bot.budgets.file_copies import FileCopier
+from bot.budgets.file_copies import CopierSettings, FileCopier
 from bot.budgets.key_pause import KeyPause
 from bot.budgets.write_limits import WriteLimits
 from bot.conversation.compose import ReplyView, followup_html
 from bot.conversation.priority import NewFeedbackFirst
-from bot.conversation.sender import FollowUpSender
+from bot.conversation.sender import FollowUpSender, SenderSettings, SharedWrites
 from bot.conversation.store import FollowedThread, FollowUpStore
 from bot.conversation.whole_thread import WholeThread
 from bot.delivery.intake import Intake
@@ -87,20 +87,19 @@ def productlane() -> Iterator[FakeProductlane]:
 
 def sender_for(outbox: Outbox, store: FollowUpStore, fake: FakeProductlane) -> FollowUpSender:
     client = ProductlaneClient(fake.api_key, fake.url, timeout=5)
-    copier = FileCopier(outbox.database, client, NoFiles(), limiter_key="productlane:T1", lease_seconds=30)
+    copier = FileCopier(
+        outbox.database, client, NoFiles(), CopierSettings(limiter_key="productlane:T1", lease_seconds=30)
+    )
     return FollowUpSender(
         store,
         client,
         Names(),
         WholeThread(store, outbox, None, None, copier),  # type: ignore[arg-type]  # comments only here
         copier,
-        NewFeedbackFirst(outbox),
-        WriteLimits(outbox.database),
-        KeyPause(outbox.database),
-        limiter_key="productlane:T1",
-        owner="sender",
-        lease_seconds=30,
-        gather_seconds=0,
+        SharedWrites(WriteLimits(outbox.database), KeyPause(outbox.database), NewFeedbackFirst(outbox)),
+        settings=SenderSettings(
+            limiter_key="productlane:T1", owner="sender", lease_seconds=30, gather_seconds=0
+        ),
         stopping=threading.Event(),
     )
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from slack_sdk import WebClient
 
-from bot.budgets.file_copies import CopyLater, FileCopier, KeyRefused, LeaseLost, take_daily
+from bot.budgets.file_copies import CopierSettings, CopyLater, FileCopier, KeyRefused, LeaseLost, take_daily
 from bot.delivery.copies import ItemLedger, copies_of
 from bot.delivery.intake import Intake
 from bot.delivery.outbox import Outbox, OutboxItem, Status
@@ -182,9 +182,8 @@ def copier(outbox: Outbox, world: World, **options: Any) -> ItemCopier:
         world.productlane.url,
         write_limiter=WriteLimiter(rate_per_minute=TEST_WRITES_PER_MINUTE),
     )
-    copier = FileCopier(
-        outbox.database, client, world.capture, limiter_key="test", lease_seconds=30, **(pace | options)
-    )
+    settings = CopierSettings(limiter_key="test", lease_seconds=30, **(pace | options))
+    copier = FileCopier(outbox.database, client, world.capture, settings)
     return ItemCopier(outbox, copier)
 
 

@@ -19,11 +19,12 @@ from bot.delivery.outbox import Outbox
 from bot.feedback.form import FeedbackForm
 from bot.feedback.posted import PostLater
 from bot.feedback.submission import Submission
-from bot.home import HomeTab
+from bot.home import HomePacing, HomeShows, HomeSlack, HomeTab
 from bot.home.views import HomeViews
 from bot.slack.admins import WorkspaceAdmins
 from bot.slack.lookups import SlackLookups
 from bot.slack.replies import Confirmation
+from bot.slack.team import OwnTeam
 from bot.updates.remember import RememberedThread
 from bot.updates.store import UpdatesStore
 from tests.databases import database_url, outbox_at
@@ -54,21 +55,16 @@ class Clock:
         return datetime.now(UTC) + self.offset
 
 
-def make_tab(slack: FakeSlackWebAPI, outbox: Outbox, **kwargs: Any) -> HomeTab:
+def make_tab(slack: FakeSlackWebAPI, outbox: Outbox, min_interval: timedelta = INTERVAL) -> HomeTab:
     client = WebClient(base_url=slack.api_url, token=slack.bot_token)
     lookups = SlackLookups(client)
     return HomeTab(
-        client,
+        HomeSlack(client, lookups, WorkspaceAdmins(lookups, (), TEAM_ID), OwnTeam(TEAM_ID), "Acme"),
         outbox,
-        lookups,
-        WorkspaceAdmins(lookups, (), TEAM_ID),
         DeliveryHealthReader(outbox, KEY),
         limiter_key=KEY,
-        team_id=TEAM_ID,
-        workspace_name="Acme",
-        update_mode="off",
-        min_interval=kwargs.pop("min_interval", INTERVAL),
-        **kwargs,
+        shows=HomeShows(update_mode="off"),
+        pacing=HomePacing(min_interval=min_interval),
     )
 
 

@@ -17,6 +17,7 @@ from bot.productlane import (
     PainLevel,
     ProductlaneClient,
     RateLimitedError,
+    ReadRetries,
     ScopeError,
     ServerError,
     ThreadOrigin,
@@ -52,8 +53,7 @@ def client(fake, clock):
         fake.url,
         timeout=5.0,
         write_limiter=WriteLimiter(clock=clock, sleep=clock.sleep),
-        sleep=clock.sleep,
-        rng=lambda: 1.0,  # backoff without jitter: 0.5, 1, 2, …
+        retries=ReadRetries(sleep=clock.sleep, rng=lambda: 1.0),  # backoff without jitter: 0.5, 1, 2, …
     ) as c:
         yield c
 
@@ -160,7 +160,7 @@ def test_400_field_errors_from_the_fakes_own_validation(fake, client):
 
 
 def test_401_wrong_key(fake):
-    with ProductlaneClient("pl_v2_wrong", fake.url, sleep=no_sleep) as client:
+    with ProductlaneClient("pl_v2_wrong", fake.url, retries=ReadRetries(sleep=no_sleep)) as client:
         with pytest.raises(AuthenticationError) as info:
             client.me()
         assert type(info.value) is AuthenticationError
@@ -207,7 +207,7 @@ def test_get_retries_5xx_with_exponential_backoff(fake, client, clock):
 
 def test_get_backoff_jitter_stays_in_bounds(fake, clock):
     fake.fail_next(503, n=3)
-    with ProductlaneClient(fake.api_key, fake.url, sleep=clock.sleep) as client:
+    with ProductlaneClient(fake.api_key, fake.url, retries=ReadRetries(sleep=clock.sleep)) as client:
         client.me()
     low_high = [(0.25, 0.5), (0.5, 1.0), (1.0, 2.0)]
     assert len(clock.sleeps) == 3
@@ -247,7 +247,7 @@ def test_get_retries_proxy_html_drops_and_timeouts(fake, clock):
     fake.drop_next(path="/me")
     fake.delay(5.0, path="/me", times=1)  # cut short when the fake stops
     with ProductlaneClient(
-        fake.api_key, fake.url, timeout=0.5, sleep=clock.sleep, max_get_attempts=4
+        fake.api_key, fake.url, timeout=0.5, retries=ReadRetries(sleep=clock.sleep, max_get_attempts=4)
     ) as client:
         assert client.me().workspace_id == fake.workspace_id
     assert len(fake.requests_to("GET", "/me")) == 4
@@ -258,7 +258,9 @@ def test_get_connection_refused_is_a_network_error_after_retries(clock):
     with FakeProductlane() as gone:
         url = gone.url
     with (
-        ProductlaneClient(DEFAULT_API_KEY, url, sleep=clock.sleep, rng=lambda: 0.0) as client,
+        ProductlaneClient(
+            DEFAULT_API_KEY, url, retries=ReadRetries(sleep=clock.sleep, rng=lambda: 0.0)
+        ) as client,
         pytest.raises(NetworkError) as info,
     ):
         client.me()
@@ -272,7 +274,7 @@ def test_get_connection_refused_is_a_network_error_after_retries(clock):
 def test_post_read_timeout_is_an_unknown_outcome_and_not_resent(fake):
     fake.delay(1.0, path="/threads", method="POST")
     with (
-        ProductlaneClient(fake.api_key, fake.url, timeout=0.2, sleep=no_sleep) as client,
+        ProductlaneClient(fake.api_key, fake.url, timeout=0.2, retries=ReadRetries(sleep=no_sleep)) as client,
         pytest.raises(OutcomeUnknownError) as info,
     ):
         client.create_thread(request())
@@ -331,7 +333,9 @@ def test_post_connection_refused_is_a_network_error_not_retried(clock):
         url = gone.url
     limiter = WriteLimiter(clock=clock, sleep=clock.sleep)
     with (
-        ProductlaneClient(DEFAULT_API_KEY, url, write_limiter=limiter, sleep=no_sleep) as client,
+        ProductlaneClient(
+            DEFAULT_API_KEY, url, write_limiter=limiter, retries=ReadRetries(sleep=no_sleep)
+        ) as client,
         pytest.raises(NetworkError) as info,
     ):
         client.create_thread(request())

@@ -19,6 +19,7 @@ from bot.productlane import (
     ProductlaneClient,
     ProductlaneError,
     RateLimitedError,
+    ReadRetries,
     ScopeError,
     ServerError,
     UnexpectedResponseError,
@@ -302,7 +303,7 @@ def test_client_2xx_body_that_does_not_parse():
     respx.post(BASE + "/threads").mock(
         return_value=httpx.Response(201, text="<html>ok</html>", headers={"X-Request-Id": "r9"})
     )
-    with ProductlaneClient(KEY, BASE, sleep=lambda _: None) as client:
+    with ProductlaneClient(KEY, BASE, retries=ReadRetries(sleep=lambda _: None)) as client:
         with pytest.raises(UnexpectedResponseError) as info:
             client.me()
         assert info.value.status == 200

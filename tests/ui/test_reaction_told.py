@@ -13,7 +13,7 @@ from bot.feedback.form import FormDefaults
 from bot.feedback.submission import Filed, Submission
 from bot.productlane import PainLevel
 from bot.slack.lookups import SlackLookups
-from bot.slack.replies import SlackMessenger
+from bot.slack.replies import SlackTools
 from bot.ui.modals import BotIdentity
 from bot.ui.reactions import ReactionFiler
 from tests.fakes.slack import TEAM_ID, FakeSlack
@@ -43,9 +43,7 @@ def test_a_reaction_the_outbox_cannot_take_tells_the_person_to_try_again(slack: 
     client = WebClient(token=slack.bot_token, base_url=slack.api_url)
     lookups = SlackLookups(client)
     filer = ReactionFiler(
-        client,
-        lookups,
-        SlackMessenger(client, lookups),
+        SlackTools.over(client, lookups),
         OutboxAway(),
         FormDefaults(pain_level=PainLevel.UNKNOWN, notify_slack=False, notify_email=False),
         BotIdentity(user_id="U0BOT00001", bot_id="B0BOT00001", team_id=TEAM_ID),
