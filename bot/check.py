@@ -205,7 +205,7 @@ def check_write_budget(settings: Settings) -> CheckResult:
     return CheckResult(title, "pass", detail)
 
 
-LOOPBACK = ("127.0.0.1", "::1", "localhost")
+LOOPBACK = ("127.0.0.1", "::1")
 
 
 def check_listening(settings: Settings) -> CheckResult:

@@ -41,8 +41,8 @@ WHERE_TO_GET: dict[str, str] = {
     "LOG_LEVEL": "one of DEBUG, INFO, WARNING, ERROR",
     "DATABASE_URL": "sqlite:///productlane-slack.db, or postgresql+psycopg://user:pass@host/db",
     "BIND_ADDRESS": (
-        "the address PORT listens on: 0.0.0.0 (default, every IPv4 interface), :: (every interface), "
-        "or 127.0.0.1 to keep the probes, webhooks and /metrics on this machine"
+        "the IP address PORT listens on: 0.0.0.0 (default, every IPv4 interface), :: (every IPv6 "
+        "interface, IPv6 only), or 127.0.0.1 to keep the probes, webhooks and /metrics on this machine"
     ),
     "PORT": "the HTTP port: Slack's requests in HTTP mode, /healthz and /readyz in both modes, e.g. 3000",
     "DELIVERY_LEASE_SECONDS": "seconds, between 1 and 600 (default 20)",
@@ -259,11 +259,12 @@ class Settings(BaseSettings):
         if not isinstance(value, str):
             return value
         value = value.strip().strip("[]")
-        if value != "localhost":
-            try:
-                ipaddress.ip_address(value)
-            except ValueError:
-                raise ValueError("must be an IP address such as 0.0.0.0, :: or 127.0.0.1") from None
+        # An IP literal only: a name such as "localhost" may resolve to two addresses, and the
+        # server listens on exactly one.
+        try:
+            ipaddress.ip_address(value)
+        except ValueError:
+            raise ValueError("must be an IP address such as 0.0.0.0, :: or 127.0.0.1") from None
         return value
 
     @field_validator("slack_api_url", "productlane_api_url")

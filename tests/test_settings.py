@@ -174,7 +174,7 @@ def test_a_bad_write_budget_is_named_with_its_range(monkeypatch: pytest.MonkeyPa
     assert "1 to 6000 (default 60, Productlane's documented limit per API key)" in report
 
 
-@pytest.mark.parametrize("value", ["my-laptop", "0.0.0.0:3000", "300.1.1.1", "http://0.0.0.0"])
+@pytest.mark.parametrize("value", ["localhost", "my-laptop", "0.0.0.0:3000", "300.1.1.1", "http://0.0.0.0"])
 def test_a_bind_address_that_is_not_an_address_is_named(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
     for name, good in GOOD.items():
         monkeypatch.setenv(name, good)

@@ -144,6 +144,7 @@ def build_conversation(
         threads,
         # A thread followed for FOLLOWUP_DAYS may be rendered again (the fallback) until its end.
         copies_kept=timedelta(days=settings.followup_days + 7),
+        retention=timedelta(days=settings.outbox_retention_days),
     )
     intake = FollowUpIntake(store, followed, worker.wake, floods=floods, alerts=alerts)
     return Conversation(store, followed, intake, worker, settings.followup_days)

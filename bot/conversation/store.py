@@ -334,18 +334,23 @@ class FollowUpStore(SenderSide):
         with self._db.reading() as conn:
             return [follow_up_of(row) for row in conn.execute(query)]
 
-    def prune(self, copies_before: datetime) -> int:
-        """Forget settled follow-ups older than a week, threads whose window ended a week ago with
-        nothing left to send, and copies of files made before ``copies_before`` (older than any
-        thread still followed, which the fallback may render again)."""
+    def prune(self, copies_before: datetime, retention: timedelta | None = None) -> int:
+        """Forget settled follow-ups older than a week (refused ones, a month), threads whose window
+        ended a week ago with nothing left to send, and copies of files made before
+        ``copies_before`` (older than any thread still followed, which the fallback may render
+        again). A follow-up holds a person's words: none is kept past ``retention``
+        (OUTBOX_RETENTION_DAYS) either, whichever comes first."""
         at = self.now()
+        settled, refused = KEEP_SETTLED, KEEP_REFUSED
+        if retention is not None:
+            settled, refused = min(settled, retention), min(refused, retention)
         with self._db.writing() as conn:
             gone = int(
                 conn.execute(
                     sa.delete(followups).where(
                         followups.c.status.in_(("sent", "deleted", "dropped")),
-                        followups.c.received_at < at - KEEP_SETTLED,
-                        sa.or_(followups.c.refusal.is_(None), followups.c.received_at < at - KEEP_REFUSED),
+                        followups.c.received_at < at - settled,
+                        sa.or_(followups.c.refusal.is_(None), followups.c.received_at < at - refused),
                     )
                 ).rowcount
             )

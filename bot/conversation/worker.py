@@ -30,6 +30,7 @@ class ConversationWorker:
         threads: BackgroundThreads,
         *,
         copies_kept: timedelta,
+        retention: timedelta | None = None,
         idle_interval: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -38,6 +39,7 @@ class ConversationWorker:
         self._sender = sender
         self._threads = threads
         self._copies_kept = copies_kept
+        self._retention = retention
         self._idle = min(idle_interval, REFRESH_SECONDS)
         self._clock = clock
         self._refresh_failures = RepeatedFailureLog(log, "reading the followed threads")
@@ -92,6 +94,6 @@ class ConversationWorker:
         if self._pruned_at is not None and now - self._pruned_at < PRUNE_EVERY:
             return
         self._pruned_at = now
-        gone = self._store.prune(copies_before=self._store.now() - self._copies_kept)
+        gone = self._store.prune(self._store.now() - self._copies_kept, self._retention)
         if gone:
             log.info("follow-ups: forgot %d settled rows", gone)

@@ -129,7 +129,9 @@ _HOST = re.compile(r"^(?:[a-z][a-z0-9+.-]*:)?//(?:[^/?#@]*@)?([^/?#:]*)", re.IGN
 
 def host_of(url: str) -> str:
     """The host `url` leads to, lower-cased and without a leading "www." ("" when it has none)."""
-    found = _HOST.match(url.strip())
+    # Browsers read a backslash in a URL as a slash: "https://evil.example\\@paypal.com" leads to
+    # evil.example, so the host is read the way they read it.
+    found = _HOST.match(url.strip().replace("\\", "/"))
     host = (found.group(1) if found else "").lower().rstrip(".")
     return host.removeprefix("www.")
 

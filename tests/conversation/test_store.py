@@ -237,3 +237,22 @@ def test_prune_forgets_what_is_settled_and_old(store: FollowUpStore, clock: Cloc
     clock.advance(9 * 86_400)
     assert store.prune(copies_before=store.now()) == 2
     assert store.replies(CHANNEL, PARENT) == []
+
+
+def test_no_follow_up_outlives_the_outbox_retention(store: FollowUpStore, clock: Clock) -> None:
+    follow(store, days=30)
+    add(store, "1700000001.000100", "the words Productlane refused")
+    clock.advance(10)
+    work = store.claim_thread("me", 60, 5)
+    assert work is not None
+    batch = store.open_batch(work, "me", "comments", 20)
+    assert batch is not None
+    store.drop_batch(work, "me", batch, "Productlane refused them (422): no", refused=True)
+    add(store, "1700000002.000100")
+    store.delete_reply(CHANNEL, PARENT, "1700000002.000100")
+    clock.advance(2 * 86_400)
+    store.prune(store.now(), retention=timedelta(days=3))
+    assert len(store.replies(CHANNEL, PARENT)) == 2  # within the retention: kept
+    clock.advance(2 * 86_400)
+    store.prune(store.now(), retention=timedelta(days=3))
+    assert store.replies(CHANNEL, PARENT) == []  # a refused one's words too, though refusals keep a month

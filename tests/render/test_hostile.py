@@ -123,6 +123,7 @@ def test_an_unsafe_link_keeps_only_its_label():
         ("https://www.paypal.com/x", "paypal.com/x", "paypal.com/x"),
         ("https://paypal.com/x", "HTTPS://WWW.PAYPAL.COM/x", "HTTPS://WWW.PAYPAL.COM/x"),
         ("https://evil.example/x", "click here", "click here"),
+        ("https://evil.example\\@paypal.com/x", "paypal.com", "paypal.com (evil.example)"),
         ("https://evil.example/x", "version 1.2 notes", "version 1.2 notes"),
     ],
 )
