@@ -8,6 +8,9 @@ automatically are read back from `conversations.history`, and the followed threa
 `conversations.replies`, from a little before the first failure; every message found goes through
 the same path as its event would have. What was kept already is kept once (each is keyed by its
 channel and ts), so reading a message twice costs a lookup, never a second thread or follow-up.
+A followed thread is read only when its parent, in the channel's history, shows a reply since the
+outage began: a channel with hundreds of followed threads costs a few pages of history, not a call
+for each.
 
 What this does not bring back: edits and deletions made during the outage (the history shows the
 message as it is now, and it is kept as such when it was missed), and an outage that this process
@@ -42,6 +45,8 @@ PAGE = 200
 # says so, rather than the catch-up keeping Slack's rate limit busy for an hour.
 MAX_PAGES = 25
 RATE_LIMIT_WAIT_MAX = 60.0
+# How often an untroubled bot asks the database whether it is there (a `SELECT 1`).
+PING_EVERY_SECONDS = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +78,7 @@ class CatchUp:
         self._clock = clock
         self._lock = threading.Lock()
         self._failing_since: float | None = None
+        self._pinged_at = float("-inf")
         self._due_from: float | None = None
         self._running: threading.Thread | None = None
         self.stopping = threading.Event()
@@ -101,13 +107,19 @@ class CatchUp:
             self._running.start()
 
     def tick(self, ping: Callable[[], object]) -> None:
-        """About once a second: during an outage, whether the database is back even though no
-        channel message has come since (a quiet workspace must catch up too)."""
-        if self._failing_since is None:
+        """About once a second, from the main thread. During an outage: whether the database is
+        back though no channel message has come since (a quiet workspace must catch up too).
+        Otherwise, every few seconds: whether it is away though no message has told — behind a
+        load balancer that follows /readyz, an unready replica gets no events to fail, yet Slack
+        gives up on those it sent elsewhere."""
+        now = self._clock()
+        if self._failing_since is None and now - self._pinged_at < PING_EVERY_SECONDS:
             return
+        self._pinged_at = now
         try:
             ping()
         except Exception:
+            self.failed()
             return
         self.worked()
 
@@ -149,16 +161,41 @@ class CatchUp:
         followed threads to the message path. Raises when it could not keep one."""
         since = f"{oldest:.6f}"
         channels = sorted(self._interest.automatic_channels())
-        threads = sorted(self._interest.followed())
         messages = 0
         for channel in channels:
             for message in self._pages("conversations_history", channel=channel, oldest=since):
                 messages += self._hand_on(channel, message)
-        for channel, thread_ts in threads:
-            for message in self._pages("conversations_replies", channel=channel, ts=thread_ts, oldest=since):
-                if message.get("ts") != thread_ts:  # Slack lists the parent first, whatever `oldest`
-                    messages += self._hand_on(channel, message)
-        return CaughtUp(len(channels), len(threads), messages)
+        wanted: dict[str, set[str]] = {}
+        for channel, thread_ts in self._interest.followed():
+            wanted.setdefault(channel, set()).add(thread_ts)
+        threads = 0
+        for channel in sorted(wanted):
+            for thread_ts in self._threads_with_replies_since(channel, wanted[channel], oldest):
+                threads += 1
+                for message in self._pages(
+                    "conversations_replies", channel=channel, ts=thread_ts, oldest=since
+                ):
+                    if message.get("ts") != thread_ts:  # Slack lists the parent first, whatever `oldest`
+                        messages += self._hand_on(channel, message)
+        return CaughtUp(len(channels), threads, messages)
+
+    def _threads_with_replies_since(self, channel: str, wanted: set[str], oldest: float) -> list[str]:
+        """Which of a channel's followed threads had a reply since `oldest`. A thread's parent in
+        the channel's history says when its latest reply came (`latest_reply`), so one page of
+        history answers for up to 200 threads instead of a `conversations.replies` call each; a
+        followed thread whose parent the history did not show (deleted, or past the pages read) is
+        read itself."""
+        first = min(float(ts) for ts in wanted)
+        seen: set[str] = set()
+        active: list[str] = []
+        for message in self._pages("conversations_history", channel=channel, oldest=f"{first - 1:.6f}"):
+            ts = str(message.get("ts") or "")
+            if ts not in wanted:
+                continue
+            seen.add(ts)
+            if float(str(message.get("latest_reply") or 0)) > oldest:
+                active.append(ts)
+        return sorted([*active, *(wanted - seen)], key=float)
 
     def _hand_on(self, channel: str, message: Mapping[str, Any]) -> int:
         if self.stopping.is_set():

@@ -1167,12 +1167,28 @@ class FakeSlackWebAPI:
     def _conversations_history(self, call: Call) -> JSONDict:
         channel_id = str(self._param(call, "channel", "channel_not_found"))
         self._readable_channel(channel_id)
+        stored = self.messages.get(channel_id, [])
         top = [
-            m
-            for m in self.messages.get(channel_id, [])
-            if m.get("thread_ts") in (None, m.get("ts")) and self._in_range(m, call.params)
+            m for m in stored if m.get("thread_ts") in (None, m.get("ts")) and self._in_range(m, call.params)
         ]
-        return self._page(call, list(reversed(top)), 1000)
+        # As Slack lists a thread's parent: with its reply count and its latest reply's ts.
+        replies: dict[str, list[str]] = {}
+        for message in stored:
+            parent = message.get("thread_ts")
+            if parent and parent != message.get("ts"):
+                replies.setdefault(str(parent), []).append(str(message.get("ts")))
+        listed = [
+            {
+                **m,
+                "thread_ts": m["ts"],
+                "reply_count": len(replies[m["ts"]]),
+                "latest_reply": max(replies[m["ts"]], key=float),
+            }
+            if m.get("ts") in replies and "latest_reply" not in m
+            else m
+            for m in top
+        ]
+        return self._page(call, list(reversed(listed)), 1000)
 
     def _conversations_replies(self, call: Call) -> JSONDict:
         channel_id = str(self._param(call, "channel", "channel_not_found"))

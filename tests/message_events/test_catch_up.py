@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,7 +19,14 @@ class History:
 
     def conversations_history(self, **params: Any) -> dict[str, Any]:
         self.calls.append(("history", params))
-        found = [m for m in self.messages[params["channel"]] if float(m["ts"]) > float(params["oldest"])]
+        stored = self.messages[params["channel"]]
+        found = [
+            {**m, "latest_reply": max(r["ts"] for r in stored if r.get("thread_ts") == m["ts"])}
+            if m.get("thread_ts") == m["ts"]
+            else m
+            for m in stored
+            if float(m["ts"]) > float(params["oldest"]) and m.get("thread_ts") in (None, m["ts"])
+        ]
         return {"ok": True, "messages": sorted(found, key=lambda m: -float(m["ts"])), "has_more": False}
 
     def conversations_replies(self, **params: Any) -> dict[str, Any]:
@@ -39,10 +47,13 @@ class Clock:
         return self.now
 
 
-def catch_up_over(history: History, clock: Clock, handed: list[Mapping[str, Any]]) -> CatchUp:
+def catch_up_over(
+    history: History, clock: Clock, handed: list[Mapping[str, Any]], *also_followed: str
+) -> CatchUp:
     interest = Interest()
     interest.set_automatic_channels(["C1"])
-    interest.follow("C2", PARENT)
+    for thread_ts in (PARENT, *also_followed):
+        interest.follow("C2", thread_ts)
     return CatchUp(history, interest, handed.append, "T1", min_outage_seconds=30, clock=clock)  # type: ignore[arg-type]
 
 
@@ -54,6 +65,30 @@ def test_an_outage_shorter_than_slacks_retries_reads_nothing_back() -> None:
     clock.now += 29
     watch.worked()
     assert history.calls == []
+
+
+def test_a_followed_thread_without_a_reply_since_the_outage_is_not_read() -> None:
+    began = 1_800_000_000.0
+    quiet = "1799990000.000000"
+    history = History(
+        {
+            "C1": [],
+            "C2": [
+                {"type": "message", "user": "U2", "ts": PARENT, "thread_ts": PARENT},
+                {"type": "message", "user": "U2", "ts": f"{began + 15:.6f}", "thread_ts": PARENT},
+                {"type": "message", "user": "U2", "ts": quiet, "thread_ts": quiet},
+                {"type": "message", "user": "U3", "ts": "1799990001.000000", "thread_ts": quiet},
+            ],
+        }
+    )
+    clock = Clock()
+    handed: list[Mapping[str, Any]] = []
+    watch = catch_up_over(history, clock, handed, quiet)
+    done = watch.catch_up(began - MARGIN_SECONDS)
+
+    assert done.threads == 1
+    assert [params["ts"] for kind, params in history.calls if kind == "replies"] == [PARENT]
+    assert [payload["event"]["ts"] for payload in handed] == [f"{began + 15:.6f}"]
 
 
 def test_after_a_long_outage_the_channel_and_the_thread_are_handed_on_oldest_first() -> None:
@@ -93,3 +128,22 @@ def test_after_a_long_outage_the_channel_and_the_thread_are_handed_on_oldest_fir
     assert reply["event"]["channel"] == "C2"  # the parent, listed first by Slack, is not handed on
     assert reply["event"]["ts"] == f"{began + 15:.6f}"
     assert all(payload["type"] == "event_callback" for payload in handed)
+
+
+def test_an_outage_no_event_reported_is_noticed_by_the_ping_and_caught_up() -> None:
+    # Behind a load balancer that follows /readyz, an unready replica gets no event to fail.
+    history, clock = History({"C1": [], "C2": []}), Clock()
+    handed: list[Mapping[str, Any]] = []
+    watch = catch_up_over(history, clock, handed)
+
+    def away() -> None:
+        raise ConnectionError("the database is away")
+
+    watch.tick(away)
+    clock.now += 120
+    watch.tick(lambda: None)
+    deadline = time.monotonic() + 30  # a hang guard, not a speed
+    while not history.calls and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert ("history", {"channel": "C1"}) in [(kind, {"channel": p["channel"]}) for kind, p in history.calls]
+    assert min(float(p["oldest"]) for _, p in history.calls) <= 1_800_000_000.0 - MARGIN_SECONDS
