@@ -237,3 +237,57 @@ def test_prune_forgets_what_is_settled_and_old(store: FollowUpStore, clock: Cloc
     clock.advance(9 * 86_400)
     assert store.prune(copies_before=store.now()) == 2
     assert store.replies(CHANNEL, PARENT) == []
+
+
+def test_a_held_reply_filed_after_its_window_closed_says_why_and_a_kept_one_is_done(
+    store: FollowUpStore, clock: Clock
+) -> None:
+    """An admin's File on a held reply: kept while the thread is followed; once its FOLLOWUP_DAYS
+    window closed, not kept, and the reason comes back (the reply stays held, never deleted
+    unsent); one kept already (Slack's retry got there first) is done."""
+    from bot.conversation.followed import FollowedThreads
+    from bot.conversation.intake import FollowUpIntake
+    from bot.floods import HeldItem, Scope
+    from bot.message_events import Interest
+    from tests.conversation.test_followed import Settings
+
+    follow(store, days=1)
+    kept: list[int] = []
+    followed = FollowedThreads(store, Interest(), Settings(), 1)
+    intake = FollowUpIntake(store, followed, lambda: kept.append(1))
+
+    def held(ts: str) -> HeldItem:
+        payload = {"thread_ts": PARENT, "user": "U1", "message": words(ts, ts=ts, user="U1")}
+        return HeldItem(1, Scope.FOLLOWUP, CHANNEL, ts, "U1", payload, store.now())
+
+    assert intake.file_held(held("1700000001.000100")) is None
+    assert intake.file_held(held("1700000001.000100")) is None, "kept already: done"
+    clock.advance(2 * 86400)
+    why = intake.file_held(held("1700000002.000100"))
+    assert why is not None
+    assert "no longer followed" in why
+    assert len(why) <= 200
+    assert kept == [1]
+    assert not store.has_reply(CHANNEL, "1700000002.000100")
+
+
+def test_refused_replies_are_withheld_from_a_rendered_body_while_the_thread_is_followed(
+    store: FollowUpStore, clock: Clock
+) -> None:
+    follow(store, days=60)
+    add(store, "1700000001.000100", "the words Productlane refused")
+    add(store, "1700000002.000100", "fine")
+    clock.advance(10)
+    work = store.claim_thread("me", 60, 5)
+    assert work is not None
+    batch = store.open_batch(work, "me", "comments", 1)
+    assert batch is not None
+    store.drop_batch(work, "me", batch, "Productlane refused them (422): no", refused=True)
+    assert store.withheld(CHANNEL, PARENT) == {"1700000001.000100"}
+    # Past KEEP_REFUSED, but the thread is still followed: still kept, still left out.
+    clock.advance(40 * 86_400)
+    store.prune(copies_before=store.now())
+    assert store.withheld(CHANNEL, PARENT) == {"1700000001.000100"}
+    clock.advance(30 * 86_400)
+    store.prune(copies_before=store.now())
+    assert store.withheld(CHANNEL, PARENT) == frozenset()
