@@ -135,21 +135,25 @@ class AutomaticCapture:
             )
             if verdict.held:
                 log.info("message %s/%s held: over the flood limits", message.channel, message.ts)
-                if verdict.first and self._alerts is not None:
-                    self._alerts.went_over(Scope.AUTOMATIC, message.channel, verdict.reason or "")
+                if self._alerts is not None:
+                    if verdict.first:
+                        self._alerts.went_over(Scope.AUTOMATIC, message.channel, verdict.reason or "")
+                    else:
+                        self._alerts.held_again(message.channel)
                 return
         self._enqueue(submission, f"message {message.channel}/{message.ts} captured automatically")
 
-    def file_held(self, held: HeldItem) -> bool:
+    def file_held(self, held: HeldItem) -> str | None:
         """An admin filed a held message: it goes the way every captured message goes (its key
-        still names the message, so filing it twice files it once). False: nothing to file."""
+        still names the message, so filing it twice files it once). None when it is on its way;
+        else why it could not be (it then stays held)."""
         try:
             submission = Submission.model_validate(held.payload)
         except ValueError:
             log.warning("held item %s could not be read; not filed", held.id)
-            return False
+            return "the held copy could not be read"
         self._enqueue(submission, f"held message {held.channel_id}/{held.ts} filed by an admin")
-        return True
+        return None
 
     def _enqueue(self, submission: Submission, what: str) -> None:
         added = self._outbox.add(

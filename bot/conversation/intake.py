@@ -95,28 +95,44 @@ class FollowUpIntake:
         if not verdict.held:
             return False
         log.info("follow-up %s/%s (new): held, over the flood limits", message.channel, message.ts)
-        if verdict.first and self._alerts is not None:
-            self._alerts.went_over(Scope.FOLLOWUP, message.channel, verdict.reason or "")
+        if self._alerts is not None:
+            if verdict.first:
+                self._alerts.went_over(Scope.FOLLOWUP, message.channel, verdict.reason or "")
+            else:
+                self._alerts.held_again(message.channel)
         return True
 
-    def file_held(self, held: HeldItem) -> bool:
-        """An admin filed a held reply: kept as it would have been (False: its thread is not
-        followed now, or it was kept or deleted already)."""
+    def file_held(self, held: HeldItem) -> str | None:
+        """An admin filed a held reply: kept as it would have been. None when it is kept now (or
+        was already: Slack's retry, another replica); else why it could not be — its thread is
+        no longer followed — and it stays held for the admins to see."""
         payload = held.payload
         thread_ts, message = payload.get("thread_ts"), payload.get("message")
         if not isinstance(thread_ts, str) or not isinstance(message, dict):
             log.warning("held item %s could not be read; not filed", held.id)
-            return False
+            return "the held copy could not be read"
         user = payload.get("user")
         kept = self._store.add_reply(
             held.channel_id, thread_ts, held.ts, user if isinstance(user, str) else None, message
         )
+        why = None
+        if not kept and not self._store.has_reply(held.channel_id, held.ts):
+            why = self._not_followed(held, thread_ts)
         log.info(
             "held follow-up %s/%s filed by an admin: %s",
             held.channel_id,
             held.ts,
-            "kept" if kept else "not kept",
+            "kept" if kept else (why or "kept already"),
         )
         if kept:
             self._on_kept()
-        return kept
+        return why
+
+    def _not_followed(self, held: HeldItem, thread_ts: str) -> str:
+        """Why a held reply could not be kept, for the admins' Home."""
+        thread = self._store.thread(held.channel_id, thread_ts)
+        if thread is not None and thread.follow_until > self._store.now():
+            where = "its thread was deleted in Productlane"
+        else:
+            where = "its thread is no longer followed (FOLLOWUP_DAYS passed while it was held)"
+        return f"{where}: file it by hand with the message shortcut, or Drop it"

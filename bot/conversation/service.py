@@ -124,7 +124,7 @@ def build_conversation(
         store,
         productlane,
         SlackFacts(lookups),
-        WholeThread(store, outbox, composer, capture, copier),
+        WholeThread(store, outbox, composer, capture, copier, floods),
         copier,
         SharedWrites(WriteLimits(outbox.database), KeyPause(outbox.database), NewFeedbackFirst(outbox)),
         settings=SenderSettings(

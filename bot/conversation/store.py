@@ -314,6 +314,23 @@ class FollowUpStore(SenderSide):
             total, None if row is None else str(row.refusal), None if row is None else str(row.thread_id)
         )
 
+    def has_reply(self, channel_id: str, ts: str) -> bool:
+        """Whether this reply is kept (in whatever state: waiting, sent, deleted, dropped)."""
+        query = sa.select(followups.c.id).where(followups.c.key == _key(channel_id, ts))
+        with self._db.reading() as conn:
+            return conn.execute(query).first() is not None
+
+    def withheld(self, channel_id: str, thread_ts: str) -> frozenset[str]:
+        """The ts of a thread's replies that must never reach Productlane: dropped (refused for
+        their content, kept for the admins) — a body rendered again from Slack leaves them out."""
+        query = sa.select(followups.c.ts).where(
+            followups.c.channel_id == channel_id,
+            followups.c.thread_ts == thread_ts,
+            followups.c.status == "dropped",
+        )
+        with self._db.reading() as conn:
+            return frozenset(str(ts) for ts in conn.execute(query).scalars())
+
     # -- no echo ---------------------------------------------------------------------------------
 
     def is_bot_comment(self, comment_id: str) -> bool:
@@ -344,13 +361,32 @@ class FollowUpStore(SenderSide):
         settled, refused = KEEP_SETTLED, KEEP_REFUSED
         if retention is not None:
             settled, refused = min(settled, retention), min(refused, retention)
+        still_followed = sa.exists().where(
+            threads.c.channel_id == followups.c.channel_id,
+            threads.c.thread_ts == followups.c.thread_ts,
+            threads.c.follow_until > at,
+        )
         with self._db.writing() as conn:
+            if retention is not None:
+                # Kept only to be left out of the body: past the retention its words go, its row stays.
+                conn.execute(
+                    sa.update(followups)
+                    .where(
+                        followups.c.refusal.is_not(None),
+                        followups.c.received_at < at - retention,
+                        still_followed,
+                    )
+                    .values(message={})
+                )
             gone = int(
                 conn.execute(
                     sa.delete(followups).where(
                         followups.c.status.in_(("sent", "deleted", "dropped")),
                         followups.c.received_at < at - settled,
                         sa.or_(followups.c.refusal.is_(None), followups.c.received_at < at - refused),
+                        # A refused reply is kept while its thread is followed: the body rendered
+                        # again from Slack must go on leaving it out.
+                        ~sa.and_(followups.c.refusal.is_not(None), still_followed),
                     )
                 ).rowcount
             )

@@ -5,6 +5,10 @@ When Productlane refuses comments, the documented way left is `PATCH /threads/{i
 (`bot.feedback.conversation`, through the same composer delivery uses): every person's message in
 order with its author and time, the filed one marked, files shown from their Productlane copies.
 So edits and deletions in Slack show too, and sending the same body twice changes nothing.
+
+Slack's thread holds replies that must never reach Productlane, and the body leaves them out: those
+the flood limits hold or an admin dropped (asked of `bot.floods`), and follow-ups Productlane
+refused for their content (kept for the admins, never sent).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from bot.delivery.outbox import Outbox
 from bot.feedback.capture import Captured, SlackFile, TryLater, slack_files
 from bot.feedback.conversation import included_messages
 from bot.feedback.submission import Submission
+from bot.floods import FloodStore, Scope
 from bot.productlane.models import CreateThread
 from bot.slack.errors import is_transient, slack_error_code, try_later
 
@@ -54,12 +59,14 @@ class WholeThread:
         composer: ThreadComposer,
         reader: ThreadReader,
         copier: FileCopier,
+        floods: FloodStore | None = None,
     ) -> None:
         self._store = store
         self._outbox = outbox
         self._composer = composer
         self._reader = reader
         self._copier = copier
+        self._floods = floods
 
     def render(self, work: ThreadWork, ledger: CopyLedger) -> RenderedBody:
         """Raises `TryLater` (Slack cannot answer now), `BodyUnavailable`, or what copying files
@@ -79,7 +86,10 @@ class WholeThread:
         source = submission.source
         if source is None:
             raise BodyUnavailable("the thread was not filed from a Slack message")
-        thread = self._read(work)
+        in_slack = self._read(work)
+        stamps = frozenset(str(message.get("ts")) for message in in_slack)
+        withheld = self._withheld(work, stamps - {source.ts})
+        thread = [message for message in in_slack if str(message.get("ts")) not in withheld]
         if not any(message.get("ts") == source.ts for message in thread):
             # The filed message is gone from Slack: the body keeps it as it was sent.
             thread.append({**source.content, "ts": source.ts, "user": source.author_id})
@@ -94,7 +104,15 @@ class WholeThread:
         request = self._composer.compose(
             submission, Captured(thread=tuple(thread), copies=copies, files=files)
         )
-        return RenderedBody(request.text, frozenset(str(message.get("ts")) for message in thread))
+        # Every message Slack shows, withheld or not: a follow-up missing from it was deleted.
+        return RenderedBody(request.text, stamps | {source.ts})
+
+    def _withheld(self, work: ThreadWork, stamps: frozenset[str]) -> frozenset[str]:
+        """Which of the thread's replies stay out of the body."""
+        refused = self._store.withheld(work.channel_id, work.thread_ts)
+        if self._floods is None:
+            return refused
+        return refused | self._floods.withheld(Scope.FOLLOWUP, work.channel_id, stamps)
 
     def _read(self, work: ThreadWork) -> list[dict[str, Any]]:
         try:

@@ -28,7 +28,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 """The version this code writes; an existing database is migrated up to it on start."""
 
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {}

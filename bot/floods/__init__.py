@@ -6,12 +6,13 @@ The limits are checked only for what automatic capture and follow-ups do keep (t
 in the in-memory fast path every channel message takes. See docs/channels.md ("Flood limits").
 """
 
-from bot.floods.alerts import FloodAlerts, flood_alert_text
+from bot.floods.alerts import AlertRetry, FloodAlerts, flood_alert_text
 from bot.floods.limits import NO_LIMITS, FloodLimits, Limit, Scope, flood_limits, over_limit
 from bot.floods.store import FloodStore, HeldGroup, HeldItem, Verdict
 
 __all__ = [
     "NO_LIMITS",
+    "AlertRetry",
     "FloodAlerts",
     "FloodLimits",
     "FloodStore",

@@ -1,28 +1,50 @@
 """Telling the admins, once, that a channel went over a flood limit: a direct message to each of
 them, posted from a thread of its own (never on Slack's ack path), which ends when nothing is left
 to tell. Which replica tells is decided where the item was held (`FloodStore.admit`'s ``first``).
+
+Finding the workspace's admins takes `users.list` (Slack's tier 2, many pages in a big workspace),
+which may be refused for a while (429, 5xx). The alert is not lost then: the admins already known
+(FEEDBACK_ADMINS) are told at once, and the alert stays owed until the rest could be found and
+told — tried again later, sooner when the channel holds another message. Each admin is told once
+per alert, however many tries it takes.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from bot.floods.limits import Scope
+from bot.slack.admins import AdminsToTell
 from bot.slack.replies import SlackReply, mrkdwn_escape, notice_reply
 
-__all__ = ["FloodAlerts", "flood_alert_text"]
+__all__ = ["AlertRetry", "FloodAlerts", "flood_alert_text"]
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
+class AlertRetry:
+    """When an alert still owed is tried again: after ``first_seconds``, doubling up to
+    ``longest_seconds`` (users.list refused for an hour is retried about hourly, not hammered)."""
+
+    first_seconds: float = 60.0
+    longest_seconds: float = 3600.0
+
+
+@dataclass(slots=True)
 class _Alert:
     scope: Scope
     channel_id: str
     reason: str
+    told: set[str] = field(default_factory=set)
+    """Who has it already: never told twice."""
+    tries: int = 0
+    due: float = 0.0
+    """When it may be tried (time.monotonic)."""
 
 
 def flood_alert_text(scope: Scope, channel_id: str, reason: str, retention_days: int) -> str:
@@ -37,80 +59,135 @@ def flood_alert_text(scope: Scope, channel_id: str, reason: str, retention_days:
 
 
 class FloodAlerts:
-    """Posts the admins' messages. `went_over` only notes (never waits); `stop()` ends the thread."""
+    """Posts the admins' messages. `went_over` and `held_again` only note (never wait); `stop()`
+    ends the thread (an alert due is tried first; one waiting for a retry is logged as untold)."""
 
     def __init__(
         self,
-        admins: Callable[[], Iterable[str]],
+        admins: Callable[[], AdminsToTell],
         direct: Callable[[str, SlackReply], object],
         retention_days: int,
+        retry: AlertRetry = AlertRetry(),
     ) -> None:
         self._admins = admins
         self._direct = direct
         self._retention_days = retention_days
-        self._lock = threading.Lock()
+        self._retry = retry
+        self._changed = threading.Condition()
         self._pending: list[_Alert] = []
         self._thread: threading.Thread | None = None
         self._stopping = False
 
     def went_over(self, scope: Scope, channel_id: str, reason: str) -> None:
-        with self._lock:
+        with self._changed:
             if self._stopping:
                 return
-            self._pending.append(_Alert(scope, channel_id, reason))
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="flood-alerts", daemon=True)
-                self._thread.start()
+            self._pending.append(_Alert(scope, channel_id, reason, due=time.monotonic()))
+            self._start()
+
+    def held_again(self, channel_id: str) -> None:
+        """The channel held one more message: an alert still owed for it is tried now."""
+        with self._changed:
+            for alert in self._pending:
+                if alert.channel_id == channel_id and alert.tries:
+                    alert.due = time.monotonic()
+                    self._changed.notify_all()
+
+    def owed(self) -> list[str]:
+        """The channels whose alert has not reached every admin yet."""
+        with self._changed:
+            return [alert.channel_id for alert in self._pending]
 
     def stop(self, timeout: float = 10.0) -> None:
-        with self._lock:
+        with self._changed:
             self._stopping = True
+            self._changed.notify_all()
             thread = self._thread
         if thread is not None:
             thread.join(timeout)
 
-    def _run(self) -> None:
-        while True:
-            with self._lock:
-                if not self._pending:
-                    self._thread = None
-                    return
-                alert = self._pending.pop(0)
-            self._tell(alert)
+    def _start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="flood-alerts", daemon=True)
+            self._thread.start()
 
-    def _tell(self, alert: _Alert) -> None:
+    def _next(self) -> _Alert | None:
+        """The next alert due, waiting for it; None when the thread should end."""
+        with self._changed:
+            while True:
+                now = time.monotonic()
+                due = [alert for alert in self._pending if alert.due <= now]
+                if due:
+                    self._pending.remove(due[0])
+                    return due[0]
+                if not self._pending or self._stopping:
+                    for alert in self._pending:
+                        log.warning(
+                            "stopping with the flood alert of channel %s not told to every admin (told: %d)",
+                            alert.channel_id,
+                            len(alert.told),
+                        )
+                    self._thread = None
+                    return None
+                self._changed.wait(min(alert.due for alert in self._pending) - now)
+
+    def _run(self) -> None:
+        while (alert := self._next()) is not None:
+            if self._tell(alert):
+                with self._changed:
+                    alert.tries += 1
+                    delay = min(
+                        self._retry.longest_seconds, self._retry.first_seconds * 2 ** (alert.tries - 1)
+                    )
+                    alert.due = time.monotonic() + delay
+                    self._pending.append(alert)
+
+    def _tell(self, alert: _Alert) -> bool:
+        """Tell whoever has not been told; True when the alert is still owed to someone."""
         try:
-            people = sorted(set(self._admins()))
+            found = self._admins()
         except Exception:
             log.exception(
                 "channel %s went over a flood limit; could not find the admins to tell", alert.channel_id
             )
-            return
-        if not people:
+            return True
+        if not found.people and found.complete:
             log.warning(
                 "channel %s went over a flood limit (%s); no admin to tell: set FEEDBACK_ADMINS",
                 alert.channel_id,
                 alert.scope.value,
             )
-            return
+            return False
         reply = notice_reply(
             flood_alert_text(alert.scope, alert.channel_id, alert.reason, self._retention_days)
         )
         told = 0
-        for user_id in people:
+        failed = False
+        for user_id in sorted(set(found.people) - alert.told):
             try:
-                if self._direct(user_id, reply) is not None:
-                    told += 1
+                posted = self._direct(user_id, reply)
             except Exception as error:
+                # Slack could not take it now: this admin is tried again with the next try.
+                failed = True
                 log.warning(
                     "could not tell admin %s about the flood in %s: %s",
                     user_id,
                     alert.channel_id,
                     type(error).__name__,
                 )
+                continue
+            # None: Slack will never let the bot write to them; not tried again either.
+            alert.told.add(user_id)
+            if posted is not None:
+                told += 1
+        owed = failed or not found.complete
         log.warning(
-            "channel %s went over a flood limit (%s): held; %d admin(s) told",
+            "channel %s went over a flood limit (%s): held; %d admin(s) told%s",
             alert.channel_id,
             alert.scope.value,
             told,
+            "; the workspace's admins could not be listed: trying again later"
+            if not found.complete
+            else ("; trying the others again later" if failed else ""),
         )
+        return owed

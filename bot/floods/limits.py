@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import enum
+import math
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from bot.settings import Settings
 
-__all__ = ["NO_LIMITS", "WINDOW", "FloodLimits", "Limit", "Scope", "flood_limits", "over_limit"]
+__all__ = [
+    "NO_LIMITS",
+    "WINDOW",
+    "FloodLimits",
+    "Limit",
+    "Scope",
+    "flood_limits",
+    "over_limit",
+    "posted_at",
+]
 
 WINDOW = timedelta(hours=1)
 """The sliding window every limit counts in."""
@@ -76,3 +86,18 @@ def over_limit(scope: Scope, limit: Limit, *, by_author: int, in_channel: int) -
     if limit.per_channel and in_channel >= limit.per_channel:
         return f"more than {limit.per_channel:,} {scope.noun} in one channel in an hour"
     return None
+
+
+def posted_at(ts: str) -> datetime | None:
+    """When Slack says a message was posted: its ts (seconds since the epoch, a fraction after the
+    dot) as a UTC datetime; None when ``ts`` is not one."""
+    try:
+        seconds = float(ts)
+    except ValueError:
+        return None
+    if not math.isfinite(seconds) or seconds < 0:
+        return None
+    try:
+        return datetime.fromtimestamp(seconds, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None

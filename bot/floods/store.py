@@ -5,6 +5,10 @@ threads and replicas.
 `admit` runs on Slack's ack path, but only for a message automatic capture or follow-ups keep: one
 write transaction that locks the channel's row (so replicas count one at a time per channel), makes
 two indexed counts of at most a limit's worth of rows each, and writes a mark or a held item.
+
+The hour a message counts in is the hour it was posted in (its Slack ts), not the moment it is
+counted: messages the catch-up reads back after an outage count where they belong, instead of all
+at once in the current hour.
 """
 
 from __future__ import annotations
@@ -18,10 +22,16 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from bot.db import Database
-from bot.floods.limits import WINDOW, FloodLimits, Scope, over_limit
-from bot.floods.schema import channels, held, marks
+from bot.floods.limits import WINDOW, FloodLimits, Scope, over_limit, posted_at
+from bot.floods.schema import channels, dropped, held, marks
 
-__all__ = ["FloodStore", "HeldGroup", "HeldItem", "Verdict"]
+__all__ = ["DROPPED", "FloodStore", "HeldGroup", "HeldItem", "Verdict"]
+
+DROPPED = "dropped by an admin"
+"""The reason given for a message an admin dropped when it comes again: it is never sent."""
+
+# How many ts one query asks about (a thread's replies may be thousands).
+_CHUNK = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +67,10 @@ class HeldGroup:
     oldest: datetime
     reason: str
     """Why the latest was held."""
+    not_filed: int = 0
+    """How many of them an admin's File could not send (they stay held)."""
+    not_filed_reason: str | None = None
+    """Why the latest of those could not be sent."""
 
 
 class FloodStore:
@@ -87,6 +101,9 @@ class FloodStore:
         with self._db.writing() as conn:
             self._lock_channel(conn, channel_id)
             at = self._db.now(now)
+            # The hour it counts in is the one it was posted in (a message read back after an
+            # outage is not counted as if it had just been written).
+            posted = posted_at(ts) or at
             key = sa.and_(marks.c.scope == scope.value, marks.c.channel_id == channel_id, marks.c.ts == ts)
             if conn.execute(sa.select(marks.c.ts).where(key)).first() is not None:
                 return Verdict(held=False)
@@ -97,16 +114,23 @@ class FloodStore:
             ).first()
             if earlier is not None:
                 return Verdict(held=True, reason=str(earlier.reason))
+            if self._was_dropped(conn, scope, channel_id, ts):
+                return Verdict(held=True, reason=DROPPED)
             reason = over_limit(
                 scope,
                 self._limits.of(scope),
-                by_author=self._count(conn, scope, marks.c.author_id == author_id, at),
-                in_channel=self._count(conn, scope, marks.c.channel_id == channel_id, at),
+                by_author=self._count(conn, scope, marks.c.author_id == author_id, posted),
+                in_channel=self._count(conn, scope, marks.c.channel_id == channel_id, posted),
             )
             if reason is None:
                 conn.execute(
                     sa.insert(marks).values(
-                        scope=scope.value, channel_id=channel_id, ts=ts, author_id=author_id, at=at
+                        scope=scope.value,
+                        channel_id=channel_id,
+                        ts=ts,
+                        author_id=author_id,
+                        at=posted,
+                        counted_at=at,
                     )
                 )
                 return Verdict(held=False)
@@ -131,11 +155,19 @@ class FloodStore:
                 )
             return Verdict(held=True, reason=reason, first=first)
 
-    def _count(self, conn: Connection, scope: Scope, whose: sa.ColumnElement[bool], at: datetime) -> int:
+    @staticmethod
+    def _was_dropped(conn: Connection, scope: Scope, channel_id: str, ts: str) -> bool:
+        query = sa.select(dropped.c.ts).where(
+            dropped.c.scope == scope.value, dropped.c.channel_id == channel_id, dropped.c.ts == ts
+        )
+        return conn.execute(query).first() is not None
+
+    def _count(self, conn: Connection, scope: Scope, whose: sa.ColumnElement[bool], posted: datetime) -> int:
+        """How many were let through in the hour before ``posted`` (the message's own time)."""
         if not self._limits.of(scope).per_author and not self._limits.of(scope).per_channel:
             return 0
         query = sa.select(sa.func.count()).where(
-            marks.c.scope == scope.value, whose, marks.c.at > at - WINDOW
+            marks.c.scope == scope.value, whose, marks.c.at > posted - WINDOW, marks.c.at <= posted
         )
         return int(conn.execute(query).scalar_one())
 
@@ -159,6 +191,21 @@ class FloodStore:
             ).rowcount
         return bool(gone)
 
+    def withheld(self, scope: Scope, channel_id: str, stamps: Iterable[str]) -> frozenset[str]:
+        """Which of these messages (by ts) are not to reach Productlane: held, or dropped by an
+        admin. A thread's body rendered again from Slack leaves them out."""
+        wanted = sorted(set(stamps))
+        found: set[str] = set()
+        with self._db.reading() as conn:
+            for start in range(0, len(wanted), _CHUNK):
+                chunk = wanted[start : start + _CHUNK]
+                for table in (held, dropped):
+                    query = sa.select(table.c.ts).where(
+                        table.c.scope == scope.value, table.c.channel_id == channel_id, table.c.ts.in_(chunk)
+                    )
+                    found.update(str(ts) for ts in conn.execute(query).scalars())
+        return frozenset(found)
+
     # -- the admins' side -----------------------------------------------------------------------
 
     def held_groups(self, limit: int = 50) -> list[HeldGroup]:
@@ -170,6 +217,7 @@ class FloodStore:
                 sa.func.count().label("held_count"),
                 sa.func.min(held.c.held_at).label("oldest"),
                 sa.func.max(held.c.id).label("latest"),
+                sa.func.count(held.c.not_filed).label("not_filed_count"),
             )
             .group_by(held.c.channel_id, held.c.scope)
             .order_by(sa.func.count().desc(), held.c.channel_id, held.c.scope)
@@ -187,6 +235,18 @@ class FloodStore:
                     .limit(5)
                 ).scalars()
                 reason = conn.execute(sa.select(held.c.reason).where(held.c.id == row.latest)).scalar_one()
+                not_filed = None
+                if row.not_filed_count:
+                    not_filed = conn.execute(
+                        sa.select(held.c.not_filed)
+                        .where(
+                            held.c.channel_id == row.channel_id,
+                            held.c.scope == row.scope,
+                            held.c.not_filed.is_not(None),
+                        )
+                        .order_by(held.c.id.desc())
+                        .limit(1)
+                    ).scalar_one()
                 groups.append(
                     HeldGroup(
                         channel_id=str(row.channel_id),
@@ -195,6 +255,8 @@ class FloodStore:
                         authors=tuple(str(author) for author in authors),
                         oldest=row.oldest,
                         reason=str(reason),
+                        not_filed=int(row.not_filed_count),
+                        not_filed_reason=None if not_filed is None else str(not_filed),
                     )
                 )
         return groups
@@ -225,19 +287,53 @@ class FloodStore:
             ]
 
     def remove(self, item_ids: Iterable[int]) -> int:
-        """Delete these held items (filed on, or dropped); how many there were."""
+        """Delete these held items (their feature has them now); how many there were."""
         ids = list(item_ids)
         if not ids:
             return 0
         with self._db.writing() as conn:
             return int(conn.execute(sa.delete(held).where(held.c.id.in_(ids))).rowcount)
 
+    def drop(self, item_ids: Iterable[int], *, now: datetime | None = None) -> int:
+        """An admin dropped these held items: deleted, and remembered as dropped (never sent, left
+        out of a thread's body rendered again); how many there were."""
+        ids = list(item_ids)
+        if not ids:
+            return 0
+        with self._db.writing() as conn:
+            at = self._db.now(now)
+            rows = conn.execute(
+                sa.select(held.c.scope, held.c.channel_id, held.c.ts).where(held.c.id.in_(ids))
+            ).all()
+            for row in rows:
+                conn.execute(
+                    self._db.insert_for(dropped)
+                    .values(scope=row.scope, channel_id=row.channel_id, ts=row.ts, dropped_at=at)
+                    .on_conflict_do_nothing(
+                        index_elements=[dropped.c.scope, dropped.c.channel_id, dropped.c.ts]
+                    )
+                )
+            return int(conn.execute(sa.delete(held).where(held.c.id.in_(ids))).rowcount)
+
+    def not_filed(self, item_id: int, reason: str) -> None:
+        """An admin's File could not send this item: it stays held, and the Home says why."""
+        with self._db.writing() as conn:
+            conn.execute(sa.update(held).where(held.c.id == item_id).values(not_filed=reason[:200]))
+
     # -- housekeeping ---------------------------------------------------------------------------
 
     def purge(self, held_before: datetime, *, now: datetime | None = None) -> int:
-        """Delete held items held before ``held_before`` (the outbox's retention) and marks that
-        have left the window; how many held items went."""
+        """Delete held items held before ``held_before`` (the outbox's retention), what was
+        dropped as long ago, and marks that have left the window; how many held items went."""
         at = self._db.now(now)
         with self._db.writing() as conn:
-            conn.execute(sa.delete(marks).where(marks.c.at <= at - WINDOW))
+            # A mark stays while its hour is current, and for an hour after it was counted (more
+            # messages of its hour may be read back after an outage).
+            conn.execute(
+                sa.delete(marks).where(
+                    marks.c.at <= at - WINDOW,
+                    sa.or_(marks.c.counted_at.is_(None), marks.c.counted_at <= at - WINDOW),
+                )
+            )
+            conn.execute(sa.delete(dropped).where(dropped.c.dropped_at < held_before))
             return int(conn.execute(sa.delete(held).where(held.c.held_at < held_before)).rowcount)

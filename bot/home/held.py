@@ -3,6 +3,11 @@ press does anything (the check is made again at the press: a Home published whil
 does not keep the right). Filing hands each item to the feature it came from (automatic capture, or
 follow-ups), which sends it the way it would have gone; dropping deletes it. Either way the
 presser's Home is published again.
+
+An item its feature cannot take (a reply whose thread is no longer followed: its FOLLOWUP_DAYS
+window closed while it was held) is never deleted by File: it stays held, and the Home says why, so
+the admin can file it by hand (the message shortcut) or drop it. Filing such a reply as a new
+thread instead would put a stray reply, out of its conversation, among the team's feedback.
 """
 
 from __future__ import annotations
@@ -18,8 +23,9 @@ __all__ = ["HeldActions", "HeldFiler"]
 
 log = logging.getLogger(__name__)
 
-HeldFiler = Callable[[HeldItem], bool]
-"""Sends one held item on the normal path; False when its feature had nothing to send."""
+HeldFiler = Callable[[HeldItem], str | None]
+"""Sends one held item on the normal path: None when its feature has it now, else why it could not
+take it (the item then stays held)."""
 
 
 class HeldActions:
@@ -54,12 +60,17 @@ class HeldActions:
         if file:
             filer = self._filers.get(scope)
             for item in items:
-                # Each item leaves the table only once its feature has it: a failure keeps the rest.
-                if filer is not None and filer(item):
+                why = "nothing here files it" if filer is None else filer(item)
+                if why is None:
+                    # It leaves the table only once its feature has it: a failure keeps the rest.
+                    self._floods.remove([item.id])
                     done += 1
-                self._floods.remove([item.id])
+                else:
+                    # Not sent: kept, with why, for the admins to see on the Home.
+                    self._floods.not_filed(item.id, why)
+                    log.warning("held %s %s/%s not filed: %s", scope.value, channel_id, item.ts, why)
         else:
-            done = self._floods.remove(item.id for item in items)
+            done = self._floods.drop(item.id for item in items)
         log.info(
             "%s %s %d held %s of %s", user_id, "filed" if file else "dropped", done, scope.noun, channel_id
         )

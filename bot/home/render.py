@@ -223,7 +223,16 @@ def _held_line(group: HeldGroup) -> str:
     return (
         f"<#{mrkdwn_escape(group.channel_id)}>: *{group.count:,} {noun}* held, from {people} "
         f"(the first at {_date(group.oldest)}) — {mrkdwn_escape(_clip(group.reason, 200))}"
+        + _not_filed_line(group)
     )
+
+
+def _not_filed_line(group: HeldGroup) -> str:
+    if not group.not_filed:
+        return ""
+    count = "it" if group.count == 1 else f"{group.not_filed:,} of them"
+    why = mrkdwn_escape(_clip(group.not_filed_reason or "", 200))
+    return f"\n:warning: *File* could not send {count}: {why}"
 
 
 def _held_blocks(facts: AdminFacts) -> list[Block]:

@@ -4,10 +4,24 @@ flood limits held, and hear when a channel goes over them."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from bot.slack.lookups import SlackLookups
 from bot.slack.team import OwnTeam, belongs
+
+__all__ = ["AdminsToTell", "WorkspaceAdmins"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class AdminsToTell:
+    people: tuple[str, ...]
+    complete: bool = True
+    """False: Slack would not list the workspace's admins now (users.list failed), so only the
+    people in FEEDBACK_ADMINS are in ``people``; ask again later for the rest."""
 
 
 class WorkspaceAdmins:
@@ -39,15 +53,21 @@ class WorkspaceAdmins:
         # nor is one whose team Slack does not give.
         return belongs(user.team_id, user.enterprise_id, self._ours)
 
-    def to_tell(self) -> list[str]:
+    def to_tell(self) -> AdminsToTell:
         """Who hears when the bot needs its admins: the people in FEEDBACK_ADMINS, and the
         workspace's own admins and owners (users.list; an admin of a Slack Connect customer's
-        organization is not one of ours)."""
+        organization is not one of ours). When Slack will not list them now (users.list is tier 2:
+        a 429 or 5xx in a big workspace), the named ones, marked incomplete: never nobody."""
         people = set(self._named)
-        for user in self._lookups.people_who_admin():
+        try:
+            admins = self._lookups.people_who_admin()
+        except Exception as error:
+            log.warning("could not list the workspace's admins (users.list): %s", type(error).__name__)
+            return AdminsToTell(tuple(sorted(people)), complete=False)
+        for user in admins:
             if belongs(user.team_id, user.enterprise_id, self._ours):
                 people.add(user.id)
-        return sorted(people)
+        return AdminsToTell(tuple(sorted(people)))
 
     def who_can(self) -> str:
         """Who may, in words for the person who may not (mrkdwn)."""

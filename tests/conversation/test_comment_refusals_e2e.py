@@ -77,3 +77,39 @@ def test_the_fallback_never_overwrites_a_body_changed_in_productlane(tmp_path: P
         thread = next(t for t in productlane.threads if t["id"] == edited)
         assert thread["text"] == "<p>Rewritten by the team in Productlane</p>"
         assert "was changed in Productlane since the bot wrote it" in world.log_text()
+
+
+def patched_texts(world: World, thread_id: str) -> list[str]:
+    return [
+        str(request.json["text"])
+        for request in world.productlane.requests_to("PATCH", f"/threads/{thread_id}")
+        if isinstance(request.json, dict) and "text" in request.json and request.status == 200
+    ]
+
+
+def test_a_body_rendered_again_leaves_out_held_and_refused_replies(tmp_path: Path) -> None:
+    """On the fallback the body is the Slack thread again; a reply the flood limits hold, or one
+    Productlane refused for its content, is in that thread but must never reach Productlane."""
+    with running(tmp_path, {"FOLLOWUPS_PER_AUTHOR_HOUR": "1"}) as world:
+        parent = "1764330500.000100"
+        thread_id = file_message(world, parent, "Exports time out")
+        world.productlane.fail_next(
+            422, path=f"/threads/{thread_id}/comments", method="POST", message="Validation failed: content."
+        )
+        reply_event(world, parent, "1764330510.000100", "refused words")
+        wait_until(lambda: refused_rows(world) == 1, "the reply refused and kept", 30)
+        world.productlane.conversation.comments_status = 404  # from now on: the fallback
+        # The customer's second reply goes over FOLLOWUPS_PER_AUTHOR_HOUR: held.
+        reply_event(world, parent, "1764330520.000100", "held words")
+        wait_until(lambda: "(new): held, over the flood limits" in world.log_text(), "the reply held", 30)
+        # A colleague's reply is kept, and written by rendering the whole thread again.
+        reply_event(world, parent, "1764330530.000100", "colleague words", user="U0CSM0002")
+        body = wait_until(lambda: patched_texts(world, thread_id), "the body rendered again", 30)[-1]
+        settled(world)
+        assert "colleague words" in body
+        assert "Exports time out" in body
+        assert "held words" not in body
+        assert "refused words" not in body
+        everything = str(world.productlane.threads) + str(world.productlane.conversation.comments)
+        assert "held words" not in everything
+        assert "refused words" not in everything

@@ -255,4 +255,62 @@ def test_no_follow_up_outlives_the_outbox_retention(store: FollowUpStore, clock:
     assert len(store.replies(CHANNEL, PARENT)) == 2  # within the retention: kept
     clock.advance(2 * 86_400)
     store.prune(store.now(), retention=timedelta(days=3))
-    assert store.replies(CHANNEL, PARENT) == []  # a refused one's words too, though refusals keep a month
+    # The deleted one is gone; the refused one keeps only its place (its thread is still followed,
+    # and its body must go on leaving it out), not its words.
+    (left,) = store.replies(CHANNEL, PARENT)
+    assert left.ts == "1700000001.000100"
+    assert "the words Productlane refused" not in str(left.message)
+
+
+def test_a_held_reply_filed_after_its_window_closed_says_why_and_a_kept_one_is_done(
+    store: FollowUpStore, clock: Clock
+) -> None:
+    """An admin's File on a held reply: kept while the thread is followed; once its FOLLOWUP_DAYS
+    window closed, not kept, and the reason comes back (the reply stays held, never deleted
+    unsent); one kept already (Slack's retry got there first) is done."""
+    from bot.conversation.followed import FollowedThreads
+    from bot.conversation.intake import FollowUpIntake
+    from bot.floods import HeldItem, Scope
+    from bot.message_events import Interest
+    from tests.conversation.test_followed import Settings
+
+    follow(store, days=1)
+    kept: list[int] = []
+    followed = FollowedThreads(store, Interest(), Settings(), 1)
+    intake = FollowUpIntake(store, followed, lambda: kept.append(1))
+
+    def held(ts: str) -> HeldItem:
+        payload = {"thread_ts": PARENT, "user": "U1", "message": words(ts, ts=ts, user="U1")}
+        return HeldItem(1, Scope.FOLLOWUP, CHANNEL, ts, "U1", payload, store.now())
+
+    assert intake.file_held(held("1700000001.000100")) is None
+    assert intake.file_held(held("1700000001.000100")) is None, "kept already: done"
+    clock.advance(2 * 86400)
+    why = intake.file_held(held("1700000002.000100"))
+    assert why is not None
+    assert "no longer followed" in why
+    assert len(why) <= 200
+    assert kept == [1]
+    assert not store.has_reply(CHANNEL, "1700000002.000100")
+
+
+def test_refused_replies_are_withheld_from_a_rendered_body_while_the_thread_is_followed(
+    store: FollowUpStore, clock: Clock
+) -> None:
+    follow(store, days=60)
+    add(store, "1700000001.000100", "the words Productlane refused")
+    add(store, "1700000002.000100", "fine")
+    clock.advance(10)
+    work = store.claim_thread("me", 60, 5)
+    assert work is not None
+    batch = store.open_batch(work, "me", "comments", 1)
+    assert batch is not None
+    store.drop_batch(work, "me", batch, "Productlane refused them (422): no", refused=True)
+    assert store.withheld(CHANNEL, PARENT) == {"1700000001.000100"}
+    # Past KEEP_REFUSED, but the thread is still followed: still kept, still left out.
+    clock.advance(40 * 86_400)
+    store.prune(copies_before=store.now())
+    assert store.withheld(CHANNEL, PARENT) == {"1700000001.000100"}
+    clock.advance(30 * 86_400)
+    store.prune(copies_before=store.now())
+    assert store.withheld(CHANNEL, PARENT) == frozenset()

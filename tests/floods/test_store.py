@@ -72,13 +72,72 @@ def test_the_same_message_again_gets_the_same_answer_and_is_counted_once(store: 
     assert store.held_count() == 1
 
 
+def stamp(at: datetime) -> str:
+    """The Slack ts of a message posted at ``at``."""
+    return f"{at.timestamp():.6f}"
+
+
 def test_the_hour_slides(store: FloodStore) -> None:
-    assert not admit(store, "1.1", at=NOW).held
-    assert not admit(store, "1.2", at=NOW + timedelta(minutes=30)).held
-    assert admit(store, "1.3", at=NOW + timedelta(minutes=59)).held
+    # The hour is the one the messages were posted in (their ts), whenever they are counted.
+    assert not admit(store, stamp(NOW)).held
+    assert not admit(store, stamp(NOW + timedelta(minutes=30))).held
+    assert admit(store, stamp(NOW + timedelta(minutes=59))).held
     # The first mark has left the window: one more may go.
-    assert not admit(store, "1.4", at=NOW + timedelta(minutes=60, seconds=1)).held
-    assert admit(store, "1.5", at=NOW + timedelta(minutes=61)).held
+    assert not admit(store, stamp(NOW + timedelta(minutes=60, seconds=1))).held
+    assert admit(store, stamp(NOW + timedelta(minutes=61))).held
+
+
+def test_messages_read_back_after_an_outage_count_in_the_hour_they_were_posted(outbox: Outbox) -> None:
+    """An 80-minute outage in a busy automatic channel: 60 messages in its first five minutes, 60
+    in its last five, all read back in seconds when it ends. No hour of posting held more than
+    100, so none is held and the admins hear nothing; counted at the time of reading, 20 were."""
+    store = FloodStore(outbox.database, FloodLimits(Limit(0, 100), Limit(0, 0)))
+    start, back = NOW, NOW + timedelta(minutes=80)
+    posted = [start + timedelta(seconds=5 * n) for n in range(60)]
+    posted += [back - timedelta(minutes=5) + timedelta(seconds=5 * n) for n in range(60)]
+    verdicts = [
+        store.admit(Scope.AUTOMATIC, "C1", stamp(at), f"U{n % 7}", {}, now=back + timedelta(seconds=n / 10))
+        for n, at in enumerate(posted)
+    ]
+    assert [v for v in verdicts if v.held] == []
+    # Read back again (another replica, or a second catch-up): counted once, still nothing held.
+    again = [store.admit(Scope.AUTOMATIC, "C1", stamp(at), "U1", {}, now=back) for at in posted]
+    assert not any(v.held for v in again)
+    # The hour before now holds the last 60 posted: 40 more may go, the 41st goes over.
+    after = [stamp(back + timedelta(seconds=n + 1)) for n in range(41)]
+    last = [store.admit(Scope.AUTOMATIC, "C1", ts, "U1", {}, now=back).held for ts in after]
+    assert last == [False] * 40 + [True]
+
+
+def test_held_and_dropped_messages_are_withheld_from_a_rendered_thread(store: FloodStore) -> None:
+    assert not admit(store, "1.1", scope=Scope.FOLLOWUP).held
+    assert admit(store, "1.2", scope=Scope.FOLLOWUP).held
+    assert admit(store, "1.3", scope=Scope.FOLLOWUP).held
+    (_, dropped_item) = store.held_in(Scope.FOLLOWUP, "C1")
+    assert store.drop([dropped_item.id], now=NOW) == 1
+    assert store.withheld(Scope.FOLLOWUP, "C1", ["1.1", "1.2", "1.3", "1.4"]) == {"1.2", "1.3"}
+    assert store.withheld(Scope.AUTOMATIC, "C1", ["1.2", "1.3"]) == frozenset()
+    assert store.withheld(Scope.FOLLOWUP, "C2", ["1.2", "1.3"]) == frozenset()
+    # Slack (or the catch-up) bringing the dropped one again does not send it.
+    verdict = admit(store, "1.3", scope=Scope.FOLLOWUP)
+    assert verdict.held
+    assert not verdict.first
+    assert store.held_count() == 1
+    # What was dropped is forgotten with the retention.
+    store.purge(NOW + timedelta(days=1), now=NOW + timedelta(days=1))
+    assert store.withheld(Scope.FOLLOWUP, "C1", ["1.3"]) == frozenset()
+
+
+def test_an_item_file_could_not_send_stays_held_and_says_why(store: FloodStore) -> None:
+    admit(store, "1.1")
+    admit(store, "1.2")
+    admit(store, "1.3")
+    admit(store, "1.4")
+    first, _ = store.held_in(Scope.AUTOMATIC, "C1")
+    store.not_filed(first.id, "its thread is no longer followed")
+    (group,) = store.held_groups()
+    assert (group.count, group.not_filed) == (2, 1)
+    assert group.not_filed_reason == "its thread is no longer followed"
 
 
 def test_scopes_and_channels_are_counted_apart(store: FloodStore) -> None:
@@ -122,12 +181,24 @@ def test_a_held_message_deleted_in_slack_is_forgotten(store: FloodStore) -> None
 def test_held_items_are_purged_after_the_retention_and_marks_after_the_hour(
     store: FloodStore, outbox: Outbox
 ) -> None:
-    admit(store, "1.1")
-    admit(store, "1.2")
-    admit(store, "1.3")
+    admit(store, stamp(NOW))
+    admit(store, stamp(NOW))
+    admit(store, stamp(NOW + timedelta(seconds=1)))
+    admit(store, stamp(NOW + timedelta(seconds=2)))
     assert store.purge(NOW - timedelta(days=1), now=NOW + timedelta(minutes=5)) == 0
     assert store.held_count() == 1
     assert store.purge(NOW + timedelta(seconds=1), now=NOW + timedelta(hours=2)) == 1
     assert store.held_count() == 0
     # The marks went with the hour: the author may send again.
-    assert not admit(store, "1.4", at=NOW + timedelta(hours=2)).held
+    later = NOW + timedelta(hours=2)
+    assert not admit(store, stamp(later), at=later).held
+
+
+def test_a_mark_of_an_old_hour_stays_an_hour_after_it_was_counted(store: FloodStore) -> None:
+    """Messages of one hour read back after an outage keep counting together, though their hour
+    is past: the marks of the first ones stay while the rest may still come."""
+    posted = NOW - timedelta(hours=3)
+    assert not admit(store, stamp(posted), at=NOW).held
+    assert not admit(store, stamp(posted + timedelta(seconds=1)), at=NOW).held
+    store.purge(NOW - timedelta(days=90), now=NOW + timedelta(minutes=30))
+    assert admit(store, stamp(posted + timedelta(seconds=2)), at=NOW + timedelta(minutes=30)).held

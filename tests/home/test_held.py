@@ -44,9 +44,9 @@ def actions(
     lookups = SlackLookups(WebClient(token="xoxb-test", base_url="http://127.0.0.1:9/", timeout=1))
     admins = WorkspaceAdmins(lookups, [ADMIN], "T0ACME0001")
 
-    def filer(item: HeldItem) -> bool:
+    def filer(item: HeldItem) -> str | None:
         filed.append(item)
-        return works
+        return None if works else "its thread is no longer followed"
 
     return HeldActions(store, admins, {Scope.AUTOMATIC: filer, Scope.FOLLOWUP: filer}, published.append)
 
@@ -81,3 +81,20 @@ def test_someone_not_an_admin_or_a_button_not_ours_does_nothing(outbox: Outbox) 
     assert held.file(ADMIN, "nonsense") == 0
     assert store.held_count() == 3
     assert published == []
+
+
+def test_what_file_could_not_send_stays_held_with_why_and_is_not_counted(outbox: Outbox) -> None:
+    """A reply whose thread is no longer followed: File does not delete it unsent."""
+    store = held_store(outbox)
+    filed: list[HeldItem] = []
+    published: list[str] = []
+    assert actions(store, filed, published, works=False).file(ADMIN, "followup:C1") == 0
+    assert [item.ts for item in filed] == ["2.2"]
+    assert [item.ts for item in store.held_in(Scope.FOLLOWUP, "C1")] == ["2.2"]
+    (group,) = [g for g in store.held_groups() if g.scope is Scope.FOLLOWUP]
+    assert group.not_filed == 1
+    assert group.not_filed_reason == "its thread is no longer followed"
+    assert published == [ADMIN]
+    # Drop still deletes it, for good.
+    assert actions(store, filed, published).drop(ADMIN, "followup:C1") == 1
+    assert store.held_in(Scope.FOLLOWUP, "C1") == []
