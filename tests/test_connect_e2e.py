@@ -8,6 +8,9 @@ against loopback Slack and Productlane.
   workspace: someone of another organization, or someone Slack would not describe, is told so and
   sees no data; the options are empty.
 - Edit and resend of feedback from a private channel only for someone still in that channel.
+- Installed org-wide, someone of a sibling workspace the bot has not looked up (or whose cached
+  answer expired) keeps the modal and what they typed: told to press Submit again while Slack is
+  asked; a known outsider is still refused.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import signal
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,12 +30,13 @@ from bot.slack.ids import (
     FEEDBACK_MODAL,
     MESSAGE_SHORTCUT,
 )
-from bot.ui.access import LEFT_CHANNEL
+from bot.ui.access import CHECKING_WHO, LEFT_CHANNEL
 from tests.fakes.productlane import FakeProductlane
 from tests.fakes.slack import Call, FakeSlack, make_channel
 from tests.running_bot import (
     World,
     bot_environment,
+    by_field,
     fresh_fakes,
     interact,
     opened_view,
@@ -268,3 +273,102 @@ def test_edit_and_resend_from_a_private_channel_only_for_someone_still_in_it(wor
         ),
     )
     wait_until(lambda: feedback_modals_opened(world, back), "the feedback modal, reopened")
+
+
+# --- installed org-wide: a sibling workspace's person not known yet ------------------------------
+
+ORG = "E0ACMEORG1"
+SIBLING = {"id": "U0SIBLING1", "username": "lee", "name": "lee", "team_id": "T0SIBLING1"}
+GUEST = {"id": "U0GUEST001", "username": "ana", "name": "ana", "team_id": "T0BIGCO01"}
+
+
+def person(user: dict[str, str], enterprise: str) -> dict[str, Any]:
+    """As users.info describes them: their workspace and their Enterprise Grid organization."""
+    return {
+        "id": user["id"],
+        "team_id": user["team_id"],
+        "name": user["name"],
+        "deleted": False,
+        "is_bot": False,
+        "profile": {"real_name": user["name"].title(), "display_name": user["name"]},
+        "enterprise_user": {"enterprise_id": enterprise, "teams": [user["team_id"]]},
+    }
+
+
+@pytest.fixture
+def org_wide(tmp_path: Path) -> Iterator[World]:
+    with FakeSlack() as slack, FakeProductlane(scopes=SCOPES) as productlane:
+        seed(productlane)
+        slack.web.respond(
+            "auth.test",
+            {
+                "ok": True,
+                "url": "https://acme.slack.com/",
+                "team": "Acme",
+                "user": "productlane",
+                "team_id": "T0ACME0001",
+                "enterprise_id": ORG,
+                "user_id": "U0BOT00001",
+                "bot_id": "B0BOT00001",
+                "is_enterprise_install": True,
+            },
+        )
+        slack.web.add_user(person(SIBLING, ORG))
+        slack.web.add_user(person(GUEST, "E0BIGCO001"))
+        env = bot_environment(slack, productlane, tmp_path / "outbox.db")
+        world = start_bot(slack, productlane, env, tmp_path, tmp_path / "bot.log")
+        try:
+            wait_until(lambda: "connected to Slack" in world.log_text(), "the connected line", timeout=30)
+            yield world
+        finally:
+            if world.bot.poll() is None:
+                world.bot.send_signal(signal.SIGTERM)
+                world.bot.wait(timeout=30)
+    assert world.bot.returncode == 0, world.log_text()
+
+
+def threads_about(world: World, text: str) -> list[Any]:
+    return [r for r in world.productlane.requests_to("POST", "/threads") if text in str(r.json)]
+
+
+def test_someone_of_a_sibling_workspace_not_known_yet_keeps_the_modal_and_submits_again(
+    org_wide: World,
+) -> None:
+    world = org_wide
+    view = open_on_message(world, "C0FEEDBACK", "1764500900.000100", "Exports lose the time zone")
+    ids = {field: block["block_id"] for field, block in by_field(view).items()}
+    state = {ids["title"]: {"title": "Exports lose the time zone, seen by Lee"}}
+
+    # Nobody has looked them up: not a refusal. The modal stays (errors, not update), nothing is filed.
+    ack = interact(world, world.slack.view_submission_payload(view["id"], state, user=SIBLING))
+    assert ack["payload"]["response_action"] == "errors", ack
+    assert CHECKING_WHO in ack["payload"]["errors"].values()
+    # Meanwhile Slack is asked who they are, off the ack's path.
+    world.slack.web.wait_for_call(
+        "users.info", timeout=15, predicate=lambda c: c.params.get("user") == SIBLING["id"]
+    )
+    wait_until(lambda: f"looked up who {SIBLING['id']} is" in world.log_text(), "the lookup", 30)
+    assert threads_about(world, "seen by Lee") == []
+
+    mark = time.monotonic()
+    again = interact(world, world.slack.view_submission_payload(view["id"], state, user=SIBLING))
+    assert not (again.get("payload") or {}).get("response_action"), again
+    reply_in(world, mark, "C0FEEDBACK", "1764500900.000100")
+    assert len(threads_about(world, "seen by Lee")) == 1
+
+
+def test_org_wide_a_known_outsider_is_still_refused_on_submit(org_wide: World) -> None:
+    world = org_wide
+    view = open_on_message(world, "C0FEEDBACK", "1764501000.000100", "Reports are blank")
+    first = interact(world, world.slack.view_submission_payload(view["id"], {}, user=GUEST))
+    assert first["payload"]["response_action"] == "errors", first  # not known yet: asked meanwhile
+    assert CHECKING_WHO in first["payload"]["errors"].values(), first
+    wait_until(
+        lambda: f"looked up who {GUEST['id']} is for their next request: outsider" in world.log_text(),
+        "the lookup",
+        30,
+    )
+    refused = interact(world, world.slack.view_submission_payload(view["id"], {}, user=GUEST))
+    assert refused["payload"]["response_action"] == "update"
+    assert "Only people of this workspace" in str(refused["payload"]["view"])
+    assert threads_about(world, "Reports are blank") == []

@@ -23,7 +23,9 @@ For one thread at a time (under its lease):
 The fallback never overwrites a body someone changed in Productlane: before each re-render the
 thread is read, and its body must be the one the bot last wrote (its SHA-256, kept from the
 creation and from each re-render). When it is not (or cannot be told), the batch goes as a comment
-after all; if comments are refused too, it is kept as refused for the admins.
+after all; if comments are refused too, it is kept as refused for the admins. A thread followed
+before the fingerprint was kept has none: its body is compared with the one the bot filed, composed
+again from the kept submission (`WholeThread.as_filed`), and adopted as its fingerprint when equal.
 """
 
 from __future__ import annotations
@@ -76,6 +78,12 @@ LOOK_PAGES = 5
 YIELD_SECONDS = 1.0
 BACKOFF_FIRST = 2.0
 BACKOFF_MAX = 300.0
+# Why the fallback leaves the body of a thread filed before the bot kept its body's fingerprint,
+# when the body is no longer (or cannot be shown to be) the one the bot filed.
+PREDATES_FINGERPRINT = (
+    "this thread predates the bot's body fingerprint and its body cannot be matched to what the bot "
+    "filed; its body is not overwritten"
+)
 
 
 class SlackSide(Protocol):
@@ -187,6 +195,7 @@ class FollowUpSender:
         self._stopping = stopping or threading.Event()
         self._failures: dict[tuple[str, str], int] = {}
         self._told_fallback = False
+        self._told_predates: set[str] = set()
 
     # --- one pass --------------------------------------------------------------------------------
 
@@ -302,14 +311,42 @@ class FollowUpSender:
             current = None  # cannot tell: it is not overwritten
         if current is not None and current in (work.body_sha256, batch.body_sha256):
             return batch
-        log.warning(
-            "thread %s: its body %s, so it is not re-rendered; these follow-ups go as a comment",
-            work.thread_id,
-            "was changed in Productlane since the bot wrote it"
-            if current is not None and work.body_sha256
-            else "may have been changed in Productlane (the bot cannot compare it)",
-        )
+        if current is not None and work.body_sha256 is None and self._filed_body_is(work, current):
+            return batch
+        if work.body_sha256 is None:
+            self._predates_fingerprint(work)
+        else:
+            log.warning(
+                "thread %s: its body %s, so it is not re-rendered; these follow-ups go as a comment",
+                work.thread_id,
+                "was changed in Productlane since the bot wrote it"
+                if current is not None
+                else "may have been changed in Productlane (the bot cannot compare it)",
+            )
         return self.store.set_batch_route(work, self.owner, batch, COMMENTS, keep_body=True)
+
+    def _filed_body_is(self, work: ThreadWork, current: str) -> bool:
+        """A thread followed before the bot kept its body's fingerprint: whether its body is still
+        the one the bot filed (composed again from the kept submission). If so, that becomes the
+        fingerprint, and the fallback goes on as for any other thread."""
+        filed = self._whole_thread.as_filed(work)
+        if filed is None or body_fingerprint(filed) != current:
+            return False
+        self.store.adopt_body_fingerprint(work, current)
+        log.info("thread %s: its body is still the one the bot filed; re-rendering it", work.thread_id)
+        return True
+
+    def _predates_fingerprint(self, work: ThreadWork) -> None:
+        """Said once per thread (at WARNING; INFO after): each of its batches comes here."""
+        told = work.thread_id in self._told_predates
+        self._told_predates.add(work.thread_id)
+        log.log(
+            logging.INFO if told else logging.WARNING,
+            "thread %s: %s; these follow-ups go as a comment, and if comments are refused too they are "
+            "kept for the admins",
+            work.thread_id,
+            PREDATES_FINGERPRINT,
+        )
 
     # --- composing --------------------------------------------------------------------------------
 
@@ -483,12 +520,13 @@ class FollowUpSender:
                 self._gone(work, batch)
                 return
             if batch.keep_body:
-                self._keep_refused(
-                    work,
-                    batch,
-                    "not sent: the thread's body was changed in Productlane, and Productlane refused "
-                    f"them as a comment ({error.status})",
+                why = (
+                    PREDATES_FINGERPRINT
+                    if work.body_sha256 is None
+                    else "the thread's body was changed in Productlane"
                 )
+                refused = f"Productlane refused them as a comment ({error.status})"
+                self._keep_refused(work, batch, f"not sent: {why}, and {refused}")
                 return
             self._fall_back(work, batch, f"{error.status} {error.code or ''}".strip())
             return

@@ -369,3 +369,13 @@ class SenderSide:
             conn.execute(
                 sa.update(threads).where(self._thread(work.channel_id, work.thread_ts)).values(**values)
             )
+
+    def adopt_body_fingerprint(self, work: ThreadWork, body_sha256: str) -> None:
+        """A thread followed before the bot kept its body's fingerprint: the body it holds was found
+        to be the one the bot filed, so that is its fingerprint from now on (only where none is)."""
+        with self._db.writing() as conn:
+            conn.execute(
+                sa.update(threads)
+                .where(self._thread(work.channel_id, work.thread_ts), threads.c.body_sha256.is_(None))
+                .values(body_sha256=body_sha256)
+            )

@@ -114,6 +114,29 @@ class WholeThread:
             return refused
         return refused | self._floods.withheld(Scope.FOLLOWUP, work.channel_id, stamps)
 
+    def as_filed(self, work: ThreadWork) -> str | None:
+        """The body the bot wrote when it filed the thread, composed again the same way from the
+        kept submission and its files' copies; None when that cannot be done faithfully (the
+        submission is no longer kept, or it included the whole Slack thread, which has changed
+        since). For a thread followed before the bot kept its body's fingerprint: a body equal to
+        this one was not changed in Productlane."""
+        found = self._outbox.payload_by_key(work.item_key) if work.item_key else None
+        if found is None:
+            return None
+        item_id, payload = found
+        try:
+            submission = Submission.model_validate(payload)
+        except ValidationError:
+            return None
+        if submission.source is None or submission.form.include_thread:
+            return None
+        files = slack_files([submission.source.content])
+        copies = copies_of(self._outbox.database, item_id)
+        try:
+            return self._composer.compose(submission, Captured(copies=copies, files=files)).text
+        except Exception:  # a name lookup or a stale form: the caller cannot tell, and keeps the body
+            return None
+
     def _read(self, work: ThreadWork) -> list[dict[str, Any]]:
         try:
             return [dict(message) for message in self._reader.replies(work.channel_id, work.thread_ts)]

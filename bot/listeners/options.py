@@ -11,6 +11,7 @@ from slack_bolt import Ack, App
 from bot.listeners import Services
 from bot.slack.ids import ASSIGNEE_SELECT, COMPANY_SELECT, LINK_SELECT, TAGS_SELECT
 from bot.slack.lookups import SlackLookups
+from bot.slack.team import Standing
 
 
 def register(app: App, services: Services, lookups: SlackLookups | None = None) -> None:
@@ -20,7 +21,10 @@ def register(app: App, services: Services, lookups: SlackLookups | None = None) 
         user_id = str((body.get("user") or {}).get("id") or "")
         # The catalog (companies, issues, tags, people) is the team's: nothing for anyone else, nor
         # for someone not yet known (only what is cached is read here: the ack must not wait).
-        if triage is None or not services.access.is_teammate(user_id, body.get("user"), wait=False):
+        standing = services.access.standing(user_id, body.get("user"))
+        if triage is None or standing is not Standing.OURS:
+            if triage is not None and standing is Standing.UNKNOWN:
+                services.access.look_up_soon(user_id)  # the next keystroke finds them known
             ack(options=[])
             return
         # Only what is cached: the modal's fill-in looked the submitter up already.

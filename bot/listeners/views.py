@@ -10,7 +10,8 @@ from slack_bolt import Ack, App
 from bot.feedback.form import Field
 from bot.listeners import Services
 from bot.slack.ids import FEEDBACK_MODAL
-from bot.ui.access import outsider_modal
+from bot.slack.team import Standing
+from bot.ui.access import CHECKING_WHO, outsider_modal
 from bot.ui.submissions import read_submission
 from bot.ui.views import errors_response
 
@@ -23,7 +24,16 @@ def register(app: App, services: Services) -> None:
     def submit(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         # Only the team files or edits: the modal was opened for one of ours, and is checked again
         # here from what the request says (and what is cached: the ack must not wait).
-        if not services.access.is_teammate(str(body["user"]["id"]), body.get("user"), wait=False):
+        user_id = str(body["user"]["id"])
+        standing = services.access.standing(user_id, body.get("user"))
+        if standing is Standing.UNKNOWN:
+            # Not known yet is not a refusal: replacing the modal would throw away what they typed
+            # (someone of a sibling workspace whose cached answer expired while they wrote). The
+            # modal stays as it is while Slack is asked; pressing Submit again finds the answer.
+            services.access.look_up_soon(user_id)
+            ack(response_action="errors", errors=errors_response({Field.TITLE: CHECKING_WHO}, view))
+            return
+        if standing is Standing.OUTSIDER:
             ack(response_action="update", view=outsider_modal())
             return
         outcome = read_submission(

@@ -13,6 +13,7 @@ someone who is still in it.
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 
 from slack_sdk import WebClient
@@ -21,11 +22,12 @@ from slack_sdk.models.views import View
 
 from bot.feedback.source import SourceMessage
 from bot.slack.lookups import SlackChannel, SlackLookups
-from bot.slack.team import OUTSIDER_TEXT, Teammates
+from bot.slack.team import OUTSIDER_TEXT, Standing, Teammates
 from bot.ui.views import message_modal
 
 __all__ = [
     "CANNOT_TELL_MEMBER",
+    "CHECKING_WHO",
     "LEFT_CHANNEL",
     "OUTSIDER_TEXT",
     "Access",
@@ -43,6 +45,10 @@ CANNOT_TELL_MEMBER = (
     "Slack didn't say just now whether you are still in the channel this feedback came from, so it "
     "can't be sent again yet. Please try again in a minute."
 )
+
+# On a submission whose sender is not known yet (not cached): the modal stays as typed, and who they
+# are is looked up meanwhile, so that pressing Submit again finds the answer.
+CHECKING_WHO = "Checking who you are took too long — press Submit again."
 
 
 def outsider_modal() -> View:
@@ -69,10 +75,36 @@ class Access:
         self._client = client
         self._lookups = lookups
         self.teammates = teammates
+        self._looking: set[str] = set()
+        self._looking_lock = threading.Lock()
 
     def is_teammate(self, user_id: str, payload_user: Any = None, *, wait: bool = True) -> bool:
         user = payload_user if isinstance(payload_user, dict) else None
         return self.teammates.is_teammate(user_id, user, wait=wait)
+
+    def standing(self, user_id: str, payload_user: Any = None) -> Standing:
+        """Without waiting: one of ours, a known outsider, or not known yet (`Teammates.standing`)."""
+        user = payload_user if isinstance(payload_user, dict) else None
+        return self.teammates.standing(user_id, user)
+
+    def look_up_soon(self, user_id: str) -> None:
+        """Ask Slack who the person is on a thread of its own (the ack does not wait), once at a
+        time per person: their next request finds the answer cached."""
+        with self._looking_lock:
+            if not user_id or user_id in self._looking:
+                return
+            self._looking.add(user_id)
+        threading.Thread(target=self._look_up, args=(user_id,), name="who-is", daemon=True).start()
+
+    def _look_up(self, user_id: str) -> None:
+        try:
+            standing = self.teammates.look_up(user_id)
+            log.info("looked up who %s is for their next request: %s", user_id, standing.value)
+        except Exception:  # a lookup never raises by design; a thread must not die noisily anyway
+            log.exception("looking up %s failed", user_id)
+        finally:
+            with self._looking_lock:
+                self._looking.discard(user_id)
 
     def refuse_in_modal(self, trigger_id: str, text: str = OUTSIDER_TEXT) -> None:
         """Tell the person in a modal (the trigger of their click or shortcut)."""

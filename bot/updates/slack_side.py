@@ -16,7 +16,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.slack.errors import TRANSIENT_ERRORS, retry_after_seconds
-from bot.slack.lookups import SlackLookups
+from bot.slack.lookups import Audience, SlackLookups
 from bot.slack.replies import SlackReply
 
 __all__ = [
@@ -96,10 +96,11 @@ class SlackThreadUpdater:
         self._client = client
         self._lookups = lookups or SlackLookups(client)
 
-    def channel_is_internal(self, channel_id: str) -> bool:
-        """Asked before every post and edit (cached a minute): False when the channel is shared
-        with another organization now, or Slack does not say."""
-        return self._lookups.channel_is_internal(channel_id)
+    def channel_audience(self, channel_id: str) -> Audience:
+        """Asked before every post and edit (cached a minute): whether the channel is shared with
+        another organization now — UNKNOWN when Slack does not say, which is not the same as
+        shared: what cannot be redacted waits for an answer rather than being dropped."""
+        return self._lookups.channel_audience(channel_id)
 
     def update(self, channel_id: str, ts: str, reply: SlackReply) -> SlackOutcome:
         return self._call(

@@ -32,7 +32,7 @@ from bot.updates.events import (
 )
 from bot.updates.names import NameLookup
 from bot.updates.render import confirmation_with_status
-from bot.updates.shown import NOT_FOR_SHARED, edit_as_shown, post_as_shown
+from bot.updates.shown import NOT_FOR_SHARED, NOT_KNOWN_YET, Withheld, edit_as_shown, post_as_shown
 from bot.updates.slack_side import SlackOutcome, SlackThreadUpdater
 from bot.updates.store import StoredEffect, StoredEvent, UpdatesStore
 
@@ -218,17 +218,22 @@ class EffectSender:
                 )
                 return
             # Whether the channel is shared is asked now: it may have become so since the filing.
-            internal = self._slack.channel_is_internal(side.reply_channel_id)
-            reply = confirmation_with_status(*edit_as_shown(side, internal=internal))
+            # Where Slack does not say, the edit goes out as for a shared channel: it names nothing.
+            audience = self._slack.channel_audience(side.reply_channel_id)
+            reply = confirmation_with_status(*edit_as_shown(side, audience))
             outcome = self._slack.update(side.reply_channel_id, side.reply_ts, reply)
         else:
-            internal = self._slack.channel_is_internal(side.channel_id)
-            text = post_as_shown(effect, internal=internal)
-            if text is None:
+            text = post_as_shown(effect, self._slack.channel_audience(side.channel_id))
+            if text is Withheld.DROP:
                 log.info("thread %s: the team's reply kept out of a shared channel", effect.thread_id)
                 self._store.effect_dropped(effect, owner, NOT_FOR_SHARED)
                 return
-            outcome = self._slack.post(side.channel_id, side.thread_ts, text)
+            if text is Withheld.WAIT:
+                # Not posted, not lost: the usual backoff asks Slack again; the thread's later
+                # replies wait behind it, so they still arrive in order.
+                outcome = SlackOutcome("retry", NOT_KNOWN_YET)
+            else:
+                outcome = self._slack.post(side.channel_id, side.thread_ts, text)
         self._settle(effect, owner, outcome)
 
     def _settle(self, effect: StoredEffect, owner: str, outcome: SlackOutcome) -> None:

@@ -1,13 +1,16 @@
 """End to end, what a refused comment changes and what it does not: a 400/422 refuses that batch
 alone (kept for the admins; no thread switches to re-rendering its body, no body is overwritten),
-and the fallback never overwrites a body the team changed in Productlane."""
+and the fallback never overwrites a body the team changed in Productlane — nor loses its way on a
+thread filed before the bot kept its body's fingerprint."""
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
 
+from bot.conversation.sender import PREDATES_FINGERPRINT
 from tests.conversation.conversation_world import (
     comments,
     file_message,
@@ -113,3 +116,47 @@ def test_a_body_rendered_again_leaves_out_held_and_refused_replies(tmp_path: Pat
         everything = str(world.productlane.threads) + str(world.productlane.conversation.comments)
         assert "held words" not in everything
         assert "refused words" not in everything
+
+
+def forget_body_fingerprints(world: World) -> None:
+    """As a database from before the bot kept the fingerprint of each thread's body."""
+    with sqlite3.connect(world.log.parent / "outbox.db") as connection:
+        connection.execute("UPDATE conversation_threads SET body_sha256 = NULL")
+
+
+def test_a_thread_filed_before_the_body_fingerprint_keeps_its_fallback_but_never_over_a_change(
+    tmp_path: Path,
+) -> None:
+    with running(tmp_path) as world:
+        productlane = world.productlane
+        database = world.log.parent / "outbox.db"
+        untouched = file_message(world, "1764330500.000100", "Exports drop the header row")
+        edited = file_message(world, "1764330600.000100", "Exports drop the footer row")
+        forget_body_fingerprints(world)
+        productlane.update_thread(edited, emit=False, text="<p>Rewritten by the team in Productlane</p>")
+        productlane.conversation.comments_status = 404  # no comments at all: the fallback
+        # Its body is still the one the bot filed (composed again from the kept submission): it is
+        # re-rendered, and that body's fingerprint is kept from now on.
+        reply_event(world, "1764330500.000100", "1764330510.000100", "only in CSV")
+        wait_until(
+            lambda: f"/threads/{untouched}" in body_writes(world), "the body the bot filed re-rendered", 30
+        )
+        assert "only in CSV" in next(t for t in productlane.threads if t["id"] == untouched)["text"]
+        fingerprinted = (
+            "SELECT count(*) FROM conversation_threads WHERE thread_id = ? AND body_sha256 IS NOT NULL"
+        )
+        wait_until(lambda: count_rows(database, fingerprinted, untouched) == 1, "its fingerprint", 30)
+        # The team changed the other's body: each batch is kept for the admins, said once at WARNING.
+        reply_event(world, "1764330600.000100", "1764330610.000100", "and in XLSX")
+        wait_until(lambda: refused_rows(world) == 1, "the follow-up kept, not written over the body", 30)
+        reply_event(world, "1764330600.000100", "1764330620.000100", "and in PDF")
+        wait_until(lambda: refused_rows(world) == 2, "the next one kept too", 30)
+        settled(world)
+        assert f"/threads/{edited}" not in body_writes(world)
+        thread = next(t for t in productlane.threads if t["id"] == edited)
+        assert thread["text"] == "<p>Rewritten by the team in Productlane</p>"
+        log = world.log_text()
+        assert log.count(f"WARNING bot.conversation.sender: thread {edited}: {PREDATES_FINGERPRINT}") == 1
+        assert f"not sent: {PREDATES_FINGERPRINT}, and Productlane refused them as a comment (404)" in log
+        refusals = "SELECT count(*) FROM conversation_followups WHERE refusal LIKE '%predates%'"
+        assert count_rows(database, refusals) == 2

@@ -224,3 +224,34 @@ def test_a_reply_not_said_to_have_gone_to_the_customer_stays_out_of_a_shared_cha
     settled(world)
     assert [text.split(": ", 1)[1] for text in replies_in(world, shared)] == ["this one went to them"]
     assert "unsure, in our own channel" in replies_in(world, internal)[0]
+
+
+def test_a_reply_not_said_to_have_gone_to_the_customer_waits_while_slack_cannot_describe_the_channel(
+    world: World,
+) -> None:
+    """Slack's passing trouble (conversations.info failing) says nothing about who reads the
+    channel: the reply is neither posted there nor dropped, and goes in once Slack says the channel
+    is internal."""
+    channel = "C0WAITING6"
+    world.slack.web.channels[channel] = make_channel(channel, "support-internal", is_member=True)
+    slack = world.slack.web
+
+    def failing_for_this_channel(call: Call) -> dict[str, object]:
+        if call.params.get("channel") == channel:
+            return {"ok": False, "error": "internal_error"}
+        return {"ok": True, "channel": slack.channels[str(call.params.get("channel"))]}
+
+    slack.respond("conversations.info", failing_for_this_channel)
+    parent = "1764311000.000100"
+    thread_id = file_message(world, parent, "Billing page is slow", channel=channel)
+    mark = time.monotonic()
+    world.productlane.conversation.team_reply(thread_id, "<p>we are on it</p>", direction=None)
+    waiting = f"thread {thread_id}: reply not sent (waiting: Slack did not say whether the channel is shared)"
+    wait_until(lambda: world.log_text().count(waiting) >= 2, "the reply waiting, asked again", 30)
+    assert replies_in(world, parent, mark) == []
+    assert f"thread {thread_id}: reply dropped" not in world.log_text()
+    slack.reset_responses("conversations.info")
+    (text,) = wait_until(lambda: replies_in(world, parent, mark), "the reply once Slack answers", 60)
+    assert text.endswith("we are on it")
+    settled(world)
+    assert len(replies_in(world, parent, mark)) == 1

@@ -8,7 +8,7 @@ import pytest
 from slack_sdk import WebClient
 
 from bot.slack.lookups import Audience, SlackLookups, TTLCache
-from bot.slack.team import OwnTeam, Teammates, belongs
+from bot.slack.team import OwnTeam, Standing, Teammates, belongs
 from tests.fakes.slack import TEAM_ID, FakeSlackWebAPI, make_channel
 
 RATELIMITED = {"ok": False, "error": "ratelimited"}
@@ -57,6 +57,39 @@ def test_a_person_slack_cannot_describe_is_not_a_teammate_and_is_asked_about_aga
         assert teammates.is_teammate("U0CSM0001")
         # On the ack path only what is cached counts: someone never looked up is refused.
         assert not teammates.is_teammate("U0FRESH001", wait=False)
+
+
+def test_without_waiting_a_person_is_ours_a_known_outsider_or_not_known_yet() -> None:
+    """The submission's ack reads only the request and the cache: someone not known yet is told
+    apart from someone Slack said is another organization's."""
+    with FakeSlackWebAPI() as slack:
+        sibling = {"id": "U0SISTER01", "team_id": "T0SISTER01", "name": "sis"}
+        slack.add_user(sibling | {"enterprise_user": {"enterprise_id": "E0ORG00001"}})
+        slack.add_user({"id": "U0THEIRS01", "team_id": "T0CUSTOMR1", "name": "cy"})
+        lookups = SlackLookups(WebClient(token=slack.bot_token, base_url=slack.api_url))
+        org = Teammates(lookups, OwnTeam(TEAM_ID, "E0ORG00001"))
+        assert org.standing("U0CSM0002", {"id": "U0CSM0002", "team_id": TEAM_ID}) is Standing.OURS
+        assert org.standing("U0SISTER01", sibling) is Standing.UNKNOWN
+        assert org.standing("") is Standing.OUTSIDER
+        # Where the request's user object names the person's organization, that is enough.
+        named = sibling | {"enterprise_user": {"enterprise_id": "E0ORG00001"}}
+        assert org.standing("U0SISTER01", named) is Standing.OURS
+        assert slack.calls("users.info") == []  # nothing was asked of Slack
+
+        assert org.look_up("U0SISTER01") is Standing.OURS
+        assert org.standing("U0SISTER01", sibling) is Standing.OURS
+        # Their workspace is now known to be the organization's: its next person needs no lookup.
+        assert org.standing("U0SISTER02", {"id": "U0SISTER02", "team_id": "T0SISTER01"}) is Standing.OURS
+        assert org.look_up("U0THEIRS01") is Standing.OUTSIDER
+        assert org.standing("U0THEIRS01", {"id": "U0THEIRS01", "team_id": "T0CUSTOMR1"}) is Standing.OUTSIDER
+
+        # Not installed org-wide: another team is an outsider at once.
+        workspace = Teammates(lookups, OwnTeam(TEAM_ID))
+        assert (
+            workspace.standing("U0NEW00001", {"id": "U0NEW00001", "team_id": "T0SISTER01"})
+            is Standing.OUTSIDER
+        )
+        assert workspace.standing("U0NEW00001") is Standing.UNKNOWN
 
 
 def test_a_channel_slack_will_not_describe_counts_as_shared_and_is_asked_about_at_the_next_post() -> None:

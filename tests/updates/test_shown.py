@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import json
 
+from bot.slack.lookups import Audience
 from bot.slack.replies import Confirmation
 from bot.updates.events import MessageSent, WebhookEvent, change_of, to_customer
 from bot.updates.records import REPLY, REPLY_UNSURE, SlackSide, StoredEffect
 from bot.updates.render import confirmation_with_status, shipped_text
-from bot.updates.shown import edit_as_shown, post_as_shown
+from bot.updates.shown import Withheld, edit_as_shown, post_as_shown
 from bot.updates.state import Link, Status
 
 CONFIRMATION = Confirmation(
@@ -45,35 +46,46 @@ def effect(kind: str, key: str, text: str) -> StoredEffect:
     )
 
 
-def shown(internal: bool) -> str:
-    reply = confirmation_with_status(*edit_as_shown(SIDE, internal=internal))
+def shown(audience: Audience) -> str:
+    reply = confirmation_with_status(*edit_as_shown(SIDE, audience))
     return json.dumps([block.to_dict() for block in reply.blocks], ensure_ascii=False)
 
 
 def test_the_confirmations_edit_in_a_channel_not_known_to_be_internal_names_nothing_internal() -> None:
-    inside = shown(internal=True)
+    inside = shown(Audience.INTERNAL)
     for secret in ("Customer Co", "jane@customer.example", "Secret roadmap item"):
         assert secret in inside
-    outside = shown(internal=False)
-    for secret in ("Customer Co", "enterprise", "jane@customer.example", "Secret roadmap item"):
-        assert secret not in outside
-    assert "Status in Productlane: Open" in outside
+    # Shared, or Slack did not say: the same redacted form, which is posted (it reveals nothing).
+    for audience in (Audience.SHARED, Audience.UNKNOWN):
+        outside = shown(audience)
+        for secret in ("Customer Co", "enterprise", "jane@customer.example", "Secret roadmap item"):
+            assert secret not in outside
+        assert "Status in Productlane: Open" in outside
 
 
 def test_shipped_names_the_issue_only_inside_and_done_is_the_same_everywhere() -> None:
     shipped = effect("post", "shipped:th_1", shipped_text("Secret roadmap item", is_slack_connect=False))
-    assert post_as_shown(shipped, internal=True) == "🚀 Shipped: Secret roadmap item"
-    assert post_as_shown(shipped, internal=False) == "🚀 Shipped"
+    assert post_as_shown(shipped, Audience.INTERNAL) == "🚀 Shipped: Secret roadmap item"
+    assert post_as_shown(shipped, Audience.SHARED) == "🚀 Shipped"
+    assert post_as_shown(shipped, Audience.UNKNOWN) == "🚀 Shipped"
     done = effect("post", "done:th_1", "✅ Marked done in Productlane")
-    assert post_as_shown(done, internal=False) == "✅ Marked done in Productlane"
+    assert post_as_shown(done, Audience.SHARED) == "✅ Marked done in Productlane"
+    assert post_as_shown(done, Audience.UNKNOWN) == "✅ Marked done in Productlane"
 
 
 def test_a_reply_not_said_to_have_gone_to_the_customer_stays_out_of_a_shared_channel() -> None:
     unsure = effect(REPLY_UNSURE, "reply:m1", "*Anna* (via Productlane): hi")
     sent = effect(REPLY, "reply:m2", "*Anna* (via Productlane): hi")
-    assert post_as_shown(unsure, internal=False) is None
-    assert post_as_shown(unsure, internal=True) == "*Anna* (via Productlane): hi"
-    assert post_as_shown(sent, internal=False) == "*Anna* (via Productlane): hi"
+    assert post_as_shown(unsure, Audience.SHARED) is Withheld.DROP
+    assert post_as_shown(unsure, Audience.INTERNAL) == "*Anna* (via Productlane): hi"
+    assert post_as_shown(sent, Audience.SHARED) == "*Anna* (via Productlane): hi"
+
+
+def test_a_reply_not_said_to_have_gone_to_the_customer_waits_where_slack_did_not_say() -> None:
+    unsure = effect(REPLY_UNSURE, "reply:m1", "*Anna* (via Productlane): hi")
+    assert post_as_shown(unsure, Audience.UNKNOWN) is Withheld.WAIT
+    sent = effect(REPLY, "reply:m2", "*Anna* (via Productlane): hi")
+    assert post_as_shown(sent, Audience.UNKNOWN) == "*Anna* (via Productlane): hi"
 
 
 def test_only_an_explicit_word_says_a_message_went_to_the_customer() -> None:
