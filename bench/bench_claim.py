@@ -1,7 +1,7 @@
 """The delivery worker's claim (`Outbox.claim`) with a short queue and a long one.
 
     uv run python -m bench.bench_claim [--queued 100 100000] [--claims 500] [--automatic-share 0.3]
-                                       [--database-url postgresql+psycopg://…]
+                                       [--put-back] [--database-url postgresql+psycopg://…]
 
 A flood leaves a backlog, and every delivery pass claims the next due item from it: on SQLite that
 claim runs holding the write lock every ack waits for. The outbox is filled before each run with
@@ -10,8 +10,10 @@ customer message, its source and form: a few KiB of JSON) from 1,000 people, wit
 ``--automatic-share`` of them captured automatically in 10 channels (their keys sent in order within
 each channel), beside 20,000 delivered items (the history a bot keeps for its retention period,
 automatic channels' earlier messages among them). Then ``--claims`` claims of one item, as the
-worker makes them, each item put back as it was (due again at its old time) so the backlog stays the
-same size.
+worker makes them; each claimed item is delivered and a new submission arrives, so the backlog keeps
+its size while its front moves on, as in a flood the worker keeps up with. ``--put-back`` instead puts
+each item back due at its old time (what the bench did first): the same item is claimed again and
+again, every claim leaving dead row versions at the front of the claim's indexes.
 
 Printed: claim p50/p99/max in ms for each backlog size and the p99 ratio of the largest to the
 smallest (the goal: ≤ 2). SQLite in a temporary file; PostgreSQL too when ``--database-url`` or
@@ -35,6 +37,7 @@ import sqlalchemy as sa
 
 from bench.bench_ack import customer_message
 from bot.db import metadata
+from bot.delivery.claiming import queue_of
 from bot.delivery.item import in_order_key
 from bot.delivery.outbox import EncodedJson, Outbox
 from bot.delivery.schema import items
@@ -68,8 +71,28 @@ def template() -> dict[str, Any]:
     ).model_dump(mode="json")
 
 
-def fill(outbox: Outbox, queued: int, automatic_share: float, base: dict[str, Any]) -> None:
-    """``HISTORY`` delivered items, then ``queued`` pending ones, oldest first."""
+def submission(
+    index: int, rng: random.Random, automatic_share: float, base: dict[str, Any]
+) -> tuple[str, str, dict[str, Any]]:
+    """The ``index``-th submission as the bot stores it: its key, its submitter and its payload."""
+    ts = f"{1764000000 + index}.000100"
+    who = f"U0P{index % PEOPLE:07d}"
+    payload = dict(base)
+    payload["submitter_id"] = who
+    payload["form"] = {**base["form"], "title": f"Export to CSV times out ({index})"}
+    if rng.random() < automatic_share:
+        channel = f"C0AUTO{index % AUTOMATIC_CHANNELS:04d}"
+        key = in_order_key(f"automatic-{channel}", ts)
+        payload["source"] = {**base["source"], "channel_id": channel, "ts": ts}
+    else:
+        key = f"V{index:09d}:{index * 7919 % 100000:05d}"
+        payload["source"] = {**base["source"], "ts": ts}
+    payload["key"] = key
+    return key, who, payload
+
+
+def fill(outbox: Outbox, queued: int, automatic_share: float, base: dict[str, Any]) -> int:
+    """``HISTORY`` delivered items, then ``queued`` pending ones, oldest first; returns the next index."""
     rng = random.Random(queued)
     now = datetime.now(UTC)
     total = HISTORY + queued
@@ -79,19 +102,7 @@ def fill(outbox: Outbox, queued: int, automatic_share: float, base: dict[str, An
         rows: list[dict[str, Any]] = []
         for index in range(first, min(total, first + BATCH)):
             at = now - timedelta(seconds=total - index)
-            ts = f"{1764000000 + index}.000100"
-            who = f"U0P{index % PEOPLE:07d}"
-            payload = dict(base)
-            payload["submitter_id"] = who
-            payload["form"] = {**base["form"], "title": f"Export to CSV times out ({index})"}
-            if rng.random() < automatic_share:
-                channel = f"C0AUTO{index % AUTOMATIC_CHANNELS:04d}"
-                key = in_order_key(f"automatic-{channel}", ts)
-                payload["source"] = {**base["source"], "channel_id": channel, "ts": ts}
-            else:
-                key = f"V{index:09d}:{index * 7919 % 100000:05d}"
-                payload["source"] = {**base["source"], "ts": ts}
-            payload["key"] = key
+            key, who, payload = submission(index, rng, automatic_share, base)
             delivered = index < HISTORY
             rows.append(
                 {
@@ -108,6 +119,8 @@ def fill(outbox: Outbox, queued: int, automatic_share: float, base: dict[str, An
                     else None,
                     "delayed_notice_sent": False,
                     "submitter_id": who,
+                    # As `Outbox.add` sets it: without it no item waits in an in-order queue.
+                    "in_order_queue": queue_of(key),
                 }
             )
         with outbox.database.writing() as conn:
@@ -115,10 +128,26 @@ def fill(outbox: Outbox, queued: int, automatic_share: float, base: dict[str, An
     if outbox.database.dialect == "postgresql":
         with outbox.database.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.exec_driver_sql("ANALYZE outbox_items")
+    return total
 
 
-def claims(outbox: Outbox, count: int) -> list[float]:
-    """``count`` claims of one item, each put back due at its old time: ms each."""
+class Arrivals:
+    """New submissions, one for each item delivered, so the backlog keeps its size."""
+
+    def __init__(self, outbox: Outbox, first: int, automatic_share: float, base: dict[str, Any]) -> None:
+        self.outbox, self.next, self.automatic_share, self.base = outbox, first, automatic_share, base
+        self.rng = random.Random(first)
+
+    def add(self) -> None:
+        key, who, payload = submission(self.next, self.rng, self.automatic_share, self.base)
+        self.next += 1
+        self.outbox.add(key, "create_thread", EncodedJson(json.dumps(payload)), submitter_id=who)
+
+
+def claims(outbox: Outbox, count: int, arrivals: Arrivals | None) -> list[float]:
+    """``count`` claims of one item: ms each. Each claimed item is delivered and a new submission
+    arrives (``arrivals``), as in a flood the worker keeps up with; without ``arrivals`` it is put
+    back due at its old time, the same item claimed again and again."""
     timings = []
     for _ in range(count):
         started = time.perf_counter()
@@ -126,11 +155,15 @@ def claims(outbox: Outbox, count: int) -> list[float]:
         timings.append((time.perf_counter() - started) * 1000)
         assert len(claimed) == 1, "the backlog ran dry"
         item = claimed[0]
-        outbox.schedule_retry(item.id, "bench-claimer", item.next_attempt_at, "bench")
+        if arrivals is None:
+            outbox.schedule_retry(item.id, "bench-claimer", item.next_attempt_at, "bench")
+        else:
+            outbox.mark_delivered(item.id, "bench-claimer", {"thread_id": f"th_{item.id}"})
+            arrivals.add()
     return timings
 
 
-def run(url: str, sizes: list[int], count: int, automatic_share: float) -> None:
+def run(url: str, sizes: list[int], count: int, automatic_share: float, put_back: bool) -> None:
     name = url.split(":")[0].split("+")[0]
     if url.startswith("postgresql"):
         engine = sa.create_engine(url)
@@ -141,10 +174,11 @@ def run(url: str, sizes: list[int], count: int, automatic_share: float) -> None:
     with outbox_at(url) as outbox:
         for queued in sizes:
             began = time.monotonic()
-            fill(outbox, queued, automatic_share, base)
+            first = fill(outbox, queued, automatic_share, base)
             filled = time.monotonic() - began
-            claims(outbox, min(20, count))  # warm the caches and the statement cache
-            timings = claims(outbox, count)
+            arrivals = None if put_back else Arrivals(outbox, first, automatic_share, base)
+            claims(outbox, min(20, count), arrivals)  # warm the caches and the statement cache
+            timings = claims(outbox, count, arrivals)
             p99s[queued] = percentile(timings, 0.99)
             print(
                 f"{name:<10} {queued:>7,} queued (filled in {filled:5.1f} s)  claim n={len(timings)}"
@@ -168,12 +202,17 @@ def main() -> None:
     parser.add_argument("--queued", type=int, nargs="+", default=[100, 100_000])
     parser.add_argument("--claims", type=int, default=500)
     parser.add_argument("--automatic-share", type=float, default=0.3)
+    parser.add_argument(
+        "--put-back",
+        action="store_true",
+        help="put each claimed item back due at its old time instead of delivering it",
+    )
     parser.add_argument("--database-url", default=os.environ.get("TEST_DATABASE_URL", ""))
     args = parser.parse_args()
     sqlite_url = f"sqlite:///{Path(tempfile.mkdtemp(prefix='bench-claim-')) / 'outbox.db'}"
-    run(sqlite_url, args.queued, args.claims, args.automatic_share)
+    run(sqlite_url, args.queued, args.claims, args.automatic_share, args.put_back)
     if args.database_url:
-        run(args.database_url, args.queued, args.claims, args.automatic_share)
+        run(args.database_url, args.queued, args.claims, args.automatic_share, args.put_back)
 
 
 if __name__ == "__main__":

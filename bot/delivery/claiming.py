@@ -18,7 +18,8 @@ The candidates are merged in due order and the first ``limit`` claimed. The part
 conditions are written as literals in the statements, so that SQLite and PostgreSQL (whose prepared
 statements are planned without the parameters' values) can tell the index covers them. SQLite, which
 keeps no statistics here, is told the index (``INDEXED BY``: the statement fails rather than fall
-back to reading the backlog); PostgreSQL locks what it reads (``FOR UPDATE SKIP LOCKED``).
+back to reading the backlog); PostgreSQL is told not to scan the table nor compile the statements (JIT)
+for the claim's transaction, and locks what it reads (``FOR UPDATE SKIP LOCKED``).
 """
 
 from __future__ import annotations
@@ -103,6 +104,15 @@ def _statements(sqlite: bool) -> dict[str, sa.TextClause]:
 _SQLITE = _statements(sqlite=True)
 _POSTGRESQL = _statements(sqlite=False)
 
+# For the rest of the claim's transaction (PostgreSQL). JIT compiles a statement whose estimated cost
+# passes jit_above_cost, and the walk's estimate grows with the table however few rows it reads (each
+# step priced as a scan of the index or the table, times the iterations the planner assumes): at
+# 120,000 items it was priced at up to 3 million and compiled on every run, 100-550 ms each, for a
+# read of under a millisecond (bench/bench_claim.py). No read of the claim touches enough rows for JIT
+# to pay. Sequential scans off, the nearest PostgreSQL has to INDEXED BY: the same mispricing chose a
+# scan and sort of the whole table for the walk's step, cheap only while no queue has items.
+_PLANNER = sa.text("SELECT set_config('jit', 'off', true), set_config('enable_seqscan', 'off', true)")
+
 
 def queue_of(dedupe_key: str) -> str | None:
     """The in-order queue an item waits its turn in (its key without the position), or None."""
@@ -115,6 +125,8 @@ def candidates(conn: Connection, at: datetime, limit: int, *, replies_only: bool
     statements = _POSTGRESQL if postgresql else _SQLITE
     params = {"at": to_micros(at), "limit": limit}
     found: dict[int, int] = {}
+    if postgresql:
+        conn.execute(_PLANNER)
 
     def read(name: str) -> list[Any]:
         rows = list(conn.execute(statements[name], params))

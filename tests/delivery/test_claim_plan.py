@@ -85,6 +85,33 @@ def test_every_read_of_the_claim_goes_through_an_index(outbox: Outbox, replies_o
             assert not [step for step in plan if "Seq Scan on outbox_items" in step], (statement, plan)
 
 
+def test_postgresql_plans_the_claim_without_jit_or_sequential_scans(tmp_path: Path) -> None:
+    with outbox_at(database_url("postgresql", tmp_path)) as outbox:
+        backlog(outbox)
+        settings: list[tuple[str, Any]] = []
+
+        def record(conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+            if (
+                statement.lstrip().upper().startswith(("SELECT", "WITH", "UPDATE"))
+                and "set_config" not in statement
+            ):
+                # Straight on the driver: what the server plans this statement under.
+                shown = conn.connection.driver_connection.execute(
+                    "SELECT current_setting('jit'), current_setting('enable_seqscan')"
+                ).fetchone()
+                settings.append((statement, tuple(shown)))
+
+        sa.event.listen(outbox.database.engine, "before_cursor_execute", record)
+        try:
+            assert outbox.claim("now", 5, 60)
+        finally:
+            sa.event.remove(outbox.database.engine, "before_cursor_execute", record)
+        assert len(settings) >= 4
+        assert [statement for statement, shown in settings if shown != ("off", "off")] == []
+        with outbox.database.reading() as conn:  # only the claim's transaction
+            assert conn.exec_driver_sql("SELECT current_setting('enable_seqscan')").scalar() == "on"
+
+
 def test_the_claim_takes_the_oldest_due_of_every_kind(outbox: Outbox) -> None:
     backlog(outbox)
     # Free items, the heads of the queues and the replies, oldest due first; nothing behind a head.
