@@ -3,7 +3,6 @@ operator who shares the key with another integration gives the bot part of the b
 
 from __future__ import annotations
 
-import itertools
 import signal
 import time
 from pathlib import Path
@@ -17,7 +16,7 @@ from tests.running_bot import bot_environment, interact, opened_view, start_bot,
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 
-SUBMISSIONS = 3
+SUBMISSIONS = 5
 
 
 def test_a_smaller_share_of_the_key_spaces_the_writes_out_to_it(tmp_path: Path) -> None:
@@ -51,8 +50,11 @@ def test_a_smaller_share_of_the_key_spaces_the_writes_out_to_it(tmp_path: Path) 
     ]
     arrivals = [request.time for request in productlane.requests_to("POST", "/threads")]
     assert len(arrivals) == SUBMISSIONS
-    # The shared limiter hands out a slot every 60 / 30 = 2 s. A request reaches Productlane a little
-    # after its slot (the first one after opening a connection), so a gap between arrivals may be
-    # short by that much; at the default 60 a minute they would be 1 s. A busy machine only adds.
-    gaps = [later - earlier for earlier, later in itertools.pairwise(arrivals)]
-    assert min(gaps) >= 0.75 * 60 / writes_per_minute, gaps
+    # The shared limiter hands out a slot every 60 / 30 = 2 s; at the default 60 a minute it would be
+    # 1 s. A request reaches Productlane some time after its slot, and a busy machine may delay one
+    # sender more than the next, so one gap between arrivals can be short. Over the whole run the
+    # delays cannot make up for the slots: the last arrival comes at least (n - 1) slots after the
+    # first one's slot, which the first arrival follows by no more than a slot on any machine that
+    # runs the suite. At the default pace the span would be (n - 1) s: 4 s here, against 6 s or more.
+    interval = 60 / writes_per_minute
+    assert arrivals[-1] - arrivals[0] >= (SUBMISSIONS - 2) * interval, arrivals
