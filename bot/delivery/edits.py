@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from bot.delivery.intake import Intake, submission_of
 from bot.delivery.outbox import Outbox, OutboxItem
 from bot.delivery.schema import items
-from bot.delivery.sent import find_sent
+from bot.delivery.sent import SentRecord, find_sent
 from bot.feedback.submission import EditTarget, Filed, Submission, edit_key
 
 
@@ -39,11 +39,10 @@ class OutboxFiling:
         self._outbox = outbox
         self._intake = intake
 
-    def already_sent(self, channel_id: str, ts: str) -> str | None:
-        """The thread's link when the message is in Productlane already ("" when the link is
-        unknown); None when it is not."""
-        record = find_sent(self._outbox.database, channel_id, ts)
-        return None if record is None else record.thread_url or ""
+    def already_sent(self, channel_id: str, ts: str) -> SentRecord | None:
+        """The message's latest delivery when it is in Productlane already (its thread's link and
+        who sent it); None when it is not."""
+        return find_sent(self._outbox.database, channel_id, ts)
 
     def file(self, submission: Submission) -> Filed:
         added = self._intake.add(submission)

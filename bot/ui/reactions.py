@@ -25,6 +25,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.channels.defaults import with_channel_defaults
 from bot.channels.model import ChannelSettingsSource, NoChannelSettings, emoji_files_in
+from bot.delivery.sent import SentRecord
 from bot.feedback.form import FormDefaults, validate_form, with_author_contact
 from bot.feedback.posted import PostLater
 from bot.feedback.source import OWN_MESSAGE, source_from_message, why_not_feedback
@@ -46,8 +47,9 @@ READ_WAIT_MAX_SECONDS = 30.0
 class Filing(Protocol):
     """What the reaction asks of delivery."""
 
-    def already_sent(self, channel_id: str, ts: str) -> str | None:
-        """The thread's link if the message is in Productlane ("" if the link is unknown), else None."""
+    def already_sent(self, channel_id: str, ts: str) -> SentRecord | None:
+        """Whether the message is in Productlane: its latest delivery (the thread's link, who sent
+        it), else None."""
         ...
 
     def file(self, submission: Submission) -> Filed: ...
@@ -194,7 +196,10 @@ class ReactionFiler:
             return
         sent = self._filing.already_sent(channel_id, ts)
         if sent is not None:
-            self._tell(channel_id, reactor, already_in_productlane(sent))
+            # Whoever sent it has its reply in the thread already: Slack sending their reaction's
+            # event again (or their reaction after the shortcut) needs no word.
+            if sent.submitter_id != reactor:
+                self._tell(channel_id, reactor, already_in_productlane(sent.thread_url or ""))
             return
         author = self._lookups.user(source.author_id) if source.author_id else None
         title = title_from_text(message_to_plain_text(source.content, self._lookups), TITLE_PREFILL_MAX)

@@ -61,7 +61,9 @@ def test_two_reactions_file_one_item_and_the_second_learns_who_filed_it(rig: Rig
     rig.wait_settled(1)
     assert len(rig.productlane.threads) == 1
     assert filing.file(filed("U0CSM0001")).thread_url == rig.notifier.delivered_urls[0]
-    assert filing.already_sent(SOURCE.channel_id, SOURCE.ts) == rig.notifier.delivered_urls[0]
+    sent = filing.already_sent(SOURCE.channel_id, SOURCE.ts)
+    assert sent is not None
+    assert sent.thread_url == rig.notifier.delivered_urls[0]
 
 
 def test_an_edit_waits_for_the_thread_then_patches_it_and_refreshes_the_reply(rig: Rig) -> None:

@@ -9,6 +9,7 @@ import pytest
 from slack_sdk import WebClient
 from sqlalchemy.exc import OperationalError
 
+from bot.delivery.sent import SentRecord
 from bot.feedback.form import FormDefaults
 from bot.feedback.submission import Filed, Submission
 from bot.productlane import PainLevel
@@ -22,7 +23,7 @@ from tests.fakes.slack import TEAM_ID, FakeSlack
 class OutboxAway:
     """Delivery with its database gone: nothing can be accepted."""
 
-    def already_sent(self, channel_id: str, ts: str) -> str | None:
+    def already_sent(self, channel_id: str, ts: str) -> SentRecord | None:
         return None
 
     def file(self, submission: Submission) -> Filed:
