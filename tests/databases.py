@@ -6,7 +6,10 @@ each PostgreSQL test drops and recreates the bot's tables in it.
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +79,27 @@ class ClosingOutbox(Outbox):
         self.close()
 
 
+def _sqlite_template() -> Path:
+    """A database with every table, made once per process (at import, before any test patches the
+    schema): creating the tables costs ~15 ms of CPU, copying them a fraction of that, and some
+    three hundred tests open a new one."""
+    directory = tempfile.mkdtemp(prefix="productlane-slack-template-")
+    atexit.register(shutil.rmtree, directory, True)
+    path = Path(directory) / "outbox.db"
+    open_database(f"sqlite:///{path}").close()
+    return path
+
+
+SQLITE_TEMPLATE = _sqlite_template()
+
+
 def outbox_at(database_url: str, **options: Any) -> ClosingOutbox:
-    """The outbox on the bot's database at ``database_url`` (every table created)."""
+    """The outbox on the bot's database at ``database_url`` (every table created). A new SQLite
+    file starts as a copy of a database the bot made (what opening it would have made)."""
+    url = sa.make_url(database_url)
+    if url.get_backend_name() == "sqlite" and url.database and not Path(url.database).exists():
+        path = Path(url.database)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(SQLITE_TEMPLATE, path)
+        path.chmod(0o600)  # as the bot creates it
     return ClosingOutbox(open_database(database_url, **options))

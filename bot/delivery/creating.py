@@ -100,6 +100,7 @@ class ThreadCreation:
                     lease_seconds=settings.lease_seconds,
                     write_rate_per_minute=settings.rate_per_minute,
                     write_burst=settings.burst,
+                    uploads_per_minute=settings.uploads_per_minute,
                     uploads_per_channel_per_day=settings.uploads_per_channel_per_day,
                     files_per_copy=settings.files_per_submission,
                 ),

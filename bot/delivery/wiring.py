@@ -8,7 +8,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from bot.budgets.file_copies import FILES_PER_COPY, UPLOADS_PER_CHANNEL_PER_DAY, FileSource
+from bot.budgets.file_copies import (
+    FILES_PER_COPY,
+    UPLOAD_PACE_PER_MINUTE,
+    UPLOADS_PER_CHANNEL_PER_DAY,
+    FileSource,
+)
 from bot.budgets.key_pause import KEY_PROBE_SECONDS
 from bot.feedback.capture import Captured, Gathered
 from bot.feedback.form import FeedbackForm
@@ -58,6 +63,8 @@ class WorkerSettings:
     """The most of the day's uploads one Slack channel may take."""
     files_per_submission: int = FILES_PER_COPY
     """The most files one submission copies; the rest stay links to Slack."""
+    uploads_per_minute: int = UPLOAD_PACE_PER_MINUTE
+    """The pace of file uploads (Productlane takes 30 a minute); tests raise it."""
     poll_interval: float = 1.0
     owner: str | None = None
     """Who holds this worker's leases (None: a name of its own)."""

@@ -162,6 +162,7 @@ def make_rig(
         "backoff": lambda attempts: 0.05,
         "poll_interval": 0.05,
         "rate_per_minute": TEST_WRITES_PER_MINUTE,
+        "uploads_per_minute": TEST_WRITES_PER_MINUTE,
     }
     options.update(worker_options)
     # The client's own limiter keeps the same pace, as the bot's does (bot/app.py).

@@ -172,7 +172,7 @@ def test_forged_unsigned_stale_and_oversized_requests_are_refused_and_reach_nobo
 
 
 def test_productlane_retries_refused_deliveries_until_dead_and_nothing_reaches_slack(tmp_path: Path) -> None:
-    with running_rig(database_url("sqlite", tmp_path), subscribe=False, webhook_time_scale=0.00002) as rig:
+    with running_rig(database_url("sqlite", tmp_path), subscribe=False, webhook_time_scale=0.000005) as rig:
         rig.productlane.add_webhook(rig.endpoint.url, "whsec_not_the_bots")
         thread_id = rig.new_thread()
         event = rig.productlane.set_thread_status(thread_id, "done")

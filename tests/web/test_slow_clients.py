@@ -57,7 +57,7 @@ def test_clients_trickling_their_headers_are_closed_and_everyone_else_answered(s
 
 
 def test_a_body_slower_than_its_allowance_is_closed(server: HttpServer) -> None:
-    body = b"x" * 2000  # allowed 1 s + 2000 bytes at 1000 bytes/s: 3 s
+    body = b"x" * 500  # allowed 1 s + 500 bytes at 1000 bytes/s: 1.5 s
     upload = SlowUpload(server.port, "/echo", body, {})
     upload.send(10)
 
