@@ -31,6 +31,14 @@ class LazyTrustContext(ssl.SSLContext):
         context._trusting = threading.Lock()
         return context
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> LazyTrustContext:
+        # Bolt deep-copies each request for its lazy listeners, the client and this with it: the
+        # copy shares the one context (wrapping connections from several threads is safe).
+        return self
+
+    def __copy__(self) -> LazyTrustContext:
+        return self
+
     def wrap_socket(self, *args: Any, **kwargs: Any) -> ssl.SSLSocket:
         self._trust()
         return super().wrap_socket(*args, **kwargs)
