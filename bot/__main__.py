@@ -10,6 +10,11 @@ from bot import __version__
 from bot.logs import configure_logging
 from bot.settings import Settings, SettingsError, load_settings
 
+# httpx imports its command line (click, rich, pygments: 3.7 MB) whenever they are installed, as
+# they are beside dev tools; the bot never runs it. A None entry makes that import fail, which
+# httpx expects (it is how it runs without its `cli` extra).
+sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+
 # Exit statuses: 0 fine, 1 a check or command failed, 2 the configuration is unusable.
 EXIT_BAD_SETTINGS = 2
 

@@ -60,6 +60,7 @@ from bot.slack.client import CountingWebClient
 from bot.slack.lookups import SlackLookups
 from bot.slack.replies import SlackMessenger, SlackTools
 from bot.slack.team import Teammates
+from bot.slack.tls import LazyTrustContext
 from bot.tables import open_database
 from bot.triage.service import Triage
 from bot.ui.access import Access
@@ -182,6 +183,8 @@ def slack_client(settings: Settings) -> WebClient:
         token=settings.slack_bot_token.get_secret_value(),
         base_url=settings.slack_api_base_url(),
         timeout=10,
+        # One context for every call and the socket-mode connection, not one each (bot.slack.tls).
+        ssl=LazyTrustContext(),
     )
 
 

@@ -31,3 +31,15 @@ def test_importing_the_bot_loads_nothing_it_does_not_need_yet() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     assert result.stdout.split() == []
+
+
+def test_httpx_comes_without_its_command_line() -> None:
+    # Beside dev tools click, rich and pygments are installed, and httpx would import them all.
+    code = (
+        "import sys, bot.__main__, httpx; "
+        "print(' '.join(m for m in ('httpx._main', 'click', 'rich', 'pygments') if sys.modules.get(m)))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.split() == []
