@@ -23,6 +23,11 @@ settings.load_profile("suite")
 # rewriting) and compile every test module again on each run: about 2.5 s of CPU per worker, most of
 # the suite's start. The compiled test modules go in __pycache__ (git-ignored) like any import's.
 sys.dont_write_bytecode = False
+# The pytest plugins (xdist, hypothesis's, respx's, anyio's, pytest-timeout) are rewritten too, before
+# any conftest runs, and `uv sync`'s compiled bytecode is not pytest's: with the variable set, each
+# worker rewrote them on every run, ~0.8 s of CPU each. The workers (and the commands the tests run)
+# start without it, so the first run writes them and later runs load them.
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 
 PROXY_VARIABLES = (
     "HTTP_PROXY",
