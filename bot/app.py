@@ -225,7 +225,9 @@ def build_bot(
         # This process's own guard; the budget every replica shares is the limiter in the database.
         write_limiter=WriteLimiter(rate_per_minute=writes_per_minute),
     )
-    outbox = outbox or Outbox(open_database(settings.database_url))
+    outbox = outbox or Outbox(
+        open_database(settings.database_url, sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms())
+    )
     drafts = drafts or SqlDraftStore(outbox.database)
     lookups = SlackLookups(client)
     # One write budget per Productlane key, shared by all replicas on this database.

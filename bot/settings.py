@@ -40,6 +40,10 @@ WHERE_TO_GET: dict[str, str] = {
     "DEFAULT_NOTIFY_EMAIL": "true or false",
     "LOG_LEVEL": "one of DEBUG, INFO, WARNING, ERROR",
     "DATABASE_URL": "sqlite:///productlane-slack.db, or postgresql+psycopg://user:pass@host/db",
+    "SQLITE_BUSY_TIMEOUT_SECONDS": (
+        "seconds, 0.1 to 600 (default 10): how long a write to a SQLite outbox waits for another "
+        "process's lock before it fails"
+    ),
     "BIND_ADDRESS": (
         "the IP address PORT listens on: 0.0.0.0 (default, every IPv4 interface), :: (every IPv6 "
         "interface, IPv6 only), or 127.0.0.1 to keep the probes, webhooks and /metrics on this machine"
@@ -161,6 +165,9 @@ class Settings(BaseSettings):
     # How long a replica may hold a submission it is sending before another may take it over
     # (after a crash). Longer than Productlane's slowest answer; shorter means faster recovery.
     delivery_lease_seconds: float = Field(default=20.0, ge=1.0, le=600.0)
+    # How long a write to a SQLite outbox waits while another process (a command, a second bot on the
+    # same file) holds the lock, before it fails and is handled as the database being away.
+    sqlite_busy_timeout_seconds: float = Field(default=10.0, ge=0.1, le=600.0)
     # The bot's share of the API key's write budget (new threads, uploads, follow-ups, tag PATCHes),
     # counted across every replica on this database. Productlane documents 60 a minute per key; an
     # operator who shares the key with another integration gives the bot part of it, and a plan with
@@ -334,6 +341,9 @@ class Settings(BaseSettings):
 
     def thread_url(self, thread_id: str) -> str:
         return self.productlane_thread_url.replace("{id}", thread_id)
+
+    def sqlite_busy_timeout_ms(self) -> int:
+        return round(self.sqlite_busy_timeout_seconds * 1000)
 
     def feedback_admin_ids(self) -> frozenset[str]:
         return frozenset(part for part in self.feedback_admins.split(",") if part)

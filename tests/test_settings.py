@@ -253,3 +253,17 @@ def test_an_unknown_log_format_is_named(monkeypatch: pytest.MonkeyPatch) -> None
         load_settings()
     assert "LOG_FORMAT" in raised.value.report()
     assert "text (the default" in raised.value.report()
+
+
+def test_a_sqlite_write_waits_10_s_for_a_lock_unless_told_otherwise(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name, value in GOOD.items():
+        monkeypatch.setenv(name, value)
+    assert load_settings().sqlite_busy_timeout_ms() == 10_000
+    monkeypatch.setenv("SQLITE_BUSY_TIMEOUT_SECONDS", "1.5")
+    assert load_settings().sqlite_busy_timeout_ms() == 1_500
+    monkeypatch.setenv("SQLITE_BUSY_TIMEOUT_SECONDS", "0")
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    assert "SQLITE_BUSY_TIMEOUT_SECONDS" in caught.value.report()

@@ -166,7 +166,13 @@ def run_channels_command(
     join: Callable[[Settings, Sequence[str], Callable[[str], None]], None] = _join_automatic,
 ) -> int:
     try:
-        db = outbox.database if outbox is not None else open_database(settings.database_url)
+        db = (
+            outbox.database
+            if outbox is not None
+            else open_database(
+                settings.database_url, sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms()
+            )
+        )
     except Exception as error:
         echo(f"cannot open the database in DATABASE_URL ({type(error).__name__})")
         return EXIT_FAILED

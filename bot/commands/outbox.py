@@ -87,7 +87,9 @@ def run_outbox_command(
 ) -> int:
     opened = None
     if outbox is None:
-        opened = open_database(settings.database_url)
+        opened = open_database(
+            settings.database_url, sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms()
+        )
         outbox = Outbox(opened)
     try:
         if purge_days is not None:

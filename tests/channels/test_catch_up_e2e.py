@@ -25,7 +25,18 @@ def test_what_slack_gave_up_on_during_an_outage_is_read_back_and_filed_once(tmp_
     url = f"sqlite:///{database}"
     with FakeSlack() as slack, FakeProductlane(scopes=SCOPES) as productlane:
         add_admin(slack)
-        with replica(slack, productlane, tmp_path / "a", "socket", url, CATCH_UP_AFTER_SECONDS="0") as bot:
+        # The bot's writes give up on the held lock after 1 s, not SQLite's usual 10: the outage is
+        # the same, the test waits less for it. Follow-ups are gathered for a second, not ten.
+        with replica(
+            slack,
+            productlane,
+            tmp_path / "a",
+            "socket",
+            url,
+            CATCH_UP_AFTER_SECONDS="0",
+            SQLITE_BUSY_TIMEOUT_SECONDS="1",
+            FOLLOWUP_BATCH_SECONDS="1",
+        ) as bot:
             set_channel(bot, {CAPTURE_BLOCK: "automatic", CONFIRM_BLOCK: "reaction"})
             # Messages of today: the catch-up reads from shortly before the outage began.
             parent_ts = f"{time.time() - 5:.6f}"
@@ -82,7 +93,8 @@ def test_a_captured_messages_replies_reach_a_productlane_without_comments_in_its
     with FakeSlack() as slack, FakeProductlane(scopes=SCOPES) as productlane:
         add_admin(slack)
         productlane.conversation.comments_status = 404  # this Productlane takes no comments
-        with replica(slack, productlane, tmp_path / "a", "socket", url) as bot:
+        # Follow-ups gathered for a second, not ten: the test waits for the rewritten body.
+        with replica(slack, productlane, tmp_path / "a", "socket", url, FOLLOWUP_BATCH_SECONDS="1") as bot:
             set_channel(bot, {CAPTURE_BLOCK: "automatic", CONFIRM_BLOCK: "reaction"})
             parent_ts = f"{time.time():.6f}"
             first = message_event(slack, parent_ts, "Captured without a contact typed in")
