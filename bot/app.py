@@ -132,6 +132,10 @@ class Bot:
             self._file_gone.failed(DatabaseFileGoneError())
         if self.catch_up is not None:
             self.catch_up.tick(self.outbox.ping)
+        try:
+            self.outbox.database.checkpoint()
+        except Exception as error:  # the outbox's own checks report an unreachable database
+            log.debug("checkpoint skipped: %s", type(error).__name__)
 
     def readiness_problems(self) -> list[str]:
         """Why this replica should not get traffic now (empty: ready): the database, the worker."""

@@ -81,6 +81,10 @@ def _sqlite_engine(database_url: str, synchronous: str, busy_timeout_ms: int) ->
             cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
             _enable_wal(cursor, busy_timeout_ms / 1000)
             cursor.execute(f"PRAGMA synchronous = {synchronous}")
+            # SQLite checkpoints the log in whichever commit makes it long enough: an ack or a
+            # claim would pay for the whole backlog's pages (the claim's p99 at 100,000 queued was
+            # 2.2x that at 100; 1.0x without). `Database.checkpoint` does it off those paths.
+            cursor.execute("PRAGMA wal_autocheckpoint = 0")
         finally:
             cursor.close()
 
@@ -181,6 +185,20 @@ class Database:
 
     def __exit__(self, *_exc: object) -> None:
         self.close()
+
+    def checkpoint(self) -> None:
+        """Copy SQLite's write-ahead log into the database as far as no reader needs it (a passive
+        checkpoint: it takes no lock writers wait for). Called about once a second by the running
+        bot; nothing to do on PostgreSQL."""
+        if self.dialect != "sqlite":
+            return
+        raw = self._engine.raw_connection()
+        try:
+            cursor = raw.cursor()
+            cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            cursor.close()
+        finally:
+            raw.close()
 
     def file_gone(self) -> bool:
         """True when the SQLite file this database opened is no longer at its path (one stat)."""

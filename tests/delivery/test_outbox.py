@@ -675,3 +675,19 @@ def test_every_schema_version_has_exactly_one_migration_step() -> None:
     assert sorted(outbox_schema.MIGRATIONS) == list(range(2, outbox_schema.SCHEMA_VERSION + 1))
     with pytest.raises(RuntimeError, match="schema version 3 has two migration steps"):
         outbox_schema.register_migration(3, lambda conn: None)
+
+
+def test_sqlite_checkpoints_off_the_commit_paths(tmp_path: Path) -> None:
+    # No ack or claim pays for copying the log into the database: the running bot does it each tick.
+    url = f"sqlite:///{tmp_path / 'outbox.db'}"
+    with outbox_at(url) as box:
+        with box.database.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 0
+        for i in range(300):
+            box.add(f"item-{i}", "thread", {"text": "x" * 2000})
+        wal, main = tmp_path / "outbox.db-wal", tmp_path / "outbox.db"
+        assert wal.stat().st_size > 1000 * 4096  # past where SQLite would have checkpointed itself
+        before = main.stat().st_size
+        box.database.checkpoint()
+        assert main.stat().st_size > before + 300 * 2000  # the items are in the database file now
+        assert box.counts()[Status.PENDING] == 300
