@@ -58,6 +58,25 @@ def wait_until(condition: Any, timeout: float, what: str) -> None:
     raise SystemExit(f"timed out waiting for {what}")
 
 
+def bot_environment(
+    slack: FakeSlack, productlane: FakeProductlane, database_url: str, **settings: str
+) -> dict[str, str]:
+    """The environment a benchmarked bot runs in: this one without proxies, the fakes, a quiet log,
+    a free PORT and Productlane's real pace (unlike the tests'), then ``settings`` over it."""
+    return {
+        **{k: v for k, v in os.environ.items() if "PROXY" not in k.upper()},
+        "SLACK_BOT_TOKEN": slack.bot_token,
+        "SLACK_APP_TOKEN": slack.app_token,
+        "SLACK_API_URL": slack.api_url,
+        "PRODUCTLANE_API_KEY": productlane.api_key,
+        "PRODUCTLANE_API_URL": productlane.url,
+        "DATABASE_URL": database_url,
+        "LOG_LEVEL": "WARNING",
+        "PORT": str(free_port()),
+        **settings,
+    }
+
+
 def start(command: list[str], env: dict[str, str], cwd: Path, log: Path) -> subprocess.Popen[bytes]:
     with log.open("wb") as output:
         return subprocess.Popen(command, env=env, cwd=cwd, stdout=output, stderr=subprocess.STDOUT)
@@ -174,17 +193,7 @@ def main() -> None:
 
     with FakeSlack() as slack, FakeProductlane(enforce_rate_limit=True) as productlane:
         productlane.delay(args.productlane_delay, method="POST", path="/threads")
-        env = {
-            **base_env,
-            "SLACK_BOT_TOKEN": slack.bot_token,
-            "SLACK_APP_TOKEN": slack.app_token,
-            "SLACK_API_URL": slack.api_url,
-            "PRODUCTLANE_API_KEY": productlane.api_key,
-            "PRODUCTLANE_API_URL": productlane.url,
-            "DATABASE_URL": f"sqlite:///{home / 'outbox.db'}",
-            "LOG_LEVEL": "WARNING",
-            "PORT": str(free_port()),
-        }
+        env = bot_environment(slack, productlane, f"sqlite:///{home / 'outbox.db'}")
         bot = start([str(ENTRY_POINT)], env, home, home / "bot.log")
         try:
             slack.socket.wait_connected(timeout=30)

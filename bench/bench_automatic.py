@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import os
 import random
 import signal
 import socket
@@ -35,6 +34,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from bench.bench_ack import bot_environment
 from bot.channels.store import ChannelSettingsStore
 from bot.slack.ids import MESSAGE_SHORTCUT
 from tests.databases import outbox_at
@@ -124,7 +124,6 @@ def main() -> None:
     args = parser.parse_args()
     home = Path(tempfile.mkdtemp(prefix="bench-automatic-"))
     database_url = args.database_url or f"sqlite:///{home / 'outbox.db'}"
-    base_env = {k: v for k, v in os.environ.items() if "PROXY" not in k.upper()}
     rng = random.Random(14)
 
     with outbox_at(database_url) as outbox:  # the channel captures automatically before the bot starts
@@ -132,20 +131,14 @@ def main() -> None:
 
     with FakeSlack() as slack, FakeProductlane(enforce_rate_limit=True) as pl:
         pl.delay(args.productlane_delay, method="POST")
-        env = {
-            **base_env,
-            "SLACK_BOT_TOKEN": slack.bot_token,
-            "SLACK_APP_TOKEN": slack.app_token,
-            "SLACK_API_URL": slack.api_url,
-            "PRODUCTLANE_API_KEY": pl.api_key,
-            "PRODUCTLANE_API_URL": pl.url,
-            "DATABASE_URL": database_url,
-            "LOG_LEVEL": "WARNING",
-            "PORT": str(free_port()),
+        env = bot_environment(
+            slack,
+            pl,
+            database_url,
             # The burst measures the write pace and the order, not the flood limits it would go over.
-            "AUTOMATIC_PER_AUTHOR_HOUR": "0",
-            "AUTOMATIC_PER_CHANNEL_HOUR": "0",
-        }
+            AUTOMATIC_PER_AUTHOR_HOUR="0",
+            AUTOMATIC_PER_CHANNEL_HOUR="0",
+        )
         with (home / "bot.log").open("wb") as log:
             bot = subprocess.Popen(
                 [str(ENTRY_POINT)], env=env, cwd=home, stdout=log, stderr=subprocess.STDOUT

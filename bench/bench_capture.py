@@ -15,7 +15,6 @@ and whether every file was uploaded exactly once and shown in its thread.
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import signal
 import statistics
@@ -27,6 +26,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from bench.bench_ack import bot_environment
 from bot.budgets.file_copies import UPLOAD_PACE_PER_MINUTE
 from bot.slack.ids import MESSAGE_SHORTCUT
 from tests.fakes.productlane import FakeProductlane
@@ -107,7 +107,6 @@ def main() -> None:
     parser.add_argument("--productlane-delay", type=float, default=0.2, help="seconds per write answer")
     args = parser.parse_args()
     home = Path(tempfile.mkdtemp(prefix="bench-capture-"))
-    base_env = {k: v for k, v in os.environ.items() if "PROXY" not in k.upper()}
     rng = random.Random(10)
     total_files = args.submissions * args.images
 
@@ -118,16 +117,7 @@ def main() -> None:
         ) as pl,
     ):
         pl.delay(args.productlane_delay, method="POST")
-        env = {
-            **base_env,
-            "SLACK_BOT_TOKEN": slack.bot_token,
-            "SLACK_APP_TOKEN": slack.app_token,
-            "SLACK_API_URL": slack.api_url,
-            "PRODUCTLANE_API_KEY": pl.api_key,
-            "PRODUCTLANE_API_URL": pl.url,
-            "DATABASE_URL": f"sqlite:///{home / 'outbox.db'}",
-            "LOG_LEVEL": "WARNING",
-        }
+        env = bot_environment(slack, pl, f"sqlite:///{home / 'outbox.db'}")
         with (home / "bot.log").open("wb") as log:
             bot = subprocess.Popen(
                 [str(ENTRY_POINT)], env=env, cwd=home, stdout=log, stderr=subprocess.STDOUT

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import signal
 import statistics
@@ -33,7 +32,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from bench.bench_ack import ENTRY_POINT, customer_message, free_port, start, wait_until
+from bench.bench_ack import ENTRY_POINT, bot_environment, customer_message, start, wait_until
 from bot.delivery.outbox import EncodedJson
 from bot.delivery.schema import items
 from bot.feedback.form import FeedbackForm
@@ -231,24 +230,17 @@ def main() -> None:
         raise SystemExit("--opens + --burst must not exceed --people (each opens once, uncached)")
     home = Path(tempfile.mkdtemp(prefix="bench-home-"))
     database_url = args.database_url or f"sqlite:///{home / 'outbox.db'}"
-    base_env = {k: v for k, v in os.environ.items() if "PROXY" not in k.upper()}
 
     with FakeSlack() as slack, FakeProductlane() as productlane:
         add_people(slack, args.people)
         filled = fill(database_url, slack, args.items, args.people)
-        env = {
-            **base_env,
-            "SLACK_BOT_TOKEN": slack.bot_token,
-            "SLACK_APP_TOKEN": slack.app_token,
-            "SLACK_API_URL": slack.api_url,
-            "PRODUCTLANE_API_KEY": productlane.api_key,
-            "PRODUCTLANE_API_URL": productlane.url,
-            "DATABASE_URL": database_url,
-            "LOG_LEVEL": "WARNING",
-            "PORT": str(free_port()),
+        env = bot_environment(
+            slack,
+            productlane,
+            database_url,
             # Delivery must not compete: nothing waiting is sent (Productlane answers slowly).
-            "PRODUCTLANE_POLL_SECONDS": "0",
-        }
+            PRODUCTLANE_POLL_SECONDS="0",
+        )
         productlane.delay(30, method="POST", path="/threads")
         bot = start([str(ENTRY_POINT)], env, home, home / "bot.log")
         try:

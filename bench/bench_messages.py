@@ -34,7 +34,7 @@ from typing import Any
 
 from bench.bench_ack import (
     ENTRY_POINT,
-    free_port,
+    bot_environment,
     open_views,
     percentile,
     start,
@@ -296,23 +296,17 @@ def main() -> None:
     args = parser.parse_args()
     home = Path(tempfile.mkdtemp(prefix="bench-messages-"))
     database = home / "outbox.db"
-    base_env = {k: v for k, v in os.environ.items() if "PROXY" not in k.upper()}
     with FakeSlack() as slack, FakeProductlane(scopes=SCOPES, enforce_rate_limit=True) as productlane:
         productlane.delay(0.2, method="POST")
-        env = {
-            **base_env,
-            "SLACK_BOT_TOKEN": slack.bot_token,
-            "SLACK_APP_TOKEN": slack.app_token,
-            "SLACK_API_URL": slack.api_url,
-            "PRODUCTLANE_API_KEY": productlane.api_key,
-            "PRODUCTLANE_API_URL": productlane.url,
-            "DATABASE_URL": f"sqlite:///{database}",
-            "LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "WARNING"),
-            "PORT": str(free_port()),
+        env = bot_environment(
+            slack,
+            productlane,
+            f"sqlite:///{database}",
+            LOG_LEVEL=os.environ.get("BENCH_LOG_LEVEL", "WARNING"),
             # The follow-up flood measures the acks and the batching, not the flood limits.
-            "FOLLOWUPS_PER_AUTHOR_HOUR": "0",
-            "FOLLOWUPS_PER_CHANNEL_HOUR": "0",
-        }
+            FOLLOWUPS_PER_AUTHOR_HOUR="0",
+            FOLLOWUPS_PER_CHANNEL_HOUR="0",
+        )
         bot = start([str(ENTRY_POINT)], env, home, home / "bot.log")
         try:
             slack.socket.wait_connected(timeout=30)

@@ -20,7 +20,6 @@ burst was acked and after (p50/p99/max), and the ack p50/p99 of each burst.
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import statistics
 import tempfile
@@ -28,7 +27,16 @@ import threading
 import time
 from pathlib import Path
 
-from bench.bench_ack import ENTRY_POINT, free_port, measure, open_views, percentile, start, submissions
+from bench.bench_ack import (
+    ENTRY_POINT,
+    bot_environment,
+    free_port,
+    measure,
+    open_views,
+    percentile,
+    start,
+    submissions,
+)
 from bench.bench_home import add_people, fill
 from tests.fakes.productlane import FakeProductlane
 from tests.fakes.slack import FakeSlack
@@ -67,7 +75,6 @@ def main() -> None:
     args = parser.parse_args()
     home = Path(tempfile.mkdtemp(prefix="bench-metrics-"))
     database_url = args.database_url or f"sqlite:///{home / 'outbox.db'}"
-    base_env = {k: v for k, v in os.environ.items() if "PROXY" not in k.upper()}
 
     with FakeSlack() as slack, FakeProductlane(enforce_rate_limit=True) as productlane:
         productlane.delay(2.0, method="POST", path="/threads")
@@ -75,19 +82,14 @@ def main() -> None:
             add_people(slack, 1000)
             fill(database_url, slack, args.items, 1000)
         port = free_port()
-        env = {
-            **base_env,
-            "SLACK_BOT_TOKEN": slack.bot_token,
-            "SLACK_APP_TOKEN": slack.app_token,
-            "SLACK_API_URL": slack.api_url,
-            "PRODUCTLANE_API_KEY": productlane.api_key,
-            "PRODUCTLANE_API_URL": productlane.url,
-            "DATABASE_URL": database_url,
-            "LOG_LEVEL": "WARNING",
-            "PORT": str(port),
-            "METRICS_TOKEN": TOKEN,
-            "PRODUCTLANE_POLL_SECONDS": "0",
-        }
+        env = bot_environment(
+            slack,
+            productlane,
+            database_url,
+            PORT=str(port),
+            METRICS_TOKEN=TOKEN,
+            PRODUCTLANE_POLL_SECONDS="0",
+        )
         bot = start([str(ENTRY_POINT)], env, home, home / "bot.log")
         try:
             slack.socket.wait_connected(timeout=60)

@@ -17,7 +17,6 @@ figure (`--no-catalog` there: its fake has no catalog).
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import signal
 import statistics
@@ -28,7 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.bench_ack import customer_message, free_port, percentile, wait_until
+from bench.bench_ack import bot_environment, customer_message, percentile, wait_until
 from bench.triage_workspace import SCOPES, SIZES, seed_workspace
 from bot.slack.ids import MESSAGE_SHORTCUT
 from tests.fakes.productlane import FakeProductlane
@@ -75,17 +74,12 @@ def main() -> None:
     with FakeSlack() as slack, FakeProductlane(scopes=SCOPES) as productlane:
         if with_catalog:
             seed_workspace(productlane, random.Random(14))
-        env = {
-            **{k: v for k, v in os.environ.items() if "PROXY" not in k.upper()},
-            "SLACK_BOT_TOKEN": slack.bot_token,
-            "SLACK_APP_TOKEN": slack.app_token,
-            "SLACK_API_URL": slack.api_url,
-            "PRODUCTLANE_API_KEY": productlane.api_key,
-            "PRODUCTLANE_API_URL": productlane.url,
-            "DATABASE_URL": f"sqlite:///{home / 'outbox.db'}",
-            "LOG_LEVEL": "INFO",
-            "PORT": str(free_port()),
-        }
+        env = bot_environment(
+            slack,
+            productlane,
+            f"sqlite:///{home / 'outbox.db'}",
+            LOG_LEVEL="INFO",
+        )
         log = home / "bot.log"
         with log.open("wb") as output:
             bot = subprocess.Popen(

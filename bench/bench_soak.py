@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import os
 import signal
 import statistics
 import tempfile
@@ -27,7 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.bench_ack import ENTRY_POINT, free_port, open_views, start, submissions
+from bench.bench_ack import ENTRY_POINT, bot_environment, open_views, start, submissions
 from tests.fakes.productlane import FakeProductlane
 from tests.fakes.slack import FakeSlack
 
@@ -77,19 +76,8 @@ def slope_mb_per_minute(samples: list[tuple[float, float]]) -> float:
 
 def soak(args: argparse.Namespace) -> None:
     home = Path(tempfile.mkdtemp(prefix="bench-soak-"))
-    base_env = {k: v for k, v in os.environ.items() if "PROXY" not in k.upper()}
     with FakeSlack() as slack, FakeProductlane(enforce_rate_limit=True) as productlane:
-        env = {
-            **base_env,
-            "SLACK_BOT_TOKEN": slack.bot_token,
-            "SLACK_APP_TOKEN": slack.app_token,
-            "SLACK_API_URL": slack.api_url,
-            "PRODUCTLANE_API_KEY": productlane.api_key,
-            "PRODUCTLANE_API_URL": productlane.url,
-            "DATABASE_URL": f"sqlite:///{home / 'outbox.db'}",
-            "LOG_LEVEL": "WARNING",
-            "PORT": str(free_port()),
-        }
+        env = bot_environment(slack, productlane, f"sqlite:///{home / 'outbox.db'}")
         bot = start([str(ENTRY_POINT)], env, home, home / "bot.log")
         try:
             slack.socket.wait_connected(timeout=30)

@@ -16,7 +16,6 @@ options per answer, and the resident memory of the bot holding the whole catalog
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import signal
 import socket
@@ -28,6 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.bench_ack import bot_environment
 from bench.triage_workspace import SCOPES, SIZES, queries, seed_workspace
 from bot.slack.ids import ASSIGNEE_SELECT, COMPANY_SELECT, LINK_SELECT, MESSAGE_SHORTCUT, TAGS_SELECT
 from tests.fakes.productlane import FakeProductlane
@@ -93,18 +93,13 @@ def run_bot(
     catalog: bool,
 ) -> tuple[float, dict[str, list[float]], dict[str, list[int]], float]:
     """One bot: (seconds to load its catalog, latencies and options per select, RSS at the end)."""
-    env = {
-        **{k: v for k, v in os.environ.items() if "PROXY" not in k.upper()},
-        "SLACK_BOT_TOKEN": slack.bot_token,
-        "SLACK_APP_TOKEN": slack.app_token,
-        "SLACK_API_URL": slack.api_url,
-        "PRODUCTLANE_API_KEY": productlane.api_key,
-        "PRODUCTLANE_API_URL": productlane.url,
-        "DATABASE_URL": f"sqlite:///{home / 'outbox.db'}",
-        "LOG_LEVEL": "INFO",
-        "PORT": str(free_port()),
-        "CATALOG_REFRESH_SECONDS": "300" if catalog else "0",
-    }
+    env = bot_environment(
+        slack,
+        productlane,
+        f"sqlite:///{home / 'outbox.db'}",
+        LOG_LEVEL="INFO",
+        CATALOG_REFRESH_SECONDS="300" if catalog else "0",
+    )
     log = home / "bot.log"
     with log.open("wb") as output:
         bot = subprocess.Popen([str(ENTRY_POINT)], env=env, cwd=home, stdout=output, stderr=subprocess.STDOUT)

@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
-import os
 import random
 import signal
 import statistics
@@ -36,7 +35,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from bench.bench_ack import ENTRY_POINT, free_port, open_views, start, submissions, wait_until
+from bench.bench_ack import (
+    ENTRY_POINT,
+    bot_environment,
+    free_port,
+    open_views,
+    start,
+    submissions,
+    wait_until,
+)
 from bot.updates.store import UpdatesStore
 from tests.databases import outbox_at
 from tests.fakes.productlane import FakeProductlane
@@ -138,17 +145,13 @@ def main() -> None:
     with FakeSlack() as slack, FakeProductlane() as productlane:
         deliveries = remember_threads(database_url, productlane, args.threads)
         port = free_port()
-        env = {k: v for k, v in os.environ.items() if "PROXY" not in k.upper()} | {
-            "SLACK_BOT_TOKEN": slack.bot_token,
-            "SLACK_APP_TOKEN": slack.app_token,
-            "SLACK_API_URL": slack.api_url,
-            "PRODUCTLANE_API_KEY": productlane.api_key,
-            "PRODUCTLANE_API_URL": productlane.url,
-            "PRODUCTLANE_WEBHOOK_SECRET": SECRET,
-            "DATABASE_URL": database_url,
-            "LOG_LEVEL": "WARNING",
-            "PORT": str(port),
-        }
+        env = bot_environment(
+            slack,
+            productlane,
+            database_url,
+            PRODUCTLANE_WEBHOOK_SECRET=SECRET,
+            PORT=str(port),
+        )
         bot = start([str(ENTRY_POINT)], env, home, home / "bot.log")
         try:
             slack.socket.wait_connected(timeout=30)
