@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import codecs
 import os
+import signal
 import socket
 import sqlite3
 import subprocess
@@ -207,6 +208,23 @@ def updates_settled(world: World, *also: str) -> None:
     nothing_left(
         world.log.parent / "outbox.db", [*also, *UPDATES_BUSY], "every event applied and its effects sent"
     )
+
+
+@contextmanager
+def connected_bot(
+    slack: FakeSlack, productlane: FakeProductlane, env: Mapping[str, str], home: Path
+) -> Iterator[World]:
+    """The bot started in `home` (its log `bot.log` there) and connected to Slack; on leaving,
+    stopped with SIGTERM, and it must have exited 0."""
+    world = start_bot(slack, productlane, env, home, home / "bot.log")
+    try:
+        wait_until(lambda: "connected to Slack" in world.log_text(), "the connected line", timeout=30)
+        yield world
+    finally:
+        if world.bot.poll() is None:
+            world.bot.send_signal(signal.SIGTERM)
+            world.bot.wait(timeout=30)
+    assert world.bot.returncode == 0, world.log_text()
 
 
 @contextmanager

@@ -23,6 +23,7 @@ from tests.running_bot import (
     World,
     bot_environment,
     by_field,
+    connected_bot,
     fresh_fakes,
     interact,
     opened_view,
@@ -46,15 +47,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     home = tmp_path_factory.mktemp("bot")
     with FakeSlack() as slack, FakeProductlane(scopes=PRODUCTLANE_SCOPES) as productlane:
         env = bot_environment(slack, productlane, home / "outbox.db")
-        world = start_bot(slack, productlane, env, home, home / "bot.log")
-        try:
-            wait_until(lambda: "connected to Slack" in world.log_text(), "the connected line", timeout=30)
+        with connected_bot(slack, productlane, env, home) as world:
             yield world
-        finally:
-            if world.bot.poll() is None:
-                world.bot.send_signal(signal.SIGTERM)
-                world.bot.wait(timeout=30)
-    assert world.bot.returncode == 0, world.log_text()
     secrets = (slack.bot_token, slack.app_token, productlane.api_key)
     assert not [secret for secret in secrets if secret in world.log_text()]
 

@@ -15,7 +15,6 @@ against loopback Slack and Productlane.
 
 from __future__ import annotations
 
-import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,11 +36,11 @@ from tests.running_bot import (
     World,
     bot_environment,
     by_field,
+    connected_bot,
     fresh_fakes,
     interact,
     opened_view,
     since,
-    start_bot,
     wait_until,
 )
 from tests.triage.workspace import SCOPES, seed, submit, triage_environment, wait_for_catalog
@@ -60,16 +59,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     with FakeSlack() as slack, FakeProductlane(scopes=SCOPES) as productlane:
         seed(productlane)
         env = triage_environment(bot_environment(slack, productlane, home / "outbox.db"))
-        world = start_bot(slack, productlane, env, home, home / "bot.log")
-        try:
-            wait_until(lambda: "connected to Slack" in world.log_text(), "the connected line", timeout=30)
+        with connected_bot(slack, productlane, env, home) as world:
             wait_for_catalog(world, ("companies",))
             yield world
-        finally:
-            if world.bot.poll() is None:
-                world.bot.send_signal(signal.SIGTERM)
-                world.bot.wait(timeout=30)
-    assert world.bot.returncode == 0, world.log_text()
 
 
 @pytest.fixture(autouse=True)
@@ -316,15 +308,8 @@ def org_wide(tmp_path: Path) -> Iterator[World]:
         slack.web.add_user(person(SIBLING, ORG))
         slack.web.add_user(person(GUEST, "E0BIGCO001"))
         env = bot_environment(slack, productlane, tmp_path / "outbox.db")
-        world = start_bot(slack, productlane, env, tmp_path, tmp_path / "bot.log")
-        try:
-            wait_until(lambda: "connected to Slack" in world.log_text(), "the connected line", timeout=30)
+        with connected_bot(slack, productlane, env, tmp_path) as world:
             yield world
-        finally:
-            if world.bot.poll() is None:
-                world.bot.send_signal(signal.SIGTERM)
-                world.bot.wait(timeout=30)
-    assert world.bot.returncode == 0, world.log_text()
 
 
 def threads_about(world: World, text: str) -> list[Any]:
