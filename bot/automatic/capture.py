@@ -136,10 +136,7 @@ class AutomaticCapture:
             if verdict.held:
                 log.info("message %s/%s held: over the flood limits", message.channel, message.ts)
                 if self._alerts is not None:
-                    if verdict.first:
-                        self._alerts.went_over(Scope.AUTOMATIC, message.channel, verdict.reason or "")
-                    else:
-                        self._alerts.held_again(message.channel)
+                    self._alerts.held(Scope.AUTOMATIC, message.channel, verdict)
                 return
         self._enqueue(submission, f"message {message.channel}/{message.ts} captured automatically")
 

@@ -96,10 +96,7 @@ class FollowUpIntake:
             return False
         log.info("follow-up %s/%s (new): held, over the flood limits", message.channel, message.ts)
         if self._alerts is not None:
-            if verdict.first:
-                self._alerts.went_over(Scope.FOLLOWUP, message.channel, verdict.reason or "")
-            else:
-                self._alerts.held_again(message.channel)
+            self._alerts.held(Scope.FOLLOWUP, message.channel, verdict)
         return True
 
     def file_held(self, held: HeldItem) -> str | None:

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from bot.floods.limits import Scope
+from bot.floods.store import Verdict
 from bot.slack.admins import AdminsToTell
 from bot.slack.replies import SlackReply, mrkdwn_escape, notice_reply
 
@@ -84,6 +85,14 @@ class FloodAlerts:
                 return
             self._pending.append(_Alert(scope, channel_id, reason, due=time.monotonic()))
             self._start()
+
+    def held(self, scope: Scope, channel_id: str, verdict: Verdict) -> None:
+        """What an intake tells after the limits held a message: the first held in the channel
+        alerts the admins, a later one retries an alert still owed."""
+        if verdict.first:
+            self.went_over(scope, channel_id, verdict.reason or "")
+        else:
+            self.held_again(channel_id)
 
     def held_again(self, channel_id: str) -> None:
         """The channel held one more message: an alert still owed for it is tried now."""
