@@ -5,10 +5,12 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import gc
-import importlib
+import importlib.util
 import os
+import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from hypothesis import settings
@@ -100,14 +102,22 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 # --- the garbage collector ----------------------------------------------------------------------------
 # Collecting imports every test module, the bot and its libraries into each worker: a heap of a million
-# objects that lives as long as the worker, which each full collection walked again (~1 s of CPU in the
-# fast tier alone). Frozen, the collector leaves it alone; and it runs less often over what the tests
-# allocate. A test's garbage is still collected, and gc.collect() still works.
+# objects that lives as long as the worker. While it is built, almost nothing in it is garbage, yet the
+# collector walked it again and again (~0.3 s of each worker's ~2 s of collection, 8 workers on 2
+# cores): it is off until the heap is built. Then the heap is frozen, so that the collector leaves it
+# alone (~1 s of CPU in the fast tier alone), and it runs less often over what the tests allocate. A
+# test's garbage is still collected, and gc.collect() still works.
+gc.disable()
+
+
+def _collector_back_on() -> None:
+    gc.freeze()
+    gc.set_threshold(10_000, 20, 20)
+    gc.enable()
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    gc.freeze()
-    gc.set_threshold(10_000, 20, 20)
+    _collector_back_on()
 
 
 # --- random order -----------------------------------------------------------------------------------
@@ -129,23 +139,60 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if line is not None and reporter is not None:
         reporter.write_line(line)
-    _rewrite_test_modules_once(session.config)
+    if _distributes(session.config):  # the workers collect; the controller only reads their reports
+        _rewrite_once(session.config)
+        _collector_back_on()
 
 
-def _rewrite_test_modules_once(config: pytest.Config) -> None:
-    """On a fresh clone no test module has been rewritten (pytest's assert messages) and compiled
-    yet, and every worker would do it for every module, side by side: ~2 s of CPU each, 8 times
-    over on 2 cores. The controller does it once before the workers start; they then load the
-    files, as on every later run. Nothing happens when they are there already."""
-    if hasattr(config, "workerinput") or not getattr(config.option, "numprocesses", None):
-        return
+# One process, the files' own order, nothing cached: only the imports are wanted.
+COLLECT_ONLY = ("--collect-only", "-q", "-n", "0", "-p", "no:randomly", "-p", "no:cacheprovider")
+
+
+def _distributes(config: pytest.Config) -> bool:
+    """This process is xdist's controller: the workers run the tests."""
+    return not hasattr(config, "workerinput") and bool(getattr(config.option, "numprocesses", None))
+
+
+def _rewrite_once(config: pytest.Config) -> None:
+    """On a fresh clone nothing has been rewritten (pytest's assert messages) and compiled yet: not
+    the test modules, nor the plugins pytest rewrites too (hypothesis, xdist, anyio, respx: ~140
+    modules). Every worker would do all of it, side by side, 8 times over on 2 cores: ~20 s of CPU
+    in a first run. Before the workers start, one `pytest --collect-only` a core rewrites and writes
+    its share (the plugins each); the workers then load the files, as on every later run. Nothing
+    runs when they are there already; whatever fails here, a worker's collection reports properly."""
     tag = f"{sys.implementation.cache_tag}-pytest-{pytest.__version__}"
     root = config.rootpath
-    for path in sorted((root / "tests").rglob("test_*.py")):
-        if (path.parent / "__pycache__" / f"{path.stem}.{tag}.pyc").exists():
-            continue
-        with contextlib.suppress(Exception):  # a worker's collection reports it properly
-            importlib.import_module(".".join(path.relative_to(root).with_suffix("").parts))
+    xdist_plugin = Path(str(getattr(importlib.util.find_spec("xdist.plugin"), "origin", "")))
+    plugins_written = (xdist_plugin.parent / "__pycache__" / f"{xdist_plugin.stem}.{tag}.pyc").exists()
+    unwritten = [
+        path
+        for path in sorted((root / "tests").rglob("test_*.py"))
+        if not (path.parent / "__pycache__" / f"{path.stem}.{tag}.pyc").exists()
+    ]
+    if plugins_written and not unwritten:
+        return
+    shares: list[list[str]] = [[] for _ in range(max(1, min(os.cpu_count() or 1, len(unwritten))))]
+    for index, path in enumerate(sorted(unwritten, key=lambda path: -path.stat().st_size)):
+        shares[index % len(shares)].append(str(path))
+    environment = {**os.environ}
+    environment.pop("PYTHONDONTWRITEBYTECODE", None)
+    collectors = [
+        subprocess.Popen(
+            [sys.executable, "-m", "pytest", *COLLECT_ONLY, *share],
+            cwd=root,
+            env=environment,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for share in shares
+    ]
+    for collector in collectors:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            collector.wait(timeout=300)
+        if collector.poll() is None:
+            collector.kill()
+            collector.wait()
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
