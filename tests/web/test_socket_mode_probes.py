@@ -16,7 +16,7 @@ from bot.slack.ids import GLOBAL_SHORTCUT
 from tests.fakes.productlane import FakeProductlane
 from tests.fakes.slack import FakeSlack
 from tests.running_bot import World, bot_environment, interact, start_bot, wait_until
-from tests.web.client import StalledClients, connections_held, request
+from tests.web.client import HEADERS_DEADLINE_SECONDS, StalledClients, connections_held, request
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(90)]
 
@@ -84,7 +84,8 @@ def test_by_default_the_probes_answer_on_every_interface(tmp_path: Path) -> None
 
 
 def test_200_clients_trickling_their_headers_hold_up_neither_the_probes_nor_the_bot(tmp_path: Path) -> None:
-    with socket_mode_bot_with_probes(tmp_path) as bot, StalledClients(bot.port, 200) as stalled:
+    deadline = {"HTTP_HEADERS_DEADLINE_SECONDS": str(HEADERS_DEADLINE_SECONDS)}
+    with socket_mode_bot_with_probes(tmp_path, **deadline) as bot, StalledClients(bot.port, 200) as stalled:
         wait_until(
             lambda: connections_held(bot.world.bot.pid, bot.port, stalled.local_ports) == 200,
             "the bot to accept all 200 stalled connections",
@@ -99,7 +100,10 @@ def test_200_clients_trickling_their_headers_hold_up_neither_the_probes_nor_the_
 
     assert (healthz.status, readyz.status) == (200, 200)
     assert still_trickling  # closed by the bot while sending, not because they stopped
+    # Cut at the deadline the bot was given (HTTP_HEADERS_DEADLINE_SECONDS), not before it.
+    assert min(stalled.lifetimes) >= HEADERS_DEADLINE_SECONDS
     assert "that did not send a whole request in time" in bot.world.log_text()
+    assert f"headers within {HEADERS_DEADLINE_SECONDS} s of the first byte" in bot.world.log_text()
     assert bot.exit_status == 0, bot.world.log_text()
 
 
