@@ -148,11 +148,13 @@ def test_a_client_trickling_its_body_delays_no_one_else(http_bot: HttpBot) -> No
     upload = SlowUpload(http_bot.port, "/slack/events", slow_body, signed_headers(slow_body))
     others_answered = threading.Event()
 
+    half = len(slow_body) // 2
+    upload.send(half // 20)
+
     def trickle() -> None:
-        half = len(slow_body) // 2
-        for _ in range(20):  # half the body over about two seconds …
+        # A twentieth of the body every 0.1 s, never more than half of it, while the others are sent …
+        while not others_answered.wait(0.1) and upload.remaining > len(slow_body) - half:
             upload.send(half // 20)
-            time.sleep(0.1)
         others_answered.wait(timeout=30)  # … and the rest only once everyone else has an answer
 
     trickling = threading.Thread(target=trickle)
