@@ -26,6 +26,7 @@ from bot.slack.ids import REQUIRED_BOT_SCOPES
 from bot.tables import open_database
 from bot.triage.check import readable_lists, triage_detail
 from bot.updates.service import describe_mode, mode_of
+from bot.web.slow_clients import ReadDeadlines
 
 Outcome = Literal["pass", "fail", "skip"]
 MARKS: dict[Outcome, str] = {"pass": "✓", "fail": "✗", "skip": "–"}
@@ -225,6 +226,15 @@ def check_listening(settings: Settings) -> CheckResult:
     return CheckResult(title, "pass", f"{where}: /metrics asks for METRICS_TOKEN")
 
 
+def check_slow_clients(settings: Settings) -> CheckResult:
+    """How long a client on PORT may take to send a request before it is closed. Never a failure:
+    Slack sends a whole request in milliseconds, far inside any deadline the settings allow."""
+    title = "Slow clients (HTTP_HEADERS_DEADLINE_SECONDS, HTTP_BODY_DEADLINE_SECONDS)"
+    return CheckResult(
+        title, "pass", f"a connection is closed unless it sends {ReadDeadlines.of(settings).describe()}"
+    )
+
+
 def check_flood_limits(settings: Settings, held: int | None) -> CheckResult:
     """The limits per author and per channel, and what they hold now (``held``: None when the
     database could not be read). Never a failure: what is held waits for an admin, kept."""
@@ -342,6 +352,7 @@ def run_checks(
             me = None  # already reported above
         results.append(check_write_budget(settings))
         results.append(check_listening(settings))
+        results.append(check_slow_clients(settings))
         results.append(check_updates(settings, me))
         if me is not None:
             results.append(check_triage(settings, productlane))

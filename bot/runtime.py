@@ -127,6 +127,7 @@ def _serve_health_probes(bot: Bot, settings: Settings) -> HttpServer | None:
     costs only these: the bot itself needs no port in socket mode."""
     from bot.web.routes import RouteTable
     from bot.web.server import HttpServer, PortUnavailableError
+    from bot.web.slow_clients import ReadDeadlines
 
     routes = RouteTable(_routes_beside_slack(bot, settings))
     try:
@@ -136,6 +137,7 @@ def _serve_health_probes(bot: Bot, settings: Settings) -> HttpServer | None:
             settings.port,
             host=settings.bind_address,
             threads=8 if bot.updates.webhooks_enabled else 2,
+            deadlines=ReadDeadlines.of(settings),
         )
     except PortUnavailableError as error:
         if bot.updates.webhooks_enabled:
@@ -152,13 +154,16 @@ def _run_http(bot: Bot, settings: Settings, stop: threading.Event) -> int:
     from bot.web.routes import RouteTable
     from bot.web.server import HttpServer, PortUnavailableError
     from bot.web.slack_events import SLACK_EVENTS_PATH, slack_events_route
+    from bot.web.slow_clients import ReadDeadlines
 
     secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
     routes = RouteTable(
         [slack_events_route(bot.app, bot.message_events, secret), *_routes_beside_slack(bot, settings)]
     )
     try:
-        server = HttpServer(routes, settings.port, host=settings.bind_address)
+        server = HttpServer(
+            routes, settings.port, host=settings.bind_address, deadlines=ReadDeadlines.of(settings)
+        )
     except PortUnavailableError as error:
         log.error("%s; HTTP mode needs it (set PORT to a free port)", error)
         return 1

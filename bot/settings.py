@@ -20,6 +20,12 @@ PainLevelName = Literal["UNKNOWN", "LOW", "MEDIUM", "HIGH"]
 LogLevelName = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 LogFormatName = Literal["text", "json"]
 
+# How long a client on PORT may take to send a request's headers, and its body after them, by
+# default: Slack sends a whole request in milliseconds, and these leave room for a congested network
+# several hundred times over.
+DEFAULT_HEADERS_DEADLINE_SECONDS = 10.0
+DEFAULT_BODY_DEADLINE_SECONDS = 10.0
+
 # Where each variable comes from, shown next to any problem with it.
 WHERE_TO_GET: dict[str, str] = {
     "SLACK_BOT_TOKEN": "Slack app settings → OAuth & Permissions → Bot User OAuth Token (xoxb-…)",
@@ -49,6 +55,14 @@ WHERE_TO_GET: dict[str, str] = {
         "interface, IPv6 only), or 127.0.0.1 to keep the probes, webhooks and /metrics on this machine"
     ),
     "PORT": "the HTTP port: Slack's requests in HTTP mode, /healthz and /readyz in both modes, e.g. 3000",
+    "HTTP_HEADERS_DEADLINE_SECONDS": (
+        "seconds, 1 to 300 (default 10): how long a client on PORT may take to send a request's "
+        "headers, from its first byte, before its connection is closed"
+    ),
+    "HTTP_BODY_DEADLINE_SECONDS": (
+        "seconds, 1 to 300 (default 10): how long a client on PORT may take to send a request's body "
+        "once its headers are in, plus 1 s per 64 KiB it declares, before its connection is closed"
+    ),
     "DELIVERY_LEASE_SECONDS": "seconds, between 1 and 600 (default 20)",
     "PRODUCTLANE_WRITES_PER_MINUTE": (
         "whole writes a minute, 1 to 6000 (default 60, Productlane's documented limit per API key): "
@@ -162,6 +176,11 @@ class Settings(BaseSettings):
     # Where PORT listens. Every interface by default, as a container's probes need; 127.0.0.1 keeps
     # the probes and /metrics on this machine (socket mode needs no port open to anyone else).
     bind_address: str = "0.0.0.0"  # noqa: S104
+    # A client slower than these is closed, so clients trickling their bytes cannot hold every
+    # connection (bot/web/slow_clients.py). Shorter makes holding connections cost an attacker more
+    # new ones a second; at least 1 s, as the server looks for late clients once a second.
+    http_headers_deadline_seconds: float = Field(default=DEFAULT_HEADERS_DEADLINE_SECONDS, ge=1.0, le=300.0)
+    http_body_deadline_seconds: float = Field(default=DEFAULT_BODY_DEADLINE_SECONDS, ge=1.0, le=300.0)
     # How long a replica may hold a submission it is sending before another may take it over
     # (after a crash). Longer than Productlane's slowest answer; shorter means faster recovery.
     delivery_lease_seconds: float = Field(default=20.0, ge=1.0, le=600.0)

@@ -245,6 +245,21 @@ def test_the_listening_line_says_who_reaches_metrics(slack: FakeSlack, productla
     assert "port 3000 of 127.0.0.1: this machine only" in output
 
 
+def test_the_deadlines_for_slow_clients_are_shown(slack: FakeSlack, productlane: FakeProductlane) -> None:
+    status, output = run(settings_for(slack, productlane))
+    assert status == 0, output
+    assert (
+        "✓ Slow clients (HTTP_HEADERS_DEADLINE_SECONDS, HTTP_BODY_DEADLINE_SECONDS): a connection is "
+        "closed unless it sends headers within 10 s of the first byte, then the body within 10 s plus "
+        "1 s per 64 KiB"
+    ) in output
+    status, output = run(
+        settings_for(slack, productlane, http_headers_deadline_seconds="2.5", http_body_deadline_seconds="30")
+    )
+    assert status == 0, output  # an operator's choice: never a failed check
+    assert "headers within 2.5 s of the first byte, then the body within 30 s plus 1 s per 64 KiB" in output
+
+
 def test_the_write_budget_is_shown_with_how_it_departs_from_productlanes_limit(
     slack: FakeSlack, productlane: FakeProductlane
 ) -> None:

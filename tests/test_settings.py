@@ -24,6 +24,8 @@ VARIABLES = (
     "LOG_LEVEL",
     "DATABASE_URL",
     "PORT",
+    "HTTP_HEADERS_DEADLINE_SECONDS",
+    "HTTP_BODY_DEADLINE_SECONDS",
     "PRODUCTLANE_WRITES_PER_MINUTE",
     "PRODUCTLANE_WEBHOOK_SECRET",
     "PRODUCTLANE_POLL_SECONDS",
@@ -192,6 +194,34 @@ def test_a_bind_address_is_kept_as_an_address(monkeypatch: pytest.MonkeyPatch, v
         monkeypatch.setenv(name, good)
     monkeypatch.setenv("BIND_ADDRESS", value)
     assert load_settings().bind_address == kept
+
+
+def test_a_client_has_10_s_for_its_headers_and_10_s_for_its_body_unless_told_otherwise(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name, value in GOOD.items():
+        monkeypatch.setenv(name, value)
+    settings = load_settings()
+    assert (settings.http_headers_deadline_seconds, settings.http_body_deadline_seconds) == (10.0, 10.0)
+    monkeypatch.setenv("HTTP_HEADERS_DEADLINE_SECONDS", "2")
+    monkeypatch.setenv("HTTP_BODY_DEADLINE_SECONDS", "30.5")
+    settings = load_settings()
+    assert (settings.http_headers_deadline_seconds, settings.http_body_deadline_seconds) == (2.0, 30.5)
+
+
+@pytest.mark.parametrize("name", ["HTTP_HEADERS_DEADLINE_SECONDS", "HTTP_BODY_DEADLINE_SECONDS"])
+@pytest.mark.parametrize("value", ["0", "0.5", "-1", "301", "soon"])
+def test_a_bad_deadline_for_slow_clients_is_named_with_its_range(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    for good_name, good in GOOD.items():
+        monkeypatch.setenv(good_name, good)
+    monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    report = caught.value.report()
+    assert name in report
+    assert "seconds, 1 to 300 (default 10)" in report
 
 
 # --- capture -------------------------------------------------------------------------

@@ -8,10 +8,11 @@ gave up ("slowloris").
 
 Here every request has a deadline of its own, however its bytes trickle in:
 
-- its headers must be complete `header_seconds` after its first byte arrived;
-- its body must be complete `body_seconds` plus its length at `body_bytes_per_second` after its
-  headers ended (a chunked body, whose length is not known, is allowed the time of the largest
-  body the server accepts).
+- its headers must be complete `header_seconds` after its first byte arrived
+  (HTTP_HEADERS_DEADLINE_SECONDS);
+- its body must be complete `body_seconds` (HTTP_BODY_DEADLINE_SECONDS) plus its length at
+  `body_bytes_per_second` after its headers ended (a chunked body, whose length is not known, is
+  allowed the time of the largest body the server accepts).
 
 A connection that misses its deadline is closed without an answer: it is not sending a request,
 and an answer would go to a client that is not reading. The check runs on waitress's I/O thread once
@@ -36,6 +37,8 @@ from waitress.channel import HTTPChannel
 from waitress.parser import HTTPRequestParser
 from waitress.server import TcpWSGIServer
 
+from bot.settings import DEFAULT_BODY_DEADLINE_SECONDS, DEFAULT_HEADERS_DEADLINE_SECONDS, Settings
+
 log = logging.getLogger(__name__)
 
 KIB = 1024
@@ -45,16 +48,27 @@ REPORT_EVERY_SECONDS = 60.0
 
 @dataclass(frozen=True)
 class ReadDeadlines:
-    """How long a client may take to send a request. Slack sends a whole request in milliseconds;
-    these leave room for a congested network several hundred times over."""
+    """How long a client may take to send a request (HTTP_HEADERS_DEADLINE_SECONDS and
+    HTTP_BODY_DEADLINE_SECONDS; the defaults are theirs)."""
 
-    header_seconds: float = 10.0
-    body_seconds: float = 10.0
+    header_seconds: float = DEFAULT_HEADERS_DEADLINE_SECONDS
+    body_seconds: float = DEFAULT_BODY_DEADLINE_SECONDS
     # The slowest body accepted: a 1 MiB body (the largest Slack route's cap) gets 10 s + 16 s.
     body_bytes_per_second: float = 64 * KIB
 
+    @classmethod
+    def of(cls, settings: Settings) -> ReadDeadlines:
+        return cls(settings.http_headers_deadline_seconds, settings.http_body_deadline_seconds)
+
     def body_allowance(self, length: int) -> float:
         return self.body_seconds + length / self.body_bytes_per_second
+
+    def describe(self) -> str:
+        """What a client must keep to, in the words of the log and `check`."""
+        return (
+            f"headers within {self.header_seconds:g} s of the first byte, then the body within "
+            f"{self.body_seconds:g} s plus 1 s per {self.body_bytes_per_second / KIB:g} KiB"
+        )
 
 
 @dataclass
@@ -137,13 +151,10 @@ class DeadlineServer(TcpWSGIServer):
         self._closed_unreported += len(late)
         if self._closed_unreported and now - self._last_report >= REPORT_EVERY_SECONDS:
             log.warning(
-                "closed %d connection(s) that did not send a whole request in time "
-                "(headers within %.0f s of the first byte, then the body at %.0f KiB/s after %.0f s); "
+                "closed %d connection(s) that did not send a whole request in time (%s); "
                 "a client sending this slowly is not Slack",
                 self._closed_unreported,
-                self.deadlines.header_seconds,
-                self.deadlines.body_bytes_per_second / KIB,
-                self.deadlines.body_seconds,
+                self.deadlines.describe(),
             )
             self._closed_unreported = 0
             self._last_report = now

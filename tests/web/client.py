@@ -115,12 +115,18 @@ class SlowUpload:
         self._socket.close()
 
 
+# The deadline for a request's headers (HTTP_HEADERS_DEADLINE_SECONDS) of a bot whose test waits for
+# it to close clients trickling theirs: its default, 10 s, would be most of the test's time. Long
+# enough that the bot accepts all of a test's 200 connections before the first one's deadline.
+HEADERS_DEADLINE_SECONDS = 2
+
+
 class StalledClients:
     """`count` connections that each send a request's first byte, then one more byte of its headers
     every `every` seconds, never ending them: each byte is activity, so an idle timeout never fires.
     They keep trickling in a thread of their own until `close()`; a connection the server closes
-    is counted in `closed` and left alone, or with `reopen` replaced by a new one, as an attacker
-    keeps `count` open."""
+    is counted in `closed` (how long it lived in `lifetimes`) and left alone, or with `reopen`
+    replaced by a new one, as an attacker keeps `count` open."""
 
     START = b"POST /slack/events HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Never-Ending: "
 
@@ -130,6 +136,9 @@ class StalledClients:
         self._reopen = reopen
         self._sockets: list[socket.socket] = []
         self._open: list[tuple[socket.socket, Iterator[bytes]]] = []
+        # When each connection's first byte went out: never later than the server received it.
+        self._first_byte: dict[socket.socket, float] = {}
+        self._lifetimes: list[float] = []
         self.local_ports: set[int] = set()
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -155,6 +164,13 @@ class StalledClients:
         self._open.append((sock, request))
 
     @property
+    def lifetimes(self) -> list[float]:
+        """For each connection the server has closed, the seconds from its first byte going out to
+        the close being seen: at least as long as the server let it send its headers."""
+        with self._lock:
+            return list(self._lifetimes)
+
+    @property
     def trickling(self) -> bool:
         return self._thread.is_alive()
 
@@ -167,10 +183,13 @@ class StalledClients:
             still_open = []
             for sock, request in self._open:
                 if _closed_by_peer(sock):
+                    self._record_close(sock)
                     continue
+                self._first_byte.setdefault(sock, time.monotonic())
                 try:
                     sock.sendall(next(request))
                 except OSError:
+                    self._record_close(sock)
                     continue
                 still_open.append((sock, request))
             lost = len(self._open) - len(still_open)
@@ -178,6 +197,11 @@ class StalledClients:
             if self._reopen:
                 for _ in range(lost):
                     self._connect()  # sends its first byte in the next round
+
+    def _record_close(self, sock: socket.socket) -> None:
+        began = self._first_byte.get(sock)
+        if began is not None:  # a replacement closed before its first byte began no request
+            self._lifetimes.append(time.monotonic() - began)
 
     def close(self) -> None:
         self._stop.set()

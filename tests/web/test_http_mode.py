@@ -23,6 +23,7 @@ from tests.fakes.slack import Call, FakeSlack
 from tests.running_bot import World, bot_environment, fresh_fakes, since, start_bot, wait_until
 from tests.web.client import (
     FORM,
+    HEADERS_DEADLINE_SECONDS,
     SIGNING_SECRET,
     SlowUpload,
     StalledClients,
@@ -71,7 +72,9 @@ def stop(bot: HttpBot) -> int:
 def http_bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HttpBot]:
     home = tmp_path_factory.mktemp("http-bot")
     with FakeSlack() as slack, FakeProductlane() as productlane:
-        bot = start_http_bot(slack, productlane, home)
+        bot = start_http_bot(
+            slack, productlane, home, HTTP_HEADERS_DEADLINE_SECONDS=str(HEADERS_DEADLINE_SECONDS)
+        )
         try:
             yield bot
         finally:
@@ -145,11 +148,13 @@ def test_a_client_trickling_its_body_delays_no_one_else(http_bot: HttpBot) -> No
     upload = SlowUpload(http_bot.port, "/slack/events", slow_body, signed_headers(slow_body))
     others_answered = threading.Event()
 
+    half = len(slow_body) // 2
+    upload.send(half // 20)
+
     def trickle() -> None:
-        half = len(slow_body) // 2
-        for _ in range(20):  # half the body over about two seconds …
+        # A twentieth of the body every 0.1 s, never more than half of it, while the others are sent …
+        while not others_answered.wait(0.1) and upload.remaining > len(slow_body) - half:
             upload.send(half // 20)
-            time.sleep(0.1)
         others_answered.wait(timeout=30)  # … and the rest only once everyone else has an answer
 
     trickling = threading.Thread(target=trickle)
@@ -184,6 +189,9 @@ def test_200_clients_trickling_their_headers_hold_up_neither_slack_nor_the_probe
         wait_until(lambda: stalled.closed == 200, "the bot to close every stalled connection", 60)
         still_trickling = stalled.trickling
 
+    # Cut at the deadline the bot was given (HTTP_HEADERS_DEADLINE_SECONDS), not before it.
+    assert min(stalled.lifetimes) >= HEADERS_DEADLINE_SECONDS
+    assert f"headers within {HEADERS_DEADLINE_SECONDS} s of the first byte" in http_bot.world.log_text()
     assert answer.status == 200
     # The shortcut was handled, not only acked: its modal opened.
     slack.web.wait_for_call(

@@ -2,11 +2,12 @@
 has a deadline however its bytes trickle in, a slow client never holds up anyone else or a stop, and
 a keep-alive connection waiting between requests is not taken for one.
 
-The deadlines here are a few seconds so the tests are quick; the bot's own (10 s) are exercised
-through the running bot in test_http_mode.py and test_socket_mode_probes.py."""
+The deadlines here are a second so the tests are quick; the bot's (HTTP_HEADERS_DEADLINE_SECONDS)
+are exercised through the running bot in test_http_mode.py and test_socket_mode_probes.py."""
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import os
 import socket
@@ -20,6 +21,7 @@ from waitress.parser import HTTPRequestParser
 from bot.web.routes import Response, Route, RouteTable
 from bot.web.server import HttpServer
 from bot.web.slow_clients import ReadDeadlines, RequestClock, connection_limit, overdue
+from tests.pace import PATIENCE
 from tests.running_bot import free_port, wait_until
 from tests.web.client import SlowUpload, StalledClients, connections_held, request
 
@@ -32,6 +34,15 @@ ROUTES = RouteTable(
         Route("GET", "/ping", lambda request: Response.text(200, "pong")),
     ]
 )
+
+
+def a_header_deadline_passes(server: HttpServer) -> None:
+    """Begin a request now and wait until the server cuts it at its header deadline: by then the
+    server has looked for late requests past that deadline for every request that began earlier."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=PATIENCE) as late:
+        late.sendall(b"GET /ping HTTP/1.1\r\nX-Slow: ")
+        with contextlib.suppress(ConnectionResetError):
+            assert late.recv(1) == b""  # closed without an answer
 
 
 @pytest.fixture
@@ -84,7 +95,9 @@ def test_a_body_within_its_allowance_is_answered() -> None:
         body = b"y" * 2000
         upload = SlowUpload(server.port, "/echo", body, {})
         upload.send(1000)
-        time.sleep(2.5)  # past the header deadline and the body's base allowance, within its own
+        wait_until(server.busy, "the server to see the request")
+        # Past the header deadline and the body's base allowance (as long here), within its own.
+        a_header_deadline_passes(server)
 
         answer = upload.finish()
     finally:
@@ -99,7 +112,8 @@ def test_a_keep_alive_connection_waiting_between_requests_is_not_cut(server: Htt
         connection.request("GET", "/ping")
         first = connection.getresponse()
         first.read()
-        time.sleep(2.5)  # longer than any request may take to arrive, far less than the idle timeout
+        # Longer than a request may take to arrive (its headers), far less than the idle timeout.
+        a_header_deadline_passes(server)
         connection.request("GET", "/ping")
         second = connection.getresponse()
         second.read()
