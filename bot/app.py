@@ -336,7 +336,14 @@ def build_bot(
     intake = Intake(outbox, worker.wake)
     filing = OutboxFiling(outbox, intake)
     automatic = AutomaticCapture(
-        outbox, channel_store, channels, defaults, worker.wake, floods=floods, alerts=flood_alerts
+        outbox,
+        channel_store,
+        channels,
+        defaults,
+        worker.wake,
+        floods=floods,
+        alerts=flood_alerts,
+        settle=timedelta(seconds=settings.automatic_settle_seconds),
     )
     held = HeldActions(
         floods,

@@ -98,6 +98,10 @@ WHERE_TO_GET: dict[str, str] = {
         "seconds, 0 to 3600 (default 30): after the outbox database was away this long, the messages "
         "of automatic channels and followed threads are read back from Slack"
     ),
+    "AUTOMATIC_SETTLE_SECONDS": (
+        "seconds, 0 to 60 (default 2): how long a message captured automatically waits before its "
+        "turn, so that one posted just before it but delivered later still goes first"
+    ),
     "FOLLOWUP_DAYS": (
         "whole days, 0 to 3650 (default 30): how long replies in a filed message's Slack thread are "
         "added to its Productlane thread; 0 turns follow-ups off"
@@ -218,6 +222,11 @@ class Settings(BaseSettings):
     # Slack retries an unacked event for about five minutes; after an outage of the database at
     # least this long, what it gave up on is read back from the channels' history.
     catch_up_after_seconds: float = Field(default=30.0, ge=0.0, le=3600.0)
+    # Automatic capture sends a channel's messages in the order posted; Slack does not promise to
+    # deliver them in that order. Each captured message waits this long before its turn, so that one
+    # posted just before it but delivered a moment later still goes first. Longer covers slower
+    # deliveries (replicas far apart); 0 sends each at once, and a late one after those posted later.
+    automatic_settle_seconds: float = Field(default=2.0, ge=0.0, le=60.0)
     # Flood limits, each counted over a sliding hour across every replica; 0: no limit. What goes
     # over is held (kept, not sent) until an admin files or drops it on the App Home. The defaults
     # are far above what people write by hand — 20 new threads from one person an hour is one every

@@ -297,3 +297,21 @@ def test_a_sqlite_write_waits_10_s_for_a_lock_unless_told_otherwise(
     with pytest.raises(SettingsError) as caught:
         load_settings()
     assert "SQLITE_BUSY_TIMEOUT_SECONDS" in caught.value.report()
+
+
+def test_a_captured_message_waits_2_s_for_its_turn_unless_told_otherwise(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name, value in GOOD.items():
+        monkeypatch.setenv(name, value)
+    assert load_settings().automatic_settle_seconds == 2.0
+    monkeypatch.setenv("AUTOMATIC_SETTLE_SECONDS", "0.5")
+    assert load_settings().automatic_settle_seconds == 0.5
+    monkeypatch.setenv("AUTOMATIC_SETTLE_SECONDS", "0")
+    assert load_settings().automatic_settle_seconds == 0.0
+    for bad in ("-1", "61", "soon"):
+        monkeypatch.setenv("AUTOMATIC_SETTLE_SECONDS", bad)
+        with pytest.raises(SettingsError) as caught:
+            load_settings()
+        assert "AUTOMATIC_SETTLE_SECONDS" in caught.value.report()
+        assert "0 to 60 (default 2)" in caught.value.report()

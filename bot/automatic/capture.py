@@ -9,10 +9,11 @@ no Slack or Productlane call: the event already holds the message. Safe by const
 - The outbox item's key names the message, so Slack delivering it again, or two replicas both
   receiving it, file it once (the key is unique in the database).
 - Keys are in-order keys (`bot.delivery.outbox`): a channel's messages are sent in the order they were
-  posted (their ts), whatever order the acks inserted them in. A captured message waits `SETTLE` before
-  its turn, so that one posted just before it but delivered a moment later (Slack does not promise
-  order; acks run on several threads, on several replicas) still goes first. Nobody waits on it: the
-  message is in Slack already, and its thread is in Productlane a couple of seconds later.
+  posted (their ts), whatever order the acks inserted them in. A captured message waits `settle`
+  (AUTOMATIC_SETTLE_SECONDS, `SETTLE` by default) before its turn, so that one posted just before it
+  but delivered a moment later (Slack does not promise order; acks run on several threads, on several
+  replicas) still goes first. Nobody waits on it: the message is in Slack already, and its thread is
+  in Productlane a couple of seconds later.
 - A deletion (Slack sends `message_deleted` here too) is remembered; delivery does not send a message
   deleted before its turn (`DeletedInSlack`) and drops its item, words and all.
 - Flood limits (`bot.floods`): a message over the limits per author or per channel is held — kept in
@@ -105,8 +106,10 @@ class AutomaticCapture:
         *,
         floods: FloodStore | None = None,
         alerts: FloodAlerts | None = None,
+        settle: timedelta = SETTLE,
     ) -> None:
         self._outbox = outbox
+        self._settle = settle
         self._store = store
         self._channels = channels
         self._defaults = defaults
@@ -159,7 +162,7 @@ class AutomaticCapture:
             EncodedJson(submission.model_dump_json()),
             # The author filed it: their App Home lists it among what they sent.
             submitter_id=submission.submitter_id[:64],
-            due_in=SETTLE,
+            due_in=self._settle,
         )
         if added.created:
             log.info("%s as outbox item %s", what, added.id)

@@ -96,6 +96,10 @@ def environment(
 ) -> dict[str, str]:
     environment = bot_environment(slack, productlane, home / "outbox.db")
     environment["DATABASE_URL"] = database_url
+    # A captured message goes at once, not 2 s after it was kept: what these tests send arrives in
+    # the order they send it, and a test about the order holds the first send until the rest are in
+    # (a channel's messages wait for every earlier one whatever this is).
+    environment["AUTOMATIC_SETTLE_SECONDS"] = "0"
     if mode == "http":
         del environment["SLACK_APP_TOKEN"]
         environment["SLACK_SIGNING_SECRET"] = SIGNING_SECRET

@@ -91,6 +91,19 @@ def test_a_new_message_becomes_one_item_with_the_channels_defaults_due_a_moment_
     assert submission.source.author_is_external
 
 
+def test_a_captured_message_waits_as_long_as_the_operator_set(outbox: Outbox, slack: FakeSlack) -> None:
+    store = ChannelSettingsStore(outbox.database)
+    store.apply([(CHANNEL, {"capture": "automatic"})], by="test")
+    consumer = AutomaticCapture(
+        outbox, store, ChannelSettingsCache(store), DEFAULTS, settle=timedelta(seconds=30)
+    )
+    before = datetime.now(UTC)
+    consumer(message(slack), "T0ACME0001")
+    (item,) = outbox.list_items()
+    assert item.next_attempt_at >= before + timedelta(seconds=30)
+    assert not outbox.claim("worker", limit=1, lease_seconds=10)  # not its turn yet
+
+
 def test_edits_replies_and_channels_no_longer_automatic_add_nothing_and_a_deletion_is_remembered(
     outbox: Outbox, slack: FakeSlack
 ) -> None:

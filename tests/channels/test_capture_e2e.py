@@ -229,14 +229,22 @@ def test_edits_bots_joins_and_replies_file_nothing(bot: Replica) -> None:
 
 def test_a_message_deleted_before_its_turn_is_not_sent(bot: Replica) -> None:
     productlane = bot.world.productlane
-    productlane.delay(3.0, path="/threads", method="POST", times=1)
-    bot.event(message_event(bot.slack, "1764330003.000100", "Kept: sent first", channel=AUTOMATIC))
-    wait_until(
-        lambda: productlane.post_count and productlane.requests_to("POST", "/threads"), "the first send", 10
-    )
-    bot.event(message_event(bot.slack, "1764330003.000200", "Deleted: never sent", channel=AUTOMATIC))
-    bot.event(deletion_event(bot.slack, "1764330003.000200", "Deleted: never sent", channel=AUTOMATIC))
-    bot.event(message_event(bot.slack, "1764330003.000300", "Kept: sent after", channel=AUTOMATIC))
+    # The first send gets no answer until the test says so: the second message waits behind it (a
+    # channel's messages go in the order posted) while it is deleted.
+    productlane.hold(path="/threads", method="POST")
+    try:
+        bot.event(message_event(bot.slack, "1764330003.000100", "Kept: sent first", channel=AUTOMATIC))
+        wait_until(
+            lambda: any(
+                "Kept: sent first" in str(r.json) for r in productlane.requests_to("POST", "/threads")
+            ),
+            "the first send",
+        )
+        bot.event(message_event(bot.slack, "1764330003.000200", "Deleted: never sent", channel=AUTOMATIC))
+        bot.event(deletion_event(bot.slack, "1764330003.000200", "Deleted: never sent", channel=AUTOMATIC))
+        bot.event(message_event(bot.slack, "1764330003.000300", "Kept: sent after", channel=AUTOMATIC))
+    finally:
+        productlane.release()
     wait_until(lambda: threads_with(productlane, "Kept: sent after"), "the last thread", 30)
     settled(bot)
     assert not threads_with(productlane, "Deleted: never sent")
@@ -249,17 +257,20 @@ def test_a_message_deleted_before_its_turn_is_not_sent(bot: Replica) -> None:
 def test_messages_are_sent_in_the_order_they_were_posted_whatever_order_they_arrive_in(bot: Replica) -> None:
     productlane = bot.world.productlane
     stamps = [f"1764340000.{index:06d}" for index in range(1, 13)]
-    # The first message's send takes a while; meanwhile the others arrive, shuffled (acks on several
-    # threads, Slack's own order), and four senders are free to take them.
-    productlane.delay(2.0, path="/threads", method="POST", times=1)
-    bot.event(message_event(bot.slack, stamps[0], f"Ordered {stamps[0]}", channel=AUTOMATIC))
-    wait_until(
-        lambda: any(stamps[0] in str(r.json) for r in productlane.requests_to("POST", "/threads")), "1st"
-    )
-    rest = stamps[1:]
-    random.Random(14).shuffle(rest)
-    for ts in rest:
-        bot.event(message_event(bot.slack, ts, f"Ordered {ts}", channel=AUTOMATIC))
+    # The first message's send gets no answer until the others are in; meanwhile they arrive,
+    # shuffled (acks on several threads, Slack's own order), and four senders are free to take them.
+    productlane.hold(path="/threads", method="POST")
+    try:
+        bot.event(message_event(bot.slack, stamps[0], f"Ordered {stamps[0]}", channel=AUTOMATIC))
+        wait_until(
+            lambda: any(stamps[0] in str(r.json) for r in productlane.requests_to("POST", "/threads")), "1st"
+        )
+        rest = stamps[1:]
+        random.Random(14).shuffle(rest)
+        for ts in rest:
+            bot.event(message_event(bot.slack, ts, f"Ordered {ts}", channel=AUTOMATIC))
+    finally:
+        productlane.release()
     wait_until(lambda: len(threads_with(productlane, "Ordered ")) == len(stamps), "every thread", 60)
     created = [
         ts for thread in threads_with(productlane, "Ordered ") for ts in stamps if ts in thread["text"]
