@@ -218,6 +218,14 @@ class FollowUpSender:
             self._release(work, wait, repr(error))
         return True
 
+    def seconds_until_due(self) -> float | None:
+        """How long until a thread's follow-ups come due (0 when one is already); None when none
+        waits."""
+        due = self.store.next_due_at(self._gather)
+        if due is None:
+            return None
+        return max(0.0, (due - self._now()).total_seconds())
+
     def _now(self) -> datetime:
         return self.store.now()
 

@@ -97,6 +97,44 @@ class SenderSide:
             row.channel_id, row.thread_ts, row.thread_id, row.item_key, row.batch, route, row.body_sha256
         )
 
+    def next_due_at(self, gather_seconds: float) -> datetime | None:
+        """When the first thread with follow-ups waiting comes due as `claim_thread` decides (its
+        oldest follow-up gathered, its next write allowed, no lease on it); None when none waits."""
+        if not self.waiting():
+            return None
+        pending = sa.case((followups.c.status == "pending", followups.c.received_at), else_=None)
+        query = (
+            sa.select(
+                threads.c.next_write_at,
+                threads.c.lease_until,
+                sa.func.min(pending).label("oldest_pending"),
+                sa.func.count(sa.case((followups.c.status == "sending", 1), else_=None)).label("sending"),
+            )
+            .select_from(
+                followups.join(
+                    threads,
+                    sa.and_(
+                        followups.c.channel_id == threads.c.channel_id,
+                        followups.c.thread_ts == threads.c.thread_ts,
+                    ),
+                )
+            )
+            .where(followups.c.status.in_(WAITING), threads.c.gone == sa.false())
+            .group_by(
+                threads.c.channel_id, threads.c.thread_ts, threads.c.next_write_at, threads.c.lease_until
+            )
+        )
+        with self._db.reading() as conn:
+            rows = conn.execute(query).all()
+        due: list[datetime] = []
+        gather = timedelta(seconds=gather_seconds)
+        for row in rows:
+            oldest: datetime | None = row.oldest_pending
+            ready = [oldest + gather] if oldest is not None and not row.sending else []
+            times = [t for t in (row.next_write_at, row.lease_until) if t is not None] + ready
+            due.append(max(times) if times else self.now())
+        return min(due, default=None)
+
     @staticmethod
     def _thread(channel_id: str, thread_ts: str) -> sa.ColumnElement[bool]:
         return sa.and_(threads.c.channel_id == channel_id, threads.c.thread_ts == thread_ts)

@@ -19,6 +19,8 @@ __all__ = ["ConversationWorker"]
 log = logging.getLogger(__name__)
 
 PRUNE_EVERY = 3600.0
+# Woken this much after a thread's due time, so its claim does not miss it by a rounding.
+DUE_MARGIN_SECONDS = 0.005
 
 
 class ConversationWorker:
@@ -86,8 +88,22 @@ class ConversationWorker:
         stopping, wake = self._threads.stopping, self._threads.wake
         while not stopping.is_set():
             if not self.run_once():
-                wake.wait(self._idle)
+                wake.wait(self._until_next_pass())
                 wake.clear()
+
+    def _until_next_pass(self) -> float:
+        """The idle interval, or less when a thread comes due sooner: its follow-ups gathered, its
+        spacing or a retry's wait over. Waiting out the whole interval would add up to that much
+        to every follow-up's way to Productlane. A thread already due that was not sent (a paused
+        key, new feedback going first) is looked at again after the idle interval, as before."""
+        try:
+            due_in = self._sender.seconds_until_due()
+        except Exception as error:
+            self._send_failures.failed(error)
+            return self._idle
+        if due_in is None or due_in <= 0:
+            return self._idle
+        return min(self._idle, due_in + DUE_MARGIN_SECONDS)
 
     def _prune_now_and_then(self) -> None:
         now = self._clock()

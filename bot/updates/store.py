@@ -431,6 +431,18 @@ class UpdatesStore:
             for r in rows
         ]
 
+    def next_retry_at(self) -> datetime | None:
+        """When the first event or effect waiting for a retry comes due; None when none waits."""
+        first = [
+            sa.select(sa.func.min(table.c.next_attempt_at))
+            .where(table.c.status == "pending")
+            .scalar_subquery()
+            for table in (events, effects)
+        ]
+        with self._db.reading() as conn:
+            due = [_aware(at) for at in conn.execute(sa.select(*first)).one()]
+        return min((at for at in due if at is not None), default=None)
+
     def effect_sent(self, effect: StoredEffect, owner: str) -> None:
         at = self.now()
         mine = sa.and_(

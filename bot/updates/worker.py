@@ -256,6 +256,8 @@ class EffectSender:
 
 
 POLL_TICK_SECONDS = 1.0
+# Woken this much after a retry's due time, so its claim does not miss it by a rounding.
+DUE_MARGIN_SECONDS = 0.005
 # Threads looked at between two rounds of applying events: what a poll found reaches Slack
 # without waiting for the whole pass (up to 300 reads) to end.
 POLL_BATCH = 10
@@ -417,8 +419,22 @@ class UpdatesWorker:
             else:
                 self._pass_failures.worked()
             if not worked:
-                self._wake.wait(poll.wait_at_most(self._idle))
+                self._wake.wait(poll.wait_at_most(self._until_next_pass()))
                 self._wake.clear()
+
+    def _until_next_pass(self) -> float:
+        """The idle interval, or less when a retry comes due sooner: a reply Slack made wait is
+        posted when its wait is over, not up to an idle interval later. One already due that was
+        not taken (behind an earlier reply of its thread) is looked at after the idle interval."""
+        try:
+            due = self._store.next_retry_at()
+        except Exception as error:
+            self._pass_failures.failed(error)
+            return self._idle
+        if due is None:
+            return self._idle
+        due_in = (due - self._store.now()).total_seconds()
+        return self._idle if due_in <= 0 else min(self._idle, due_in + DUE_MARGIN_SECONDS)
 
     def _prune_now_and_then(self) -> None:
         if time.monotonic() - self._last_prune < PRUNE_EVERY:

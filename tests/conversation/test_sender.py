@@ -10,22 +10,29 @@ from typing import Any
 
 import pytest
 
+from bot.background import BackgroundThreads
 from bot.budgets.file_copies import CopierSettings, FileCopier
 from bot.budgets.key_pause import KeyPause
 from bot.budgets.write_limits import WriteLimits
+from bot.channels.model import NoChannelSettings
 from bot.conversation.compose import ReplyView, followup_html
+from bot.conversation.followed import FollowedThreads
 from bot.conversation.priority import NewFeedbackFirst
 from bot.conversation.sender import FollowUpSender, SenderSettings, SharedWrites
 from bot.conversation.store import FollowedThread, FollowUpStore
 from bot.conversation.whole_thread import WholeThread
+from bot.conversation.worker import ConversationWorker
 from bot.delivery.intake import Intake
 from bot.delivery.outbox import Outbox
 from bot.feedback.capture import SlackFile
+from bot.message_events import Interest
 from bot.productlane import ProductlaneClient
 from bot.render.names import NO_NAMES, NameResolver, StaticNames
 from tests.conversation.test_followed import submission
 from tests.databases import outbox_at
 from tests.fakes.productlane import FakeProductlane
+from tests.pace import PATIENCE
+from tests.updates.conftest import Clock
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -85,7 +92,9 @@ def productlane() -> Iterator[FakeProductlane]:
         yield fake
 
 
-def sender_for(outbox: Outbox, store: FollowUpStore, fake: FakeProductlane) -> FollowUpSender:
+def sender_for(
+    outbox: Outbox, store: FollowUpStore, fake: FakeProductlane, *, gather_seconds: float = 0
+) -> FollowUpSender:
     client = ProductlaneClient(fake.api_key, fake.url, timeout=5)
     copier = FileCopier(
         outbox.database, client, NoFiles(), CopierSettings(limiter_key="productlane:T1", lease_seconds=30)
@@ -98,7 +107,7 @@ def sender_for(outbox: Outbox, store: FollowUpStore, fake: FakeProductlane) -> F
         copier,
         SharedWrites(WriteLimits(outbox.database), KeyPause(outbox.database), NewFeedbackFirst(outbox)),
         settings=SenderSettings(
-            limiter_key="productlane:T1", owner="sender", lease_seconds=30, gather_seconds=0
+            limiter_key="productlane:T1", owner="sender", lease_seconds=30, gather_seconds=gather_seconds
         ),
         stopping=threading.Event(),
     )
@@ -125,3 +134,51 @@ def test_follow_ups_wait_while_new_feedback_waits(url: str, productlane: FakePro
         assert "any news?" in comment["content"]
     finally:
         outbox.close()
+
+
+class OneWait(threading.Event):
+    """The worker's wake-up: records how long the worker chose to sleep, then stops it."""
+
+    def __init__(self, stopping: threading.Event) -> None:
+        super().__init__()
+        self._stopping = stopping
+        self.waits: list[float | None] = []
+        self.waited = threading.Event()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.waits.append(timeout)
+        self._stopping.set()
+        self.waited.set()
+        return True
+
+
+@pytest.mark.parametrize(("gather", "slept"), [(0.5, 0.5), (5.0, 1.0)])
+def test_between_passes_the_worker_sleeps_until_a_thread_comes_due_within_its_idle_interval(
+    outbox: Outbox,
+    store: FollowUpStore,
+    clock: Clock,
+    productlane: FakeProductlane,
+    gather: float,
+    slept: float,
+) -> None:
+    """Replies gathered for half a second go out then, not at the worker's next idle tick; a
+    thread due later than that is looked at after the idle interval, as ever."""
+    now = clock()
+    store.follow(FollowedThread(CHANNEL, PARENT, "th_1", "V-1", now, now + timedelta(days=1)))
+    store.add_reply(CHANNEL, PARENT, "1700000001.000100", "U0CUST0003", {"text": "any news?"})
+    threads = BackgroundThreads()
+    wake = OneWait(threads.stopping)
+    threads.wake = wake
+    worker = ConversationWorker(
+        store,
+        FollowedThreads(store, Interest(), NoChannelSettings(), 30),
+        sender_for(outbox, store, productlane, gather_seconds=gather),
+        threads,
+        copies_kept=timedelta(days=37),
+        idle_interval=1.0,
+    )
+    worker.start()
+    assert wake.waited.wait(PATIENCE), "the worker never went to sleep"
+    worker.stop()
+    assert wake.waits == [pytest.approx(slept, abs=0.01)]
+    assert productlane.conversation.comment_count == 0  # not due yet on the store's clock

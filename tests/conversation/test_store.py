@@ -121,6 +121,37 @@ def test_a_thread_is_due_after_the_gather_window_and_10_s_after_its_last_write(
     assert store.claim_thread("me", 30, gather_seconds=5) is not None
 
 
+def test_the_next_due_time_is_when_the_first_thread_may_be_claimed(
+    store: FollowUpStore, clock: Clock
+) -> None:
+    """What the sender waits for between passes: the gather window, a thread's lease, the spacing
+    after its last write, whichever ends last for that thread, and the earliest of all threads."""
+    other = "1700000099.000100"
+    assert store.next_due_at(5) is None  # nothing waits
+    follow(store)
+    follow(store, parent=other)
+    start = store.now()
+    add(store, "1700000001.000100")
+    assert store.next_due_at(5) == start + timedelta(seconds=5)  # gathered
+    clock.advance(5)
+    work = store.claim_thread("me", 30, gather_seconds=5)
+    assert work is not None
+    assert store.next_due_at(5) == store.now() + timedelta(seconds=30)  # its lease is held
+    batch = store.open_batch(work, "me", "comments", 20)
+    assert batch is not None
+    assert store.mark_attempt(work, "me", batch, 30)
+    spaced = store.now() + timedelta(seconds=10)
+    store.batch_sent(work, "me", batch, comment_id="cm_1", next_write_at=spaced)
+    assert store.next_due_at(5) is None  # sent: nothing waits
+    add(store, "1700000002.000100")
+    assert store.next_due_at(5) == spaced  # gathered sooner than the spacing allows a write
+    clock.advance(1)
+    add(store, "1700000100.000100", parent=other)
+    assert store.next_due_at(5) == store.now() + timedelta(seconds=5)  # the other thread first
+    clock.advance(5)
+    assert store.claim_thread("me", 30, gather_seconds=5) is not None
+
+
 def test_a_batch_is_in_slacks_order_and_a_dead_senders_batch_is_taken_over(
     store: FollowUpStore, clock: Clock
 ) -> None:

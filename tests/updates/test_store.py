@@ -216,6 +216,27 @@ def test_retried_and_dropped_effects(store: UpdatesStore, clock: Clock) -> None:
     assert store.counts()["effects.dropped"] == 1
 
 
+def test_the_next_retry_is_the_first_event_or_effect_waiting_for_its_time(
+    store: UpdatesStore, clock: Clock
+) -> None:
+    assert store.next_retry_at() is None
+    store.remember(record())
+    add(store, "evt_1", {})
+    assert store.next_retry_at() == store.now()  # a new event is due at once
+    [event] = store.claim_events("a", 10, 30)
+    assert store.next_retry_at() is None  # being applied: not waiting
+    store.apply(event, "a", ThreadSnapshot("th_1", "done", store.now(), None), ON)
+    effects = store.claim_effects("a", 10, 30)
+    assert store.next_retry_at() is None  # being sent
+    for effect, seconds in zip(effects, (7, 5), strict=True):
+        store.effect_retry(effect, "a", store.now() + timedelta(seconds=seconds), "ratelimited")
+    assert store.next_retry_at() == store.now() + timedelta(seconds=5)
+    add(store, "evt_2", {})
+    [later] = store.claim_events("a", 10, 30)
+    store.retry_event(later, "a", store.now() + timedelta(seconds=3), "broken")
+    assert store.next_retry_at() == store.now() + timedelta(seconds=3)
+
+
 def test_polling_turns(store: UpdatesStore, clock: Clock) -> None:
     store.remember(record("th_1"), poll_after=10)
     store.remember(record("th_2", status="done"), poll_after=10)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -15,9 +17,10 @@ from bot.updates.events import ThreadSnapshot
 from bot.updates.schema import threads
 from bot.updates.slack_side import SlackThreadUpdater
 from bot.updates.store import UpdatesStore
-from bot.updates.worker import EffectSender
+from bot.updates.worker import EffectSender, EventApplier, UpdatesWorker
 from tests.databases import database_url, outbox_at
 from tests.fakes.slack import FakeSlackWebAPI
+from tests.pace import PATIENCE
 from tests.updates.conftest import Clock
 from tests.updates.helpers import add, record
 from tests.updates.rig import Rig, running_rig
@@ -100,3 +103,48 @@ def test_remembering_never_raises_into_delivery(tmp_path: Path, caplog: pytest.L
             conn.execute(sa.text("DROP TABLE updates_threads"))
         Rig.new_thread(rig)  # remember_thread hits the missing table
         assert "could not remember the Slack side of thread" in caplog.text
+
+
+class OneWait(threading.Event):
+    """The worker's wake-up: records how long the worker chose to sleep, then stops it."""
+
+    def __init__(self, stopping: threading.Event) -> None:
+        super().__init__()
+        self._stopping = stopping
+        self.waits: list[float | None] = []
+        self.waited = threading.Event()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.waits.append(timeout)
+        self._stopping.set()
+        self.waited.set()
+        return True
+
+
+@pytest.mark.parametrize(("retry_in", "slept"), [(0.5, 0.5), (5.0, 1.0)])
+def test_between_passes_the_worker_sleeps_until_a_retry_comes_due_within_its_idle_interval(
+    tmp_path: Path, clock: Clock, retry_in: float, slept: float
+) -> None:
+    """A reply Slack made wait half a second is posted then, not at the worker's next idle tick;
+    a retry due later than that is looked at after the idle interval, as ever."""
+    outbox = outbox_at(database_url("sqlite", tmp_path))
+    store = UpdatesStore(outbox.database, clock=clock)
+    store.remember(record())
+    add(store, "evt_1", {})
+    [event] = store.claim_events("a", 1, 30)
+    store.apply(event, "a", ThreadSnapshot("th_1", "done", store.now()), Switches(edit_confirmation=False))
+    [post] = store.claim_effects("a", 1, 30)
+    store.effect_retry(post, "a", store.now() + timedelta(seconds=retry_in), "ratelimited")
+    worker = UpdatesWorker(
+        store,
+        EventApplier(store, None, Switches()),  # type: ignore[arg-type]  # nothing to apply
+        EffectSender(store, None),  # type: ignore[arg-type]  # nothing due to send
+        idle_interval=1.0,
+    )
+    wake = OneWait(worker._threads.stopping)
+    worker._threads.wake = worker._wake = wake
+    worker.start()
+    assert wake.waited.wait(PATIENCE), "the worker never went to sleep"
+    worker.stop()
+    assert wake.waits == [pytest.approx(slept, abs=0.01)]
+    outbox.close()
