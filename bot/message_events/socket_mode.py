@@ -47,6 +47,17 @@ class MessageFilteringHandler(SocketModeHandler):
             return
         super().handle(client, req)
 
+    def close(self) -> None:
+        """Closes the connection and stops the client's threads at once.
+
+        slack_sdk's message processor waits on its queue up to a second before it looks again whether
+        the client closed, and closing waits for it: every stop (a restart, a deploy) took up to a
+        second longer. Marked closed first, the processor is woken by an empty message, which it skips.
+        """
+        self.client.closed = True
+        self.client.message_queue.put(None)
+        super().close()  # type: ignore[no-untyped-call]
+
 
 def _send_without_delay(client: SocketModeClient) -> None:
     """Set TCP_NODELAY on every connection the client opens (it reconnects by calling `connect`)."""

@@ -36,4 +36,4 @@ def test_the_connection_and_every_reconnection_send_without_delay() -> None:
             handler.client.connect_to_new_endpoint(force=True)
             assert no_delay(handler) == 1
         finally:
-            handler.close()  # type: ignore[no-untyped-call]
+            handler.close()
