@@ -15,7 +15,7 @@ from bot.budgets.key_pause import KeyPause
 from bot.budgets.write_limits import WriteLimits
 from bot.conversation.compose import ReplyView, followup_html
 from bot.conversation.priority import NewFeedbackFirst
-from bot.conversation.sender import FollowUpSender, SenderSettings, SharedWrites
+from bot.conversation.sender import YIELD_SECONDS, FollowUpSender, SenderSettings, SharedWrites
 from bot.conversation.store import FollowedThread, FollowUpStore
 from bot.conversation.whole_thread import WholeThread
 from bot.delivery.intake import Intake
@@ -104,8 +104,18 @@ def sender_for(outbox: Outbox, store: FollowUpStore, fake: FakeProductlane) -> F
     )
 
 
+class Clock:
+    def __init__(self) -> None:
+        self.offset = timedelta(0)
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+
 def test_follow_ups_wait_while_new_feedback_waits(url: str, productlane: FakeProductlane) -> None:
-    outbox = outbox_at(url)  # the real clock: the sender sleeps for its write slots
+    # The real clock (the sender sleeps for its write slots), moved on where the test says.
+    clock = Clock()
+    outbox = outbox_at(url, clock=clock)
     try:
         store = FollowUpStore(outbox.database)
         thread = productlane.seed_thread({"text": "<p>x</p>", "contact_email": "jane@customer.example"})
@@ -118,6 +128,7 @@ def test_follow_ups_wait_while_new_feedback_waits(url: str, productlane: FakePro
         assert productlane.conversation.comment_count == 0
         [item] = outbox.claim("delivery", 1, 30)
         outbox.record_thread(item.id, "delivery", {"thread_id": "th_new"})  # the thread is created
+        clock.offset += timedelta(seconds=YIELD_SECONDS)  # the moment the thread was given back for
         deadline = datetime.now(UTC) + timedelta(seconds=20)
         while not productlane.conversation.comments_on(thread["id"]) and datetime.now(UTC) < deadline:
             sender.send_due()
