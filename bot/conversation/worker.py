@@ -83,11 +83,9 @@ class ConversationWorker:
         return worked
 
     def _run(self) -> None:
-        stopping, wake = self._threads.stopping, self._threads.wake
-        while not stopping.is_set():
+        while not self._threads.stopping.is_set():
             if not self.run_once():
-                wake.wait(self._idle)
-                wake.clear()
+                self._threads.idle(self._idle)
 
     def _prune_now_and_then(self) -> None:
         now = self._clock()

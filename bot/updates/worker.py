@@ -417,8 +417,7 @@ class UpdatesWorker:
             else:
                 self._pass_failures.worked()
             if not worked:
-                self._wake.wait(poll.wait_at_most(self._idle))
-                self._wake.clear()
+                self._threads.idle(poll.wait_at_most(self._idle))
 
     def _prune_now_and_then(self) -> None:
         if time.monotonic() - self._last_prune < PRUNE_EVERY:
