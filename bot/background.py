@@ -57,6 +57,15 @@ class BackgroundThreads:
         with self._helpers_lock:
             return sum(helper.is_alive() for helper in self._helpers)
 
+    def idle(self, seconds: float) -> None:
+        """Wait up to `seconds` for a wake (new work, or the stop), and take it. The stop's wake is
+        for every thread: it is left set, or one thread taking it would leave another waiting out
+        its whole interval after the stop."""
+        self.wake.wait(seconds)
+        self.wake.clear()
+        if self.stopping.is_set():
+            self.wake.set()
+
     def stop(self, timeout: float) -> None:
         """Ask every thread to stop (and wake it), then wait for all of them up to `timeout`."""
         self.stopping.set()

@@ -1,5 +1,5 @@
 """Background loops: an outage is told once (with its traceback), then once a minute, then that it
-is over; never a traceback per pass."""
+is over; never a traceback per pass. Stopping wakes every thread of a worker."""
 
 from __future__ import annotations
 
@@ -7,11 +7,12 @@ import logging
 import sqlite3
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from bot.background import RepeatedFailureLog
-from tests.delivery.worker_rig import make_rig
+from bot.background import BackgroundThreads, RepeatedFailureLog
+from tests.delivery.worker_rig import make_rig, wait_until
 from tests.fakes.productlane import FakeProductlane
 
 
@@ -57,9 +58,18 @@ def test_the_delivery_worker_does_not_log_a_traceback_per_pass_while_its_databas
         # The outbox's table is gone under the running worker: every pass fails.
         with sqlite3.connect(tmp_path / "outbox.db") as other:
             other.execute("DROP TABLE outbox_items")
+        passes = 0
+        claim = rig.outbox.claim
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            nonlocal passes
+            passes += 1
+            return claim(*args, **kwargs)
+
+        rig.outbox.claim = counted  # type: ignore[method-assign]
         with caplog.at_level(logging.INFO, logger="bot.delivery.worker"):
             rig.worker.start()
-            time.sleep(0.5)
+            wait_until(lambda: passes >= 10, "ten passes, each failing")
             rig.worker.stop(timeout=5)
         rig.client.close()
         rig.outbox.database.close()
@@ -67,3 +77,11 @@ def test_the_delivery_worker_does_not_log_a_traceback_per_pass_while_its_databas
     assert len(errors) == 1
     assert errors[0].getMessage() == "delivery pass failed; trying again shortly"
     assert errors[0].exc_info is not None
+
+
+def test_the_stop_wakes_every_thread_even_after_one_of_them_took_its_wake() -> None:
+    threads = BackgroundThreads()
+    threads.stopping.set()
+    threads.wake.set()  # what stop() does
+    threads.idle(60)  # one thread wakes, and takes the wake
+    assert threads.wake.is_set(), "the others are woken too, not left waiting out their interval"

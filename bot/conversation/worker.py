@@ -85,11 +85,9 @@ class ConversationWorker:
         return worked
 
     def _run(self) -> None:
-        stopping, wake = self._threads.stopping, self._threads.wake
-        while not stopping.is_set():
+        while not self._threads.stopping.is_set():
             if not self.run_once():
-                wake.wait(self._until_next_pass())
-                wake.clear()
+                self._threads.idle(self._until_next_pass())
 
     def _until_next_pass(self) -> float:
         """The idle interval, or less when a thread comes due sooner: its follow-ups gathered, its

@@ -147,8 +147,7 @@ class DeliveryWorker:
     def _run(self) -> None:
         while not self._stopping.is_set():
             if not self._pass():
-                self._wake.wait(self._settings.poll_interval)
-                self._wake.clear()
+                self._threads.idle(self._settings.poll_interval)
 
     def _help(self) -> None:
         """A helper sender: works while items are due and ends after a poll interval without any."""
@@ -160,8 +159,7 @@ class DeliveryWorker:
             if idle:
                 return
             idle = True
-            self._wake.wait(self._settings.poll_interval)
-            self._wake.clear()
+            self._threads.idle(self._settings.poll_interval)
 
     def _pass(self) -> bool:
         """Deliver one due item; True when there was one (then one more sender may help)."""

@@ -419,8 +419,7 @@ class UpdatesWorker:
             else:
                 self._pass_failures.worked()
             if not worked:
-                self._wake.wait(poll.wait_at_most(self._until_next_pass()))
-                self._wake.clear()
+                self._threads.idle(poll.wait_at_most(self._until_next_pass()))
 
     def _until_next_pass(self) -> float:
         """The idle interval, or less when a retry comes due sooner: a reply Slack made wait is

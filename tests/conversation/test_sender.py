@@ -18,7 +18,7 @@ from bot.channels.model import NoChannelSettings
 from bot.conversation.compose import ReplyView, followup_html
 from bot.conversation.followed import FollowedThreads
 from bot.conversation.priority import NewFeedbackFirst
-from bot.conversation.sender import FollowUpSender, SenderSettings, SharedWrites
+from bot.conversation.sender import YIELD_SECONDS, FollowUpSender, SenderSettings, SharedWrites
 from bot.conversation.store import FollowedThread, FollowUpStore
 from bot.conversation.whole_thread import WholeThread
 from bot.conversation.worker import ConversationWorker
@@ -113,8 +113,20 @@ def sender_for(
     )
 
 
+class RealClockMovedOn:
+    """The real clock, moved on by `offset` where a test says."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta(0)
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+
 def test_follow_ups_wait_while_new_feedback_waits(url: str, productlane: FakeProductlane) -> None:
-    outbox = outbox_at(url)  # the real clock: the sender sleeps for its write slots
+    # The real clock (the sender sleeps for its write slots), moved on where the test says.
+    clock = RealClockMovedOn()
+    outbox = outbox_at(url, clock=clock)
     try:
         store = FollowUpStore(outbox.database)
         thread = productlane.seed_thread({"text": "<p>x</p>", "contact_email": "jane@customer.example"})
@@ -127,6 +139,7 @@ def test_follow_ups_wait_while_new_feedback_waits(url: str, productlane: FakePro
         assert productlane.conversation.comment_count == 0
         [item] = outbox.claim("delivery", 1, 30)
         outbox.record_thread(item.id, "delivery", {"thread_id": "th_new"})  # the thread is created
+        clock.offset += timedelta(seconds=YIELD_SECONDS)  # the moment the thread was given back for
         deadline = datetime.now(UTC) + timedelta(seconds=20)
         while not productlane.conversation.comments_on(thread["id"]) and datetime.now(UTC) < deadline:
             sender.send_due()

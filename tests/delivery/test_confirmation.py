@@ -3,7 +3,6 @@ an error on its side) delays it, never duplicates the thread; where it lands is 
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,10 @@ from tests.fakes.productlane import FakeProductlane
 from tests.fakes.slack import BOT_ID, FakeSlack
 
 pytestmark = pytest.mark.timeout(60)
+
+# Slack sends whole seconds; the bot reads any number, and half a second is ten times the rig's
+# backoff (0.05 s): a confirmation posted again without honouring it would come far sooner.
+RETRY_AFTER = 0.5
 
 
 @dataclass
@@ -56,7 +59,7 @@ def test_a_rate_limited_confirmation_is_posted_after_retry_after_and_the_thread_
         "chat.postMessage",
         {"ok": False, "error": "ratelimited"},
         status=429,
-        headers={"Retry-After": "1"},
+        headers={"Retry-After": str(RETRY_AFTER)},
         times=1,
     )
     item_id = world.rig.intake.accept(submission("Export times out", source=True))
@@ -64,7 +67,7 @@ def test_a_rate_limited_confirmation_is_posted_after_retry_after_and_the_thread_
 
     calls = world.slack.web.calls("chat.postMessage")
     assert confirmations(world) == [(429, "ratelimited"), (200, "ok")]
-    assert calls[1].time - calls[0].time >= 0.95  # Retry-After, honoured
+    assert calls[1].time - calls[0].time >= RETRY_AFTER * 0.95  # Retry-After, honoured
     assert calls[1].params["channel"] == SOURCE.channel_id
     assert calls[1].params["thread_ts"] == SOURCE.thread_ts
     assert world.productlane.post_count == 1
@@ -155,7 +158,7 @@ def test_slack_out_of_reach_is_a_moment_to_wait_not_a_place_to_give_up() -> None
 
 def crashed_after_recording_the_thread(rig: Rig, slack: FakeSlack, title: str) -> tuple[int, str]:
     """A process that claimed the item, created its thread and recorded it, then died: the item
-    and the thread's link. Its lease runs out at once."""
+    and the thread's link. Its lease runs out a moment later: a worker started now takes the item then."""
     item_id = int(rig.intake.accept(submission(title, source=True)))
     assert rig.outbox.claim("crashed/delivery-0", 1, lease_seconds=0.2)
     url = THREAD_URL.format(id="th_crashed")
@@ -163,7 +166,6 @@ def crashed_after_recording_the_thread(rig: Rig, slack: FakeSlack, title: str) -
     slack.web.add_message(
         SOURCE.channel_id, {"type": "message", "user": "U0CUST0001", "ts": SOURCE.ts, "text": "Export to CSV"}
     )
-    time.sleep(0.3)
     return item_id, url
 
 
@@ -229,7 +231,7 @@ def test_a_crash_before_the_confirmation_was_posted_posts_it_once(unstarted: Wor
 
 def test_a_rate_limited_confirmation_is_posted_again_without_reading_the_thread(world: World) -> None:
     busy = {"ok": False, "error": "ratelimited"}
-    world.slack.web.respond("chat.postMessage", busy, status=429, headers={"Retry-After": "1"}, times=1)
+    world.slack.web.respond("chat.postMessage", busy, status=429, headers={"Retry-After": "0.1"}, times=1)
     world.slack.web.add_message(
         SOURCE.channel_id, {"type": "message", "user": "U0CUST0001", "ts": SOURCE.ts, "text": "Export to CSV"}
     )

@@ -20,6 +20,9 @@ from tests.fakes.productlane import FakeProductlane
 pytestmark = pytest.mark.timeout(60)
 
 PAUSED_LINE = "Delivery to Productlane is paused"
+# The key is checked again this often while it is refused (KEY_PROBE_SECONDS is the bot's), so the
+# tests see it checked again and again, and resuming, within a moment.
+PROBE_EVERY = 0.05
 
 
 def refuse(productlane: FakeProductlane, code: str) -> Callable[[], None]:
@@ -50,7 +53,7 @@ def test_a_refused_key_holds_items_until_the_key_works_again(
 ) -> None:
     caplog.set_level(logging.INFO, logger="bot.delivery.worker")
     with FakeProductlane() as productlane:
-        rig = make_rig(tmp_path, productlane, key_probe_seconds=0.2)
+        rig = make_rig(tmp_path, productlane, key_probe_seconds=PROBE_EVERY)
         works_again = refuse(productlane, code)
         rig.worker.start()
         try:
@@ -94,7 +97,7 @@ def test_a_refused_key_holds_items_until_the_key_works_again(
 
 def test_a_refused_first_send_is_not_looked_up_before_it_is_sent_again(tmp_path: Path) -> None:
     with FakeProductlane() as productlane:
-        rig = make_rig(tmp_path, productlane, key_probe_seconds=0.2)
+        rig = make_rig(tmp_path, productlane, key_probe_seconds=PROBE_EVERY)
         works_again = refuse(productlane, "unauthenticated")
         rig.worker.start()
         try:
@@ -137,8 +140,8 @@ def test_a_restart_with_a_working_key_resumes_at_once(tmp_path: Path) -> None:
 
 def test_one_replicas_refusal_pauses_every_replica(tmp_path: Path) -> None:
     with FakeProductlane() as productlane:
-        first = make_rig(tmp_path, productlane, key_probe_seconds=0.2)
-        second = make_rig(tmp_path, productlane, key_probe_seconds=0.2)
+        first = make_rig(tmp_path, productlane, key_probe_seconds=PROBE_EVERY)
+        second = make_rig(tmp_path, productlane, key_probe_seconds=PROBE_EVERY)
         works_again = refuse(productlane, "unauthenticated")
         first.worker.start()
         second.worker.start()

@@ -454,6 +454,13 @@ class _Handler(BaseHTTPRequestHandler):
 # --------------------------------------------------------------------------- the server
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    # Writes come in bursts (the worker's sender threads, a test's own threads): beyond socketserver's
+    # backlog of 5 the kernel drops a connection, and the client sends it again a second later.
+    request_queue_size = 128
+
+
 class FakeProductlane:
     """A Productlane API v2 on 127.0.0.1. See the module docstring for the controls."""
 
@@ -515,8 +522,7 @@ class FakeProductlane:
         self.rate_limited_count = 0  # 429 answers sent (enforced or injected)
 
         handler = type("FakeProductlaneHandler", (_Handler,), {"fake": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), handler)
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", port), handler)
         self._thread: threading.Thread | None = None
         self._init_capture()
         # Triage: companies, tags, members, the lists, and the ids writes name.

@@ -34,6 +34,9 @@ from tests.running_bot import wait_until
 DANA, SAM = "U0CSM0002", "U0CSM0001"
 KEY = f"productlane:{TEAM_ID}"
 INTERVAL = timedelta(seconds=0.3)
+# Slack sends whole seconds; the bot reads any number, and half a second is still ten times the
+# tab's shortest wait (MIN_WAIT_SECONDS): a publish that ignored it would come far sooner.
+RETRY_AFTER = 0.5
 
 
 @pytest.fixture
@@ -72,8 +75,10 @@ def publishes(slack: FakeSlackWebAPI, user_id: str, since: float = 0.0) -> list[
     return [c for c in slack.calls("views.publish") if c.params.get("user_id") == user_id and c.time >= since]
 
 
-def settle(seconds: float = 1.0) -> None:
-    time.sleep(seconds)
+def settle(*tabs: HomeTab) -> None:
+    """Until each tab has nothing left to publish: its thread ends once no Home is stale and no change
+    is left to note, so nothing it was told can be published after this."""
+    wait_until(lambda: all(tab._thread is None for tab in tabs), "the tabs to have nothing left to publish")
 
 
 def test_a_burst_of_changes_republishes_a_looking_persons_home_once(slack: FakeSlackWebAPI, url: str) -> None:
@@ -86,7 +91,7 @@ def test_a_burst_of_changes_republishes_a_looking_persons_home_once(slack: FakeS
             for _ in range(20):
                 tab.changed([DANA])
                 tab.changed([SAM])  # never opened their Home: nothing for them
-            settle()
+            settle(tab)
             assert len(publishes(slack, DANA, mark)) == 1
             assert publishes(slack, SAM) == []
             assert HomeViews(outbox.database).stale() == []
@@ -104,7 +109,7 @@ def test_the_replica_that_sees_the_change_publishes_it_for_a_home_opened_through
             mark = time.monotonic()
             second.changed([DANA])
             first.changed([DANA])  # both replicas saw a change (two workers): still one publish
-            settle()
+            settle(first, second)
             assert len(publishes(slack, DANA, mark)) == 1
         finally:
             first.stop()
@@ -120,7 +125,7 @@ def test_an_hour_after_opening_changes_publish_nothing(slack: FakeSlackWebAPI, u
             clock.offset = timedelta(hours=1, seconds=1)
             mark = time.monotonic()
             tab.changed([DANA])
-            settle(0.6)
+            settle(tab)
             assert publishes(slack, DANA, mark) == []
         finally:
             tab.stop()
@@ -136,7 +141,7 @@ def test_a_status_change_reaches_the_home_of_the_threads_submitter(slack: FakeSl
             tab.opened(DANA)
             mark = time.monotonic()
             tab.threads_changed(["th_1", "th_unknown"])
-            settle()
+            settle(tab)
             assert len(publishes(slack, DANA, mark)) == 1
         finally:
             tab.stop()
@@ -151,7 +156,7 @@ def test_slack_rate_limiting_a_republish_is_waited_out_then_it_goes(slack: FakeS
                 "views.publish",
                 {"ok": False, "error": "ratelimited"},
                 status=429,
-                headers={"Retry-After": "1"},
+                headers={"Retry-After": str(RETRY_AFTER)},
                 times=1,
             )
             mark = time.monotonic()
@@ -162,7 +167,7 @@ def test_slack_rate_limiting_a_republish_is_waited_out_then_it_goes(slack: FakeS
             )
             calls = publishes(slack, DANA, mark)
             assert [c.response.get("ok") for c in calls] == [False, True]
-            assert calls[1].time - calls[0].time >= 0.9, "Retry-After honoured"
+            assert calls[1].time - calls[0].time >= RETRY_AFTER * 0.9, "Retry-After honoured"
         finally:
             tab.stop()
 
@@ -172,7 +177,7 @@ def test_an_idle_tab_holds_no_thread(slack: FakeSlackWebAPI, url: str) -> None:
         tab = make_tab(slack, outbox)
         try:
             tab.changed([SAM])
-            settle(0.5)
+            settle(tab)
             assert tab._thread is None
         finally:
             tab.stop()

@@ -30,7 +30,7 @@ from bot.ui.views import field_of
 from tests.databases import outbox_at
 from tests.fakes.productlane import FakeProductlane
 from tests.fakes.slack import FakeSlack
-from tests.pace import TEST_WRITES_PER_MINUTE
+from tests.pace import PATIENCE, TEST_WRITES_PER_MINUTE
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -138,7 +138,8 @@ def test_a_second_shortcut_on_the_same_author_uses_the_cache(rig: Rig) -> None:
     )
     prefilled = blocks_by_id(second.params["view"])
     assert prefilled["contact_email"]["element"]["initial_value"] == "jane@customer.example"
-    time.sleep(0.3)
+    # Until the second modal's listener has finished: whatever it looks up, it has looked up.
+    assert rig.bot.listeners.drain(PATIENCE)
     author_lookups = [c for c in rig.slack.web.calls("users.info") if c.params["user"] == "U0CUST0003"]
     assert len(author_lookups) == 1
 

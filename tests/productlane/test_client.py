@@ -272,7 +272,7 @@ def test_get_connection_refused_is_a_network_error_after_retries(clock):
 
 
 def test_post_read_timeout_is_an_unknown_outcome_and_not_resent(fake):
-    fake.delay(1.0, path="/threads", method="POST")
+    fake.hold(path="/threads", method="POST")
     with (
         ProductlaneClient(fake.api_key, fake.url, timeout=0.2, retries=ReadRetries(sleep=no_sleep)) as client,
         pytest.raises(OutcomeUnknownError) as info,
@@ -282,6 +282,7 @@ def test_post_read_timeout_is_an_unknown_outcome_and_not_resent(fake):
     assert not is_retryable(info.value)
     assert len(posts(fake)) == 1
     # Productlane went on and created it after we gave up: exactly why a blind retry is wrong.
+    fake.release()
     assert fake.wait_for(lambda f: f.created_count == 1)
 
 

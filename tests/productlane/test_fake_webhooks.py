@@ -107,7 +107,7 @@ def test_non_2xx_is_retried_on_the_compressed_schedule_with_the_same_event(
 
 
 def test_after_the_last_retry_the_delivery_is_dead(listener: Listener) -> None:
-    with FakeProductlane(webhook_time_scale=0.00001) as fake:
+    with FakeProductlane(webhook_time_scale=0.000001) as fake:
         listener.answers = [503] * 10
         fake.add_webhook(listener.url)
         event = fake.emit("issue.completed", {"id": "is_1"})

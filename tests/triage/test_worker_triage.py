@@ -45,7 +45,7 @@ class TriageComposer(TitleComposer):
 def workspace(tmp_path: Path) -> Iterator[tuple[Rig, Seeded]]:
     with FakeProductlane(scopes=SCOPES) as productlane:
         ids = seed(productlane)
-        rig = make_rig(tmp_path, productlane, rate_per_minute=600, composer=TriageComposer())
+        rig = make_rig(tmp_path, productlane, composer=TriageComposer())
         rig.worker.start()
         yield rig, ids
         rig.close()
@@ -113,12 +113,16 @@ def test_a_tag_deleted_meanwhile_is_left_out_and_the_others_are_set(workspace: t
 
 def test_a_rate_limited_tags_patch_waits_and_goes_once(workspace: tuple[Rig, Seeded]) -> None:
     rig, ids = workspace
-    rig.productlane.fail_next(429, retry_after=1, method="PATCH")
+    # Half a second (Productlane's Retry-After may be any number): ten times the rig's backoff, so a
+    # patch sent again without waiting it out would come far sooner.
+    rig.productlane.fail_next(429, retry_after=0.5, method="PATCH")
     rig.intake.accept(submission("Rate limited tags", tag_ids=(ids["enterprise_tag"],)))
     rig.wait_settled(1)
     thread = rig.productlane.threads[0]
     assert [tag["id"] for tag in thread["tags"]] == [ids["enterprise_tag"]]
-    assert [p.status for p in rig.productlane.requests_to("PATCH", f"/threads/{thread['id']}")] == [429, 200]
+    patches = rig.productlane.requests_to("PATCH", f"/threads/{thread['id']}")
+    assert [p.status for p in patches] == [429, 200]
+    assert patches[1].time - patches[0].time >= 0.45  # not before Productlane's Retry-After
     assert rig.productlane.created_count == 1
     assert len(rig.notifier.delivered_urls) == 1
 

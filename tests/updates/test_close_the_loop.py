@@ -172,7 +172,7 @@ def test_forged_unsigned_stale_and_oversized_requests_are_refused_and_reach_nobo
 
 
 def test_productlane_retries_refused_deliveries_until_dead_and_nothing_reaches_slack(tmp_path: Path) -> None:
-    with running_rig(database_url("sqlite", tmp_path), subscribe=False, webhook_time_scale=0.000005) as rig:
+    with running_rig(database_url("sqlite", tmp_path), subscribe=False, webhook_time_scale=0.000001) as rig:
         rig.productlane.add_webhook(rig.endpoint.url, "whsec_not_the_bots")
         thread_id = rig.new_thread()
         event = rig.productlane.set_thread_status(thread_id, "done")
@@ -186,7 +186,7 @@ def test_productlane_retries_refused_deliveries_until_dead_and_nothing_reaches_s
 
 
 def test_a_retried_delivery_after_a_failure_is_applied_once(tmp_path: Path) -> None:
-    with running_rig(database_url("sqlite", tmp_path)) as rig:
+    with running_rig(database_url("sqlite", tmp_path), webhook_time_scale=0.0001) as rig:
         thread_id = rig.new_thread()
         answers = iter([500, 502])
         real = rig.endpoint.receive
@@ -225,7 +225,8 @@ def test_slack_rate_limits_are_waited_out(rig: Rig) -> None:
         "chat.postMessage",
         {"ok": False, "error": "ratelimited"},
         status=429,
-        headers={"Retry-After": "1"},
+        # Slack sends whole seconds; the bot reads any number (and waits it instead of its backoff).
+        headers={"Retry-After": "0.5"},
         times=1,
     )
     thread_id = rig.new_thread()
@@ -233,7 +234,7 @@ def test_slack_rate_limits_are_waited_out(rig: Rig) -> None:
     rig.settle()
     calls = rig.slack.calls("chat.postMessage")
     assert [c.status for c in calls] == [429, 200]
-    assert calls[1].time - calls[0].time >= 0.9  # not before Slack's Retry-After
+    assert calls[1].time - calls[0].time >= 0.45  # not before Slack's Retry-After
     assert rig.posts() == [DONE, DONE]  # the refused call, then the one that landed
     assert rig.updates.store.counts()["effects.done"] == 2
 

@@ -38,7 +38,7 @@ def rig(tmp_path: Path) -> Iterator[Rig]:
         database_url("sqlite", tmp_path),
         subscribe=False,
         productlane_webhook_secret="",
-        productlane_poll_seconds=0.2,
+        productlane_poll_seconds=0.05,
     ) as running:
         yield running
 
