@@ -47,6 +47,16 @@ class MessageFilteringHandler(SocketModeHandler):
             return
         super().handle(client, req)
 
+    def close(self) -> None:
+        """Stop as slack_sdk does, without its wait: its message processor looks whether the client
+        closed only between takes from its queue, each waiting up to a second, and closing waits for
+        it. Marked closed, then handed an empty take (which it skips), it ends at once; envelopes
+        still queued are left as slack_sdk leaves them (unacked: Slack sends them again)."""
+        client = self.client
+        client.closed = True
+        client.message_queue.put(None)
+        super().close()  # type: ignore[no-untyped-call]
+
 
 def _send_without_delay(client: SocketModeClient) -> None:
     """Set TCP_NODELAY on every connection the client opens (it reconnects by calling `connect`)."""
