@@ -99,7 +99,7 @@ def _run_socket_mode(bot: Bot, settings: Settings, stop: threading.Event) -> int
     while not stop.wait(timeout=TICK_SECONDS):
         bot.tick()
     # No new envelopes from here; every acked submission is already in the outbox.
-    handler.close()  # type: ignore[no-untyped-call]
+    handler.close()
     if probes is not None:
         probes.stop(grace_seconds=HEALTH_GRACE_SECONDS)
     return 0

@@ -3,7 +3,9 @@ algorithm off, so under a stream of channel messages an ack does not wait for Sl
 
 from __future__ import annotations
 
+import queue
 import socket
+import threading
 
 import pytest
 from slack_bolt import App
@@ -12,6 +14,7 @@ from slack_sdk import WebClient
 from bot.message_events import Interest, MessageEvents
 from bot.message_events.socket_mode import MessageFilteringHandler
 from tests.fakes.slack import FakeSlack
+from tests.pace import PATIENCE
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -36,4 +39,28 @@ def test_the_connection_and_every_reconnection_send_without_delay() -> None:
             handler.client.connect_to_new_endpoint(force=True)
             assert no_delay(handler) == 1
         finally:
-            handler.close()  # type: ignore[no-untyped-call]
+            handler.close()
+
+
+class TakesUntilGiven(queue.Queue[str]):
+    """A queue whose takes wait for an item however long they may wait: a processor that ends on
+    closing was woken, not timed out."""
+
+    def get(self, block: bool = True, timeout: float | None = None) -> str:
+        return super().get(block, None)
+
+
+def test_closing_wakes_the_message_processor_rather_than_waiting_for_its_next_look() -> None:
+    with FakeSlack() as slack:
+        client = WebClient(token=slack.bot_token, base_url=slack.api_url)
+        app = App(name="t", client=client, signing_secret="unused", token_verification_enabled=False)
+        events = MessageEvents(Interest(), bot_user_id="U0BOT00001", bot_id="B0BOT00001")
+        handler = MessageFilteringHandler(app, slack.app_token, events)
+        handler.client.message_queue = TakesUntilGiven()
+        handler.connect()  # type: ignore[no-untyped-call]
+        slack.socket.wait_connected(timeout=10)
+        closing = threading.Thread(target=handler.close, daemon=True)
+        closing.start()
+        closing.join(PATIENCE)
+        assert not closing.is_alive(), "close() waited on the message processor"
+        assert handler.client.closed
