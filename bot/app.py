@@ -322,6 +322,7 @@ def build_bot(
             limiter_key=limiter_key,
             rate_per_minute=writes_per_minute,
             lease_seconds=settings.delivery_lease_seconds,
+            uploads_per_minute=settings.productlane_uploads_per_minute,
             uploads_per_channel_per_day=settings.uploads_per_channel_per_day,
             files_per_submission=settings.files_per_submission,
         ),

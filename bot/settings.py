@@ -54,6 +54,11 @@ WHERE_TO_GET: dict[str, str] = {
         "whole writes a minute, 1 to 6000 (default 60, Productlane's documented limit per API key): "
         "less when another integration shares the key, more when your plan allows more"
     ),
+    "PRODUCTLANE_UPLOADS_PER_MINUTE": (
+        "whole file uploads a minute, 1 to 6000 (default 29, one under Productlane's documented 30 "
+        "per API key): less when another integration uploads with the key, more when your plan "
+        "allows more"
+    ),
     "OUTBOX_RETENTION_DAYS": "whole days, at least 1 (default 90)",
     "UPLOADS_PER_CHANNEL_PER_DAY": (
         "whole uploads, 1 to 500 (default 100): the most of Productlane's 500 file uploads a day one "
@@ -173,6 +178,10 @@ class Settings(BaseSettings):
     # operator who shares the key with another integration gives the bot part of it, and a plan with
     # a higher limit can use that.
     productlane_writes_per_minute: int = Field(default=60, ge=1, le=6000)
+    # The bot's share of the key's file uploads, each also one of the writes above. Productlane
+    # documents 30 a minute per key; the default keeps one under it, as the limiter counts a slot
+    # when it is taken and Productlane the upload when it arrives (bot.budgets.file_copies).
+    productlane_uploads_per_minute: int = Field(default=29, ge=1, le=6000)
     # Productlane takes 500 uploads a day per workspace: no channel may take more than this many of
     # them, so one flooding channel cannot use up everyone's files. The rest stay links to Slack.
     uploads_per_channel_per_day: int = Field(default=100, ge=1, le=500)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.budgets.file_copies import UPLOAD_PACE_PER_MINUTE
 from bot.settings import SettingsError, load_settings
 from tests.running_bot import run_command
 
@@ -25,6 +26,7 @@ VARIABLES = (
     "DATABASE_URL",
     "PORT",
     "PRODUCTLANE_WRITES_PER_MINUTE",
+    "PRODUCTLANE_UPLOADS_PER_MINUTE",
     "PRODUCTLANE_WEBHOOK_SECRET",
     "PRODUCTLANE_POLL_SECONDS",
     "UPDATES_EDIT_CONFIRMATION",
@@ -172,6 +174,28 @@ def test_a_bad_write_budget_is_named_with_its_range(monkeypatch: pytest.MonkeyPa
     report = caught.value.report()
     assert "PRODUCTLANE_WRITES_PER_MINUTE" in report
     assert "1 to 6000 (default 60, Productlane's documented limit per API key)" in report
+
+
+def test_the_upload_budget_defaults_to_one_under_productlanes_documented_30_a_minute(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name, value in GOOD.items():
+        monkeypatch.setenv(name, value)
+    assert load_settings().productlane_uploads_per_minute == UPLOAD_PACE_PER_MINUTE == 29
+    monkeypatch.setenv("PRODUCTLANE_UPLOADS_PER_MINUTE", "10")
+    assert load_settings().productlane_uploads_per_minute == 10
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "2.5", "lots", "6001"])
+def test_a_bad_upload_budget_is_named_with_its_range(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    for name, good in GOOD.items():
+        monkeypatch.setenv(name, good)
+    monkeypatch.setenv("PRODUCTLANE_UPLOADS_PER_MINUTE", value)
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    report = caught.value.report()
+    assert "PRODUCTLANE_UPLOADS_PER_MINUTE" in report
+    assert "1 to 6000 (default 29, one under Productlane's documented 30 per API key)" in report
 
 
 @pytest.mark.parametrize("value", ["localhost", "my-laptop", "0.0.0.0:3000", "300.1.1.1", "http://0.0.0.0"])
