@@ -174,6 +174,16 @@ def check_updates(settings: Settings, me: Me | None) -> CheckResult:
     return CheckResult(title, "pass", detail)
 
 
+def check_home(settings: Settings) -> CheckResult:
+    """How fresh people's App Homes are kept. Never a failure: any allowed value works."""
+    every = f"{settings.home_republish_seconds:g}"
+    return CheckResult(
+        "App Home (HOME_REPUBLISH_SECONDS)",
+        "pass",
+        f"a person's Home is published again at most every {every} s while their feedback changes",
+    )
+
+
 def check_followups(settings: Settings, me: Me | None, routes: list[Route]) -> CheckResult:
     """How people's replies in Slack reach Productlane: as comments, or by re-rendering the body
     instead. ``routes``: what a running bot found out (empty before it first sent one)."""
@@ -372,6 +382,7 @@ def run_checks(
         results.append(check_write_budget(settings))
         results.append(check_upload_budget(settings))
         results.append(check_listening(settings))
+        results.append(check_home(settings))
         results.append(check_updates(settings, me))
         if me is not None:
             results.append(check_triage(settings, productlane))

@@ -126,6 +126,10 @@ WHERE_TO_GET: dict[str, str] = {
         "seconds between refreshes of the companies, projects, issues, tags and members the modal "
         "offers, at least 1 (default 300); 0 turns the triage fields off"
     ),
+    "HOME_REPUBLISH_SECONDS": (
+        "seconds, 1 to 3600 (default 5): a person's App Home is published again at most this often "
+        "while their feedback changes (sent, refused, its status in Productlane)"
+    ),
     "FEEDBACK_REACTION": (
         "an emoji's name without colons, e.g. inbox_tray (a custom emoji works too); empty turns "
         "filing by reaction off"
@@ -228,6 +232,10 @@ class Settings(BaseSettings):
     metrics_token: SecretStr | None = None
     # "json": one JSON object a line, for log shippers; "text" (the default) for people.
     log_format: LogFormatName = "text"
+    # A person's App Home is published again at most this often while their feedback changes: a burst
+    # of changes (a backlog sent, bulk edits in Productlane) becomes one publish each, within Slack's
+    # limit on views.publish.
+    home_republish_seconds: float = Field(default=5.0, ge=1.0, le=3600.0)
     # Triage: how often the local copy of Productlane's lists is refreshed; 0: no fields.
     catalog_refresh_seconds: float = Field(default=300.0, ge=0.0, le=86_400.0)
 

@@ -283,6 +283,19 @@ def test_the_upload_budget_is_shown_with_how_it_departs_from_the_default(
     assert "above the default 29 under Productlane's documented 30, for a plan that allows it" in output
 
 
+def test_the_home_line_says_how_often_a_home_is_published_again(
+    slack: FakeSlack, productlane: FakeProductlane
+) -> None:
+    status, output = run(settings_for(slack, productlane))
+    assert status == 0, output
+    assert (
+        "✓ App Home (HOME_REPUBLISH_SECONDS): a person's Home is published again at most every 5 s "
+        "while their feedback changes"
+    ) in output
+    status, output = run(settings_for(slack, productlane, home_republish_seconds="30"))
+    assert "at most every 30 s" in output
+
+
 # --- triage ---------------------------------------------------------------------------
 
 

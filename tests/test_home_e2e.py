@@ -69,6 +69,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         slack.web.add_user(person(OUTSIDER, "customer", team_id="T0CUSTOMER"))
         env = bot_environment(slack, productlane, home / "outbox.db") | {
             "PRODUCTLANE_WEBHOOK_SECRET": SECRET,
+            # The setting's lowest: a Home opened just before a change is published again a second
+            # after it opened, not five.
+            "HOME_REPUBLISH_SECONDS": "1",
         }
         world = start_bot(slack, productlane, env, home, home / "bot.log")
         try:

@@ -198,6 +198,28 @@ def test_a_bad_upload_budget_is_named_with_its_range(monkeypatch: pytest.MonkeyP
     assert "1 to 6000 (default 29, one under Productlane's documented 30 per API key)" in report
 
 
+def test_homes_are_published_again_at_most_every_5_s_unless_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in GOOD.items():
+        monkeypatch.setenv(name, value)
+    assert load_settings().home_republish_seconds == 5
+    monkeypatch.setenv("HOME_REPUBLISH_SECONDS", "30")
+    assert load_settings().home_republish_seconds == 30
+
+
+@pytest.mark.parametrize("value", ["0", "0.5", "-1", "soon", "3601"])
+def test_a_bad_home_republish_interval_is_named_with_its_range(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    for name, good in GOOD.items():
+        monkeypatch.setenv(name, good)
+    monkeypatch.setenv("HOME_REPUBLISH_SECONDS", value)
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    report = caught.value.report()
+    assert "HOME_REPUBLISH_SECONDS" in report
+    assert "seconds, 1 to 3600 (default 5)" in report
+
+
 @pytest.mark.parametrize("value", ["localhost", "my-laptop", "0.0.0.0:3000", "300.1.1.1", "http://0.0.0.0"])
 def test_a_bind_address_that_is_not_an_address_is_named(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
     for name, good in GOOD.items():
