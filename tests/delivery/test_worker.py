@@ -166,7 +166,7 @@ def test_writes_stay_within_the_shared_limit(tmp_path: Path) -> None:
 
 def test_an_idle_worker_holds_one_sender_and_a_backlog_gets_them_all(tmp_path: Path) -> None:
     with FakeProductlane() as productlane:
-        productlane.delay(0.3, method="POST", path="/threads")
+        productlane.delay(0.1, method="POST", path="/threads")
         rig = make_rig(tmp_path, productlane, rate_per_minute=6000, burst=20, senders=4)
         rig.worker.start()
         try:
