@@ -42,7 +42,8 @@ def test_closing_wakes_the_message_processor_instead_of_waiting_for_its_poll() -
         events = MessageEvents(Interest(), bot_user_id="U0BOT00001", bot_id="B0BOT00001")
         handler = MessageFilteringHandler(app, slack.app_token, events)
         waits = WaitsForAMessage()
-        handler.client.message_queue = waits
+        first, handler.client.message_queue = handler.client.message_queue, waits
+        first.put(None)  # the processor, waiting on the client's first queue, moves to this one
         handler.connect()  # type: ignore[no-untyped-call]
         # Slack's hello taken, the processor waits on its queue for the next message.
         assert waits.waiting_again.wait(PATIENCE)
