@@ -35,7 +35,7 @@ from bot.feedback.form import FormDefaults
 from bot.feedback.source import SourceMessage
 from bot.feedback.submission import DraftStore, Submission
 from bot.floods import FloodAlerts, FloodStore, Scope, flood_limits
-from bot.home import HomeShows, HomeSlack, HomeTab, update_mode_words
+from bot.home import HomePacing, HomeShows, HomeSlack, HomeTab, update_mode_words
 from bot.home.held import HeldActions
 from bot.listener_pool import ListenerPool
 from bot.listeners import (
@@ -277,6 +277,7 @@ def build_bot(
             writes_per_minute=writes_per_minute,
             retention_days=settings.outbox_retention_days,
         ),
+        pacing=HomePacing(min_interval=timedelta(seconds=settings.home_republish_seconds)),
         channel_settings=channels,
         floods=floods,
     )
@@ -322,6 +323,7 @@ def build_bot(
             limiter_key=limiter_key,
             rate_per_minute=writes_per_minute,
             lease_seconds=settings.delivery_lease_seconds,
+            uploads_per_minute=settings.productlane_uploads_per_minute,
             uploads_per_channel_per_day=settings.uploads_per_channel_per_day,
             files_per_submission=settings.files_per_submission,
         ),

@@ -15,12 +15,14 @@ import sqlalchemy as sa
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.budgets.file_copies import UPLOAD_PACE_PER_MINUTE
 from bot.budgets.key_pause import KEY_PROBE_SECONDS, KeyPause
 from bot.conversation import describe_route
 from bot.conversation.store import FollowUpStore, Route
 from bot.delivery.outbox import Outbox, Status
 from bot.floods import NO_LIMITS, FloodStore, flood_limits
 from bot.productlane import Me, ProductlaneClient, ProductlaneError
+from bot.productlane.uploads import UPLOADS_PER_MINUTE
 from bot.settings import Settings
 from bot.slack.ids import REQUIRED_BOT_SCOPES
 from bot.tables import open_database
@@ -173,6 +175,16 @@ def check_updates(settings: Settings, me: Me | None) -> CheckResult:
     return CheckResult(title, "pass", detail)
 
 
+def check_home(settings: Settings) -> CheckResult:
+    """How fresh people's App Homes are kept. Never a failure: any allowed value works."""
+    every = f"{settings.home_republish_seconds:g}"
+    return CheckResult(
+        "App Home (HOME_REPUBLISH_SECONDS)",
+        "pass",
+        f"a person's Home is published again at most every {every} s while their feedback changes",
+    )
+
+
 def check_followups(settings: Settings, me: Me | None, routes: list[Route]) -> CheckResult:
     """How people's replies in Slack reach Productlane: as comments, or by re-rendering the body
     instead. ``routes``: what a running bot found out (empty before it first sent one)."""
@@ -203,6 +215,33 @@ def check_write_budget(settings: Settings) -> CheckResult:
         )
     else:
         detail = f"{shared} (Productlane's documented limit per key)"
+    return CheckResult(title, "pass", detail)
+
+
+# Productlane's documented limit on file uploads per API key, and the bot's default pace under it.
+DOCUMENTED_UPLOADS_PER_MINUTE = UPLOADS_PER_MINUTE
+DEFAULT_UPLOADS_PER_MINUTE = UPLOAD_PACE_PER_MINUTE
+
+
+def check_upload_budget(settings: Settings) -> CheckResult:
+    """The bot's share of the key's file uploads. Never a failure, as for the writes: too high a
+    share shows as 429s, which the bot waits out (or sends the files as links after a while)."""
+    title = "Upload budget (PRODUCTLANE_UPLOADS_PER_MINUTE)"
+    rate = settings.productlane_uploads_per_minute
+    shared = f"{rate:,} file uploads a minute to Productlane, each one of the writes above"
+    if rate < DEFAULT_UPLOADS_PER_MINUTE:
+        detail = (
+            f"{shared}; the rest of Productlane's {DOCUMENTED_UPLOADS_PER_MINUTE} is left to whatever "
+            "else uploads with the key"
+        )
+    elif rate > DEFAULT_UPLOADS_PER_MINUTE:
+        detail = (
+            f"{shared}; above the default {DEFAULT_UPLOADS_PER_MINUTE} under Productlane's documented "
+            f"{DOCUMENTED_UPLOADS_PER_MINUTE}, for a plan that allows it (otherwise Productlane answers "
+            "429 and the files wait)"
+        )
+    else:
+        detail = f"{shared} (one under Productlane's documented {DOCUMENTED_UPLOADS_PER_MINUTE} per key)"
     return CheckResult(title, "pass", detail)
 
 
@@ -351,8 +390,10 @@ def run_checks(
         except ProductlaneError:
             me = None  # already reported above
         results.append(check_write_budget(settings))
+        results.append(check_upload_budget(settings))
         results.append(check_listening(settings))
         results.append(check_slow_clients(settings))
+        results.append(check_home(settings))
         results.append(check_updates(settings, me))
         if me is not None:
             results.append(check_triage(settings, productlane))

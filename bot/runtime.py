@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from collections.abc import Callable
 from types import FrameType
 from typing import TYPE_CHECKING
 
@@ -31,6 +32,17 @@ HTTP_GRACE_SECONDS = 10.0
 HEALTH_GRACE_SECONDS = 2.0
 # The main thread only waits for the stop; between waits it runs the bot's timed chores.
 TICK_SECONDS = 1.0
+
+
+def _tick_until(bot: Bot, stop: threading.Event, running: Callable[[], bool] = lambda: True) -> bool:
+    """Run the bot's timed chores once a second until `stop` is set (True) or `running` says the
+    bot cannot go on (False). The first run is at once, not a second in: a new process's chores
+    (the catalog's first refresh, which the modal's triage fields wait on) start as it connects."""
+    while running():
+        bot.tick()
+        if stop.wait(timeout=TICK_SECONDS):
+            return True
+    return False
 
 
 def _stop_on_signals(stop: threading.Event) -> None:
@@ -96,8 +108,7 @@ def _run_socket_mode(bot: Bot, settings: Settings, stop: threading.Event) -> int
     log.info("Productlane → Slack updates: %s", describe_mode(settings))
     # After the connected line: the health server's import and start never delay it.
     probes = _serve_health_probes(bot, settings)
-    while not stop.wait(timeout=TICK_SECONDS):
-        bot.tick()
+    _tick_until(bot, stop)
     # No new envelopes from here; every acked submission is already in the outbox.
     handler.close()
     if probes is not None:
@@ -172,11 +183,9 @@ def _run_http(bot: Bot, settings: Settings, stop: threading.Event) -> int:
     server.start()
     log.info(_connected_line(bot, f"HTTP mode on port {server.port} ({SLACK_EVENTS_PATH})"))
     log.info("Productlane → Slack updates: %s", describe_mode(settings))
-    while not stop.wait(timeout=TICK_SECONDS):
-        if not server.running:
-            log.error("the HTTP server stopped; exiting")
-            return 1
-        bot.tick()
+    if not _tick_until(bot, stop, lambda: server.running):
+        log.error("the HTTP server stopped; exiting")
+        return 1
     # Refuse new connections, answer the requests under way; bot.close() then drains the listeners.
     server.stop(grace_seconds=HTTP_GRACE_SECONDS)
     return 0

@@ -68,6 +68,11 @@ WHERE_TO_GET: dict[str, str] = {
         "whole writes a minute, 1 to 6000 (default 60, Productlane's documented limit per API key): "
         "less when another integration shares the key, more when your plan allows more"
     ),
+    "PRODUCTLANE_UPLOADS_PER_MINUTE": (
+        "whole file uploads a minute, 1 to 6000 (default 29, one under Productlane's documented 30 "
+        "per API key): less when another integration uploads with the key, more when your plan "
+        "allows more"
+    ),
     "OUTBOX_RETENTION_DAYS": "whole days, at least 1 (default 90)",
     "UPLOADS_PER_CHANNEL_PER_DAY": (
         "whole uploads, 1 to 500 (default 100): the most of Productlane's 500 file uploads a day one "
@@ -139,6 +144,10 @@ WHERE_TO_GET: dict[str, str] = {
         "seconds between refreshes of the companies, projects, issues, tags and members the modal "
         "offers, at least 1 (default 300); 0 turns the triage fields off"
     ),
+    "HOME_REPUBLISH_SECONDS": (
+        "seconds, 1 to 3600 (default 5): a person's App Home is published again at most this often "
+        "while their feedback changes (sent, refused, its status in Productlane)"
+    ),
     "FEEDBACK_REACTION": (
         "an emoji's name without colons, e.g. inbox_tray (a custom emoji works too); empty turns "
         "filing by reaction off"
@@ -196,6 +205,10 @@ class Settings(BaseSettings):
     # operator who shares the key with another integration gives the bot part of it, and a plan with
     # a higher limit can use that.
     productlane_writes_per_minute: int = Field(default=60, ge=1, le=6000)
+    # The bot's share of the key's file uploads, each also one of the writes above. Productlane
+    # documents 30 a minute per key; the default keeps one under it, as the limiter counts a slot
+    # when it is taken and Productlane the upload when it arrives (bot.budgets.file_copies).
+    productlane_uploads_per_minute: int = Field(default=29, ge=1, le=6000)
     # Productlane takes 500 uploads a day per workspace: no channel may take more than this many of
     # them, so one flooding channel cannot use up everyone's files. The rest stay links to Slack.
     uploads_per_channel_per_day: int = Field(default=100, ge=1, le=500)
@@ -247,6 +260,10 @@ class Settings(BaseSettings):
     metrics_token: SecretStr | None = None
     # "json": one JSON object a line, for log shippers; "text" (the default) for people.
     log_format: LogFormatName = "text"
+    # A person's App Home is published again at most this often while their feedback changes: a burst
+    # of changes (a backlog sent, bulk edits in Productlane) becomes one publish each, within Slack's
+    # limit on views.publish.
+    home_republish_seconds: float = Field(default=5.0, ge=1.0, le=3600.0)
     # Triage: how often the local copy of Productlane's lists is refreshed; 0: no fields.
     catalog_refresh_seconds: float = Field(default=300.0, ge=0.0, le=86_400.0)
 

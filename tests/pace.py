@@ -11,6 +11,9 @@ from __future__ import annotations
 
 # The setting's highest: a write every 10 ms.
 TEST_WRITES_PER_MINUTE = 6000
+# The same for file uploads (PRODUCTLANE_UPLOADS_PER_MINUTE, 29 by default: one every 2 s), which a
+# module's shared bot would otherwise make each test that copies a file wait for.
+TEST_UPLOADS_PER_MINUTE = 6000
 # A bot killed mid-send leaves its items to the next start after this (20 by default). Not the
 # setting's lowest (1): a sender on a busy machine can stall for a second, and a lease that lapses
 # under a live sender makes a restart test prove the duplicate guard instead of the lease.

@@ -24,7 +24,7 @@ from tests import tiers
 from tests.bot_forkserver import ForkedBot, fork_bot, forking_wanted
 from tests.fakes.productlane import FakeProductlane
 from tests.fakes.slack import Call, FakeSlack
-from tests.pace import PATIENCE, TEST_WRITES_PER_MINUTE
+from tests.pace import PATIENCE, TEST_UPLOADS_PER_MINUTE, TEST_WRITES_PER_MINUTE
 
 THREAD_URL = "https://productlane.test/feedback/{id}"
 FLOOD_LIMITS = (
@@ -85,6 +85,7 @@ def bot_environment(slack: FakeSlack, productlane: FakeProductlane, database: Pa
         "LOG_LEVEL": "INFO",
         # Not Productlane's pace, unless a test is about it (tests/pace.py).
         "PRODUCTLANE_WRITES_PER_MINUTE": str(TEST_WRITES_PER_MINUTE),
+        "PRODUCTLANE_UPLOADS_PER_MINUTE": str(TEST_UPLOADS_PER_MINUTE),
         # A module's shared bot files more from one author in minutes than a person does in an hour:
         # the flood limits are counted, far out of reach, unless a test is about them
         # (tests/channels/test_flood_limits_e2e.py).

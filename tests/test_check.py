@@ -279,6 +279,38 @@ def test_the_write_budget_is_shown_with_how_it_departs_from_productlanes_limit(
     assert "above Productlane's documented 60, for a plan that allows it" in output
 
 
+def test_the_upload_budget_is_shown_with_how_it_departs_from_the_default(
+    slack: FakeSlack, productlane: FakeProductlane
+) -> None:
+    status, output = run(settings_for(slack, productlane))
+    assert status == 0, output
+    assert (
+        "✓ Upload budget (PRODUCTLANE_UPLOADS_PER_MINUTE): 29 file uploads a minute to Productlane, each "
+        "one of the writes above (one under Productlane's documented 30 per key)"
+    ) in output
+    status, output = run(settings_for(slack, productlane, productlane_uploads_per_minute="10"))
+    assert status == 0, output
+    assert "10 file uploads a minute to Productlane" in output
+    assert "the rest of Productlane's 30 is left to whatever else uploads with the key" in output
+    status, output = run(settings_for(slack, productlane, productlane_uploads_per_minute="120"))
+    assert status == 0, output  # a plan may allow it: never a failed check
+    assert "120 file uploads a minute to Productlane" in output
+    assert "above the default 29 under Productlane's documented 30, for a plan that allows it" in output
+
+
+def test_the_home_line_says_how_often_a_home_is_published_again(
+    slack: FakeSlack, productlane: FakeProductlane
+) -> None:
+    status, output = run(settings_for(slack, productlane))
+    assert status == 0, output
+    assert (
+        "✓ App Home (HOME_REPUBLISH_SECONDS): a person's Home is published again at most every 5 s "
+        "while their feedback changes"
+    ) in output
+    status, output = run(settings_for(slack, productlane, home_republish_seconds="30"))
+    assert "at most every 30 s" in output
+
+
 # --- triage ---------------------------------------------------------------------------
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.budgets.file_copies import UPLOAD_PACE_PER_MINUTE
 from bot.settings import SettingsError, load_settings
 from tests.running_bot import run_command
 
@@ -27,6 +28,7 @@ VARIABLES = (
     "HTTP_HEADERS_DEADLINE_SECONDS",
     "HTTP_BODY_DEADLINE_SECONDS",
     "PRODUCTLANE_WRITES_PER_MINUTE",
+    "PRODUCTLANE_UPLOADS_PER_MINUTE",
     "PRODUCTLANE_WEBHOOK_SECRET",
     "PRODUCTLANE_POLL_SECONDS",
     "UPDATES_EDIT_CONFIRMATION",
@@ -174,6 +176,50 @@ def test_a_bad_write_budget_is_named_with_its_range(monkeypatch: pytest.MonkeyPa
     report = caught.value.report()
     assert "PRODUCTLANE_WRITES_PER_MINUTE" in report
     assert "1 to 6000 (default 60, Productlane's documented limit per API key)" in report
+
+
+def test_the_upload_budget_defaults_to_one_under_productlanes_documented_30_a_minute(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name, value in GOOD.items():
+        monkeypatch.setenv(name, value)
+    assert load_settings().productlane_uploads_per_minute == UPLOAD_PACE_PER_MINUTE == 29
+    monkeypatch.setenv("PRODUCTLANE_UPLOADS_PER_MINUTE", "10")
+    assert load_settings().productlane_uploads_per_minute == 10
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "2.5", "lots", "6001"])
+def test_a_bad_upload_budget_is_named_with_its_range(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    for name, good in GOOD.items():
+        monkeypatch.setenv(name, good)
+    monkeypatch.setenv("PRODUCTLANE_UPLOADS_PER_MINUTE", value)
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    report = caught.value.report()
+    assert "PRODUCTLANE_UPLOADS_PER_MINUTE" in report
+    assert "1 to 6000 (default 29, one under Productlane's documented 30 per API key)" in report
+
+
+def test_homes_are_published_again_at_most_every_5_s_unless_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in GOOD.items():
+        monkeypatch.setenv(name, value)
+    assert load_settings().home_republish_seconds == 5
+    monkeypatch.setenv("HOME_REPUBLISH_SECONDS", "30")
+    assert load_settings().home_republish_seconds == 30
+
+
+@pytest.mark.parametrize("value", ["0", "0.5", "-1", "soon", "3601"])
+def test_a_bad_home_republish_interval_is_named_with_its_range(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    for name, good in GOOD.items():
+        monkeypatch.setenv(name, good)
+    monkeypatch.setenv("HOME_REPUBLISH_SECONDS", value)
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    report = caught.value.report()
+    assert "HOME_REPUBLISH_SECONDS" in report
+    assert "seconds, 1 to 3600 (default 5)" in report
 
 
 @pytest.mark.parametrize("value", ["localhost", "my-laptop", "0.0.0.0:3000", "300.1.1.1", "http://0.0.0.0"])

@@ -115,6 +115,7 @@ def build_conversation(
             limiter_key=limiter_key,
             lease_seconds=lease,
             write_rate_per_minute=settings.productlane_writes_per_minute,
+            uploads_per_minute=settings.productlane_uploads_per_minute,
             uploads_per_channel_per_day=settings.uploads_per_channel_per_day,
             files_per_copy=settings.files_per_submission,
         ),

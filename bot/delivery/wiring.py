@@ -64,7 +64,7 @@ class WorkerSettings:
     files_per_submission: int = FILES_PER_COPY
     """The most files one submission copies; the rest stay links to Slack."""
     uploads_per_minute: int = UPLOAD_PACE_PER_MINUTE
-    """The pace of file uploads (Productlane takes 30 a minute); tests raise it."""
+    """The pace of file uploads (Productlane takes 30 a minute; PRODUCTLANE_UPLOADS_PER_MINUTE)."""
     poll_interval: float = 1.0
     owner: str | None = None
     """Who holds this worker's leases (None: a name of its own)."""

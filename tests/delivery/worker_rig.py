@@ -154,6 +154,7 @@ def make_rig(
     api_key: str | None = None,
     composer: Composer | None = None,
     gatherer: Gatherer | None = None,
+    client_timeout: float = 1.0,
     **worker_options: object,
 ) -> Rig:
     outbox = outbox_at(f"sqlite:///{tmp_path / 'outbox.db'}")
@@ -168,7 +169,7 @@ def make_rig(
     # The client's own limiter keeps the same pace, as the bot's does (bot/app.py).
     limiter = WriteLimiter(rate_per_minute=int(str(options["rate_per_minute"])))
     client = ProductlaneClient(
-        api_key or productlane.api_key, productlane.url, timeout=1.0, write_limiter=limiter
+        api_key or productlane.api_key, productlane.url, timeout=client_timeout, write_limiter=limiter
     )
     told = notifier if notifier is not None else RecordingNotifier()
     worker = DeliveryWorker(

@@ -105,20 +105,20 @@ def test_a_kill_between_the_create_and_the_patch_still_sets_the_tags_once(tmp_pa
 def test_a_kill_while_the_patch_is_under_way_does_not_send_it_again(tmp_path: Path) -> None:
     with FakeSlack() as slack, FakeProductlane(scopes=SCOPES) as productlane:
         ids = seed(productlane)
-        # Productlane takes its time over the PATCH: the kill lands while it is under way.
-        productlane.delay(1.5, method="PATCH")
+        # Productlane takes its time over the PATCH: it is applied only once the kill has landed.
+        productlane.hold(method="PATCH")
         first = start(slack, productlane, tmp_path, "first.log")
         try:
             send_tagged(first, ids, "Bulk export please")
-            # Recorded as it arrives (the fake counts patch_count only once it is through the delay).
+            # Recorded as it arrives (the fake counts patch_count only once it is handled).
             wait_until(
                 lambda: [r for r in productlane.requests if r.method == "PATCH"], "the PATCH to go out"
             )
         finally:
             kill(first)
+            productlane.release()
         thread_id = productlane.threads[0]["id"]
         wait_until(lambda: productlane.threads[0]["tags"], "the PATCH to be applied after all")
-        productlane.clear_delays()
 
         second = start(slack, productlane, tmp_path, "second.log")
         try:
