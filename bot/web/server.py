@@ -49,8 +49,6 @@ CONNECTION_LIMIT = 500
 # Slack and Productlane, logs, waitress's own listener and wake-up pipe. The connection limit is
 # lowered to fit the process's open-files limit (ulimit -n) with this to spare.
 DESCRIPTOR_RESERVE = 128
-# How often waitress's maintenance pass runs: the idle timeout and the request deadlines.
-SWEEP_SECONDS = 1
 POLL_SECONDS = 0.05
 # Every interface: in a container the orchestrator's probes and the load balancer come from outside.
 ALL_INTERFACES = "0.0.0.0"  # noqa: S104
@@ -86,10 +84,12 @@ class HttpServer:
             max_request_body_size=routes.max_body_bytes + 1,
             channel_timeout=IDLE_TIMEOUT_SECONDS,
             connection_limit=self.connection_limit,
-            cleanup_interval=SWEEP_SECONDS,
             # select() fails beyond 1024 descriptors; poll() has no such limit.
             asyncore_use_poll=True,
         )
+        # waitress reads both as whole seconds; set afterwards they may be shorter. Its loop wakes
+        # at least this often to run the pass, which it runs only while the loop is awake.
+        adjustments.cleanup_interval = adjustments.asyncore_loop_timeout = deadlines.sweep_seconds()  # type: ignore[assignment]
         if len(adjustments.listen) != 1:  # several sockets only when asked for several
             raise TypeError("expected one listening socket")
         try:

@@ -16,10 +16,11 @@ Here every request has a deadline of its own, however its bytes trickle in:
 
 A connection that misses its deadline is closed without an answer: it is not sending a request,
 and an answer would go to a client that is not reading. The check runs on waitress's I/O thread once
-a second (its maintenance pass); a request already read in full (its handler running, or its
-answer being sent) is never cut off. With the deadlines, holding connections costs an attacker a new
-connection every few seconds each instead of one for good, and the connection limit is raised far
-above what a team's Slack traffic needs, so the few hundred it takes no longer stop the bot.
+a second (its maintenance pass; more often for a deadline under four seconds); a request already
+read in full (its handler running, or its answer being sent) is never cut off. With the deadlines,
+holding connections costs an attacker a new connection every few seconds each instead of one for
+good, and the connection limit is raised far above what a team's Slack traffic needs, so the few
+hundred it takes no longer stop the bot.
 
 Not here: a per-address cap. Behind a load balancer or proxy every request comes from its address,
 and a cap on it would refuse Slack along with everyone else.
@@ -44,6 +45,8 @@ log = logging.getLogger(__name__)
 KIB = 1024
 # A closed slow client is logged, but under attack that is hundreds a minute: one line a minute.
 REPORT_EVERY_SECONDS = 60.0
+# How often waitress's maintenance pass (the idle timeout and these deadlines) runs at most.
+SWEEP_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,12 @@ class ReadDeadlines:
     @classmethod
     def of(cls, settings: Settings) -> ReadDeadlines:
         return cls(settings.http_headers_deadline_seconds, settings.http_body_deadline_seconds)
+
+    def sweep_seconds(self) -> float:
+        """How often to look for late requests: a request is cut at most this long after its
+        deadline. Once a second, or a quarter of a deadline shorter than four seconds, so that a
+        short deadline is not stretched by half or more."""
+        return min(SWEEP_SECONDS, self.header_seconds / 4, self.body_seconds / 4)
 
     def body_allowance(self, length: int) -> float:
         return self.body_seconds + length / self.body_bytes_per_second

@@ -2,7 +2,7 @@
 has a deadline however its bytes trickle in, a slow client never holds up anyone else or a stop, and
 a keep-alive connection waiting between requests is not taken for one.
 
-The deadlines here are a second so the tests are quick; the bot's (HTTP_HEADERS_DEADLINE_SECONDS)
+The deadlines here are half a second so the tests are quick; the bot's (HTTP_HEADERS_DEADLINE_SECONDS)
 are exercised through the running bot in test_http_mode.py and test_socket_mode_probes.py."""
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from tests.web.client import SlowUpload, StalledClients, connections_held, reque
 
 pytestmark = pytest.mark.timeout(60)
 
-SHORT = ReadDeadlines(header_seconds=1.0, body_seconds=1.0, body_bytes_per_second=1000.0)
+SHORT = ReadDeadlines(header_seconds=0.5, body_seconds=0.5, body_bytes_per_second=2000.0)
 ROUTES = RouteTable(
     [
         Route("POST", "/echo", lambda request: Response(200, request.body), max_body_bytes=10_000),
@@ -68,7 +68,7 @@ def test_clients_trickling_their_headers_are_closed_and_everyone_else_answered(s
 
 
 def test_a_body_slower_than_its_allowance_is_closed(server: HttpServer) -> None:
-    body = b"x" * 500  # allowed 1 s + 500 bytes at 1000 bytes/s: 1.5 s
+    body = b"x" * 500  # allowed 0.5 s + 500 bytes at 2000 bytes/s: 0.75 s
     upload = SlowUpload(server.port, "/echo", body, {})
     upload.send(10)
 
@@ -87,8 +87,8 @@ def test_a_body_slower_than_its_allowance_is_closed(server: HttpServer) -> None:
 
 
 def test_a_body_within_its_allowance_is_answered() -> None:
-    # 1 s, plus 2000 bytes at 100 bytes/s: a body may take 21 s.
-    deadlines = ReadDeadlines(header_seconds=1.0, body_seconds=1.0, body_bytes_per_second=100.0)
+    # 0.5 s, plus 2000 bytes at 100 bytes/s: a body may take 20.5 s.
+    deadlines = ReadDeadlines(header_seconds=0.5, body_seconds=0.5, body_bytes_per_second=100.0)
     server = HttpServer(ROUTES, free_port(), host="127.0.0.1", deadlines=deadlines)
     server.start()
     try:
@@ -146,6 +146,12 @@ def test_the_deadlines() -> None:
     receiving_body = RequestClock(request, started=100.0, headers_ended=105.0)
     assert not overdue(receiving_body, 10 * 1024, deadlines, now=125.0)  # 10 s + 10 KiB at 1 KiB/s
     assert overdue(receiving_body, 10 * 1024, deadlines, now=125.5)
+
+
+def test_late_requests_are_looked_for_once_a_second_or_often_enough_for_a_short_deadline() -> None:
+    assert ReadDeadlines().sweep_seconds() == 1.0  # the bot's own deadlines: ten seconds each
+    assert ReadDeadlines(header_seconds=2, body_seconds=10).sweep_seconds() == 0.5
+    assert ReadDeadlines(header_seconds=10, body_seconds=1).sweep_seconds() == 0.25
 
 
 def test_the_connection_limit_fits_the_open_files_limit() -> None:
