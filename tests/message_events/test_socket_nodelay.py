@@ -42,7 +42,7 @@ def test_the_connection_and_every_reconnection_send_without_delay() -> None:
             handler.close()
 
 
-class TakesUntilGiven(queue.Queue[str]):
+class TakesUntilGiven(queue.Queue[str | None]):
     """A queue whose takes wait for an item however long they were told to wait: a processor that
     ends on closing was woken, not timed out."""
 
@@ -50,7 +50,7 @@ class TakesUntilGiven(queue.Queue[str]):
         super().__init__()
         self.taking = threading.Event()
 
-    def get(self, block: bool = True, timeout: float | None = None) -> str:
+    def get(self, block: bool = True, timeout: float | None = None) -> str | None:
         if self.empty():  # a take that waits (Slack's hello, queued first, does not)
             self.taking.set()
         return super().get(block, None)
@@ -63,10 +63,11 @@ def test_closing_wakes_the_message_processor_rather_than_waiting_for_its_next_lo
         events = MessageEvents(Interest(), bot_user_id="U0BOT00001", bot_id="B0BOT00001")
         handler = MessageFilteringHandler(app, slack.app_token, events)
         taking = TakesUntilGiven()
-        handler.client.message_queue = taking
+        first, handler.client.message_queue = handler.client.message_queue, taking
+        first.put(None)  # the processor's take from the queue it started with ends at once
         handler.connect()  # type: ignore[no-untyped-call]
         slack.socket.wait_connected(timeout=10)
-        # The processor's take from the queue it started with ends; then it waits on this one.
+        # Then it takes Slack's hello from this one and waits on it for the next message.
         assert taking.taking.wait(PATIENCE)
         closing = threading.Thread(target=handler.close, daemon=True)
         closing.start()
