@@ -6,6 +6,7 @@ under a size cap). Called by the delivery worker, never on Slack's ack path.
 from __future__ import annotations
 
 import logging
+import ssl
 import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -18,6 +19,7 @@ from bot.feedback.submission import Submission
 from bot.productlane.uploads import megabytes
 from bot.slack.errors import is_transient, slack_error_code, try_later
 from bot.slack.file_urls import download_refusal, token_rule
+from bot.slack.tls import LazyTrustContext
 
 if TYPE_CHECKING:
     import httpx
@@ -203,7 +205,14 @@ class SlackCapture:
                 import httpx
 
                 # Never follows a redirect itself: `download` checks each hop before sending the token.
-                self._http_client = httpx.Client(timeout=DOWNLOAD_TIMEOUT, follow_redirects=False)
+                # The Web API client's TLS context, whose trusted certificates are loaded once, at
+                # the first TLS handshake (a context of httpx's own loads a CA bundle per client).
+                trust = (
+                    self._client.ssl if isinstance(self._client.ssl, ssl.SSLContext) else LazyTrustContext()
+                )
+                self._http_client = httpx.Client(
+                    timeout=DOWNLOAD_TIMEOUT, follow_redirects=False, verify=trust
+                )
             return self._http_client
 
     def close(self) -> None:

@@ -3,6 +3,7 @@ that carry the bot token only to Slack, stop at the size cap, and see through a 
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -15,6 +16,7 @@ from bot.feedback.form import FeedbackForm
 from bot.feedback.source import SourceMessage
 from bot.feedback.submission import Submission
 from bot.slack.capture import SlackCapture
+from bot.slack.tls import LazyTrustContext
 from tests.fakes.slack import DEFAULT_SCOPES, FakeSlack, load_fixture, make_channel
 
 pytestmark = pytest.mark.timeout(30)
@@ -49,6 +51,23 @@ def test_a_download_carries_the_bot_token_and_returns_the_bytes(
     (download,) = slack.web.downloads
     assert download.token == slack.bot_token
     assert download.authorised
+
+
+def test_downloads_over_plain_http_load_no_trusted_certificates(
+    slack: FakeSlack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The Slack client's context is shared, its certificates loaded at the first TLS handshake: a
+    # client of httpx's own would load a CA bundle whatever the URL.
+    loaded: list[object] = []
+    monkeypatch.setattr(ssl.SSLContext, "load_verify_locations", lambda *args, **kw: loaded.append(args))
+    monkeypatch.setattr(ssl.SSLContext, "load_default_certs", lambda *args, **kw: loaded.append(args))
+    client = WebClient(token=slack.bot_token, base_url=slack.api_url, ssl=LazyTrustContext())
+    capture = SlackCapture(client, slack.bot_token, slack.api_url)
+    try:
+        assert capture.download(served(slack, b"\x89PNG-bytes"), 1024) == b"\x89PNG-bytes"
+    finally:
+        capture.close()
+    assert loaded == []
 
 
 def test_a_download_stops_at_the_cap_whatever_slack_said_the_size_was(
