@@ -244,14 +244,15 @@ def test_a_rate_limited_confirmation_is_posted_again_without_reading_the_thread(
 
 def test_a_confirmation_slack_never_answered_is_looked_for_before_it_is_posted_again(tmp_path: Path) -> None:
     with FakeSlack() as slack, FakeProductlane() as productlane:
-        web = WebClient(token=slack.bot_token, base_url=slack.api_url, timeout=1)
+        # slack_sdk's type says a whole number of seconds; urllib takes any.
+        web = WebClient(token=slack.bot_token, base_url=slack.api_url, timeout=0.3)  # type: ignore[arg-type]
         rig = make_rig(tmp_path, productlane, notifier=SlackNotifier(SlackMessenger(web, SlackLookups(web))))
         try:
             slack.web.add_message(
                 SOURCE.channel_id,
                 {"type": "message", "user": "U0CUST0001", "ts": SOURCE.ts, "text": "Export to CSV"},
             )
-            slack.web.respond("chat.postMessage", {"ok": True, "ts": "1.000001"}, delay=2.0, times=1)
+            slack.web.respond("chat.postMessage", {"ok": True, "ts": "1.000001"}, delay=0.6, times=1)
             rig.intake.accept(submission("Export times out", source=True))
             rig.worker.start()
             rig.wait_settled(1)
