@@ -22,9 +22,9 @@ from tests.fakes.slack import BOT_ID, FakeSlack
 
 pytestmark = pytest.mark.timeout(60)
 
-# Slack sends whole seconds; the bot reads any number, and half a second is ten times the rig's
-# backoff (0.05 s): a confirmation posted again without honouring it would come far sooner.
-RETRY_AFTER = 0.5
+# Slack sends whole seconds; the bot reads any number, and a quarter of a second is five times the
+# rig's backoff (0.05 s): a confirmation posted again without honouring it would come far sooner.
+RETRY_AFTER = 0.25
 
 
 @dataclass

@@ -119,14 +119,14 @@ def test_files_are_uploaded_once_and_a_retried_create_does_not_upload_again(rig:
 
 
 def test_a_rate_limited_upload_waits_retry_after_and_goes_once(rig: Rig, world: World) -> None:
-    # Half a second (Productlane's Retry-After may be any number): ten times the rig's backoff, so an
-    # upload tried again without waiting it out would come far sooner.
-    world.productlane.fail_next(429, retry_after=0.5, method="POST", path="/files")
+    # A quarter of a second (Productlane's Retry-After may be any number): five times the rig's
+    # backoff, so an upload tried again without waiting it out would come far sooner.
+    world.productlane.fail_next(429, retry_after=0.25, method="POST", path="/files")
     rig.intake.accept(submission_with(files(world.slack, 1)))
     rig.wait_settled(1)
     assert len(world.productlane.uploads) == 1
     refused, uploaded = world.productlane.requests_to("POST", "/files")
-    assert uploaded.time - refused.time >= 0.45  # not before Productlane's Retry-After
+    assert uploaded.time - refused.time >= 0.22  # not before Productlane's Retry-After
     assert world.productlane.threads[0]["text"].count("https://cdn.productlane.test/") == 1
 
 

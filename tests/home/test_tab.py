@@ -34,9 +34,9 @@ from tests.running_bot import wait_until
 DANA, SAM = "U0CSM0002", "U0CSM0001"
 KEY = f"productlane:{TEAM_ID}"
 INTERVAL = timedelta(seconds=0.3)
-# Slack sends whole seconds; the bot reads any number, and half a second is still ten times the
-# tab's shortest wait (MIN_WAIT_SECONDS): a publish that ignored it would come far sooner.
-RETRY_AFTER = 0.5
+# Slack sends whole seconds; the bot reads any number, and a quarter of a second is still five times
+# the tab's shortest wait (MIN_WAIT_SECONDS): a publish that ignored it would come far sooner.
+RETRY_AFTER = 0.25
 
 
 @pytest.fixture

@@ -226,7 +226,7 @@ def test_slack_rate_limits_are_waited_out(rig: Rig) -> None:
         {"ok": False, "error": "ratelimited"},
         status=429,
         # Slack sends whole seconds; the bot reads any number (and waits it instead of its backoff).
-        headers={"Retry-After": "0.5"},
+        headers={"Retry-After": "0.25"},
         times=1,
     )
     thread_id = rig.new_thread()
@@ -234,7 +234,7 @@ def test_slack_rate_limits_are_waited_out(rig: Rig) -> None:
     rig.settle()
     calls = rig.slack.calls("chat.postMessage")
     assert [c.status for c in calls] == [429, 200]
-    assert calls[1].time - calls[0].time >= 0.45  # not before Slack's Retry-After
+    assert calls[1].time - calls[0].time >= 0.22  # not before Slack's Retry-After
     assert rig.posts() == [DONE, DONE]  # the refused call, then the one that landed
     assert rig.updates.store.counts()["effects.done"] == 2
 
