@@ -9,7 +9,7 @@ import importlib.util
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Generator
 from pathlib import Path
 
 import pytest
@@ -42,12 +42,17 @@ PROXY_VARIABLES = (
 )
 
 
-@pytest.fixture(autouse=True)
-def tier(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Only a test marked e2e may start a process (tests/tiers.py)."""
-    tiers.running(None if request.node.get_closest_marker("e2e") else request.node.nodeid)
-    yield
-    tiers.running(None)
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(
+    item: pytest.Item, nextitem: pytest.Item | None
+) -> Generator[None, object, object]:
+    """Only a test marked e2e may start a process (tests/tiers.py): the module's and session's
+    fixtures it sets up first included, which a fixture of the test's own would come after."""
+    tiers.running(None if item.get_closest_marker("e2e") else item.nodeid)
+    try:
+        return (yield)
+    finally:
+        tiers.running(None)
 
 
 @pytest.fixture(autouse=True)

@@ -22,7 +22,7 @@ from tests.running_bot import wait_until
 from tests.web.client import FORM, SIGNING_SECRET, payload_body, post_signed, request, signed_headers
 from tests.web.test_http_mode import HttpBot, start_http_bot, stop
 
-pytestmark = [pytest.mark.timeout(120), pytest.mark.xdist_group("web.test_unsigned_garbage")]
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120), pytest.mark.xdist_group("web.test_unsigned_garbage")]
 
 WEBHOOK_SECRET = "test-webhook-secret"
 WEBHOOKS = "/productlane/webhooks"
