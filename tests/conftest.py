@@ -20,7 +20,15 @@ from tests import tiers
 # Hypothesis fails an example that takes over 200 ms: a time limit, which a busy machine trips with
 # nothing wrong. How fast the code is belongs to the benchmarks; here, only what it does.
 settings.register_profile("suite", deadline=None)
+# The fast tier (`-m "not e2e"`) tries a quarter of the examples: the inner loop still meets every
+# property, and the full run (and CI) tries them all.
+settings.register_profile("fast", parent=settings.get_profile("suite"), max_examples=25)
 settings.load_profile("suite")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if "not e2e" in (config.option.markexpr or ""):
+        settings.load_profile("fast")
 
 # Many containers set PYTHONDONTWRITEBYTECODE. Then every test worker would rewrite (pytest's assertion
 # rewriting) and compile every test module again on each run: about 2.5 s of CPU per worker, most of
