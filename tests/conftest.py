@@ -30,6 +30,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if "not e2e" in (config.option.markexpr or ""):
         settings.load_profile("fast")
 
+
 # Many containers set PYTHONDONTWRITEBYTECODE. Then every test worker would rewrite (pytest's assertion
 # rewriting) and compile every test module again on each run: about 2.5 s of CPU per worker, most of
 # the suite's start. The compiled test modules go in __pycache__ (git-ignored) like any import's.

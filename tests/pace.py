@@ -9,6 +9,8 @@ bound on the gaps: a busy machine only adds time).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 # The setting's highest: a write every 10 ms.
 TEST_WRITES_PER_MINUTE = 6000
 # The same for file uploads (PRODUCTLANE_UPLOADS_PER_MINUTE, 29 by default: one every 2 s), which a
@@ -22,3 +24,13 @@ TEST_LEASE_SECONDS = 2
 # How long a test waits for something that must happen (a call, an ack) before calling it lost:
 # never a claim about speed, so generous enough for a machine busy with other work.
 PATIENCE = 30.0
+
+
+def polls(first: float = 0.001, longest: float = 0.02) -> Iterator[float]:
+    """The pauses between looks at a condition a test waits for: short at first (most hold within
+    a few milliseconds, and a fixed 20 ms pause made each such wait 10 ms longer on average, over a
+    thousand tests), doubling up to `longest` so a long wait does not spin."""
+    pause = first
+    while True:
+        yield pause
+        pause = min(longest, pause * 2)

@@ -24,7 +24,7 @@ from tests import tiers
 from tests.bot_forkserver import ForkedBot, fork_bot, forking_wanted
 from tests.fakes.productlane import FakeProductlane
 from tests.fakes.slack import Call, FakeSlack
-from tests.pace import PATIENCE, TEST_UPLOADS_PER_MINUTE, TEST_WRITES_PER_MINUTE
+from tests.pace import PATIENCE, TEST_UPLOADS_PER_MINUTE, TEST_WRITES_PER_MINUTE, polls
 
 THREAD_URL = "https://productlane.test/feedback/{id}"
 FLOOD_LIMITS = (
@@ -146,11 +146,12 @@ def _bot_arguments(argv: list[str]) -> list[str] | None:
 
 def wait_until(condition: Callable[[], Any], what: str, timeout: float = PATIENCE) -> Any:
     deadline = time.monotonic() + timeout
+    pauses = polls()
     while time.monotonic() < deadline:
         value = condition()
         if value:
             return value
-        time.sleep(0.02)
+        time.sleep(next(pauses))
     raise AssertionError(f"timed out waiting for {what}")
 
 

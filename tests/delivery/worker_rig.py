@@ -27,7 +27,7 @@ from bot.productlane import (
 )
 from tests.databases import outbox_at
 from tests.fakes.productlane import FakeProductlane
-from tests.pace import TEST_WRITES_PER_MINUTE
+from tests.pace import TEST_WRITES_PER_MINUTE, polls
 
 THREAD_URL = "https://productlane.test/feedback/{id}"
 
@@ -114,10 +114,11 @@ SOURCE = SourceMessage(
 
 def wait_until(condition: Any, what: str, timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
+    pauses = polls()
     while time.monotonic() < deadline:
         if condition():
             return
-        time.sleep(0.02)
+        time.sleep(next(pauses))
     raise AssertionError(f"timed out waiting for {what}")
 
 

@@ -21,6 +21,7 @@ from bot.updates import RememberedThread, Updates, build_updates
 from tests.databases import outbox_at
 from tests.fakes.productlane import FakeProductlane
 from tests.fakes.slack import Call, FakeSlackWebAPI
+from tests.pace import polls
 from tests.updates.endpoint import WebhookEndpoint
 
 SECRET = "whsec_rig_0123456789abcdef"
@@ -90,11 +91,12 @@ class Rig:
         assert self.productlane.webhooks.wait_idle(timeout), "webhooks still being delivered"
         deadline = time.monotonic() + timeout
         busy = ("events.pending", "events.applying", "effects.pending", "effects.sending")
+        pauses = polls()
         while time.monotonic() < deadline:
             counts = self.updates.store.counts()
             if not any(counts.get(name) for name in busy):
                 return
-            time.sleep(0.02)
+            time.sleep(next(pauses))
         raise AssertionError(f"not settled: {self.updates.store.counts()}")
 
     def posts(self, thread_ts: str = "1700000000.000100") -> list[str]:

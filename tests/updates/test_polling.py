@@ -17,6 +17,7 @@ from bot.updates.store import UpdatesStore
 from bot.updates.worker import Poller
 from tests.databases import database_url, outbox_at
 from tests.fakes.productlane import FakeProductlane
+from tests.pace import polls
 from tests.updates.conftest import Clock
 from tests.updates.rig import Rig, running_rig
 
@@ -27,9 +28,10 @@ DONE = "✅ Marked done in Productlane"
 
 def wait_until(condition: Callable[[], bool], timeout: float = 15.0) -> None:
     deadline = time.monotonic() + timeout
+    pauses = polls()
     while not condition():
         assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
+        time.sleep(next(pauses))
 
 
 @pytest.fixture
