@@ -247,7 +247,7 @@ def test_get_retries_proxy_html_drops_and_timeouts(fake, clock):
     fake.drop_next(path="/me")
     fake.delay(5.0, path="/me", times=1)  # cut short when the fake stops
     with ProductlaneClient(
-        fake.api_key, fake.url, timeout=0.5, retries=ReadRetries(sleep=clock.sleep, max_get_attempts=4)
+        fake.api_key, fake.url, timeout=0.2, retries=ReadRetries(sleep=clock.sleep, max_get_attempts=4)
     ) as client:
         assert client.me().workspace_id == fake.workspace_id
     assert len(fake.requests_to("GET", "/me")) == 4

@@ -27,7 +27,7 @@ from tests.web.client import SlowUpload, StalledClients, connections_held, reque
 
 pytestmark = pytest.mark.timeout(60)
 
-SHORT = ReadDeadlines(header_seconds=0.5, body_seconds=0.5, body_bytes_per_second=2000.0)
+SHORT = ReadDeadlines(header_seconds=0.5, body_seconds=0.5, body_bytes_per_second=5000.0)
 ROUTES = RouteTable(
     [
         Route("POST", "/echo", lambda request: Response(200, request.body), max_body_bytes=10_000),
@@ -68,7 +68,7 @@ def test_clients_trickling_their_headers_are_closed_and_everyone_else_answered(s
 
 
 def test_a_body_slower_than_its_allowance_is_closed(server: HttpServer) -> None:
-    body = b"x" * 500  # allowed 0.5 s + 500 bytes at 2000 bytes/s: 0.75 s
+    body = b"x" * 500  # allowed 0.5 s + 500 bytes at 5000 bytes/s: 0.6 s
     upload = SlowUpload(server.port, "/echo", body, {})
     upload.send(10)
 
@@ -77,7 +77,7 @@ def test_a_body_slower_than_its_allowance_is_closed(server: HttpServer) -> None:
             upload.send(1)  # a byte now and then: never silent, never done
         except OSError:
             return True
-        time.sleep(0.1)
+        time.sleep(0.05)
         return False
 
     wait_until(closed, "the server to close the slow upload", 30)
