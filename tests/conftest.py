@@ -74,7 +74,8 @@ def no_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
 # --- how many workers -------------------------------------------------------------------------------
 # pyproject asks for `-n auto`, which asks this. The full run spends most of its time waiting on bot
 # processes and loopback servers: 8 workers side by side, whatever the cores. The fast tier
-# (`-m "not e2e"`) waits little and each worker costs ~3 s of CPU to start and collect: two a core.
+# (`-m "not e2e"`) is mostly CPU, and each worker costs ~1.4 s of it to start and collect: two a core
+# (3 or 5 on 2 cores came out slower).
 
 
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
