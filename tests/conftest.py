@@ -35,9 +35,9 @@ def pytest_configure(config: pytest.Config) -> None:
 # rewriting) and compile every test module again on each run: about 2.5 s of CPU per worker, most of
 # the suite's start. The compiled test modules go in __pycache__ (git-ignored) like any import's.
 sys.dont_write_bytecode = False
-# The pytest plugins (xdist, hypothesis's, respx's, anyio's, pytest-timeout) are rewritten too, before
-# any conftest runs, and `uv sync`'s compiled bytecode is not pytest's: with the variable set, each
-# worker rewrote them on every run, ~0.8 s of CPU each. The workers (and the commands the tests run)
+# The pytest plugins named in pyproject's addopts (xdist's modules, hypothesis's, pytest-randomly,
+# pytest-timeout) are rewritten too, before any conftest runs, and `uv sync`'s compiled bytecode is
+# not pytest's: with the variable set, each worker rewrote them on every run. The workers (and the commands the tests run)
 # start without it, so the first run writes them and later runs load them.
 os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 
@@ -144,8 +144,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
 def _seed_line(config: pytest.Config) -> str | None:
     seed = getattr(config.option, "randomly_seed", None)
-    if seed is None or hasattr(config, "workerinput"):  # no plugin, or a worker: the controller says it
-        return None
+    if not config.pluginmanager.has_plugin("randomly") or hasattr(config, "workerinput"):
+        return None  # not shuffled (-p no:randomly), or a worker: the controller says it
     return f"Using --randomly-seed={seed} (replay this order: uv run pytest --randomly-seed={seed})"
 
 
@@ -170,8 +170,8 @@ def _distributes(config: pytest.Config) -> bool:
 
 def _rewrite_once(config: pytest.Config) -> None:
     """On a fresh clone nothing has been rewritten (pytest's assert messages) and compiled yet: not
-    the test modules, nor the plugins pytest rewrites too (hypothesis, xdist, anyio, respx: ~140
-    modules). Every worker would do all of it, side by side, 8 times over on 2 cores: ~20 s of CPU
+    the test modules, nor the plugins pytest rewrites too (xdist's modules and the other named
+    plugins). Every worker would do all of it, side by side, 8 times over on 2 cores: ~20 s of CPU
     in a first run. Before the workers start, one `pytest --collect-only` a core rewrites and writes
     its share (the plugins each); the workers then load the files, as on every later run. Nothing
     runs when they are there already; whatever fails here, a worker's collection reports properly."""
