@@ -15,10 +15,12 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
-from tests import tiers
+from tests import tiers, worker_forkserver
 
 # Hypothesis fails an example that takes over 200 ms: a time limit, which a busy machine trips with
 # nothing wrong. How fast the code is belongs to the benchmarks; here, only what it does.
+_WORKER_FORKSERVER = pytest.StashKey["subprocess.Popen[bytes]"]()
+
 settings.register_profile("suite", deadline=None)
 # The fast tier (`-m "not e2e"`) tries a quarter of the examples: the inner loop still meets every
 # property, and the full run (and CI) tries them all.
@@ -29,6 +31,17 @@ settings.load_profile("suite")
 def pytest_configure(config: pytest.Config) -> None:
     if "not e2e" in (config.option.markexpr or ""):
         settings.load_profile("fast")
+    if _distributes(config) and all(spec == "popen" for spec in config.option.tx or ()):
+        server = worker_forkserver.start()
+        if server is not None:
+            config.stash[_WORKER_FORKSERVER] = server
+            config.option.tx = [f"popen//python={worker_forkserver.pythonspec()}" for _ in config.option.tx]
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    server = config.stash.get(_WORKER_FORKSERVER, None)
+    if server is not None:
+        worker_forkserver.stop(server)
 
 
 # Many containers set PYTHONDONTWRITEBYTECODE. Then every test worker would rewrite (pytest's assertion
@@ -37,8 +50,8 @@ def pytest_configure(config: pytest.Config) -> None:
 sys.dont_write_bytecode = False
 # The pytest plugins named in pyproject's addopts (xdist's modules, hypothesis's, pytest-randomly,
 # pytest-timeout) are rewritten too, before any conftest runs, and `uv sync`'s compiled bytecode is
-# not pytest's: with the variable set, each worker rewrote them on every run. The workers (and the commands the tests run)
-# start without it, so the first run writes them and later runs load them.
+# not pytest's: with the variable set, each worker rewrote them on every run. The workers (and the
+# commands the tests run) start without it, so the first run writes them and later runs load them.
 os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 
 PROXY_VARIABLES = (

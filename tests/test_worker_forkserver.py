@@ -1,0 +1,59 @@
+"""The test workers' fork server (tests/worker_forkserver.py): a worker forked from it runs as
+`python -c` would, on its own standard input and output, and its client ends with its exit status;
+without the server the client runs Python itself."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+from tests import worker_forkserver
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(60)]
+
+ECHO_BACKWARDS = "import sys; print(sys.stdin.readline().strip()[::-1]); sys.exit(3)"
+
+
+@pytest.fixture
+def server() -> Iterator[None]:
+    started = worker_forkserver.start()
+    assert started is not None
+    try:
+        yield
+    finally:
+        worker_forkserver.stop(started)
+
+
+def run_client() -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*worker_forkserver.pythonspec().split(), "-u", "-c", ECHO_BACKWARDS],
+        input="worker\n",
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+
+def test_a_worker_forked_from_the_server_uses_the_clients_streams_and_exit_status(server: None) -> None:
+    answer = run_client()
+    assert (answer.stdout, answer.returncode) == ("rekrow\n", 3), answer.stderr
+
+
+def test_without_the_server_the_client_runs_python_itself(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(os.environ, worker_forkserver.SOCKET_VARIABLE, "/nonexistent/socket")
+    answer = run_client()
+    assert (answer.stdout, answer.returncode) == ("rekrow\n", 3), answer.stderr
+
+
+def test_the_server_ends_with_its_controller() -> None:
+    started = worker_forkserver.start()
+    assert started is not None
+    worker_forkserver.stop(started)
+    assert started.returncode == 0
+    assert worker_forkserver.SOCKET_VARIABLE not in os.environ
+    assert sys.executable in worker_forkserver.pythonspec()
