@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import threading
 from typing import Any
 
 from slack_bolt import App
@@ -23,6 +24,8 @@ from bot.background import RepeatedFailureLog
 from bot.message_events.dispatch import MessageEvents, is_message_event
 
 log = logging.getLogger(__name__)
+# How often a closing handler marks its session over again (see `close`).
+TERMINATED_MARK_SECONDS = 0.05
 
 
 class MessageFilteringHandler(SocketModeHandler):
@@ -41,9 +44,25 @@ class MessageFilteringHandler(SocketModeHandler):
         sees that the client is closed, and closing joins it: every stop would wait that second for
         nothing. Marked closed first, then woken with None (which the processor skips), it ends at
         once; envelopes still queued are not acked either way, so Slack sends them again."""
-        self.client.closed = True
-        self.client.message_queue.put(None)
-        super().close()  # type: ignore[no-untyped-call]
+        client = self.client
+        client.closed = True
+        client.message_queue.put(None)
+        # slack_sdk's session runner marks its session live as it starts receiving: a close that
+        # came between the connection and that start (a stop just after connecting) was undone,
+        # and closing then waited for that runner for ever. The session is marked over until the
+        # close is done, so the runner ends whenever it starts.
+        closed = threading.Event()
+
+        def keep_the_session_terminated() -> None:
+            while not closed.wait(TERMINATED_MARK_SECONDS):
+                client.current_session_state.terminated = True
+
+        marking = threading.Thread(target=keep_the_session_terminated, name="socket-mode-close", daemon=True)
+        marking.start()
+        try:
+            super().close()  # type: ignore[no-untyped-call]
+        finally:
+            closed.set()
 
     def handle(self, client: SocketModeClient, req: SocketModeRequest) -> None:  # type: ignore[override]
         if req.type == "events_api" and is_message_event(req.payload):
