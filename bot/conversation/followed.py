@@ -73,10 +73,12 @@ class FollowedThreads:
             body_sha256=fingerprint if isinstance(fingerprint := result.get("body_sha256"), str) else None,
         )
         with self._lock:
-            if self._store.follow(thread):
-                log.info("following the Slack thread of thread %s for %d days", thread_id, self._days)
+            recorded = self._store.follow(thread)
             if self.allowed_in(source.channel_id):
                 self._interest.follow(source.channel_id, source.thread_ts)
+            # Said once it is true here too: a reply that comes after this line is taken.
+            if recorded:
+                log.info("following the Slack thread of thread %s for %d days", thread_id, self._days)
 
     def refresh(self, *, force: bool = False) -> bool:
         """Bring the in-memory set up to date when it is due; True when it was read again."""
