@@ -76,6 +76,8 @@ class FloodAlerts:
         self._retry = retry
         self._changed = threading.Condition()
         self._pending: list[_Alert] = []
+        # The alert being told now: still owed until the try ends.
+        self._telling: _Alert | None = None
         self._thread: threading.Thread | None = None
         self._stopping = False
 
@@ -105,7 +107,8 @@ class FloodAlerts:
     def owed(self) -> list[str]:
         """The channels whose alert has not reached every admin yet."""
         with self._changed:
-            return [alert.channel_id for alert in self._pending]
+            telling = [] if self._telling is None else [self._telling]
+            return [alert.channel_id for alert in telling + self._pending]
 
     def stop(self, timeout: float = 10.0) -> None:
         with self._changed:
@@ -128,6 +131,7 @@ class FloodAlerts:
                 due = [alert for alert in self._pending if alert.due <= now]
                 if due:
                     self._pending.remove(due[0])
+                    self._telling = due[0]
                     return due[0]
                 if not self._pending or self._stopping:
                     for alert in self._pending:
@@ -142,8 +146,10 @@ class FloodAlerts:
 
     def _run(self) -> None:
         while (alert := self._next()) is not None:
-            if self._tell(alert):
-                with self._changed:
+            owed = self._tell(alert)
+            with self._changed:
+                self._telling = None
+                if owed:
                     alert.tries += 1
                     delay = min(
                         self._retry.longest_seconds, self._retry.first_seconds * 2 ** (alert.tries - 1)
