@@ -7,6 +7,19 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
+# A worker sleeping until something comes due wakes this much after it, so that its claim does not
+# miss it by a rounding.
+DUE_MARGIN_SECONDS = 0.005
+
+
+def idle_until_due(due_in: float | None, idle: float) -> float:
+    """How long a worker sleeps between passes: its idle interval, or less when something comes due
+    sooner (`due_in` seconds from now). Something already due that was not taken (another thing
+    going first) is looked at after the idle interval, so the worker does not spin on it."""
+    if due_in is None or due_in <= 0:
+        return idle
+    return min(idle, due_in + DUE_MARGIN_SECONDS)
+
 
 class BackgroundThreads:
     """Starts `(name, target)` pairs once, stops them together within one deadline, and says

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from bot.background import BackgroundThreads, RepeatedFailureLog
+from bot.background import DUE_MARGIN_SECONDS, BackgroundThreads, RepeatedFailureLog, idle_until_due
 from tests.delivery.worker_rig import make_rig, wait_until
 from tests.fakes.productlane import FakeProductlane
 
@@ -85,3 +85,11 @@ def test_the_stop_wakes_every_thread_even_after_one_of_them_took_its_wake() -> N
     threads.wake.set()  # what stop() does
     threads.idle(60)  # one thread wakes, and takes the wake
     assert threads.wake.is_set(), "the others are woken too, not left waiting out their interval"
+
+
+def test_a_worker_sleeps_until_something_comes_due_within_its_idle_interval() -> None:
+    assert idle_until_due(None, 1.0) == 1.0  # nothing waits
+    assert idle_until_due(0.0, 1.0) == 1.0  # due but not taken: no spinning on it
+    assert idle_until_due(-3.0, 1.0) == 1.0
+    assert idle_until_due(0.5, 1.0) == 0.5 + DUE_MARGIN_SECONDS
+    assert idle_until_due(5.0, 1.0) == 1.0

@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from datetime import timedelta
 
-from bot.background import BackgroundThreads, RepeatedFailureLog
+from bot.background import BackgroundThreads, RepeatedFailureLog, idle_until_due
 from bot.conversation.followed import REFRESH_SECONDS, FollowedThreads
 from bot.conversation.sender import FollowUpSender
 from bot.conversation.store import FollowUpStore
@@ -19,8 +19,6 @@ __all__ = ["ConversationWorker"]
 log = logging.getLogger(__name__)
 
 PRUNE_EVERY = 3600.0
-# Woken this much after a thread's due time, so its claim does not miss it by a rounding.
-DUE_MARGIN_SECONDS = 0.005
 
 
 class ConversationWorker:
@@ -99,9 +97,7 @@ class ConversationWorker:
         except Exception as error:
             self._send_failures.failed(error)
             return self._idle
-        if due_in is None or due_in <= 0:
-            return self._idle
-        return min(self._idle, due_in + DUE_MARGIN_SECONDS)
+        return idle_until_due(due_in, self._idle)
 
     def _prune_now_and_then(self) -> None:
         now = self._clock()

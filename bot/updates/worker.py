@@ -17,7 +17,7 @@ from typing import Literal, NamedTuple
 from pydantic import ValidationError
 
 from bot import metrics
-from bot.background import BackgroundThreads, RepeatedFailureLog
+from bot.background import BackgroundThreads, RepeatedFailureLog, idle_until_due
 from bot.productlane import NotFoundError, ProductlaneClient, ProductlaneError, ScopeError
 from bot.updates.decide import Switches
 from bot.updates.events import (
@@ -256,8 +256,6 @@ class EffectSender:
 
 
 POLL_TICK_SECONDS = 1.0
-# Woken this much after a retry's due time, so its claim does not miss it by a rounding.
-DUE_MARGIN_SECONDS = 0.005
 # Threads looked at between two rounds of applying events: what a poll found reaches Slack
 # without waiting for the whole pass (up to 300 reads) to end.
 POLL_BATCH = 10
@@ -430,10 +428,8 @@ class UpdatesWorker:
         except Exception as error:
             self._pass_failures.failed(error)
             return self._idle
-        if due is None:
-            return self._idle
-        due_in = (due - self._store.now()).total_seconds()
-        return self._idle if due_in <= 0 else min(self._idle, due_in + DUE_MARGIN_SECONDS)
+        due_in = None if due is None else (due - self._store.now()).total_seconds()
+        return idle_until_due(due_in, self._idle)
 
     def _prune_now_and_then(self) -> None:
         if time.monotonic() - self._last_prune < PRUNE_EVERY:
