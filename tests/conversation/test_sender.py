@@ -33,6 +33,7 @@ from tests.databases import outbox_at
 from tests.fakes.productlane import FakeProductlane
 from tests.pace import PATIENCE
 from tests.updates.conftest import Clock
+from tests.wakes import OneWait
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -147,22 +148,6 @@ def test_follow_ups_wait_while_new_feedback_waits(url: str, productlane: FakePro
         assert "any news?" in comment["content"]
     finally:
         outbox.close()
-
-
-class OneWait(threading.Event):
-    """The worker's wake-up: records how long the worker chose to sleep, then stops it."""
-
-    def __init__(self, stopping: threading.Event) -> None:
-        super().__init__()
-        self._stopping = stopping
-        self.waits: list[float | None] = []
-        self.waited = threading.Event()
-
-    def wait(self, timeout: float | None = None) -> bool:
-        self.waits.append(timeout)
-        self._stopping.set()
-        self.waited.set()
-        return True
 
 
 @pytest.mark.parametrize(("gather", "slept"), [(0.5, 0.5), (5.0, 1.0)])

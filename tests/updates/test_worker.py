@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -24,6 +23,7 @@ from tests.pace import PATIENCE
 from tests.updates.conftest import Clock
 from tests.updates.helpers import add, record
 from tests.updates.rig import Rig, running_rig
+from tests.wakes import OneWait
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -103,22 +103,6 @@ def test_remembering_never_raises_into_delivery(tmp_path: Path, caplog: pytest.L
             conn.execute(sa.text("DROP TABLE updates_threads"))
         Rig.new_thread(rig)  # remember_thread hits the missing table
         assert "could not remember the Slack side of thread" in caplog.text
-
-
-class OneWait(threading.Event):
-    """The worker's wake-up: records how long the worker chose to sleep, then stops it."""
-
-    def __init__(self, stopping: threading.Event) -> None:
-        super().__init__()
-        self._stopping = stopping
-        self.waits: list[float | None] = []
-        self.waited = threading.Event()
-
-    def wait(self, timeout: float | None = None) -> bool:
-        self.waits.append(timeout)
-        self._stopping.set()
-        self.waited.set()
-        return True
 
 
 @pytest.mark.parametrize(("retry_in", "slept"), [(0.5, 0.5), (5.0, 1.0)])
