@@ -17,7 +17,7 @@ from bot.updates.schema import threads
 from bot.updates.slack_side import SlackThreadUpdater
 from bot.updates.store import UpdatesStore
 from bot.updates.worker import EffectSender, EventApplier, UpdatesWorker
-from tests.databases import database_url, outbox_at
+from tests.databases import ClosingOutbox, database_url, outbox_at
 from tests.fakes.slack import FakeSlackWebAPI
 from tests.pace import PATIENCE
 from tests.updates.conftest import Clock
@@ -65,16 +65,22 @@ def slack() -> Iterator[FakeSlackWebAPI]:
         yield fake
 
 
-def test_a_slack_failure_that_never_ends_is_dropped_after_the_last_attempt(
-    tmp_path: Path, clock: Clock, slack: FakeSlackWebAPI
-) -> None:
-    slack.respond("chat.postMessage", {"ok": False, "error": "internal_error"}, status=500)
+def done_reply_queued(tmp_path: Path, clock: Clock) -> tuple[ClosingOutbox, UpdatesStore]:
+    """A remembered thread marked done in Productlane: its event applied, the done reply queued."""
     outbox = outbox_at(database_url("sqlite", tmp_path))
     store = UpdatesStore(outbox.database, clock=clock)
     store.remember(record())
     add(store, "evt_1", {})
     [event] = store.claim_events("a", 1, 30)
     store.apply(event, "a", ThreadSnapshot("th_1", "done", store.now()), Switches(edit_confirmation=False))
+    return outbox, store
+
+
+def test_a_slack_failure_that_never_ends_is_dropped_after_the_last_attempt(
+    tmp_path: Path, clock: Clock, slack: FakeSlackWebAPI
+) -> None:
+    slack.respond("chat.postMessage", {"ok": False, "error": "internal_error"}, status=500)
+    outbox, store = done_reply_queued(tmp_path, clock)
     client = WebClient(token=slack.bot_token, base_url=slack.api_url, timeout=5)
     sender = EffectSender(store, SlackThreadUpdater(client), max_attempts=3, backoff=lambda attempts: 0.0)
     for _ in range(5):
@@ -111,12 +117,7 @@ def test_between_passes_the_worker_sleeps_until_a_retry_comes_due_within_its_idl
 ) -> None:
     """A reply Slack made wait half a second is posted then, not at the worker's next idle tick;
     a retry due later than that is looked at after the idle interval, as ever."""
-    outbox = outbox_at(database_url("sqlite", tmp_path))
-    store = UpdatesStore(outbox.database, clock=clock)
-    store.remember(record())
-    add(store, "evt_1", {})
-    [event] = store.claim_events("a", 1, 30)
-    store.apply(event, "a", ThreadSnapshot("th_1", "done", store.now()), Switches(edit_confirmation=False))
+    outbox, store = done_reply_queued(tmp_path, clock)
     [post] = store.claim_effects("a", 1, 30)
     store.effect_retry(post, "a", store.now() + timedelta(seconds=retry_in), "ratelimited")
     worker = UpdatesWorker(
