@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 
 from bot.background import DUE_MARGIN_SECONDS, BackgroundThreads, RepeatedFailureLog, idle_until_due
-from tests.delivery.worker_rig import make_rig, wait_until
+from tests.delivery.worker_rig import make_rig
 from tests.fakes.productlane import FakeProductlane
+from tests.running_bot import wait_until
 
 
 def test_a_failing_loop_logs_once_then_once_a_minute_then_its_recovery(

@@ -16,9 +16,10 @@ from bot.feedback.posted import PostLater
 from bot.slack.lookups import SlackLookups
 from bot.slack.replies import SlackMessenger
 from bot.ui.notifier import SlackNotifier
-from tests.delivery.worker_rig import SOURCE, THREAD_URL, Rig, TitleComposer, make_rig, submission, wait_until
+from tests.delivery.worker_rig import SOURCE, THREAD_URL, Rig, TitleComposer, make_rig, submission
 from tests.fakes.productlane import FakeProductlane
 from tests.fakes.slack import BOT_ID, FakeSlack
+from tests.running_bot import wait_until
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -14,8 +14,9 @@ from bot.delivery.outbox import Status
 from bot.feedback.form import FeedbackForm
 from bot.feedback.submission import Submission, edit_key, reaction_key
 from bot.productlane import PainLevel
-from tests.delivery.worker_rig import SOURCE, Rig, make_rig, wait_until
+from tests.delivery.worker_rig import SOURCE, Rig, make_rig
 from tests.fakes.productlane import FakeProductlane
+from tests.running_bot import wait_until
 
 pytestmark = pytest.mark.timeout(60)
 

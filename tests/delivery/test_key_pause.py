@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 
 from bot.delivery.outbox import Status
-from tests.delivery.worker_rig import make_rig, submission, wait_until
+from tests.delivery.worker_rig import make_rig, submission
 from tests.fakes.productlane import FakeProductlane
+from tests.running_bot import wait_until
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -23,10 +23,11 @@ from bot.feedback.submission import Submission
 from bot.productlane import CreateThread, PainLevel, ProductlaneClient, ThreadOrigin, WriteLimiter
 from bot.slack.capture import SlackCapture
 from tests.databases import outbox_at
-from tests.delivery.worker_rig import Rig, TitleComposer, make_rig, wait_until
+from tests.delivery.worker_rig import Rig, TitleComposer, make_rig
 from tests.fakes.productlane import FakeProductlane
 from tests.fakes.slack import FakeSlack, load_fixture
 from tests.pace import TEST_WRITES_PER_MINUTE
+from tests.running_bot import wait_until
 
 pytestmark = pytest.mark.timeout(60)
 

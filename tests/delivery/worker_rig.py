@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -27,7 +26,8 @@ from bot.productlane import (
 )
 from tests.databases import outbox_at
 from tests.fakes.productlane import FakeProductlane
-from tests.pace import TEST_WRITES_PER_MINUTE, polls
+from tests.pace import TEST_WRITES_PER_MINUTE
+from tests.running_bot import wait_until
 
 THREAD_URL = "https://productlane.test/feedback/{id}"
 
@@ -110,16 +110,6 @@ SOURCE = SourceMessage(
     author_id="U0CUST0001",
     content={"text": "Export to CSV times out"},
 )
-
-
-def wait_until(condition: Any, what: str, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    pauses = polls()
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(next(pauses))
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @dataclass

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -17,21 +16,13 @@ from bot.updates.store import UpdatesStore
 from bot.updates.worker import Poller
 from tests.databases import database_url, outbox_at
 from tests.fakes.productlane import FakeProductlane
-from tests.pace import polls
+from tests.running_bot import wait_until
 from tests.updates.conftest import Clock
 from tests.updates.rig import Rig, running_rig
 
 pytestmark = pytest.mark.timeout(60)
 
 DONE = "✅ Marked done in Productlane"
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    pauses = polls()
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(next(pauses))
 
 
 @pytest.fixture
@@ -49,7 +40,7 @@ def test_polling_mode_posts_the_done_reply(rig: Rig) -> None:
     assert rig.updates.mode == "polling"
     thread_id = rig.new_thread()
     rig.productlane.set_thread_status(thread_id, "done")  # no webhook: nobody is subscribed
-    wait_until(lambda: bool(rig.posts()))
+    wait_until(lambda: rig.posts(), "the done reply")
     rig.settle()
     assert rig.posts() == [DONE]
     assert rig.last_status_line() == "Status in Productlane: Done"
@@ -59,7 +50,7 @@ def test_polling_mode_posts_the_done_reply(rig: Rig) -> None:
 def test_polling_sees_a_deleted_thread(rig: Rig) -> None:
     thread_id = rig.new_thread()
     rig.productlane.delete_thread(thread_id)
-    wait_until(lambda: bool(rig.edits()))
+    wait_until(lambda: rig.edits(), "the confirmation edited")
     rig.settle()
     assert rig.last_status_line() == "Removed from Productlane"
 
@@ -68,7 +59,7 @@ def test_polling_shows_links_it_finds_on_the_thread(rig: Rig) -> None:
     thread_id = rig.new_thread()
     issue = rig.productlane.seed_issue("CSV export v2")
     rig.productlane.link_thread(thread_id, issue_id=issue["id"])
-    wait_until(lambda: bool(rig.edits()))
+    wait_until(lambda: rig.edits(), "the confirmation edited")
     rig.settle()
     assert rig.last_status_line() == "Status in Productlane: Open · Linked to CSV export v2"
 
