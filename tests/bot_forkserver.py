@@ -134,7 +134,7 @@ def serve() -> None:
     # (no freed holes among it) and frozen (a bot's collections never write to it), a bot copies
     # fewer of its pages: ~0.05 s of CPU less a bot.
     gc.disable()
-    _import_the_bot()
+    import_the_bot()
     gc.freeze()
     for line in sys.stdin:
         request: dict[str, Any] = json.loads(line)
@@ -159,7 +159,7 @@ def serve() -> None:
     os._exit(0)
 
 
-def _import_the_bot() -> None:
+def import_the_bot() -> None:
     """Everything a running bot imports, and what it imports later on (httpx on its first request,
     the PostgreSQL driver, prometheus-client on the first scrape): a fork has it all already."""
     import httpx  # noqa: F401

@@ -142,26 +142,21 @@ def serve(path: str) -> None:
 
 
 def _import_what_workers_share() -> None:
-    """What every worker imports before its first test, except what pytest rewrites."""
+    """What every worker imports before its first test, except what pytest rewrites: what a bot
+    runs on, and the libraries the tests add."""
     import execnet  # noqa: F401
-    import h11  # noqa: F401
-    import httpcore  # noqa: F401
-    import httpx  # noqa: F401
     import hypothesis  # noqa: F401
-    import prometheus_client  # noqa: F401
     import pytest  # noqa: F401
     import respx  # noqa: F401
-    import sqlalchemy.dialects.postgresql
-    import sqlalchemy.dialects.sqlite  # noqa: F401
     import websockets.sync.client
     import websockets.sync.server  # noqa: F401
     import yaml  # noqa: F401
 
-    import bot.__main__
-    import bot.app
     import bot.check
-    import bot.runtime
     import bot.tables  # noqa: F401
+    from tests.bot_forkserver import import_the_bot
+
+    import_the_bot()
 
 
 def _become_the_worker(argv: list[str], fds: list[int]) -> None:
