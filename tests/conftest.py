@@ -19,13 +19,16 @@ from tests import tiers, worker_forkserver
 
 # Hypothesis fails an example that takes over 200 ms: a time limit, which a busy machine trips with
 # nothing wrong. How fast the code is belongs to the benchmarks; here, only what it does.
-_WORKER_FORKSERVER = pytest.StashKey["subprocess.Popen[bytes]"]()
-
 settings.register_profile("suite", deadline=None)
 # The fast tier (`-m "not e2e"`) tries a quarter of the examples: the inner loop still meets every
 # property, and the full run (and CI) tries them all.
 settings.register_profile("fast", parent=settings.get_profile("suite"), max_examples=25)
 settings.load_profile("suite")
+
+
+# xdist's workers are forked from one process that imported what they all import
+# (tests/worker_forkserver.py), started here in the controller before them.
+_WORKER_FORKSERVER = pytest.StashKey["subprocess.Popen[bytes]"]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -87,8 +90,8 @@ def no_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
 # --- how many workers -------------------------------------------------------------------------------
 # pyproject asks for `-n auto`, which asks this. The full run spends most of its time waiting on bot
 # processes and loopback servers: 8 workers side by side, whatever the cores. The fast tier
-# (`-m "not e2e"`) is mostly CPU, and each worker costs ~1.4 s of it to start and collect: two a core
-# (3 or 5 on 2 cores came out slower).
+# (`-m "not e2e"`) is mostly CPU, and each worker costs ~0.7 s of it to collect: two a core (3 or 6
+# on 2 cores came out slower, 5 the same).
 
 
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
