@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
-from tests import tiers, worker_forkserver
+from tests import ordering, tiers, worker_forkserver
 
 # Hypothesis fails an example that takes over 200 ms: a time limit, which a busy machine trips with
 # nothing wrong. How fast the code is belongs to the benchmarks; here, only what it does.
@@ -32,10 +32,15 @@ _WORKER_FORKSERVER = pytest.StashKey["subprocess.Popen[bytes]"]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    if "not e2e" in (config.option.markexpr or ""):
+    if _fast_tier(config):
         settings.load_profile("fast")
+        # No test of the fast tier shares a running bot (an xdist_group is e2e's): xdist's "load"
+        # hands each worker a batch of tests at a time. "loadgroup" hands out one test per message
+        # and a worker waits for the controller's answer between two (~0.6 s a worker a run).
+        if config.option.dist == "loadgroup":
+            config.option.dist = "load"
     if _distributes(config) and all(spec == "popen" for spec in config.option.tx or ()):
-        server = worker_forkserver.start()
+        server = worker_forkserver.start(config.args)
         if server is not None:
             config.stash[_WORKER_FORKSERVER] = server
             config.option.tx = [f"popen//python={worker_forkserver.pythonspec()}" for _ in config.option.tx]
@@ -94,15 +99,21 @@ def no_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
 # on 2 cores came out slower, 5 the same).
 
 
+def _fast_tier(config: pytest.Config) -> bool:
+    return "not e2e" in (config.option.markexpr or "")
+
+
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
-    if "not e2e" in (config.option.markexpr or ""):
+    if _fast_tier(config):
         return 2 * (os.cpu_count() or 1)
     return 8
 
 
-# --- xdist groups ------------------------------------------------------------------------------------
-# `--dist loadgroup` sends the tests of one xdist_group (a module whose tests share one running bot) to
-# one worker, which it finds by an "@group" suffix xdist's worker adds to each such test's node id.
+# --- the order the workers are given ----------------------------------------------------------------
+# The work that takes longest first; each module's quick tests spread over the run; and the xdist
+# groups marked. `--dist loadgroup` sends the tests of one xdist_group (a module whose tests share
+# one running bot) to one worker, which it finds by an "@group" suffix xdist's worker adds to each
+# such test's node id.
 # pytest 9 builds the node id from `Item._id` and no longer reads the `_nodeid` that pytest-xdist 3.8
 # (the newest) sets: without this, a group's tests spread over every worker and each worker started
 # the module's bot again. It does nothing once the suffix is there (a pytest-xdist that knows).
@@ -110,17 +121,16 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if not getattr(config.option, "loadgroup", False):
-        return
+    if not hasattr(config, "workerinput"):
+        return  # one process (-n 0): the order it runs in changes nothing
+    # Every worker computes the same order from the same seed, as xdist requires.
     # The longest work first, so that it does not start last and leave the run waiting on it: the
     # groups (a whole module's tests on one bot), then the other tests that start processes. The
-    # sort is stable: within each kind the order stays the random one (every worker computes the
-    # same, as xdist requires).
-    items.sort(
-        key=lambda item: (
-            0 if item.get_closest_marker("xdist_group") else 1 if item.get_closest_marker("e2e") else 2
-        )
-    )
+    # sort is stable: within each kind the order stays the random one.
+    items.sort(key=lambda item: 0 if _grouped(item) else 1 if item.get_closest_marker("e2e") else 2)
+    _spread_modules(items)
+    if not getattr(config.option, "loadgroup", False):
+        return
     for item in items:
         groups = sorted({str(mark.args[0]) for mark in item.iter_markers("xdist_group") if mark.args})
         node_id = getattr(item, "_id", None)
@@ -129,6 +139,27 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         grouped = dataclasses.replace(node_id)
         object.__setattr__(grouped, "_str_cache", f"{item.nodeid}@{'_'.join(groups)}")
         item._id = grouped
+
+
+def _grouped(item: pytest.Item) -> bool:
+    return item.get_closest_marker("xdist_group") is not None
+
+
+def _spread_modules(items: list[pytest.Item]) -> None:
+    """Each module's quick tests spread over the run (tests/ordering.py). Not the tests that start
+    processes or share a bot, nor a test of a module-scoped fixture: spread, that fixture would be
+    set up again at each change of module."""
+    order = ordering.spread(
+        [item.nodeid.partition("::")[0] for item in items], [_spreadable(item) for item in items]
+    )
+    items[:] = [items[index] for index in order]
+
+
+def _spreadable(item: pytest.Item) -> bool:
+    if _grouped(item) or item.get_closest_marker("e2e"):
+        return False
+    fixtures = getattr(getattr(item, "_fixtureinfo", None), "name2fixturedefs", {})
+    return all(definitions[-1].scope in ("function", "session") for definitions in fixtures.values())
 
 
 # --- the garbage collector ----------------------------------------------------------------------------
@@ -173,10 +204,10 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     if _distributes(session.config):  # the workers collect; the controller only reads their reports
         _rewrite_once(session.config)
         _collector_back_on()
+    elif not session.config.option.collectonly:  # this process runs the tests
+        from tests import databases  # not at the top: the controller has no use for the bot's tables
 
-
-# One process, the files' own order, nothing cached: only the imports are wanted.
-COLLECT_ONLY = ("--collect-only", "-q", "-n", "0", "-p", "no:randomly", "-p", "no:cacheprovider")
+        databases.sqlite_template()
 
 
 def _distributes(config: pytest.Config) -> bool:
@@ -195,11 +226,7 @@ def _rewrite_once(config: pytest.Config) -> None:
     root = config.rootpath
     xdist_plugin = Path(str(getattr(importlib.util.find_spec("xdist.plugin"), "origin", "")))
     plugins_written = (xdist_plugin.parent / "__pycache__" / f"{xdist_plugin.stem}.{tag}.pyc").exists()
-    unwritten = [
-        path
-        for path in sorted((root / "tests").rglob("test_*.py"))
-        if not (path.parent / "__pycache__" / f"{path.stem}.{tag}.pyc").exists()
-    ]
+    unwritten = worker_forkserver.unwritten_test_modules(root)
     if plugins_written and not unwritten:
         return
     shares: list[list[str]] = [[] for _ in range(max(1, min(os.cpu_count() or 1, len(unwritten))))]
@@ -209,7 +236,7 @@ def _rewrite_once(config: pytest.Config) -> None:
     environment.pop("PYTHONDONTWRITEBYTECODE", None)
     collectors = [
         subprocess.Popen(
-            [sys.executable, "-m", "pytest", *COLLECT_ONLY, *share],
+            [sys.executable, "-m", "pytest", *worker_forkserver.COLLECT_ONLY, *share],
             cwd=root,
             env=environment,
             stdin=subprocess.DEVNULL,

@@ -7,6 +7,7 @@ each PostgreSQL test drops and recreates the bot's tables in it.
 from __future__ import annotations
 
 import atexit
+import functools
 import os
 import shutil
 import tempfile
@@ -54,10 +55,10 @@ def _share_compiled_statements(connection: Connection) -> None:
     connection.execution_options(compiled_cache=SHARED_COMPILED_STATEMENTS)
 
 
-def _worker_url(url: str) -> str:
+@functools.cache
+def _worker_url(url: str, worker: str) -> str:
     """The tests run in parallel (pytest-xdist): each worker gets a schema of its own in the one
     throw-away database, so one worker's dropped tables are never another's."""
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
     if not url or not worker:
         return url
     schema = f"tests_{worker}"
@@ -75,9 +76,6 @@ def _worker_url(url: str) -> str:
     )
 
 
-PG_URL = _worker_url(os.environ.get("TEST_DATABASE_URL", ""))
-
-
 def reset_postgres(url: str) -> None:
     """Every table of the bot dropped, so the next database opened creates them anew."""
     engine = sa.create_engine(url)
@@ -87,14 +85,23 @@ def reset_postgres(url: str) -> None:
         engine.dispose()
 
 
+def fresh_postgres() -> str:
+    """This worker's schema of TEST_DATABASE_URL with no table in it; skips the test without it.
+
+    Looked up when a test asks, not at import: the workers' fork server imports this module before
+    there is a worker (tests/worker_forkserver.py)."""
+    url = _worker_url(os.environ.get("TEST_DATABASE_URL", ""), os.environ.get("PYTEST_XDIST_WORKER", ""))
+    if not url:
+        pytest.skip(NO_PG)
+    reset_postgres(url)
+    return url
+
+
 def database_url(backend: str, tmp_path: Path) -> str:
     """A fresh database of `backend` ("sqlite" or "postgresql"); skips without PostgreSQL."""
     if backend == "sqlite":
         return f"sqlite:///{tmp_path / 'outbox.db'}"
-    if not PG_URL:
-        pytest.skip(NO_PG)
-    reset_postgres(PG_URL)
-    return PG_URL
+    return fresh_postgres()
 
 
 class ClosingOutbox(Outbox):
@@ -110,18 +117,28 @@ class ClosingOutbox(Outbox):
         self.close()
 
 
-def _sqlite_template() -> Path:
-    """A database with every table, made once per process (at import, before any test patches the
-    schema): creating the tables costs ~15 ms of CPU, copying them a fraction of that, and some
-    three hundred tests open a new one."""
-    directory = tempfile.mkdtemp(prefix="productlane-slack-template-")
-    atexit.register(shutil.rmtree, directory, True)
-    path = Path(directory) / "outbox.db"
-    open_database(f"sqlite:///{path}").close()
-    return path
+_SQLITE_TEMPLATES: dict[int, Path] = {}
 
 
-SQLITE_TEMPLATE = _sqlite_template()
+def sqlite_template() -> Path:
+    """A database with every table, made once per process: creating the tables costs ~15 ms of
+    CPU, copying them a fraction of that, and some three hundred tests open a new one. conftest
+    makes it as the process's session starts, before any test patches the schema; not at import,
+    as the workers' fork server imports this module (tests/worker_forkserver.py). Kept per process:
+    a fork inherits the dictionary, but not the directory to remove at its exit."""
+    made = _SQLITE_TEMPLATES.get(os.getpid())
+    if made is None:
+        directory = tempfile.mkdtemp(prefix="productlane-slack-template-")
+        atexit.register(_remove_if_mine, os.getpid(), directory)
+        made = Path(directory) / "outbox.db"
+        open_database(f"sqlite:///{made}").close()
+        _SQLITE_TEMPLATES[os.getpid()] = made
+    return made
+
+
+def _remove_if_mine(owner: int, directory: str) -> None:
+    if os.getpid() == owner:  # a forked child runs its parent's exit functions too (the workers do)
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def outbox_at(database_url: str, **options: Any) -> ClosingOutbox:
@@ -131,6 +148,6 @@ def outbox_at(database_url: str, **options: Any) -> ClosingOutbox:
     if url.get_backend_name() == "sqlite" and url.database and not Path(url.database).exists():
         path = Path(url.database)
         path.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(SQLITE_TEMPLATE, path)
+        shutil.copyfile(sqlite_template(), path)
         path.chmod(0o600)  # as the bot creates it
     return ClosingOutbox(open_database(database_url, **options))

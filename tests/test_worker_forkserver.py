@@ -57,3 +57,34 @@ def test_the_server_ends_with_its_controller() -> None:
     assert started.returncode == 0
     assert worker_forkserver.SOCKET_VARIABLE not in os.environ
     assert sys.executable in worker_forkserver.pythonspec()
+
+
+def test_a_worker_finds_the_test_modules_imported_and_collects_what_pytest_alone_does() -> None:
+    paths = ["tests/test_settings.py", "tests/render/test_mrkdwn.py"]  # both with parametrized tests
+    collect = [*worker_forkserver.COLLECT_ONLY, "-v", *paths]  # -v: each test's id, not a count
+    in_a_worker = (
+        "import sys, pytest\n"
+        "module = sys.modules.get('tests.test_settings')\n"
+        "print('imported and rewritten:', module is not None and '@py_builtins' in vars(module))\n"
+        f"sys.exit(pytest.main({collect!r}))\n"
+    )
+    started = worker_forkserver.start(paths)
+    assert started is not None
+    try:
+        worker = subprocess.run(
+            [*worker_forkserver.pythonspec().split(), "-u", "-c", in_a_worker],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        worker_forkserver.stop(started)
+    alone = subprocess.run(
+        [sys.executable, "-m", "pytest", *collect], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert worker.returncode == alone.returncode == 0, worker.stderr + alone.stderr
+    assert worker.stdout.startswith("imported and rewritten: True\n"), worker.stdout
+    tests = [line for line in alone.stdout.splitlines() if "::" in line]
+    assert len(tests) > 100
+    assert [line for line in worker.stdout.splitlines() if "::" in line] == tests

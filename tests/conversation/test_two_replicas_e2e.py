@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.conversation.conversation_world import BATCH, CHANNEL, CUSTOMER, SCOPES
-from tests.databases import NO_PG, PG_URL, reset_postgres
+from tests.databases import fresh_postgres
 from tests.fakes.productlane import FakeProductlane
 from tests.fakes.slack import FakeSlack
 from tests.running_bot import since, wait_until
@@ -49,11 +49,9 @@ def reply(slack: FakeSlack, ts: str, text: str) -> dict[str, object]:
 
 
 def test_two_replicas_follow_the_same_threads_and_send_each_reply_once_in_order(tmp_path: Path) -> None:
-    if not PG_URL:
-        pytest.skip(NO_PG)
-    reset_postgres(PG_URL)
+    database = fresh_postgres()
     with FakeSlack() as slack, FakeProductlane(scopes=SCOPES) as productlane:
-        env = {"DATABASE_URL": PG_URL, "FOLLOWUP_BATCH_SECONDS": str(BATCH)}
+        env = {"DATABASE_URL": database, "FOLLOWUP_BATCH_SECONDS": str(BATCH)}
         (tmp_path / "a").mkdir()
         (tmp_path / "b").mkdir()
         a = start_http_bot(slack, productlane, tmp_path / "a", **env)

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from bot.slack.ids import GLOBAL_SHORTCUT, MESSAGE_SHORTCUT
-from tests.databases import NO_PG, PG_URL, reset_postgres
+from tests.databases import fresh_postgres
 from tests.fakes.productlane import FakeProductlane
 from tests.fakes.slack import Call, FakeSlack
 from tests.running_bot import World, bot_environment, fresh_fakes, since, start_bot, wait_until
@@ -327,12 +327,10 @@ class TcpProxy:
             sock.close()
 
 
-@pytest.mark.skipif(not PG_URL, reason=NO_PG)
 def test_readyz_says_why_when_the_database_is_gone(tmp_path: Path) -> None:
     from sqlalchemy import make_url
 
-    reset_postgres(PG_URL)
-    url = make_url(PG_URL)
+    url = make_url(fresh_postgres())
     proxy = TcpProxy((url.host or "127.0.0.1", url.port or 5432))
     through_proxy = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
     with FakeSlack() as slack, FakeProductlane() as productlane:
