@@ -40,7 +40,10 @@ def pytest_configure(config: pytest.Config) -> None:
         if config.option.dist == "loadgroup":
             config.option.dist = "load"
     if _distributes(config) and all(spec == "popen" for spec in config.option.tx or ()):
-        server = worker_forkserver.start(config.args)
+        # The run's paths, and its marks: conftest loads the hypothesis profile from them, which a
+        # test module's @settings take their defaults from as it is imported.
+        marks = ["-m", config.option.markexpr] if config.option.markexpr else []
+        server = worker_forkserver.start([*marks, *config.args])
         if server is not None:
             config.stash[_WORKER_FORKSERVER] = server
             config.option.tx = [f"popen//python={worker_forkserver.pythonspec()}" for _ in config.option.tx]

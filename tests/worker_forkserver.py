@@ -75,19 +75,16 @@ def unwritten_test_modules(root: Path) -> list[Path]:
     ]
 
 
-def start(paths: list[str] | tuple[str, ...] = ()) -> subprocess.Popen[bytes] | None:
+def start(test_arguments: list[str] | tuple[str, ...] = ()) -> subprocess.Popen[bytes] | None:
     """Start the server and point the workers at it (through the environment they inherit); None
-    when it did not come up, and the workers start as usual. It imports the test modules the
-    workers will collect from ``paths`` (pytest's arguments)."""
+    when it did not come up, and the workers start as usual. It imports the test modules a pytest
+    run with ``test_arguments`` collects (none without)."""
     if os.environ.get("TESTS_WORKER_EXEC") == "1" or sys.platform != "linux":
         return None
     path = os.path.join(tempfile.mkdtemp(prefix="pytest-workers-"), "socket")
+    arguments = json.dumps(list(test_arguments))
     server = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            f"from tests.worker_forkserver import serve; serve({path!r}, {json.dumps(list(paths))!r})",
-        ],
+        [sys.executable, "-c", f"from tests.worker_forkserver import serve; serve({path!r}, {arguments!r})"],
         cwd=ROOT,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
@@ -122,9 +119,9 @@ def stop(server: subprocess.Popen[bytes]) -> None:
 # --- the server's side -----------------------------------------------------------------------------
 
 
-def serve(path: str, test_paths: str = "[]") -> None:
+def serve(path: str, test_arguments: str = "[]") -> None:
     """Import what every worker imports, then fork a worker for each client until stdin ends.
-    ``test_paths``: the run's pytest arguments, as JSON."""
+    ``test_arguments``: the run's paths and marks, as JSON."""
     # Listening first: the controller goes on at once, and a worker that comes before the imports
     # are done waits in the backlog for them.
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -137,7 +134,7 @@ def serve(path: str, test_paths: str = "[]") -> None:
     with contextlib.suppress(Exception):  # each worker imports it again and reports the error
         _import_what_workers_share()
     with contextlib.suppress(Exception):  # the same
-        _import_the_test_modules(json.loads(test_paths))
+        _import_the_test_modules(json.loads(test_arguments))
     gc.freeze()
     clients: dict[int, socket.socket] = {}  # a worker's pid: the client waiting for its status
     selector = selectors.DefaultSelector()
@@ -188,9 +185,10 @@ def _import_what_workers_share() -> None:
     import_the_bot()
 
 
-def _import_the_test_modules(paths: list[str]) -> None:
-    """The test modules (and conftests) under ``paths``, as a worker's pytest would import them."""
-    if not paths or unwritten_test_modules(ROOT):
+def _import_the_test_modules(arguments: list[str]) -> None:
+    """The test modules (and conftests) a pytest run with ``arguments`` collects, imported as a
+    worker's pytest would."""
+    if not arguments or unwritten_test_modules(ROOT):
         return
     import pytest
 
@@ -207,7 +205,7 @@ def _import_the_test_modules(paths: list[str]) -> None:
     try:
         os.dup2(quiet, 1)
         os.dup2(quiet, 2)
-        pytest.main([*COLLECT_ONLY, *paths], plugins=[ImportOnly()])
+        pytest.main([*COLLECT_ONLY, *arguments], plugins=[ImportOnly()])
     finally:
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(Exception):
