@@ -98,8 +98,9 @@ def no_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
 # --- how many workers -------------------------------------------------------------------------------
 # pyproject asks for `-n auto`, which asks this. The full run spends most of its time waiting on bot
 # processes and loopback servers: 8 workers side by side, whatever the cores. The fast tier
-# (`-m "not e2e"`) is mostly CPU, and each worker costs ~0.7 s of it to collect: two a core (3 or 6
-# on 2 cores came out slower, 5 the same).
+# (`-m "not e2e"`) is mostly CPU, and each worker costs ~0.4 s of it to collect: two a core, and one
+# more to work while another waits. On 2 cores, runs taking turns: 12.4 s on average with 5 and
+# 13.0 s with 4 (six each), 14.8 s and 14.9 s on a slower host (four each); 3 and 6 were slower.
 
 
 def _fast_tier(config: pytest.Config) -> bool:
@@ -108,7 +109,7 @@ def _fast_tier(config: pytest.Config) -> bool:
 
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     if _fast_tier(config):
-        return 2 * (os.cpu_count() or 1)
+        return 2 * (os.cpu_count() or 1) + 1
     return 8
 
 

@@ -206,6 +206,15 @@ def _import_the_test_modules(arguments: list[str]) -> None:
         os.dup2(quiet, 1)
         os.dup2(quiet, 2)
         pytest.main([*COLLECT_ONLY, *arguments], plugins=[ImportOnly()])
+        # Hypothesis reads the constants of every module of the project once per process, as the
+        # first property test is collected (~0.1 s of each worker's CPU): read here, the workers
+        # read only the modules they import themselves. Its own pytest plugin calls this, as a
+        # run's items are known; no item is built here.
+        from hypothesis.internal.conjecture import providers
+
+        read_local_constants = getattr(providers, "_get_local_constants", None)
+        if callable(read_local_constants):
+            read_local_constants()
     finally:
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(Exception):
