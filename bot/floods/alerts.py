@@ -46,6 +46,9 @@ class _Alert:
     tries: int = 0
     due: float = 0.0
     """When it may be tried (time.monotonic)."""
+    held_while_telling: bool = False
+    """The channel held another message while this was being told: if it is still owed, the
+    next try is now, as that message would have made it."""
 
 
 def flood_alert_text(scope: Scope, channel_id: str, reason: str, retention_days: int) -> str:
@@ -99,6 +102,8 @@ class FloodAlerts:
     def held_again(self, channel_id: str) -> None:
         """The channel held one more message: an alert still owed for it is tried now."""
         with self._changed:
+            if self._telling is not None and self._telling.channel_id == channel_id:
+                self._telling.held_while_telling = True
             for alert in self._pending:
                 if alert.channel_id == channel_id and alert.tries:
                     alert.due = time.monotonic()
@@ -154,7 +159,8 @@ class FloodAlerts:
                     delay = min(
                         self._retry.longest_seconds, self._retry.first_seconds * 2 ** (alert.tries - 1)
                     )
-                    alert.due = time.monotonic() + delay
+                    alert.due = time.monotonic() + (0.0 if alert.held_while_telling else delay)
+                    alert.held_while_telling = False
                     self._pending.append(alert)
 
     def _tell(self, alert: _Alert) -> bool:

@@ -12,6 +12,7 @@ from bot.floods import AlertRetry, FloodAlerts, Scope
 from bot.slack.admins import AdminsToTell, WorkspaceAdmins
 from bot.slack.lookups import SlackLookups, SlackUser
 from bot.slack.replies import SlackReply
+from tests.pace import PATIENCE
 from tests.running_bot import wait_until
 
 
@@ -79,6 +80,21 @@ class FailingUsersList(SlackLookups):
         return self.answers
 
 
+class SlowlyFailingUsersList(FailingUsersList):
+    """The first users.list is refused only once ``fail`` is set; the next ones as above."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fail = threading.Event()
+
+    def people_who_admin(self, pages: int = 50) -> list[SlackUser]:
+        if self.asked == 0:
+            self.asked += 1
+            self.fail.wait(PATIENCE)
+            raise OSError("429 ratelimited")
+        return super().people_who_admin(pages)
+
+
 def workspace_admin() -> SlackUser:
     return SlackUser("U0WSADMIN1", "ws", "WS", None, "T0ACME0001", is_bot=False, is_admin=True)
 
@@ -111,6 +127,21 @@ def test_an_alert_still_owed_is_tried_again_when_the_channel_holds_another_messa
     alerts.held_again("C2")  # another channel: not this alert
     alerts.held_again("C1")
     wait_until(lambda: direct.to("U0WSADMIN1") == ["C1"], "told on the next hold")
+    alerts.stop()
+    assert direct.sent == [("U0WSADMIN1", "C1")]
+
+
+def test_a_message_held_while_the_alert_is_being_told_brings_its_retry_forward() -> None:
+    lookups = SlowlyFailingUsersList()
+    admins = WorkspaceAdmins(lookups, [], "T0ACME0001")
+    direct = Direct()
+    alerts = FloodAlerts(admins.to_tell, direct, 90, AlertRetry(first_seconds=3600, longest_seconds=3600))
+    alerts.went_over(Scope.FOLLOWUP, "C1", "over")
+    wait_until(lambda: lookups.asked == 1, "the first try under way")
+    alerts.held_again("C1")
+    lookups.answers = [workspace_admin()]
+    lookups.fail.set()  # the try under way fails after the hold: the retry is not an hour away
+    wait_until(lambda: direct.to("U0WSADMIN1") == ["C1"], "told right after the failed try")
     alerts.stop()
     assert direct.sent == [("U0WSADMIN1", "C1")]
 
