@@ -115,12 +115,17 @@ def test_when_users_list_fails_the_named_admins_hear_at_once_and_the_rest_on_a_r
     assert direct.to("U0NAMED001") == ["C1"], "never told twice"
 
 
+def alerts_retried_in_an_hour(lookups: SlackLookups, direct: Direct) -> FloodAlerts:
+    """Alerts to the workspace's admins whose next retry is an hour away: only the next hold can
+    bring it sooner."""
+    admins = WorkspaceAdmins(lookups, [], "T0ACME0001")
+    return FloodAlerts(admins.to_tell, direct, 90, AlertRetry(first_seconds=3600, longest_seconds=3600))
+
+
 def test_an_alert_still_owed_is_tried_again_when_the_channel_holds_another_message() -> None:
     lookups = FailingUsersList()
-    admins = WorkspaceAdmins(lookups, [], "T0ACME0001")
     direct = Direct()
-    # The next retry is an hour away: only the next hold can bring it sooner.
-    alerts = FloodAlerts(admins.to_tell, direct, 90, AlertRetry(first_seconds=3600, longest_seconds=3600))
+    alerts = alerts_retried_in_an_hour(lookups, direct)
     alerts.went_over(Scope.FOLLOWUP, "C1", "over")
     wait_until(lambda: lookups.asked == 1 and alerts.owed() == ["C1"], "the first try failed")
     lookups.answers = [workspace_admin()]
@@ -133,9 +138,8 @@ def test_an_alert_still_owed_is_tried_again_when_the_channel_holds_another_messa
 
 def test_a_message_held_while_the_alert_is_being_told_brings_its_retry_forward() -> None:
     lookups = SlowlyFailingUsersList()
-    admins = WorkspaceAdmins(lookups, [], "T0ACME0001")
     direct = Direct()
-    alerts = FloodAlerts(admins.to_tell, direct, 90, AlertRetry(first_seconds=3600, longest_seconds=3600))
+    alerts = alerts_retried_in_an_hour(lookups, direct)
     alerts.went_over(Scope.FOLLOWUP, "C1", "over")
     wait_until(lambda: lookups.asked == 1, "the first try under way")
     alerts.held_again("C1")
