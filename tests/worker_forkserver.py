@@ -10,7 +10,8 @@ the worker's exit status when it ends. Without the server (it failed, or `TESTS_
 worker starts as usual.
 
 The server also imports the run's test modules and conftests as pytest does (rewritten for its
-assert messages, from the same cached files): ~0.45 s of each worker's ~0.9 s of collection CPU.
+assert messages, from the same cached files), and has hypothesis read the project's constants: ~0.5 s
+of each worker's ~0.9 s of collection CPU.
 It does so with a pytest run of its own that stops at the modules, building no test from them, so
 that nothing a test is built from (a parametrize's values, which may be an iterator) is used up
 before the workers build theirs. On a fresh clone, before the files are written
