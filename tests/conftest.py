@@ -9,6 +9,7 @@ import importlib.util
 import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import Generator
 from pathlib import Path
 
@@ -64,6 +65,30 @@ sys.dont_write_bytecode = False
 # not pytest's: with the variable set, each worker rewrote them on every run. The workers (and the
 # commands the tests run) start without it, so the first run writes them and later runs load them.
 os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+
+# --- temporary files -------------------------------------------------------------------------------
+# A run writes ~100 MB of temporary files, most of them SQLite databases (some three hundred tests open
+# one, and each is synced to disk as it closes). On a memory filesystem a fast-tier run took ~0.5 s
+# less (13.5 s against 14.0 s, 0.5 s less of system CPU), so the tests' TMPDIR is /dev/shm when it has
+# room to spare; never with less than 2 GiB free (a container's is often 64 MB), nor over a TMPDIR
+# the caller set. The workers, bots and commands the tests start inherit it.
+MEMORY_FILESYSTEM = "/dev/shm"  # noqa: S108 - as TMPDIR only: tempfile and pytest make private names in it
+MEMORY_FILESYSTEM_FREE_BYTES = 2 << 30
+
+
+def _temporary_files_in_memory() -> None:
+    if "TMPDIR" in os.environ or not os.access(MEMORY_FILESYSTEM, os.W_OK | os.X_OK):
+        return
+    try:
+        stats = os.statvfs(MEMORY_FILESYSTEM)
+    except OSError:
+        return
+    if stats.f_bavail * stats.f_frsize >= MEMORY_FILESYSTEM_FREE_BYTES:
+        os.environ["TMPDIR"] = MEMORY_FILESYSTEM
+        tempfile.tempdir = None  # pytest's output capture has already asked: asked again, it reads TMPDIR
+
+
+_temporary_files_in_memory()
 
 PROXY_VARIABLES = (
     "HTTP_PROXY",
