@@ -161,13 +161,17 @@ def serve() -> None:
 
 def import_the_bot() -> None:
     """Everything a running bot imports, and what it imports later on (httpx on its first request,
-    the PostgreSQL driver, prometheus-client on the first scrape): a fork has it all already."""
+    prometheus-client on the first scrape, the PostgreSQL driver when the tests have a server): a
+    fork has it all already. Without TEST_DATABASE_URL no test bot uses PostgreSQL, and its driver
+    and dialect (~0.12 s of CPU) are left out."""
     import httpx  # noqa: F401
     import prometheus_client  # noqa: F401
-    import psycopg  # noqa: F401
     import slack_bolt.adapter.socket_mode  # noqa: F401
-    import sqlalchemy.dialects.postgresql
-    import sqlalchemy.dialects.sqlite  # noqa: F401
+    import sqlalchemy.dialects.sqlite
+
+    if os.environ.get("TEST_DATABASE_URL"):
+        import psycopg  # noqa: F401
+        import sqlalchemy.dialects.postgresql  # noqa: F401
 
     import bot.__main__
     import bot.app
