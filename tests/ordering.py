@@ -13,13 +13,14 @@ def spread(modules: Sequence[str], movable: Sequence[bool]) -> list[int]:
     pytest-randomly keeps a module's tests together, and xdist hands tests out in the order it is
     given: the workers all ran the same module at once. When its tests all wait (on slow clients, a
     Retry-After), every worker waited together and the cores idled. Spread, a module's waits overlap
-    other modules' work."""
+    other modules' work. Each module starts at the beginning: the end of the run, which no other
+    work can fill, is left to the modules with the most tests, whose tests are short."""
     places = [index for index, can_move in enumerate(movable) if can_move]
     by_module: dict[str, list[int]] = {}
     for index in places:
         by_module.setdefault(modules[index], []).append(index)
     spread_out = sorted(
-        ((position + 0.5) / len(indexes), order, index)
+        (position / len(indexes), order, index)
         for order, indexes in enumerate(by_module.values())
         for position, index in enumerate(indexes)
     )

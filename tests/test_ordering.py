@@ -9,7 +9,7 @@ def test_each_modules_tests_are_spread_over_the_run_in_their_own_order() -> None
     modules = ["a", "a", "a", "a", "b", "b", "c"]
     order = spread(modules, [True] * len(modules))
     assert sorted(order) == list(range(len(modules)))
-    assert [modules[index] for index in order] == ["a", "b", "a", "c", "a", "b", "a"]
+    assert [modules[index] for index in order] == ["a", "b", "c", "a", "a", "b", "a"]
     assert [index for index in order if modules[index] == "a"] == [0, 1, 2, 3]
 
 
