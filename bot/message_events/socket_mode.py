@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import logging
 import socket
-import threading
 from typing import Any
 
 from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_sdk.socket_mode.builtin import SocketModeClient
+from slack_sdk.socket_mode.interval_runner import IntervalRunner
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 
@@ -24,8 +24,8 @@ from bot.background import RepeatedFailureLog
 from bot.message_events.dispatch import MessageEvents, is_message_event
 
 log = logging.getLogger(__name__)
-# How often a closing handler marks its session over again (see `close`).
-TERMINATED_MARK_SECONDS = 0.05
+# How often the receiver looks for a connection to receive on (slack_sdk's own pace).
+RECEIVER_INTERVAL_SECONDS = 0.1
 
 
 class MessageFilteringHandler(SocketModeHandler):
@@ -36,6 +36,7 @@ class MessageFilteringHandler(SocketModeHandler):
         self._message_events = message_events
         self._failures = RepeatedFailureLog(log, "keeping a channel message")
         _send_without_delay(self.client)
+        _receive_without_reviving(self.client)
 
     def close(self) -> None:
         """Disconnect and end slack_sdk's threads, without waiting out their idle poll.
@@ -47,22 +48,7 @@ class MessageFilteringHandler(SocketModeHandler):
         client = self.client
         client.closed = True
         client.message_queue.put(None)
-        # slack_sdk's session runner marks its session live as it starts receiving: a close that
-        # came between the connection and that start (a stop just after connecting) was undone,
-        # and closing then waited for that runner for ever. The session is marked over until the
-        # close is done, so the runner ends whenever it starts.
-        closed = threading.Event()
-
-        def keep_the_session_terminated() -> None:
-            while not closed.wait(TERMINATED_MARK_SECONDS):
-                client.current_session_state.terminated = True
-
-        marking = threading.Thread(target=keep_the_session_terminated, name="socket-mode-close", daemon=True)
-        marking.start()
-        try:
-            super().close()  # type: ignore[no-untyped-call]
-        finally:
-            closed.set()
+        super().close()  # type: ignore[no-untyped-call]
 
     def handle(self, client: SocketModeClient, req: SocketModeRequest) -> None:  # type: ignore[override]
         if req.type == "events_api" and is_message_event(req.payload):
@@ -76,6 +62,32 @@ class MessageFilteringHandler(SocketModeHandler):
             client.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id))
             return
         super().handle(client, req)
+
+
+def _receive_without_reviving(client: SocketModeClient) -> None:
+    """Receive on the client's connection with a runner that never revives a session that ended.
+
+    slack_sdk's runner reads the connection and its session state one after the other, marks the
+    state live and receives until it is marked over. A reconnect replaces the connection, then the
+    state, ending the old state first: a runner that read the new connection with the old state
+    revived it and received on a state nothing would end again. The next reconnect left it behind
+    (the bot heard nothing more) and a stop waited for it for ever; a close that came between a
+    connection and the runner's start was undone the same way. This runner receives only while the
+    state it read is live, and leaves marking it over to whoever closes or replaces the connection.
+    """
+
+    def receive() -> None:
+        session = client.current_session
+        state = client.current_session_state
+        if session is None or not session.is_active() or state.terminated:
+            return
+        try:
+            session.run_until_completion(state)
+        except Exception:  # the runner must live on: it is the only thread that receives
+            log.exception("socket mode: receiving on the connection failed; looking at it again")
+
+    client.current_session_runner.shutdown()  # type: ignore[no-untyped-call] # slack_sdk's, idle till connected
+    client.current_session_runner = IntervalRunner(receive, RECEIVER_INTERVAL_SECONDS).start()
 
 
 def _send_without_delay(client: SocketModeClient) -> None:

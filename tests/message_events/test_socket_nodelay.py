@@ -11,12 +11,13 @@ import time
 import pytest
 from slack_bolt import App
 from slack_sdk import WebClient
-from slack_sdk.socket_mode.builtin import SocketModeClient
+from slack_sdk.socket_mode.builtin.connection import ConnectionState
 
 from bot.message_events import Interest, MessageEvents
 from bot.message_events.socket_mode import MessageFilteringHandler
 from tests.fakes.slack import FakeSlack
 from tests.pace import PATIENCE
+from tests.running_bot import wait_until
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -78,32 +79,51 @@ def test_closing_wakes_the_message_processor_rather_than_waiting_for_its_next_lo
         assert handler.client.closed
 
 
-def test_a_close_just_after_connecting_ends_though_slack_sdk_marks_the_session_live_again(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    # slack_sdk's session runner looks at the connection, then marks its session live and receives:
-    # one that looked just before the close and goes on just after it undoes the close's mark.
-    looked = threading.Event()
+class LiveConnection:
+    """A connection that is always up, and records the session states it was received on."""
 
-    def looked_just_before_the_close(self: SocketModeClient) -> None:
-        session = self.current_session
-        if session is None or not session.is_active():
-            return
-        looked.set()
-        while not self.current_session_state.terminated:  # the close has marked it over
+    def __init__(self) -> None:
+        self.looked = 0
+        self.received_on: queue.SimpleQueue[ConnectionState] = queue.SimpleQueue()
+
+    def is_active(self) -> bool:
+        self.looked += 1
+        return True
+
+    def run_until_completion(self, state: ConnectionState) -> None:
+        self.received_on.put(state)
+        while not state.terminated:
             time.sleep(0.001)
-        self.current_session_state.terminated = False  # as slack_sdk's runner does
-        session.run_until_completion(self.current_session_state)
 
-    monkeypatch.setattr(SocketModeClient, "_run_current_session", looked_just_before_the_close)
+    def close(self) -> None:
+        pass
+
+
+def test_the_receiver_never_revives_a_session_state_that_was_ended() -> None:
+    """A reconnect replaces the connection, then its state, and ends the old state first: a look
+    in between sees the new connection with the old, ended state. slack_sdk's runner marked that
+    state live again and received on it for ever; a close that came before the runner's first look
+    was undone the same way."""
     with FakeSlack() as slack:
         client = WebClient(token=slack.bot_token, base_url=slack.api_url)
         app = App(name="t", client=client, signing_secret="unused", token_verification_enabled=False)
         events = MessageEvents(Interest(), bot_user_id="U0BOT00001", bot_id="B0BOT00001")
         handler = MessageFilteringHandler(app, slack.app_token, events)
-        handler.connect()  # type: ignore[no-untyped-call]
-        assert looked.wait(PATIENCE)
-        closing = threading.Thread(target=handler.close, daemon=True)
-        closing.start()
-        closing.join(PATIENCE)
-        assert not closing.is_alive(), "close() is waiting for a session runner that never ends"
+        connection = LiveConnection()
+        ended = ConnectionState()  # type: ignore[no-untyped-call]
+        ended.terminated = True
+        handler.client.current_session_state = ended
+        handler.client.current_session = connection  # type: ignore[assignment]
+        try:
+            wait_until(lambda: connection.looked >= 3, "the receiver looked three times")
+            assert connection.received_on.empty(), "received on a session state that had ended"
+            assert ended.terminated
+            live = ConnectionState()  # type: ignore[no-untyped-call]
+            handler.client.current_session_state = live
+            assert connection.received_on.get(timeout=PATIENCE) is live
+        finally:
+            closing = threading.Thread(target=handler.close, daemon=True)
+            closing.start()
+            closing.join(PATIENCE)
+        assert not closing.is_alive(), "close() is waiting for a receiver that never ends"
+        assert live.terminated
