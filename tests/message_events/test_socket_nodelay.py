@@ -29,12 +29,16 @@ def no_delay(handler: MessageFilteringHandler) -> int:
     return int(session.sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
 
 
+def handler_for(slack: FakeSlack) -> MessageFilteringHandler:
+    client = WebClient(token=slack.bot_token, base_url=slack.api_url)
+    app = App(name="t", client=client, signing_secret="unused", token_verification_enabled=False)
+    events = MessageEvents(Interest(), bot_user_id="U0BOT00001", bot_id="B0BOT00001")
+    return MessageFilteringHandler(app, slack.app_token, events)
+
+
 def test_the_connection_and_every_reconnection_send_without_delay() -> None:
     with FakeSlack() as slack:
-        client = WebClient(token=slack.bot_token, base_url=slack.api_url)
-        app = App(name="t", client=client, signing_secret="unused", token_verification_enabled=False)
-        events = MessageEvents(Interest(), bot_user_id="U0BOT00001", bot_id="B0BOT00001")
-        handler = MessageFilteringHandler(app, slack.app_token, events)
+        handler = handler_for(slack)
         try:
             handler.connect()  # type: ignore[no-untyped-call]
             slack.socket.wait_connected(timeout=10)
@@ -61,10 +65,7 @@ class TakesUntilGiven(queue.Queue[str | None]):
 
 def test_closing_wakes_the_message_processor_rather_than_waiting_for_its_next_look() -> None:
     with FakeSlack() as slack:
-        client = WebClient(token=slack.bot_token, base_url=slack.api_url)
-        app = App(name="t", client=client, signing_secret="unused", token_verification_enabled=False)
-        events = MessageEvents(Interest(), bot_user_id="U0BOT00001", bot_id="B0BOT00001")
-        handler = MessageFilteringHandler(app, slack.app_token, events)
+        handler = handler_for(slack)
         taking = TakesUntilGiven()
         first, handler.client.message_queue = handler.client.message_queue, taking
         first.put(None)  # the processor's take from the queue it started with ends at once
@@ -105,10 +106,7 @@ def test_the_receiver_never_revives_a_session_state_that_was_ended() -> None:
     state live again and received on it for ever; a close that came before the runner's first look
     was undone the same way."""
     with FakeSlack() as slack:
-        client = WebClient(token=slack.bot_token, base_url=slack.api_url)
-        app = App(name="t", client=client, signing_secret="unused", token_verification_enabled=False)
-        events = MessageEvents(Interest(), bot_user_id="U0BOT00001", bot_id="B0BOT00001")
-        handler = MessageFilteringHandler(app, slack.app_token, events)
+        handler = handler_for(slack)
         connection = LiveConnection()
         ended = ConnectionState()  # type: ignore[no-untyped-call]
         ended.terminated = True
