@@ -76,6 +76,8 @@ def _receive_without_reviving(client: SocketModeClient) -> None:
     state it read is live, and leaves marking it over to whoever closes or replaces the connection.
     """
 
+    failures = RepeatedFailureLog(log, "receiving on the socket-mode connection")
+
     def receive() -> None:
         session = client.current_session
         state = client.current_session_state
@@ -83,8 +85,10 @@ def _receive_without_reviving(client: SocketModeClient) -> None:
             return
         try:
             session.run_until_completion(state)
-        except Exception:  # the runner must live on: it is the only thread that receives
-            log.exception("socket mode: receiving on the connection failed; looking at it again")
+        except Exception as error:  # the runner must live on: it is the only thread that receives
+            failures.failed(error)
+        else:
+            failures.worked()
 
     client.current_session_runner.shutdown()  # type: ignore[no-untyped-call] # slack_sdk's, idle till connected
     client.current_session_runner = IntervalRunner(receive, RECEIVER_INTERVAL_SECONDS).start()
