@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
-from tests import ordering, tiers, worker_forkserver
+from tests import backends, ordering, tiers, worker_forkserver
 
 # Hypothesis fails an example that takes over 200 ms: a time limit, which a busy machine trips with
 # nothing wrong. How fast the code is belongs to the benchmarks; here, only what it does.
@@ -283,6 +283,10 @@ def _rewrite_once(config: pytest.Config) -> None:
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    if hasattr(config, "workerinput"):
+        return
+    if "postgresql" not in backends.BACKENDS:
+        terminalreporter.write_line(f"Tests on each database ran on SQLite only: {backends.NO_PG}")
     line = _seed_line(config)
     if line is not None:
         terminalreporter.write_line(line)

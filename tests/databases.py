@@ -22,8 +22,7 @@ from sqlalchemy.util import LRUCache
 from bot.db import metadata
 from bot.delivery.outbox import Outbox
 from bot.tables import open_database
-
-NO_PG = 'TEST_DATABASE_URL is not set (eval "$(bash .ci/postgres.sh)" starts a server)'
+from tests.backends import NO_PG
 
 
 class SharedCompiledStatements(LRUCache):  # type: ignore[type-arg]

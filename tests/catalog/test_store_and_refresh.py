@@ -18,6 +18,7 @@ from bot.catalog.refresh import ReadBudget, Refresher, RefreshSettings
 from bot.catalog.store import CatalogStore
 from bot.delivery.outbox import Outbox
 from bot.productlane import ProductlaneClient, ReadRetries
+from tests.backends import BACKENDS
 from tests.databases import database_url, outbox_at
 from tests.fakes.productlane import FakeProductlane
 from tests.fakes.productlane_catalog import CATALOG_SCOPES
@@ -36,7 +37,7 @@ class Clock:
         return self.now
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=BACKENDS)
 def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return database_url(request.param, tmp_path)
 

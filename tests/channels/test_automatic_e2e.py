@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.ui.channel_views import CAPTURE_BLOCK, CONFIRM_BLOCK
+from tests.backends import BACKENDS
 from tests.channels.rig import (
     AUTHOR,
     CHANNEL,
@@ -28,7 +29,7 @@ from tests.running_bot import outbox_settled, wait_until
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("mode", ["socket", "http"])
 def test_two_replicas_file_each_message_once_and_only_what_a_person_posted(
     mode: str, backend: str, tmp_path: Path

@@ -15,10 +15,11 @@ from bot.channels.store import ChannelSettingsStore
 from bot.delivery.outbox import Outbox
 from bot.message_events import Interest
 from bot.productlane.models import PainLevel
+from tests.backends import BACKENDS
 from tests.databases import database_url, outbox_at
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=BACKENDS)
 def outbox(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Outbox]:
     with outbox_at(database_url(request.param, tmp_path)) as opened:
         yield opened

@@ -10,11 +10,12 @@ import pytest
 
 from bot.conversation.store import FollowUpStore
 from bot.delivery.outbox import Outbox
+from tests.backends import BACKENDS
 from tests.databases import database_url, outbox_at
 from tests.updates.conftest import Clock
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=BACKENDS)
 def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return database_url(request.param, tmp_path)
 

@@ -20,10 +20,11 @@ from bot.feedback.form import FeedbackForm
 from bot.feedback.source import SourceMessage, source_from_message_shortcut
 from bot.feedback.submission import Draft, Submission
 from bot.productlane.models import PainLevel
+from tests.backends import BACKENDS
 from tests.databases import database_url, outbox_at
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=BACKENDS)
 def outbox(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Outbox]:
     box = outbox_at(database_url(request.param, tmp_path))
     yield box

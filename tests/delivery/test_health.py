@@ -12,6 +12,7 @@ import pytest
 from bot.budgets.key_pause import KeyPause
 from bot.delivery import Outbox, Status
 from bot.delivery.health import DeliveryHealthReader, read_health
+from tests.backends import BACKENDS
 from tests.databases import database_url, outbox_at
 
 T0 = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -22,7 +23,7 @@ def at(seconds: float) -> datetime:
     return T0 + timedelta(seconds=seconds)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=BACKENDS)
 def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return database_url(request.param, tmp_path)
 

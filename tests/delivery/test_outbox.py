@@ -22,6 +22,7 @@ from bot.budgets.key_pause import KeyPause
 from bot.budgets.write_limits import WriteLimits
 from bot.db import schema as outbox_schema
 from bot.delivery import Outbox, Status
+from tests.backends import BACKENDS
 from tests.databases import database_url, outbox_at
 
 T0 = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -31,7 +32,7 @@ def at(seconds: float) -> datetime:
     return T0 + timedelta(seconds=seconds)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=BACKENDS)
 def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return database_url(request.param, tmp_path)
 

@@ -13,10 +13,11 @@ from pathlib import Path
 import pytest
 
 from bot.delivery.outbox import Outbox, in_order_key
+from tests.backends import BACKENDS
 from tests.databases import database_url, outbox_at
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=BACKENDS)
 def outbox(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Outbox]:
     with outbox_at(database_url(request.param, tmp_path)) as opened:
         yield opened

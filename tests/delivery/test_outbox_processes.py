@@ -22,6 +22,7 @@ import pytest
 from bot.budgets.write_limits import WriteLimits
 from bot.delivery import Outbox, Status
 from bot.tables import open_database
+from tests.backends import BACKENDS
 from tests.databases import ClosingOutbox, fresh_postgres, outbox_at
 from tests.delivery.test_outbox import most_in_any_window
 
@@ -34,7 +35,7 @@ LIMIT_SECONDS = 1.5
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=BACKENDS)
 def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'shared.db'}"

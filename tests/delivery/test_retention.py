@@ -17,6 +17,7 @@ from bot.delivery.outbox import Outbox
 from bot.delivery.retention import RetentionJanitor, purge
 from bot.delivery.sent import find_sent, record_sent
 from bot.feedback.submission import Draft
+from tests.backends import BACKENDS
 from tests.databases import database_url, outbox_at
 from tests.delivery.test_commands import run
 
@@ -24,7 +25,7 @@ NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 PAYLOAD = {"submitter_id": "U0CSM0002", "source": {"channel_id": "C0FEEDBACK", "ts": "1.000100"}}
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=BACKENDS)
 def outbox(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Outbox]:
     box = outbox_at(database_url(request.param, tmp_path))
     yield box

@@ -12,6 +12,7 @@ import pytest
 
 from bot.delivery.outbox import Outbox
 from bot.floods import FloodLimits, FloodStore, Limit, Scope, Verdict
+from tests.backends import BACKENDS
 from tests.databases import database_url, outbox_at
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
@@ -20,7 +21,7 @@ LIMITS = FloodLimits(
 )
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=BACKENDS)
 def outbox(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Outbox]:
     box = outbox_at(database_url(request.param, tmp_path))
     yield box

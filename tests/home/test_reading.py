@@ -22,6 +22,7 @@ from bot.slack.replies import Confirmation
 from bot.updates.remember import RememberedThread
 from bot.updates.schema import links
 from bot.updates.store import UpdatesStore
+from tests.backends import BACKENDS
 from tests.databases import database_url, outbox_at
 from tests.delivery.worker_rig import SOURCE
 
@@ -34,7 +35,7 @@ def at(seconds: float) -> datetime:
     return T0 + timedelta(seconds=seconds)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=BACKENDS)
 def outbox(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Outbox]:
     box = outbox_at(database_url(request.param, tmp_path), clock=lambda: T0)
     yield box

@@ -27,6 +27,7 @@ from bot.slack.replies import Confirmation
 from bot.slack.team import OwnTeam
 from bot.updates.remember import RememberedThread
 from bot.updates.store import UpdatesStore
+from tests.backends import BACKENDS
 from tests.databases import database_url, outbox_at
 from tests.fakes.slack import TEAM_ID, Call, FakeSlackWebAPI
 from tests.running_bot import wait_until
@@ -45,7 +46,7 @@ def slack() -> Iterator[FakeSlackWebAPI]:
         yield fake
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=BACKENDS)
 def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return database_url(request.param, tmp_path)
 

@@ -13,10 +13,11 @@ from pathlib import Path
 import pytest
 
 import bot.updates.schema  # noqa: F401 - registers the updates' tables on the shared metadata
+from tests.backends import BACKENDS
 from tests.databases import database_url
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=BACKENDS)
 def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return database_url(request.param, tmp_path)
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from bot.updates import MAX_BODY_BYTES
+from tests.backends import BACKENDS
 from tests.databases import database_url
 from tests.fakes.productlane_webhooks import post, signed_headers
 from tests.updates.rig import SECRET, Rig, running_rig
@@ -24,7 +25,7 @@ pytestmark = pytest.mark.timeout(60)
 DONE = "✅ Marked done in Productlane"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=BACKENDS)
 def rig(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Rig]:
     with running_rig(database_url(request.param, tmp_path)) as running:
         yield running
