@@ -52,7 +52,6 @@ test can :meth:`~FakeProductlane.emit` events in any order it likes.
 from __future__ import annotations
 
 import contextlib
-import email.policy
 import hashlib
 import json
 import math
@@ -65,11 +64,11 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.parser import BytesParser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
+from tests.fakes import multipart
 from tests.fakes.productlane_catalog import FakeCatalog
 from tests.fakes.productlane_conversation import ConversationFake
 from tests.fakes.productlane_webhooks import DEFAULT_PATTERNS, WebhookSender
@@ -294,17 +293,9 @@ UPDATABLE_FIELDS = frozenset(
 
 def _multipart_file(body: bytes, content_type: str, field_name: str) -> tuple[str, str, bytes] | None:
     """(filename, content type, bytes) of the multipart part named ``field_name``."""
-    head = f"Content-Type: {content_type}\r\n\r\n".encode("latin-1")
-    message = BytesParser(policy=email.policy.HTTP).parsebytes(head + body)
-    if not message.is_multipart():
-        return None
-    for part in message.iter_parts():
-        if part.get_param("name", header="content-disposition") != field_name:
-            continue
-        data = part.get_payload(decode=True)
-        if not isinstance(data, bytes):
-            return None
-        return part.get_filename() or "file", part.get_content_type(), data
+    for part in multipart.parts(body, content_type):
+        if part.name == field_name:
+            return part.filename or "file", part.content_type, part.data
     return None
 
 

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import email.policy
 import itertools
 import json
 import secrets
@@ -43,7 +42,6 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from email.parser import BytesParser
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -55,6 +53,7 @@ from websockets.frames import Frame, Opcode
 from websockets.http11 import Request, Response
 from websockets.sync.server import Server, ServerConnection, serve
 
+from tests.fakes import multipart
 from tests.fakes.serving import stop_serving
 from tests.fakes.slack_home import home_methods
 from tests.fakes.slack_reactions import reaction_methods
@@ -327,15 +326,10 @@ def _decode_json_fields(params: Mapping[str, Any]) -> JSONDict:
 
 
 def _parse_multipart(body: bytes, content_type: str) -> JSONDict:
-    head = f"Content-Type: {content_type}\r\n\r\n".encode("latin-1")
-    message = BytesParser(policy=email.policy.HTTP).parsebytes(head + body)
     fields: JSONDict = {}
-    for part in message.iter_parts():
-        name = part.get_param("name", header="content-disposition")
-        payload = part.get_payload(decode=True)
-        if not isinstance(name, str) or not isinstance(payload, bytes):
-            continue
-        fields[name] = payload if part.get_filename() else payload.decode("utf-8")
+    for part in multipart.parts(body, content_type):
+        if part.name is not None:
+            fields[part.name] = part.data if part.filename else part.data.decode("utf-8")
     return fields
 
 

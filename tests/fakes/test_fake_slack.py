@@ -271,6 +271,21 @@ def test_form_encoded_json_fields_are_decoded_in_the_record(slack: FakeSlack, cl
     assert call.response["ok"] is True
 
 
+def test_multipart_fields_and_files_are_recorded(slack: FakeSlack, client: WebClient) -> None:
+    # A file's bytes come back exactly, even ones that look like a delimiter; text fields as text.
+    data = b"\r\n--not-the-boundary\r\n\x00\xff" * 1000
+
+    slack.web.respond("files.upload", {"ok": True})  # retired by Slack; here only the request matters
+
+    client.api_call("files.upload", data={"channels": "C0FEEDBACK", "title": "Épure"}, files={"file": data})
+
+    call = slack.web.wait_for_call("files.upload")
+    assert call.content_type.startswith("multipart/form-data")
+    assert call.raw_params["channels"] == "C0FEEDBACK"
+    assert call.raw_params["title"] == "Épure"
+    assert call.raw_params["file"] == data
+
+
 def test_wait_for_call_with_predicate_and_clear(slack: FakeSlack, client: WebClient) -> None:
     client.chat_postMessage(channel="C0FEEDBACK", text="one")
     client.chat_postMessage(channel="C0FEEDBACK", text="two")
