@@ -89,13 +89,13 @@ def test_the_hour_slides(store: FloodStore) -> None:
 
 
 def test_messages_read_back_after_an_outage_count_in_the_hour_they_were_posted(outbox: Outbox) -> None:
-    """An 80-minute outage in a busy automatic channel: 60 messages in its first five minutes, 60
-    in its last five, all read back in seconds when it ends. No hour of posting held more than
-    100, so none is held and the admins hear nothing; counted at the time of reading, 20 were."""
-    store = FloodStore(outbox.database, FloodLimits(Limit(0, 100), Limit(0, 0)))
+    """An 80-minute outage in a busy automatic channel: 6 messages in its first five minutes, 6 in
+    its last five, all read back in seconds when it ends. No hour of posting held more than 10, so
+    none is held and the admins hear nothing; counted at the time of reading, 2 would have been."""
+    store = FloodStore(outbox.database, FloodLimits(Limit(0, 10), Limit(0, 0)))
     start, back = NOW, NOW + timedelta(minutes=80)
-    posted = [start + timedelta(seconds=5 * n) for n in range(60)]
-    posted += [back - timedelta(minutes=5) + timedelta(seconds=5 * n) for n in range(60)]
+    posted = [start + timedelta(seconds=50 * n) for n in range(6)]
+    posted += [back - timedelta(minutes=5) + timedelta(seconds=50 * n) for n in range(6)]
     verdicts = [
         store.admit(Scope.AUTOMATIC, "C1", stamp(at), f"U{n % 7}", {}, now=back + timedelta(seconds=n / 10))
         for n, at in enumerate(posted)
@@ -104,10 +104,10 @@ def test_messages_read_back_after_an_outage_count_in_the_hour_they_were_posted(o
     # Read back again (another replica, or a second catch-up): counted once, still nothing held.
     again = [store.admit(Scope.AUTOMATIC, "C1", stamp(at), "U1", {}, now=back) for at in posted]
     assert not any(v.held for v in again)
-    # The hour before now holds the last 60 posted: 40 more may go, the 41st goes over.
-    after = [stamp(back + timedelta(seconds=n + 1)) for n in range(41)]
+    # The hour before now holds the last 6 posted: 4 more may go, the 5th goes over.
+    after = [stamp(back + timedelta(seconds=n + 1)) for n in range(5)]
     last = [store.admit(Scope.AUTOMATIC, "C1", ts, "U1", {}, now=back).held for ts in after]
-    assert last == [False] * 40 + [True]
+    assert last == [False] * 4 + [True]
 
 
 def test_held_and_dropped_messages_are_withheld_from_a_rendered_thread(store: FloodStore) -> None:
