@@ -14,17 +14,23 @@ from collections.abc import Generator
 from pathlib import Path
 
 import pytest
-from hypothesis import settings
 
 from tests import backends, ordering, tiers, worker_forkserver
 
-# Hypothesis fails an example that takes over 200 ms: a time limit, which a busy machine trips with
-# nothing wrong. How fast the code is belongs to the benchmarks; here, only what it does.
-settings.register_profile("suite", deadline=None)
-# The fast tier (`-m "not e2e"`) tries a quarter of the examples: the inner loop still meets every
-# property, and the full run (and CI) tries them all.
-settings.register_profile("fast", parent=settings.get_profile("suite"), max_examples=25)
-settings.load_profile("suite")
+
+def _load_hypothesis_profile(config: pytest.Config) -> None:
+    """Where tests run: not in xdist's controller, where importing hypothesis as conftest is
+    imported would delay the workers' start ~0.09 s. A test module's @settings take their defaults
+    from the profile loaded as it is imported: pytest_configure comes first."""
+    from hypothesis import settings
+
+    # Hypothesis fails an example that takes over 200 ms: a time limit, which a busy machine trips
+    # with nothing wrong. How fast the code is belongs to the benchmarks; here, only what it does.
+    settings.register_profile("suite", deadline=None)
+    # The fast tier (`-m "not e2e"`) tries a quarter of the examples: the inner loop still meets
+    # every property, and the full run (and CI) tries them all.
+    settings.register_profile("fast", parent=settings.get_profile("suite"), max_examples=25)
+    settings.load_profile("fast" if _fast_tier(config) else "suite")
 
 
 # xdist's workers are forked from one process that imported what they all import
@@ -33,13 +39,13 @@ _WORKER_FORKSERVER = pytest.StashKey["subprocess.Popen[bytes]"]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    if _fast_tier(config):
-        settings.load_profile("fast")
+    if not _distributes(config):
+        _load_hypothesis_profile(config)
+    if _fast_tier(config) and config.option.dist == "loadgroup":
         # No test of the fast tier shares a running bot (an xdist_group is e2e's): xdist's "load"
         # hands each worker a batch of tests at a time. "loadgroup" hands out one test per message
         # and a worker waits for the controller's answer between two (~0.6 s a worker a run).
-        if config.option.dist == "loadgroup":
-            config.option.dist = "load"
+        config.option.dist = "load"
     if _distributes(config) and all(spec == "popen" for spec in config.option.tx or ()):
         # The run's paths, and its marks: conftest loads the hypothesis profile from them, which a
         # test module's @settings take their defaults from as it is imported.
@@ -48,6 +54,9 @@ def pytest_configure(config: pytest.Config) -> None:
         if server is not None:
             config.stash[_WORKER_FORKSERVER] = server
             config.option.tx = [f"popen//python={worker_forkserver.pythonspec()}" for _ in config.option.tx]
+            # Hypothesis's plugin imports hypothesis here as the run ends, after the last test; now
+            # it costs nothing: the workers wait for the server, which leaves the other core idle.
+            import hypothesis.internal.observability  # noqa: F401
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
