@@ -7,6 +7,7 @@ import dataclasses
 import gc
 import importlib.util
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -145,6 +146,27 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     if _fast_tier(config):
         return 2 * (os.cpu_count() or 1) + 1
     return 8
+
+
+# --- modules of e2e tests only ------------------------------------------------------------------------
+# A module whose every test starts a process says so on a line of its own, `pytestmark = pytest.mark.e2e`
+# or `pytestmark = [pytest.mark.e2e, ...]`. The fast tier does not collect it (nor does the workers'
+# server import it): its tests would all be built, in every worker, and then deselected (33 modules,
+# 216 tests). Read from the file, before it is imported; a module that marks its tests otherwise is
+# collected and deselected as usual.
+E2E_MODULE = re.compile(rb"^pytestmark = \[?pytest\.mark\.e2e\b", re.MULTILINE)
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    if (config.option.markexpr or "").strip() != "not e2e" or not collection_path.name.startswith("test_"):
+        return None
+    if collection_path.suffix != ".py" or collection_path.parent == config.rootpath / "tests" / "fixtures":
+        return None
+    try:
+        source = collection_path.read_bytes()
+    except OSError:
+        return None  # collected as usual, which reports why it cannot be read
+    return True if E2E_MODULE.search(source) else None
 
 
 # --- the order the workers are given ----------------------------------------------------------------
