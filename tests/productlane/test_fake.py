@@ -124,7 +124,7 @@ def test_every_answer_has_request_id_and_rate_limit_headers(fake, http):
         http.get("me"),
         http.post("threads", json=VALID),
         http.get("nope"),
-        httpx.get(fake.url + "/me"),  # no key
+        httpx.get(fake.url + "/me", verify=fake.url.startswith("https://")),  # no key
     ]
     assert [a.status_code for a in answers] == [200, 201, 404, 401]
     for answer in answers:
@@ -191,9 +191,10 @@ def test_html_and_drop_and_reset(fake, http):
 
 def test_v1_key_and_wrong_key(fake):
     fake.v1_keys.add("pl_v1_x")
-    assert httpx.get(fake.url + "/me", headers={"Authorization": "Bearer pl_v1_x"}).status_code == 410
-    assert httpx.get(fake.url + "/me", headers={"Authorization": "Bearer nope"}).status_code == 401
-    assert httpx.get(fake.url + "/me", headers={"Authorization": "Basic x"}).status_code == 401
+    with httpx.Client(base_url=fake.url, verify=fake.url.startswith("https://")) as http:
+        assert http.get("/me", headers={"Authorization": "Bearer pl_v1_x"}).status_code == 410
+        assert http.get("/me", headers={"Authorization": "Bearer nope"}).status_code == 401
+        assert http.get("/me", headers={"Authorization": "Basic x"}).status_code == 401
 
 
 def test_scopes_are_enforced_per_route(fake, http):
