@@ -79,8 +79,9 @@ def upgrade(conn: Connection) -> int:
         conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_PG_SCHEMA_LOCK)))
     # One look at what exists, not one per table: every test and every start opens a database.
     existing = set(sa.inspect(conn).get_table_names())
-    missing = [table for table in metadata.sorted_tables if table.name not in existing]
-    metadata.create_all(conn, tables=missing, checkfirst=False)
+    missing = [table for table in metadata.tables.values() if table.name not in existing]
+    if missing:  # create_all orders them by their foreign keys; with none, it would still sort them all
+        metadata.create_all(conn, tables=missing, checkfirst=False)
     version = conn.execute(
         sa.select(schema_version.c.version).where(schema_version.c.id == 1)
     ).scalar_one_or_none()
