@@ -397,7 +397,12 @@ def test_the_limiter_checks_its_arguments(outbox: Outbox) -> None:
         WriteLimits(outbox.database).reserve_write_slot("")
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+# At most 40 examples; fewer where the loaded profile asks fewer (the fast tier's).
+@settings(
+    max_examples=min(40, settings().max_examples),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 @given(
     gaps=st.lists(st.floats(min_value=0, max_value=3, allow_nan=False), min_size=1, max_size=150),
     rate=st.sampled_from([30, 60, 120, 600]),
