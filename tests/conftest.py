@@ -139,7 +139,9 @@ def no_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _fast_tier(config: pytest.Config) -> bool:
-    return "not e2e" in (config.option.markexpr or "")
+    """The run is the fast tier: exactly `-m "not e2e"`. Another expression ("not e2e or slow")
+    may select e2e tests and xdist groups after all, and is run as the full run is."""
+    return (config.option.markexpr or "").strip() == "not e2e"
 
 
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
@@ -153,14 +155,13 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
 # or `pytestmark = [pytest.mark.e2e, ...]`. The fast tier does not collect it (nor does the workers'
 # server import it): its tests would all be built, in every worker, and then deselected (33 modules,
 # 216 tests). Read from the file, before it is imported; a module that marks its tests otherwise is
-# collected and deselected as usual.
+# collected and deselected as usual, and so is every module under any other -m.
 E2E_MODULE = re.compile(rb"^pytestmark = \[?pytest\.mark\.e2e\b", re.MULTILINE)
 
 
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
-    if (config.option.markexpr or "").strip() != "not e2e":
-        return None  # another expression may select e2e tests after all
-    if not (collection_path.name.startswith("test_") and collection_path.suffix == ".py"):
+    test_module = collection_path.name.startswith("test_") and collection_path.suffix == ".py"
+    if not test_module or not _fast_tier(config):
         return None
     try:
         source = collection_path.read_bytes()
